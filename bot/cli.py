@@ -1,0 +1,343 @@
+"""The `digilog` command."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TextIO, TypeVar
+
+import click
+
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+from handlers import admin
+from handlers.programme_file import ProgrammeFileError, load_programme
+from handlers.roster import RosterRow, parse_roster
+from storage.models import Role
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+EXAMPLE_NAME = "digital-kompetens.yaml"
+
+
+def bundled_example() -> Path:
+    """The example programme, in a source checkout or an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "examples" / EXAMPLE_NAME, here.parent / "examples" / EXAMPLE_NAME):
+        if candidate.exists():
+            return candidate
+    raise click.ClickException(f"the bundled example {EXAMPLE_NAME} is missing from this install")
+
+
+def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return asyncio.run(function(*args, **kwargs))
+
+    return wrapper
+
+
+async def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    async with open_runtime(Settings()) as runtime:
+        try:
+            return await work(runtime)
+        except admin.AdminError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="digilog")
+def main() -> None:
+    """Digilog: cohort-based learning programmes in Slack, Teams and a terminal console."""
+
+
+# ------------------------------------------------------------------ db
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@run_async
+async def db_upgrade() -> None:
+    """Create or update the schema to the newest migration."""
+    settings = Settings()
+    async with open_runtime(settings):
+        pass
+    click.echo(f"database is up to date: {_safe_url(settings.effective_database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ------------------------------------------------------------------ program
+
+
+@main.group()
+def program() -> None:
+    """Programme files: validate and load."""
+
+
+def _load_or_exit(path: Path) -> Any:
+    try:
+        return load_programme(path)
+    except ProgrammeFileError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+
+
+@program.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+def program_validate(file: Path) -> None:
+    """Check a programme file; prints FILE:LINE: field: problem for each problem."""
+    programme = _load_or_exit(file)
+    questions = sum(len(t.quiz.questions) for t in programme.themes if t.quiz)
+    click.echo(
+        f"{file}: ok — {programme.id}: {len(programme.themes)} themes, "
+        f"{questions} quiz questions, {len(programme.labs)} labs, "
+        f"{len(programme.programme.organisations)} organisations"
+    )
+
+
+@program.command("load")
+@click.argument("file", type=click.Path(path_type=Path))
+@run_async
+async def program_load(file: Path) -> None:
+    """Validate a programme file and store it (replacing an earlier version)."""
+    programme = _load_or_exit(file)
+
+    async def work(runtime: Runtime) -> bool:
+        return await admin.load_programme(runtime.store, programme)
+
+    changed = await _with_runtime(work)
+    click.echo(f"{programme.id}: {'loaded' if changed else 'unchanged'}")
+
+
+# ------------------------------------------------------------------ cohort
+
+
+@main.group()
+def cohort() -> None:
+    """Cohorts and who is in them."""
+
+
+@cohort.command("create")
+@click.argument("key")
+@click.option("--program", "program_id", required=True, help="Id of a loaded programme.")
+@click.option("--title", required=True, help="The cohort's name, e.g. 'Grupp 1, våren 2027'.")
+@click.option("--platform", type=click.Choice(["console", "slack", "teams"]), default="console")
+@click.option("--workspace", default="local", help="Slack team id or Teams tenant id.")
+@click.option("--conversation", help="Channel id of the cohort (default: the key).")
+@click.option("--language", type=click.Choice(["sv", "en"]), help="Default: DIGILOG_LANGUAGE.")
+@click.option("--timezone", help="Default: DIGILOG_TIMEZONE.")
+@click.option("--self-enrol/--no-self-enrol", default=False, help="May people join by themselves?")
+@run_async
+async def cohort_create(
+    key: str,
+    program_id: str,
+    title: str,
+    platform: str,
+    workspace: str,
+    conversation: str | None,
+    language: str | None,
+    timezone: str | None,
+    self_enrol: bool,
+) -> None:
+    """Create a cohort that runs a programme in one conversation."""
+
+    async def work(runtime: Runtime) -> None:
+        spec = admin.CohortSpec(
+            key=key,
+            program_id=program_id,
+            title=title,
+            platform=platform,
+            workspace=workspace,
+            conversation_id=conversation,
+            language=language or runtime.settings.language,
+            timezone=timezone or runtime.settings.timezone,
+            self_enrol=self_enrol,
+        )
+        await admin.create_cohort(runtime.store, spec)
+
+    await _with_runtime(work)
+    click.echo(f"cohort {key} created")
+
+
+@cohort.command("enrol")
+@click.argument("cohort_key", metavar="COHORT")
+@click.option("--user-id", help="The person's platform user id (console: any handle).")
+@click.option("--email", help="E-mail address, linked to an account when they first act.")
+@click.option("--name", help="Display name.")
+@click.option("--org", "organisation", required=True, help="Organisation id or name.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.participant.value)
+@run_async
+async def cohort_enrol(
+    cohort_key: str,
+    user_id: str | None,
+    email: str | None,
+    name: str | None,
+    organisation: str,
+    role: str,
+) -> None:
+    """Enrol one person in a cohort."""
+    if not user_id and not email:
+        raise click.UsageError("give --user-id or --email")
+    row = RosterRow(1, name or user_id or email or "", email, user_id, organisation, Role(role))
+
+    async def work(runtime: Runtime) -> bool:
+        return await admin.enrol(runtime.store, cohort_key, row)
+
+    created = await _with_runtime(work)
+    click.echo(f"{row.name}: {'enrolled' if created else 'updated'} as {role}")
+
+
+@cohort.command("import")
+@click.argument("cohort_key", metavar="COHORT")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="Store the good rows even if some are bad.")
+@run_async
+async def cohort_import(cohort_key: str, file: Path, skip_bad: bool) -> None:
+    """Enrol everyone in a roster CSV (name, email or user id, organisation, role).
+
+    Comma or semicolon separated, with or without a byte-order mark. Unless
+    --skip-bad is given, nothing is stored if any row is bad.
+    """
+    rows, problems = parse_roster(file.read_bytes())
+    if problems and not skip_bad:
+        _report(file, problems)
+        raise click.ClickException("nothing was imported; fix the rows above or use --skip-bad")
+
+    async def work(runtime: Runtime) -> tuple[int, list[Any]]:
+        return await admin.import_roster(runtime.store, cohort_key, rows, skip_bad=skip_bad)
+
+    created, more = await _with_runtime(work)
+    problems += more
+    _report(file, problems)
+    if more and not skip_bad:
+        raise click.ClickException("nothing was imported; fix the rows above or use --skip-bad")
+    stored = len(rows) - len(more)
+    click.echo(
+        f"{stored} people enrolled ({created} new, {stored - created} updated)"
+        + (f"; {len(problems)} rows skipped" if problems else "")
+    )
+
+
+def _report(file: Path, problems: list[Any]) -> None:
+    for problem in sorted(problems, key=lambda p: p.line):
+        click.echo(problem.format(str(file)), err=True)
+
+
+# ------------------------------------------------------------------ bank
+
+
+@main.group()
+def bank() -> None:
+    """The reflection bank."""
+
+
+EXPORT_FIELDS = (
+    "id", "created_at", "updated_at", "author", "author_user_id", "organisation", "theme",
+    "source", "visibility", "reply_to_id", "replied_to", "body",
+)
+
+
+@bank.command("export")
+@click.argument("cohort_key", metavar="COHORT")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout.")
+@run_async
+async def bank_export(cohort_key: str, fmt: str, out: TextIO) -> None:
+    """Write a cohort's reflections as CSV or JSON, streamed row by row."""
+
+    async def work(runtime: Runtime) -> int:
+        rows = 0
+        writer = csv.writer(out) if fmt == "csv" else None
+        if writer:
+            writer.writerow(EXPORT_FIELDS)
+        else:
+            out.write("[")
+        async for view in admin.export_reflections(runtime.store, cohort_key):
+            r = view.reflection
+            record = {
+                "id": r.id,
+                "created_at": r.created_at.isoformat(),
+                "updated_at": r.updated_at.isoformat(),
+                "author": view.author.display_name,
+                "author_user_id": view.author.user_id,
+                "organisation": view.organisation.key,
+                "theme": r.theme_number,
+                "source": r.source.value,
+                "visibility": r.visibility.value,
+                "reply_to_id": r.reply_to_id,
+                "replied_to": view.replied_to.display_name if view.replied_to else None,
+                "body": r.body,
+            }
+            if writer:
+                writer.writerow(["" if record[k] is None else record[k] for k in EXPORT_FIELDS])
+            else:
+                out.write(("," if rows else "") + "\n" + json.dumps(record, ensure_ascii=False))
+            rows += 1
+        if not writer:
+            out.write("\n]\n" if rows else "]\n")
+        return rows
+
+    rows = await _with_runtime(work)
+    click.echo(f"{rows} reflections exported", err=True)
+
+
+# ------------------------------------------------------------------ console and serve
+
+
+@main.command()
+@click.option("--cohort", "cohort_key", help="Which cohort (default: the only console cohort).")
+@click.option("--as", "user_id", help="Whom to act as (default: the cohort's first facilitator).")
+@run_async
+async def console(cohort_key: str | None, user_id: str | None) -> None:
+    """Chat with Digilog in the terminal; pipe a transcript in to run it non-interactively.
+
+    On an empty database it loads the bundled example programme and a demo cohort.
+    """
+    from bot.console.shell import Console, interactive_reader
+    from bot.console.setup import choose_cohort
+
+    async def work(runtime: Runtime) -> None:
+        cohort, default_user = await choose_cohort(runtime, bundled_example(), cohort_key)
+        shell = Console(
+            runtime.digilog,
+            runtime.store,
+            cohort,
+            user_id or default_user,
+            color=sys.stdout.isatty(),
+            echo=not sys.stdin.isatty(),
+        )
+        if sys.stdin.isatty():
+            click.echo(
+                f"Digilog console — cohort {cohort.key}, acting as {shell.user_id}. "
+                "Write help, or quit to leave."
+            )
+        await shell.run(interactive_reader(sys.stdin))
+
+    await _with_runtime(work)
+
+
+@main.command()
+def serve() -> None:
+    """Serve the Slack and Teams adapters over HTTP (needs their credentials)."""
+    click.echo(
+        "digilog serve: no Slack or Teams adapter is configured in this version; "
+        "use `digilog console` to run a programme in the terminal.",
+        err=True,
+    )
+    sys.exit(2)

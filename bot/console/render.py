@@ -1,0 +1,58 @@
+"""Neutral messages as terminal text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from handlers.vocabulary import (
+    BulletList,
+    Choices,
+    Divider,
+    Facts,
+    Heading,
+    Message,
+    Note,
+    Option,
+    Paragraph,
+    Span,
+)
+
+BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
+
+
+def spans(parts: Iterable[Span], *, color: bool) -> str:
+    out = []
+    for span in parts:
+        value = span.text
+        if span.strong and value.strip():
+            value = f"{BOLD}{value}{RESET}" if color else f"**{value}**"
+        if span.link:
+            value = f"{value} <{span.link}>"
+        out.append(value)
+    return "".join(out)
+
+
+def render(message: Message, *, color: bool = False, indent: str = "  ") -> tuple[str, list[Option]]:
+    """The message as lines of text, and its choices in the order they are numbered."""
+    lines: list[str] = []
+    options: list[Option] = []
+    for block in message.blocks:
+        match block:
+            case Heading(text=text):
+                lines.append(f"{BOLD}{text}{RESET}" if color else f"== {text} ==")
+            case Paragraph(spans=parts):
+                lines.extend(spans(parts, color=color).splitlines() or [""])
+            case BulletList(items=items):
+                lines.extend(f"  • {spans(item, color=color)}" for item in items)
+            case Facts(pairs=pairs):
+                width = min(max((len(label) for label, _ in pairs), default=0), 40)
+                lines.extend(f"  {label.ljust(width)}  {value}" for label, value in pairs)
+            case Note(text=text):
+                lines.append(f"{DIM}{text}{RESET}" if color else f"({text})")
+            case Divider():
+                lines.append("─" * 40)
+            case Choices(options=choices):
+                for option in choices:
+                    options.append(option)
+                    lines.append(f"  [{len(options)}] {option.label}")
+    return "\n".join(indent + line if line else line for line in lines), options

@@ -1,0 +1,218 @@
+"""The console adapter: lines in, neutral events to the handlers, terminal text out.
+
+Acts as any enrolled (or unknown) person with `as`, and stands in for the parts of a
+chat platform that a terminal lacks: `post` and `reply` are messages in a theme's
+thread, and a number picks one of the choices last shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bot.console.render import render
+from handlers.digilog import Digilog
+from handlers.i18n import translator
+from handlers.vocabulary import (
+    Actor,
+    ChoiceMade,
+    CommandReceived,
+    Conversation,
+    Delivered,
+    Inbound,
+    Option,
+    Outgoing,
+    ThreadPost,
+    ToActor,
+    ToConversation,
+    ToPerson,
+)
+from storage.models import Cohort
+from storage.unit import Store
+
+PLATFORM, WORKSPACE = "console", "local"
+
+CONSOLE_HELP = (
+    ("as <user-id> [name]", "Act as someone else (anyone, to try joining)."),
+    ("who", "List the cohort's people and their user ids."),
+    ("post [--theme N] <text>", "Post in a theme's digilog (its thread)."),
+    ("reply <p1> <text>", "Reply to a digilog post shown as [p1]."),
+    ("<number>", "Pick one of the choices last shown."),
+    ("quit", "Leave the console."),
+)
+
+
+@dataclass
+class Console:
+    digilog: Digilog
+    store: Store
+    cohort: Cohort
+    user_id: str
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    color: bool = False
+    echo: bool = True
+    display_names: dict[str, str] = field(default_factory=dict)
+    _options: list[Option] = field(default_factory=list)
+    _posts: dict[str, tuple[str, str]] = field(default_factory=dict)  # p1 → (message, thread)
+
+    @property
+    def conversation(self) -> Conversation:
+        return Conversation(PLATFORM, WORKSPACE, self.cohort.conversation_id)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(PLATFORM, WORKSPACE, self.user_id, self.display_names.get(self.user_id))
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def load_names(self) -> None:
+        async with self.store.transaction() as repos:
+            for member in await repos.people.members(self.cohort.id):
+                if member.person.user_id:
+                    self.display_names[member.person.user_id] = member.person.display_name
+
+    async def run(self, read_line: Callable[[str], str]) -> None:
+        await self.load_names()
+        while True:
+            try:
+                line = await asyncio.to_thread(read_line, f"{self.user_id}> ")
+            except EOFError:
+                return
+            if self.echo:
+                self.print(f"{self.user_id}> {line}")
+            if not await self.line(line):
+                return
+
+    async def line(self, line: str) -> bool:
+        """Handle one line; False when the person wants to leave."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        word, _, rest = line.partition(" ")
+        word = word.lower()
+        if word in ("quit", "exit"):
+            return False
+        if word.isdigit():
+            await self.pick(int(word))
+        elif word == "as":
+            await self.switch(rest)
+        elif word == "who":
+            await self.who()
+        elif word == "post":
+            await self.post(rest)
+        elif word == "reply":
+            await self.reply(rest)
+        else:
+            await self.send(CommandReceived(self.actor, self.conversation, line))
+            if word == "help":
+                self.print("\n".join(f"  {usage:<28} {text}" for usage, text in CONSOLE_HELP))
+        return True
+
+    async def send(self, event: Inbound) -> None:
+        for outgoing in await self.digilog.handle(event):
+            await self.deliver(outgoing)
+
+    async def deliver(self, outgoing: Outgoing) -> None:
+        text, options = render(outgoing.message, color=self.color)
+        match outgoing.to:
+            case ToActor():
+                header = f"[Digilog → {self.actor.display_name or self.user_id}, only you]"
+            case ToConversation(conversation=conversation):
+                header = f"[Digilog in #{conversation.conversation_id}]"
+            case ToPerson(user_id=user_id):
+                header = f"[Digilog → {self.display_names.get(user_id, user_id)}, direct message]"
+        message_id = f"console-{uuid.uuid4().hex}"
+        self.print(f"{header}\n{text}")
+        if options:
+            self._options = options
+        if outgoing.receipt is not None:
+            await self.digilog.delivered(
+                Delivered(outgoing.receipt, self.conversation, message_id)
+            )
+
+    async def pick(self, number: int) -> None:
+        if not 1 <= number <= len(self._options):
+            self.print(f"  (no choice {number} is shown)")
+            return
+        await self.send(ChoiceMade(self.actor, self.conversation, self._options[number - 1].action_id))
+
+    async def switch(self, rest: str) -> None:
+        parts = shlex.split(rest) if rest else []
+        if not parts:
+            self.print("  (as <user-id> [name])")
+            return
+        self.user_id = parts[0]
+        if len(parts) > 1:
+            self.display_names[self.user_id] = " ".join(parts[1:])
+        name = self.display_names.get(self.user_id)
+        self.print(f"  (you are now {name or self.user_id}{'' if name else ', not enrolled'})")
+
+    async def who(self) -> None:
+        async with self.store.transaction() as repos:
+            members = await repos.people.members(self.cohort.id)
+        t = translator(self.cohort.language)
+        for member in members:
+            self.print(
+                f"  {member.person.user_id or member.person.email:<12} "
+                f"{member.person.display_name} · {t(member.membership.role.value)}"
+            )
+
+    async def _threads(self) -> dict[int, str]:
+        async with self.store.transaction() as repos:
+            runs = await repos.themes.started(self.cohort.id)
+        return {r.theme_number: r.post_message_id for r in runs if r.post_message_id}
+
+    async def post(self, rest: str, reply_to: str | None = None, thread: str | None = None) -> None:
+        text = rest
+        if thread is None:
+            threads = await self._threads()
+            theme = None
+            if rest.startswith("--theme"):
+                _, value, text = (rest.split(maxsplit=2) + ["", ""])[:3]
+                theme = int(value) if value.isdigit() else -1
+            if not threads:
+                self.print("  (no theme has started, so there is no digilog to post in)")
+                return
+            if theme is not None and theme not in threads:
+                self.print(f"  (theme {theme} has no digilog yet)")
+                return
+            thread = threads[theme if theme is not None else max(threads)]
+        message_id = f"console-{uuid.uuid4().hex}"
+        ref = f"p{len(self._posts) + 1}"
+        self._posts[ref] = (message_id, thread)
+        self.print(f"[{ref}] {self.actor.display_name or self.user_id}: {text}")
+        await self.send(
+            ThreadPost(self.actor, self.conversation.thread(thread), message_id, text, reply_to)
+        )
+
+    async def reply(self, rest: str) -> None:
+        ref, _, text = rest.partition(" ")
+        if ref not in self._posts:
+            self.print(f"  (no post {ref!r}; posts are shown as [p1], [p2] …)")
+            return
+        message_id, thread = self._posts[ref]
+        await self.post(text, reply_to=message_id, thread=thread)
+
+
+def interactive_reader(stream: TextIO) -> Callable[[str], str]:
+    if stream.isatty():
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+        except ImportError:
+            pass
+        return input
+
+    def read(_prompt: str) -> str:
+        line = stream.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+
+    return read

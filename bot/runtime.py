@@ -1,0 +1,36 @@
+"""The composition root: builds the engine, the store and the handlers, and tears them down."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from handlers.digilog import Digilog
+from storage import migrate
+from storage.db import create_engine
+from storage.unit import Store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    digilog: Digilog
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Runtime]:
+    """Everything a command or server needs; the schema is brought up to date first."""
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    settings.prepare()
+    engine = create_engine(settings.effective_database_url)
+    try:
+        if upgrade:
+            await migrate.upgrade(engine)
+        store = Store(engine)
+        yield Runtime(settings=settings, store=store, digilog=Digilog(store))
+    finally:
+        await engine.dispose()

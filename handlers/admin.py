@@ -1,0 +1,178 @@
+"""What administrators do from the command line: load programmes, create cohorts, enrol."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from handlers.i18n import SUPPORTED
+from handlers.programme_file import Programme
+from handlers.roster import RosterProblem, RosterRow
+from storage.models import Cohort, Organisation, Role
+from storage.reflections import ReflectionView
+from storage.unit import Repositories, Store
+
+
+class AdminError(Exception):
+    """A clear reason why nothing was done."""
+
+
+async def load_programme(store: Store, programme: Programme) -> bool:
+    """Store a validated programme; False if the same version was there already."""
+    async with store.transaction() as repos:
+        _, changed = await repos.programs.save(
+            programme.id,
+            programme.programme.title,
+            programme.as_json(),
+            programme.checksum(),
+            [(o.id, o.name) for o in programme.programme.organisations],
+        )
+        return changed
+
+
+@dataclass(frozen=True)
+class CohortSpec:
+    key: str
+    program_id: str
+    title: str
+    platform: str = "console"
+    workspace: str = "local"
+    conversation_id: str | None = None
+    language: str = "sv"
+    timezone: str = "Europe/Stockholm"
+    self_enrol: bool = False
+
+
+async def create_cohort(store: Store, spec: CohortSpec) -> Cohort:
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", spec.key):
+        raise AdminError(f"cohort key {spec.key!r}: use lowercase letters, digits and hyphens")
+    if spec.language not in SUPPORTED:
+        raise AdminError(f"language {spec.language!r}: choose one of {', '.join(SUPPORTED)}")
+    try:
+        ZoneInfo(spec.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AdminError(f"unknown time zone {spec.timezone!r}") from None
+    async with store.transaction() as repos:
+        if await repos.programs.get(spec.program_id) is None:
+            raise AdminError(f"no programme {spec.program_id!r} is loaded (digilog program load)")
+        if await repos.cohorts.by_key(spec.key) is not None:
+            raise AdminError(f"a cohort {spec.key!r} exists already")
+        conversation = spec.conversation_id or spec.key
+        if await repos.cohorts.by_conversation(spec.platform, spec.workspace, conversation):
+            raise AdminError(f"conversation {conversation!r} already belongs to a cohort")
+        return await repos.cohorts.create(
+            Cohort(
+                key=spec.key,
+                program_id=spec.program_id,
+                title=spec.title,
+                platform=spec.platform,
+                workspace=spec.workspace,
+                conversation_id=conversation,
+                language=spec.language,
+                timezone=spec.timezone,
+                self_enrol=spec.self_enrol,
+            )
+        )
+
+
+async def _cohort(repos: Repositories, key: str) -> Cohort:
+    cohort = await repos.cohorts.by_key(key)
+    if cohort is None:
+        raise AdminError(f"no cohort {key!r}")
+    return cohort
+
+
+async def _organisation(repos: Repositories, cohort: Cohort, wanted: str) -> Organisation | None:
+    needle = wanted.strip().casefold()
+    for organisation in await repos.programs.organisations(cohort.program_id):
+        if needle == organisation.key or needle in (n.casefold() for n in organisation.name.values()):
+            return organisation
+    return None
+
+
+async def enrol(store: Store, cohort_key: str, row: RosterRow) -> bool:
+    """Enrol one person; True if they were new to the cohort."""
+    created, problems = await import_roster(store, cohort_key, [row], skip_bad=False)
+    if problems:
+        raise AdminError(problems[0].message)
+    return created == 1
+
+
+async def import_roster(
+    store: Store, cohort_key: str, rows: list[RosterRow], *, skip_bad: bool
+) -> tuple[int, list[RosterProblem]]:
+    """Enrol every row, all or nothing unless skip_bad; returns (newly enrolled, problems)."""
+    async with store.transaction() as repos:
+        cohort = await _cohort(repos, cohort_key)
+        organisations = {}
+        problems = []
+        for row in rows:
+            organisation = await _organisation(repos, cohort, row.organisation)
+            if organisation is None:
+                known = ", ".join(o.key for o in await repos.programs.organisations(cohort.program_id))
+                problems.append(
+                    RosterProblem(
+                        row.line, "organisation", f"unknown {row.organisation!r} (known: {known})"
+                    )
+                )
+            else:
+                organisations[row.line] = organisation
+        if problems and not skip_bad:
+            return 0, problems
+        created = 0
+        for row in rows:
+            if row.line not in organisations:
+                continue
+            person = await repos.people.find_or_add(
+                cohort.platform,
+                cohort.workspace,
+                user_id=row.user_id,
+                email=row.email,
+                display_name=row.name,
+            )
+            _, new = await repos.people.enrol(
+                cohort.id, person.id, organisations[row.line].id, row.role
+            )
+            created += new
+        return created, problems
+
+
+async def export_reflections(store: Store, cohort_key: str) -> AsyncIterator[ReflectionView]:
+    async with store.transaction() as repos:
+        cohort = await _cohort(repos, cohort_key)
+        async for view in repos.reflections.export(cohort.id):
+            yield view
+
+
+DEMO_PEOPLE = (
+    # user id, name, organisation, role
+    ("fia", "Fia Facilitator", "region-vasterbotten", Role.facilitator),
+    ("anna", "Anna Lindqvist", "umea", Role.participant),
+    ("bjorn", "Björn Öberg", "pitea", Role.participant),
+    ("cecilia", "Cecilia Åström", "skelleftea", Role.participant),
+    ("david", "David Nilsson", "ornskoldsvik", Role.participant),
+)
+
+
+async def seed_demo(store: Store, programme: Programme, language: str) -> Cohort:
+    """A small cohort to try things in: one facilitator and four participants."""
+    keys = {o.id for o in programme.programme.organisations}
+    cohort = await create_cohort(
+        store,
+        CohortSpec(
+            key="demo",
+            program_id=programme.id,
+            title="Demo",
+            language=language,
+            self_enrol=True,
+            timezone=programme.programme.timezone,
+        ),
+    )
+    rows = [
+        RosterRow(i, name, None, user_id, org if org in keys else next(iter(keys)), role)
+        for i, (user_id, name, org, role) in enumerate(DEMO_PEOPLE, start=1)
+    ]
+    await import_roster(store, cohort.key, rows, skip_bad=False)
+    return cohort

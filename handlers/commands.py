@@ -1,0 +1,121 @@
+"""The command table: what each command is called, who may run it, and its help."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from handlers import bank, people, quiz, themes
+from handlers.context import Args, Context
+from handlers.i18n import N_
+from handlers.vocabulary import Message, MessageBuilder, Outgoing
+
+
+class Access(IntEnum):
+    """Who may run a command; each level includes the ones above it."""
+
+    anyone = 0
+    member = 1
+    facilitator = 2
+
+
+Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
+
+
+@dataclass(frozen=True)
+class Command:
+    words: tuple[str, ...]
+    usage: str
+    summary: str
+    access: Access
+    run: Run
+    flags: tuple[str, ...] = ()
+    options: tuple[str, ...] = field(default=("cohort",))
+
+
+async def _help(context: Context, args: Args) -> list[Outgoing]:
+    return [context.reply(help_message(context))]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(("help",), N_("help"), N_("Show what you can do."), Access.anyone, _help),
+    Command(
+        ("join",), N_("join [organisation]"), N_("Join this channel's cohort."),
+        Access.anyone, people.join,
+    ),
+    Command(
+        ("language",), N_("language sv|en"), N_("Choose the language I write to you in."),
+        Access.anyone, people.language,
+    ),
+    Command(("theme",), N_("theme"), N_("List the themes and which have started."),
+            Access.member, themes.list_themes),
+    Command(("theme", "show"), N_("theme show <number>"), N_("Show a theme's materials and tasks."),
+            Access.member, themes.show_theme),
+    Command(
+        ("reflect",),
+        N_("reflect [--theme N] [--cohort | --facilitators] <text>"),
+        N_("Save a reflection; only you see it unless you say --cohort or --facilitators."),
+        Access.member, bank.reflect, flags=("cohort", "facilitators", "private"),
+        options=("theme",),
+    ),
+    Command(
+        ("bank",), N_("bank [words] [--theme N] [--mine]"),
+        N_("List or search the reflection bank."),
+        Access.member, bank.bank, flags=("mine",), options=("theme", "cohort"),
+    ),
+    Command(("quiz",), N_("quiz [number]"), N_("Take a theme's quiz."), Access.member, quiz.take_quiz),
+    Command(
+        ("theme", "start"), N_("theme start <number> [--force]"),
+        N_("Post a theme to the cohort and open its digilog."),
+        Access.facilitator, themes.start_theme, flags=("force",),
+    ),
+    Command(("quiz", "start"), N_("quiz start <number>"), N_("Open a theme's quiz."),
+            Access.facilitator, quiz.start_quiz),
+    Command(("quiz", "close"), N_("quiz close <number>"), N_("Close a theme's quiz."),
+            Access.facilitator, quiz.close_quiz),
+    Command(("results",), N_("results <number>"),
+            N_("Quiz results per question and per organisation."),
+            Access.facilitator, quiz.results),
+    Command(
+        ("enrol",), N_("enrol <user-id> <organisation> [--facilitator] [--name NAME]"),
+        N_("Enrol a person in this cohort."),
+        Access.facilitator, people.enrol, flags=("facilitator",), options=("name", "cohort"),
+    ),
+    Command(("members",), N_("members"), N_("List the people in this cohort."),
+            Access.facilitator, people.members),
+)
+
+
+_BY_WORDS = {command.words: command for command in COMMANDS}
+
+
+def find(text: str) -> tuple[Command | None, str]:
+    """The command a line starts with (the longest match) and the rest of the line, as typed."""
+    stripped = text.strip()
+    head = stripped.split(maxsplit=2)
+    for n in (2, 1):
+        key = tuple(word.lower() for word in head[:n])
+        if len(key) == n and key in _BY_WORDS:
+            rest = stripped.split(maxsplit=n)[n:]
+            return _BY_WORDS[key], rest[0] if rest else ""
+    return None, stripped
+
+
+def access_of(context: Context) -> Access:
+    if context.is_facilitator:
+        return Access.facilitator
+    return Access.member if context.member is not None else Access.anyone
+
+
+def help_message(context: Context, extra: list[tuple[str, str]] | None = None) -> Message:
+    t = context.t
+    level = access_of(context)
+    build = MessageBuilder().heading(t("Digilog commands"))
+    rows = [(t(c.usage), t(c.summary)) for c in COMMANDS if c.access <= level]
+    build.facts(rows + (extra or []))
+    if level is Access.anyone:
+        build.note(t("You are not in a cohort here yet: write `join` in your cohort's channel."))
+    elif level is Access.member:
+        build.note(t("Reply in a theme's thread to take part in its digilog."))
+    return build.build()

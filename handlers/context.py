@@ -1,0 +1,185 @@
+"""What every handler needs to know about an event: who, where, which cohort, which language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from handlers.i18n import Translator, language_of, translator
+from handlers.programme_file import Programme, localise, programme_from_json
+from handlers.vocabulary import Actor, Conversation, Message, Outgoing, ToActor, say
+from storage.models import Cohort, Person, Role
+from storage.people import Member
+from storage.unit import Repositories
+
+MAX_REFLECTION_CHARS = 4000
+
+
+class Refusal(Exception):
+    """Stop here and tell the person why; nothing of the transaction is kept."""
+
+    def __init__(self, message: Message | str) -> None:
+        super().__init__(message if isinstance(message, str) else message.summary)
+        self.message = say(message) if isinstance(message, str) else message
+
+
+@lru_cache(maxsize=32)
+def _programme(checksum: str, definition_json: str) -> Programme:
+    import json
+
+    return programme_from_json(json.loads(definition_json))
+
+
+async def programme_of(repos: Repositories, program_id: str) -> Programme:
+    """The parsed programme, cached per stored version (parsing on every click is waste)."""
+    import json
+
+    stored = await repos.programs.get(program_id)
+    if stored is None:
+        raise LookupError(f"programme {program_id} is not loaded")
+    return _programme(stored.checksum, json.dumps(stored.definition))
+
+
+@dataclass
+class Context:
+    repos: Repositories
+    actor: Actor
+    where: Conversation
+    person: Person | None = None
+    cohort: Cohort | None = None
+    member: Member | None = None
+    _programme: Programme | None = None
+    t: Translator = field(default_factory=lambda: translator(None))
+
+    @property
+    def language(self) -> str:
+        return self.t.language
+
+    @property
+    def is_facilitator(self) -> bool:
+        return self.member is not None and self.member.membership.role == Role.facilitator
+
+    def local(self, value: dict[str, str]) -> str:
+        return localise(value, self.language)
+
+    async def programme(self) -> Programme:
+        if self._programme is None:
+            self._programme = await programme_of(self.repos, self.require_cohort().program_id)
+        return self._programme
+
+    def require_cohort(self) -> Cohort:
+        if self.cohort is None:
+            raise Refusal(self.t("This conversation is not a cohort's channel."))
+        return self.cohort
+
+    def require_member(self) -> Member:
+        cohort = self.require_cohort()
+        if self.member is None:
+            raise Refusal(
+                self.t(
+                    "You are not enrolled in {cohort}. Write `join` in the cohort's channel, "
+                    "or ask a facilitator to enrol you.",
+                    cohort=cohort.title,
+                )
+            )
+        return self.member
+
+    def require_facilitator(self) -> Member:
+        member = self.require_member()
+        if member.membership.role != Role.facilitator:
+            raise Refusal(self.t("Only a facilitator of this cohort can do that."))
+        return member
+
+    def reply(self, message: Message | str) -> Outgoing:
+        return Outgoing(ToActor(), say(message) if isinstance(message, str) else message)
+
+
+async def build_context(
+    repos: Repositories, actor: Actor, where: Conversation, cohort_key: str | None = None
+) -> Context:
+    """Find the person, the cohort this event is about, their membership and language.
+
+    The cohort is the conversation's; outside a cohort channel (a direct message, the
+    console) it is the one named with --cohort, or the person's only cohort.
+    """
+    person = await repos.people.by_account(actor.platform, actor.workspace, actor.user_id)
+    cohort = await repos.cohorts.by_conversation(
+        where.platform, where.workspace, where.conversation_id
+    )
+    context = Context(repos=repos, actor=actor, where=where, person=person, cohort=cohort)
+    if cohort is None and person is not None:
+        cohorts = await repos.cohorts.of_person(person.id)
+        if cohort_key is not None:
+            cohort = next((c for c in cohorts if c.key == cohort_key), None)
+        elif len(cohorts) == 1:
+            cohort = cohorts[0]
+        context.cohort = cohort
+        if cohort is None and len(cohorts) > 1:
+            context.t = _language(person, actor, None)
+            raise Refusal(
+                context.t(
+                    "You are in several cohorts; say which with --cohort: {keys}",
+                    keys=", ".join(c.key for c in cohorts),
+                )
+            )
+    if cohort is not None and person is not None:
+        context.member = await repos.people.member(cohort.id, person.id)
+    context.t = _language(person, actor, cohort)
+    return context
+
+
+def _language(person: Person | None, actor: Actor, cohort: Cohort | None) -> Translator:
+    for choice in (
+        person.language if person else None,
+        language_of(actor.locale),
+        cohort.language if cohort else None,
+    ):
+        if choice:
+            return translator(choice)
+    return translator(None)
+
+
+def organisation_name(context: Context, name: dict[str, Any]) -> str:
+    return context.local(name)
+
+
+_OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?:[ =](\S+))?")
+
+
+@dataclass
+class Args:
+    """A command's arguments: known --flags and --options anywhere, the rest kept as typed."""
+
+    rest: str
+    flags: set[str]
+    options: dict[str, str]
+
+    @classmethod
+    def parse(cls, raw: str, flags: Iterable[str] = (), options: Iterable[str] = ()) -> Args:
+        flag_names, option_names = set(flags), set(options)
+        found_flags: set[str] = set()
+        found_options: dict[str, str] = {}
+        kept, cursor = [], 0
+        for match in _OPTION.finditer(raw):
+            name, value = match.group(1), match.group(2)
+            if name in option_names and value is not None:
+                found_options[name] = value
+            elif name in flag_names:
+                found_flags.add(name)
+                if value is not None:  # the word after a flag is not its value
+                    kept.append(raw[cursor : match.start(2)].replace(f"--{name}", "", 1))
+                    cursor = match.start(2)
+                    continue
+            else:
+                continue
+            kept.append(raw[cursor : match.start()])
+            cursor = match.end()
+        kept.append(raw[cursor:])
+        return cls("".join(kept).strip(), found_flags, found_options)
+
+    @property
+    def words(self) -> list[str]:
+        return self.rest.split()

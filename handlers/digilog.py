@@ -1,0 +1,95 @@
+"""The entry point for adapters: one neutral event in, the messages to send out."""
+
+from __future__ import annotations
+
+import logging
+
+from handlers import bank, commands, people, quiz, themes
+from handlers.context import Args, Context, Refusal, build_context
+from handlers.vocabulary import (
+    ChoiceMade,
+    CommandReceived,
+    Delivered,
+    Inbound,
+    MessageBuilder,
+    Outgoing,
+    PostDeleted,
+    PostEdited,
+    ThreadPost,
+    ToActor,
+)
+from storage.unit import Store
+
+log = logging.getLogger(__name__)
+
+
+class Digilog:
+    """Handles every inbound event in one transaction: all of it is stored, or none of it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def handle(self, event: Inbound) -> list[Outgoing]:
+        cohort_key = None
+        if isinstance(event, CommandReceived):
+            cohort_key = Args.parse(event.text, options=("cohort",)).options.get("cohort")
+        try:
+            async with self.store.transaction() as repos:
+                context = await build_context(repos, event.actor, event.where, cohort_key)
+                return await self._dispatch(context, event)
+        except Refusal as refusal:
+            # The transaction has rolled back; the person is told why.
+            return [Outgoing(ToActor(), refusal.message)]
+
+    async def _dispatch(self, context: Context, event: Inbound) -> list[Outgoing]:
+        match event:
+            case CommandReceived():
+                return await self._command(context, event.text)
+            case ChoiceMade():
+                return await self._choice(context, event.action_id)
+            case ThreadPost():
+                return await bank.thread_post(context, event)
+            case PostEdited():
+                return await bank.post_edited(context, event)
+            case PostDeleted():
+                return await bank.post_deleted(context, event)
+
+    async def _command(self, context: Context, text: str) -> list[Outgoing]:
+        command, rest = commands.find(text)
+        if command is None:
+            word = text.split()[0] if text.split() else ""
+            help_text = commands.help_message(context)
+            lead = (
+                MessageBuilder().para(context.t("I don't know the command “{word}”.", word=word))
+                if word
+                else MessageBuilder()
+            )
+            lead.blocks.extend(help_text.blocks)
+            return [context.reply(lead.build())]
+        if command.access >= commands.Access.member and context.cohort is not None:
+            context.require_member()
+        if command.access is commands.Access.facilitator:
+            context.require_facilitator()
+        args = Args.parse(rest, flags=command.flags, options=command.options)
+        return await command.run(context, args)
+
+    async def _choice(self, context: Context, action_id: str) -> list[Outgoing]:
+        kind = action_id.split(":", 1)[0]
+        if kind == "quiz" and (action := quiz.QuizAction.parse(action_id)) is not None:
+            return await quiz.choice(context, action)
+        if kind == "join":
+            _, cohort_id, organisation = (action_id.split(":") + ["", ""])[:3]
+            cohort = context.require_cohort()
+            if str(cohort.id) != cohort_id:
+                raise Refusal(context.t("That button belongs to another cohort."))
+            return await people.join(context, Args(organisation, set(), {}))
+        log.warning("unknown action id %r", action_id)
+        raise Refusal(context.t("That button no longer does anything."))
+
+    async def delivered(self, report: Delivered) -> None:
+        """Keep the platform's id of a posted message that others will reply to."""
+        if report.receipt.startswith(themes.RECEIPT_PREFIX):
+            run_id = int(report.receipt.removeprefix(themes.RECEIPT_PREFIX))
+            async with self.store.transaction() as repos:
+                await repos.themes.record_post(run_id, report.message_id)
+

@@ -1,0 +1,146 @@
+"""Joining a cohort, enrolling people, choosing a language, listing members."""
+
+from __future__ import annotations
+
+from handlers.context import Args, Context, Refusal
+from handlers.i18n import SUPPORTED, translator
+from handlers.vocabulary import MessageBuilder, Option, Outgoing
+from storage.models import Organisation, Role
+
+
+async def find_organisation(context: Context, wanted: str) -> Organisation:
+    """By id or name (case-insensitive, in any language), or a refusal listing the choices."""
+    cohort = context.require_cohort()
+    organisations = await context.repos.programs.organisations(cohort.program_id)
+    needle = wanted.strip().casefold()
+    for organisation in organisations:
+        names = {organisation.key.casefold(), *(n.casefold() for n in organisation.name.values())}
+        if needle in names:
+            return organisation
+    starts = [o for o in organisations if any(
+        n.casefold().startswith(needle) for n in (o.key, *o.name.values())
+    )]
+    if len(starts) == 1 and needle:
+        return starts[0]
+    raise Refusal(
+        context.t(
+            "There is no organisation {name} in this programme. Choose one of: {choices}",
+            name=wanted,
+            choices=", ".join(f"{o.key} ({context.local(o.name)})" for o in organisations),
+        )
+    )
+
+
+async def join(context: Context, args: Args) -> list[Outgoing]:
+    t = context.t
+    cohort = context.require_cohort()
+    if context.member is not None:
+        return [
+            context.reply(
+                t(
+                    "You are already in {cohort}, from {organisation}.",
+                    cohort=cohort.title,
+                    organisation=context.local(context.member.organisation.name),
+                )
+            )
+        ]
+    if not cohort.self_enrol:
+        facilitators = await context.repos.people.members(cohort.id, Role.facilitator)
+        names = ", ".join(f.person.display_name for f in facilitators) or t("the programme's team")
+        raise Refusal(
+            t("To join {cohort}, ask a facilitator to enrol you: {names}.", cohort=cohort.title, names=names)
+        )
+    if not args.rest:
+        organisations = await context.repos.programs.organisations(cohort.program_id)
+        message = (
+            MessageBuilder()
+            .para(t("Welcome to {cohort}! Which organisation are you from?", cohort=cohort.title))
+            .choices(
+                Option(f"join:{cohort.id}:{o.key}", context.local(o.name)) for o in organisations
+            )
+            .build()
+        )
+        return [context.reply(message)]
+    organisation = await find_organisation(context, args.rest)
+    person = await context.repos.people.find_or_add(
+        context.actor.platform,
+        context.actor.workspace,
+        user_id=context.actor.user_id,
+        email=None,
+        display_name=context.actor.display_name or context.actor.user_id,
+    )
+    await context.repos.people.enrol(cohort.id, person.id, organisation.id, Role.participant)
+    return [
+        context.reply(
+            t(
+                "Welcome to {cohort}, {name} from {organisation}! Write `help` to see what you can do.",
+                cohort=cohort.title,
+                name=person.display_name,
+                organisation=context.local(organisation.name),
+            )
+        )
+    ]
+
+
+async def enrol(context: Context, args: Args) -> list[Outgoing]:
+    """enrol <user-id> <organisation> [--facilitator] [--name NAME]"""
+    t = context.t
+    context.require_facilitator()
+    cohort = context.require_cohort()
+    words = args.words
+    if len(words) < 2:
+        raise Refusal(t("Missing {what}.", what=t("user id and organisation")))
+    user_id, organisation = words[0], " ".join(words[1:])
+    found = await find_organisation(context, organisation)
+    person = await context.repos.people.find_or_add(
+        cohort.platform,
+        cohort.workspace,
+        user_id=user_id,
+        email=None,
+        display_name=args.options.get("name", user_id).replace("_", " "),
+    )
+    role = Role.facilitator if "facilitator" in args.flags else Role.participant
+    _, created = await context.repos.people.enrol(cohort.id, person.id, found.id, role)
+    text = (
+        t("{name} is enrolled as {role} from {organisation}.",
+          name=person.display_name, role=role_name(context, role),
+          organisation=context.local(found.name))
+        if created
+        else t("{name} was already enrolled; now {role} from {organisation}.",
+               name=person.display_name, role=role_name(context, role),
+               organisation=context.local(found.name))
+    )
+    return [context.reply(text)]
+
+
+def role_name(context: Context, role: Role) -> str:
+    return context.t("facilitator") if role == Role.facilitator else context.t("participant")
+
+
+async def members(context: Context, args: Args) -> list[Outgoing]:
+    context.require_facilitator()
+    cohort = context.require_cohort()
+    everyone = await context.repos.people.members(cohort.id)
+    message = (
+        MessageBuilder()
+        .heading(context.t("People in {cohort}", cohort=cohort.title))
+        .bullets(
+            f"{m.person.display_name} ({m.person.user_id or m.person.email}) · "
+            f"{context.local(m.organisation.name)} · {role_name(context, m.membership.role)}"
+            for m in everyone
+        )
+        .note(context.t.plural("{n} person", "{n} people", len(everyone)))
+        .build()
+    )
+    return [context.reply(message)]
+
+
+async def language(context: Context, args: Args) -> list[Outgoing]:
+    chosen = args.rest.strip().lower()
+    if chosen not in SUPPORTED:
+        raise Refusal(context.t("Choose a language: {choices}", choices=", ".join(SUPPORTED)))
+    if context.person is None:
+        raise Refusal(context.t("Join a cohort first; then your language choice can be saved."))
+    context.person.language = chosen
+    await context.repos.session.flush()
+    return [context.reply(translator(chosen)("From now on I will write to you in English."))]

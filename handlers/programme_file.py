@@ -1,0 +1,352 @@
+"""Programme files: the YAML that facilitators write, validated before anything is stored.
+
+Every problem is reported as `FILE:LINE: field.path: what is wrong`, YAML syntax
+errors included, so a facilitator can fix the whole file in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+LANGUAGES = ("sv", "en")
+Language = Literal["sv", "en"]
+
+
+def _local_text(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("text is empty")
+        return dict.fromkeys(LANGUAGES, value.strip())
+    if isinstance(value, dict):
+        unknown = sorted(str(k) for k in value if k not in LANGUAGES)
+        if unknown:
+            raise ValueError(f"unknown language {', '.join(unknown)} (use sv and/or en)")
+        if not value:
+            raise ValueError("give the text in sv and/or en")
+        for lang, text in value.items():
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"the {lang} text is empty")
+        return {k: v.strip() for k, v in value.items()}
+    raise ValueError("expected a text, or {sv: ..., en: ...}")
+
+
+LocalText = Annotated[dict[str, str], BeforeValidator(_local_text)]
+"""A text in one or more languages: a plain string is the same text in all."""
+
+
+def localise(text: dict[str, str], language: str, fallbacks: Iterable[str] = LANGUAGES) -> str:
+    if language in text:
+        return text[language]
+    for lang in fallbacks:
+        if lang in text:
+            return text[lang]
+    return next(iter(text.values()))
+
+
+def _slug(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
+        raise ValueError("use lowercase letters a-z, digits and hyphens, e.g. pitea-kommun")
+    return value
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("https://", "http://")) or len(value) < 12 or " " in value:
+        raise ValueError("expected a web address starting with https://")
+    return value
+
+
+Slug = Annotated[str, Field(max_length=64), AfterValidator(_slug)]
+Url = Annotated[str, AfterValidator(_url)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class OrganisationSpec(_Strict):
+    id: Slug
+    name: LocalText
+
+
+class ProgrammeInfo(_Strict):
+    id: Slug
+    title: LocalText
+    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
+    timezone: str = "Europe/Stockholm"
+    organisations: list[OrganisationSpec] = Field(min_length=1)
+
+    @field_validator("languages")
+    @classmethod
+    def _distinct_languages(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Stockholm)") from None
+        return value
+
+    @field_validator("organisations")
+    @classmethod
+    def _distinct_organisations(cls, value: list[OrganisationSpec]) -> list[OrganisationSpec]:
+        _no_duplicates(o.id for o in value)
+        return value
+
+
+class Material(_Strict):
+    title: LocalText
+    kind: Literal["film", "podcast", "text", "link"]
+    url: Url
+    minutes: PositiveInt | None = None
+
+
+class ReflectionTask(_Strict):
+    text: LocalText
+    with_: Literal["buddy", "colleague"] = Field(default="buddy", alias="with")
+
+
+class Workshop(_Strict):
+    title: LocalText
+    description: LocalText | None = None
+
+
+class QuizOption(_Strict):
+    text: LocalText
+    correct: bool = False
+
+
+class QuizQuestion(_Strict):
+    text: LocalText
+    options: list[QuizOption] = Field(min_length=2, max_length=6)
+    explanation: LocalText
+
+    @field_validator("options")
+    @classmethod
+    def _one_correct(cls, value: list[QuizOption]) -> list[QuizOption]:
+        if not any(o.correct for o in value):
+            raise ValueError("no option is marked `correct: true`")
+        return value
+
+
+class Quiz(_Strict):
+    questions: list[QuizQuestion] = Field(min_length=1)
+
+
+class Theme(_Strict):
+    title: LocalText
+    intro: LocalText
+    materials: list[Material] = Field(default_factory=list)
+    reflection_task: ReflectionTask
+    workshop: Workshop | None = None
+    digilog_prompt: LocalText
+    quiz: Quiz | None = None
+
+
+class LabSession(_Strict):
+    start: datetime
+    end: datetime
+    place: LocalText | None = None
+    link: Url | None = None
+    capacity: PositiveInt
+
+    @model_validator(mode="after")
+    def _sensible(self) -> LabSession:
+        if self.end <= self.start:
+            raise ValueError("the session ends before it starts")
+        if self.place is None and self.link is None:
+            raise ValueError("give a place or a link (or both)")
+        return self
+
+
+class Lab(_Strict):
+    id: Slug
+    title: LocalText
+    category: Literal["leading-digitally", "development-methods"]
+    description: LocalText
+    sessions: list[LabSession] = Field(min_length=1)
+
+
+class Programme(_Strict):
+    programme: ProgrammeInfo
+    themes: list[Theme] = Field(min_length=1)
+    labs: list[Lab] = Field(default_factory=list)
+
+    @field_validator("labs")
+    @classmethod
+    def _distinct_labs(cls, value: list[Lab]) -> list[Lab]:
+        _no_duplicates(lab.id for lab in value)
+        return value
+
+    @model_validator(mode="after")
+    def _sessions_in_programme_zone(self) -> Programme:
+        # A time written without a zone means the programme's local time.
+        zone = ZoneInfo(self.programme.timezone)
+        for lab in self.labs:
+            for session in lab.sessions:
+                for name in ("start", "end"):
+                    moment: datetime = getattr(session, name)
+                    if moment.tzinfo is None:
+                        object.__setattr__(session, name, moment.replace(tzinfo=zone))
+        return self
+
+    @property
+    def id(self) -> str:
+        return self.programme.id
+
+    def theme(self, number: int) -> Theme | None:
+        """Themes are numbered from 1, as facilitators and participants count them."""
+        return self.themes[number - 1] if 1 <= number <= len(self.themes) else None
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return data
+
+    def checksum(self) -> str:
+        canonical = json.dumps(self.as_json(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _no_duplicates(ids: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            raise ValueError(f"id {value!r} is used twice")
+        seen.add(value)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.path}: {self.message}"
+
+
+class ProgrammeFileError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+Loc = tuple[str | int, ...]
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, path: Loc, line: int, key: str) -> None:
+        self.path, self.line, self.key = path, line, key
+
+
+def _plain(node: yaml.Node, loader: yaml.SafeLoader, path: Loc, lines: dict[Loc, int]) -> Any:
+    """Build plain data from a YAML node tree, remembering the line of every path."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in result:
+                raise _DuplicateKey(path, key_node.start_mark.line + 1, str(key))
+            child = (*path, key)
+            lines[child] = key_node.start_mark.line + 1
+            result[key] = _plain(value_node, loader, child, lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, loader, (*path, i), lines) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def format_path(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(file)"
+
+
+def _line_of(loc: Loc, lines: dict[Loc, int]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def parse_programme(source: str, filename: str) -> Programme:
+    loader = yaml.SafeLoader(source)
+    lines: dict[Loc, int] = {}
+    try:
+        node = loader.get_single_node()
+        data = _plain(node, loader, (), lines) if node is not None else None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = " ".join(p for p in (error.context, error.problem) if p) or "invalid YAML"
+        raise ProgrammeFileError([Problem(filename, line, "(yaml)", problem)]) from None
+    except _DuplicateKey as duplicate:
+        path = format_path((*duplicate.path, duplicate.key))
+        problem = Problem(filename, duplicate.line, path, "this key appears twice")
+        raise ProgrammeFileError([problem]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ProgrammeFileError(
+            [Problem(filename, 1, "(file)", "expected a mapping with programme:, themes: and labs:")]
+        )
+    try:
+        return Programme.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors(include_url=False):
+            loc: Loc = tuple(p for p in detail["loc"] if isinstance(p, int | str))
+            message = detail["msg"].removeprefix("Value error, ")
+            if detail["type"] == "extra_forbidden":
+                message = "unknown field (check the spelling)"
+            elif detail["type"] == "missing":
+                message = "this field is required"
+            problems.append(Problem(filename, _line_of(loc, lines), format_path(loc), message))
+        raise ProgrammeFileError(problems) from None
+
+
+def load_programme(path: Path) -> Programme:
+    try:
+        source = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ProgrammeFileError(
+            [Problem(str(path), 1, "(file)", f"not UTF-8 text ({error.reason})")]
+        ) from None
+    except OSError as error:
+        raise ProgrammeFileError([Problem(str(path), 1, "(file)", error.strerror or str(error))]) from None
+    return parse_programme(source, str(path))
+
+
+def programme_from_json(data: dict[str, Any]) -> Programme:
+    """A programme as stored in the database (it was validated when it was loaded)."""
+    return Programme.model_validate(data)

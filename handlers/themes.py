@@ -1,0 +1,150 @@
+"""Themes: listing them, and starting one, which posts its prompt and opens its digilog."""
+
+from __future__ import annotations
+
+from handlers.context import Args, Context, Refusal
+from handlers.i18n import N_, Translator, translator
+from handlers.programme_file import Programme, Theme, localise
+from handlers.vocabulary import (
+    Conversation,
+    Message,
+    MessageBuilder,
+    Outgoing,
+    Span,
+    ToConversation,
+)
+
+RECEIPT_PREFIX = "theme:"
+
+KIND_LABELS = {"film": N_("film"), "podcast": N_("podcast"), "text": N_("text"), "link": N_("link")}
+
+
+def theme_number(context: Context, args: Args, programme: Programme) -> int:
+    words = args.words
+    if not words:
+        raise Refusal(context.t("Missing {what}.", what=context.t("theme number")))
+    try:
+        number = int(words[0])
+    except ValueError:
+        number = 0
+    if programme.theme(number) is None:
+        raise Refusal(
+            context.t(
+                "There is no theme {number}; this programme has themes 1–{last}.",
+                number=words[0],
+                last=len(programme.themes),
+            )
+        )
+    return number
+
+
+def theme_post(theme: Theme, number: int, language: str) -> Message:
+    """The post that opens a theme in the cohort's channel; its thread is the digilog."""
+    t: Translator = translator(language)
+
+    def local(value: dict[str, str]) -> str:
+        return localise(value, language)
+
+    build = MessageBuilder().heading(
+        t("Theme {number}: {title}", number=number, title=local(theme.title))
+    )
+    build.para(local(theme.intro))
+    if theme.materials:
+        build.para(Span(t("Materials"), strong=True))
+        build.bullets(
+            (
+                Span(local(m.title), link=m.url),
+                Span(
+                    f" ({t(KIND_LABELS[m.kind])}, {t('{minutes} min', minutes=m.minutes)})"
+                    if m.minutes
+                    else f" ({t(KIND_LABELS[m.kind])})"
+                ),
+            )
+            for m in theme.materials
+        )
+    task = theme.reflection_task
+    build.para(Span(t("Reflection task"), strong=True))
+    build.para(local(task.text))
+    build.note(
+        t("Do it with your learning buddy from another organisation.")
+        if task.with_ == "buddy"
+        else t("Do it with a colleague.")
+    )
+    if theme.workshop is not None:
+        build.para(Span(t("Workshop"), strong=True), Span(": " + local(theme.workshop.title)))
+        if theme.workshop.description:
+            build.para(local(theme.workshop.description))
+    build.divider()
+    build.para(Span(t("Digilog"), strong=True), Span(": " + local(theme.digilog_prompt)))
+    build.note(t("Reply in the thread under this post; every reply goes into the reflection bank."))
+    build.summary = t("Theme {number}: {title}", number=number, title=local(theme.title))
+    return build.build()
+
+
+async def list_themes(context: Context, args: Args) -> list[Outgoing]:
+    if args.words:  # `theme 2` reads as `theme show 2`
+        return await show_theme(context, args)
+    cohort = context.require_cohort()
+    context.require_member()
+    programme = await context.programme()
+    runs = {run.theme_number: run for run in await context.repos.themes.started(cohort.id)}
+    rows = []
+    for number, theme in enumerate(programme.themes, start=1):
+        run = runs.get(number)
+        if run is None:
+            state = context.t("not started")
+        elif run.quiz_opened_at and not run.quiz_closed_at:
+            state = context.t("started, quiz open")
+        else:
+            state = context.t("started")
+        rows.append(f"{number}. {context.local(theme.title)} ({state})")
+    message = (
+        MessageBuilder()
+        .heading(context.local(programme.programme.title))
+        .bullets(rows)
+        .build()
+    )
+    return [context.reply(message)]
+
+
+async def show_theme(context: Context, args: Args) -> list[Outgoing]:
+    context.require_member()
+    programme = await context.programme()
+    number = theme_number(context, args, programme)
+    theme = programme.theme(number)
+    assert theme is not None
+    return [context.reply(theme_post(theme, number, context.language))]
+
+
+async def start_theme(context: Context, args: Args) -> list[Outgoing]:
+    t = context.t
+    member = context.require_facilitator()
+    cohort = context.require_cohort()
+    programme = await context.programme()
+    number = theme_number(context, args, programme)
+    forced = "force" in args.flags
+    runs = {run.theme_number for run in await context.repos.themes.started(cohort.id)}
+    if number in runs:
+        raise Refusal(t("Theme {number} has already started.", number=number))
+    if number > 1 and (number - 1) not in runs and not forced:
+        raise Refusal(
+            t(
+                "Theme {previous} has not started yet, and the themes build on each other. "
+                "Start theme {previous} first, or add --force.",
+                previous=number - 1,
+            )
+        )
+    run = await context.repos.themes.start(cohort.id, number, member.person.id, forced)
+    if run is None:  # someone else started it a moment ago
+        raise Refusal(t("Theme {number} has already started.", number=number))
+    theme = programme.theme(number)
+    assert theme is not None
+    channel = Conversation(cohort.platform, cohort.workspace, cohort.conversation_id)
+    return [
+        Outgoing(
+            ToConversation(channel),
+            theme_post(theme, number, cohort.language),
+            receipt=f"{RECEIPT_PREFIX}{run.id}",
+        ),
+        context.reply(t("Theme {number} has started and its digilog is open.", number=number)),
+    ]

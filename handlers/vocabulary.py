@@ -1,0 +1,264 @@
+"""The neutral vocabulary between adapters and handlers.
+
+Adapters turn platform events into these inbound events and render the outbound
+messages as Block Kit, Adaptive Cards or terminal text. A message is a list of
+simple blocks that all three can show; formatting is structured (spans), never
+platform markup, so no renderer has to unpick another's syntax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+# ---------------------------------------------------------------- who and where
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person as the platform knows them."""
+
+    platform: str  # "console", "slack", "teams"
+    workspace: str  # Slack team id, Teams tenant id, "local" in the console
+    user_id: str
+    display_name: str | None = None
+    locale: str | None = None  # the platform's hint, e.g. "sv-SE"; a saved choice wins
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A channel, group or direct conversation; `thread_id` narrows it to one thread."""
+
+    platform: str
+    workspace: str
+    conversation_id: str
+    thread_id: str | None = None
+
+    def thread(self, root_message_id: str) -> Conversation:
+        return Conversation(self.platform, self.workspace, self.conversation_id, root_message_id)
+
+
+# ---------------------------------------------------------------- inbound
+
+
+@dataclass(frozen=True)
+class CommandReceived:
+    """`/digilog theme start 1`, `@Digilog theme start 1`, or a console line."""
+
+    actor: Actor
+    where: Conversation
+    text: str
+
+
+@dataclass(frozen=True)
+class ChoiceMade:
+    """A button or menu pick; `action_id` is stable, e.g. `quiz:<quiz>:<question>:<option>`."""
+
+    actor: Actor
+    where: Conversation
+    action_id: str
+
+
+@dataclass(frozen=True)
+class ThreadPost:
+    """A message in a thread, such as a reply under a theme post (the digilog)."""
+
+    actor: Actor
+    where: Conversation  # thread_id is the root message
+    message_id: str
+    text: str
+    reply_to_message_id: str | None = None  # the post it answers, when the platform says
+
+
+@dataclass(frozen=True)
+class PostEdited:
+    actor: Actor
+    where: Conversation
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PostDeleted:
+    actor: Actor
+    where: Conversation
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An adapter's report that a message with a receipt was posted, and its platform id."""
+
+    receipt: str
+    where: Conversation
+    message_id: str
+
+
+Inbound = CommandReceived | ChoiceMade | ThreadPost | PostEdited | PostDeleted
+
+# ---------------------------------------------------------------- outbound
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    strong: bool = False
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class BulletList:
+    items: tuple[tuple[Span, ...], ...]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Label and value pairs (an Adaptive Card FactSet, Slack section fields)."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    """Small print under the main content."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Divider:
+    pass
+
+
+@dataclass(frozen=True)
+class Option:
+    action_id: str
+    label: str
+    style: Literal["default", "primary", "danger"] = "default"
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Buttons to pick one of; the pick comes back as ChoiceMade with the option's action_id."""
+
+    options: tuple[Option, ...]
+
+
+Block = Heading | Paragraph | BulletList | Facts | Note | Divider | Choices
+
+
+@dataclass(frozen=True)
+class Message:
+    blocks: tuple[Block, ...]
+    summary: str  # plain text for notifications and screen readers
+
+
+@dataclass(frozen=True)
+class ToActor:
+    """Only the person who acted sees it (ephemeral in a channel, or a direct reply)."""
+
+
+@dataclass(frozen=True)
+class ToConversation:
+    """Everyone in the conversation (or thread) sees it."""
+
+    conversation: Conversation
+
+
+@dataclass(frozen=True)
+class ToPerson:
+    """A direct message to someone else."""
+
+    platform: str
+    workspace: str
+    user_id: str
+
+
+Destination = ToActor | ToConversation | ToPerson
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    to: Destination
+    message: Message
+    # When set, the adapter reports the posted message's id back as Delivered(receipt, ...).
+    receipt: str | None = None
+
+
+# ---------------------------------------------------------------- building messages
+
+
+def text(value: str, *, strong: bool = False, link: str | None = None) -> tuple[Span, ...]:
+    return (Span(value, strong=strong, link=link),)
+
+
+def paragraph(*parts: str | Span) -> Paragraph:
+    return Paragraph(tuple(Span(p) if isinstance(p, str) else p for p in parts))
+
+
+@dataclass
+class MessageBuilder:
+    """Collects blocks; the summary defaults to the first heading or paragraph."""
+
+    blocks: list[Block] = field(default_factory=list)
+    summary: str | None = None
+
+    def heading(self, value: str) -> MessageBuilder:
+        self.blocks.append(Heading(value))
+        return self
+
+    def para(self, *parts: str | Span) -> MessageBuilder:
+        self.blocks.append(paragraph(*parts))
+        return self
+
+    def bullets(self, items: Iterable[tuple[Span, ...] | str]) -> MessageBuilder:
+        rows = tuple(text(i) if isinstance(i, str) else i for i in items)
+        if rows:
+            self.blocks.append(BulletList(rows))
+        return self
+
+    def facts(self, pairs: Iterable[tuple[str, str]]) -> MessageBuilder:
+        rows = tuple(pairs)
+        if rows:
+            self.blocks.append(Facts(rows))
+        return self
+
+    def note(self, value: str) -> MessageBuilder:
+        self.blocks.append(Note(value))
+        return self
+
+    def divider(self) -> MessageBuilder:
+        self.blocks.append(Divider())
+        return self
+
+    def choices(self, options: Iterable[Option]) -> MessageBuilder:
+        self.blocks.append(Choices(tuple(options)))
+        return self
+
+    def build(self) -> Message:
+        return Message(tuple(self.blocks), self.summary or _summary(self.blocks))
+
+
+def _summary(blocks: Iterable[Block]) -> str:
+    for block in blocks:
+        if isinstance(block, Heading):
+            return block.text
+        if isinstance(block, Paragraph):
+            return "".join(s.text for s in block.spans)[:150]
+    return ""
+
+
+def say(*parts: str | Span) -> Message:
+    """A one-paragraph message."""
+    return MessageBuilder().para(*parts).build()

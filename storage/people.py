@@ -1,0 +1,153 @@
+"""Cohorts, people and who belongs where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Cohort, Membership, Organisation, Person, Role
+
+
+@dataclass(frozen=True)
+class Member:
+    person: Person
+    membership: Membership
+    organisation: Organisation
+
+
+class CohortRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create(self, cohort: Cohort) -> Cohort:
+        self._session.add(cohort)
+        await self._session.flush()
+        return cohort
+
+    async def by_key(self, key: str) -> Cohort | None:
+        return await self._session.scalar(select(Cohort).where(Cohort.key == key))
+
+    async def by_id(self, cohort_id: int) -> Cohort | None:
+        return await self._session.get(Cohort, cohort_id)
+
+    async def by_conversation(
+        self, platform: str, workspace: str, conversation_id: str
+    ) -> Cohort | None:
+        return await self._session.scalar(
+            select(Cohort).where(
+                Cohort.platform == platform,
+                Cohort.workspace == workspace,
+                Cohort.conversation_id == conversation_id,
+            )
+        )
+
+    async def all(self) -> list[Cohort]:
+        return list((await self._session.scalars(select(Cohort).order_by(Cohort.key))).all())
+
+    async def of_person(self, person_id: int) -> list[Cohort]:
+        query = (
+            select(Cohort)
+            .join(Membership, Membership.cohort_id == Cohort.id)
+            .where(Membership.person_id == person_id)
+            .order_by(Cohort.key)
+        )
+        return list((await self._session.scalars(query)).all())
+
+
+class PeopleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def by_account(self, platform: str, workspace: str, user_id: str) -> Person | None:
+        return await self._session.scalar(
+            select(Person).where(
+                Person.platform == platform,
+                Person.workspace == workspace,
+                Person.user_id == user_id,
+            )
+        )
+
+    async def by_email(self, platform: str, workspace: str, email: str) -> Person | None:
+        return await self._session.scalar(
+            select(Person).where(
+                Person.platform == platform,
+                Person.workspace == workspace,
+                func.lower(Person.email) == email.lower(),
+            )
+        )
+
+    async def get(self, person_id: int) -> Person | None:
+        return await self._session.get(Person, person_id)
+
+    async def find_or_add(
+        self,
+        platform: str,
+        workspace: str,
+        *,
+        user_id: str | None,
+        email: str | None,
+        display_name: str,
+    ) -> Person:
+        """The person with this account (or, failing that, e-mail address), created if new."""
+        person = None
+        if user_id:
+            person = await self.by_account(platform, workspace, user_id)
+        if person is None and email:
+            person = await self.by_email(platform, workspace, email)
+        if person is None:
+            person = Person(
+                platform=platform,
+                workspace=workspace,
+                user_id=user_id,
+                email=email,
+                display_name=display_name,
+            )
+            self._session.add(person)
+        else:
+            person.user_id = person.user_id or user_id
+            person.email = person.email or email
+            person.display_name = display_name or person.display_name
+        await self._session.flush()
+        return person
+
+    async def enrol(
+        self, cohort_id: int, person_id: int, organisation_id: int, role: Role
+    ) -> tuple[Membership, bool]:
+        """Add the person to the cohort, or update their organisation and role; True if new."""
+        membership = await self._session.scalar(
+            select(Membership).where(
+                Membership.cohort_id == cohort_id, Membership.person_id == person_id
+            )
+        )
+        created = membership is None
+        if membership is None:
+            membership = Membership(cohort_id=cohort_id, person_id=person_id)
+            self._session.add(membership)
+        membership.organisation_id, membership.role = organisation_id, role
+        await self._session.flush()
+        return membership, created
+
+    async def member(self, cohort_id: int, person_id: int) -> Member | None:
+        row = (
+            await self._session.execute(
+                select(Person, Membership, Organisation)
+                .join(Membership, Membership.person_id == Person.id)
+                .join(Organisation, Organisation.id == Membership.organisation_id)
+                .where(Membership.cohort_id == cohort_id, Person.id == person_id)
+            )
+        ).first()
+        return Member(*row) if row else None
+
+    async def members(self, cohort_id: int, role: Role | None = None) -> list[Member]:
+        query = (
+            select(Person, Membership, Organisation)
+            .join(Membership, Membership.person_id == Person.id)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .where(Membership.cohort_id == cohort_id)
+            .order_by(Person.display_name, Person.id)
+        )
+        if role is not None:
+            query = query.where(Membership.role == role)
+        return [Member(*row) for row in (await self._session.execute(query)).all()]

@@ -1,0 +1,113 @@
+"""Quiz answers: the first answer to each question counts, whatever comes after it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_ignoring_duplicates
+from storage.models import Membership, QuizAnswer, Role, utcnow
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    question_index: int
+    answered: int
+    correct: int
+
+
+@dataclass(frozen=True)
+class OrganisationResult:
+    organisation_id: int
+    participants: int  # participants of that organisation who answered at least one question
+    answers: int
+    correct: int
+
+
+class QuizRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def answer(
+        self,
+        cohort_id: int,
+        person_id: int,
+        theme_number: int,
+        question_index: int,
+        option_index: int,
+        correct: bool,
+    ) -> tuple[QuizAnswer, bool]:
+        """Record an answer unless one exists; returns the answer that counts and if it is new."""
+        inserted = await self._session.scalar(
+            insert_ignoring_duplicates(self._session, QuizAnswer)
+            .values(
+                cohort_id=cohort_id,
+                person_id=person_id,
+                theme_number=theme_number,
+                question_index=question_index,
+                option_index=option_index,
+                correct=correct,
+                answered_at=utcnow(),
+            )
+            .returning(QuizAnswer.id)
+        )
+        counted = await self._session.scalar(
+            select(QuizAnswer).where(
+                QuizAnswer.cohort_id == cohort_id,
+                QuizAnswer.person_id == person_id,
+                QuizAnswer.theme_number == theme_number,
+                QuizAnswer.question_index == question_index,
+            )
+        )
+        assert counted is not None
+        return counted, inserted is not None
+
+    async def answers(self, cohort_id: int, person_id: int, theme_number: int) -> list[QuizAnswer]:
+        query = select(QuizAnswer).where(
+            QuizAnswer.cohort_id == cohort_id,
+            QuizAnswer.person_id == person_id,
+            QuizAnswer.theme_number == theme_number,
+        )
+        return list((await self._session.scalars(query.order_by(QuizAnswer.question_index))).all())
+
+    async def by_question(self, cohort_id: int, theme_number: int) -> list[QuestionResult]:
+        query = (
+            select(
+                QuizAnswer.question_index,
+                func.count(),
+                func.sum(case((QuizAnswer.correct, 1), else_=0)),
+            )
+            .where(QuizAnswer.cohort_id == cohort_id, QuizAnswer.theme_number == theme_number)
+            .group_by(QuizAnswer.question_index)
+            .order_by(QuizAnswer.question_index)
+        )
+        rows = (await self._session.execute(query)).all()
+        return [QuestionResult(q, n, int(c or 0)) for q, n, c in rows]
+
+    async def by_organisation(
+        self, cohort_id: int, theme_number: int
+    ) -> list[OrganisationResult]:
+        query = (
+            select(
+                Membership.organisation_id,
+                func.count(func.distinct(QuizAnswer.person_id)),
+                func.count(),
+                func.sum(case((QuizAnswer.correct, 1), else_=0)),
+            )
+            .join(
+                Membership,
+                (Membership.person_id == QuizAnswer.person_id)
+                & (Membership.cohort_id == QuizAnswer.cohort_id),
+            )
+            .where(
+                QuizAnswer.cohort_id == cohort_id,
+                QuizAnswer.theme_number == theme_number,
+                Membership.role == Role.participant,
+            )
+            .group_by(Membership.organisation_id)
+            .order_by(Membership.organisation_id)
+        )
+        rows = (await self._session.execute(query)).all()
+        return [OrganisationResult(o, p, n, int(c or 0)) for o, p, n, c in rows]

@@ -1,0 +1,193 @@
+"""The reflection bank: storing, editing, listing, searching and exporting reflections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, column, delete, func, or_, select, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import Membership, Organisation, Person, Reflection, Visibility, utcnow
+from storage.search import fts5_match, index_text, query_stems
+
+_search_table = table("reflection_search", column("rowid"), column("stems"))
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: decides which reflections of a cohort they may see."""
+
+    cohort_id: int
+    person_id: int
+    is_facilitator: bool
+
+
+@dataclass(frozen=True)
+class ReflectionView:
+    reflection: Reflection
+    author: Person
+    organisation: Organisation
+    replied_to: Person | None
+
+
+_ReplyTo = aliased(Person)
+
+
+def _visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    allowed = [Reflection.visibility == Visibility.cohort, Reflection.author_id == viewer.person_id]
+    if viewer.is_facilitator:
+        allowed.append(Reflection.visibility == Visibility.facilitators)
+    return and_(Reflection.cohort_id == viewer.cohort_id, or_(*allowed))
+
+
+def _with_people(query: Select[Any]) -> Select[Any]:
+    return (
+        query.join(Person, Person.id == Reflection.author_id)
+        .join(Organisation, Organisation.id == Reflection.organisation_id)
+        .outerjoin(_ReplyTo, _ReplyTo.id == Reflection.replied_to_person_id)
+    )
+
+
+class ReflectionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._sqlite = session.get_bind().dialect.name == "sqlite"
+
+    async def add(self, reflection: Reflection) -> tuple[Reflection, bool]:
+        """Store a reflection; a second delivery of the same platform message stores nothing."""
+        if reflection.message_id is not None:
+            existing = await self.by_message(reflection.cohort_id, reflection.message_id)
+            if existing is not None:
+                return existing, False
+        self._session.add(reflection)
+        await self._session.flush()
+        await self._index(reflection)
+        return reflection, True
+
+    async def by_message(self, cohort_id: int, message_id: str) -> Reflection | None:
+        return await self._session.scalar(
+            select(Reflection).where(
+                Reflection.cohort_id == cohort_id, Reflection.message_id == message_id
+            )
+        )
+
+    async def get(self, reflection_id: int) -> Reflection | None:
+        return await self._session.get(Reflection, reflection_id)
+
+    async def edit(self, reflection: Reflection, body: str) -> None:
+        reflection.body = body
+        reflection.updated_at = utcnow()
+        await self._session.flush()
+        await self._index(reflection)
+
+    async def remove(self, reflection: Reflection) -> None:
+        if self._sqlite:
+            await self._session.execute(
+                delete(_search_table).where(_search_table.c.rowid == reflection.id)
+            )
+        await self._session.delete(reflection)
+        await self._session.flush()
+
+    async def _index(self, reflection: Reflection) -> None:
+        # PostgreSQL keeps its tsvector itself (a generated column); SQLite needs our stems.
+        if not self._sqlite:
+            return
+        await self._session.execute(
+            text("INSERT OR REPLACE INTO reflection_search(rowid, stems) VALUES (:id, :stems)"),
+            {"id": reflection.id, "stems": index_text(reflection.body)},
+        )
+
+    async def visible(
+        self, viewer: Viewer, *, theme: int | None = None, mine: bool = False, limit: int = 20
+    ) -> list[ReflectionView]:
+        query = _with_people(select(Reflection, Person, Organisation, _ReplyTo)).where(
+            _visible_to(viewer)
+        )
+        if theme is not None:
+            query = query.where(Reflection.theme_number == theme)
+        if mine:
+            query = query.where(Reflection.author_id == viewer.person_id)
+        query = query.order_by(Reflection.created_at.desc(), Reflection.id.desc()).limit(limit)
+        return [ReflectionView(*row) for row in (await self._session.execute(query)).all()]
+
+    async def search(
+        self,
+        viewer: Viewer,
+        words: str,
+        *,
+        theme: int | None = None,
+        mine: bool = False,
+        limit: int = 20,
+    ) -> list[ReflectionView]:
+        """Ranked full-text search, best first, within what the viewer may see."""
+        stems = query_stems(words)
+        if not stems:
+            return []
+        query = _with_people(select(Reflection, Person, Organisation, _ReplyTo)).where(
+            _visible_to(viewer)
+        )
+        if self._sqlite:
+            rank = text("bm25(reflection_search)")
+            query = query.join(_search_table, _search_table.c.rowid == Reflection.id).where(
+                text("reflection_search MATCH :match").bindparams(match=fts5_match(stems))
+            )
+            query = query.order_by(rank, Reflection.id.desc())
+        else:
+            tsquery = func.plainto_tsquery("swedish", words)
+            vector = column("search_vector")
+            query = query.where(vector.op("@@")(tsquery)).order_by(
+                func.ts_rank_cd(vector, tsquery).desc(), Reflection.id.desc()
+            )
+        if theme is not None:
+            query = query.where(Reflection.theme_number == theme)
+        if mine:
+            query = query.where(Reflection.author_id == viewer.person_id)
+        rows = (await self._session.execute(query.limit(limit))).all()
+        return [ReflectionView(*row) for row in rows]
+
+    async def naive_search(self, viewer: Viewer, words: str, *, limit: int = 20) -> list[int]:
+        """A LIKE scan on the raw words: the baseline that bench/bank_search.py measures against."""
+        conditions = [Reflection.body.ilike(f"%{w}%") for w in words.split()]
+        query = (
+            select(Reflection.id)
+            .where(_visible_to(viewer), *conditions)
+            .order_by(Reflection.id.desc())
+            .limit(limit)
+        )
+        return list((await self._session.scalars(query)).all())
+
+    async def export(self, cohort_id: int, batch: int = 1000) -> AsyncIterator[ReflectionView]:
+        """Every reflection of a cohort, oldest first, streamed in batches."""
+        query = (
+            _with_people(select(Reflection, Person, Organisation, _ReplyTo))
+            .where(Reflection.cohort_id == cohort_id)
+            .order_by(Reflection.id)
+            .execution_options(yield_per=batch)
+        )
+        result = await self._session.stream(query)
+        async for row in result:
+            yield ReflectionView(*row)
+
+    async def count(self, cohort_id: int) -> int:
+        query = select(func.count()).where(Reflection.cohort_id == cohort_id)
+        return (await self._session.scalar(query)) or 0
+
+    async def reply_counts(self, cohort_id: int) -> Sequence[tuple[int, int, int]]:
+        """(author organisation, answered person's organisation, replies) for the cohort."""
+        answered = aliased(Membership)
+        query = (
+            select(Reflection.organisation_id, answered.organisation_id, func.count())
+            .join(
+                answered,
+                and_(
+                    answered.person_id == Reflection.replied_to_person_id,
+                    answered.cohort_id == Reflection.cohort_id,
+                ),
+            )
+            .where(Reflection.cohort_id == cohort_id)
+            .group_by(Reflection.organisation_id, answered.organisation_id)
+        )
+        return [(a, b, n) for a, b, n in (await self._session.execute(query)).all()]

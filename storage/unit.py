@@ -1,0 +1,46 @@
+"""One transaction, every repository: what a handler works with."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage.people import CohortRepository, PeopleRepository
+from storage.programs import ProgramRepository
+from storage.quizzes import QuizRepository
+from storage.reflections import ReflectionRepository
+from storage.themes import ThemeRunRepository
+
+
+@dataclass
+class Repositories:
+    session: AsyncSession
+    programs: ProgramRepository
+    cohorts: CohortRepository
+    people: PeopleRepository
+    themes: ThemeRunRepository
+    reflections: ReflectionRepository
+    quizzes: QuizRepository
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Repositories]:
+        """Everything inside commits together or not at all."""
+        async with self._sessions() as session, session.begin():
+            yield Repositories(
+                session=session,
+                programs=ProgramRepository(session),
+                cohorts=CohortRepository(session),
+                people=PeopleRepository(session),
+                themes=ThemeRunRepository(session),
+                reflections=ReflectionRepository(session),
+                quizzes=QuizRepository(session),
+            )
