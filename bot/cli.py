@@ -341,3 +341,7 @@ def serve() -> None:
         err=True,
     )
     sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

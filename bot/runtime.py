@@ -25,6 +25,8 @@ class Runtime:
 async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Runtime]:
     """Everything a command or server needs; the schema is brought up to date first."""
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every start at INFO; only its warnings are news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.prepare()
     engine = create_engine(settings.effective_database_url)
     try:

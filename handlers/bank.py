@@ -26,8 +26,8 @@ SOURCE_LABELS = {
     Source.saved_message: N_("saved message"),
 }
 VISIBILITY_LABELS = {
-    Visibility.private: N_("only you"),
-    Visibility.facilitators: N_("you and the facilitators"),
+    Visibility.private: N_("only the author"),
+    Visibility.facilitators: N_("the author and the facilitators"),
     Visibility.cohort: N_("the whole cohort"),
 }
 

@@ -143,4 +143,5 @@ async def language(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(context.t("Join a cohort first; then your language choice can be saved."))
     context.person.language = chosen
     await context.repos.session.flush()
-    return [context.reply(translator(chosen)("From now on I will write to you in English."))]
+    t = translator(chosen)  # answer in the language just chosen
+    return [context.reply(t("From now on I will write to you in English."))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.context import Args, Context, Refusal
 from handlers.i18n import N_, Translator, translator
-from handlers.programme_file import Programme, Theme, localise
+from handlers.programme_file import Material, Programme, Theme, localise
 from handlers.vocabulary import (
     Conversation,
     Message,
@@ -38,6 +38,13 @@ def theme_number(context: Context, args: Args, programme: Programme) -> int:
     return number
 
 
+def _material_kind(t: Translator, material: Material) -> str:
+    kind = t(KIND_LABELS[material.kind])
+    if material.minutes is None:
+        return kind
+    return kind + ", " + t("{minutes} min", minutes=material.minutes)
+
+
 def theme_post(theme: Theme, number: int, language: str) -> Message:
     """The post that opens a theme in the cohort's channel; its thread is the digilog."""
     t: Translator = translator(language)
@@ -52,14 +59,7 @@ def theme_post(theme: Theme, number: int, language: str) -> Message:
     if theme.materials:
         build.para(Span(t("Materials"), strong=True))
         build.bullets(
-            (
-                Span(local(m.title), link=m.url),
-                Span(
-                    f" ({t(KIND_LABELS[m.kind])}, {t('{minutes} min', minutes=m.minutes)})"
-                    if m.minutes
-                    else f" ({t(KIND_LABELS[m.kind])})"
-                ),
-            )
+            (Span(local(m.title), link=m.url), Span(f" ({_material_kind(t, m)})"))
             for m in theme.materials
         )
     task = theme.reflection_task

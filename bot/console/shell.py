@@ -58,6 +58,7 @@ class Console:
     echo: bool = True
     display_names: dict[str, str] = field(default_factory=dict)
     _options: list[Option] = field(default_factory=list)
+    _options_private: bool = False  # shown to one person only: not theirs to click after `as`
     _posts: dict[str, tuple[str, str]] = field(default_factory=dict)  # p1 → (message, thread)
 
     @property
@@ -132,6 +133,7 @@ class Console:
         self.print(f"{header}\n{text}")
         if options:
             self._options = options
+            self._options_private = not isinstance(outgoing.to, ToConversation)
         if outgoing.receipt is not None:
             await self.digilog.delivered(
                 Delivered(outgoing.receipt, self.conversation, message_id)
@@ -148,6 +150,8 @@ class Console:
         if not parts:
             self.print("  (as <user-id> [name])")
             return
+        if parts[0] != self.user_id and self._options_private:
+            self._options = []
         self.user_id = parts[0]
         if len(parts) > 1:
             self.display_names[self.user_id] = " ".join(parts[1:])

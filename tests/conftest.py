@@ -1,0 +1,162 @@
+"""Fixtures: real SQLite and real PostgreSQL, migrated by Alembic, one clean database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
+from handlers.digilog import Digilog
+from handlers.programme_file import Programme
+from handlers.programme_file import load_programme as read_programme
+from handlers.roster import RosterRow
+from storage import migrate
+from storage.db import create_engine, normalise_url
+from storage.models import Cohort, Role
+from storage.unit import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "digital-kompetens.yaml"
+POSTGRES_URL = os.environ.get("DIGILOG_TEST_POSTGRES_URL")
+TABLES = (
+    "quiz_answers", "reflections", "theme_runs", "memberships", "people", "cohorts",
+    "organisations", "programs",
+)
+
+
+def pytest_report_header() -> str:
+    if POSTGRES_URL:
+        return f"PostgreSQL tests: {make_url(POSTGRES_URL).render_as_string(hide_password=True)}"
+    return "PostgreSQL tests: skipped (set DIGILOG_TEST_POSTGRES_URL to run them)"
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "digilog.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A scratch database for this test run, migrated once, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL: DIGILOG_TEST_POSTGRES_URL is not set")
+    admin_url = normalise_url(POSTGRES_URL)
+    name = f"digilog_test_{uuid.uuid4().hex[:10]}"
+
+    async def run(statement: str) -> None:
+        engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(_migrate(url))
+        yield url
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "digilog.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_database")
+
+    async def truncate() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(truncate())
+    yield url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    engine = create_engine(database_url)
+    try:
+        yield Store(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def programme() -> Programme:
+    return read_programme(EXAMPLE)
+
+
+# user id, name, organisation, role: people from different organisations
+PEOPLE = (
+    ("fia", "Fia Facilitator", "region-vasterbotten", Role.facilitator),
+    ("anna", "Anna Lindqvist", "umea", Role.participant),
+    ("bjorn", "Björn Öberg", "pitea", Role.participant),
+    ("cecilia", "Cecilia Åström", "skelleftea", Role.participant),
+)
+
+
+async def make_cohort(
+    store: Store,
+    programme: Programme,
+    key: str = "grupp-1",
+    *,
+    language: str = "en",
+    self_enrol: bool = False,
+    people: tuple[tuple[str, str, str, Role], ...] = PEOPLE,
+) -> Cohort:
+    await load_programme(store, programme)
+    cohort = await create_cohort(
+        store,
+        CohortSpec(
+            key=key,
+            program_id=programme.id,
+            title=key.replace("-", " ").title(),
+            conversation_id=f"channel-{key}",
+            language=language,
+            self_enrol=self_enrol,
+        ),
+    )
+    rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r) in enumerate(people, start=1)]
+    created, problems = await import_roster(store, key, rows, skip_bad=False)
+    assert not problems and created == len(rows)
+    return cohort
+
+
+@pytest.fixture
+async def cohort(store: Store, programme: Programme) -> Cohort:
+    return await make_cohort(store, programme)
+
+
+@pytest.fixture
+def digilog(store: Store) -> Digilog:
+    return Digilog(store)

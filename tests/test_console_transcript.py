@@ -1,0 +1,118 @@
+"""The issue's end-to-end check: a transcript piped into `digilog console` runs theme 1."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import EXAMPLE
+
+TRANSCRIPT = """\
+# a facilitator starts theme 1
+theme start 1
+as anna
+post Digitaliseringen av våra e-tjänster har förändrat hur vi möter invånarna.
+as bjorn
+reply p1 Hos oss i Piteå har ledarskapet fått en ny roll i förändringsarbetet.
+bank digitalisering
+as fia
+quiz start 1
+as anna
+quiz
+1
+2
+1
+1
+1
+1
+1
+1
+as bjorn
+1
+quiz 1
+2
+2
+2
+2
+2
+2
+2
+2
+as fia
+results 1
+quit
+"""
+
+
+def run_console(database_url: str, transcript: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DIGILOG_DATABASE_URL": database_url, "DIGILOG_LANGUAGE": "en"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "console", *args],
+        input=transcript,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_theme_one_runs_end_to_end_in_the_console(database_url: str) -> None:
+    result = run_console(database_url, TRANSCRIPT)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+
+    # The facilitator's theme post went to the channel, with the example's title.
+    assert "[Digilog in #demo]" in out
+    assert "Theme 1: Why there is such a focus on digital transformation" in out
+    # Two participants from different organisations posted and replied.
+    assert "[p1] Anna Lindqvist: Digitaliseringen" in out
+    assert "[p2] Björn Öberg: Hos oss i Piteå" in out
+    # Björn searched with the base form and found Anna's post, inflected word highlighted.
+    search = out.split("bjorn> bank digitalisering", 1)[1].split("fia> quiz start 1", 1)[0]
+    assert "Anna Lindqvist (Umeå Municipality)" in search
+    assert "**Digitaliseringen** av våra e-tjänster" in search
+    # Anna's private quiz buttons are not Björn's to press.
+    assert "bjorn> 1\n  (no choice 1 is shown)" in out
+    # The quiz: every answer counted once, a score at the end for both.
+    assert out.count("You answered") == 2
+    assert re.search(r"You answered \d of 8 questions correctly", out)
+    # The facilitator sees results by organisation.
+    results = out.split("fia> results 1", 1)[1]
+    assert "2 of 4 participants have answered." in results
+    by_organisation = results.split("By organisation", 1)[1]
+    assert re.search(r"Umeå Municipality +1 participant · 88 % right", by_organisation)
+    assert re.search(r"Piteå Municipality +1 participant · 0 % right", by_organisation)
+
+
+def test_search_finds_another_participants_inflected_words(database_url: str) -> None:
+    transcript = (
+        "theme start 1\n"
+        "as anna\n"
+        "post Vi behöver fler reflektioner om hur digitaliseringen påverkar ledarskapet.\n"
+        "as bjorn\n"
+        "reply p1 Min reflektion: digitalisering handlar om arbetssätt, inte teknik.\n"
+        "as anna\n"
+        "bank reflektion\n"
+    )
+    result = run_console(database_url, transcript)
+    assert result.returncode == 0, result.stderr
+    search = result.stdout.split("anna> bank reflektion", 1)[1]
+    # Björn's reply (another organisation) is found, with the matching word highlighted,
+    # and so is Anna's own post, where the plural form matched.
+    assert "Björn Öberg (Piteå Municipality)" in search
+    assert "Min **reflektion**: digitalisering" in search
+    assert "fler **reflektioner** om" in search
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_console_reads_the_bundled_example_only_once(database_url: str) -> None:
+    first = run_console(database_url, "theme\n")
+    second = run_console(database_url, "who\n")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "Anna Lindqvist" in second.stdout
+    assert EXAMPLE.exists()
