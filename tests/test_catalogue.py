@@ -1,0 +1,64 @@
+"""Every text the code shows has a Swedish translation that keeps its placeholders."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from handlers.i18n import LOCALES, translator
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYWORDS = {"t": None, "N_": None, "plural": (1, 2)}
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def texts_in_code() -> set[str | tuple[str, str]]:
+    found: set[str | tuple[str, str]] = set()
+    for package in ("handlers", "bot"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
+        ):
+            found.add(message if isinstance(message, str) else (message[0], message[1]))
+    return found
+
+
+def swedish() -> dict[str | tuple[str, str], str | tuple[str, ...]]:
+    with (LOCALES / "sv" / "LC_MESSAGES" / "digilog.po").open("rb") as handle:
+        catalogue = read_po(handle)
+    return {
+        (m.id if isinstance(m.id, str) else (m.id[0], m.id[1])): (
+            m.string if isinstance(m.string, str) else tuple(m.string)
+        )
+        for m in catalogue
+        if m.id and not m.fuzzy
+    }
+
+
+def test_every_text_in_the_code_is_translated_to_swedish() -> None:
+    catalogue = swedish()
+    code = texts_in_code()
+    assert len(code) > 50
+    missing = sorted(str(m) for m in code if not catalogue.get(m))
+    assert missing == []
+
+
+def test_translations_keep_their_placeholders() -> None:
+    wrong = []
+    for msgid, msgstr in swedish().items():
+        sources = [msgid] if isinstance(msgid, str) else list(msgid)
+        expected = set().union(*(set(PLACEHOLDER.findall(s)) for s in sources))
+        for form in [msgstr] if isinstance(msgstr, str) else list(msgstr):
+            if set(PLACEHOLDER.findall(form)) - expected or (
+                isinstance(msgid, str) and set(PLACEHOLDER.findall(form)) != expected
+            ):
+                wrong.append(f"{msgid!r} → {form!r}")
+    assert wrong == []
+
+
+def test_swedish_and_english_differ_and_fall_back_to_english() -> None:
+    assert translator("sv")("Digilog commands") != translator("en")("Digilog commands")
+    assert translator("fi")("Digilog commands") == translator("sv")("Digilog commands")
+    assert translator("sv").plural("{n} person", "{n} people", 3) == "3 personer"
