@@ -214,7 +214,7 @@ async def cohort_import(cohort_key: str, file: Path, skip_bad: bool) -> None:
     Comma or semicolon separated, with or without a byte-order mark. Unless
     --skip-bad is given, nothing is stored if any row is bad.
     """
-    rows, problems = parse_roster(file.read_bytes())
+    rows, problems = parse_roster(await asyncio.to_thread(file.read_bytes))
     if problems and not skip_bad:
         _report(file, problems)
         raise click.ClickException("nothing was imported; fix the rows above or use --skip-bad")
@@ -248,8 +248,18 @@ def bank() -> None:
 
 
 EXPORT_FIELDS = (
-    "id", "created_at", "updated_at", "author", "author_user_id", "organisation", "theme",
-    "source", "visibility", "reply_to_id", "replied_to", "body",
+    "id",
+    "created_at",
+    "updated_at",
+    "author",
+    "author_user_id",
+    "organisation",
+    "theme",
+    "source",
+    "visibility",
+    "reply_to_id",
+    "replied_to",
+    "body",
 )
 
 
@@ -309,8 +319,8 @@ async def console(cohort_key: str | None, user_id: str | None) -> None:
 
     On an empty database it loads the bundled example programme and a demo cohort.
     """
-    from bot.console.shell import Console, interactive_reader
     from bot.console.setup import choose_cohort
+    from bot.console.shell import Console, interactive_reader
 
     async def work(runtime: Runtime) -> None:
         cohort, default_user = await choose_cohort(runtime, bundled_example(), cohort_key)

@@ -87,7 +87,9 @@ async def _cohort(repos: Repositories, key: str) -> Cohort:
 async def _organisation(repos: Repositories, cohort: Cohort, wanted: str) -> Organisation | None:
     needle = wanted.strip().casefold()
     for organisation in await repos.programs.organisations(cohort.program_id):
-        if needle == organisation.key or needle in (n.casefold() for n in organisation.name.values()):
+        if needle == organisation.key or needle in (
+            n.casefold() for n in organisation.name.values()
+        ):
             return organisation
     return None
 
@@ -111,7 +113,9 @@ async def import_roster(
         for row in rows:
             organisation = await _organisation(repos, cohort, row.organisation)
             if organisation is None:
-                known = ", ".join(o.key for o in await repos.programs.organisations(cohort.program_id))
+                known = ", ".join(
+                    o.key for o in await repos.programs.organisations(cohort.program_id)
+                )
                 problems.append(
                     RosterProblem(
                         row.line, "organisation", f"unknown {row.organisation!r} (known: {known})"

@@ -64,7 +64,9 @@ async def thread_post(context: Context, event: ThreadPost) -> list[Outgoing]:
     body = check_length(context, event.text)
     replied_to = None
     if event.reply_to_message_id is not None:
-        replied_to = await context.repos.reflections.by_message(cohort.id, event.reply_to_message_id)
+        replied_to = await context.repos.reflections.by_message(
+            cohort.id, event.reply_to_message_id
+        )
     reflection, created = await context.repos.reflections.add(
         Reflection(
             cohort_id=cohort.id,
@@ -170,9 +172,10 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
         stems = query_stems(args.rest)
         build.heading(t("Reflections matching “{words}”", words=args.rest))
     else:
-        views, stems = await context.repos.reflections.visible(
-            viewer, theme=theme, mine=mine, limit=10
-        ), []
+        views, stems = (
+            await context.repos.reflections.visible(viewer, theme=theme, mine=mine, limit=10),
+            [],
+        )
         build.heading(t("Latest reflections"))
     if not views:
         build.para(t("Nothing found."))

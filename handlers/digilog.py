@@ -78,7 +78,7 @@ class Digilog:
         if kind == "quiz" and (action := quiz.QuizAction.parse(action_id)) is not None:
             return await quiz.choice(context, action)
         if kind == "join":
-            _, cohort_id, organisation = (action_id.split(":") + ["", ""])[:3]
+            _, cohort_id, organisation = [*action_id.split(":"), "", ""][:3]
             cohort = context.require_cohort()
             if str(cohort.id) != cohort_id:
                 raise Refusal(context.t("That button belongs to another cohort."))
@@ -92,4 +92,3 @@ class Digilog:
             run_id = int(report.receipt.removeprefix(themes.RECEIPT_PREFIX))
             async with self.store.transaction() as repos:
                 await repos.themes.record_post(run_id, report.message_id)
-

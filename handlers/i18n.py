@@ -35,12 +35,13 @@ def _catalogue(language: str) -> dict[str | tuple[str, str], str | tuple[str, ..
     for message in catalogue:
         if not message.id or message.fuzzy:
             continue
+        translation = message.string
         if isinstance(message.id, tuple | list):
-            forms = tuple(message.string)
-            if all(forms):
+            forms = tuple(translation or ())
+            if forms and all(forms):
                 entries[(message.id[0], message.id[1])] = forms
-        elif message.string:
-            entries[message.id] = message.string
+        elif isinstance(translation, str) and translation:
+            entries[message.id] = translation
     return entries
 
 

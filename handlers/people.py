@@ -17,9 +17,11 @@ async def find_organisation(context: Context, wanted: str) -> Organisation:
         names = {organisation.key.casefold(), *(n.casefold() for n in organisation.name.values())}
         if needle in names:
             return organisation
-    starts = [o for o in organisations if any(
-        n.casefold().startswith(needle) for n in (o.key, *o.name.values())
-    )]
+    starts = [
+        o
+        for o in organisations
+        if any(n.casefold().startswith(needle) for n in (o.key, *o.name.values()))
+    ]
     if len(starts) == 1 and needle:
         return starts[0]
     raise Refusal(
@@ -48,7 +50,11 @@ async def join(context: Context, args: Args) -> list[Outgoing]:
         facilitators = await context.repos.people.members(cohort.id, Role.facilitator)
         names = ", ".join(f.person.display_name for f in facilitators) or t("the programme's team")
         raise Refusal(
-            t("To join {cohort}, ask a facilitator to enrol you: {names}.", cohort=cohort.title, names=names)
+            t(
+                "To join {cohort}, ask a facilitator to enrol you: {names}.",
+                cohort=cohort.title,
+                names=names,
+            )
         )
     if not args.rest:
         organisations = await context.repos.programs.organisations(cohort.program_id)
@@ -73,7 +79,8 @@ async def join(context: Context, args: Args) -> list[Outgoing]:
     return [
         context.reply(
             t(
-                "Welcome to {cohort}, {name} from {organisation}! Write `help` to see what you can do.",
+                "Welcome to {cohort}, {name} from {organisation}! "
+                "Write `help` to see what you can do.",
                 cohort=cohort.title,
                 name=person.display_name,
                 organisation=context.local(organisation.name),
@@ -102,13 +109,19 @@ async def enrol(context: Context, args: Args) -> list[Outgoing]:
     role = Role.facilitator if "facilitator" in args.flags else Role.participant
     _, created = await context.repos.people.enrol(cohort.id, person.id, found.id, role)
     text = (
-        t("{name} is enrolled as {role} from {organisation}.",
-          name=person.display_name, role=role_name(context, role),
-          organisation=context.local(found.name))
+        t(
+            "{name} is enrolled as {role} from {organisation}.",
+            name=person.display_name,
+            role=role_name(context, role),
+            organisation=context.local(found.name),
+        )
         if created
-        else t("{name} was already enrolled; now {role} from {organisation}.",
-               name=person.display_name, role=role_name(context, role),
-               organisation=context.local(found.name))
+        else t(
+            "{name} was already enrolled; now {role} from {organisation}.",
+            name=person.display_name,
+            role=role_name(context, role),
+            organisation=context.local(found.name),
+        )
     )
     return [context.reply(text)]
 

@@ -85,6 +85,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _all_languages() -> list[Language]:
+    return ["sv", "en"]
+
+
 class OrganisationSpec(_Strict):
     id: Slug
     name: LocalText
@@ -93,7 +97,7 @@ class OrganisationSpec(_Strict):
 class ProgrammeInfo(_Strict):
     id: Slug
     title: LocalText
-    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
+    languages: list[Language] = Field(default_factory=_all_languages, min_length=1)
     timezone: str = "Europe/Stockholm"
     organisations: list[OrganisationSpec] = Field(min_length=1)
 
@@ -312,13 +316,17 @@ def parse_programme(source: str, filename: str) -> Programme:
         raise ProgrammeFileError([Problem(filename, line, "(yaml)", problem)]) from None
     except _DuplicateKey as duplicate:
         path = format_path((*duplicate.path, duplicate.key))
-        problem = Problem(filename, duplicate.line, path, "this key appears twice")
-        raise ProgrammeFileError([problem]) from None
+        twice = Problem(filename, duplicate.line, path, "this key appears twice")
+        raise ProgrammeFileError([twice]) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
         raise ProgrammeFileError(
-            [Problem(filename, 1, "(file)", "expected a mapping with programme:, themes: and labs:")]
+            [
+                Problem(
+                    filename, 1, "(file)", "expected a mapping with programme:, themes: and labs:"
+                )
+            ]
         )
     try:
         return Programme.model_validate(data)
@@ -343,7 +351,9 @@ def load_programme(path: Path) -> Programme:
             [Problem(str(path), 1, "(file)", f"not UTF-8 text ({error.reason})")]
         ) from None
     except OSError as error:
-        raise ProgrammeFileError([Problem(str(path), 1, "(file)", error.strerror or str(error))]) from None
+        raise ProgrammeFileError(
+            [Problem(str(path), 1, "(file)", error.strerror or str(error))]
+        ) from None
     return parse_programme(source, str(path))
 
 

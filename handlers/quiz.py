@@ -118,7 +118,8 @@ async def take_quiz(context: Context, args: Args) -> list[Outgoing]:
         number = theme_number(context, args, await context.programme())
     else:
         open_runs = [
-            r for r in await context.repos.themes.started(cohort.id)
+            r
+            for r in await context.repos.themes.started(cohort.id)
             if r.quiz_opened_at and not r.quiz_closed_at
         ]
         if not open_runs:
@@ -127,7 +128,9 @@ async def take_quiz(context: Context, args: Args) -> list[Outgoing]:
     return [await _next_question(context, number)]
 
 
-async def _next_question(context: Context, number: int, lead: MessageBuilder | None = None) -> Outgoing:
+async def _next_question(
+    context: Context, number: int, lead: MessageBuilder | None = None
+) -> Outgoing:
     t = context.t
     member = context.require_member()
     cohort = context.require_cohort()
@@ -141,7 +144,8 @@ async def _next_question(context: Context, number: int, lead: MessageBuilder | N
         build.heading(t("Your result"))
         build.para(
             t(
-                "You answered {score} of {total} questions correctly in the quiz for theme {number}.",
+                "You answered {score} of {total} questions correctly "
+                "in the quiz for theme {number}.",
                 score=score,
                 total=len(quiz.questions),
                 number=number,
@@ -204,7 +208,9 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
     assert theme is not None
     if theme.quiz is None:
         raise Refusal(t("Theme {number} has no quiz.", number=number))
-    per_question = {r.question_index: r for r in await context.repos.quizzes.by_question(cohort.id, number)}
+    per_question = {
+        r.question_index: r for r in await context.repos.quizzes.by_question(cohort.id, number)
+    }
     per_organisation = await context.repos.quizzes.by_organisation(cohort.id, number)
     organisations = {o.id: o for o in await context.repos.programs.organisations(cohort.program_id)}
     participants = await context.repos.people.members(cohort.id, Role.participant)
@@ -224,8 +230,12 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
         n, right = (result.answered, result.correct) if result else (0, 0)
         rows.append(
             f"{i + 1}. {context.local(question.text)} — "
-            + t("{correct} of {answered} right ({percent})", correct=right, answered=n,
-                percent=_percent(right, n))
+            + t(
+                "{correct} of {answered} right ({percent})",
+                correct=right,
+                answered=n,
+                percent=_percent(right, n),
+            )
         )
     build.bullets(rows)
     build.para(t("By organisation"))

@@ -12,14 +12,26 @@ from storage.models import Role
 HEADERS = {
     "name": {"name", "namn", "full name", "fullständigt namn"},
     "email": {"email", "e-mail", "e-post", "epost", "mail", "e-postadress"},
-    "user_id": {"user", "user id", "user_id", "userid", "platform user id", "användar-id",
-                "användarid", "slack id", "teams id"},
+    "user_id": {
+        "user",
+        "user id",
+        "user_id",
+        "userid",
+        "platform user id",
+        "användar-id",
+        "användarid",
+        "slack id",
+        "teams id",
+    },
     "organisation": {"organisation", "organization", "org", "organisation id", "kommun"},
     "role": {"role", "roll"},
 }
 ROLES = {
-    "participant": Role.participant, "deltagare": Role.participant, "": Role.participant,
-    "facilitator": Role.facilitator, "processledare": Role.facilitator,
+    "participant": Role.participant,
+    "deltagare": Role.participant,
+    "": Role.participant,
+    "facilitator": Role.facilitator,
+    "processledare": Role.facilitator,
 }
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -85,7 +97,11 @@ def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterProblem]]:
             index = columns.get(name)
             return record[index].strip() if index is not None and index < len(record) else ""
 
-        email, user_id, organisation = cell("email") or None, cell("user_id") or None, cell("organisation")
+        email, user_id, organisation = (
+            cell("email") or None,
+            cell("user_id") or None,
+            cell("organisation"),
+        )
         row_problems = []
         if not email and not user_id:
             row_problems.append(RosterProblem(start, "email", "give an email address or a user id"))

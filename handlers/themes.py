@@ -99,10 +99,7 @@ async def list_themes(context: Context, args: Args) -> list[Outgoing]:
             state = context.t("started")
         rows.append(f"{number}. {context.local(theme.title)} ({state})")
     message = (
-        MessageBuilder()
-        .heading(context.local(programme.programme.title))
-        .bullets(rows)
-        .build()
+        MessageBuilder().heading(context.local(programme.programme.title)).bullets(rows).build()
     )
     return [context.reply(message)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -77,7 +77,7 @@ naming = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=naming)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
 def _enum(cls: type[enum.StrEnum]) -> Enum:
@@ -143,9 +143,7 @@ class Membership(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     role: Mapped[Role] = mapped_column(_enum(Role))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -200,9 +198,7 @@ class Reflection(Base):
 
 class QuizAnswer(Base):
     __tablename__ = "quiz_answers"
-    __table_args__ = (
-        UniqueConstraint("cohort_id", "person_id", "theme_number", "question_index"),
-    )
+    __table_args__ = (UniqueConstraint("cohort_id", "person_id", "theme_number", "question_index"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))

@@ -86,9 +86,7 @@ class QuizRepository:
         rows = (await self._session.execute(query)).all()
         return [QuestionResult(q, n, int(c or 0)) for q, n, c in rows]
 
-    async def by_organisation(
-        self, cohort_id: int, theme_number: int
-    ) -> list[OrganisationResult]:
+    async def by_organisation(self, cohort_id: int, theme_number: int) -> list[OrganisationResult]:
         query = (
             select(
                 Membership.organisation_id,

@@ -6,7 +6,19 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, column, delete, func, or_, select, table, text
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    delete,
+    func,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -43,7 +55,9 @@ def _visible_to(viewer: Viewer) -> ColumnElement[bool]:
     return and_(Reflection.cohort_id == viewer.cohort_id, or_(*allowed))
 
 
-def _with_people(query: Select[Any]) -> Select[Any]:
+def _with_people(
+    query: Select[Reflection, Person, Organisation, Person],
+) -> Select[Reflection, Person, Organisation, Person]:
     return (
         query.join(Person, Person.id == Reflection.author_id)
         .join(Organisation, Organisation.id == Reflection.organisation_id)
@@ -137,7 +151,7 @@ class ReflectionRepository:
             query = query.order_by(rank, Reflection.id.desc())
         else:
             tsquery = func.plainto_tsquery("swedish", words)
-            vector = column("search_vector")
+            vector: ColumnClause[Any] = column("search_vector")
             query = query.where(vector.op("@@")(tsquery)).order_by(
                 func.ts_rank_cd(vector, tsquery).desc(), Reflection.id.desc()
             )

@@ -56,7 +56,9 @@ class Chat:
 
     @property
     def channel(self) -> Conversation:
-        return Conversation(self.cohort.platform, self.cohort.workspace, self.cohort.conversation_id)
+        return Conversation(
+            self.cohort.platform, self.cohort.workspace, self.cohort.conversation_id
+        )
 
     def actor(self, user: str) -> Actor:
         return Actor(self.cohort.platform, self.cohort.workspace, user, user.title(), self.locale)
@@ -78,7 +80,11 @@ class Chat:
         return await self.send(ChoiceMade(self.actor(user), self.channel, action_id))
 
     async def post(
-        self, user: str, theme: int, text: str, reply_to: str | None = None,
+        self,
+        user: str,
+        theme: int,
+        text: str,
+        reply_to: str | None = None,
         message_id: str | None = None,
     ) -> tuple[str, Reply]:
         message_id = message_id or f"msg-{next(_ids)}"

@@ -27,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digital-kompetens.yaml"
 POSTGRES_URL = os.environ.get("DIGILOG_TEST_POSTGRES_URL")
 TABLES = (
-    "quiz_answers", "reflections", "theme_runs", "memberships", "people", "cohorts",
-    "organisations", "programs",
+    "quiz_answers",
+    "reflections",
+    "theme_runs",
+    "memberships",
+    "people",
+    "cohorts",
+    "organisations",
+    "programs",
 )
 
 

@@ -23,8 +23,13 @@ async def person_id(store: Store, user: str) -> int:
 
 
 async def add(
-    store: Store, cohort: Cohort, user: str, body: str, *,
-    visibility: Visibility = Visibility.cohort, message_id: str | None = None,
+    store: Store,
+    cohort: Cohort,
+    user: str,
+    body: str,
+    *,
+    visibility: Visibility = Visibility.cohort,
+    message_id: str | None = None,
 ) -> int:
     author = await person_id(store, user)
     async with store.transaction() as repos:
@@ -32,15 +37,22 @@ async def add(
         assert member is not None
         reflection, _ = await repos.reflections.add(
             Reflection(
-                cohort_id=cohort.id, author_id=author, organisation_id=member.organisation.id,
-                theme_number=1, source=Source.command, visibility=visibility, body=body,
+                cohort_id=cohort.id,
+                author_id=author,
+                organisation_id=member.organisation.id,
+                theme_number=1,
+                source=Source.command,
+                visibility=visibility,
+                body=body,
                 message_id=message_id,
             )
         )
         return reflection.id
 
 
-async def search(store: Store, cohort: Cohort, user: str, words: str, *, facilitator: bool = False) -> list[str]:
+async def search(
+    store: Store, cohort: Cohort, user: str, words: str, *, facilitator: bool = False
+) -> list[str]:
     viewer = Viewer(cohort.id, await person_id(store, user), facilitator)
     async with store.transaction() as repos:
         return [v.reflection.body for v in await repos.reflections.search(viewer, words)]
@@ -72,7 +84,9 @@ async def test_search_matches_swedish_inflections(
 
 async def test_search_ranks_and_requires_every_word(store: Store, cohort: Cohort) -> None:
     await add(store, cohort, "anna", "Ledarskap.")
-    await add(store, cohort, "anna", "Ledarskap och digitalisering, digitalisering, digitalisering.")
+    await add(
+        store, cohort, "anna", "Ledarskap och digitalisering, digitalisering, digitalisering."
+    )
     await add(store, cohort, "anna", "Digitalisering utan ledare.")
     hits = await search(store, cohort, "bjorn", "digitalisering ledarskap")
     assert hits == ["Ledarskap och digitalisering, digitalisering, digitalisering."]
@@ -82,22 +96,34 @@ async def test_search_ranks_and_requires_every_word(store: Store, cohort: Cohort
     assert await search(store, cohort, "bjorn", "   ") == []
 
 
-async def test_visibility_and_cohorts_are_sealed(store: Store, programme: Programme, cohort: Cohort) -> None:
+async def test_visibility_and_cohorts_are_sealed(
+    store: Store, programme: Programme, cohort: Cohort
+) -> None:
     await add(store, cohort, "anna", "Privat reflektion.", visibility=Visibility.private)
-    await add(store, cohort, "anna", "Reflektion till processledarna.", visibility=Visibility.facilitators)
+    await add(
+        store, cohort, "anna", "Reflektion till processledarna.", visibility=Visibility.facilitators
+    )
     await add(store, cohort, "anna", "Reflektion till alla.", visibility=Visibility.cohort)
     other = await make_cohort(
-        store, programme, "grupp-2",
-        people=(("eva", "Eva", "umea", Role.facilitator), ("olle", "Olle", "pitea", Role.participant)),
+        store,
+        programme,
+        "grupp-2",
+        people=(
+            ("eva", "Eva", "umea", Role.facilitator),
+            ("olle", "Olle", "pitea", Role.participant),
+        ),
     )
     await add(store, other, "olle", "Reflektion i en annan grupp.")
 
     assert sorted(await search(store, cohort, "anna", "reflektion")) == [
-        "Privat reflektion.", "Reflektion till alla.", "Reflektion till processledarna."
+        "Privat reflektion.",
+        "Reflektion till alla.",
+        "Reflektion till processledarna.",
     ]
     assert await search(store, cohort, "bjorn", "reflektion") == ["Reflektion till alla."]
     assert sorted(await search(store, cohort, "fia", "reflektion", facilitator=True)) == [
-        "Reflektion till alla.", "Reflektion till processledarna."
+        "Reflektion till alla.",
+        "Reflektion till processledarna.",
     ]
     assert await search(store, other, "eva", "reflektion", facilitator=True) == [
         "Reflektion i en annan grupp."
@@ -128,10 +154,13 @@ async def test_the_same_platform_message_is_stored_once(store: Store, cohort: Co
 
 
 async def test_a_failed_transaction_stores_nothing(store: Store, cohort: Cohort) -> None:
-    with pytest.raises(RuntimeError):
+    async def fail_half_way() -> None:
         async with store.transaction() as repos:
             await repos.themes.start(cohort.id, 1, None, False)
             raise RuntimeError("something went wrong half-way")
+
+    with pytest.raises(RuntimeError):
+        await fail_half_way()
     async with store.transaction() as repos:
         assert await repos.themes.started(cohort.id) == []
 
@@ -166,7 +195,9 @@ async def test_the_first_quiz_answer_counts_under_concurrency(store: Store, coho
         assert [(r.question_index, r.answered) for r in per_question] == [(0, 1)]
 
 
-async def test_quiz_results_by_organisation_count_participants_only(store: Store, cohort: Cohort) -> None:
+async def test_quiz_results_by_organisation_count_participants_only(
+    store: Store, cohort: Cohort
+) -> None:
     async with store.transaction() as repos:
         for user, correct in (("anna", True), ("bjorn", False), ("fia", True)):
             person = await repos.people.by_account("console", "local", user)
@@ -175,22 +206,38 @@ async def test_quiz_results_by_organisation_count_participants_only(store: Store
             await repos.quizzes.answer(cohort.id, person.id, 1, 1, 0, True)
         rows = await repos.quizzes.by_organisation(cohort.id, 1)
         organisations = {o.id: o.key for o in await repos.programs.organisations(cohort.program_id)}
-    summary = {organisations[r.organisation_id]: (r.participants, r.answers, r.correct) for r in rows}
+    summary = {
+        organisations[r.organisation_id]: (r.participants, r.answers, r.correct) for r in rows
+    }
     assert summary == {"umea": (1, 2, 2), "pitea": (1, 2, 1)}
 
 
-async def test_people_are_found_by_account_or_email_and_enrolled_once(store: Store, cohort: Cohort) -> None:
+async def test_people_are_found_by_account_or_email_and_enrolled_once(
+    store: Store, cohort: Cohort
+) -> None:
     async with store.transaction() as repos:
         by_email = await repos.people.find_or_add(
-            "console", "local", user_id=None, email="Asa.Oberg@ornskoldsvik.se", display_name="Åsa Öberg"
+            "console",
+            "local",
+            user_id=None,
+            email="Asa.Oberg@ornskoldsvik.se",
+            display_name="Åsa Öberg",
         )
         linked = await repos.people.find_or_add(
-            "console", "local", user_id="asa", email="asa.oberg@ornskoldsvik.se", display_name="Åsa Öberg"
+            "console",
+            "local",
+            user_id="asa",
+            email="asa.oberg@ornskoldsvik.se",
+            display_name="Åsa Öberg",
         )
         assert linked.id == by_email.id and linked.user_id == "asa"
         organisations = await repos.programs.organisations(cohort.program_id)
-        _, new = await repos.people.enrol(cohort.id, linked.id, organisations[0].id, Role.participant)
-        _, again = await repos.people.enrol(cohort.id, linked.id, organisations[1].id, Role.facilitator)
+        _, new = await repos.people.enrol(
+            cohort.id, linked.id, organisations[0].id, Role.participant
+        )
+        _, again = await repos.people.enrol(
+            cohort.id, linked.id, organisations[1].id, Role.facilitator
+        )
         member = await repos.people.member(cohort.id, linked.id)
     assert (new, again) == (True, False)
     assert member is not None and member.membership.role == Role.facilitator

@@ -32,7 +32,9 @@ def spans(parts: Iterable[Span], *, color: bool) -> str:
     return "".join(out)
 
 
-def render(message: Message, *, color: bool = False, indent: str = "  ") -> tuple[str, list[Option]]:
+def render(
+    message: Message, *, color: bool = False, indent: str = "  "
+) -> tuple[str, list[Option]]:
     """The message as lines of text, and its choices in the order they are numbered."""
     lines: list[str] = []
     options: list[Option] = []

@@ -12,9 +12,7 @@ from storage.models import Cohort, Role
 PLATFORM = "console"
 
 
-async def choose_cohort(
-    runtime: Runtime, example: Path, wanted: str | None
-) -> tuple[Cohort, str]:
+async def choose_cohort(runtime: Runtime, example: Path, wanted: str | None) -> tuple[Cohort, str]:
     """The console's cohort and whom to act as first (its first facilitator)."""
     async with runtime.store.transaction() as repos:
         empty = await repos.programs.count() == 0

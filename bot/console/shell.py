@@ -8,6 +8,7 @@ thread, and a number picks one of the choices last shown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import sys
 import uuid
@@ -135,15 +136,15 @@ class Console:
             self._options = options
             self._options_private = not isinstance(outgoing.to, ToConversation)
         if outgoing.receipt is not None:
-            await self.digilog.delivered(
-                Delivered(outgoing.receipt, self.conversation, message_id)
-            )
+            await self.digilog.delivered(Delivered(outgoing.receipt, self.conversation, message_id))
 
     async def pick(self, number: int) -> None:
         if not 1 <= number <= len(self._options):
             self.print(f"  (no choice {number} is shown)")
             return
-        await self.send(ChoiceMade(self.actor, self.conversation, self._options[number - 1].action_id))
+        await self.send(
+            ChoiceMade(self.actor, self.conversation, self._options[number - 1].action_id)
+        )
 
     async def switch(self, rest: str) -> None:
         parts = shlex.split(rest) if rest else []
@@ -179,7 +180,7 @@ class Console:
             threads = await self._threads()
             theme = None
             if rest.startswith("--theme"):
-                _, value, text = (rest.split(maxsplit=2) + ["", ""])[:3]
+                _, value, text = [*rest.split(maxsplit=2), "", ""][:3]
                 theme = int(value) if value.isdigit() else -1
             if not threads:
                 self.print("  (no theme has started, so there is no digilog to post in)")
@@ -207,10 +208,8 @@ class Console:
 
 def interactive_reader(stream: TextIO) -> Callable[[str], str]:
     if stream.isatty():
-        try:
+        with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
-        except ImportError:
-            pass
         return input
 
     def read(_prompt: str) -> str:
