@@ -70,11 +70,11 @@ MARKER = "bänktestmarkören"  # one bulk row and the add() rows carry it: both 
 # "digitaliseringen" turns up in many reflections and "nyttorealiseringen" in fewer.
 
 SUBJECTS = (
-    "vi", "jag", "medarbetarna", "många medarbetare", "invånarna", "ledningsgruppen",
-    "min lärkompis", "cheferna", "förvaltningen", "verksamheten", "organisationen",
+    "vi", "jag", "ledningsgruppen", "min lärkompis", "cheferna", "medarbetarna",
+    "många medarbetare", "invånarna", "förvaltningen", "verksamheten", "organisationen",
     "min enhet", "kommunen", "regionen", "flera kollegor", "vi chefer",
 )
-NOUN_PHRASES = (
+NOUN_PHRASES = (  # the programme's words
     "digitaliseringen", "medarbetarna", "verksamheten", "förändringen", "ledarskapet",
     "invånarna", "digitalisering", "reflektionen", "kompetensen", "nya arbetssätt",
     "e-tjänster", "mina medarbetare", "förändringsarbetet", "digitaliseringens möjligheter",
@@ -89,6 +89,17 @@ NOUN_PHRASES = (
     "arbetssätten", "förändringsarbete", "kompetensförsörjningen", "AI-verktyg",
     "reflektion", "medarbetarens perspektiv", "invånarens väg genom e-tjänsten",
     "digitaliseringens risker", "förändringarnas tempo", "ledarskapets utmaningar",
+)
+EVERYDAY = (  # what else a manager's reflection is about
+    "arbetsplatsträffarna", "budgeten", "tiden", "mötena", "rutinerna", "schemat",
+    "introduktionen av nya kollegor", "dokumentationen", "uppföljningen", "kommunikationen",
+    "ärendehanteringen", "systemstödet", "intranätet", "planeringen", "beslutsvägarna",
+    "arbetsmiljön", "prioriteringarna", "målen", "ekonomin", "visionen", "rekryteringen",
+    "äldreomsorgen", "skolan", "socialtjänsten", "bygglovshandläggningen", "kundtjänsten",
+    "ledningssystemet", "samverkan med regionen", "våra rutiner för avvikelser", "sjukfrånvaron",
+    "handläggarnas vardag", "upphandlingen", "nämnden", "politikerna", "enkäten",
+    "lönesamtalen", "hemtjänsten", "telefontiderna", "bemanningen", "medborgardialogen",
+    "våra lokaler", "onboardingen", "arbetsbelastningen", "statistiken", "pilotprojektet",
 )
 VERBS = (  # finite, after a subject, before a noun phrase
     "behöver förstå", "vill utveckla", "försöker förbättra", "pratar mycket om",
@@ -127,6 +138,10 @@ RARE_SENTENCES = (  # the rare query's word, in a few dozen reflections
 )
 
 
+def word_count(text: str) -> int:
+    return len(text.replace(",", " ").split())
+
+
 def _zipf(n: int, s: float = 0.8) -> list[float]:
     weights = [1 / (rank**s) for rank in range(1, n + 1)]
     return list(_cumulative(weights))
@@ -145,7 +160,9 @@ class TextGenerator:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self._cum = {id(v): _zipf(len(v)) for v in (SUBJECTS, NOUN_PHRASES, VERBS, ADVERBIALS)}
+        self._cum = {
+            id(v): _zipf(len(v)) for v in (SUBJECTS, NOUN_PHRASES, EVERYDAY, VERBS, ADVERBIALS)
+        }
         self.clauses: list[Callable[[], str]] = [
             lambda: f"{self.s()} {self.v()} {self.np()}",
             lambda: f"{self.s()} {self.v()} {self.np()} {self.a()}",
@@ -156,7 +173,7 @@ class TextGenerator:
             lambda: f"{self.np()} {self.pick(NP_VERBS)} {self.np()} {self.a()}",
             lambda: f"{self.np()} är {self.pick(PREDICATES)} {self.np()}",
             lambda: f"för mig handlar {self.np()} om {self.np()}",
-            lambda: f"en reflektion från temat är att {self.np()} {self.pick(NP_VERBS)} "
+            lambda: f"det jag tar med mig från temat är att {self.np()} {self.pick(NP_VERBS)} "
             f"{self.np()}",
             lambda: f"{self.s()} har inte hunnit {self.pick(INFINITIVES)} {self.np()} än",
             lambda: f"under workshopen pratade vi om {self.np()} och {self.np()}",
@@ -176,7 +193,7 @@ class TextGenerator:
         return self.pick(VERBS)
 
     def np(self) -> str:
-        return self.pick(NOUN_PHRASES)
+        return self.pick(NOUN_PHRASES if self.rng.random() < 0.4 else EVERYDAY)
 
     def a(self) -> str:
         return self.pick(ADVERBIALS)
@@ -187,12 +204,10 @@ class TextGenerator:
     def sentence(self, goal: int) -> list[str]:
         """Clauses joined by conjunctions until about `goal` words."""
         parts = [self.clause()]
-        count = len(parts[0].split())
+        count = word_count(parts[0])
         while count < goal - 3:
-            nxt = self.clause()
-            conj = self.rng.choice(CONJUNCTIONS)
-            parts.append(f"{conj} {nxt}")
-            count += len(conj.split()) + len(nxt.split())
+            parts.append(f"{self.rng.choice(CONJUNCTIONS)} {self.clause()}")
+            count += word_count(parts[-1])
         return parts
 
     def body(self, rare: bool = False) -> str:
@@ -203,7 +218,7 @@ class TextGenerator:
         sentences = [self.sentence(round(target / n_sentences)) for _ in range(n_sentences)]
 
         def total() -> int:
-            return sum(len(p.split()) for s in sentences for p in s)
+            return sum(word_count(p) for s in sentences for p in s)
 
         while total() > 120:  # drop a trailing clause from the longest sentence
             longest = max((s for s in sentences if len(s) > 1), key=len, default=None)
@@ -472,7 +487,7 @@ async def compare_hits(store: Store, viewer: Viewer, query: str) -> str:
             result = await repos.session.execute(
                 select(Reflection.id, Reflection.body).where(Reflection.id.in_(chunk))
             )
-            like_bodies.update(dict(result.tuples().all()))
+            like_bodies.update({rid: body for rid, body in result.all()})
     wanted = set(query_stems(query))
     needles = [w.lower() for w in query.split()]
     fts_forms: Counter[str] = Counter()
@@ -480,10 +495,10 @@ async def compare_hits(store: Store, viewer: Viewer, query: str) -> str:
         fts_forms.update({w.lower() for w in words(fts_bodies[rid]) if stem(w) in wanted})
     like_forms: Counter[str] = Counter()
     for body in like_bodies.values():
-        like_forms.update({w.lower() for w in body.split() if any(n in w.lower() for n in needles)})
+        like_forms.update({w.lower() for w in words(body) if any(n in w.lower() for n in needles)})
 
     def top(c: Counter[str]) -> str:
-        return ", ".join(f"{w.strip('.,?')} ({n})" for w, n in c.most_common(3)) or "-"
+        return ", ".join(f"{w} ({n})" for w, n in c.most_common(3)) or "-"
 
     both = len(like_ids & fts_bodies.keys())
     return (f"  {query:<16} FTS {len(fts_bodies):>6}  LIKE {len(like_ids):>6}  both {both:>6}"
@@ -590,7 +605,7 @@ async def run(engine: AsyncEngine, where: str, rng: random.Random,
     stems = [{"id": r["id"], "stems": index_text(str(r["body"]))} for r in bulk] \
         if dialect == "sqlite" else []
     t_stem = time.perf_counter() - t
-    counts = [len(str(r["body"]).split()) for r in rows]
+    counts = [word_count(str(r["body"])) for r in rows]
     print(f"generate: {len(rows):,} texts, {sum(counts):,} words (per text {min(counts)}–"
           f"{max(counts)}, mean {sum(counts) / len(counts):.0f}) in {t_text:.1f} s; "
           f"index_text() stems {t_stem:.1f} s")
@@ -675,7 +690,7 @@ async def run(engine: AsyncEngine, where: str, rng: random.Random,
     rows_out: list[tuple[str, ...]] = [("method", "p50 ms", "p95 ms", "max ms",
                                         "p50 ms incl. txn", "p95 ms incl. txn")]
     stats = {}
-    for label, ts in (("FTS  search()", fts), ("LIKE naive_search()", like)):
+    for label, ts in (("FTS search()", fts), ("LIKE naive_search()", like)):
         calls = [x.call_ms for x in ts]
         totals = [x.total_ms for x in ts]
         stats[label] = (pct(calls, 50), pct(calls, 95))
