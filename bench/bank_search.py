@@ -125,10 +125,10 @@ PREDICATES = (
     "en fråga om", "nyckeln till",
 )
 ADVERBIALS = (
-    "i verksamheten", "på arbetsplatsträffen", "för invånarna", "tillsammans med medarbetarna",
-    "under hösten", "i vardagen", "på riktigt", "i ledningsgruppen", "efter workshopen",
-    "i vår kommun", "just nu", "framöver", "på sikt", "varje vecka", "i det här temat",
-    "med stöd av digitaliseringen", "i förändringsarbetet",
+    "just nu", "i vardagen", "på arbetsplatsträffen", "under hösten", "på riktigt",
+    "i ledningsgruppen", "efter workshopen", "i vår kommun", "framöver", "på sikt",
+    "varje vecka", "i det här temat", "för invånarna", "i verksamheten",
+    "tillsammans med medarbetarna", "i förändringsarbetet",
 )
 CONJUNCTIONS = (", och", ", men", " eftersom", ", samtidigt som", ", vilket innebär att", ", så")
 RARE_SENTENCES = (  # the rare query's word, in a few dozen reflections
@@ -193,7 +193,7 @@ class TextGenerator:
         return self.pick(VERBS)
 
     def np(self) -> str:
-        return self.pick(NOUN_PHRASES if self.rng.random() < 0.4 else EVERYDAY)
+        return self.pick(NOUN_PHRASES if self.rng.random() < 0.35 else EVERYDAY)
 
     def a(self) -> str:
         return self.pick(ADVERBIALS)
