@@ -18,7 +18,7 @@ from typing import TextIO
 
 from bot.console.render import render
 from handlers.digilog import Digilog
-from handlers.i18n import translator
+from handlers.i18n import N_, Translator, translator
 from handlers.vocabulary import (
     Actor,
     ChoiceMade,
@@ -39,12 +39,12 @@ from storage.unit import Store
 PLATFORM, WORKSPACE = "console", "local"
 
 CONSOLE_HELP = (
-    ("as <user-id> [name]", "Act as someone else (anyone, to try joining)."),
-    ("who", "List the cohort's people and their user ids."),
-    ("post [--theme N] <text>", "Post in a theme's digilog (its thread)."),
-    ("reply <p1> <text>", "Reply to a digilog post shown as [p1]."),
-    ("<number>", "Pick one of the choices last shown."),
-    ("quit", "Leave the console."),
+    (N_("as <user-id> [name]"), N_("Act as someone else (anyone, to try joining).")),
+    ("who", N_("List the cohort's people and their user ids.")),
+    (N_("post [--theme N] <text>"), N_("Post in a theme's digilog (its thread).")),
+    (N_("reply <p1> <text>"), N_("Reply to a digilog post shown as [p1].")),
+    (N_("<number>"), N_("Pick one of the choices last shown.")),
+    ("quit", N_("Leave the console.")),
 )
 
 
@@ -65,6 +65,10 @@ class Console:
     @property
     def conversation(self) -> Conversation:
         return Conversation(PLATFORM, WORKSPACE, self.cohort.conversation_id)
+
+    @property
+    def t(self) -> Translator:
+        return translator(self.cohort.language)
 
     @property
     def actor(self) -> Actor:
@@ -114,7 +118,8 @@ class Console:
         else:
             await self.send(CommandReceived(self.actor, self.conversation, line))
             if word == "help":
-                self.print("\n".join(f"  {usage:<28} {text}" for usage, text in CONSOLE_HELP))
+                t = self.t
+                self.print("\n".join(f"  {t(usage):<28} {t(text)}" for usage, text in CONSOLE_HELP))
         return True
 
     async def send(self, event: Inbound) -> None:
@@ -125,11 +130,16 @@ class Console:
         text, options = render(outgoing.message, color=self.color)
         match outgoing.to:
             case ToActor():
-                header = f"[Digilog → {self.actor.display_name or self.user_id}, only you]"
+                header = self.t(
+                    "[Digilog → {name}, only you]", name=self.actor.display_name or self.user_id
+                )
             case ToConversation(conversation=conversation):
-                header = f"[Digilog in #{conversation.conversation_id}]"
+                header = self.t("[Digilog in #{channel}]", channel=conversation.conversation_id)
             case ToPerson(user_id=user_id):
-                header = f"[Digilog → {self.display_names.get(user_id, user_id)}, direct message]"
+                header = self.t(
+                    "[Digilog → {name}, direct message]",
+                    name=self.display_names.get(user_id, user_id),
+                )
         message_id = f"console-{uuid.uuid4().hex}"
         self.print(f"{header}\n{text}")
         if options:
@@ -140,7 +150,7 @@ class Console:
 
     async def pick(self, number: int) -> None:
         if not 1 <= number <= len(self._options):
-            self.print(f"  (no choice {number} is shown)")
+            self.print("  " + self.t("(no choice {number} is shown)", number=number))
             return
         await self.send(
             ChoiceMade(self.actor, self.conversation, self._options[number - 1].action_id)
@@ -149,7 +159,7 @@ class Console:
     async def switch(self, rest: str) -> None:
         parts = shlex.split(rest) if rest else []
         if not parts:
-            self.print("  (as <user-id> [name])")
+            self.print("  " + self.t("(as <user-id> [name])"))
             return
         if parts[0] != self.user_id and self._options_private:
             self._options = []
@@ -157,12 +167,15 @@ class Console:
         if len(parts) > 1:
             self.display_names[self.user_id] = " ".join(parts[1:])
         name = self.display_names.get(self.user_id)
-        self.print(f"  (you are now {name or self.user_id}{'' if name else ', not enrolled'})")
+        if name:
+            self.print("  " + self.t("(you are now {name})", name=name))
+        else:
+            self.print("  " + self.t("(you are now {name}, not enrolled)", name=self.user_id))
 
     async def who(self) -> None:
         async with self.store.transaction() as repos:
             members = await repos.people.members(self.cohort.id)
-        t = translator(self.cohort.language)
+        t = self.t
         for member in members:
             self.print(
                 f"  {member.person.user_id or member.person.email:<12} "
@@ -183,10 +196,12 @@ class Console:
                 _, value, text = [*rest.split(maxsplit=2), "", ""][:3]
                 theme = int(value) if value.isdigit() else -1
             if not threads:
-                self.print("  (no theme has started, so there is no digilog to post in)")
+                self.print(
+                    "  " + self.t("(no theme has started, so there is no digilog to post in)")
+                )
                 return
             if theme is not None and theme not in threads:
-                self.print(f"  (theme {theme} has no digilog yet)")
+                self.print("  " + self.t("(theme {number} has no digilog yet)", number=theme))
                 return
             thread = threads[theme if theme is not None else max(threads)]
         message_id = f"console-{uuid.uuid4().hex}"
@@ -200,7 +215,7 @@ class Console:
     async def reply(self, rest: str) -> None:
         ref, _, text = rest.partition(" ")
         if ref not in self._posts:
-            self.print(f"  (no post {ref!r}; posts are shown as [p1], [p2] …)")
+            self.print("  " + self.t("(no post {ref}; posts are shown as [p1], [p2] …)", ref=ref))
             return
         message_id, thread = self._posts[ref]
         await self.post(text, reply_to=message_id, thread=thread)
