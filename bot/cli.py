@@ -274,11 +274,17 @@ async def bank_export(cohort_key: str, fmt: str, out: TextIO) -> None:
     async def work(runtime: Runtime) -> int:
         rows = 0
         writer = csv.writer(out) if fmt == "csv" else None
-        if writer:
-            writer.writerow(EXPORT_FIELDS)
-        else:
-            out.write("[")
+
+        def start() -> None:
+            # Only once the cohort is known to exist: an error leaves no half-written file.
+            if writer:
+                writer.writerow(EXPORT_FIELDS)
+            else:
+                out.write("[")
+
         async for view in admin.export_reflections(runtime.store, cohort_key):
+            if rows == 0:
+                start()
             r = view.reflection
             record = {
                 "id": r.id,
@@ -299,6 +305,8 @@ async def bank_export(cohort_key: str, fmt: str, out: TextIO) -> None:
             else:
                 out.write(("," if rows else "") + "\n" + json.dumps(record, ensure_ascii=False))
             rows += 1
+        if rows == 0:
+            start()
         if not writer:
             out.write("\n]\n" if rows else "]\n")
         return rows

@@ -31,7 +31,7 @@ class Command:
     access: Access
     run: Run
     flags: tuple[str, ...] = ()
-    options: tuple[str, ...] = field(default=("cohort",))
+    options: tuple[str, ...] = field(default=("in",))
 
 
 async def _help(context: Context, args: Args) -> list[Outgoing]:
@@ -75,7 +75,7 @@ COMMANDS: tuple[Command, ...] = (
         Access.member,
         bank.reflect,
         flags=("cohort", "facilitators", "private"),
-        options=("theme",),
+        options=("theme", "in"),
     ),
     Command(
         ("bank",),
@@ -84,7 +84,7 @@ COMMANDS: tuple[Command, ...] = (
         Access.member,
         bank.bank,
         flags=("mine",),
-        options=("theme", "cohort"),
+        options=("theme", "in"),
     ),
     Command(
         ("quiz",), N_("quiz [number]"), N_("Take a theme's quiz."), Access.member, quiz.take_quiz
@@ -125,7 +125,7 @@ COMMANDS: tuple[Command, ...] = (
         Access.facilitator,
         people.enrol,
         flags=("facilitator",),
-        options=("name", "cohort"),
+        options=("name", "in"),
     ),
     Command(
         ("members",),

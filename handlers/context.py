@@ -103,7 +103,7 @@ async def build_context(
     """Find the person, the cohort this event is about, their membership and language.
 
     The cohort is the conversation's; outside a cohort channel (a direct message, the
-    console) it is the one named with --cohort, or the person's only cohort.
+    console) it is the one named with --in KEY, or the person's only cohort.
     """
     person = await repos.people.by_account(actor.platform, actor.workspace, actor.user_id)
     cohort = await repos.cohorts.by_conversation(
@@ -121,7 +121,7 @@ async def build_context(
             context.t = _language(person, actor, None)
             raise Refusal(
                 context.t(
-                    "You are in several cohorts; say which with --cohort: {keys}",
+                    "You are in several cohorts; say which with --in: {keys}",
                     keys=", ".join(c.key for c in cohorts),
                 )
             )

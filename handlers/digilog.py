@@ -32,7 +32,7 @@ class Digilog:
     async def handle(self, event: Inbound) -> list[Outgoing]:
         cohort_key = None
         if isinstance(event, CommandReceived):
-            cohort_key = Args.parse(event.text, options=("cohort",)).options.get("cohort")
+            cohort_key = Args.parse(event.text, options=("in",)).options.get("in")
         try:
             async with self.store.transaction() as repos:
                 context = await build_context(repos, event.actor, event.where, cohort_key)

@@ -75,6 +75,10 @@ async def join(context: Context, args: Args) -> list[Outgoing]:
         email=None,
         display_name=context.actor.display_name or context.actor.user_id,
     )
+    existing = await context.repos.people.member(cohort.id, person.id)
+    if existing is not None:  # joined a moment ago, in another click
+        context.member = existing
+        return await join(context, args)
     await context.repos.people.enrol(cohort.id, person.id, organisation.id, Role.participant)
     return [
         context.reply(

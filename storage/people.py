@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Cohort, Membership, Organisation, Person, Role
+from storage.db import insert_ignoring_duplicates
+from storage.models import Cohort, Membership, Organisation, Person, Role, utcnow
 
 
 @dataclass(frozen=True)
@@ -90,19 +91,31 @@ class PeopleRepository:
         email: str | None,
         display_name: str,
     ) -> Person:
-        """The person with this account (or, failing that, e-mail address), created if new."""
+        """The person with this account (or, failing that, e-mail address), created if new.
+
+        Safe under concurrency: two first clicks by the same new person make one row.
+        """
         person = None
         if user_id:
             person = await self.by_account(platform, workspace, user_id)
         if person is None and email:
             person = await self.by_email(platform, workspace, email)
-        if person is None:
+        if person is None and user_id:
+            await self._session.execute(
+                insert_ignoring_duplicates(self._session, Person).values(
+                    platform=platform,
+                    workspace=workspace,
+                    user_id=user_id,
+                    email=email,
+                    display_name=display_name,
+                    created_at=utcnow(),
+                )
+            )
+            person = await self.by_account(platform, workspace, user_id)
+            assert person is not None
+        elif person is None:
             person = Person(
-                platform=platform,
-                workspace=workspace,
-                user_id=user_id,
-                email=email,
-                display_name=display_name,
+                platform=platform, workspace=workspace, email=email, display_name=display_name
             )
             self._session.add(person)
         else:
@@ -116,18 +129,26 @@ class PeopleRepository:
         self, cohort_id: int, person_id: int, organisation_id: int, role: Role
     ) -> tuple[Membership, bool]:
         """Add the person to the cohort, or update their organisation and role; True if new."""
+        inserted = await self._session.scalar(
+            insert_ignoring_duplicates(self._session, Membership)
+            .values(
+                cohort_id=cohort_id,
+                person_id=person_id,
+                organisation_id=organisation_id,
+                role=role,
+                joined_at=utcnow(),
+            )
+            .returning(Membership.id)
+        )
         membership = await self._session.scalar(
             select(Membership).where(
                 Membership.cohort_id == cohort_id, Membership.person_id == person_id
             )
         )
-        created = membership is None
-        if membership is None:
-            membership = Membership(cohort_id=cohort_id, person_id=person_id)
-            self._session.add(membership)
+        assert membership is not None
         membership.organisation_id, membership.role = organisation_id, role
         await self._session.flush()
-        return membership, created
+        return membership, inserted is not None
 
     async def member(self, cohort_id: int, person_id: int) -> Member | None:
         row = (

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.db import insert_ignoring_duplicates
 from storage.models import Membership, Organisation, Person, Reflection, Visibility, utcnow
 from storage.search import fts5_match, index_text, query_stems
 
@@ -71,15 +72,31 @@ class ReflectionRepository:
         self._sqlite = session.get_bind().dialect.name == "sqlite"
 
     async def add(self, reflection: Reflection) -> tuple[Reflection, bool]:
-        """Store a reflection; a second delivery of the same platform message stores nothing."""
-        if reflection.message_id is not None:
-            existing = await self.by_message(reflection.cohort_id, reflection.message_id)
-            if existing is not None:
-                return existing, False
-        self._session.add(reflection)
-        await self._session.flush()
-        await self._index(reflection)
-        return reflection, True
+        """Store a reflection; another delivery of the same platform message stores nothing,
+        even when both arrive at once."""
+        if reflection.message_id is None:
+            self._session.add(reflection)
+            await self._session.flush()
+            await self._index(reflection)
+            return reflection, True
+        now = utcnow()
+        values = {
+            column.key: getattr(reflection, column.key)
+            for column in Reflection.__table__.columns
+            if getattr(reflection, column.key, None) is not None
+        }
+        values.setdefault("created_at", now)
+        values.setdefault("updated_at", now)
+        inserted = await self._session.scalar(
+            insert_ignoring_duplicates(self._session, Reflection)
+            .values(**values)
+            .returning(Reflection.id)
+        )
+        stored = await self.by_message(reflection.cohort_id, reflection.message_id)
+        assert stored is not None
+        if inserted is not None:
+            await self._index(stored)
+        return stored, inserted is not None
 
     async def by_message(self, cohort_id: int, message_id: str) -> Reflection | None:
         return await self._session.scalar(
