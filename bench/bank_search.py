@@ -36,12 +36,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import Table, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import URL  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
@@ -70,65 +71,216 @@ MARKER = "bänktestmarkören"  # one bulk row and the add() rows carry it: both 
 # "digitaliseringen" turns up in many reflections and "nyttorealiseringen" in fewer.
 
 SUBJECTS = (
-    "vi", "jag", "ledningsgruppen", "min lärkompis", "cheferna", "medarbetarna",
-    "många medarbetare", "invånarna", "förvaltningen", "verksamheten", "organisationen",
-    "min enhet", "kommunen", "regionen", "flera kollegor", "vi chefer",
+    "vi",
+    "jag",
+    "ledningsgruppen",
+    "min lärkompis",
+    "cheferna",
+    "medarbetarna",
+    "många medarbetare",
+    "invånarna",
+    "förvaltningen",
+    "verksamheten",
+    "organisationen",
+    "min enhet",
+    "kommunen",
+    "regionen",
+    "flera kollegor",
+    "vi chefer",
 )
 NOUN_PHRASES = (  # the programme's words
-    "digitaliseringen", "medarbetarna", "verksamheten", "förändringen", "ledarskapet",
-    "invånarna", "digitalisering", "reflektionen", "kompetensen", "nya arbetssätt",
-    "e-tjänster", "mina medarbetare", "förändringsarbetet", "digitaliseringens möjligheter",
-    "invånarnas behov", "medarbetarnas kompetens", "automatisering", "stora förändringar",
-    "ledarskap", "nyttorealisering", "reflektionerna från workshopen", "arbetssättet",
-    "en ny e-tjänst", "digital kompetens", "organisationen", "kulturen", "tilliten i gruppen",
-    "våra processer", "den digitala transformationen", "ledarskapets roll",
-    "automatiseringen av enkla ärenden", "nyttorealiseringen", "reflektioner", "medarbetare",
-    "invånare", "förändringar", "kompetens", "verksamhetens mål", "e-tjänsten",
-    "samarbetet mellan förvaltningarna", "informationssäkerheten", "datadrivna beslut",
-    "lärandet", "chefer och ledare", "kommunens digitala service", "en digital strategi",
-    "arbetssätten", "förändringsarbete", "kompetensförsörjningen", "AI-verktyg",
-    "reflektion", "medarbetarens perspektiv", "invånarens väg genom e-tjänsten",
-    "digitaliseringens risker", "förändringarnas tempo", "ledarskapets utmaningar",
+    "digitaliseringen",
+    "medarbetarna",
+    "verksamheten",
+    "förändringen",
+    "ledarskapet",
+    "invånarna",
+    "digitalisering",
+    "reflektionen",
+    "kompetensen",
+    "nya arbetssätt",
+    "e-tjänster",
+    "mina medarbetare",
+    "förändringsarbetet",
+    "digitaliseringens möjligheter",
+    "invånarnas behov",
+    "medarbetarnas kompetens",
+    "automatisering",
+    "stora förändringar",
+    "ledarskap",
+    "nyttorealisering",
+    "reflektionerna från workshopen",
+    "arbetssättet",
+    "en ny e-tjänst",
+    "digital kompetens",
+    "organisationen",
+    "kulturen",
+    "tilliten i gruppen",
+    "våra processer",
+    "den digitala transformationen",
+    "ledarskapets roll",
+    "automatiseringen av enkla ärenden",
+    "nyttorealiseringen",
+    "reflektioner",
+    "medarbetare",
+    "invånare",
+    "förändringar",
+    "kompetens",
+    "verksamhetens mål",
+    "e-tjänsten",
+    "samarbetet mellan förvaltningarna",
+    "informationssäkerheten",
+    "datadrivna beslut",
+    "lärandet",
+    "chefer och ledare",
+    "kommunens digitala service",
+    "en digital strategi",
+    "arbetssätten",
+    "förändringsarbete",
+    "kompetensförsörjningen",
+    "AI-verktyg",
+    "reflektion",
+    "medarbetarens perspektiv",
+    "invånarens väg genom e-tjänsten",
+    "digitaliseringens risker",
+    "förändringarnas tempo",
+    "ledarskapets utmaningar",
 )
 EVERYDAY = (  # what else a manager's reflection is about
-    "arbetsplatsträffarna", "budgeten", "tiden", "mötena", "rutinerna", "schemat",
-    "introduktionen av nya kollegor", "dokumentationen", "uppföljningen", "kommunikationen",
-    "ärendehanteringen", "systemstödet", "intranätet", "planeringen", "beslutsvägarna",
-    "arbetsmiljön", "prioriteringarna", "målen", "ekonomin", "visionen", "rekryteringen",
-    "äldreomsorgen", "skolan", "socialtjänsten", "bygglovshandläggningen", "kundtjänsten",
-    "ledningssystemet", "samverkan med regionen", "våra rutiner för avvikelser", "sjukfrånvaron",
-    "handläggarnas vardag", "upphandlingen", "nämnden", "politikerna", "enkäten",
-    "lönesamtalen", "hemtjänsten", "telefontiderna", "bemanningen", "medborgardialogen",
-    "våra lokaler", "onboardingen", "arbetsbelastningen", "statistiken", "pilotprojektet",
+    "arbetsplatsträffarna",
+    "budgeten",
+    "tiden",
+    "mötena",
+    "rutinerna",
+    "schemat",
+    "introduktionen av nya kollegor",
+    "dokumentationen",
+    "uppföljningen",
+    "kommunikationen",
+    "ärendehanteringen",
+    "systemstödet",
+    "intranätet",
+    "planeringen",
+    "beslutsvägarna",
+    "arbetsmiljön",
+    "prioriteringarna",
+    "målen",
+    "ekonomin",
+    "visionen",
+    "rekryteringen",
+    "äldreomsorgen",
+    "skolan",
+    "socialtjänsten",
+    "bygglovshandläggningen",
+    "kundtjänsten",
+    "ledningssystemet",
+    "samverkan med regionen",
+    "våra rutiner för avvikelser",
+    "sjukfrånvaron",
+    "handläggarnas vardag",
+    "upphandlingen",
+    "nämnden",
+    "politikerna",
+    "enkäten",
+    "lönesamtalen",
+    "hemtjänsten",
+    "telefontiderna",
+    "bemanningen",
+    "medborgardialogen",
+    "våra lokaler",
+    "onboardingen",
+    "arbetsbelastningen",
+    "statistiken",
+    "pilotprojektet",
 )
 VERBS = (  # finite, after a subject, before a noun phrase
-    "behöver förstå", "vill utveckla", "försöker förbättra", "pratar mycket om",
-    "diskuterade", "har börjat arbeta med", "ser fram emot", "märker av", "underskattar ofta",
-    "måste prioritera", "har svårt att se", "lär sig mer om", "reflekterar över",
-    "tar ansvar för", "planerar för", "följer upp", "ifrågasätter", "behöver mer tid för",
-    "saknar en tydlig bild av", "har goda erfarenheter av", "är nyfikna på", "väntar på",
+    "behöver förstå",
+    "vill utveckla",
+    "försöker förbättra",
+    "pratar mycket om",
+    "diskuterade",
+    "har börjat arbeta med",
+    "ser fram emot",
+    "märker av",
+    "underskattar ofta",
+    "måste prioritera",
+    "har svårt att se",
+    "lär sig mer om",
+    "reflekterar över",
+    "tar ansvar för",
+    "planerar för",
+    "följer upp",
+    "ifrågasätter",
+    "behöver mer tid för",
+    "saknar en tydlig bild av",
+    "har goda erfarenheter av",
+    "är nyfikna på",
+    "väntar på",
 )
 INFINITIVES = (
-    "förstå", "utveckla", "förbättra", "prata om", "följa upp", "prioritera", "arbeta med",
-    "ta ansvar för", "lära oss mer om", "reflektera över", "leda", "förankra", "mäta",
-    "testa", "utvärdera",
+    "förstå",
+    "utveckla",
+    "förbättra",
+    "prata om",
+    "följa upp",
+    "prioritera",
+    "arbeta med",
+    "ta ansvar för",
+    "lära oss mer om",
+    "reflektera över",
+    "leda",
+    "förankra",
+    "mäta",
+    "testa",
+    "utvärdera",
 )
 NP_VERBS = (  # finite, with a noun phrase as subject and object
-    "påverkar", "förändrar", "underlättar", "kräver", "utmanar", "stärker", "förutsätter",
-    "skapar", "ger", "gynnar",
+    "påverkar",
+    "förändrar",
+    "underlättar",
+    "kräver",
+    "utmanar",
+    "stärker",
+    "förutsätter",
+    "skapar",
+    "ger",
+    "gynnar",
 )
 ADJECTIVES = (
-    "viktigt", "svårt", "avgörande", "spännande", "tydligt", "nödvändigt", "intressant", "lätt",
+    "viktigt",
+    "svårt",
+    "avgörande",
+    "spännande",
+    "tydligt",
+    "nödvändigt",
+    "intressant",
+    "lätt",
 )
 PREDICATES = (
-    "en förutsättning för", "en utmaning för", "en viktig del av", "en möjlighet för",
-    "en fråga om", "nyckeln till",
+    "en förutsättning för",
+    "en utmaning för",
+    "en viktig del av",
+    "en möjlighet för",
+    "en fråga om",
+    "nyckeln till",
 )
 ADVERBIALS = (
-    "just nu", "i vardagen", "på arbetsplatsträffen", "under hösten", "på riktigt",
-    "i ledningsgruppen", "efter workshopen", "i vår kommun", "framöver", "på sikt",
-    "varje vecka", "i det här temat", "för invånarna", "i verksamheten",
-    "tillsammans med medarbetarna", "i förändringsarbetet",
+    "just nu",
+    "i vardagen",
+    "på arbetsplatsträffen",
+    "under hösten",
+    "på riktigt",
+    "i ledningsgruppen",
+    "efter workshopen",
+    "i vår kommun",
+    "framöver",
+    "på sikt",
+    "varje vecka",
+    "i det här temat",
+    "för invånarna",
+    "i verksamheten",
+    "tillsammans med medarbetarna",
+    "i förändringsarbetet",
 )
 CONJUNCTIONS = (", och", ", men", " eftersom", ", samtidigt som", ", vilket innebär att", ", så")
 RARE_SENTENCES = (  # the rare query's word, in a few dozen reflections
@@ -167,14 +319,18 @@ class TextGenerator:
             lambda: f"{self.s()} {self.v()} {self.np()}",
             lambda: f"{self.s()} {self.v()} {self.np()} {self.a()}",
             lambda: f"{self.s()} {self.v()} {self.np()} {self.a()}",
-            lambda: f"det är {self.pick(ADJECTIVES)} att {self.pick(INFINITIVES)} {self.np()} "
-            f"{self.a()}",
+            lambda: (
+                f"det är {self.pick(ADJECTIVES)} att {self.pick(INFINITIVES)} {self.np()} "
+                f"{self.a()}"
+            ),
             lambda: f"jag tror att {self.np()} {self.pick(NP_VERBS)} {self.np()}",
             lambda: f"{self.np()} {self.pick(NP_VERBS)} {self.np()} {self.a()}",
             lambda: f"{self.np()} är {self.pick(PREDICATES)} {self.np()}",
             lambda: f"för mig handlar {self.np()} om {self.np()}",
-            lambda: f"det jag tar med mig från temat är att {self.np()} {self.pick(NP_VERBS)} "
-            f"{self.np()}",
+            lambda: (
+                f"det jag tar med mig från temat är att {self.np()} {self.pick(NP_VERBS)} "
+                f"{self.np()}"
+            ),
             lambda: f"{self.s()} har inte hunnit {self.pick(INFINITIVES)} {self.np()} än",
             lambda: f"under workshopen pratade vi om {self.np()} och {self.np()}",
             lambda: f"det finns en risk att {self.np()} {self.pick(NP_VERBS)} {self.np()}",
@@ -212,7 +368,11 @@ class TextGenerator:
 
     def body(self, rare: bool = False) -> str:
         rng = self.rng
-        target = int(rng.triangular(20, 120, 45))
+        extra = ""
+        if rare:
+            extra = rng.choice(RARE_SENTENCES).format(S=self.s().capitalize(), NP=self.np())
+        budget = 120 - word_count(extra)
+        target = int(rng.triangular(20, budget, 45))
         most = max(1, min(5, target // 12))
         n_sentences = rng.randint(min(most, math.ceil(target / 30)), most)  # 12–30 words each
         sentences = [self.sentence(round(target / n_sentences)) for _ in range(n_sentences)]
@@ -220,7 +380,7 @@ class TextGenerator:
         def total() -> int:
             return sum(word_count(p) for s in sentences for p in s)
 
-        while total() > 120:  # drop a trailing clause from the longest sentence
+        while total() > budget:  # drop a trailing clause from the longest sentence
             longest = max((s for s in sentences if len(s) > 1), key=len, default=None)
             if longest is None:
                 break
@@ -232,24 +392,52 @@ class TextGenerator:
             joined = "".join(parts)  # conjunctions carry their own leading space or comma
             end = "?" if rng.random() < 0.06 else "."
             texts.append(joined[0].upper() + joined[1:] + end)
-        if rare:
-            template = rng.choice(RARE_SENTENCES)
-            texts.insert(
-                rng.randint(0, len(texts)),
-                template.format(S=self.s().capitalize(), NP=self.np()),
-            )
+        if extra:
+            texts.insert(rng.randint(0, len(texts)), extra)
         return " ".join(texts)
 
 
 # ------------------------------------------------------------------ the cohort
 
 FIRST_NAMES = (
-    "Anna", "Björn", "Cecilia", "David", "Elin", "Fredrik", "Greta", "Hampus", "Ida", "Johan",
-    "Karin", "Lars", "Maja", "Nils", "Oskar", "Petra", "Rasmus", "Sara", "Tove", "Ulf",
+    "Anna",
+    "Björn",
+    "Cecilia",
+    "David",
+    "Elin",
+    "Fredrik",
+    "Greta",
+    "Hampus",
+    "Ida",
+    "Johan",
+    "Karin",
+    "Lars",
+    "Maja",
+    "Nils",
+    "Oskar",
+    "Petra",
+    "Rasmus",
+    "Sara",
+    "Tove",
+    "Ulf",
 )
 LAST_NAMES = (
-    "Lindqvist", "Öberg", "Åström", "Nilsson", "Johansson", "Karlsson", "Berglund", "Lundgren",
-    "Holmström", "Sjöberg", "Forsberg", "Ek", "Wikström", "Nordin", "Isaksson", "Marklund",
+    "Lindqvist",
+    "Öberg",
+    "Åström",
+    "Nilsson",
+    "Johansson",
+    "Karlsson",
+    "Berglund",
+    "Lundgren",
+    "Holmström",
+    "Sjöberg",
+    "Forsberg",
+    "Ek",
+    "Wikström",
+    "Nordin",
+    "Isaksson",
+    "Marklund",
 )
 
 
@@ -267,16 +455,35 @@ async def build_cohort(store: Store, rng: random.Random, key: str) -> Cohort:
     cohort = await create_cohort(
         store,
         CohortSpec(
-            key=key, program_id=programme.id, title="Bänktest", workspace=key,
+            key=key,
+            program_id=programme.id,
+            title="Bänktest",
+            workspace=key,
             timezone=programme.programme.timezone,
         ),
     )
-    rows = [RosterRow(1, "Fia Processledare", "fia@example.se", "fac-1",
-                      FACILITATOR_ORGANISATION, Role.facilitator)]
+    rows = [
+        RosterRow(
+            1,
+            "Fia Processledare",
+            "fia@example.se",
+            "fac-1",
+            FACILITATOR_ORGANISATION,
+            Role.facilitator,
+        )
+    ]
     for i in range(PARTICIPANTS):
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-        rows.append(RosterRow(i + 2, name, f"p{i + 1:02d}@example.se", f"u{i + 1:03d}",
-                              ORGANISATIONS[i % len(ORGANISATIONS)], Role.participant))
+        rows.append(
+            RosterRow(
+                i + 2,
+                name,
+                f"p{i + 1:02d}@example.se",
+                f"u{i + 1:03d}",
+                ORGANISATIONS[i % len(ORGANISATIONS)],
+                Role.participant,
+            )
+        )
     created, problems = await import_roster(store, key, rows, skip_bad=False)
     if problems or created != len(rows):
         raise SystemExit(f"roster import failed: {created} enrolled, {problems}")
@@ -302,12 +509,17 @@ SPAN = timedelta(weeks=16)  # four themes, four weeks each
 
 
 def reflection_rows(
-    rng: random.Random, gen: TextGenerator, cohort: Cohort, first_id: int, count: int,
+    rng: random.Random,
+    gen: TextGenerator,
+    cohort: Cohort,
+    first_id: int,
+    count: int,
     rare_rows: set[int],
 ) -> list[dict[str, object]]:
     authors = [*cohort.participants, cohort.facilitator]
-    author_weights = _cumulative([1 / (r**0.5) for r in range(1, len(cohort.participants) + 1)]
-                                 + [0.3])
+    author_weights = _cumulative(
+        [1 / (r**0.5) for r in range(1, len(cohort.participants) + 1)] + [0.3]
+    )
     rows = []
     for n in range(count):
         i = first_id + n
@@ -318,25 +530,48 @@ def reflection_rows(
             reply_to_id = rng.randint(max(1, i - 200), i - 1)
             replied_to = rng.choice(authors)[0]
         created = START + SPAN * (n / count) + timedelta(seconds=rng.randint(0, 600))
-        rows.append({
-            "id": i,
-            "cohort_id": cohort.id,
-            "author_id": author_id,
-            "organisation_id": organisation_id,
-            "theme_number": 1 + THEMES * n // count,
-            "source": source,
-            "visibility": rng.choices(VISIBILITIES, cum_weights=VISIBILITY_WEIGHTS)[0],
-            "body": gen.body(rare=i in rare_rows),
-            "message_id": None if source == Source.command else f"bench-{i}",
-            "reply_to_id": reply_to_id,
-            "replied_to_person_id": replied_to,
-            "created_at": created,
-            "updated_at": created,
-        })
+        rows.append(
+            {
+                "id": i,
+                "cohort_id": cohort.id,
+                "author_id": author_id,
+                "organisation_id": organisation_id,
+                "theme_number": 1 + THEMES * n // count,
+                "source": source,
+                "visibility": rng.choices(VISIBILITIES, cum_weights=VISIBILITY_WEIGHTS)[0],
+                "body": gen.body(rare=i in rare_rows),
+                "message_id": None if source == Source.command else f"bench-{i}",
+                "reply_to_id": reply_to_id,
+                "replied_to_person_id": replied_to,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
     return rows
 
 
 # ------------------------------------------------------------------ databases
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.parent.rmdir()
+
+
+def _sqlite_megabytes(path: Path) -> float:
+    files = [Path(f"{path}{suffix}") for suffix in ("", "-wal")]
+    return sum(f.stat().st_size for f in files if f.exists()) / 1e6
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 @asynccontextmanager
@@ -351,9 +586,7 @@ async def scratch_database(url: str | None, keep: bool) -> AsyncIterator[tuple[U
             if keep:
                 print(f"kept {path}")
             else:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-                os.rmdir(directory)
+                _remove_sqlite(path)
         return
     parsed = normalise_url(url)
     if parsed.get_backend_name() != "postgresql":
@@ -365,9 +598,12 @@ async def scratch_database(url: str | None, keep: bool) -> AsyncIterator[tuple[U
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            yield parsed.set(database=name), (
-                f"scratch PostgreSQL database {name} on "
-                f"{parsed.set(database=None).render_as_string(hide_password=True)}"
+            yield (
+                parsed.set(database=name),
+                (
+                    f"scratch PostgreSQL database {name} on "
+                    f"{parsed.set(database=None).render_as_string(hide_password=True)}"
+                ),
             )
         finally:
             if keep:
@@ -381,14 +617,7 @@ async def scratch_database(url: str | None, keep: bool) -> AsyncIterator[tuple[U
 
 async def machine(engine: AsyncEngine) -> str:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = _cpu_model()
     async with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             version = await conn.scalar(text("select sqlite_version()"))
@@ -405,13 +634,26 @@ async def machine(engine: AsyncEngine) -> str:
 # ------------------------------------------------------------------ measuring
 
 SINGLE = (
-    "reflektion", "digitaliseringen", "medarbetarna", "ledarskapet", "invånarnas",
-    "förändringar", "kompetensen", "e-tjänster", "automatisering", "nyttorealiseringen",
-    "arbetssätt", "verksamheten",
+    "reflektion",
+    "digitaliseringen",
+    "medarbetarna",
+    "ledarskapet",
+    "invånarnas",
+    "förändringar",
+    "kompetensen",
+    "e-tjänster",
+    "automatisering",
+    "nyttorealiseringen",
+    "arbetssätt",
+    "verksamheten",
 )
 DOUBLE = (
-    "digitaliseringen medarbetarna", "ledarskap tilliten", "invånarna e-tjänsten",
-    "förändringsarbete kulturen", "automatisering verksamheten", "kompetens chefer",
+    "digitaliseringen medarbetarna",
+    "ledarskap tilliten",
+    "invånarna e-tjänsten",
+    "förändringsarbete kulturen",
+    "automatisering verksamheten",
+    "kompetens chefer",
 )
 RARE = ("blockkedjetekniken",)
 SAMPLES = ("reflektion", "reflektionerna", "medarbetarna", "kompetens")
@@ -436,9 +678,7 @@ class Timing:
     hits: int
 
 
-async def run_queries(
-    store: Store, plan: list[tuple[str, Viewer]], method: str
-) -> list[Timing]:
+async def run_queries(store: Store, plan: list[tuple[str, Viewer]], method: str) -> list[Timing]:
     out = []
     for query, viewer in plan:
         start = time.perf_counter()
@@ -450,8 +690,7 @@ async def run_queries(
                 hits = len(await repos.reflections.naive_search(viewer, query))
             t1 = time.perf_counter()
         end = time.perf_counter()
-        out.append(Timing(query, viewer.is_facilitator, (t1 - t0) * 1e3, (end - start) * 1e3,
-                          hits))
+        out.append(Timing(query, viewer.is_facilitator, (t1 - t0) * 1e3, (end - start) * 1e3, hits))
     return out
 
 
@@ -467,8 +706,10 @@ async def fts_matches(store: Store, query: str) -> int:
             )
         else:
             n = await session.scalar(
-                text("SELECT count(*) FROM reflections "
-                     "WHERE search_vector @@ plainto_tsquery('swedish', :q)"),
+                text(
+                    "SELECT count(*) FROM reflections "
+                    "WHERE search_vector @@ plainto_tsquery('swedish', :q)"
+                ),
                 {"q": query},
             )
         return int(n or 0)
@@ -483,11 +724,11 @@ async def compare_hits(store: Store, viewer: Viewer, query: str) -> str:
         only_like = sorted(like_ids - fts_bodies.keys())
         like_bodies: dict[int, str] = {}
         for start in range(0, len(only_like), 500):
-            chunk = only_like[start:start + 500]
+            chunk = only_like[start : start + 500]
             result = await repos.session.execute(
                 select(Reflection.id, Reflection.body).where(Reflection.id.in_(chunk))
             )
-            like_bodies.update({rid: body for rid, body in result.all()})
+            like_bodies.update(dict(result.all()))
     wanted = set(query_stems(query))
     needles = [w.lower() for w in query.split()]
     fts_forms: Counter[str] = Counter()
@@ -501,9 +742,11 @@ async def compare_hits(store: Store, viewer: Viewer, query: str) -> str:
         return ", ".join(f"{w} ({n})" for w, n in c.most_common(3)) or "-"
 
     both = len(like_ids & fts_bodies.keys())
-    return (f"  {query:<16} FTS {len(fts_bodies):>6}  LIKE {len(like_ids):>6}  both {both:>6}"
-            f"\n  {'':<16} only FTS found: {top(fts_forms)}"
-            f"\n  {'':<16} only LIKE found: {top(like_forms)}")
+    return (
+        f"  {query:<16} FTS {len(fts_bodies):>6}  LIKE {len(like_ids):>6}  both {both:>6}"
+        f"\n  {'':<16} only FTS found: {top(fts_forms)}"
+        f"\n  {'':<16} only LIKE found: {top(like_forms)}"
+    )
 
 
 async def check_index(store: Store, added: list[int], bulk_ids: list[int]) -> str:
@@ -518,40 +761,54 @@ async def check_index(store: Store, added: list[int], bulk_ids: list[int]) -> st
             if n_index != n_rows:
                 problems.append(f"{n_rows} reflections but {n_index} index rows")
             for ids, label in ((added, "add()"), (bulk_ids, "bulk")):
-                rows = (await session.execute(
-                    text("SELECT r.id, r.body, s.stems FROM reflections r "
-                         "LEFT JOIN reflection_search s ON s.rowid = r.id "
-                         "WHERE r.id IN (" + ",".join(str(i) for i in ids) + ")")
-                )).all()
+                rows = (
+                    await session.execute(
+                        text(
+                            "SELECT r.id, r.body, s.stems FROM reflections r "
+                            "LEFT JOIN reflection_search s ON s.rowid = r.id "
+                            "WHERE r.id IN (" + ",".join(str(i) for i in ids) + ")"
+                        )
+                    )
+                ).all()
                 bad = [rid for rid, body, stems in rows if stems != index_text(body)]
                 if bad or len(rows) != len(ids):
                     problems.append(f"{label} rows {bad[:5]} differ from index_text(body)")
-            await session.execute(text(
-                "INSERT INTO reflection_search(reflection_search) VALUES('integrity-check')"))
-        facilitator = await session.scalar(text(
-            "SELECT person_id FROM memberships WHERE role = 'facilitator' LIMIT 1"))
+            await session.execute(
+                text("INSERT INTO reflection_search(reflection_search) VALUES('integrity-check')")
+            )
+        facilitator = await session.scalar(
+            text("SELECT person_id FROM memberships WHERE role = 'facilitator' LIMIT 1")
+        )
         cohort_id = await session.scalar(text("SELECT cohort_id FROM reflections LIMIT 1"))
         viewer = Viewer(cohort_id, facilitator, True)
-        found = {v.reflection.id for v in await repos.reflections.search(
-            viewer, MARKER.removesuffix("en"), limit=100)}  # another form of the marker word
+        found = {
+            v.reflection.id
+            for v in await repos.reflections.search(viewer, MARKER.removesuffix("en"), limit=100)
+        }  # another form of the marker word
         expected = {bulk_ids[0], *added}
         if found != expected:
             problems.append(f"marker search found {sorted(found)}, expected {sorted(expected)}")
-    checked = (f"{len(added)} add() rows and {len(bulk_ids)} bulk rows compared with "
-               f"index_text(body), {n_rows:,} reflections = index rows, FTS5 integrity-check"
-               if sqlite else "PostgreSQL keeps search_vector itself (generated column)")
+    checked = (
+        f"{len(added)} add() rows and {len(bulk_ids)} bulk rows compared with "
+        f"index_text(body), {n_rows:,} reflections = index rows, FTS5 integrity-check"
+        if sqlite
+        else "PostgreSQL keeps search_vector itself (generated column)"
+    )
     if problems:
         return "FAILED: " + "; ".join(problems)
-    return f"ok ({checked}; a search for another form of a marker word finds the bulk row " \
-           f"and the add() rows alike)"
+    return (
+        f"ok ({checked}; a search for another form of a marker word finds the bulk row "
+        f"and the add() rows alike)"
+    )
 
 
 def table(rows: list[tuple[str, ...]], align: str) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for r in rows:
-        cells = [c.ljust(w) if a == "<" else c.rjust(w) for c, w, a in zip(r, widths, align,
-                                                                          strict=True)]
+        cells = [
+            c.ljust(w) if a == "<" else c.rjust(w) for c, w, a in zip(r, widths, align, strict=True)
+        ]
         lines.append("  " + "  ".join(cells).rstrip())
     return "\n".join(lines)
 
@@ -569,15 +826,18 @@ async def bench(args: argparse.Namespace) -> None:
             await engine.dispose()
 
 
-async def run(engine: AsyncEngine, where: str, rng: random.Random,
-              args: argparse.Namespace) -> None:
+async def run(
+    engine: AsyncEngine, where: str, rng: random.Random, args: argparse.Namespace
+) -> None:
     store = Store(engine)
     dialect = engine.dialect.name
     print("Digilog reflection bank search benchmark")
     print(f"machine:  {await machine(engine)}")
     print(f"database: {where}")
-    print(f"run:      seed {args.seed}, {args.rows:,} reflections, {args.queries} timed queries "
-          f"per method")
+    print(
+        f"run:      seed {args.seed}, {args.rows:,} reflections, {args.queries} timed queries "
+        f"per method; code from {Path(sys.modules[Store.__module__].__file__ or '').parent.parent}"
+    )
 
     t = time.perf_counter()
     await upgrade(engine)
@@ -585,9 +845,11 @@ async def run(engine: AsyncEngine, where: str, rng: random.Random,
     t = time.perf_counter()
     cohort = await build_cohort(store, rng, f"bench-{secrets.token_hex(3)}")
     t_cohort = time.perf_counter() - t
-    print(f"setup:    schema (alembic upgrade) {t_schema:.2f} s; programme, cohort and roster "
-          f"({len(cohort.participants)} participants from {len(ORGANISATIONS)} organisations "
-          f"+ 1 facilitator from {FACILITATOR_ORGANISATION}) {t_cohort:.2f} s")
+    print(
+        f"setup:    schema (alembic upgrade) {t_schema:.2f} s; programme, cohort and roster "
+        f"({len(cohort.participants)} participants from {len(ORGANISATIONS)} organisations "
+        f"+ 1 facilitator from {FACILITATOR_ORGANISATION}) {t_cohort:.2f} s"
+    )
 
     # Generate everything first (so generation and insertion are timed apart).
     n_added = min(ADDED_THROUGH_REPOSITORY, max(0, args.rows - 1))
@@ -602,29 +864,37 @@ async def run(engine: AsyncEngine, where: str, rng: random.Random,
     t_text = time.perf_counter() - t
     bulk, through_add = rows[:n_bulk], rows[n_bulk:]
     t = time.perf_counter()
-    stems = [{"id": r["id"], "stems": index_text(str(r["body"]))} for r in bulk] \
-        if dialect == "sqlite" else []
+    stems = (
+        [{"id": r["id"], "stems": index_text(str(r["body"]))} for r in bulk]
+        if dialect == "sqlite"
+        else []
+    )
     t_stem = time.perf_counter() - t
     counts = [word_count(str(r["body"])) for r in rows]
-    print(f"generate: {len(rows):,} texts, {sum(counts):,} words (per text {min(counts)}–"
-          f"{max(counts)}, mean {sum(counts) / len(counts):.0f}) in {t_text:.1f} s; "
-          f"index_text() stems {t_stem:.1f} s")
+    print(
+        f"generate: {len(rows):,} texts, {sum(counts):,} words (per text {min(counts)}–"
+        f"{max(counts)}, mean {sum(counts) / len(counts):.0f}) in {t_text:.1f} s; "
+        f"index_text() stems {t_stem:.1f} s"
+    )
 
     t = time.perf_counter()
-    table_ = Reflection.__table__
+    table_ = cast(Table, Reflection.__table__)
     for start in range(0, len(bulk), BATCH):
         async with store.transaction() as repos:
-            await repos.session.execute(insert(table_), bulk[start:start + BATCH])
+            await repos.session.execute(insert(table_), bulk[start : start + BATCH])
             if dialect == "sqlite":
                 await repos.session.execute(
                     text("INSERT INTO reflection_search(rowid, stems) VALUES (:id, :stems)"),
-                    stems[start:start + BATCH],
+                    stems[start : start + BATCH],
                 )
     if dialect == "postgresql":
         async with store.transaction() as repos:
-            await repos.session.execute(text(
-                "SELECT setval(pg_get_serial_sequence('reflections', 'id'), "
-                "(SELECT max(id) FROM reflections))"))
+            await repos.session.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('reflections', 'id'), "
+                    "(SELECT max(id) FROM reflections))"
+                )
+            )
     t_bulk = time.perf_counter() - t
     added = []
     t = time.perf_counter()
@@ -642,20 +912,21 @@ async def run(engine: AsyncEngine, where: str, rng: random.Random,
     t_analyze = time.perf_counter() - t
     size = ""
     if dialect == "sqlite":
-        db_path = Path(str(engine.url.database))
-        mb = sum(Path(f"{db_path}{s}").stat().st_size for s in ("", "-wal")
-                 if Path(f"{db_path}{s}").exists()) / 1e6
+        mb = _sqlite_megabytes(Path(str(engine.url.database)))
         size = f", database {mb:.0f} MB"
     else:
         async with engine.connect() as conn:
             mb = await conn.scalar(text("SELECT pg_database_size(current_database())")) / 1e6
         size = f", database {mb:.0f} MB"
-    print(f"insert:   {len(bulk):,} rows in batches of {BATCH:,} "
-          f"({'reflections + reflection_search' if dialect == 'sqlite' else 'reflections'}) "
-          f"in {t_bulk:.1f} s ({len(bulk) / t_bulk:,.0f} rows/s), {len(added)} through "
-          f"ReflectionRepository.add() in {t_add * 1e3:.0f} ms, ANALYZE {t_analyze:.1f} s{size}")
-    sample = rng.sample([int(r["id"]) for r in bulk[1:]], min(200, len(bulk) - 1))
-    print(f"index:    {await check_index(store, added, [int(bulk[0]['id']), *sample])}")
+    print(
+        f"insert:   {len(bulk):,} rows in batches of {BATCH:,} "
+        f"({'reflections + reflection_search' if dialect == 'sqlite' else 'reflections'}) "
+        f"in {t_bulk:.1f} s ({len(bulk) / t_bulk:,.0f} rows/s), {len(added)} through "
+        f"ReflectionRepository.add() in {t_add * 1e3:.0f} ms, ANALYZE {t_analyze:.1f} s{size}"
+    )
+    bulk_ids = [cast(int, r["id"]) for r in bulk]
+    sample = rng.sample(bulk_ids[1:], min(200, len(bulk) - 1))
+    print(f"index:    {await check_index(store, added, [bulk_ids[0], *sample])}")
     del rows, bulk, stems
 
     participant = Viewer(cohort.id, cohort.participants[0][0], False)
@@ -683,60 +954,103 @@ async def run(engine: AsyncEngine, where: str, rng: random.Random,
     like = await run_queries(store, plan, "like")
 
     n_fac = sum(1 for _, v in plan if v.is_facilitator)
-    print(f"\ntimed:    {len(plan)} queries per method ({len(plan) - n_fac} as a participant, "
-          f"{n_fac} as the facilitator), each in its own store.transaction(), after a warm-up "
-          f"pass over the {len(distinct)} distinct queries; one word {len(SINGLE)}, two words "
-          f"{len(DOUBLE)}, rare {len(RARE)}")
-    rows_out: list[tuple[str, ...]] = [("method", "p50 ms", "p95 ms", "max ms",
-                                        "p50 ms incl. txn", "p95 ms incl. txn")]
+    print(
+        f"\ntimed:    {len(plan)} queries per method ({len(plan) - n_fac} as a participant, "
+        f"{n_fac} as the facilitator), each in its own store.transaction(), after a warm-up "
+        f"pass over the {len(distinct)} distinct queries; one word {len(SINGLE)}, two words "
+        f"{len(DOUBLE)}, rare {len(RARE)}"
+    )
+    rows_out: list[tuple[str, ...]] = [
+        ("method", "p50 ms", "p95 ms", "max ms", "p50 ms incl. txn", "p95 ms incl. txn")
+    ]
     stats = {}
     for label, ts in (("FTS search()", fts), ("LIKE naive_search()", like)):
         calls = [x.call_ms for x in ts]
         totals = [x.total_ms for x in ts]
         stats[label] = (pct(calls, 50), pct(calls, 95))
-        rows_out.append((label, f"{pct(calls, 50):.2f}", f"{pct(calls, 95):.2f}",
-                         f"{max(calls):.2f}", f"{pct(totals, 50):.2f}", f"{pct(totals, 95):.2f}"))
+        rows_out.append(
+            (
+                label,
+                f"{pct(calls, 50):.2f}",
+                f"{pct(calls, 95):.2f}",
+                f"{max(calls):.2f}",
+                f"{pct(totals, 50):.2f}",
+                f"{pct(totals, 95):.2f}",
+            )
+        )
     (f50, f95), (l50, l95) = stats.values()
-    rows_out.append(("ratio naive/FTS", f"{l50 / f50:.1f}x", f"{l95 / f95:.1f}x", "", "", ""))
+    rows_out.append(("ratio naive/FTS", f"{l50 / f50:.2f}x", f"{l95 / f95:.2f}x", "", "", ""))
     print(table(rows_out, "<>>>>>"))
 
-    print("\nper query (call ms; matches = rows the full-text index matches before the "
-          "visibility filter and LIMIT 20):")
-    per: list[tuple[str, ...]] = [("query", "kind", "matches", "n", "FTS p50", "FTS max",
-                                   "LIKE p50", "LIKE max", "FTS hits", "LIKE hits")]
+    print(
+        "\nper query (call ms; matches = rows the full-text index matches before the "
+        "visibility filter and LIMIT 20):"
+    )
+    per: list[tuple[str, ...]] = [
+        (
+            "query",
+            "kind",
+            "matches",
+            "n",
+            "FTS p50",
+            "FTS max",
+            "LIKE p50",
+            "LIKE max",
+            "FTS hits",
+            "LIKE hits",
+        )
+    ]
     for q in distinct:
         f = [x for x in fts if x.query == q]
         lk = [x for x in like if x.query == q]
         if not f:
             continue
-        per.append((q, kind_of(q), f"{await fts_matches(store, q):,}", str(len(f)),
-                    f"{pct([x.call_ms for x in f], 50):.2f}", f"{max(x.call_ms for x in f):.2f}",
-                    f"{pct([x.call_ms for x in lk], 50):.2f}",
-                    f"{max(x.call_ms for x in lk):.2f}",
-                    str(f[0].hits), str(lk[0].hits)))
+        per.append(
+            (
+                q,
+                kind_of(q),
+                f"{await fts_matches(store, q):,}",
+                str(len(f)),
+                f"{pct([x.call_ms for x in f], 50):.2f}",
+                f"{max(x.call_ms for x in f):.2f}",
+                f"{pct([x.call_ms for x in lk], 50):.2f}",
+                f"{max(x.call_ms for x in lk):.2f}",
+                str(f[0].hits),
+                str(lk[0].hits),
+            )
+        )
     print(table(per, "<<>>>>>>>>"))
 
     met = f95 < TARGET_P95_MS
     if dialect == "sqlite":
-        print(f"\ntarget:   search() p95 < {TARGET_P95_MS:.0f} ms on SQLite (2-core machine): "
-              f"{'MET' if met else 'NOT MET'} (p95 {f95:.2f} ms on nproc="
-              f"{len(os.sched_getaffinity(0))})")
+        print(
+            f"\ntarget:   search() p95 < {TARGET_P95_MS:.0f} ms on SQLite (2-core machine): "
+            f"{'MET' if met else 'NOT MET'} (p95 {f95:.2f} ms on nproc="
+            f"{len(os.sched_getaffinity(0))})"
+        )
     else:
-        print(f"\ntarget:   p95 < {TARGET_P95_MS:.0f} ms is set for SQLite; here on "
-              f"{dialect}: p95 {f95:.2f} ms ({'under' if met else 'over'} {TARGET_P95_MS:.0f} ms)")
+        print(
+            f"\ntarget:   p95 < {TARGET_P95_MS:.0f} ms is set for SQLite; here on "
+            f"{dialect}: p95 {f95:.2f} ms ({'under' if met else 'over'} {TARGET_P95_MS:.0f} ms)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="reflections (default 100000)")
-    parser.add_argument("--queries", type=int, default=200,
-                        help="timed searches per method (default 200)")
-    parser.add_argument("--database-url", default=None,
-                        help="default: a fresh SQLite file in a temporary directory; a "
-                             "PostgreSQL URL gets a scratch database next to the named one")
+    parser.add_argument(
+        "--queries", type=int, default=200, help="timed searches per method (default 200)"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="default: a fresh SQLite file in a temporary directory; a "
+        "PostgreSQL URL gets a scratch database next to the named one",
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the scratch SQLite file or PostgreSQL database")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch SQLite file or PostgreSQL database"
+    )
     args = parser.parse_args()
     if args.rows < 10 or args.queries < 1:
         parser.error("--rows must be at least 10 and --queries at least 1")

@@ -32,6 +32,9 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # asyncpg prepares every statement; after five runs PostgreSQL may switch a prepared
+    # search to a generic plan that cannot see the tsquery and scans every match.
+    kwargs.setdefault("connect_args", {"server_settings": {"plan_cache_mode": "force_custom_plan"}})
     return create_async_engine(parsed, **kwargs)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     column,
     delete,
     func,
+    literal_column,
     or_,
     select,
     table,
@@ -27,6 +28,7 @@ from storage.models import Membership, Organisation, Person, Reflection, Visibil
 from storage.search import fts5_match, index_text, query_stems
 
 _search_table = table("reflection_search", column("rowid"), column("stems"))
+RANK_WINDOW = 2000  # how many of the newest matches search() ranks; see there
 
 
 @dataclass(frozen=True)
@@ -153,30 +155,54 @@ class ReflectionRepository:
         mine: bool = False,
         limit: int = 20,
     ) -> list[ReflectionView]:
-        """Ranked full-text search, best first, within what the viewer may see."""
+        """Ranked full-text search, best first, within what the viewer may see.
+
+        Only the newest RANK_WINDOW matches the viewer may see are ranked. Scoring costs
+        about 1.5 µs a match (bm25 / ts_rank_cd), and a common word matches tens of
+        thousands of reflections in a big bank, while the index hands matches out newest
+        first for free. With fewer matches than that the result is the full ranking.
+        """
         stems = query_stems(words)
         if not stems:
             return []
-        query = _with_people(select(Reflection, Person, Organisation, _ReplyTo)).where(
-            _visible_to(viewer)
-        )
         if self._sqlite:
-            rank = text("bm25(reflection_search)")
-            query = query.join(_search_table, _search_table.c.rowid == Reflection.id).where(
-                text("reflection_search MATCH :match").bindparams(match=fts5_match(stems))
+            score: ColumnElement[Any] = literal_column("bm25(reflection_search)")
+            candidates = (
+                select(Reflection.id.label("id"), score.label("score"))
+                .join(_search_table, _search_table.c.rowid == Reflection.id)
+                .where(text("reflection_search MATCH :match").bindparams(match=fts5_match(stems)))
+                .order_by(_search_table.c.rowid.desc())
             )
-            query = query.order_by(rank, Reflection.id.desc())
+            lower_is_better = True
         else:
             tsquery = func.plainto_tsquery("swedish", words)
             vector: ColumnClause[Any] = column("search_vector")
-            query = query.where(vector.op("@@")(tsquery)).order_by(
-                func.ts_rank_cd(vector, tsquery).desc(), Reflection.id.desc()
+            candidates = (
+                select(Reflection.id.label("id"), func.ts_rank_cd(vector, tsquery).label("score"))
+                .where(vector.op("@@")(tsquery))
+                .order_by(Reflection.id.desc())
             )
+            lower_is_better = False
+        candidates = candidates.where(_visible_to(viewer))
         if theme is not None:
-            query = query.where(Reflection.theme_number == theme)
+            candidates = candidates.where(Reflection.theme_number == theme)
         if mine:
-            query = query.where(Reflection.author_id == viewer.person_id)
-        rows = (await self._session.execute(query.limit(limit))).all()
+            candidates = candidates.where(Reflection.author_id == viewer.person_id)
+        window = candidates.limit(max(RANK_WINDOW, limit)).subquery()
+        in_window = window.c.score.asc() if lower_is_better else window.c.score.desc()
+        best = (
+            select(window.c.id, window.c.score)
+            .order_by(in_window, window.c.id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        ranked = best.c.score.asc() if lower_is_better else best.c.score.desc()
+        query = (
+            _with_people(select(Reflection, Person, Organisation, _ReplyTo))
+            .join(best, best.c.id == Reflection.id)
+            .order_by(ranked, Reflection.id.desc())
+        )
+        rows = (await self._session.execute(query)).all()
         return [ReflectionView(*row) for row in rows]
 
     async def naive_search(self, viewer: Viewer, words: str, *, limit: int = 20) -> list[int]:

@@ -1,8 +1,10 @@
 """Swedish-aware full-text helpers shared by the SQLite index, queries and highlighting.
 
-Both databases stem with Snowball's Swedish algorithm (PostgreSQL's 'swedish'
-configuration is the same algorithm), so stemming a query here and marking the
-matching words of a text here agree with what either database matched.
+Both databases stem with Snowball's Swedish algorithm, so stemming a query here and
+marking the matching words of a text here agree with what either database matched.
+snowballstemmer is held below 3: its 3.x Swedish stemmer also strips the definite
+"-et" ("ledarskapet" → "ledarskap"), which PostgreSQL 15's 'swedish' does not, and
+the two databases would then find different things (tests/test_repositories.py).
 """
 
 from __future__ import annotations

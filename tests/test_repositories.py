@@ -252,3 +252,26 @@ async def test_stored_times_come_back_in_utc(store: Store, cohort: Cohort) -> No
     assert reflection is not None and reflection.created_at.utcoffset() is not None
     assert reflection.created_at.utcoffset().total_seconds() == 0
     assert raw == 1
+
+
+SWEDISH_WORDS = (
+    "reflektionerna digitaliseringen ledarskapet förändringsarbetet kompetensen medarbetarna "
+    "invånarnas arbetssättet verksamheterna cheferna utmaningar nyttan tilliten e-tjänster"
+).split()
+
+
+async def test_python_stems_like_postgresql_swedish(store: Store) -> None:
+    """Highlighting and the SQLite index stem in Python; on PostgreSQL the database stems.
+
+    Both must agree, or a word would be highlighted that the search did not match.
+    """
+    from storage.search import stem
+
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("compares with PostgreSQL's own Swedish stemmer")
+    async with store.transaction() as repos:
+        theirs = [
+            (await repos.session.scalar(text("SELECT ts_lexize('swedish_stem', :w)"), {"w": w}))[0]
+            for w in SWEDISH_WORDS
+        ]
+    assert [stem(w) for w in SWEDISH_WORDS] == theirs
