@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from handlers.i18n import SUPPORTED
 from handlers.programme_file import Programme
 from handlers.roster import RosterProblem, RosterRow
-from storage.models import Cohort, Organisation, Role
+from storage.models import Cohort, Role
 from storage.reflections import ReflectionView
 from storage.unit import Repositories, Store
 
@@ -84,16 +84,6 @@ async def _cohort(repos: Repositories, key: str) -> Cohort:
     return cohort
 
 
-async def _organisation(repos: Repositories, cohort: Cohort, wanted: str) -> Organisation | None:
-    needle = wanted.strip().casefold()
-    for organisation in await repos.programs.organisations(cohort.program_id):
-        if needle == organisation.key or needle in (
-            n.casefold() for n in organisation.name.values()
-        ):
-            return organisation
-    return None
-
-
 async def enrol(store: Store, cohort_key: str, row: RosterRow) -> bool:
     """Enrol one person; True if they were new to the cohort."""
     created, problems = await import_roster(store, cohort_key, [row], skip_bad=False)
@@ -111,7 +101,9 @@ async def import_roster(
         organisations = {}
         problems = []
         for row in rows:
-            organisation = await _organisation(repos, cohort, row.organisation)
+            organisation = await repos.programs.find_organisation(
+                cohort.program_id, row.organisation
+            )
             if organisation is None:
                 known = ", ".join(
                     o.key for o in await repos.programs.organisations(cohort.program_id)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
 
 from handlers.i18n import Translator, language_of, translator
 from handlers.programme_file import Programme, localise, programme_from_json
@@ -26,21 +24,19 @@ class Refusal(Exception):
         self.message = say(message) if isinstance(message, str) else message
 
 
-@lru_cache(maxsize=32)
-def _programme(checksum: str, definition_json: str) -> Programme:
-    import json
-
-    return programme_from_json(json.loads(definition_json))
+_parsed: dict[str, Programme] = {}  # by checksum: a stored version never changes
 
 
 async def programme_of(repos: Repositories, program_id: str) -> Programme:
-    """The parsed programme, cached per stored version (parsing on every click is waste)."""
-    import json
-
-    stored = await repos.programs.get(program_id)
-    if stored is None:
+    """The stored programme, parsed once per version rather than on every click."""
+    checksum = await repos.programs.checksum(program_id)
+    if checksum is None:
         raise LookupError(f"programme {program_id} is not loaded")
-    return _programme(stored.checksum, json.dumps(stored.definition))
+    if checksum not in _parsed:
+        stored = await repos.programs.get(program_id)
+        assert stored is not None
+        _parsed[checksum] = programme_from_json(stored.definition)
+    return _parsed[checksum]
 
 
 @dataclass
@@ -140,10 +136,6 @@ def _language(person: Person | None, actor: Actor, cohort: Cohort | None) -> Tra
         if choice:
             return translator(choice)
     return translator(None)
-
-
-def organisation_name(context: Context, name: dict[str, Any]) -> str:
-    return context.local(name)
 
 
 _OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?:[ =](\S+))?")

@@ -11,19 +11,10 @@ from storage.models import Organisation, Role
 async def find_organisation(context: Context, wanted: str) -> Organisation:
     """By id or name (case-insensitive, in any language), or a refusal listing the choices."""
     cohort = context.require_cohort()
+    found = await context.repos.programs.find_organisation(cohort.program_id, wanted)
+    if found is not None:
+        return found
     organisations = await context.repos.programs.organisations(cohort.program_id)
-    needle = wanted.strip().casefold()
-    for organisation in organisations:
-        names = {organisation.key.casefold(), *(n.casefold() for n in organisation.name.values())}
-        if needle in names:
-            return organisation
-    starts = [
-        o
-        for o in organisations
-        if any(n.casefold().startswith(needle) for n in (o.key, *o.name.values()))
-    ]
-    if len(starts) == 1 and needle:
-        return starts[0]
     raise Refusal(
         context.t(
             "There is no organisation {name} in this programme. Choose one of: {choices}",

@@ -46,11 +46,31 @@ class ProgramRepository:
     async def get(self, program_id: str) -> Program | None:
         return await self._session.get(Program, program_id)
 
+    async def checksum(self, program_id: str) -> str | None:
+        """Which version is stored, without loading the whole definition."""
+        return await self._session.scalar(select(Program.checksum).where(Program.id == program_id))
+
     async def all(self) -> list[Program]:
         return list((await self._session.scalars(select(Program).order_by(Program.id))).all())
 
     async def count(self) -> int:
         return (await self._session.scalar(select(func.count()).select_from(Program))) or 0
+
+    async def find_organisation(self, program_id: str, wanted: str) -> Organisation | None:
+        """By id or name in any language, ignoring case; else the only one it begins."""
+        needle = wanted.strip().casefold()
+        if not needle:
+            return None
+        organisations = await self.organisations(program_id)
+        for organisation in organisations:
+            if needle in {organisation.key, *(n.casefold() for n in organisation.name.values())}:
+                return organisation
+        starts = [
+            o
+            for o in organisations
+            if any(n.casefold().startswith(needle) for n in (o.key, *o.name.values()))
+        ]
+        return starts[0] if len(starts) == 1 else None
 
     async def organisations(self, program_id: str) -> list[Organisation]:
         query = select(Organisation).where(Organisation.program_id == program_id)
