@@ -8,12 +8,18 @@ from zoneinfo import ZoneInfo
 from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal
 from handlers.i18n import N_
 from handlers.vocabulary import (
+    Form,
+    FormSubmitted,
     MessageBuilder,
+    MessageSaved,
     Outgoing,
     PostDeleted,
     PostEdited,
+    SelectField,
     Span,
+    TextField,
     ThreadPost,
+    ToActor,
 )
 from storage.models import Reflection, Source, Visibility
 from storage.reflections import ReflectionView, Viewer
@@ -62,11 +68,7 @@ async def thread_post(context: Context, event: ThreadPost) -> list[Outgoing]:
             context.t("The digilog for theme {number} is closed.", number=run.theme_number)
         )
     body = check_length(context, event.text)
-    replied_to = None
-    if event.reply_to_message_id is not None:
-        replied_to = await context.repos.reflections.by_message(
-            cohort.id, event.reply_to_message_id
-        )
+    replied_to = await _answered(context, event, run.theme_number)
     reflection, created = await context.repos.reflections.add(
         Reflection(
             cohort_id=cohort.id,
@@ -84,6 +86,24 @@ async def thread_post(context: Context, event: ThreadPost) -> list[Outgoing]:
     if not created:
         return []  # a redelivery: it is saved already, and said so already
     return [context.reply(context.t("Saved in the reflection bank as #{id}.", id=reflection.id))]
+
+
+async def _answered(context: Context, event: ThreadPost, theme: int) -> Reflection | None:
+    """The post a digilog message answers: the one it replies to, or else the latest
+    post in this theme by the first cohort member it mentions."""
+    cohort = context.require_cohort()
+    repos = context.repos
+    if event.reply_to_message_id is not None:
+        return await repos.reflections.by_message(cohort.id, event.reply_to_message_id)
+    for user_id in event.mentions:
+        person = await repos.people.by_account(
+            context.actor.platform, context.actor.workspace, user_id
+        )
+        if person is not None and person.id != context.member_person_id:
+            latest = await repos.reflections.latest_by(cohort.id, person.id, theme)
+            if latest is not None:
+                return latest
+    return None
 
 
 async def post_edited(context: Context, event: PostEdited) -> list[Outgoing]:
@@ -106,36 +126,136 @@ async def post_deleted(context: Context, event: PostDeleted) -> list[Outgoing]:
 
 
 async def reflect(context: Context, args: Args) -> list[Outgoing]:
-    """reflect [--theme N] [--private | --facilitators | --cohort] TEXT"""
-    member = context.require_member()
-    cohort = context.require_cohort()
+    """reflect [--theme N] [--private | --facilitators | --cohort] TEXT; no text: a form."""
+    context.require_member()
     visibility = Visibility.private
     for name in ("facilitators", "cohort"):
         if name in args.flags:
             visibility = Visibility(name)
     theme = await _theme_option(context, args)
+    if not args.rest.strip():
+        return [Outgoing(ToActor(), await reflection_form(context, theme))]
+    return [await save_reflection(context, args.rest, theme, visibility, Source.command)]
+
+
+async def save_reflection(
+    context: Context,
+    body: str,
+    theme: int | None,
+    visibility: Visibility,
+    source: Source,
+    message_id: str | None = None,
+) -> Outgoing:
+    member = context.require_member()
+    cohort = context.require_cohort()
     if theme is None:
         started = await context.repos.themes.started(cohort.id)
         theme = started[-1].theme_number if started else None
-    body = check_length(context, args.rest)
-    reflection, _ = await context.repos.reflections.add(
+    reflection, created = await context.repos.reflections.add(
         Reflection(
             cohort_id=cohort.id,
             author_id=member.person.id,
             organisation_id=member.organisation.id,
             theme_number=theme,
-            source=Source.command,
+            source=source,
             visibility=visibility,
-            body=body,
+            body=check_length(context, body),
+            message_id=message_id,
         )
     )
-    return [
-        context.reply(
+    if not created:
+        return context.reply(
+            context.t("That message is already in the reflection bank (#{id}).", id=reflection.id)
+        )
+    return context.reply(
+        context.t(
+            "Saved in the reflection bank as #{id}, visible to {audience}.",
+            id=reflection.id,
+            audience=context.t(VISIBILITY_LABELS[visibility]),
+        )
+    )
+
+
+FORM_PREFIX = "reflect:"
+
+
+async def reflection_form(context: Context, theme: int | None) -> Form:
+    """A longer reflection, with its theme and who may read it."""
+    t = context.t
+    cohort = context.require_cohort()
+    programme = await context.programme()
+    started = [r.theme_number for r in await context.repos.themes.started(cohort.id)]
+    if theme is None and started:
+        theme = started[-1]
+    themes = sorted({*started, *([theme] if theme else [])})
+    theme_options = tuple(
+        (str(n), f"{n}. {context.local(programme.themes[n - 1].title)}") for n in themes
+    )
+    return Form(
+        form_id=f"{FORM_PREFIX}{cohort.id}",
+        title=t("Write a reflection"),
+        intro=t("It goes into the reflection bank of {cohort}.", cohort=cohort.title),
+        fields=(
+            SelectField(
+                "theme",
+                t("Theme"),
+                (*theme_options, ("none", t("No theme"))),
+                initial=str(theme) if theme else "none",
+            ),
+            SelectField(
+                "visibility",
+                t("Who may read it"),
+                tuple((v.value, t(VISIBILITY_LABELS[v])) for v in Visibility),
+                initial=Visibility.private.value,
+            ),
+            TextField(
+                "text",
+                t("Your reflection"),
+                multiline=True,
+                max_length=MAX_REFLECTION_CHARS,
+                placeholder=t("What did you notice, learn or want to try?"),
+            ),
+        ),
+        submit_label=t("Save"),
+    )
+
+
+async def form_submitted(context: Context, event: FormSubmitted) -> list[Outgoing]:
+    cohort = context.require_cohort()
+    if event.form_id != f"{FORM_PREFIX}{cohort.id}":
+        raise Refusal(context.t("That form belongs to another cohort."))
+    programme = await context.programme()
+    theme_text = event.values.get("theme", "none")
+    theme = int(theme_text) if theme_text.isdigit() else None
+    if theme_text != "none" and (theme is None or programme.theme(theme) is None):
+        raise Refusal(
             context.t(
-                "Saved in the reflection bank as #{id}, visible to {audience}.",
-                id=reflection.id,
-                audience=context.t(VISIBILITY_LABELS[visibility]),
+                "There is no theme {number}; this programme has themes 1–{last}.",
+                number=theme_text,
+                last=len(programme.themes),
             )
+        )
+    try:
+        visibility = Visibility(event.values.get("visibility") or Visibility.private.value)
+    except ValueError:
+        raise Refusal(context.t("Choose who may read the reflection.")) from None
+    body = event.values.get("text", "")
+    return [await save_reflection(context, body, theme, visibility, Source.command)]
+
+
+async def message_saved(context: Context, event: MessageSaved) -> list[Outgoing]:
+    """ "Save to reflection bank" on a message: only on one's own, and only once."""
+    context.require_member()
+    cohort = context.require_cohort()
+    if event.author_user_id != context.actor.user_id:
+        raise Refusal(context.t("You can only save messages that you wrote yourself."))
+    theme = None
+    if event.where.thread_id is not None:
+        run = await context.repos.themes.by_post(cohort.id, event.where.thread_id)
+        theme = run.theme_number if run else None
+    return [
+        await save_reflection(
+            context, event.text, theme, Visibility.cohort, Source.saved_message, event.message_id
         )
     ]
 

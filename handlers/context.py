@@ -55,6 +55,10 @@ class Context:
         return self.t.language
 
     @property
+    def member_person_id(self) -> int | None:
+        return self.member.person.id if self.member else None
+
+    @property
     def is_facilitator(self) -> bool:
         return self.member is not None and self.member.membership.role == Role.facilitator
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from handlers import bank, commands, people, quiz, themes
+from handlers import bank, commands, home, people, quiz, themes
 from handlers.context import Args, Context, Refusal, build_context
 from handlers.vocabulary import (
     ChoiceMade,
     CommandReceived,
     Delivered,
+    FormSubmitted,
+    HomeOpened,
     Inbound,
     MessageBuilder,
+    MessageSaved,
     Outgoing,
     PostDeleted,
     PostEdited,
@@ -29,16 +32,25 @@ class Digilog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def handle(self, event: Inbound) -> list[Outgoing]:
+    async def handle(self, event: Inbound, *, delivery_id: str | None = None) -> list[Outgoing]:
+        """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""
         cohort_key = None
         if isinstance(event, CommandReceived):
             cohort_key = Args.parse(event.text, options=("in",)).options.get("in")
         try:
             async with self.store.transaction() as repos:
+                if delivery_id and not await repos.events.first_time(
+                    event.actor.platform, delivery_id
+                ):
+                    return []
                 context = await build_context(repos, event.actor, event.where, cohort_key)
                 return await self._dispatch(context, event)
         except Refusal as refusal:
-            # The transaction has rolled back; the person is told why.
+            # The transaction has rolled back; the person is told why, once.
+            if delivery_id:
+                async with self.store.transaction() as repos:
+                    if not await repos.events.first_time(event.actor.platform, delivery_id):
+                        return []
             return [Outgoing(ToActor(), refusal.message)]
 
     async def _dispatch(self, context: Context, event: Inbound) -> list[Outgoing]:
@@ -53,6 +65,12 @@ class Digilog:
                 return await bank.post_edited(context, event)
             case PostDeleted():
                 return await bank.post_deleted(context, event)
+            case FormSubmitted():
+                return await bank.form_submitted(context, event)
+            case MessageSaved():
+                return await bank.message_saved(context, event)
+            case HomeOpened():
+                return await home.home(context)
 
     async def _command(self, context: Context, text: str) -> list[Outgoing]:
         command, rest = commands.find(text)
@@ -77,6 +95,13 @@ class Digilog:
         kind = action_id.split(":", 1)[0]
         if kind == "quiz" and (action := quiz.QuizAction.parse(action_id)) is not None:
             return await quiz.choice(context, action)
+        if kind == "reflect":
+            _, cohort_id, theme = [*action_id.split(":"), "", ""][:3]
+            if str(context.require_cohort().id) != cohort_id:
+                raise Refusal(context.t("That button belongs to another cohort."))
+            context.require_member()
+            number = int(theme) if theme.isdigit() else None
+            return [Outgoing(ToActor(), await bank.reflection_form(context, number))]
         if kind == "join":
             _, cohort_id, organisation = [*action_id.split(":"), "", ""][:3]
             cohort = context.require_cohort()

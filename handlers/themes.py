@@ -9,6 +9,7 @@ from handlers.vocabulary import (
     Conversation,
     Message,
     MessageBuilder,
+    Option,
     Outgoing,
     Span,
     ToConversation,
@@ -45,7 +46,7 @@ def _material_kind(t: Translator, material: Material) -> str:
     return kind + ", " + t("{minutes} min", minutes=material.minutes)
 
 
-def theme_post(theme: Theme, number: int, language: str) -> Message:
+def theme_post(theme: Theme, number: int, language: str, cohort_id: int) -> Message:
     """The post that opens a theme in the cohort's channel; its thread is the digilog."""
     t: Translator = translator(language)
 
@@ -77,6 +78,7 @@ def theme_post(theme: Theme, number: int, language: str) -> Message:
     build.divider()
     build.para(Span(t("Digilog"), strong=True), Span(": " + local(theme.digilog_prompt)))
     build.note(t("Reply in the thread under this post; every reply goes into the reflection bank."))
+    build.choices([Option(f"reflect:{cohort_id}:{number}", t("Write a reflection"))])
     build.summary = t("Theme {number}: {title}", number=number, title=local(theme.title))
     return build.build()
 
@@ -110,7 +112,8 @@ async def show_theme(context: Context, args: Args) -> list[Outgoing]:
     number = theme_number(context, args, programme)
     theme = programme.theme(number)
     assert theme is not None
-    return [context.reply(theme_post(theme, number, context.language))]
+    cohort = context.require_cohort()
+    return [context.reply(theme_post(theme, number, context.language, cohort.id))]
 
 
 async def start_theme(context: Context, args: Args) -> list[Outgoing]:
@@ -140,7 +143,7 @@ async def start_theme(context: Context, args: Args) -> list[Outgoing]:
     return [
         Outgoing(
             ToConversation(channel),
-            theme_post(theme, number, cohort.language),
+            theme_post(theme, number, cohort.language, cohort.id),
             receipt=f"{RECEIPT_PREFIX}{run.id}",
         ),
         context.reply(t("Theme {number} has started and its digilog is open.", number=number)),

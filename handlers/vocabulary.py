@@ -8,7 +8,7 @@ platform markup, so no renderer has to unpick another's syntax.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -69,6 +69,7 @@ class ThreadPost:
     message_id: str
     text: str
     reply_to_message_id: str | None = None  # the post it answers, when the platform says
+    mentions: tuple[str, ...] = ()  # user ids @-mentioned: whom a reply answers in Slack
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,35 @@ class PostDeleted:
 
 
 @dataclass(frozen=True)
+class FormSubmitted:
+    """A filled-in form (a Slack modal, an Adaptive Card's inputs): field id → value."""
+
+    actor: Actor
+    where: Conversation
+    form_id: str
+    values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class MessageSaved:
+    """ "Save to reflection bank" on a message someone wrote (a message shortcut)."""
+
+    actor: Actor
+    where: Conversation
+    message_id: str
+    author_user_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class HomeOpened:
+    """The person opened their own page with the bot (Slack App Home, a Teams personal tab)."""
+
+    actor: Actor
+    where: Conversation  # the person's direct conversation with the bot, if known
+
+
+@dataclass(frozen=True)
 class Delivered:
     """An adapter's report that a message with a receipt was posted, and its platform id."""
 
@@ -95,7 +125,16 @@ class Delivered:
     message_id: str
 
 
-Inbound = CommandReceived | ChoiceMade | ThreadPost | PostEdited | PostDeleted
+Inbound = (
+    CommandReceived
+    | ChoiceMade
+    | ThreadPost
+    | PostEdited
+    | PostDeleted
+    | FormSubmitted
+    | MessageSaved
+    | HomeOpened
+)
 
 # ---------------------------------------------------------------- outbound
 
@@ -165,6 +204,40 @@ class Message:
 
 
 @dataclass(frozen=True)
+class TextField:
+    field_id: str
+    label: str
+    multiline: bool = False
+    max_length: int | None = None
+    optional: bool = False
+    initial: str | None = None
+    placeholder: str | None = None
+
+
+@dataclass(frozen=True)
+class SelectField:
+    field_id: str
+    label: str
+    options: tuple[tuple[str, str], ...]  # (value, label)
+    initial: str | None = None
+    optional: bool = False
+
+
+Field = TextField | SelectField
+
+
+@dataclass(frozen=True)
+class Form:
+    """Questions to fill in; comes back as FormSubmitted with the same form_id."""
+
+    form_id: str
+    title: str
+    fields: tuple[Field, ...]
+    submit_label: str
+    intro: str | None = None
+
+
+@dataclass(frozen=True)
 class ToActor:
     """Only the person who acted sees it (ephemeral in a channel, or a direct reply)."""
 
@@ -185,13 +258,18 @@ class ToPerson:
     user_id: str
 
 
-Destination = ToActor | ToConversation | ToPerson
+@dataclass(frozen=True)
+class ToHome:
+    """The person's own page with the bot, replaced as a whole (Slack App Home)."""
+
+
+Destination = ToActor | ToConversation | ToPerson | ToHome
 
 
 @dataclass(frozen=True)
 class Outgoing:
     to: Destination
-    message: Message
+    message: Message | Form  # a Form only ever goes ToActor
     # When set, the adapter reports the posted message's id back as Delivered(receipt, ...).
     receipt: str | None = None
 

@@ -72,6 +72,20 @@ class QuizRepository:
         )
         return list((await self._session.scalars(query.order_by(QuizAnswer.question_index))).all())
 
+    async def scores(self, cohort_id: int, theme_number: int) -> dict[int, tuple[int, int]]:
+        """person id → (questions answered, answered right) for one theme's quiz."""
+        query = (
+            select(
+                QuizAnswer.person_id,
+                func.count(),
+                func.sum(case((QuizAnswer.correct, 1), else_=0)),
+            )
+            .where(QuizAnswer.cohort_id == cohort_id, QuizAnswer.theme_number == theme_number)
+            .group_by(QuizAnswer.person_id)
+        )
+        rows = (await self._session.execute(query)).all()
+        return {person: (n, int(right or 0)) for person, n, right in rows}
+
     async def by_question(self, cohort_id: int, theme_number: int) -> list[QuestionResult]:
         query = (
             select(

@@ -24,7 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import Membership, Organisation, Person, Reflection, Visibility, utcnow
+from storage.models import (
+    Membership,
+    Organisation,
+    Person,
+    Reflection,
+    Source,
+    Visibility,
+    utcnow,
+)
 from storage.search import fts5_match, index_text, query_stems
 
 _search_table = table("reflection_search", column("rowid"), column("stems"))
@@ -106,6 +114,33 @@ class ReflectionRepository:
                 Reflection.cohort_id == cohort_id, Reflection.message_id == message_id
             )
         )
+
+    async def latest_by(self, cohort_id: int, author_id: int, theme: int) -> Reflection | None:
+        return await self._session.scalar(
+            select(Reflection)
+            .where(
+                Reflection.cohort_id == cohort_id,
+                Reflection.author_id == author_id,
+                Reflection.theme_number == theme,
+            )
+            .order_by(Reflection.created_at.desc(), Reflection.id.desc())
+            .limit(1)
+        )
+
+    async def digilog_authors(self, cohort_id: int, theme: int) -> set[int]:
+        """Who has posted or replied in a theme's digilog."""
+        query = select(Reflection.author_id).where(
+            Reflection.cohort_id == cohort_id,
+            Reflection.theme_number == theme,
+            Reflection.source.in_((Source.digilog_post, Source.digilog_reply)),
+        )
+        return set((await self._session.scalars(query.distinct())).all())
+
+    async def count_by(self, cohort_id: int, author_id: int) -> int:
+        query = select(func.count()).where(
+            Reflection.cohort_id == cohort_id, Reflection.author_id == author_id
+        )
+        return (await self._session.scalar(query)) or 0
 
     async def get(self, reflection_id: int) -> Reflection | None:
         return await self._session.get(Reflection, reflection_id)

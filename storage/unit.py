@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.events import ProcessedEventRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.programs import ProgramRepository
 from storage.quizzes import QuizRepository
@@ -24,6 +25,7 @@ class Repositories:
     themes: ThemeRunRepository
     reflections: ReflectionRepository
     quizzes: QuizRepository
+    events: ProcessedEventRepository
 
 
 class Store:
@@ -43,4 +45,5 @@ class Store:
                 themes=ThemeRunRepository(session),
                 reflections=ReflectionRepository(session),
                 quizzes=QuizRepository(session),
+                events=ProcessedEventRepository(session),
             )

@@ -13,7 +13,10 @@ from handlers.vocabulary import (
     CommandReceived,
     Conversation,
     Delivered,
+    Form,
+    FormSubmitted,
     Inbound,
+    Message,
     Option,
     Outgoing,
     PostDeleted,
@@ -31,12 +34,20 @@ class Reply:
     outgoing: list[Outgoing]
 
     @property
+    def messages(self) -> list[tuple[Outgoing, Message]]:
+        return [(o, o.message) for o in self.outgoing if isinstance(o.message, Message)]
+
+    @property
+    def forms(self) -> list[Form]:
+        return [o.message for o in self.outgoing if isinstance(o.message, Form)]
+
+    @property
     def text(self) -> str:
-        return "\n".join(render(o.message)[0] for o in self.outgoing)
+        return "\n".join(render(m)[0] for _, m in self.messages)
 
     @property
     def private(self) -> str:
-        return "\n".join(render(o.message)[0] for o in self.outgoing if isinstance(o.to, ToActor))
+        return "\n".join(render(m)[0] for o, m in self.messages if isinstance(o.to, ToActor))
 
     @property
     def public(self) -> list[Outgoing]:
@@ -44,7 +55,7 @@ class Reply:
 
     @property
     def options(self) -> list[Option]:
-        return [opt for o in self.outgoing for opt in render(o.message)[1]]
+        return [opt for _, m in self.messages for opt in render(m)[1]]
 
 
 @dataclass
@@ -69,12 +80,16 @@ class Chat:
             if item.receipt:  # as an adapter does once the platform has posted it
                 message_id = f"msg-{next(_ids)}"
                 await self.digilog.delivered(Delivered(item.receipt, self.channel, message_id))
+                assert isinstance(item.message, Message)
                 theme = int(item.message.summary.split(":")[0].split()[-1])
                 self.posts[theme] = message_id
         return Reply(outgoing)
 
     async def say(self, user: str, text: str, where: Conversation | None = None) -> Reply:
         return await self.send(CommandReceived(self.actor(user), where or self.channel, text))
+
+    async def submit(self, user: str, form_id: str, values: dict[str, str]) -> Reply:
+        return await self.send(FormSubmitted(self.actor(user), self.channel, form_id, values))
 
     async def click(self, user: str, action_id: str) -> Reply:
         return await self.send(ChoiceMade(self.actor(user), self.channel, action_id))

@@ -337,11 +337,31 @@ async def test_a_digilog_post_over_the_limit_is_refused(chat: Chat, store: Store
     assert len(saved.body) == MAX_REFLECTION_CHARS
 
 
-async def test_an_empty_reflection_is_refused(chat: Chat, store: Store) -> None:
+async def test_reflect_without_text_opens_the_reflection_form(chat: Chat, store: Store) -> None:
     for line in ("reflect", "reflect    ", "reflect --cohort"):
-        reply = await chat.say("anna", line)
-        assert reply.text.strip() == "Write something to save.", line
+        (form,) = (await chat.say("anna", line)).forms
+        assert form.form_id == f"reflect:{chat.cohort.id}", line
+        assert [f.field_id for f in form.fields] == ["theme", "visibility", "text"]
     assert await rows(store, Reflection) == []
+
+
+async def test_the_reflection_form_saves_with_its_theme_and_visibility(
+    chat: Chat, store: Store
+) -> None:
+    await chat.say("fia", "theme start 1")
+    (form,) = (await chat.say("anna", "reflect")).forms
+    values = {"theme": "1", "visibility": "facilitators", "text": "Längre tankar om ledarskap."}
+    reply = await chat.submit("anna", form.form_id, values)
+    assert "visible to the author and the facilitators" in reply.text
+    (saved,) = await rows(store, Reflection)
+    assert (saved.theme_number, saved.visibility, saved.body) == (
+        1,
+        Visibility.facilitators,
+        "Längre tankar om ledarskap.",
+    )
+    empty = await chat.submit("anna", form.form_id, {**values, "text": "  "})
+    assert empty.text.strip() == "Write something to save."
+    assert len(await rows(store, Reflection)) == 1
 
 
 # ---------------------------------------------------------------- the digilog

@@ -25,7 +25,11 @@ def spans(parts: Iterable[Span], *, color: bool) -> str:
     for span in parts:
         value = span.text
         if span.strong and value.strip():
-            value = f"{BOLD}{value}{RESET}" if color else f"**{value}**"
+            # Markers hug the words: "**Task:** text", not "**Task: **text".
+            core = value.strip()
+            lead, trail = value[: len(value) - len(value.lstrip())], value[len(value.rstrip()) :]
+            core = f"{BOLD}{core}{RESET}" if color else f"**{core}**"
+            value = lead + core + trail
         if span.link:
             value = f"{value} <{span.link}>"
         out.append(value)

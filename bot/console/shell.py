@@ -25,12 +25,18 @@ from handlers.vocabulary import (
     CommandReceived,
     Conversation,
     Delivered,
+    Field,
+    Form,
+    FormSubmitted,
+    HomeOpened,
     Inbound,
     Option,
     Outgoing,
+    SelectField,
     ThreadPost,
     ToActor,
     ToConversation,
+    ToHome,
     ToPerson,
 )
 from storage.models import Cohort
@@ -44,6 +50,7 @@ CONSOLE_HELP = (
     (N_("post [--theme N] <text>"), N_("Post in a theme's digilog (its thread).")),
     (N_("reply <p1> <text>"), N_("Reply to a digilog post shown as [p1].")),
     (N_("<number>"), N_("Pick one of the choices last shown.")),
+    ("home", N_("Your page: where you are, or how the cohort is doing.")),
     ("quit", N_("Leave the console.")),
 )
 
@@ -61,6 +68,7 @@ class Console:
     _options: list[Option] = field(default_factory=list)
     _options_private: bool = False  # shown to one person only: not theirs to click after `as`
     _posts: dict[str, tuple[str, str]] = field(default_factory=dict)  # p1 → (message, thread)
+    _form: FormInProgress | None = None
 
     @property
     def conversation(self) -> Conversation:
@@ -99,6 +107,9 @@ class Console:
     async def line(self, line: str) -> bool:
         """Handle one line; False when the person wants to leave."""
         line = line.strip()
+        if self._form is not None:
+            await self.answer_form(line)
+            return True
         if not line or line.startswith("#"):
             return True
         word, _, rest = line.partition(" ")
@@ -115,6 +126,8 @@ class Console:
             await self.post(rest)
         elif word == "reply":
             await self.reply(rest)
+        elif word == "home":
+            await self.send(HomeOpened(self.actor, self.conversation))
         else:
             await self.send(CommandReceived(self.actor, self.conversation, line))
             if word == "help":
@@ -127,8 +140,17 @@ class Console:
             await self.deliver(outgoing)
 
     async def deliver(self, outgoing: Outgoing) -> None:
+        if isinstance(outgoing.message, Form):
+            self._form = FormInProgress(outgoing.message)
+            self.print(f"[{outgoing.message.title}]")
+            if outgoing.message.intro:
+                self.print(f"  {outgoing.message.intro}")
+            self.prompt_field()
+            return
         text, options = render(outgoing.message, color=self.color)
         match outgoing.to:
+            case ToHome():
+                header = self.t("[Your page with Digilog]")
             case ToActor():
                 header = self.t(
                     "[Digilog → {name}, only you]", name=self.actor.display_name or self.user_id
@@ -147,6 +169,31 @@ class Console:
             self._options_private = not isinstance(outgoing.to, ToConversation)
         if outgoing.receipt is not None:
             await self.digilog.delivered(Delivered(outgoing.receipt, self.conversation, message_id))
+
+    def prompt_field(self) -> None:
+        assert self._form is not None
+        current = self._form.current
+        if isinstance(current, SelectField):
+            for i, (_, label) in enumerate(current.options, start=1):
+                self.print(f"  [{i}] {label}")
+        self.print("  " + self.t("{label} (empty: keep, `cancel`: stop):", label=current.label))
+
+    async def answer_form(self, line: str) -> None:
+        """One line answers one field; the last one sends the form."""
+        assert self._form is not None
+        if line.lower() == "cancel":
+            self._form = None
+            self.print("  " + self.t("(cancelled)"))
+            return
+        if not self._form.answer(line):
+            self.print("  " + self.t("(not one of the choices)"))
+        if not self._form.done:
+            self.prompt_field()
+            return
+        form, self._form = self._form, None
+        await self.send(
+            FormSubmitted(self.actor, self.conversation, form.form.form_id, form.values)
+        )
 
     async def pick(self, number: int) -> None:
         if not 1 <= number <= len(self._options):
@@ -219,6 +266,37 @@ class Console:
             return
         message_id, thread = self._posts[ref]
         await self.post(text, reply_to=message_id, thread=thread)
+
+
+@dataclass
+class FormInProgress:
+    """A form being filled in line by line."""
+
+    form: Form
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def current(self) -> Field:
+        return self.form.fields[len(self.values)]
+
+    @property
+    def done(self) -> bool:
+        return len(self.values) == len(self.form.fields)
+
+    def answer(self, line: str) -> bool:
+        current = self.current
+        if isinstance(current, SelectField):
+            if not line:
+                self.values[current.field_id] = current.initial or ""
+                return True
+            choices = {value: value for value, _ in current.options}
+            choices |= {str(i): value for i, (value, _) in enumerate(current.options, start=1)}
+            if line not in choices:
+                return False
+            self.values[current.field_id] = choices[line]
+            return True
+        self.values[current.field_id] = line or current.initial or ""
+        return True
 
 
 def interactive_reader(stream: TextIO) -> Callable[[str], str]:

@@ -1,0 +1,1 @@
+"""The Slack adapter: Bolt listeners in, Block Kit out."""

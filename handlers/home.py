@@ -1,0 +1,125 @@
+"""A person's own page with the bot: where they are in the programme, or how the cohort is doing."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.programme_file import Programme
+from handlers.vocabulary import MessageBuilder, Outgoing, Span, ToHome
+from storage.models import Role, ThemeRun
+
+DONE, TODO = "✅", "⬜"
+
+
+async def home(context: Context) -> list[Outgoing]:
+    t = context.t
+    build = MessageBuilder()
+    if context.cohort is None or context.member is None:
+        build.heading(t("Welcome to Digilog"))
+        build.para(
+            t(
+                "You are not in a cohort yet. Write `join` in your cohort's channel, "
+                "or ask a facilitator to enrol you."
+            )
+        )
+        return [Outgoing(ToHome(), build.build())]
+    programme = await context.programme()
+    runs = await context.repos.themes.started(context.cohort.id)
+    build.heading(f"{context.local(programme.programme.title)} · {context.cohort.title}")
+    if not runs:
+        build.para(t("No theme has started yet."))
+    elif context.member.membership.role == Role.facilitator:
+        await _progress(context, programme, runs[-1], build)
+    else:
+        await _journey(context, programme, runs, build)
+    return [Outgoing(ToHome(), build.build())]
+
+
+async def _journey(
+    context: Context, programme: Programme, runs: list[ThemeRun], build: MessageBuilder
+) -> None:
+    t = context.t
+    cohort, member = context.require_cohort(), context.require_member()
+    me = member.person.id
+    current = runs[-1]
+    theme = programme.theme(current.theme_number)
+    assert theme is not None
+    posted = me in await context.repos.reflections.digilog_authors(cohort.id, current.theme_number)
+    now = t("Now: theme {number}", number=current.theme_number)
+    build.para(Span(f"{now} · {context.local(theme.title)}", strong=True))
+    materials: list[Span] = [Span(t("Materials") + ": ")]
+    for i, material in enumerate(theme.materials):
+        materials += [Span(", ")] if i else []
+        materials.append(Span(context.local(material.title), link=material.url))
+    steps = [
+        tuple(materials),
+        _step(t("Reflection task"), context.local(theme.reflection_task.text)),
+    ]
+    if theme.workshop is not None:
+        steps.append(_step(t("Workshop"), context.local(theme.workshop.title)))
+    steps.append(_step(t("Digilog"), context.local(theme.digilog_prompt), done=posted))
+    build.bullets(steps)
+    scores = []
+    for run in runs:
+        quiz = (programme.theme(run.theme_number) or theme).quiz
+        if quiz is None:
+            continue
+        answered, right = (await context.repos.quizzes.scores(cohort.id, run.theme_number)).get(
+            me, (0, 0)
+        )
+        if answered == len(quiz.questions):
+            state = t("{score} of {total} right", score=right, total=len(quiz.questions))
+        elif run.quiz_opened_at and not run.quiz_closed_at:
+            state = t("open: write `quiz {number}`", number=run.theme_number)
+        else:
+            state = t("not open")
+        scores.append((t("Quiz, theme {number}", number=run.theme_number), state))
+    build.facts(scores)
+    count = await context.repos.reflections.count_by(cohort.id, me)
+    build.note(
+        t.plural(
+            "You have {n} reflection in the bank; write `bank --mine` to read them.",
+            "You have {n} reflections in the bank; write `bank --mine` to read them.",
+            count,
+        )
+    )
+
+
+def _step(label: str, text: str, *, done: bool | None = None) -> tuple[Span, ...]:
+    """A step of the theme; a tick only where Digilog can know it was done."""
+    mark = "" if done is None else (DONE if done else TODO) + " "
+    return (Span(mark + label + ": ", strong=True), Span(text))
+
+
+async def _progress(
+    context: Context, programme: Programme, current: ThemeRun, build: MessageBuilder
+) -> None:
+    t = context.t
+    cohort = context.require_cohort()
+    number = current.theme_number
+    theme = programme.theme(number)
+    assert theme is not None
+    participants = await context.repos.people.members(cohort.id, Role.participant)
+    posted = await context.repos.reflections.digilog_authors(cohort.id, number)
+    scores = await context.repos.quizzes.scores(cohort.id, number)
+    questions = len(theme.quiz.questions) if theme.quiz else 0
+    progress = t("Progress in theme {number}", number=number)
+    build.para(Span(f"{progress} · {context.local(theme.title)}", strong=True))
+    by_organisation: dict[str, list[int]] = {}
+    for member in participants:
+        name = context.local(member.organisation.name)
+        row = by_organisation.setdefault(name, [0, 0, 0])
+        row[0] += 1
+        row[1] += member.person.id in posted
+        row[2] += bool(questions) and scores.get(member.person.id, (0, 0))[0] == questions
+    build.facts(
+        (
+            name,
+            t.plural("{n} participant", "{n} participants", people)
+            + " · "
+            + t("{posted} in the digilog", posted=wrote)
+            + " · "
+            + t("{done} finished the quiz", done=done),
+        )
+        for name, (people, wrote, done) in sorted(by_organisation.items())
+    )
+    build.note(t("`results {number}` shows the quiz per question.", number=number))
