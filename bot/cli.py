@@ -351,14 +351,34 @@ async def console(cohort_key: str | None, user_id: str | None) -> None:
 
 
 @main.command()
-def serve() -> None:
-    """Serve the Slack and Teams adapters over HTTP (needs their credentials)."""
-    click.echo(
-        "digilog serve: no Slack or Teams adapter is configured in this version; "
-        "use `digilog console` to run a programme in the terminal.",
-        err=True,
+@click.option("--host", help="Default: DIGILOG_HOST (0.0.0.0).")
+@click.option("--port", type=int, help="Default: DIGILOG_PORT or PORT (3000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve Slack over HTTP (POST /slack/events) or Socket Mode, and GET /healthz."""
+    from aiohttp import web
+
+    from bot.web import create_app
+
+    settings = Settings()
+    if not settings.slack_enabled:
+        click.echo(
+            "digilog serve: no Slack credentials are configured (SLACK_BOT_TOKEN, or "
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET); see the README. "
+            "`digilog console` runs a programme in the terminal.",
+            err=True,
+        )
+        sys.exit(2)
+    problems = settings.slack_problems()
+    if problems:
+        for problem in problems:
+            click.echo(f"digilog serve: {problem}", err=True)
+        sys.exit(2)
+    web.run_app(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        print=lambda text: click.echo(text, err=True),
     )
-    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_path
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.i18n import SUPPORTED
@@ -14,7 +14,11 @@ from handlers.i18n import SUPPORTED
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="DIGILOG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="DIGILOG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     database_url: str | None = Field(
@@ -28,6 +32,24 @@ class Settings(BaseSettings):
     language: str = Field(default="sv", description="Language of new cohorts and the CLI.")
     timezone: str = Field(default="Europe/Stockholm", description="Time zone of new cohorts.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    host: str = Field(default="0.0.0.0", description="Where `digilog serve` listens.")
+    port: int = Field(
+        default=3000,
+        validation_alias=AliasChoices("DIGILOG_PORT", "PORT"),
+        description="Port of `digilog serve` (PORT works too, as platforms set it).",
+    )
+
+    # Slack: the usual variable names, without our prefix.
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_SIGNING_SECRET"
+    )
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_CLIENT_SECRET"
+    )
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
 
     @field_validator("language")
     @classmethod
@@ -35,6 +57,30 @@ class Settings(BaseSettings):
         if value not in SUPPORTED:
             raise ValueError(f"choose one of {', '.join(SUPPORTED)}")
         return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def slack_enabled(self) -> bool:
+        """A bot token, an app token (Socket Mode) or OAuth credentials turn Slack on."""
+        return bool(self.slack_bot_token or self.slack_client_id)
+
+    def slack_problems(self) -> list[str]:
+        """What is missing for the Slack configuration given, in words an operator can act on."""
+        problems = []
+        if self.slack_client_id and not self.slack_client_secret:
+            problems.append("SLACK_CLIENT_ID is set but SLACK_CLIENT_SECRET is not")
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            problems.append(
+                "SLACK_SIGNING_SECRET is needed to verify requests over HTTP "
+                "(or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if self.slack_app_token is not None and self.slack_bot_token is None:
+            problems.append("Socket Mode (SLACK_APP_TOKEN) needs SLACK_BOT_TOKEN too")
+        return problems
 
     @property
     def effective_database_url(self) -> str:

@@ -1,13 +1,17 @@
-"""`make run`: start what is configured; with no chat platform configured, the console."""
+"""`make run`: serve Slack when it is configured; otherwise the console on the bundled example."""
 
 from __future__ import annotations
 
 import sys
 
 from bot.cli import main
+from bot.settings import Settings
 
 
 def start() -> None:
+    if Settings().slack_enabled:
+        main(["serve"])
+        return
     print(
         "No Slack or Teams credentials are configured, so Digilog starts the terminal "
         "console on the bundled example programme (see README: Connecting Slack).",

@@ -1,0 +1,221 @@
+"""The Slack adapter: a bolt AsyncApp whose listeners translate, call the handlers, and deliver.
+
+Every listener acks first (Slack wants an answer within 3 seconds) and does the work
+after; slow or failing Slack calls then cost the person a late reply, never a retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.settings import Settings
+from bot.slack import translate
+from bot.slack.blocks import values_from_view_state
+from bot.slack.directory import Directory
+from bot.slack.messenger import Origin, deliver
+from handlers.digilog import Digilog
+from handlers.vocabulary import Actor, FormSubmitted, HomeOpened
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/digilog"
+SAVE_SHORTCUT = "save_to_bank"
+# The fewest bot scopes that do the job; the README says why each is there.
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "im:write",
+    "mpim:write",
+    "users:read",
+)
+
+
+def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_slack_app(settings: Settings, digilog: Digilog, engine: AsyncEngine) -> AsyncApp:
+    """The bolt app for one workspace (a bot token) or many (OAuth)."""
+    signing_secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    if settings.slack_client_id and settings.slack_client_secret:
+        client_id = settings.slack_client_id
+        app = AsyncApp(
+            signing_secret=signing_secret,
+            client=web_client(settings),
+            oauth_settings=AsyncOAuthSettings(
+                client_id=client_id,
+                client_secret=settings.slack_client_secret.get_secret_value(),
+                scopes=list(BOT_SCOPES),
+                installation_store=AsyncSQLAlchemyInstallationStore(client_id, engine),
+                state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
+            ),
+        )
+    else:
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        app = AsyncApp(
+            token=token,
+            signing_secret=signing_secret,
+            client=web_client(settings, token),
+            # Socket Mode connections are authenticated by the app token instead.
+            request_verification_enabled=settings.slack_app_token is None,
+        )
+    SlackListeners(digilog, Directory()).register(app)
+    return app
+
+
+class SlackListeners:
+    def __init__(self, digilog: Digilog, directory: Directory) -> None:
+        self.digilog = digilog
+        self.directory = directory
+
+    def register(self, app: AsyncApp) -> None:
+        app.command(COMMAND)(self.on_command)
+        app.action(re.compile(r".+"))(self.on_action)
+        app.view_submission(re.compile(r".+"))(self.on_view_submission)
+        app.shortcut(SAVE_SHORTCUT)(self.on_save_shortcut)
+        app.event("message")(self.on_message)
+        app.event("app_home_opened")(self.on_home_opened)
+        app.error(self.on_error)
+
+    async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
+        user = await self.directory.user(client, team, user_id)
+        return translate.actor(team, user_id, name=user.name, locale=user.locale)
+
+    async def on_command(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        team, user_id = translate.team_of(body), str(body["user_id"])
+        event = translate.command(body, await self._actor(client, team, user_id))
+        origin = Origin(
+            client,
+            team,
+            user_id,
+            channel_id=str(body.get("channel_id") or "") or None,
+            trigger_id=body.get("trigger_id"),
+            respond=respond,
+        )
+        await deliver(self.digilog, origin, await self.digilog.handle(event))
+
+    async def on_action(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        team, user_id = translate.team_of(body), str(body["user"]["id"])
+        event = translate.choice(body, await self._actor(client, team, user_id))
+        if event is None:
+            return
+        container = body.get("container") or {}
+        origin = Origin(
+            client,
+            team,
+            user_id,
+            channel_id=event.where.conversation_id or None,
+            thread_ts=event.where.thread_id,
+            trigger_id=body.get("trigger_id"),
+            respond=respond if body.get("response_url") else None,
+            # A private question is replaced by its feedback; a channel post stays.
+            replace_original=bool(container.get("is_ephemeral")),
+        )
+        await deliver(self.digilog, origin, await self.digilog.handle(event))
+
+    async def on_view_submission(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        team, user_id = translate.team_of(body), str(body["user"]["id"])
+        where = json.loads(view.get("private_metadata") or "{}")
+        channel, thread = where.get("channel") or "", where.get("thread")
+        event = FormSubmitted(
+            await self._actor(client, team, user_id),
+            translate.conversation(team, channel, thread),
+            str(view.get("callback_id", "")),
+            values_from_view_state((view.get("state") or {}).get("values") or {}),
+        )
+        origin = Origin(client, team, user_id, channel_id=channel or None, thread_ts=thread)
+        await deliver(self.digilog, origin, await self.digilog.handle(event))
+
+    async def on_save_shortcut(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        team, user_id = translate.team_of(body), str(body["user"]["id"])
+        text = str((body.get("message") or {}).get("text", ""))
+        names = await self.directory.names(client, team, translate.mentions(text))
+        event = translate.saved_message(body, await self._actor(client, team, user_id), names)
+        origin = Origin(
+            client,
+            team,
+            user_id,
+            channel_id=event.where.conversation_id or None,
+            respond=respond if body.get("response_url") else None,
+        )
+        await deliver(self.digilog, origin, await self.digilog.handle(event))
+
+    async def on_message(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        # Events are acked by bolt as they arrive; retries are recognised by event_id.
+        team = translate.team_of(body)
+        message = event.get("message") or event
+        names = await self.directory.names(
+            client, team, translate.mentions(str(message.get("text", "")))
+        )
+        neutral = translate.message_event(event, team, names)
+        if neutral is None:
+            return
+        # The same event, with the person's name and locale as Slack knows them.
+        neutral = replace(neutral, actor=await self._actor(client, team, neutral.actor.user_id))
+        origin = Origin(
+            client,
+            team,
+            neutral.actor.user_id,
+            channel_id=neutral.where.conversation_id,
+            thread_ts=neutral.where.thread_id,
+        )
+        outgoing = await self.digilog.handle(neutral, delivery_id=body.get("event_id"))
+        await deliver(self.digilog, origin, outgoing)
+
+    async def on_home_opened(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        if event.get("tab") != "home":
+            return
+        team, user_id = translate.team_of(body), str(event["user"])
+        where = translate.conversation(team, str(event.get("channel", "")))
+        neutral = HomeOpened(await self._actor(client, team, user_id), where)
+        origin = Origin(client, team, user_id)
+        await deliver(self.digilog, origin, await self.digilog.handle(neutral))
+
+    async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        kind = body.get("type") or (body.get("event") or {}).get("type") or body.get("command")
+        log.exception("Slack request (%s) failed: %s", kind, error, exc_info=error)

@@ -1,0 +1,53 @@
+"""Who a Slack user is (name, locale), asked of users.info once an hour at most."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    name: str | None
+    locale: str | None
+
+
+@dataclass
+class Directory:
+    _known: dict[tuple[str, str], tuple[float, SlackUser]] = field(default_factory=dict)
+
+    async def user(self, client: AsyncWebClient, team: str, user_id: str) -> SlackUser:
+        key = (team, user_id)
+        cached = self._known.get(key)
+        if cached and time.monotonic() - cached[0] < TTL_SECONDS:
+            return cached[1]
+        try:
+            response = await client.users_info(user=user_id, include_locale=True)
+        except SlackApiError as error:
+            # Not knowing someone's locale is no reason to fail their request.
+            log.warning("users.info %s failed: %s", user_id, error.response.get("error"))
+            return SlackUser(None, None)
+        data = response.get("user") or {}
+        profile = data.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or data.get("real_name")
+        user = SlackUser(name or data.get("name"), data.get("locale"))
+        self._known[key] = (time.monotonic(), user)
+        return user
+
+    async def names(
+        self, client: AsyncWebClient, team: str, user_ids: Iterable[str]
+    ) -> dict[str, str]:
+        found = {}
+        for user_id in user_ids:
+            user = await self.user(client, team, user_id)
+            if user.name:
+                found[user_id] = user.name
+        return found

@@ -1,0 +1,95 @@
+"""The aiohttp application that `digilog serve` runs: Slack's endpoints and a health check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from sqlalchemy import text
+
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+from bot.slack.app import build_slack_app
+
+log = logging.getLogger(__name__)
+
+# Slack's largest payloads (a modal's state, a long message event) stay far below this;
+# anything bigger is refused before it is read.
+MAX_BODY_BYTES = 1024 * 1024
+
+SETTINGS = web.AppKey("settings", Settings)
+RUNTIME = web.AppKey("runtime", Runtime)
+SLACK = web.AppKey("slack", AsyncApp)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_runtime)
+    app.router.add_get("/healthz", healthz)
+    if settings.slack_enabled:
+        app.cleanup_ctx.append(_slack)
+        app.router.add_post("/slack/events", slack_events)
+        if settings.slack_client_id:
+            app.router.add_get("/slack/install", slack_install)
+            app.router.add_get("/slack/oauth_redirect", slack_oauth_redirect)
+    return app
+
+
+async def _runtime(app: web.Application) -> AsyncIterator[None]:
+    async with open_runtime(app[SETTINGS]) as runtime:
+        app[RUNTIME] = runtime
+        yield
+
+
+async def _slack(app: web.Application) -> AsyncIterator[None]:
+    settings, runtime = app[SETTINGS], app[RUNTIME]
+    bolt = build_slack_app(settings, runtime.digilog, runtime.store.engine)
+    app[SLACK] = bolt
+    if settings.slack_app_token is None:
+        yield
+        return
+    # Socket Mode: Slack pushes over a WebSocket, so no public URL is needed.
+    handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 while the database answers: what a load balancer needs to know."""
+    try:
+        async with request.app[RUNTIME].store.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure to reach the database means unhealthy
+        log.warning("health check: database unreachable: %s", error)
+        return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+    return web.json_response({"ok": True})
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    bolt = request.app[SLACK]
+    response = await bolt.async_dispatch(await to_bolt_request(request))
+    if response.status >= 500:
+        # bolt has logged the failure; a 500 would only make Slack retry the same request.
+        response = BoltResponse(status=200, body="")
+    return await to_aiohttp_response(response)
+
+
+async def slack_install(request: web.Request) -> web.Response:
+    flow = request.app[SLACK].oauth_flow
+    assert flow is not None
+    return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+
+async def slack_oauth_redirect(request: web.Request) -> web.Response:
+    flow = request.app[SLACK].oauth_flow
+    assert flow is not None
+    return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
