@@ -76,7 +76,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def slack_events(request: web.Request) -> web.Response:
     bolt = request.app[SLACK]
-    response = await bolt.async_dispatch(await to_bolt_request(request))
+    try:
+        bolt_request = await to_bolt_request(request)
+    except ValueError:
+        # bolt parses the body before it checks the signature; a body that does not
+        # parse is refused here, signed or not.
+        log.warning("Slack request with a malformed body refused")
+        return web.Response(status=400, text="malformed request")
+    response = await bolt.async_dispatch(bolt_request)
     if response.status >= 500:
         # bolt has logged the failure; a 500 would only make Slack retry the same request.
         response = BoltResponse(status=200, body="")

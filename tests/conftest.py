@@ -27,7 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digital-kompetens.yaml"
 POSTGRES_URL = os.environ.get("DIGILOG_TEST_POSTGRES_URL")
 TABLES = (
-    "processed_events", "slack_bots", "slack_installations", "slack_oauth_states",
+    "processed_events",
+    "slack_bots",
+    "slack_installations",
+    "slack_oauth_states",
     "quiz_answers",
     "reflections",
     "theme_runs",

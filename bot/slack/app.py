@@ -82,7 +82,6 @@ def build_slack_app(settings: Settings, digilog: Digilog, engine: AsyncEngine) -
     else:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         app = AsyncApp(
-            token=token,
             signing_secret=signing_secret,
             client=web_client(settings, token),
             # Socket Mode connections are authenticated by the app token instead.

@@ -68,10 +68,11 @@ FALLBACK_TEXT: Final = 4000
 # Undocumented: Slack also rejects a message whose blocks hold too much text in
 # all (`msg_blocks_too_long`). A Slack engineer put it at "12,000 text characters
 # with a buffer for block containers" (slackapi/bolt-js#2509); #2509 measured
-# about 125 characters of overhead per block. So each message stays under this
-# budget, counting every block's text plus that overhead. Views have no known
-# cumulative limit beyond their 100 blocks.
-MESSAGE_TEXT_BUDGET: Final = 12_000
+# about 125 characters of overhead per block, and #2867 saw a refusal at 11,341
+# characters of text. So each message stays under this budget, counting every
+# block's text plus that overhead. Views have no known cumulative limit beyond
+# their 100 blocks.
+MESSAGE_TEXT_BUDGET: Final = 11_000
 BLOCK_OVERHEAD: Final = 125
 
 # Our choices, not Slack's.
@@ -676,10 +677,9 @@ def render_modal(
         blocks += _field(field, placeholder)
     if len(blocks) > VIEW_BLOCKS:
         raise ValueError(f"form {form.form_id!r} needs {len(blocks)} blocks; a modal holds 100")
-    return {
+    view: JSON = {
         "type": "modal",
         "callback_id": _check("callback_id", callback_id, CALLBACK_ID),
-        "private_metadata": _metadata(private_metadata),
         "title": _plain(_cut(form.title, VIEW_TITLE)),
         # Labels Slack caps at 24: a translation may run long, and a shortened
         # button still works where a refused modal would not open at all.
@@ -687,12 +687,14 @@ def render_modal(
         "close": _plain(_cut(close_label, VIEW_BUTTON)),
         "blocks": blocks,
     }
-
-
-def _metadata(value: str) -> str:
-    if len(value) > PRIVATE_METADATA:
-        raise ValueError(f"private_metadata is {len(value)} characters; Slack allows 3000")
-    return value
+    if len(private_metadata) > PRIVATE_METADATA:
+        # Ours, like an action id: cutting it would lose what the submission needs.
+        raise ValueError(
+            f"private_metadata is {len(private_metadata)} characters; Slack allows 3000"
+        )
+    if private_metadata:  # Slack leaves an empty one out as well
+        view["private_metadata"] = private_metadata
+    return view
 
 
 def _check_field_ids(form: Form) -> None:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.slack.blocks import chosen_action_id
 from handlers.vocabulary import (
     Actor,
     ChoiceMade,
@@ -20,8 +21,8 @@ from handlers.vocabulary import (
 
 PLATFORM = "slack"
 # With "escape channels, users and links" on, Slack writes <@U123|name> and <#C123|name>.
-_ESCAPED_ENTITY = re.compile(r"<([@#!])([A-Z0-9]+)(?:\|[^>]*)?>")
-_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_ESCAPED_ENTITY = re.compile(r"<([@#!])([A-Z0-9_]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([A-Z0-9_]+)(?:\|[^>]*)?>")
 
 Payload = Mapping[str, Any]
 
@@ -78,12 +79,7 @@ def choice(body: Payload, who: Actor) -> ChoiceMade | None:
     actions = body.get("actions") or []
     if not actions:
         return None
-    action = actions[0]
-    # A button's value carries our action id (action ids are unique per message, values
-    # are what we chose); a select's picked option carries it the same way.
-    selected = action.get("selected_option") or {}
-    action_id = selected.get("value") or action.get("value") or action.get("action_id", "")
-    return ChoiceMade(who, where_of_interaction(body), str(action_id))
+    return ChoiceMade(who, where_of_interaction(body), chosen_action_id(actions[0]))
 
 
 def where_of_interaction(body: Payload) -> Conversation:

@@ -1,0 +1,410 @@
+"""Slack end to end: signed, real-shaped payloads through the real bolt dispatcher of
+`digilog serve`, against a fake Slack Web API; assertions on what Slack was sent and
+what the database holds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+from sqlalchemy import select
+
+from bot.settings import Settings
+from bot.slack.app import SAVE_SHORTCUT
+from bot.web import create_app
+from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
+from handlers.programme_file import Programme
+from handlers.roster import RosterRow
+from storage.models import QuizAnswer, Reflection, Role, Source, ThemeRun, Visibility
+from storage.unit import Store
+from tests import slack_payloads as p
+from tests.slack_fake import Call, FakeSlack
+
+SECRET = "test-signing-secret"
+CHANNEL = "C_COHORT"
+PEOPLE = (
+    ("U_FIA", "Fia Facilitator", "region-vasterbotten", Role.facilitator, "en-GB"),
+    ("U_ANNA", "Anna Lindqvist", "umea", Role.participant, "sv-SE"),
+    ("U_BJORN", "Björn Öberg", "pitea", Role.participant, "en-US"),
+)
+
+
+@dataclass
+class Slack:
+    """The app under test as Slack sees it: an URL to post signed payloads to."""
+
+    fake: FakeSlack
+    url: str
+    http: aiohttp.ClientSession
+    store: Store
+
+    async def send(self, request: p.SlackRequest, **signing: Any) -> aiohttp.ClientResponse:
+        headers = request.headers(SECRET, **signing)
+        async with self.http.post(self.url, data=request.body.encode(), headers=headers) as r:
+            await r.read()
+            return r
+
+    async def command(self, text: str, user: str, name: str = "cmd") -> list[Call]:
+        before = len(self.fake.responses(name))
+        url = self.fake.response_url(name)
+        response = await self.send(p.slash_command(text, user=user, response_url=url))
+        assert response.status == 200
+        return (await self.fake.wait_for(f"response_url:{name}", count=before + 1))[before:]
+
+    async def rows(self, model: Any) -> list[Any]:
+        async with self.store.transaction() as repos:
+            return list((await repos.session.scalars(select(model).order_by(model.id))).all())
+
+
+def blocks_text(blocks: list[dict[str, Any]]) -> str:
+    """Every text in the blocks, after checking each block against Slack's own models."""
+    out = []
+    for raw in blocks:
+        block = Block.parse(raw)
+        assert block is not None
+        block.validate_json()
+        out.append(str(raw))
+    return "\n".join(out)
+
+
+async def settle(fake: FakeSlack) -> None:
+    """Let work that runs after the ack finish: wait until Slack hears nothing new."""
+    seen = -1
+    while seen != len(fake.calls):
+        seen = len(fake.calls)
+        await asyncio.sleep(0.3)
+
+
+@pytest.fixture
+async def slack(
+    database_url: str, store: Store, programme: Programme, tmp_path: Path
+) -> AsyncIterator[Slack]:
+    await load_programme(store, programme)
+    await create_cohort(
+        store,
+        CohortSpec(
+            key="grupp-1",
+            program_id=programme.id,
+            title="Grupp 1",
+            platform="slack",
+            workspace=p.TEAM_ID,
+            conversation_id=CHANNEL,
+            language="sv",
+        ),
+    )
+    rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r, _) in enumerate(PEOPLE, 1)]
+    await import_roster(store, "grupp-1", rows, skip_bad=False)
+    async with FakeSlack() as fake, aiohttp.ClientSession() as http:
+        for user, name, _, _, locale in PEOPLE:
+            fake.users[user] = {"real_name": name, "display_name": name, "locale": locale}
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            data_dir=tmp_path,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=SECRET,
+            slack_api_url=fake.api_url,
+        )
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        await server.start_server()
+        try:
+            yield Slack(fake, str(server.make_url("/slack/events")), http, store)
+        finally:
+            await server.close()
+
+
+async def theme_post_ts(slack: Slack) -> str:
+    [run] = await slack.rows(ThemeRun)
+    assert run.post_message_id
+    return str(run.post_message_id)
+
+
+# ---------------------------------------------------------------- verification
+
+
+async def test_a_forged_or_stale_request_is_refused_and_changes_nothing(slack: Slack) -> None:
+    request = p.slash_command("theme start 1", user="U_FIA")
+    forged = dict(request.headers(SECRET))
+    forged["X-Slack-Signature"] = "v0=" + "0" * 64
+    async with slack.http.post(slack.url, data=request.body.encode(), headers=forged) as r:
+        assert r.status == 401
+    stale = await slack.send(request, timestamp=int(time.time()) - 6 * 60)
+    assert stale.status == 401
+    unsigned_headers = {"Content-Type": request.content_type}
+    async with slack.http.post(
+        slack.url, data=request.body.encode(), headers=unsigned_headers
+    ) as r:
+        assert r.status == 401
+    await settle(slack.fake)
+    assert await slack.rows(ThemeRun) == []
+    assert slack.fake.calls_to("chat.postMessage") == []
+
+
+async def test_a_malformed_payload_never_gets_a_500(slack: Slack) -> None:
+    for body, content_type in (
+        ("payload=%7Bnot-json", p.FORM),
+        ('{"type": "event_callback", "event": {}}', p.JSON),
+        ("", p.FORM),
+        ('{"type": "block_actions"}', p.JSON),
+    ):
+        response = await slack.send(p.SlackRequest(body, content_type))
+        assert response.status < 500, body
+
+
+async def test_health_check_reports_the_database(slack: Slack) -> None:
+    async with slack.http.get(slack.url.replace("/slack/events", "/healthz")) as r:
+        assert r.status == 200
+        assert await r.json() == {"ok": True}
+
+
+# ---------------------------------------------------------------- commands
+
+
+async def test_help_is_private_and_in_the_persons_language(slack: Slack) -> None:
+    [swedish] = await slack.command("help", "U_ANNA")
+    assert swedish.params["response_type"] == "ephemeral"
+    assert "Kommandon i Digilog" in blocks_text(swedish.params["blocks"])
+    assert "theme start" not in blocks_text(swedish.params["blocks"])  # not hers to run
+    [english] = await slack.command("help", "U_FIA", name="fia")
+    text = blocks_text(english.params["blocks"])
+    assert "Digilog commands" in text and "theme start" in text
+
+
+async def test_a_participant_cannot_start_a_theme(slack: Slack) -> None:
+    [reply] = await slack.command("theme start 1", "U_ANNA")
+    assert "processledare" in blocks_text(reply.params["blocks"])
+    await settle(slack.fake)
+    assert await slack.rows(ThemeRun) == []
+    assert slack.fake.calls_to("chat.postMessage") == []
+
+
+async def test_theme_start_posts_block_kit_to_the_channel_and_keeps_its_ts(slack: Slack) -> None:
+    await slack.command("theme start 1", "U_FIA")
+    [post] = await slack.fake.wait_for("chat.postMessage")
+    assert post.params["channel"] == CHANNEL
+    blocks = post.params["blocks"]
+    assert blocks[0]["type"] == "header"
+    assert "Därför är det stort fokus på digital transformation" in blocks[0]["text"]["text"]
+    text = blocks_text(blocks)
+    assert "https://larplattform.example.se/digital-kompetens/tema-1/" in text
+    await settle(slack.fake)
+    stored = await theme_post_ts(slack)
+    posted = [m for (channel, ts), m in slack.fake.messages.items() if channel == CHANNEL]
+    assert [m["ts"] for m in posted] == [stored]
+
+
+# ---------------------------------------------------------------- the digilog
+
+
+async def test_thread_replies_go_into_the_bank_once_with_who_answered_whom(slack: Slack) -> None:
+    await slack.command("theme start 1", "U_FIA")
+    await slack.fake.wait_for("chat.postMessage")
+    await settle(slack.fake)
+    root = await theme_post_ts(slack)
+
+    anna = p.message_event(
+        "Digitaliseringen har ändrat vår vardag.", user="U_ANNA", channel=CHANNEL, thread_ts=root
+    )
+    assert (await slack.send(anna)).status == 200
+    await slack.fake.wait_for("chat.postEphemeral")
+    # Slack retries the same event: nothing new is stored, nobody is told twice.
+    assert (await slack.send(anna, retry_num=1, retry_reason="http_timeout")).status == 200
+    bjorn = p.message_event(
+        "<@U_ANNA> håller med, hos oss i Piteå också.",
+        user="U_BJORN",
+        channel=CHANNEL,
+        thread_ts=root,
+    )
+    await slack.send(bjorn)
+    await slack.fake.wait_for("chat.postEphemeral", count=2)
+    # Not reflections: another bot, a join, a message outside any thread.
+    await slack.send(p.bot_message("Automatiskt meddelande", channel=CHANNEL, thread_ts=root))
+    await slack.send(p.channel_join("U_NEW", channel=CHANNEL))
+    await slack.send(p.message_event("Hej alla!", user="U_ANNA", channel=CHANNEL))
+    await settle(slack.fake)
+
+    first, second = await slack.rows(Reflection)
+    assert len(await slack.rows(Reflection)) == 2
+    assert (first.source, first.visibility, first.theme_number) == (
+        Source.digilog_post,
+        Visibility.cohort,
+        1,
+    )
+    assert second.source == Source.digilog_reply
+    assert second.replied_to_person_id == first.author_id
+    assert second.body == "@Anna Lindqvist håller med, hos oss i Piteå också."
+    assert len(slack.fake.calls_to("chat.postEphemeral")) == 2
+    saved = slack.fake.calls_to("chat.postEphemeral")[0]
+    assert saved.params["user"] == "U_ANNA" and saved.params["thread_ts"] == root
+
+
+async def test_editing_and_deleting_a_digilog_message_follow_in_the_bank(slack: Slack) -> None:
+    await slack.command("theme start 1", "U_FIA")
+    await slack.fake.wait_for("chat.postMessage")
+    await settle(slack.fake)
+    root = await theme_post_ts(slack)
+    post = p.message_event(
+        "Om kompetensförsörjning.", user="U_ANNA", channel=CHANNEL, thread_ts=root
+    )
+    ts = post.payload["event"]["ts"]
+    await slack.send(post)
+    await slack.fake.wait_for("chat.postEphemeral")
+
+    await slack.send(p.message_changed(CHANNEL, ts, root, "Om automatisering.", "U_ANNA"))
+    await settle(slack.fake)
+    [edited] = await slack.rows(Reflection)
+    assert edited.body == "Om automatisering."
+
+    await slack.send(p.message_deleted(CHANNEL, ts, root, "U_ANNA"))
+    await settle(slack.fake)
+    assert await slack.rows(Reflection) == []
+
+
+# ---------------------------------------------------------------- quiz
+
+
+async def test_a_quiz_in_slack_counts_the_first_click_only(slack: Slack) -> None:
+    await slack.command("theme start 1", "U_FIA")
+    await slack.command("quiz start 1", "U_FIA")
+    posts = await slack.fake.wait_for("chat.postMessage", count=2)
+    [begin] = [
+        element
+        for block in posts[1].params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+    url = slack.fake.response_url("quiz")
+    await slack.send(
+        p.block_action(begin["action_id"], begin["value"], user="U_ANNA", response_url=url)
+    )
+    [question] = await slack.fake.wait_for("response_url:quiz")
+    assert question.params["response_type"] == "ephemeral"
+    buttons = [
+        e for b in question.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert len(buttons) >= 2
+    first = buttons[0]
+    click = p.block_action(
+        first["action_id"], first["value"], user="U_ANNA", container="ephemeral", response_url=url
+    )
+    await slack.send(click)
+    await slack.send(
+        p.block_action(
+            first["action_id"],
+            first["value"],
+            user="U_ANNA",
+            container="ephemeral",
+            response_url=url,
+        )
+    )
+    second_option = buttons[1]
+    await slack.send(
+        p.block_action(
+            second_option["action_id"],
+            second_option["value"],
+            user="U_ANNA",
+            container="ephemeral",
+            response_url=url,
+        )
+    )
+    replies = await slack.fake.wait_for("response_url:quiz", count=4)
+    await settle(slack.fake)
+    [answer] = await slack.rows(QuizAnswer)
+    assert (answer.question_index, answer.option_index) == (0, 0)
+    feedback = [blocks_text(r.params["blocks"]) for r in replies[1:]]
+    assert sum("redan svarat" in text for text in feedback) == 2
+    assert all(r.params["replace_original"] for r in replies[1:])
+
+
+# ---------------------------------------------------------------- forms, shortcuts, home
+
+
+async def test_reflect_opens_a_modal_and_its_submission_is_saved(slack: Slack) -> None:
+    await slack.command("theme start 1", "U_FIA")
+    await slack.fake.wait_for("chat.postMessage")
+    request = p.slash_command("reflect", user="U_ANNA", response_url=slack.fake.response_url("r"))
+    await slack.send(request)
+    [opened] = await slack.fake.wait_for("views.open")
+    view = opened.params["view"]
+    View(**view).validate_json()
+    assert opened.params["trigger_id"] == request.payload["trigger_id"]
+    submission = p.view_submission(
+        view["callback_id"],
+        {
+            "theme": {"theme": "1"},
+            "visibility": {"visibility": "facilitators"},
+            "text": {"text": "En längre reflektion om ledarskap."},
+        },
+        view["private_metadata"],
+        user="U_ANNA",
+    )
+    assert (await slack.send(submission)).status == 200
+    await slack.fake.wait_for("chat.postEphemeral")
+    [saved] = await slack.rows(Reflection)
+    assert (saved.body, saved.visibility, saved.theme_number, saved.source) == (
+        "En längre reflektion om ledarskap.",
+        Visibility.facilitators,
+        1,
+        Source.command,
+    )
+
+
+async def test_the_save_shortcut_saves_only_ones_own_message_once(slack: Slack) -> None:
+    url = slack.fake.response_url("save")
+    own = p.message_shortcut(
+        SAVE_SHORTCUT,
+        user="U_ANNA",
+        message_user="U_ANNA",
+        message_text="Vi testar en antipilot i hemtjänsten.",
+        response_url=url,
+        message_ts="1700000001.000100",
+    )
+    await slack.send(own)
+    await slack.send(own)
+    others = p.message_shortcut(
+        "save_to_bank",
+        user="U_ANNA",
+        message_user="U_BJORN",
+        message_text="Björns tankar.",
+        response_url=url,
+    )
+    await slack.send(others)
+    replies = await slack.fake.wait_for("response_url:save", count=3)
+    await settle(slack.fake)
+    [saved] = await slack.rows(Reflection)
+    assert (saved.body, saved.source) == (
+        "Vi testar en antipilot i hemtjänsten.",
+        Source.saved_message,
+    )
+    texts = " ".join(blocks_text(r.params["blocks"]) for r in replies)
+    assert "redan i reflektionsbanken" in texts
+    assert "bara spara meddelanden som du själv" in texts
+
+
+async def test_app_home_shows_the_participants_journey(slack: Slack) -> None:
+    await slack.command("theme start 1", "U_FIA")
+    await slack.fake.wait_for("chat.postMessage")
+    await slack.send(p.app_home_opened("U_ANNA"))
+    [published] = await slack.fake.wait_for("views.publish")
+    assert published.params["user_id"] == "U_ANNA"
+    View(**published.params["view"]).validate_json()
+    text = blocks_text(published.params["view"]["blocks"])
+    assert "Nu: tema 1" in text
+
+
+async def test_a_rate_limited_post_is_retried_after_retry_after(slack: Slack) -> None:
+    slack.fake.rate_limit("chat.postMessage", times=1, retry_after=0)
+    await slack.command("theme start 1", "U_FIA")
+    calls = await slack.fake.wait_for("chat.postMessage", count=2, timeout=10)
+    assert len(calls) == 2
+    await settle(slack.fake)
+    assert await theme_post_ts(slack)
