@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
@@ -15,7 +13,7 @@ import click
 
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
-from handlers import admin
+from handlers import admin, export
 from handlers.programme_file import ProgrammeFileError, load_programme
 from handlers.roster import RosterRow, parse_roster
 from storage.models import Role
@@ -247,69 +245,16 @@ def bank() -> None:
     """The reflection bank."""
 
 
-EXPORT_FIELDS = (
-    "id",
-    "created_at",
-    "updated_at",
-    "author",
-    "author_user_id",
-    "organisation",
-    "theme",
-    "source",
-    "visibility",
-    "reply_to_id",
-    "replied_to",
-    "body",
-)
-
-
 @bank.command("export")
 @click.argument("cohort_key", metavar="COHORT")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="csv")
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout.")
 @run_async
-async def bank_export(cohort_key: str, fmt: str, out: TextIO) -> None:
+async def bank_export(cohort_key: str, fmt: export.Format, out: TextIO) -> None:
     """Write a cohort's reflections as CSV or JSON, streamed row by row."""
 
     async def work(runtime: Runtime) -> int:
-        rows = 0
-        writer = csv.writer(out) if fmt == "csv" else None
-
-        def start() -> None:
-            # Only once the cohort is known to exist: an error leaves no half-written file.
-            if writer:
-                writer.writerow(EXPORT_FIELDS)
-            else:
-                out.write("[")
-
-        async for view in admin.export_reflections(runtime.store, cohort_key):
-            if rows == 0:
-                start()
-            r = view.reflection
-            record = {
-                "id": r.id,
-                "created_at": r.created_at.isoformat(),
-                "updated_at": r.updated_at.isoformat(),
-                "author": view.author.display_name,
-                "author_user_id": view.author.user_id,
-                "organisation": view.organisation.key,
-                "theme": r.theme_number,
-                "source": r.source.value,
-                "visibility": r.visibility.value,
-                "reply_to_id": r.reply_to_id,
-                "replied_to": view.replied_to.display_name if view.replied_to else None,
-                "body": r.body,
-            }
-            if writer:
-                writer.writerow(["" if record[k] is None else record[k] for k in EXPORT_FIELDS])
-            else:
-                out.write(("," if rows else "") + "\n" + json.dumps(record, ensure_ascii=False))
-            rows += 1
-        if rows == 0:
-            start()
-        if not writer:
-            out.write("\n]\n" if rows else "]\n")
-        return rows
+        return await export.write(admin.export_reflections(runtime.store, cohort_key), out, fmt)
 
     rows = await _with_runtime(work)
     click.echo(f"{rows} reflections exported", err=True)

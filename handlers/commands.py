@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from handlers import bank, people, quiz, themes
+from handlers import bank, export, people, quiz, themes
 from handlers.context import Args, Context
 from handlers.i18n import N_
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
@@ -126,6 +126,13 @@ COMMANDS: tuple[Command, ...] = (
         people.enrol,
         flags=("facilitator",),
         options=("name", "in"),
+    ),
+    Command(
+        ("export",),
+        N_("export [csv|json]"),
+        N_("The cohort's reflection bank as a file, sent to you."),
+        Access.facilitator,
+        export.export,
     ),
     Command(
         ("members",),

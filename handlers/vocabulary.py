@@ -238,6 +238,16 @@ class Form:
 
 
 @dataclass(frozen=True)
+class FileMessage:
+    """A file for the person (an export): Slack uploads it, the console saves it."""
+
+    filename: str
+    content: bytes
+    title: str
+    comment: str
+
+
+@dataclass(frozen=True)
 class ToActor:
     """Only the person who acted sees it (ephemeral in a channel, or a direct reply)."""
 
@@ -269,7 +279,7 @@ Destination = ToActor | ToConversation | ToPerson | ToHome
 @dataclass(frozen=True)
 class Outgoing:
     to: Destination
-    message: Message | Form  # a Form only ever goes ToActor
+    message: Message | Form | FileMessage  # forms and files only ever go ToActor
     # When set, the adapter reports the posted message's id back as Delivered(receipt, ...).
     receipt: str | None = None
 

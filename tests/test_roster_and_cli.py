@@ -17,8 +17,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.cli import EXPORT_FIELDS, main
+from bot.cli import main
 from handlers.digilog import Digilog
+from handlers.export import FIELDS as EXPORT_FIELDS
 from handlers.programme_file import load_programme as read_programme
 from handlers.roster import parse_roster
 from storage.db import create_engine

@@ -5,6 +5,8 @@ what the database holds."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -99,6 +101,7 @@ async def slack(
             workspace=p.TEAM_ID,
             conversation_id=CHANNEL,
             language="sv",
+            self_enrol=True,
         ),
     )
     rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r, _) in enumerate(PEOPLE, 1)]
@@ -118,8 +121,19 @@ async def slack(
         await server.start_server()
         try:
             yield Slack(fake, str(server.make_url("/slack/events")), http, store)
+            await settle(fake)
+            check_everything_sent(fake)
         finally:
             await server.close()
+
+
+def check_everything_sent(fake: FakeSlack) -> None:
+    """Every block and view the app sent, in any test, passes slack_sdk's own models."""
+    for call in fake.calls:
+        if isinstance(call.params.get("blocks"), list):
+            blocks_text(call.params["blocks"])
+        if isinstance(call.params.get("view"), dict):
+            View(**call.params["view"]).validate_json()
 
 
 async def theme_post_ts(slack: Slack) -> str:
@@ -408,3 +422,84 @@ async def test_a_rate_limited_post_is_retried_after_retry_after(slack: Slack) ->
     assert len(calls) == 2
     await settle(slack.fake)
     assert await theme_post_ts(slack)
+
+
+async def test_an_unknown_person_joins_by_picking_their_organisation(slack: Slack) -> None:
+    slack.fake.users["U_NEW"] = {"real_name": "Nora Ny", "display_name": "", "locale": "en-GB"}
+    [offer] = await slack.command("join", "U_NEW")
+    buttons = [e for b in offer.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    pitea = next(b for b in buttons if b["text"]["text"] == "Piteå Municipality")
+    url = slack.fake.response_url("join")
+    await slack.send(
+        p.block_action(
+            pitea["action_id"],
+            pitea["value"],
+            user="U_NEW",
+            container="ephemeral",
+            response_url=url,
+        )
+    )
+    [welcome] = await slack.fake.wait_for("response_url:join")
+    assert "Welcome to Grupp 1, Nora Ny from Piteå Municipality" in blocks_text(
+        welcome.params["blocks"]
+    )
+    async with slack.store.transaction() as repos:
+        person = await repos.people.by_account("slack", p.TEAM_ID, "U_NEW")
+        assert person is not None
+        cohort = await repos.cohorts.by_key("grupp-1")
+        assert cohort is not None
+        member = await repos.people.member(cohort.id, person.id)
+    assert member is not None
+    assert (member.organisation.key, member.membership.role) == ("pitea", Role.participant)
+
+
+async def test_a_facilitator_exports_the_bank_as_a_file_in_a_direct_message(slack: Slack) -> None:
+    await slack.command("theme start 1", "U_FIA")
+    await slack.fake.wait_for("chat.postMessage")
+    await settle(slack.fake)
+    root = await theme_post_ts(slack)
+    await slack.send(
+        p.message_event(
+            'Ledarskap, tillit; och "citat".', user="U_ANNA", channel=CHANNEL, thread_ts=root
+        )
+    )
+    await slack.fake.wait_for("chat.postEphemeral")
+    refused = await slack.command("export", "U_ANNA", name="anna")
+    assert "processledare" in blocks_text(refused[0].params["blocks"])
+    await slack.send(
+        p.slash_command("export csv", user="U_FIA", response_url=slack.fake.response_url("fia"))
+    )
+    [done] = await slack.fake.wait_for("files.completeUploadExternal")
+    assert done.params["channel_id"] == "DU_FIA"
+    [uploaded] = slack.fake.files.values()
+    rows = list(csv.reader(io.StringIO(uploaded.content.decode("utf-8"))))
+    assert rows[0][:4] == ["id", "created_at", "updated_at", "author"]
+    assert rows[1][3] == "Anna Lindqvist" and rows[1][-1] == 'Ledarskap, tillit; och "citat".'
+
+
+async def test_the_facilitators_home_shows_progress_by_organisation(slack: Slack) -> None:
+    await slack.command("theme start 1", "U_FIA")
+    await slack.fake.wait_for("chat.postMessage")
+    await settle(slack.fake)
+    await slack.send(
+        p.message_event(
+            "Ett inlägg.", user="U_ANNA", channel=CHANNEL, thread_ts=await theme_post_ts(slack)
+        )
+    )
+    await slack.fake.wait_for("chat.postEphemeral")
+    await slack.send(p.app_home_opened("U_FIA"))
+    [published] = await slack.fake.wait_for("views.publish")
+    text = blocks_text(published.params["view"]["blocks"])
+    assert "Progress in theme 1" in text
+    assert "Umeå Municipality" in text and "1 in the digilog" in text
+
+
+async def test_a_thread_outside_any_cohort_is_not_a_digilog(slack: Slack) -> None:
+    await slack.send(
+        p.message_event(
+            "Privat tråd.", user="U_ANNA", channel="C_OTHER", thread_ts="1700000000.000900"
+        )
+    )
+    await settle(slack.fake)
+    assert await slack.rows(Reflection) == []
+    assert slack.fake.calls_to("chat.postEphemeral") == []

@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from bot.console.render import render
@@ -26,6 +27,7 @@ from handlers.vocabulary import (
     Conversation,
     Delivered,
     Field,
+    FileMessage,
     Form,
     FormSubmitted,
     HomeOpened,
@@ -147,6 +149,9 @@ class Console:
                 self.print(f"  {outgoing.message.intro}")
             self.prompt_field()
             return
+        if isinstance(outgoing.message, FileMessage):
+            self.save_file(outgoing.message)
+            return
         text, options = render(outgoing.message, color=self.color)
         match outgoing.to:
             case ToHome():
@@ -169,6 +174,23 @@ class Console:
             self._options_private = not isinstance(outgoing.to, ToConversation)
         if outgoing.receipt is not None:
             await self.digilog.delivered(Delivered(outgoing.receipt, self.conversation, message_id))
+
+    def save_file(self, file: FileMessage) -> None:
+        """A terminal has no file transfer: the file lands in the working directory."""
+        path = Path(file.filename)
+        counter = 1
+        while path.exists():
+            counter += 1
+            path = Path(f"{Path(file.filename).stem}-{counter}{Path(file.filename).suffix}")
+        path.write_bytes(file.content)
+        self.print(
+            self.t(
+                "[file {path}, {size} bytes] {comment}",
+                path=path,
+                size=len(file.content),
+                comment=file.comment,
+            )
+        )
 
     def prompt_field(self) -> None:
         assert self._form is not None

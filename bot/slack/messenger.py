@@ -14,6 +14,7 @@ from bot.slack.blocks import render_home, render_message, render_modal
 from handlers.digilog import Digilog
 from handlers.vocabulary import (
     Delivered,
+    FileMessage,
     Form,
     Message,
     Outgoing,
@@ -53,6 +54,9 @@ async def _deliver(digilog: Digilog, origin: Origin, item: Outgoing) -> None:
     message = item.message
     if isinstance(message, Form):
         await _open_form(origin, message)
+        return
+    if isinstance(message, FileMessage):
+        await _upload(origin, message)
         return
     match item.to:
         case ToActor():
@@ -106,6 +110,18 @@ async def _to_actor(origin: Origin, message: Message) -> None:
             await origin.client.chat_postMessage(
                 channel=opened["channel"]["id"], text=part.text, blocks=part.blocks
             )
+
+
+async def _upload(origin: Origin, file: FileMessage) -> None:
+    """Files go to the person's direct conversation with the bot: exports are not for a channel."""
+    opened = await origin.client.conversations_open(users=origin.user_id)
+    await origin.client.files_upload_v2(
+        channel=opened["channel"]["id"],
+        filename=file.filename,
+        content=file.content,
+        title=file.title,
+        initial_comment=file.comment,
+    )
 
 
 async def _open_form(origin: Origin, form: Form) -> None:
