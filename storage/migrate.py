@@ -14,6 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """The search index is written by hand in 0001 (FTS5 / tsvector): not for autogenerate."""
+    hand_written = ("reflection_search", "ix_reflections_search", "search_vector")
+    return not (name or "").startswith(hand_written)
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

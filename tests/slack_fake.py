@@ -237,7 +237,8 @@ class FakeSlack:
         token = _bearer(request) or _pop_str(params, "token")
         call = Call(method, params, token, time.monotonic())
         await self._record(call)
-        if not (token and token.startswith("xoxb-")):
+        # oauth.v2.access authenticates with the app's client id and secret instead.
+        if method not in CLIENT_AUTHENTICATED and not (token and token.startswith("xoxb-")):
             return _answer({"ok": False, "error": "invalid_auth"})
         faults = self._faults.get(method)
         if faults:
@@ -559,7 +560,29 @@ def _team_info(slack: FakeSlack, call: Call) -> Json:
     }
 
 
+def _oauth_access(slack: FakeSlack, call: Call) -> Json:
+    """The end of an OAuth install: a bot token for a second workspace, T2."""
+    if call.params.get("code") != OAUTH_CODE:
+        return {"ok": False, "error": "invalid_code"}
+    return {
+        "ok": True,
+        "app_id": "A_DIGILOG",
+        "authed_user": {"id": "U_ADMIN"},
+        "scope": "commands,chat:write",
+        "token_type": "bot",
+        "access_token": "xoxb-installed-t2",
+        "bot_user_id": "UBOT",
+        "team": {"id": "T2", "name": "Second workspace"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }
+
+
+OAUTH_CODE = "a-valid-oauth-code"
+CLIENT_AUTHENTICATED = frozenset({"oauth.v2.access"})
+
 HANDLERS: dict[str, Handler] = {
+    "oauth.v2.access": _oauth_access,
     "auth.test": _auth_test,
     "chat.postMessage": _post_message,
     "chat.postEphemeral": _post_ephemeral,

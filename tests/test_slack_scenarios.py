@@ -18,7 +18,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.settings import Settings
 from bot.slack.app import SAVE_SHORTCUT
@@ -28,6 +28,7 @@ from handlers.programme_file import Programme
 from handlers.roster import RosterRow
 from storage.models import QuizAnswer, Reflection, Role, Source, ThemeRun, Visibility
 from storage.unit import Store
+from tests import slack_fake
 from tests import slack_payloads as p
 from tests.slack_fake import Call, FakeSlack
 
@@ -503,3 +504,42 @@ async def test_a_thread_outside_any_cohort_is_not_a_digilog(slack: Slack) -> Non
     await settle(slack.fake)
     assert await slack.rows(Reflection) == []
     assert slack.fake.calls_to("chat.postEphemeral") == []
+
+
+async def test_oauth_installs_another_workspace_into_our_tables(
+    database_url: str, store: Store, tmp_path: Path
+) -> None:
+    async with FakeSlack() as fake, aiohttp.ClientSession() as http:
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            data_dir=tmp_path,
+            slack_client_id="111.222",
+            slack_client_secret="client-secret",
+            slack_signing_secret=SECRET,
+            slack_api_url=fake.api_url,
+        )
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        await server.start_server()
+        try:
+            async with http.get(server.make_url("/slack/install"), allow_redirects=False) as r:
+                assert r.status in (200, 302)
+                page = await r.text()
+                location = r.headers.get("Location", "") + page
+                cookie = r.headers.get("Set-Cookie", "")
+            assert "https://slack.com/oauth/v2/authorize" in location
+            assert "client_id=111.222" in location
+            state = location.split("state=", 1)[1].split("&", 1)[0].split('"', 1)[0]
+            callback = server.make_url("/slack/oauth_redirect").with_query(
+                code=slack_fake.OAUTH_CODE, state=state
+            )
+            headers = {"Cookie": cookie.split(";", 1)[0]}
+            async with http.get(callback, headers=headers, allow_redirects=False) as r:
+                assert r.status == 200, await r.text()
+        finally:
+            await server.close()
+    async with store.transaction() as repos:
+        rows = (
+            await repos.session.execute(text("SELECT team_id, bot_token FROM slack_bots"))
+        ).all()
+    assert [tuple(row) for row in rows] == [("T2", "xoxb-installed-t2")]

@@ -2,18 +2,12 @@
 
 from alembic import context
 
+from storage.migrate import include_object
 from storage.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations with `digilog db upgrade`, which supplies the connection")
-
-
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    # The search index is written by hand in 0001 (FTS5 / tsvector): not for autogenerate.
-    return not (name or "").startswith(("reflection_search", "ix_reflections_search"))
 
 
 context.configure(
