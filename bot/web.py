@@ -34,6 +34,9 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     if settings.slack_enabled:
         app.cleanup_ctx.append(_slack)
+    # In Socket Mode requests come over the app's own WebSocket, unsigned; an HTTP
+    # endpoint there would take unsigned requests from anyone who can reach the port.
+    if settings.slack_enabled and settings.slack_app_token is None:
         app.router.add_post("/slack/events", slack_events)
         if settings.slack_client_id:
             app.router.add_get("/slack/install", slack_install)

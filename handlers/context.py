@@ -98,7 +98,12 @@ class Context:
 
 
 async def build_context(
-    repos: Repositories, actor: Actor, where: Conversation, cohort_key: str | None = None
+    repos: Repositories,
+    actor: Actor,
+    where: Conversation,
+    cohort_key: str | None = None,
+    *,
+    several_ok: bool = False,
 ) -> Context:
     """Find the person, the cohort this event is about, their membership and language.
 
@@ -117,7 +122,7 @@ async def build_context(
         elif len(cohorts) == 1:
             cohort = cohorts[0]
         context.cohort = cohort
-        if cohort is None and len(cohorts) > 1:
+        if cohort is None and len(cohorts) > 1 and not several_ok:
             context.t = _language(person, actor, None)
             raise Refusal(
                 context.t(
@@ -125,6 +130,8 @@ async def build_context(
                     keys=", ".join(c.key for c in cohorts),
                 )
             )
+    if person is not None and actor.display_name and person.display_name != actor.display_name:
+        person.display_name = actor.display_name  # people rename themselves on the platform
     if cohort is not None and person is not None:
         context.member = await repos.people.member(cohort.id, person.id)
     context.t = _language(person, actor, cohort)

@@ -43,7 +43,13 @@ class Digilog:
                     event.actor.platform, delivery_id
                 ):
                     return []
-                context = await build_context(repos, event.actor, event.where, cohort_key)
+                context = await build_context(
+                    repos,
+                    event.actor,
+                    event.where,
+                    cohort_key,
+                    several_ok=isinstance(event, HomeOpened),  # the home page shows them all
+                )
                 return await self._dispatch(context, event)
         except Refusal as refusal:
             # The transaction has rolled back; the person is told why, once.

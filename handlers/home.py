@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from handlers.context import Context
 from handlers.programme_file import Programme
 from handlers.vocabulary import MessageBuilder, Outgoing, Span, ToHome
@@ -13,7 +15,10 @@ DONE, TODO = "✅", "⬜"
 async def home(context: Context) -> list[Outgoing]:
     t = context.t
     build = MessageBuilder()
-    if context.cohort is None or context.member is None:
+    cohorts = [context.cohort] if context.cohort and context.member else []
+    if not cohorts and context.person is not None:
+        cohorts = await context.repos.cohorts.of_person(context.person.id)
+    if not cohorts:
         build.heading(t("Welcome to Digilog"))
         build.para(
             t(
@@ -22,16 +27,28 @@ async def home(context: Context) -> list[Outgoing]:
             )
         )
         return [Outgoing(ToHome(), build.build())]
+    for cohort in cohorts:
+        assert context.person is not None
+        member = await context.repos.people.member(cohort.id, context.person.id)
+        view = replace(context, cohort=cohort, member=member, _programme=None)
+        await _cohort_section(view, build)
+    return [Outgoing(ToHome(), build.build())]
+
+
+async def _cohort_section(context: Context, build: MessageBuilder) -> None:
+    t = context.t
+    cohort, member = context.require_cohort(), context.require_member()
     programme = await context.programme()
-    runs = await context.repos.themes.started(context.cohort.id)
-    build.heading(f"{context.local(programme.programme.title)} · {context.cohort.title}")
+    runs = await context.repos.themes.started(cohort.id)
+    if build.blocks:
+        build.divider()
+    build.heading(f"{context.local(programme.programme.title)} · {cohort.title}")
     if not runs:
         build.para(t("No theme has started yet."))
-    elif context.member.membership.role == Role.facilitator:
+    elif member.membership.role == Role.facilitator:
         await _progress(context, programme, runs[-1], build)
     else:
         await _journey(context, programme, runs, build)
-    return [Outgoing(ToHome(), build.build())]
 
 
 async def _journey(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.context import Args, Context, Refusal
-from handlers.programme_file import Programme, Quiz
+from handlers.i18n import translator
+from handlers.programme_file import Programme, Quiz, localise
 from handlers.themes import theme_number
 from handlers.vocabulary import (
     Conversation,
@@ -81,18 +82,19 @@ async def start_quiz(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(t("The quiz for theme {number} is already open.", number=number))
     await context.repos.themes.set_quiz_state(run, opened=utcnow(), closed=None)
     action = QuizAction(cohort.id, number)
+    ct = translator(cohort.language)  # a channel post speaks the cohort's language
     announcement = (
         MessageBuilder()
-        .heading(t("Quiz: theme {number}", number=number))
+        .heading(ct("Quiz: theme {number}", number=number))
         .para(
-            t.plural(
+            ct.plural(
                 "The quiz for “{title}” is open: {n} question. Your first answer counts.",
                 "The quiz for “{title}” is open: {n} questions. Your first answer counts.",
                 len(theme.quiz.questions),
-                title=context.local(theme.title),
+                title=localise(theme.title, cohort.language),
             )
         )
-        .choices([Option(action.begin(), t("Take the quiz"), style="primary")])
+        .choices([Option(action.begin(), ct("Take the quiz"), style="primary")])
         .build()
     )
     channel = Conversation(cohort.platform, cohort.workspace, cohort.conversation_id)

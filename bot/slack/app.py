@@ -43,9 +43,7 @@ BOT_SCOPES = (
     "chat:write",
     "channels:history",
     "groups:history",
-    "im:history",
     "im:write",
-    "mpim:write",
     "users:read",
 )
 

@@ -106,11 +106,15 @@ def saved_message(body: Payload, who: Actor, names: Mapping[str, str]) -> Messag
     )
 
 
+# A reply also sent to the channel, or with a file attached, is still the person's post.
+POST_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
+
+
 def message_event(event: Payload, team: str, names: Mapping[str, str]) -> Inbound | None:
     """A message event as a neutral event; None for what the bank must not hold."""
     subtype = event.get("subtype")
     channel = str(event.get("channel", ""))
-    if subtype is None:
+    if subtype in POST_SUBTYPES:
         thread = event.get("thread_ts")
         user = event.get("user")
         if not thread or not user or event.get("bot_id") or thread == event.get("ts"):
