@@ -101,19 +101,16 @@ class Digilog:
         kind = action_id.split(":", 1)[0]
         if kind == "quiz" and (action := quiz.QuizAction.parse(action_id)) is not None:
             return await quiz.choice(context, action)
-        if kind == "reflect":
-            _, cohort_id, theme = [*action_id.split(":"), "", ""][:3]
+        if kind in ("reflect", "join"):
+            # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`.
+            _, cohort_id, argument = [*action_id.split(":"), "", ""][:3]
             if str(context.require_cohort().id) != cohort_id:
                 raise Refusal(context.t("That button belongs to another cohort."))
+            if kind == "join":
+                return await people.join(context, Args(argument, set(), {}))
             context.require_member()
-            number = int(theme) if theme.isdigit() else None
-            return [Outgoing(ToActor(), await bank.reflection_form(context, number))]
-        if kind == "join":
-            _, cohort_id, organisation = [*action_id.split(":"), "", ""][:3]
-            cohort = context.require_cohort()
-            if str(cohort.id) != cohort_id:
-                raise Refusal(context.t("That button belongs to another cohort."))
-            return await people.join(context, Args(organisation, set(), {}))
+            theme = int(argument) if argument.isdigit() else None
+            return [Outgoing(ToActor(), await bank.reflection_form(context, theme))]
         log.warning("unknown action id %r", action_id)
         raise Refusal(context.t("That button no longer does anything."))
 

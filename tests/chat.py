@@ -25,8 +25,10 @@ from handlers.vocabulary import (
     ToActor,
 )
 from storage.models import Cohort
+from tests.conftest import PEOPLE
 
 _ids = itertools.count(1)
+NAMES = {user: name for user, name, _, _ in PEOPLE}
 
 
 @dataclass
@@ -72,7 +74,9 @@ class Chat:
         )
 
     def actor(self, user: str) -> Actor:
-        return Actor(self.cohort.platform, self.cohort.workspace, user, user.title(), self.locale)
+        # As a platform would: the names people have there (the roster's), else a made-up one.
+        name = NAMES.get(user, user.title())
+        return Actor(self.cohort.platform, self.cohort.workspace, user, name, self.locale)
 
     async def send(self, event: Inbound) -> Reply:
         outgoing = await self.digilog.handle(event)
