@@ -57,13 +57,13 @@ from sqlalchemy import func, select  # noqa: E402
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
 from handlers.digilog import Digilog  # noqa: E402
-from handlers.programme_file import Programme  # noqa: E402
+from handlers.programme_file import Programme, Quiz  # noqa: E402
 from handlers.programme_file import load_programme as read_programme  # noqa: E402
 from handlers.roster import RosterRow  # noqa: E402
 from handlers.vocabulary import Actor, CommandReceived, Conversation  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Person, QuizAnswer, Role, ThemeRun  # noqa: E402
+from storage.models import Person, QuizAnswer, Role  # noqa: E402
 from storage.unit import Store  # noqa: E402
 from tests import slack_payloads as payloads  # noqa: E402
 from tests.slack_fake import RESPONSE_URL, FakeSlack  # noqa: E402
@@ -80,10 +80,14 @@ FACILITATOR_ORGANISATION = "region-vasterbotten"
 WARMUP_THEME = 3  # the facilitator's warm-up clicks answer this quiz, never the timed ones
 OPEN_QUIZZES = (1, 2, WARMUP_THEME)
 WARMUP_REQUESTS = 24
+# bolt reads SLACK_BOT_TOKEN from the environment as well as our client's token; harmless.
+KNOWN_NOTICE = "As you gave `client` as well, `token` will be unused"
 TARGET_RPS_RATIO = 0.8  # digilog req/s ≥ 0.8 × bare bolt's
 TARGET_P99_RATIO = 1.5  # digilog p99 ≤ 1.5 × bare bolt's
 READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0  # for a clean exit after SIGINT (cProfile writes its stats then)
 REPLY_TIMEOUT = 60.0
+REPLY_QUIET = 10.0  # no reply for this long: the missing ones are not coming
 
 BARE_BOLT = '''\
 """A bolt AsyncApp that only acks, served like `digilog serve` serves Digilog."""
@@ -100,7 +104,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 bolt = AsyncApp(
     signing_secret=os.environ["SLACK_SIGNING_SECRET"],
-    client=AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
+    client=AsyncWebClient(
+        token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]
+    ),
     request_verification_enabled=True,
 )
 
@@ -146,12 +152,19 @@ def participant_ids(count: int) -> list[str]:
     return [f"U{n:04d}" for n in range(1, count + 1)]
 
 
+def quiz_of(programme: Programme, theme: int) -> Quiz:
+    found = programme.theme(theme)
+    if found is None or found.quiz is None:
+        raise RuntimeError(f"the example programme has no quiz in theme {theme}")
+    return found.quiz
+
+
 def quiz_clicks(
     programme: Programme, theme: int, users: Sequence[str], questions: int, rng: random.Random
 ) -> list[Click]:
     """Everyone answers question 0, then everyone question 1, …: how a class clicks."""
-    quiz = programme.theme(theme).quiz  # type: ignore[union-attr]
-    assert quiz is not None and len(quiz.questions) >= questions
+    quiz = quiz_of(programme, theme)
+    assert len(quiz.questions) >= questions
     return [
         Click(user, theme, q, rng.randrange(len(quiz.questions[q].options)), f"t{theme}-{i}")
         for i, (q, user) in enumerate((q, u) for q in range(questions) for u in users)
@@ -164,19 +177,16 @@ def duplicate_clicks(
     """Clicks on questions already answered, each on a different option than the first."""
     duplicates = []
     for i, first in enumerate(rng.sample(list(sent), min(count, len(sent)))):
-        quiz = programme.theme(first.theme).quiz  # type: ignore[union-attr]
-        assert quiz is not None
+        quiz = quiz_of(programme, first.theme)
         options = len(quiz.questions[first.question].options)
         other = (first.option + 1 + rng.randrange(options - 1)) % options
         duplicates.append(Click(first.user, first.theme, first.question, other, f"dup-{i}"))
     return duplicates
 
 
-def warmup_clicks(users: int) -> list[Click]:
+def warmup_clicks(count: int) -> list[Click]:
     """The facilitator answers the warm-up quiz (new answers, then duplicates)."""
-    return [
-        Click(FACILITATOR, WARMUP_THEME, i % 4, 0, f"warmup-{i}") for i in range(users)
-    ]
+    return [Click(FACILITATOR, WARMUP_THEME, i % 4, 0, f"warmup-{i}") for i in range(count)]
 
 
 def to_requests(
@@ -217,10 +227,15 @@ async def prepare_database(url: str, programme: Programme, users: Sequence[str])
                 language="sv",
             ),
         )
-        rows = [RosterRow(1, "Fia Facilitator", None, FACILITATOR, FACILITATOR_ORGANISATION,
-                          Role.facilitator)]
+        rows = [
+            RosterRow(
+                1, "Fia Facilitator", None, FACILITATOR, FACILITATOR_ORGANISATION, Role.facilitator
+            )
+        ]
         rows += [
-            RosterRow(i + 2, f"Deltagare {user}", None, user, ORGANISATIONS[i % 4], Role.participant)
+            RosterRow(
+                i + 2, f"Deltagare {user}", None, user, ORGANISATIONS[i % 4], Role.participant
+            )
             for i, user in enumerate(users)
         ]
         await import_roster(store, COHORT_KEY, rows, skip_bad=False)
@@ -335,6 +350,12 @@ class Server:
         return [line for line in text.splitlines() if re.search(pattern, line)]
 
 
+def digilog_command(python: str, port: int, profile: Path | None) -> list[str]:
+    """`digilog serve`, under cProfile (stats written when it stops) if asked."""
+    profiler = ["-m", "cProfile", "-o", str(profile.resolve())] if profile else []
+    return [python, *profiler, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
 def child_env(fake: FakeSlack, extra: dict[str, str]) -> dict[str, str]:
     """Our environment without any DIGILOG_/SLACK_ setting of the caller's, plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGILOG_", "SLACK_"))}
@@ -389,7 +410,7 @@ async def stop(process: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGINT)  # aiohttp's run_app shuts down cleanly on it
         try:
-            await asyncio.wait_for(process.wait(), 10)
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
@@ -404,15 +425,16 @@ class Burst:
     """One burst at one server: per-request times to response and what they cost."""
 
     server: str
-    label: str
     latencies: list[float]
     sent_at: list[float]
     elapsed: float
     statuses: Counter[str]
-    server_cpu: float | None
+    server_cpu: float | None  # during the burst of requests
     bench_cpu: float
+    cpu_at_start: float | None
     replies: list[float] = field(default_factory=list)  # response_url latencies (digilog)
     replies_done: float | None = None  # burst start to the last reply, seconds
+    replies_cpu: float | None = None  # server CPU from burst start to the last reply
 
     @property
     def requests(self) -> int:
@@ -446,7 +468,6 @@ async def fire(
     server: Server,
     requests: Sequence[payloads.SlackRequest],
     concurrency: int,
-    label: str,
 ) -> Burst:
     """Send all requests, `concurrency` at a time; time each from send to full response."""
     signed = [(r.body.encode(), r.headers(SECRET)) for r in requests]  # fresh timestamps
@@ -474,31 +495,32 @@ async def fire(
     server_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     return Burst(
         server.name,
-        label,
         latencies,
         sent_at,
         elapsed,
         statuses,
         server_cpu,
         time.process_time() - bench_before,
+        cpu_before,
     )
 
 
-async def wait_for_replies(
-    fake: FakeSlack, clicks: Sequence[Click], timeout: float
-) -> dict[str, float]:
-    """reply name → arrival time of its first response_url post, once all came (or timeout)."""
+async def wait_for_replies(fake: FakeSlack, clicks: Sequence[Click]) -> dict[str, float]:
+    """reply name → arrival time of its first response_url post: once all came, or when
+    none came for REPLY_QUIET s (a lost click never answers), or after REPLY_TIMEOUT s."""
     wanted = {c.reply_name for c in clicks}
     arrived: dict[str, float] = {}
     seen = 0
-    deadline = time.monotonic() + timeout
+    now = time.monotonic()
+    deadline, last_news = now + REPLY_TIMEOUT, now
     while True:
         for call in fake.calls[seen:]:
             name = call.method.removeprefix(RESPONSE_URL)
             if name in wanted and name not in arrived:
-                arrived[name] = call.at
+                arrived[name] = last_news = call.at
         seen = len(fake.calls)
-        if len(arrived) == len(wanted) or time.monotonic() > deadline:
+        now = time.monotonic()
+        if len(arrived) == len(wanted) or now > deadline or now - last_news > REPLY_QUIET:
             return arrived
         await asyncio.sleep(0.05)
 
@@ -511,8 +533,13 @@ async def settle(fake: FakeSlack, quiet: float = 0.5) -> None:
         await asyncio.sleep(quiet)
 
 
-async def add_replies(burst: Burst, fake: FakeSlack, clicks: Sequence[Click]) -> None:
-    arrived = await wait_for_replies(fake, clicks, REPLY_TIMEOUT)
+async def add_replies(
+    burst: Burst, server: Server, fake: FakeSlack, clicks: Sequence[Click]
+) -> None:
+    arrived = await wait_for_replies(fake, clicks)
+    cpu = server.cpu()
+    if cpu is not None and burst.cpu_at_start is not None:
+        burst.replies_cpu = cpu - burst.cpu_at_start
     burst.replies = [
         arrived[c.reply_name] - burst.sent_at[i]
         for i, c in enumerate(clicks)
@@ -563,6 +590,12 @@ def print_replies(burst: Burst, expected: int) -> None:
         f"click → reply p50 {1000 * percentile(burst.replies, 50):.0f} ms, "
         f"p99 {1000 * percentile(burst.replies, 99):.0f} ms"
     )
+    if burst.replies_cpu is not None and burst.replies_done:
+        print(
+            f"  digilog's CPU from burst start to its last reply: {burst.replies_cpu:.2f} s "
+            f"({1000 * burst.replies_cpu / expected:.1f} ms per click, "
+            f"{100 * burst.replies_cpu / burst.replies_done:.0f} % of one core)"
+        )
 
 
 @dataclass(frozen=True)
@@ -602,10 +635,16 @@ def print_problems(what: str, problems: Sequence[str]) -> None:
         print(f"  {what}: OK")
 
 
-def print_summary(verdicts: Sequence[Verdict], failures: int) -> None:
+def print_summary(verdicts: Sequence[Verdict], bare_rps: Sequence[float], failures: int) -> None:
     rps = [v.rps_ratio for v in verdicts]
     p99 = [v.p99_ratio for v in verdicts]
     print("summary:")
+    if len(bare_rps) > 1:
+        spread = 100 * (max(bare_rps) - min(bare_rps)) / max(bare_rps)
+        print(
+            f"  noise: bare bolt's req/s in its {len(bare_rps)} bursts: "
+            f"{', '.join(f'{r:.0f}' for r in bare_rps)} ({spread:.0f} % apart, same work)"
+        )
     print(
         f"  req/s ratio per round: {', '.join(f'{r:.2f}' for r in rps)} — target ≥ "
         f"{TARGET_RPS_RATIO:.2f}: {met(all(v.rps_met for v in verdicts))} "
@@ -619,14 +658,18 @@ def print_summary(verdicts: Sequence[Verdict], failures: int) -> None:
 
 
 def print_server_logs(servers: Sequence[Server]) -> None:
+    """Each distinct warning/error a server logged, with how often (tracebacks not repeated)."""
     for server in servers:
-        lines = server.log_lines(r"ERROR|CRITICAL|Traceback|WARNING")
-        if lines:
-            print(f"  {server.name} logged {len(lines)} warning/error line(s), first ones:")
-            for line in lines[:5]:
-                print(f"    {line[:200]}")
-        else:
-            print(f"  {server.name} logged no warnings or errors")
+        found = Counter(line[:160] for line in server.log_lines(r"^(WARNING|ERROR|CRITICAL) "))
+        known = sum(n for line, n in found.items() if KNOWN_NOTICE in line)
+        others = {line: n for line, n in found.items() if KNOWN_NOTICE not in line}
+        note = f" (besides bolt's notice that `token` is unused, {known}×)" if known else ""
+        if not others:
+            print(f"  {server.name}: no warnings or errors{note}")
+            continue
+        print(f"  {server.name}: {sum(others.values())} warning/error line(s){note}:")
+        for line, n in sorted(others.items(), key=lambda item: -item[1])[:8]:
+            print(f"    {n:>4} × {line}")
 
 
 # ------------------------------------------------------------------ the run
@@ -643,36 +686,42 @@ class Bench:
     cohort_id: int
     programme: Programme
     failures: int = 0
+    bare_rps: list[float] = field(default_factory=list)
 
     async def warm_up(self) -> None:
         clicks = warmup_clicks(WARMUP_REQUESTS)
         for server in (self.bare, self.digilog):
             requests = to_requests(clicks, self.cohort_id, self.fake)
-            burst = await fire(self.session, server, requests, 8, "warm-up")
+            burst = await fire(self.session, server, requests, 8)
             if burst.failures:
                 raise RuntimeError(f"warm-up at {server.name} failed: {dict(burst.statuses)}")
-        arrived = await wait_for_replies(self.fake, clicks, REPLY_TIMEOUT)
+        arrived = await wait_for_replies(self.fake, clicks)
         if len(arrived) != len(clicks):
             raise RuntimeError(f"warm-up: {len(arrived)}/{len(clicks)} digilog replies arrived")
         await settle(self.fake)
 
-    async def burst(self, server: Server, clicks: Sequence[Click], label: str) -> Burst:
+    async def burst(self, server: Server, clicks: Sequence[Click]) -> Burst:
         requests = to_requests(clicks, self.cohort_id, self.fake)
-        burst = await fire(self.session, server, requests, self.args.concurrency, label)
+        burst = await fire(self.session, server, requests, self.args.concurrency)
         if server is self.digilog:
-            await add_replies(burst, self.fake, clicks)
+            await add_replies(burst, server, self.fake, clicks)
         await settle(self.fake)
         return burst
 
-    async def round(self, number: int, theme: int, digilog_first: bool, cache: str) -> Verdict:
+    def clicks(self, theme: int) -> list[Click]:
+        """The timed clicks on one theme's quiz: the same every time for the same seed."""
         users = participant_ids(self.args.participants)
         rng = random.Random(self.args.seed + theme)
-        clicks = quiz_clicks(self.programme, theme, users, self.args.questions, rng)
+        return quiz_clicks(self.programme, theme, users, self.args.questions, rng)
+
+    async def run_round(self, number: int, theme: int, digilog_first: bool, cache: str) -> Verdict:
+        clicks = self.clicks(theme)
         order = (self.digilog, self.bare) if digilog_first else (self.bare, self.digilog)
         names = ", ".join(s.name for s in order)
         print(f"round {number}: theme {theme}'s quiz, order {names}; digilog's users.info {cache}")
-        results = {s.name: await self.burst(s, clicks, f"round {number}") for s in order}
+        results = {s.name: await self.burst(s, clicks) for s in order}
         bare, digilog = results[self.bare.name], results[self.digilog.name]
+        self.bare_rps.append(bare.rps)
         print_table([bare, digilog])
         print_replies(digilog, len(clicks))
         recorded = await recorded_answers(self.database_url, self.cohort_id)
@@ -686,22 +735,15 @@ class Bench:
         return compare(bare, digilog)
 
     async def duplicates(self) -> None:
-        users = participant_ids(self.args.participants)
-        sent = [
-            click
-            for theme in (1, 2)
-            for click in quiz_clicks(
-                self.programme,
-                theme,
-                users,
-                self.args.questions,
-                random.Random(self.args.seed + theme),
-            )
-        ]
         before = await recorded_answers(self.database_url, self.cohort_id)
+        stored = {(user, theme, question) for user, theme, question, _ in before}
+        # Only clicks that were recorded: a lost one's "duplicate" would rightly count.
+        sent = [
+            c for c in self.clicks(1) + self.clicks(2) if (c.user, c.theme, c.question) in stored
+        ]
         clicks = duplicate_clicks(self.programme, sent, self.args.duplicates, random.Random(0))
         print(f"duplicates: {len(clicks)} clicks on answered questions, other options, at digilog")
-        burst = await self.burst(self.digilog, clicks, "duplicates")
+        burst = await self.burst(self.digilog, clicks)
         print_table([burst])
         print_replies(burst, len(clicks))
         after = await recorded_answers(self.database_url, self.cohort_id)
@@ -722,6 +764,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duplicates", type=int, default=100, help="default 100")
     parser.add_argument("--seed", type=int, default=1, help="which options are clicked")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, logs)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="run digilog serve under cProfile and write its stats to FILE (slows it down)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.participants <= 9999 or not 1 <= args.questions <= 8:
         parser.error("--participants must be 1..9999 and --questions 1..8")
@@ -729,6 +777,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> int:
+    # SIGTERM (a timeout, a CI runner) unwinds like Ctrl-C: the servers are stopped on the way.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     programme = read_programme(PROGRAMME_FILE)
     database_url = f"sqlite+aiosqlite:///{workdir / 'digilog.db'}"
     users = participant_ids(args.participants)
@@ -746,9 +798,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         digilog_env = child_env(
             fake, {"DIGILOG_DATABASE_URL": database_url, "DIGILOG_DATA_DIR": str(workdir)}
         )
-        serve = [python, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port"]
+        serve = digilog_command(python, digilog_port, args.profile)
         digilog = await stack.enter_async_context(
-            running("digilog", [*serve, str(digilog_port)], digilog_env, digilog_port, workdir)
+            running("digilog", serve, digilog_env, digilog_port, workdir)
         )
         bare = await stack.enter_async_context(
             running(
@@ -764,8 +816,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         bench = Bench(args, fake, session, bare, digilog, database_url, cohort_id, programme)
         await bench.warm_up()
         verdicts = [
-            await bench.round(1, 1, digilog_first=False, cache="cache cold"),
-            await bench.round(2, 2, digilog_first=True, cache="cache warm"),
+            await bench.run_round(1, 1, digilog_first=False, cache="cache cold"),
+            await bench.run_round(2, 2, digilog_first=True, cache="cache warm"),
         ]
         if args.duplicates:
             await bench.duplicates()
@@ -773,7 +825,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         print(f"all answers in the cohort: {total:,} (warm-up quiz included)")
         print("server logs:")
         print_server_logs([digilog, bare])
-        print_summary(verdicts, bench.failures)
+        print_summary(verdicts, bench.bare_rps, bench.failures)
     return 1 if bench.failures else 0
 
 
@@ -782,6 +834,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="digilog-quiz-burst-"))
     try:
         return asyncio.run(run(args, workdir))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted; the servers were stopped", file=sys.stderr)
+        return 130
     finally:
         if args.keep:
             print(f"kept: {workdir}")
