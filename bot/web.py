@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -15,6 +17,7 @@ from sqlalchemy import text
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
+from bot.slack.work import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +55,26 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 
 async def _slack(app: web.Application) -> AsyncIterator[None]:
     settings, runtime = app[SETTINGS], app[RUNTIME]
-    bolt = build_slack_app(settings, runtime.digilog, runtime.store.engine)
-    app[SLACK] = bolt
-    if settings.slack_app_token is None:
-        yield
-        return
-    # Socket Mode: Slack pushes over a WebSocket, so no public URL is needed.
-    handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-    await handler.connect_async()  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        await handler.close_async()  # type: ignore[no-untyped-call]
+    engine = runtime.store.engine
+    # SQLite takes one writer at a time: more workers would only queue at the database.
+    work = WorkQueue(workers=1 if engine.dialect.name == "sqlite" else 4)
+    async with aiohttp.ClientSession() as session:
+        bolt = build_slack_app(settings, runtime.digilog, engine, work, session)
+        app[SLACK] = bolt
+        work.start()
+        handler = None
+        if settings.slack_app_token is not None:
+            # Socket Mode: Slack pushes over a WebSocket, so no public URL is needed.
+            handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+        # What was set up so far lives as long as the app: nothing to collect there.
+        gc.freeze()
+        try:
+            yield
+        finally:
+            if handler is not None:
+                await handler.close_async()  # type: ignore[no-untyped-call]
+            await work.close()
 
 
 async def healthz(request: web.Request) -> web.Response:

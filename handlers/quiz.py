@@ -131,12 +131,14 @@ async def take_quiz(context: Context, args: Args) -> list[Outgoing]:
 
 
 async def _next_question(
-    context: Context, number: int, lead: MessageBuilder | None = None
+    context: Context, number: int, lead: MessageBuilder | None = None, quiz: Quiz | None = None
 ) -> Outgoing:
+    """The next unanswered question, or the score; `quiz` when the caller checked it is open."""
     t = context.t
     member = context.require_member()
     cohort = context.require_cohort()
-    _, quiz = await _open_quiz(context, number)
+    if quiz is None:
+        _, quiz = await _open_quiz(context, number)
     answers = await context.repos.quizzes.answers(cohort.id, member.person.id, number)
     answered = {a.question_index for a in answers}
     build = lead or MessageBuilder()
@@ -197,7 +199,7 @@ async def choice(context: Context, action: QuizAction) -> list[Outgoing]:
             lead.para(t("❌ Not quite. The right answer: {answer}", answer=" / ".join(correct)))
         lead.para(context.local(question.explanation))
         lead.divider()
-    return [await _next_question(context, action.theme, lead)]
+    return [await _next_question(context, action.theme, lead, quiz)]
 
 
 async def results(context: Context, args: Args) -> list[Outgoing]:

@@ -28,6 +28,11 @@ def normalise_url(url: str | URL) -> URL:
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
+        # SQLite lets one writer in at a time and makes the others retry with growing
+        # sleeps, which is unfair: under a burst some waited past the busy timeout and
+        # failed. One pooled connection queues transactions first come, first served.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(parsed, **kwargs)
         _configure_sqlite(engine)
         return engine

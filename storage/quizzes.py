@@ -40,19 +40,22 @@ class QuizRepository:
         correct: bool,
     ) -> tuple[QuizAnswer, bool]:
         """Record an answer unless one exists; returns the answer that counts and if it is new."""
+        values = {
+            "cohort_id": cohort_id,
+            "person_id": person_id,
+            "theme_number": theme_number,
+            "question_index": question_index,
+            "option_index": option_index,
+            "correct": correct,
+            "answered_at": utcnow(),
+        }
         inserted = await self._session.scalar(
             insert_ignoring_duplicates(self._session, QuizAnswer)
-            .values(
-                cohort_id=cohort_id,
-                person_id=person_id,
-                theme_number=theme_number,
-                question_index=question_index,
-                option_index=option_index,
-                correct=correct,
-                answered_at=utcnow(),
-            )
+            .values(**values)
             .returning(QuizAnswer.id)
         )
+        if inserted is not None:  # this answer is the one that counts
+            return QuizAnswer(id=inserted, **values), True
         counted = await self._session.scalar(
             select(QuizAnswer).where(
                 QuizAnswer.cohort_id == cohort_id,
@@ -62,7 +65,7 @@ class QuizRepository:
             )
         )
         assert counted is not None
-        return counted, inserted is not None
+        return counted, False
 
     async def answers(self, cohort_id: int, person_id: int, theme_number: int) -> list[QuizAnswer]:
         query = select(QuizAnswer).where(

@@ -10,8 +10,10 @@ import json
 import logging
 import re
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -30,6 +32,7 @@ from bot.slack import translate
 from bot.slack.blocks import values_from_view_state
 from bot.slack.directory import Directory
 from bot.slack.messenger import Origin, deliver
+from bot.slack.work import WorkQueue
 from handlers.digilog import Digilog
 from handlers.vocabulary import Actor, FormSubmitted, HomeOpened
 
@@ -48,10 +51,14 @@ BOT_SCOPES = (
 )
 
 
-def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+def web_client(
+    settings: Settings, session: aiohttp.ClientSession, token: str | None = None
+) -> AsyncWebClient:
+    # One HTTP session for every call: a new connection per call cost a millisecond each.
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url,
+        session=session,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
@@ -59,7 +66,13 @@ def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
     )
 
 
-def build_slack_app(settings: Settings, digilog: Digilog, engine: AsyncEngine) -> AsyncApp:
+def build_slack_app(
+    settings: Settings,
+    digilog: Digilog,
+    engine: AsyncEngine,
+    work: WorkQueue,
+    session: aiohttp.ClientSession,
+) -> AsyncApp:
     """The bolt app for one workspace (a bot token) or many (OAuth)."""
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -68,7 +81,7 @@ def build_slack_app(settings: Settings, digilog: Digilog, engine: AsyncEngine) -
         client_id = settings.slack_client_id
         app = AsyncApp(
             signing_secret=signing_secret,
-            client=web_client(settings),
+            client=web_client(settings, session),
             oauth_settings=AsyncOAuthSettings(
                 client_id=client_id,
                 client_secret=settings.slack_client_secret.get_secret_value(),
@@ -81,18 +94,21 @@ def build_slack_app(settings: Settings, digilog: Digilog, engine: AsyncEngine) -
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         app = AsyncApp(
             signing_secret=signing_secret,
-            client=web_client(settings, token),
+            client=web_client(settings, session, token),
             # Socket Mode connections are authenticated by the app token instead.
             request_verification_enabled=settings.slack_app_token is None,
         )
-    SlackListeners(digilog, Directory()).register(app)
+    SlackListeners(digilog, Directory(), work).register(app)
     return app
 
 
 class SlackListeners:
-    def __init__(self, digilog: Digilog, directory: Directory) -> None:
+    """Each listener acks, then queues the real work (see bot/slack/work.py)."""
+
+    def __init__(self, digilog: Digilog, directory: Directory, work: WorkQueue) -> None:
         self.digilog = digilog
         self.directory = directory
+        self.work = work
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self.on_command)
@@ -103,14 +119,52 @@ class SlackListeners:
         app.event("app_home_opened")(self.on_home_opened)
         app.error(self.on_error)
 
-    async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
-        user = await self.directory.user(client, team, user_id)
-        return translate.actor(team, user_id, name=user.name, locale=user.locale)
+    # Listeners: ack, queue the work, return. Events are acked by bolt itself.
 
     async def on_command(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
+        await self.work.put(partial(self.command, body, client, respond))
+
+    async def on_action(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        await self.work.put(partial(self.action, body, client, respond))
+
+    async def on_view_submission(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()  # closes the modal
+        await self.work.put(partial(self.view_submission, body, view, client))
+
+    async def on_save_shortcut(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        await self.work.put(partial(self.save_shortcut, body, client, respond))
+
+    async def on_message(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await self.work.put(partial(self.message, body, event, client))
+
+    async def on_home_opened(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        if event.get("tab") == "home":
+            await self.work.put(partial(self.home_opened, body, event, client))
+
+    # The work: translate, handle, deliver.
+
+    async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
+        user = await self.directory.user(client, team, user_id)
+        return translate.actor(team, user_id, name=user.name, locale=user.locale)
+
+    async def command(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         team, user_id = translate.team_of(body), str(body["user_id"])
         event = translate.command(body, await self._actor(client, team, user_id))
         origin = Origin(
@@ -123,10 +177,9 @@ class SlackListeners:
         )
         await deliver(self.digilog, origin, await self.digilog.handle(event))
 
-    async def on_action(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    async def action(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
-        await ack()
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         event = translate.choice(body, await self._actor(client, team, user_id))
         if event is None:
@@ -145,10 +198,9 @@ class SlackListeners:
         )
         await deliver(self.digilog, origin, await self.digilog.handle(event))
 
-    async def on_view_submission(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    async def view_submission(
+        self, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await ack()
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         where = json.loads(view.get("private_metadata") or "{}")
         channel, thread = where.get("channel") or "", where.get("thread")
@@ -161,10 +213,9 @@ class SlackListeners:
         origin = Origin(client, team, user_id, channel_id=channel or None, thread_ts=thread)
         await deliver(self.digilog, origin, await self.digilog.handle(event))
 
-    async def on_save_shortcut(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    async def save_shortcut(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
-        await ack()
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         text = str((body.get("message") or {}).get("text", ""))
         names = await self.directory.names(client, team, translate.mentions(text))
@@ -178,10 +229,9 @@ class SlackListeners:
         )
         await deliver(self.digilog, origin, await self.digilog.handle(event))
 
-    async def on_message(
+    async def message(
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        # Events are acked by bolt as they arrive; retries are recognised by event_id.
         team = translate.team_of(body)
         message = event.get("message") or event
         names = await self.directory.names(
@@ -199,14 +249,13 @@ class SlackListeners:
             channel_id=neutral.where.conversation_id,
             thread_ts=neutral.where.thread_id,
         )
+        # Slack resends an event it thinks failed; its event_id makes the retry a no-op.
         outgoing = await self.digilog.handle(neutral, delivery_id=body.get("event_id"))
         await deliver(self.digilog, origin, outgoing)
 
-    async def on_home_opened(
+    async def home_opened(
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        if event.get("tab") != "home":
-            return
         team, user_id = translate.team_of(body), str(event["user"])
         where = translate.conversation(team, str(event.get("channel", "")))
         neutral = HomeOpened(await self._actor(client, team, user_id), where)
