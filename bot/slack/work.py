@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
+QUIET = 0.002  # seconds without a new request before a job runs
+MAX_DEFERRAL = 1.0  # the longest the queue waits for quiet before it works regardless
 
 
 class WorkQueue:
@@ -22,17 +25,33 @@ class WorkQueue:
         self._queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=capacity)
         self._count = workers
         self._workers: list[asyncio.Task[None]] = []
+        self._last_put = 0.0
+        self._busy_since: float | None = None
+
+    async def _let_acks_go_first(self) -> None:
+        """While requests stream in, wait: their acks have a deadline, this job has none.
+
+        Only for so long: under steady heavy traffic (no quiet moment for MAX_DEFERRAL)
+        jobs run between the requests, so replies keep coming."""
+        while (now := time.monotonic()) - self._last_put < QUIET:
+            self._busy_since = self._busy_since or now
+            if now - self._busy_since > MAX_DEFERRAL:
+                return
+            await asyncio.sleep(QUIET)
+        self._busy_since = None
 
     def start(self) -> None:
         self._workers = [asyncio.create_task(self._work()) for _ in range(self._count)]
 
     async def put(self, job: Job) -> None:
         """Queue a job; when the queue is full, wait (the request was acked already)."""
+        self._last_put = time.monotonic()
         await self._queue.put(job)
 
     async def _work(self) -> None:
         while True:
             job = await self._queue.get()
+            await self._let_acks_go_first()
             try:
                 await job()
             except Exception:  # one failed job must not stop the worker; log it whole
