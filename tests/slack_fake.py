@@ -23,13 +23,14 @@ import contextlib
 import itertools
 import json
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tests.slack_payloads import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, TEAM_NAME
 
@@ -110,6 +111,9 @@ class FakeSlack:
         self.files: dict[str, UploadedFile] = {}
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._arrived = asyncio.Condition()
+        # Socket Mode: the app's WebSocket and the acks it sent, by envelope id.
+        self._ws: web.WebSocketResponse | None = None
+        self.socket_acks: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self.home_view_ids: dict[str, str] = {}
@@ -136,6 +140,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_route("*", "/hooks/{name:.+}", self._hook)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -237,14 +242,53 @@ class FakeSlack:
         token = _bearer(request) or _pop_str(params, "token")
         call = Call(method, params, token, time.monotonic())
         await self._record(call)
-        # oauth.v2.access authenticates with the app's client id and secret instead.
-        if method not in CLIENT_AUTHENTICATED and not (token and token.startswith("xoxb-")):
+        # oauth.v2.access authenticates with the app's client id and secret instead,
+        # apps.connections.open with an app-level token.
+        wanted = "xapp-" if method in APP_TOKEN_METHODS else "xoxb-"
+        if method not in CLIENT_AUTHENTICATED and not (token and token.startswith(wanted)):
             return _answer({"ok": False, "error": "invalid_auth"})
         faults = self._faults.get(method)
         if faults:
             return _fault_answer(faults.popleft())
         handler = HANDLERS.get(method)
         return _answer(handler(self, call) if handler else {"ok": True})
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode's WebSocket: say hello, then collect the app's acks."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        async with self._arrived:
+            self._ws = socket
+            self._arrived.notify_all()
+        async for message in socket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            data = json.loads(message.data)
+            if "envelope_id" in data:
+                async with self._arrived:
+                    self.socket_acks[data["envelope_id"]] = data
+                    self._arrived.notify_all()
+        return socket
+
+    async def socket_push(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send an envelope over Socket Mode as Slack does; return the app's ack."""
+        envelope_id = uuid.uuid4().hex
+        async with asyncio.timeout(5):
+            async with self._arrived:
+                await self._arrived.wait_for(lambda: self._ws is not None)
+            assert self._ws is not None
+            await self._ws.send_json(
+                {
+                    "envelope_id": envelope_id,
+                    "type": kind,
+                    "accepts_response_payload": kind != "events_api",
+                    "payload": payload,
+                }
+            )
+            async with self._arrived:
+                await self._arrived.wait_for(lambda: envelope_id in self.socket_acks)
+        return self.socket_acks[envelope_id]
 
     async def _hook(self, request: web.Request) -> web.Response:
         """A response_url: Slack answers a plain-text ``ok``."""
@@ -578,11 +622,17 @@ def _oauth_access(slack: FakeSlack, call: Call) -> Json:
     }
 
 
+def _connections_open(slack: FakeSlack, call: Call) -> Json:
+    return {"ok": True, "url": slack._started().replace("http://", "ws://") + "/socket"}
+
+
 OAUTH_CODE = "a-valid-oauth-code"
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 CLIENT_AUTHENTICATED = frozenset({"oauth.v2.access"})
 
 HANDLERS: dict[str, Handler] = {
     "oauth.v2.access": _oauth_access,
+    "apps.connections.open": _connections_open,
     "auth.test": _auth_test,
     "chat.postMessage": _post_message,
     "chat.postEphemeral": _post_ephemeral,

@@ -543,3 +543,47 @@ async def test_oauth_installs_another_workspace_into_our_tables(
             await repos.session.execute(text("SELECT team_id, bot_token FROM slack_bots"))
         ).all()
     assert [tuple(row) for row in rows] == [("T2", "xoxb-installed-t2")]
+
+
+async def test_socket_mode_takes_commands_over_the_websocket_and_serves_no_http_endpoint(
+    database_url: str, store: Store, programme: Programme, tmp_path: Path
+) -> None:
+    await load_programme(store, programme)
+    await create_cohort(
+        store,
+        CohortSpec(
+            key="grupp-1",
+            program_id=programme.id,
+            title="Grupp 1",
+            platform="slack",
+            workspace=p.TEAM_ID,
+            conversation_id=CHANNEL,
+            language="en",
+        ),
+    )
+    async with FakeSlack() as fake, aiohttp.ClientSession() as http:
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            data_dir=tmp_path,
+            slack_bot_token="xoxb-test",
+            slack_app_token="xapp-test",
+            slack_api_url=fake.api_url,
+        )
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        await server.start_server()
+        try:
+            command = p.slash_command(
+                "help", user="U_STRANGER", response_url=fake.response_url("socket")
+            )
+            ack = await fake.socket_push("slash_commands", command.payload)
+            assert ack["envelope_id"]
+            [reply] = await fake.wait_for("response_url:socket")
+            assert "Digilog commands" in blocks_text(reply.params["blocks"])
+            unsigned = {"Content-Type": command.content_type}
+            async with http.post(
+                server.make_url("/slack/events"), data=command.body, headers=unsigned
+            ) as r:
+                assert r.status in (404, 405)
+        finally:
+            await server.close()
