@@ -28,6 +28,7 @@ MAX_BODY_BYTES = 1024 * 1024
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 SLACK = web.AppKey("slack", AsyncApp)
+WORK = web.AppKey("work", WorkQueue)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -61,6 +62,7 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as session:
         bolt = build_slack_app(settings, runtime.digilog, engine, work, session)
         app[SLACK] = bolt
+        app[WORK] = work
         work.start()
         handler = None
         if settings.slack_app_token is not None:
@@ -89,6 +91,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def slack_events(request: web.Request) -> web.Response:
+    work = request.app[WORK]
+    work.request_started()  # the work queue waits while requests are being answered
+    try:
+        return await _dispatch(request)
+    finally:
+        work.request_finished()
+
+
+async def _dispatch(request: web.Request) -> web.Response:
     bolt = request.app[SLACK]
     try:
         bolt_request = await to_bolt_request(request)

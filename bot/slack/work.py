@@ -3,21 +3,20 @@
 Acks must go out within 3 seconds. Started as a task of its own, every click's work
 would compete with the acks for the one event loop (a burst of 1,000 clicks left
 1,000 handlers alive at once, and their garbage collections delayed the acks); in a
-queue it waits its turn, and the acks stay quick.
+queue it waits its turn, and while requests are still coming in, it waits for them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
-QUIET = 0.002  # seconds without a new request before a job runs
-MAX_DEFERRAL = 1.0  # the longest the queue waits for quiet before it works regardless
+MAX_DEFERRAL = 1.0  # seconds a job waits for the requests in flight before it runs anyway
 
 
 class WorkQueue:
@@ -25,33 +24,33 @@ class WorkQueue:
         self._queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=capacity)
         self._count = workers
         self._workers: list[asyncio.Task[None]] = []
-        self._last_put = 0.0
-        self._busy_since: float | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    async def _let_acks_go_first(self) -> None:
-        """While requests stream in, wait: their acks have a deadline, this job has none.
+    def request_started(self) -> None:
+        self._in_flight += 1
+        self._idle.clear()
 
-        Only for so long: under steady heavy traffic (no quiet moment for MAX_DEFERRAL)
-        jobs run between the requests, so replies keep coming."""
-        while (now := time.monotonic()) - self._last_put < QUIET:
-            self._busy_since = self._busy_since or now
-            if now - self._busy_since > MAX_DEFERRAL:
-                return
-            await asyncio.sleep(QUIET)
-        self._busy_since = None
+    def request_finished(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
 
     def start(self) -> None:
         self._workers = [asyncio.create_task(self._work()) for _ in range(self._count)]
 
     async def put(self, job: Job) -> None:
         """Queue a job; when the queue is full, wait (the request was acked already)."""
-        self._last_put = time.monotonic()
         await self._queue.put(job)
 
     async def _work(self) -> None:
         while True:
             job = await self._queue.get()
-            await self._let_acks_go_first()
+            # Requests in flight have a deadline, this job has none: let them answer
+            # first. Only for so long, so that steady traffic still gets its replies.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), MAX_DEFERRAL)
             try:
                 await job()
             except Exception:  # one failed job must not stop the worker; log it whole
