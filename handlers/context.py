@@ -111,6 +111,10 @@ async def build_context(
     console) it is the one named with --in KEY, or the person's only cohort.
     """
     person = await repos.people.by_account(actor.platform, actor.workspace, actor.user_id)
+    if person is None and actor.email:
+        person = await repos.people.link_account(
+            actor.platform, actor.workspace, actor.user_id, actor.email
+        )
     cohort = await repos.cohorts.by_conversation(
         where.platform, where.workspace, where.conversation_id
     )

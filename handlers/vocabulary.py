@@ -24,6 +24,7 @@ class Actor:
     user_id: str
     display_name: str | None = None
     locale: str | None = None  # the platform's hint, e.g. "sv-SE"; a saved choice wins
+    email: str | None = None  # links someone a roster named only by e-mail address
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,23 @@ class PeopleRepository:
             )
         )
 
+    async def link_account(
+        self, platform: str, workspace: str, user_id: str, email: str
+    ) -> Person | None:
+        """The person a roster named only by this e-mail address, now tied to their account."""
+        person = await self._session.scalar(
+            select(Person).where(
+                Person.platform == platform,
+                Person.workspace == workspace,
+                Person.user_id.is_(None),
+                func.lower(Person.email) == email.lower(),
+            )
+        )
+        if person is not None:
+            person.user_id = user_id
+            await self._session.flush()
+        return person
+
     async def get(self, person_id: int) -> Person | None:
         return await self._session.get(Person, person_id)
 

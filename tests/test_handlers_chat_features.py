@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.console.render import render
+from handlers.admin import import_roster
 from handlers.digilog import Digilog
 from handlers.programme_file import Programme
+from handlers.roster import RosterRow
 from handlers.vocabulary import (
     Actor,
     CommandReceived,
@@ -134,3 +136,22 @@ async def test_a_new_platform_name_replaces_the_stored_one(chat: Chat, store: St
     await chat.send(CommandReceived(renamed, chat.channel, "help"))
     anna = await person(store, "anna")
     assert anna is not None and anna.display_name == "Anna L. Berg"
+
+
+async def test_someone_rostered_by_email_is_recognised_by_their_platform_address(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    cohort = await make_cohort(store, programme)
+    row = RosterRow(1, "Eva Ek", "Eva.Ek@umea.se", None, "umea", Role.participant)
+    await import_roster(store, cohort.key, [row], skip_bad=False)
+    channel = Conversation("console", "local", cohort.conversation_id)
+    eva = Actor("console", "local", "eva-account", "Eva Ek", email="eva.ek@umea.se")
+    [reply] = await digilog.handle(CommandReceived(eva, channel, "bank"))
+    assert isinstance(reply.message, Message)
+    assert "Latest reflections" in render(reply.message)[0]
+    linked = await person(store, "eva-account")
+    assert linked is not None and linked.email == "Eva.Ek@umea.se"
+    stranger = Actor("console", "local", "other", "Other", email="someone@else.se")
+    [refused] = await digilog.handle(CommandReceived(stranger, channel, "bank"))
+    assert isinstance(refused.message, Message)
+    assert "You are not enrolled" in render(refused.message)[0]

@@ -587,3 +587,13 @@ async def test_socket_mode_takes_commands_over_the_websocket_and_serves_no_http_
                 assert r.status in (404, 405)
         finally:
             await server.close()
+
+
+async def test_a_person_rostered_by_email_is_known_in_slack(slack: Slack) -> None:
+    row = RosterRow(1, "Eva Ek", "eva.ek@umea.se", None, "umea", Role.participant)
+    await import_roster(slack.store, "grupp-1", [row], skip_bad=False)
+    slack.fake.users["U_EVA"] = {"real_name": "Eva Ek", "email": "Eva.Ek@umea.se"}
+    [reply] = await slack.command("bank", "U_EVA")
+    assert "Senaste reflektionerna" in blocks_text(reply.params["blocks"])
+    [info] = slack.fake.calls_to("users.info")[-1:]
+    assert info.params["user"] == "U_EVA"

@@ -48,6 +48,7 @@ BOT_SCOPES = (
     "groups:history",
     "im:write",
     "users:read",
+    "users:read.email",
 )
 
 
@@ -160,7 +161,7 @@ class SlackListeners:
 
     async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
         user = await self.directory.user(client, team, user_id)
-        return translate.actor(team, user_id, name=user.name, locale=user.locale)
+        return translate.actor(team, user_id, name=user.name, locale=user.locale, email=user.email)
 
     async def command(
         self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond

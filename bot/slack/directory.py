@@ -18,6 +18,7 @@ TTL_SECONDS = 3600
 class SlackUser:
     name: str | None
     locale: str | None
+    email: str | None = None  # with the users:read.email scope
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Directory:
         data = response.get("user") or {}
         profile = data.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or data.get("real_name")
-        user = SlackUser(name or data.get("name"), data.get("locale"))
+        user = SlackUser(name or data.get("name"), data.get("locale"), profile.get("email"))
         self._known[key] = (time.monotonic(), user)
         return user
 

@@ -62,8 +62,15 @@ def plain_text(text: str, names: Mapping[str, str]) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def actor(team: str, user_id: str, *, name: str | None = None, locale: str | None = None) -> Actor:
-    return Actor(PLATFORM, team, user_id, name, locale)
+def actor(
+    team: str,
+    user_id: str,
+    *,
+    name: str | None = None,
+    locale: str | None = None,
+    email: str | None = None,
+) -> Actor:
+    return Actor(PLATFORM, team, user_id, name, locale, email)
 
 
 def conversation(team: str, channel: str, thread: str | None = None) -> Conversation:
