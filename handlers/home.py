@@ -9,7 +9,7 @@ from handlers.programme_file import Programme
 from handlers.vocabulary import MessageBuilder, Outgoing, Span, ToHome
 from storage.models import Role, ThemeRun
 
-DONE, TODO = "✅", "⬜"
+DONE, NOT_YET = "✅", "⬜"
 
 
 async def home(context: Context) -> list[Outgoing]:
@@ -103,7 +103,7 @@ async def _journey(
 
 def _step(label: str, text: str, *, done: bool | None = None) -> tuple[Span, ...]:
     """A step of the theme; a tick only where Digilog can know it was done."""
-    mark = "" if done is None else (DONE if done else TODO) + " "
+    mark = "" if done is None else (DONE if done else NOT_YET) + " "
     return (Span(mark + label + ": ", strong=True), Span(text))
 
 
