@@ -14,8 +14,9 @@ import click
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from handlers import admin, export
-from handlers.programme_file import ProgrammeFileError, load_programme
+from handlers.programme_file import load_programme
 from handlers.roster import RosterRow, parse_roster
+from handlers.yaml_file import FileProblems
 from storage.models import Role
 
 P = ParamSpec("P")
@@ -90,7 +91,7 @@ def program() -> None:
 def _load_or_exit(path: Path) -> Any:
     try:
         return load_programme(path)
-    except ProgrammeFileError as error:
+    except FileProblems as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)
         sys.exit(1)

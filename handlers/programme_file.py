@@ -1,21 +1,15 @@
-"""Programme files: the YAML that facilitators write, validated before anything is stored.
-
-Every problem is reported as `FILE:LINE: field.path: what is wrong`, YAML syntax
-errors included, so a facilitator can fix the whole file in one pass.
-"""
+"""Programme files: the YAML that facilitators write, validated before anything is stored."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,10 +17,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveInt,
-    ValidationError,
     field_validator,
     model_validator,
 )
+
+from handlers.yaml_file import parse_mapping, read_source
 
 LANGUAGES = ("sv", "en")
 Language = Literal["sv", "en"]
@@ -245,116 +240,13 @@ def _no_duplicates(ids: Iterable[str]) -> None:
         seen.add(value)
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.path}: {self.message}"
-
-
-class ProgrammeFileError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(map(str, problems)))
-        self.problems = problems
-
-
-Loc = tuple[str | int, ...]
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, path: Loc, line: int, key: str) -> None:
-        self.path, self.line, self.key = path, line, key
-
-
-def _plain(node: yaml.Node, loader: yaml.SafeLoader, path: Loc, lines: dict[Loc, int]) -> Any:
-    """Build plain data from a YAML node tree, remembering the line of every path."""
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if key in result:
-                raise _DuplicateKey(path, key_node.start_mark.line + 1, str(key))
-            child = (*path, key)
-            lines[child] = key_node.start_mark.line + 1
-            result[key] = _plain(value_node, loader, child, lines)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, loader, (*path, i), lines) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
-
-
-def format_path(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(file)"
-
-
-def _line_of(loc: Loc, lines: dict[Loc, int]) -> int:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return 1
-
-
 def parse_programme(source: str, filename: str) -> Programme:
-    loader = yaml.SafeLoader(source)
-    lines: dict[Loc, int] = {}
-    try:
-        node = loader.get_single_node()
-        data = _plain(node, loader, (), lines) if node is not None else None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = " ".join(p for p in (error.context, error.problem) if p) or "invalid YAML"
-        raise ProgrammeFileError([Problem(filename, line, "(yaml)", problem)]) from None
-    except _DuplicateKey as duplicate:
-        path = format_path((*duplicate.path, duplicate.key))
-        twice = Problem(filename, duplicate.line, path, "this key appears twice")
-        raise ProgrammeFileError([twice]) from None
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        raise ProgrammeFileError(
-            [
-                Problem(
-                    filename, 1, "(file)", "expected a mapping with programme:, themes: and labs:"
-                )
-            ]
-        )
-    try:
-        return Programme.model_validate(data)
-    except ValidationError as error:
-        problems = []
-        for detail in error.errors(include_url=False):
-            loc: Loc = tuple(p for p in detail["loc"] if isinstance(p, int | str))
-            message = detail["msg"].removeprefix("Value error, ")
-            if detail["type"] == "extra_forbidden":
-                message = "unknown field (check the spelling)"
-            elif detail["type"] == "missing":
-                message = "this field is required"
-            problems.append(Problem(filename, _line_of(loc, lines), format_path(loc), message))
-        raise ProgrammeFileError(problems) from None
+    located = parse_mapping(source, filename, "programme:, themes: and labs:")
+    return located.validate(Programme)
 
 
 def load_programme(path: Path) -> Programme:
-    try:
-        source = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ProgrammeFileError(
-            [Problem(str(path), 1, "(file)", f"not UTF-8 text ({error.reason})")]
-        ) from None
-    except OSError as error:
-        raise ProgrammeFileError(
-            [Problem(str(path), 1, "(file)", error.strerror or str(error))]
-        ) from None
-    return parse_programme(source, str(path))
+    return parse_programme(read_source(path), str(path))
 
 
 def programme_from_json(data: dict[str, Any]) -> Programme:

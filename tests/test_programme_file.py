@@ -12,7 +12,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from bot.cli import main
-from handlers.programme_file import Programme, ProgrammeFileError, load_programme
+from handlers.programme_file import Programme, load_programme
+from handlers.yaml_file import FileProblems
 from storage.db import create_engine
 from storage.unit import Store
 from tests.conftest import EXAMPLE
@@ -205,7 +206,7 @@ def test_a_bad_file_names_the_line_and_the_field(tmp_path: Path, case: str) -> N
     change, expected = BAD_FILES[case]
     path = write(tmp_path, change(VALID))
 
-    with pytest.raises(ProgrammeFileError) as raised:
+    with pytest.raises(FileProblems) as raised:
         load_programme(path)
 
     assert sorted(str(p) for p in raised.value.problems) == sorted(
@@ -217,7 +218,7 @@ def test_a_file_that_is_not_utf8_is_one_problem(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes(VALID.encode("latin-1"))  # as an old editor might save it
 
-    with pytest.raises(ProgrammeFileError) as raised:
+    with pytest.raises(FileProblems) as raised:
         load_programme(path)
 
     (problem,) = raised.value.problems
