@@ -238,6 +238,64 @@ def _report(file: Path, problems: list[Any]) -> None:
         click.echo(problem.format(str(file)), err=True)
 
 
+# ------------------------------------------------------------------ schedule
+
+
+@main.group()
+def schedule() -> None:
+    """A cohort's calendar: when themes, workshops, digilogs, quizzes and meetings happen."""
+
+
+@schedule.command("load")
+@click.argument("cohort_key", metavar="COHORT")
+@click.argument("file", type=click.Path(path_type=Path))
+@run_async
+async def schedule_load(cohort_key: str, file: Path) -> None:
+    """Check a calendar file against the cohort's programme and make it the calendar.
+
+    Prints FILE:LINE: field: problem for each problem, and then stores nothing.
+    """
+
+    async def work(runtime: Runtime) -> int:
+        try:
+            return await admin.load_calendar(runtime.store, cohort_key, file)
+        except FileProblems as error:
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(1)
+
+    events = await _with_runtime(work)
+    click.echo(f"{cohort_key}: calendar with {events} events loaded")
+
+
+@schedule.command("show")
+@click.argument("cohort_key", metavar="COHORT")
+@click.option("--all", "include_past", is_flag=True, help="Also what has already happened.")
+@run_async
+async def schedule_show(cohort_key: str, include_past: bool) -> None:
+    """List what is coming up, in the cohort's language and time zone."""
+    from zoneinfo import ZoneInfo
+
+    from bot.console.render import render
+    from handlers.i18n import translator
+    from handlers.schedule import calendar_message
+    from storage.models import utcnow
+
+    async def work(runtime: Runtime) -> str:
+        cohort, programme, entries = await admin.calendar(runtime.store, cohort_key)
+        message = calendar_message(
+            translator(cohort.language),
+            programme,
+            entries,
+            ZoneInfo(cohort.timezone),
+            now=utcnow(),
+            include_past=include_past,
+        )
+        return render(message, indent="")[0]
+
+    click.echo(await _with_runtime(work))
+
+
 # ------------------------------------------------------------------ bank
 
 

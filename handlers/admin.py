@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from handlers import calendar_file
+from handlers.context import programme_of
 from handlers.i18n import SUPPORTED
 from handlers.programme_file import Programme
 from handlers.roster import RosterProblem, RosterRow
-from storage.models import Cohort, Role
+from storage.models import CalendarEntry, Cohort, Role
 from storage.reflections import ReflectionView
 from storage.unit import Repositories, Store
 
@@ -75,6 +78,24 @@ async def create_cohort(store: Store, spec: CohortSpec) -> Cohort:
                 self_enrol=spec.self_enrol,
             )
         )
+
+
+async def load_calendar(store: Store, cohort_key: str, path: Path) -> int:
+    """Validate a calendar file against the cohort's programme and make it the calendar."""
+    async with store.transaction() as repos:
+        cohort = await _cohort(repos, cohort_key)
+        programme = await programme_of(repos, cohort.program_id)
+        found = calendar_file.load_calendar(path, programme, cohort.timezone)
+        return await repos.calendar.replace(
+            cohort.id, (CalendarEntry(**calendar_file.as_row(event)) for event in found)
+        )
+
+
+async def calendar(store: Store, cohort_key: str) -> tuple[Cohort, Programme, list[CalendarEntry]]:
+    async with store.transaction() as repos:
+        cohort = await _cohort(repos, cohort_key)
+        programme = await programme_of(repos, cohort.program_id)
+        return cohort, programme, await repos.calendar.entries(cohort.id)
 
 
 async def _cohort(repos: Repositories, key: str) -> Cohort:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from handlers import bank, export, people, quiz, themes
+from handlers import bank, export, people, quiz, schedule, themes
 from handlers.context import Args, Context
 from handlers.i18n import N_
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
@@ -85,6 +85,14 @@ COMMANDS: tuple[Command, ...] = (
         bank.bank,
         flags=("mine",),
         options=("theme", "in"),
+    ),
+    Command(
+        ("schedule",),
+        N_("schedule [--all]"),
+        N_("What is coming up: themes, workshops, digilogs, quizzes, meetings, labs."),
+        Access.member,
+        schedule.show,
+        flags=("all",),
     ),
     Command(
         ("quiz",), N_("quiz [number]"), N_("Take a theme's quiz."), Access.member, quiz.take_quiz

@@ -76,7 +76,7 @@ Slug = Annotated[str, Field(max_length=64), AfterValidator(_slug)]
 Url = Annotated[str, AfterValidator(_url)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
@@ -84,12 +84,12 @@ def _all_languages() -> list[Language]:
     return ["sv", "en"]
 
 
-class OrganisationSpec(_Strict):
+class OrganisationSpec(Strict):
     id: Slug
     name: LocalText
 
 
-class ProgrammeInfo(_Strict):
+class ProgrammeInfo(Strict):
     id: Slug
     title: LocalText
     languages: list[Language] = Field(default_factory=_all_languages, min_length=1)
@@ -119,29 +119,29 @@ class ProgrammeInfo(_Strict):
         return value
 
 
-class Material(_Strict):
+class Material(Strict):
     title: LocalText
     kind: Literal["film", "podcast", "text", "link"]
     url: Url
     minutes: PositiveInt | None = None
 
 
-class ReflectionTask(_Strict):
+class ReflectionTask(Strict):
     text: LocalText
     with_: Literal["buddy", "colleague"] = Field(default="buddy", alias="with")
 
 
-class Workshop(_Strict):
+class Workshop(Strict):
     title: LocalText
     description: LocalText | None = None
 
 
-class QuizOption(_Strict):
+class QuizOption(Strict):
     text: LocalText
     correct: bool = False
 
 
-class QuizQuestion(_Strict):
+class QuizQuestion(Strict):
     text: LocalText
     options: list[QuizOption] = Field(min_length=2, max_length=6)
     explanation: LocalText
@@ -154,11 +154,11 @@ class QuizQuestion(_Strict):
         return value
 
 
-class Quiz(_Strict):
+class Quiz(Strict):
     questions: list[QuizQuestion] = Field(min_length=1)
 
 
-class Theme(_Strict):
+class Theme(Strict):
     title: LocalText
     intro: LocalText
     materials: list[Material] = Field(default_factory=list)
@@ -168,7 +168,7 @@ class Theme(_Strict):
     quiz: Quiz | None = None
 
 
-class LabSession(_Strict):
+class LabSession(Strict):
     start: datetime
     end: datetime
     place: LocalText | None = None
@@ -184,7 +184,7 @@ class LabSession(_Strict):
         return self
 
 
-class Lab(_Strict):
+class Lab(Strict):
     id: Slug
     title: LocalText
     category: Literal["leading-digitally", "development-methods"]
@@ -192,7 +192,7 @@ class Lab(_Strict):
     sessions: list[LabSession] = Field(min_length=1)
 
 
-class Programme(_Strict):
+class Programme(Strict):
     programme: ProgrammeInfo
     themes: list[Theme] = Field(min_length=1)
     labs: list[Lab] = Field(default_factory=list)

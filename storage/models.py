@@ -220,3 +220,20 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(20))
     delivery_id: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CalendarEntry(Base):
+    """One dated event of a cohort's calendar: a theme start, a quiz closing, a meeting."""
+
+    __tablename__ = "calendar_entries"
+    __table_args__ = (UniqueConstraint("cohort_id", "key"), Index(None, "starts_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(60))  # e.g. "theme:2:quiz_close", stable
+    kind: Mapped[str] = mapped_column(String(30))
+    theme_number: Mapped[int | None] = mapped_column(Integer)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    place: Mapped[dict[str, Any] | None]
+    link: Mapped[str | None] = mapped_column(String(500))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.calendar import CalendarRepository
 from storage.events import ProcessedEventRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.programs import ProgramRepository
@@ -26,6 +27,7 @@ class Repositories:
     reflections: ReflectionRepository
     quizzes: QuizRepository
     events: ProcessedEventRepository
+    calendar: CalendarRepository
 
 
 class Store:
@@ -46,4 +48,5 @@ class Store:
                 reflections=ReflectionRepository(session),
                 quizzes=QuizRepository(session),
                 events=ProcessedEventRepository(session),
+                calendar=CalendarRepository(session),
             )

@@ -1,0 +1,159 @@
+"""Cohort calendar files: when each theme starts, its workshop, digilog and quiz, and the
+local meetings. Validated like programme files, and against the cohort's programme."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from handlers.programme_file import LocalText, Programme, Strict, Url
+from handlers.yaml_file import FileProblems, parse_mapping, read_source
+
+
+class Window(Strict):
+    opens: datetime
+    closes: datetime
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Window:
+        if self.closes <= self.opens:
+            raise ValueError("it closes before it opens")
+        return self
+
+
+class Session(Strict):
+    start: datetime
+    end: datetime | None = None
+    place: LocalText | None = None
+    link: Url | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Session:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("it ends before it starts")
+        return self
+
+
+class ThemeDates(Strict):
+    start: datetime
+    workshop: Session | None = None
+    digilog: Window | None = None
+    quiz: Window | None = None
+
+    @model_validator(mode="after")
+    def _after_the_start(self) -> ThemeDates:
+        for name in ("digilog", "quiz"):
+            window: Window | None = getattr(self, name)
+            if window is not None and window.opens < self.start:
+                raise ValueError(f"the {name} opens before the theme starts")
+        return self
+
+
+class LocalMeetings(Strict):
+    opening: Session | None = None  # needs inventory
+    closing: Session | None = None  # plans for change
+
+
+class Calendar(Strict):
+    timezone: str | None = None
+    themes: dict[int, ThemeDates] = Field(min_length=1)
+    local_meetings: LocalMeetings = Field(default_factory=LocalMeetings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Stockholm)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _themes_in_order(self) -> Calendar:
+        # Themes build on each other: a later theme cannot start before an earlier one.
+        numbers = sorted(self.themes)
+        for earlier, later in itertools.pairwise(numbers):
+            if self.themes[later].start < self.themes[earlier].start:
+                raise ValueError(f"theme {later} starts before theme {earlier}")
+        return self
+
+
+@dataclass(frozen=True)
+class Event:
+    """One dated event, in UTC-aware times, ready to be stored."""
+
+    key: str
+    kind: str
+    theme: int | None
+    starts_at: datetime
+    ends_at: datetime | None = None
+    place: dict[str, str] | None = None
+    link: str | None = None
+
+
+def parse_calendar(source: str, filename: str, programme: Programme, zone: str) -> list[Event]:
+    """The events of a calendar file, checked against the cohort's programme.
+
+    Times without a zone are in the file's `timezone:`, else the cohort's (`zone`).
+    """
+    located = parse_mapping(source, filename, "themes: (and local_meetings:)")
+    calendar = located.validate(Calendar)
+    problems = [
+        located.problem(("themes", number), f"the programme has no theme {number}")
+        for number in calendar.themes
+        if programme.theme(number) is None
+    ]
+    if problems:
+        raise FileProblems(problems)
+    return events(calendar, ZoneInfo(calendar.timezone or zone))
+
+
+def load_calendar(path: Path, programme: Programme, zone: str) -> list[Event]:
+    return parse_calendar(read_source(path), str(path), programme, zone)
+
+
+def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
+    def at(moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+    found: list[Event] = []
+
+    def session(key: str, kind: str, theme: int | None, value: Session | None) -> None:
+        if value is not None:
+            end = at(value.end) if value.end else None
+            found.append(Event(key, kind, theme, at(value.start), end, value.place, value.link))
+
+    for number, dates in sorted(calendar.themes.items()):
+        prefix = f"theme:{number}:"
+        found.append(Event(prefix + "start", "theme_start", number, at(dates.start)))
+        session(prefix + "workshop", "workshop", number, dates.workshop)
+        for name, window in (("digilog", dates.digilog), ("quiz", dates.quiz)):
+            if window is not None:
+                found.append(
+                    Event(prefix + name + "_open", name + "_open", number, at(window.opens))
+                )
+                found.append(
+                    Event(prefix + name + "_close", name + "_close", number, at(window.closes))
+                )
+    session("meeting:opening", "opening_meeting", None, calendar.local_meetings.opening)
+    session("meeting:closing", "closing_meeting", None, calendar.local_meetings.closing)
+    return sorted(found, key=lambda e: (e.starts_at, e.key))
+
+
+def as_row(event: Event) -> dict[str, Any]:
+    return {
+        "key": event.key,
+        "kind": event.kind,
+        "theme_number": event.theme,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "place": event.place,
+        "link": event.link,
+    }
