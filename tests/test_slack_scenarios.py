@@ -87,10 +87,10 @@ async def settle(fake: FakeSlack) -> None:
         await asyncio.sleep(0.3)
 
 
-@pytest.fixture
-async def slack(
-    database_url: str, store: Store, programme: Programme, tmp_path: Path
-) -> AsyncIterator[Slack]:
+async def slack_cohort(
+    store: Store, programme: Programme, *, language: str, self_enrol: bool
+) -> None:
+    """The cohort "grupp-1" in channel C_COHORT of workspace T1."""
     await load_programme(store, programme)
     await create_cohort(
         store,
@@ -101,10 +101,17 @@ async def slack(
             platform="slack",
             workspace=p.TEAM_ID,
             conversation_id=CHANNEL,
-            language="sv",
-            self_enrol=True,
+            language=language,
+            self_enrol=self_enrol,
         ),
     )
+
+
+@pytest.fixture
+async def slack(
+    database_url: str, store: Store, programme: Programme, tmp_path: Path
+) -> AsyncIterator[Slack]:
+    await slack_cohort(store, programme, language="sv", self_enrol=True)
     rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r, _) in enumerate(PEOPLE, 1)]
     await import_roster(store, "grupp-1", rows, skip_bad=False)
     async with FakeSlack() as fake, aiohttp.ClientSession() as http:
@@ -548,19 +555,7 @@ async def test_oauth_installs_another_workspace_into_our_tables(
 async def test_socket_mode_takes_commands_over_the_websocket_and_serves_no_http_endpoint(
     database_url: str, store: Store, programme: Programme, tmp_path: Path
 ) -> None:
-    await load_programme(store, programme)
-    await create_cohort(
-        store,
-        CohortSpec(
-            key="grupp-1",
-            program_id=programme.id,
-            title="Grupp 1",
-            platform="slack",
-            workspace=p.TEAM_ID,
-            conversation_id=CHANNEL,
-            language="en",
-        ),
-    )
+    await slack_cohort(store, programme, language="en", self_enrol=False)
     async with FakeSlack() as fake, aiohttp.ClientSession() as http:
         settings = Settings(
             _env_file=None,
