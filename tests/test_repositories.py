@@ -11,6 +11,7 @@ from handlers.programme_file import Programme
 from storage import migrate
 from storage.models import Cohort, Reflection, Role, Source, Visibility
 from storage.reflections import Viewer
+from storage.search import stem
 from storage.unit import Store
 from tests.conftest import make_cohort
 
@@ -272,15 +273,12 @@ SWEDISH_WORDS = [
 ]
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_python_stems_like_postgresql_swedish(store: Store) -> None:
     """Highlighting and the SQLite index stem in Python; on PostgreSQL the database stems.
 
     Both must agree, or a word would be highlighted that the search did not match.
     """
-    from storage.search import stem
-
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("compares with PostgreSQL's own Swedish stemmer")
     async with store.transaction() as repos:
         theirs = [
             (await repos.session.scalar(text("SELECT ts_lexize('swedish_stem', :w)"), {"w": w}))[0]
