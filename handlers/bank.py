@@ -299,7 +299,7 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
         build.heading(t("Latest reflections"))
     if not views:
         build.para(t("Nothing found."))
-    zone = ZoneInfo(cohort.timezone)
+    zone = context.zone
     for view in views:
         build.note(_byline(context, view, zone))
         build.para(*(Span(f.text, strong=f.match) for f in highlight(view.reflection.body, stems)))

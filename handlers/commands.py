@@ -55,6 +55,13 @@ COMMANDS: tuple[Command, ...] = (
         people.language,
     ),
     Command(
+        ("timezone",),
+        N_("timezone [Europe/Stockholm]"),
+        N_("Show or change the time zone times are shown to you in."),
+        Access.anyone,
+        people.timezone,
+    ),
+    Command(
         ("theme",),
         N_("theme"),
         N_("List the themes and which have started."),

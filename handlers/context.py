@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.i18n import Translator, language_of, translator
 from handlers.programme_file import Programme, localise, programme_from_json
@@ -14,6 +15,15 @@ from storage.people import Member
 from storage.unit import Repositories
 
 MAX_REFLECTION_CHARS = 4000
+DEFAULT_ZONE = "Europe/Stockholm"
+
+
+def known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 class Refusal(Exception):
@@ -53,6 +63,17 @@ class Context:
     @property
     def language(self) -> str:
         return self.t.language
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The reader's time zone: their own, else their cohort's, else Stockholm's."""
+        for name in (
+            self.person.timezone if self.person else None,
+            self.cohort.timezone if self.cohort else None,
+        ):
+            if name and known_zone(name):
+                return ZoneInfo(name)
+        return ZoneInfo(DEFAULT_ZONE)
 
     @property
     def member_person_id(self) -> int | None:
@@ -136,6 +157,9 @@ async def build_context(
             )
     if person is not None and actor.display_name and person.display_name != actor.display_name:
         person.display_name = actor.display_name  # people rename themselves on the platform
+    zone = actor.timezone
+    if person is not None and zone and person.timezone != zone and known_zone(zone):
+        person.timezone = zone  # and move, and say so in their profile
     if cohort is not None and person is not None:
         context.member = await repos.people.member(cohort.id, person.id)
     context.t = _language(person, actor, cohort)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.context import Args, Context, Refusal
+from handlers.context import Args, Context, Refusal, known_zone
 from handlers.i18n import SUPPORTED, translator
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
 from storage.models import Organisation, Role
@@ -153,3 +153,20 @@ async def language(context: Context, args: Args) -> list[Outgoing]:
     await context.repos.session.flush()
     t = translator(chosen)  # answer in the language just chosen
     return [context.reply(t("From now on I will write to you in English."))]
+
+
+async def timezone(context: Context, args: Args) -> list[Outgoing]:
+    """timezone [ZONE]: the time zone times are shown in; with a zone, change it."""
+    if context.person is None:
+        raise Refusal(context.t("Join a cohort first; then your time zone can be saved."))
+    wanted = args.rest.strip()
+    if wanted:
+        if not known_zone(wanted):
+            raise Refusal(
+                context.t(
+                    "There is no time zone {zone}; write it like Europe/Stockholm.", zone=wanted
+                )
+            )
+        context.person.timezone = wanted
+        await context.repos.session.flush()
+    return [context.reply(context.t("Times are shown to you in {zone}.", zone=context.zone.key))]

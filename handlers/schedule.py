@@ -90,7 +90,7 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
         context.t,
         programme,
         entries,
-        ZoneInfo(cohort.timezone),
+        context.zone,
         now=utcnow(),
         include_past="all" in args.flags,
     )

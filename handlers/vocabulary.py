@@ -25,6 +25,7 @@ class Actor:
     display_name: str | None = None
     locale: str | None = None  # the platform's hint, e.g. "sv-SE"; a saved choice wins
     email: str | None = None  # links someone a roster named only by e-mail address
+    timezone: str | None = None  # an IANA zone the platform knows for the person
 
 
 @dataclass(frozen=True)

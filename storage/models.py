@@ -134,6 +134,7 @@ class Person(Base):
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     display_name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # else the cohort's
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

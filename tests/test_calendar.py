@@ -143,3 +143,20 @@ def test_cli_loads_and_shows_a_calendar(database_url: str, tmp_path: Path) -> No
     shown = digilog("schedule", "show", "demo", "--all")
     assert "Tema 1 startar: Därför är det stort fokus på digital transformation" in shown.stdout
     assert "Tider i Europe/Stockholm." in shown.stdout
+
+
+async def test_schedule_shows_times_in_the_readers_own_time_zone(
+    store: Store, cohort: Cohort, digilog: Digilog
+) -> None:
+    chat = Chat(digilog, cohort)
+    await load_calendar(store, cohort.key, EXAMPLE)
+    refused = await chat.say("anna", "timezone Mars/Olympus")
+    assert "There is no time zone Mars/Olympus" in refused.text
+    moved = await chat.say("anna", "timezone America/New_York")
+    assert "Times are shown to you in America/New_York." in moved.text
+    text = (await chat.say("anna", "schedule")).text
+    # 08:00 in Stockholm on 1 February is 02:00 in New York.
+    assert "2027-02-01 02:00**  Theme 1 starts" in text
+    assert "Times in America/New_York." in text
+    others = (await chat.say("bjorn", "schedule")).text
+    assert "2027-02-01 08:00**  Theme 1 starts" in others

@@ -592,3 +592,9 @@ async def test_a_person_rostered_by_email_is_known_in_slack(slack: Slack) -> Non
     assert "Senaste reflektionerna" in blocks_text(reply.params["blocks"])
     [info] = slack.fake.calls_to("users.info")[-1:]
     assert info.params["user"] == "U_EVA"
+
+
+async def test_slacks_time_zone_for_a_person_is_used_for_their_times(slack: Slack) -> None:
+    slack.fake.users["U_ANNA"]["tz"] = "Europe/Helsinki"
+    [reply] = await slack.command("timezone", "U_ANNA")
+    assert "Europe/Helsinki" in blocks_text(reply.params["blocks"])

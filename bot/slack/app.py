@@ -161,7 +161,14 @@ class SlackListeners:
 
     async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
         user = await self.directory.user(client, team, user_id)
-        return translate.actor(team, user_id, name=user.name, locale=user.locale, email=user.email)
+        return translate.actor(
+            team,
+            user_id,
+            name=user.name,
+            locale=user.locale,
+            email=user.email,
+            timezone=user.timezone,
+        )
 
     async def command(
         self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond

@@ -19,6 +19,7 @@ class SlackUser:
     name: str | None
     locale: str | None
     email: str | None = None  # with the users:read.email scope
+    timezone: str | None = None
 
 
 @dataclass
@@ -39,7 +40,9 @@ class Directory:
         data = response.get("user") or {}
         profile = data.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or data.get("real_name")
-        user = SlackUser(name or data.get("name"), data.get("locale"), profile.get("email"))
+        user = SlackUser(
+            name or data.get("name"), data.get("locale"), profile.get("email"), data.get("tz")
+        )
         self._known[key] = (time.monotonic(), user)
         return user
 

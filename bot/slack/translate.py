@@ -69,8 +69,9 @@ def actor(
     name: str | None = None,
     locale: str | None = None,
     email: str | None = None,
+    timezone: str | None = None,
 ) -> Actor:
-    return Actor(PLATFORM, team, user_id, name, locale, email)
+    return Actor(PLATFORM, team, user_id, name, locale, email, timezone)
 
 
 def conversation(team: str, channel: str, thread: str | None = None) -> Conversation:
