@@ -139,4 +139,13 @@ async def _progress(
         )
         for name, (people, wrote, done) in sorted(by_organisation.items())
     )
+    replies = await context.repos.reflections.reply_counts(cohort.id)
+    across = sum(n for author_org, answered_org, n in replies if author_org != answered_org)
+    build.para(
+        t.plural(
+            "{n} reply in the digilogs answered someone from another organisation.",
+            "{n} replies in the digilogs answered someone from another organisation.",
+            across,
+        )
+    )
     build.note(t("`results {number}` shows the quiz per question.", number=number))

@@ -104,12 +104,15 @@ async def test_the_theme_post_offers_the_reflection_form(chat: Chat) -> None:
 
 async def test_home_for_a_participant_a_facilitator_and_a_stranger(chat: Chat) -> None:
     await chat.say("fia", "theme start 1")
-    await chat.post("anna", 1, "Ett inlägg.")
+    first, _ = await chat.post("anna", 1, "Ett inlägg.")
+    await chat.post("bjorn", 1, "Ett svar från Piteå.", reply_to=first)
+    await chat.post("anna", 1, "Och ett till från Umeå, till mig själv.", reply_to=first)
     anna = home_text((await chat.send(HomeOpened(chat.actor("anna"), chat.channel))).outgoing)
     assert "Now: theme 1" in anna
     assert "✅ Digilog" in anna
     fia = home_text((await chat.send(HomeOpened(chat.actor("fia"), chat.channel))).outgoing)
     assert "Progress in theme 1" in fia
+    assert "1 reply in the digilogs answered someone from another organisation." in fia
     assert "Umeå Municipality" in fia
     stranger = Actor("console", "local", "okand")
     text = home_text((await chat.send(HomeOpened(stranger, chat.channel))).outgoing)
