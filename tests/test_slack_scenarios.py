@@ -144,6 +144,14 @@ def check_everything_sent(fake: FakeSlack) -> None:
             View(**call.params["view"]).validate_json()
 
 
+async def start_theme_one(slack: Slack) -> str:
+    """A facilitator starts theme 1; its post's ts, the root of the digilog thread."""
+    await slack.command("theme start 1", "U_FIA")
+    await slack.fake.wait_for("chat.postMessage")
+    await settle(slack.fake)
+    return await theme_post_ts(slack)
+
+
 async def theme_post_ts(slack: Slack) -> str:
     [run] = await slack.rows(ThemeRun)
     assert run.post_message_id
@@ -228,10 +236,7 @@ async def test_theme_start_posts_block_kit_to_the_channel_and_keeps_its_ts(slack
 
 
 async def test_thread_replies_go_into_the_bank_once_with_who_answered_whom(slack: Slack) -> None:
-    await slack.command("theme start 1", "U_FIA")
-    await slack.fake.wait_for("chat.postMessage")
-    await settle(slack.fake)
-    root = await theme_post_ts(slack)
+    root = await start_theme_one(slack)
 
     anna = p.message_event(
         "Digitaliseringen har ändrat vår vardag.", user="U_ANNA", channel=CHANNEL, thread_ts=root
@@ -270,10 +275,7 @@ async def test_thread_replies_go_into_the_bank_once_with_who_answered_whom(slack
 
 
 async def test_editing_and_deleting_a_digilog_message_follow_in_the_bank(slack: Slack) -> None:
-    await slack.command("theme start 1", "U_FIA")
-    await slack.fake.wait_for("chat.postMessage")
-    await settle(slack.fake)
-    root = await theme_post_ts(slack)
+    root = await start_theme_one(slack)
     post = p.message_event(
         "Om kompetensförsörjning.", user="U_ANNA", channel=CHANNEL, thread_ts=root
     )
@@ -462,10 +464,7 @@ async def test_an_unknown_person_joins_by_picking_their_organisation(slack: Slac
 
 
 async def test_a_facilitator_exports_the_bank_as_a_file_in_a_direct_message(slack: Slack) -> None:
-    await slack.command("theme start 1", "U_FIA")
-    await slack.fake.wait_for("chat.postMessage")
-    await settle(slack.fake)
-    root = await theme_post_ts(slack)
+    root = await start_theme_one(slack)
     await slack.send(
         p.message_event(
             'Ledarskap, tillit; och "citat".', user="U_ANNA", channel=CHANNEL, thread_ts=root
@@ -486,14 +485,8 @@ async def test_a_facilitator_exports_the_bank_as_a_file_in_a_direct_message(slac
 
 
 async def test_the_facilitators_home_shows_progress_by_organisation(slack: Slack) -> None:
-    await slack.command("theme start 1", "U_FIA")
-    await slack.fake.wait_for("chat.postMessage")
-    await settle(slack.fake)
-    await slack.send(
-        p.message_event(
-            "Ett inlägg.", user="U_ANNA", channel=CHANNEL, thread_ts=await theme_post_ts(slack)
-        )
-    )
+    root = await start_theme_one(slack)
+    await slack.send(p.message_event("Ett inlägg.", user="U_ANNA", channel=CHANNEL, thread_ts=root))
     await slack.fake.wait_for("chat.postEphemeral")
     await slack.send(p.app_home_opened("U_FIA"))
     [published] = await slack.fake.wait_for("views.publish")
