@@ -8,16 +8,20 @@ from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TextIO, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
+from bot.console.render import render
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from handlers import admin, export
+from handlers.i18n import translator
 from handlers.programme_file import load_programme
 from handlers.roster import RosterRow, parse_roster
+from handlers.schedule import calendar_message
 from handlers.yaml_file import FileProblems
-from storage.models import Role
+from storage.models import Role, utcnow
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -274,12 +278,6 @@ async def schedule_load(cohort_key: str, file: Path) -> None:
 @run_async
 async def schedule_show(cohort_key: str, include_past: bool) -> None:
     """List what is coming up, in the cohort's language and time zone."""
-    from zoneinfo import ZoneInfo
-
-    from bot.console.render import render
-    from handlers.i18n import translator
-    from handlers.schedule import calendar_message
-    from storage.models import utcnow
 
     async def work(runtime: Runtime) -> str:
         cohort, programme, entries = await admin.calendar(runtime.store, cohort_key)
