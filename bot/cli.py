@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.console.render import render
-from bot.runtime import Runtime, open_runtime
+from bot.runtime import Runtime, open_runtime, timing_of
 from bot.settings import Settings
 from handlers import admin, export
 from handlers.i18n import translator
@@ -323,17 +324,42 @@ async def bank_export(cohort_key: str, fmt: export.Format, out: TextIO) -> None:
 @main.command()
 @click.option("--cohort", "cohort_key", help="Which cohort (default: the only console cohort).")
 @click.option("--as", "user_id", help="Whom to act as (default: the cohort's first facilitator).")
+@click.option(
+    "--at",
+    "start_at",
+    metavar="'YYYY-MM-DD HH:MM'",
+    help="Rehearse the calendar from this moment (the cohort's time zone).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Rehearse the calendar this many times as fast as real time, e.g. 3600.",
+)
 @run_async
-async def console(cohort_key: str | None, user_id: str | None) -> None:
+async def console(
+    cohort_key: str | None, user_id: str | None, start_at: str | None, speed: float | None
+) -> None:
     """Chat with Digilog in the terminal; pipe a transcript in to run it non-interactively.
 
-    On an empty database it loads the bundled example programme and a demo cohort.
+    On an empty database it loads the bundled example programme and a demo cohort. The
+    cohort's calendar runs while the console does: posts and nudges appear when due. With
+    --at or --speed the time is a rehearsal's, and `clock +2d` moves it.
     """
+    from bot.console.courier import ConsoleCourier
     from bot.console.setup import choose_cohort
-    from bot.console.shell import Console, interactive_reader
+    from bot.console.shell import Console, interactive_reader, parse_moment
+    from schedules.clock import Clock, RehearsalClock, SystemClock
+    from schedules.service import Timing, scheduling
 
     async def work(runtime: Runtime) -> None:
         cohort, default_user = await choose_cohort(runtime, bundled_example(), cohort_key)
+        clock: Clock = SystemClock()
+        if start_at is not None or speed is not None:
+            zone = ZoneInfo(cohort.timezone)
+            start = parse_moment(start_at, utcnow(), zone) if start_at else utcnow()
+            if start is None:
+                raise click.BadParameter("use YYYY-MM-DD HH:MM", param_hint="--at")
+            clock = RehearsalClock(start, speed or 1.0)
         shell = Console(
             runtime.digilog,
             runtime.store,
@@ -341,13 +367,20 @@ async def console(cohort_key: str | None, user_id: str | None) -> None:
             user_id or default_user,
             color=sys.stdout.isatty(),
             echo=not sys.stdin.isatty(),
+            clock=clock,
         )
-        if sys.stdin.isatty():
-            click.echo(
-                f"Digilog console — cohort {cohort.key}, acting as {shell.user_id}. "
-                "Write help, or quit to leave."
-            )
-        await shell.run(interactive_reader(sys.stdin))
+        # A rehearsal sweeps every second of real time: its timers cannot be APScheduler's.
+        timing = Timing(sweep_seconds=1.0, poll_seconds=1.0)
+        async with scheduling(
+            runtime.store, runtime.digilog, ConsoleCourier(shell, clock), clock=clock, timing=timing
+        ) as running:
+            shell.scheduling = running
+            if sys.stdin.isatty():
+                click.echo(
+                    f"Digilog console — cohort {cohort.key}, acting as {shell.user_id}. "
+                    "Write help, or quit to leave."
+                )
+            await shell.run(interactive_reader(sys.stdin))
 
     await _with_runtime(work)
 
@@ -356,31 +389,64 @@ async def console(cohort_key: str | None, user_id: str | None) -> None:
 @click.option("--host", help="Default: DIGILOG_HOST (0.0.0.0).")
 @click.option("--port", type=int, help="Default: DIGILOG_PORT or PORT (3000).")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve Slack over HTTP (POST /slack/events) or Socket Mode, and GET /healthz."""
+    """Serve Slack over HTTP (POST /slack/events) or Socket Mode, and GET /healthz.
+
+    It also sends scheduled posts and nudges, and keeps the calendar if no other
+    process does.
+    """
     from aiohttp import web
 
     from bot.web import create_app
 
-    settings = Settings()
-    if not settings.slack_enabled:
-        click.echo(
-            "digilog serve: no Slack credentials are configured (SLACK_BOT_TOKEN, or "
-            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET); see the README. "
-            "`digilog console` runs a programme in the terminal.",
-            err=True,
-        )
-        sys.exit(2)
-    problems = settings.slack_problems()
-    if problems:
-        for problem in problems:
-            click.echo(f"digilog serve: {problem}", err=True)
-        sys.exit(2)
+    settings = _slack_settings("serve")
     web.run_app(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         print=lambda text: click.echo(text, err=True),
     )
+
+
+def _slack_settings(command: str) -> Settings:
+    settings = Settings()
+    if not settings.slack_enabled:
+        click.echo(
+            f"digilog {command}: no Slack credentials are configured (SLACK_BOT_TOKEN, or "
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET); see the README. "
+            "`digilog console` runs a programme in the terminal.",
+            err=True,
+        )
+        sys.exit(2)
+    problems = settings.slack_problems() if command == "serve" else []
+    if problems:
+        for problem in problems:
+            click.echo(f"digilog {command}: {problem}", err=True)
+        sys.exit(2)
+    return settings
+
+
+@main.command()
+@run_async
+async def worker() -> None:
+    """Send scheduled posts and nudges, and keep the calendar if no other process does.
+
+    No HTTP: run it beside `digilog serve` processes on the same PostgreSQL.
+    """
+    import aiohttp
+
+    from bot.slack.courier import slack_courier
+    from schedules.service import scheduling, worker_name
+
+    settings = _slack_settings("worker")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    async with open_runtime(settings) as runtime, aiohttp.ClientSession() as session:
+        courier = slack_courier(settings, runtime.store.engine, session)
+        async with scheduling(runtime.store, runtime.digilog, courier, timing=timing_of(settings)):
+            click.echo(f"digilog worker {worker_name()}: sending", err=True)
+            await stop.wait()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.settings import Settings
 from handlers.digilog import Digilog
+from schedules.service import Timing
 from storage import migrate
 from storage.db import create_engine
 from storage.unit import Store
@@ -19,6 +20,14 @@ class Runtime:
     settings: Settings
     store: Store
     digilog: Digilog
+
+
+def timing_of(settings: Settings) -> Timing:
+    return Timing(
+        sweep_seconds=settings.schedule_sweep_seconds,
+        poll_seconds=settings.sender_poll_seconds,
+        election_seconds=settings.leader_retry_seconds,
+    )
 
 
 @asynccontextmanager

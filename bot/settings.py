@@ -39,6 +39,17 @@ class Settings(BaseSettings):
         description="Port of `digilog serve` (PORT works too, as platforms set it).",
     )
 
+    # Scheduling: seconds. Several processes share one PostgreSQL; one keeps the calendar.
+    schedule_sweep_seconds: float = Field(
+        default=30.0, gt=0, description="How soon a changed calendar is noticed at the latest."
+    )
+    sender_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often a sender looks for rows another process wrote."
+    )
+    leader_retry_seconds: float = Field(
+        default=5.0, gt=0, description="How often a waiting process tries to keep the calendar."
+    )
+
     # Slack: the usual variable names, without our prefix.
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(
@@ -50,6 +61,12 @@ class Settings(BaseSettings):
         default=None, validation_alias="SLACK_CLIENT_SECRET"
     )
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_posts_per_second: float = Field(
+        default=4.0,
+        gt=0,
+        description="Scheduled posts per second and workspace; Slack allows about one a "
+        "second per channel and a few hundred a minute per workspace.",
+    )
 
     @field_validator("language")
     @classmethod

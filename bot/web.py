@@ -14,10 +14,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
-from bot.runtime import Runtime, open_runtime
+from bot.runtime import Runtime, open_runtime, timing_of
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
+from bot.slack.courier import slack_courier
 from bot.slack.work import WorkQueue
+from schedules.service import Scheduling, scheduling
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 SLACK = web.AppKey("slack", AsyncApp)
 WORK = web.AppKey("work", WorkQueue)
+SCHEDULING = web.AppKey("scheduling", Scheduling)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -69,14 +72,19 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
             # Socket Mode: Slack pushes over a WebSocket, so no public URL is needed.
             handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
             await handler.connect_async()  # type: ignore[no-untyped-call]
-        # What was set up so far lives as long as the app: nothing to collect there.
-        gc.freeze()
-        try:
-            yield
-        finally:
-            if handler is not None:
-                await handler.close_async()  # type: ignore[no-untyped-call]
-            await work.close()
+        courier = slack_courier(settings, engine, session)
+        async with scheduling(
+            runtime.store, runtime.digilog, courier, timing=timing_of(settings)
+        ) as running:
+            app[SCHEDULING] = running
+            # What was set up so far lives as long as the app: nothing to collect there.
+            gc.freeze()
+            try:
+                yield
+            finally:
+                if handler is not None:
+                    await handler.close_async()  # type: ignore[no-untyped-call]
+                await work.close()
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from handlers import bank, export, people, quiz, schedule, themes
+from handlers import bank, export, nudges, people, quiz, schedule, themes
 from handlers.context import Args, Context
 from handlers.i18n import N_
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
@@ -60,6 +60,20 @@ COMMANDS: tuple[Command, ...] = (
         N_("Show or change the time zone times are shown to you in."),
         Access.anyone,
         people.timezone,
+    ),
+    Command(
+        ("nudges",),
+        N_("nudges [snooze | mute KIND | unmute KIND | on]"),
+        N_("Your nudges: snooze them for a week, mute a kind, or turn them on again."),
+        Access.anyone,
+        nudges.settings,
+    ),
+    Command(
+        ("hours",),
+        N_("hours [mon-fri 08-17]"),
+        N_("Show or set the hours in which nudges may reach you."),
+        Access.anyone,
+        nudges.hours,
     ),
     Command(
         ("theme",),
@@ -148,6 +162,21 @@ COMMANDS: tuple[Command, ...] = (
         N_("The cohort's reflection bank as a file, sent to you."),
         Access.facilitator,
         export.export,
+    ),
+    Command(
+        ("nudge",),
+        N_("nudge <theme> post|reply|quiz [--org ORG]"),
+        N_("Preview a nudge to those who have not done a step, then send it."),
+        Access.facilitator,
+        nudges.preview,
+        options=("org", "in"),
+    ),
+    Command(
+        ("nudges", "resume"),
+        N_("nudges resume <user-id>"),
+        N_("Turn on nudges to someone after they were paused."),
+        Access.facilitator,
+        nudges.resume,
     ),
     Command(
         ("members",),

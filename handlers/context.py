@@ -26,6 +26,18 @@ def known_zone(name: str) -> bool:
     return True
 
 
+def zone_of(person: Person | None, cohort: Cohort | None) -> ZoneInfo:
+    """A person's time zone: their own, else their cohort's, else Stockholm's."""
+    for name in (person.timezone if person else None, cohort.timezone if cohort else None):
+        if name and known_zone(name):
+            return ZoneInfo(name)
+    return ZoneInfo(DEFAULT_ZONE)
+
+
+def cohort_channel(cohort: Cohort) -> Conversation:
+    return Conversation(cohort.platform, cohort.workspace, cohort.conversation_id)
+
+
 class Refusal(Exception):
     """Stop here and tell the person why; nothing of the transaction is kept."""
 
@@ -66,14 +78,7 @@ class Context:
 
     @property
     def zone(self) -> ZoneInfo:
-        """The reader's time zone: their own, else their cohort's, else Stockholm's."""
-        for name in (
-            self.person.timezone if self.person else None,
-            self.cohort.timezone if self.cohort else None,
-        ):
-            if name and known_zone(name):
-                return ZoneInfo(name)
-        return ZoneInfo(DEFAULT_ZONE)
+        return zone_of(self.person, self.cohort)
 
     @property
     def member_person_id(self) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers import bank, commands, home, people, quiz, themes
+from handlers import bank, commands, home, nudges, people, quiz, themes
 from handlers.context import Args, Context, Refusal, build_context
 from handlers.vocabulary import (
     ChoiceMade,
@@ -101,6 +101,8 @@ class Digilog:
         kind = action_id.split(":", 1)[0]
         if kind == "quiz" and (action := quiz.QuizAction.parse(action_id)) is not None:
             return await quiz.choice(context, action)
+        if kind == "nudge":
+            return await nudges.confirm(context, action_id)
         if kind in ("reflect", "join"):
             # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`.
             _, cohort_id, argument = [*action_id.split(":"), "", ""][:3]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.context import Args, Context, Refusal
+from handlers.context import Args, Context, Refusal, cohort_channel
 from handlers.i18n import translator
-from handlers.programme_file import Programme, Quiz, localise
+from handlers.programme_file import Programme, Quiz, Theme, localise
 from handlers.themes import theme_number
 from handlers.vocabulary import (
-    Conversation,
+    Message,
     MessageBuilder,
     Option,
     Outgoing,
     ToConversation,
 )
-from storage.models import Role, ThemeRun, utcnow
+from storage.models import Cohort, Role, ThemeRun, utcnow
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,19 @@ async def start_quiz(context: Context, args: Args) -> list[Outgoing]:
     if run.quiz_opened_at is not None and run.quiz_closed_at is None:
         raise Refusal(t("The quiz for theme {number} is already open.", number=number))
     await context.repos.themes.set_quiz_state(run, opened=utcnow(), closed=None)
-    action = QuizAction(cohort.id, number)
-    ct = translator(cohort.language)  # a channel post speaks the cohort's language
-    announcement = (
+    announcement = quiz_announcement(cohort, theme, number)
+    channel = cohort_channel(cohort)
+    return [
+        Outgoing(ToConversation(channel), announcement),
+        context.reply(t("The quiz for theme {number} is open.", number=number)),
+    ]
+
+
+def quiz_announcement(cohort: Cohort, theme: Theme, number: int) -> Message:
+    """The channel post that opens a quiz, in the cohort's language."""
+    assert theme.quiz is not None
+    ct = translator(cohort.language)
+    return (
         MessageBuilder()
         .heading(ct("Quiz: theme {number}", number=number))
         .para(
@@ -94,14 +104,11 @@ async def start_quiz(context: Context, args: Args) -> list[Outgoing]:
                 title=localise(theme.title, cohort.language),
             )
         )
-        .choices([Option(action.begin(), ct("Take the quiz"), style="primary")])
+        .choices(
+            [Option(QuizAction(cohort.id, number).begin(), ct("Take the quiz"), style="primary")]
+        )
         .build()
     )
-    channel = Conversation(cohort.platform, cohort.workspace, cohort.conversation_id)
-    return [
-        Outgoing(ToConversation(channel), announcement),
-        context.reply(t("The quiz for theme {number} is open.", number=number)),
-    ]
 
 
 async def close_quiz(context: Context, args: Args) -> list[Outgoing]:

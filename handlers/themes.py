@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from handlers.context import Args, Context, Refusal
+from handlers.context import Args, Context, Refusal, cohort_channel
 from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Material, Programme, Theme, localise
 from handlers.vocabulary import (
-    Conversation,
     Message,
     MessageBuilder,
     Option,
@@ -139,7 +138,7 @@ async def start_theme(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(t("Theme {number} has already started.", number=number))
     theme = programme.theme(number)
     assert theme is not None
-    channel = Conversation(cohort.platform, cohort.workspace, cohort.conversation_id)
+    channel = cohort_channel(cohort)
     return [
         Outgoing(
             ToConversation(channel),

@@ -146,6 +146,8 @@ class Span:
     text: str
     strong: bool = False
     link: str | None = None
+    # A link to a message (a thread's root): each adapter knows how to point at one.
+    ref: Conversation | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Calendar, nudges and the delivery outbox.
+"""The programme's clock: calendar steps become delivery rows, and senders send them once.
 
-Empty until the scheduling issue: APScheduler will be the clock, the database the
-truth. Like handlers/ and storage/, nothing here may import a platform SDK or aiohttp.
+APScheduler is only the timer; the database is the truth. Like handlers/ and storage/,
+nothing here may import a platform SDK or aiohttp.
 """

@@ -135,6 +135,12 @@ class Person(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str | None] = mapped_column(String(5))
     timezone: Mapped[str | None] = mapped_column(String(64))  # else the cohort's
+    # When nudges may reach the person, e.g. "1-5 08:00-17:00"; None is that default.
+    working_hours: Mapped[str | None] = mapped_column(String(40))
+    nudges_snoozed_until: Mapped[datetime | None]
+    muted_nudges: Mapped[list[str] | None] = mapped_column(JSON)
+    # Set after nudges in a row went unheeded; the person or a facilitator resumes them.
+    nudges_paused_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -238,3 +244,50 @@ class CalendarEntry(Base):
     ends_at: Mapped[datetime | None]
     place: Mapped[dict[str, Any] | None]
     link: Mapped[str | None] = mapped_column(String(500))
+
+
+class DeliveryState(enum.StrEnum):
+    pending = "pending"  # due at due_at
+    sending = "sending"  # claimed by a sender until lease_until
+    sent = "sent"
+    skipped = "skipped"  # no longer needed or relevant; `reason` says why
+    failed = "failed"  # gave up after retries; `reason` says why
+
+
+class Delivery(Base):
+    """One message that must go out once: a scheduled post, a reminder or a nudge.
+
+    The row is written before anything is sent; its key (kind, target, period) is
+    unique, so planning the same work twice, from any process, adds nothing.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index(None, "state", "due_at"), Index(None, "person_id", "sent_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    theme_number: Mapped[int | None] = mapped_column(Integer)
+    # The person it goes to; None for a post in the cohort's channel.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # Whom or what it is about: a facilitator's alert names a participant, an ad-hoc
+    # nudge its step and text.
+    about_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    detail: Mapped[dict[str, Any] | None]
+    due_at: Mapped[datetime]
+    relevant_until: Mapped[datetime | None]
+    state: Mapped[DeliveryState] = mapped_column(
+        _enum(DeliveryState), default=DeliveryState.pending
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    # Set when a send may have reached the platform without us hearing back: the next
+    # attempt looks on the platform first.
+    maybe_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    conversation_id: Mapped[str | None] = mapped_column(String(200))
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

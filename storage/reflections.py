@@ -136,6 +136,16 @@ class ReflectionRepository:
         )
         return set((await self._session.scalars(query.distinct())).all())
 
+    async def repliers(self, cohort_id: int, theme: int) -> set[int]:
+        """Who has replied to someone else in a theme's digilog."""
+        query = select(Reflection.author_id).where(
+            Reflection.cohort_id == cohort_id,
+            Reflection.theme_number == theme,
+            Reflection.source == Source.digilog_reply,
+            Reflection.replied_to_person_id != Reflection.author_id,
+        )
+        return set((await self._session.scalars(query.distinct())).all())
+
     async def count_by(self, cohort_id: int, author_id: int) -> int:
         query = select(func.count()).where(
             Reflection.cohort_id == cohort_id, Reflection.author_id == author_id

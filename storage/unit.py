@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.calendar import CalendarRepository
+from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.programs import ProgramRepository
@@ -28,6 +29,7 @@ class Repositories:
     quizzes: QuizRepository
     events: ProcessedEventRepository
     calendar: CalendarRepository
+    deliveries: DeliveryRepository
 
 
 class Store:
@@ -49,4 +51,5 @@ class Store:
                 quizzes=QuizRepository(session),
                 events=ProcessedEventRepository(session),
                 calendar=CalendarRepository(session),
+                deliveries=DeliveryRepository(session),
             )

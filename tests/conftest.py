@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digital-kompetens.yaml"
 POSTGRES_URL = os.environ.get("DIGILOG_TEST_POSTGRES_URL")
 TABLES = (
+    "deliveries",
+    "calendar_entries",
     "processed_events",
     "slack_bots",
     "slack_installations",

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import time
 import uuid
 from collections import defaultdict, deque
@@ -78,6 +79,23 @@ class UploadedFile:
 
 
 @dataclass
+class _Bucket:
+    rate: float
+    capacity: float
+    tokens: float
+    at: float
+
+    def take(self, now: float) -> float:
+        """0 if a call may go now (and count it), else the seconds until one may."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+@dataclass
 class _Fault:
     """An injected failure, consumed by the next call to its method."""
 
@@ -110,6 +128,8 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], Json] = {}
         self.files: dict[str, UploadedFile] = {}
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
+        self._buckets: dict[str, _Bucket] = {}
+        self.rate_limited = 0  # 429s answered because a rate was exceeded
         self._arrived = asyncio.Condition()
         # Socket Mode: the app's WebSocket and the acks it sent, by envelope id.
         self._ws: web.WebSocketResponse | None = None
@@ -207,6 +227,17 @@ class FakeSlack:
         for _ in range(times):
             self._faults[method].append(_Fault("ratelimited", 429, retry_after))
 
+    def enforce_rate(self, method: str, per_second: float, *, burst: int = 1) -> None:
+        """From now on, calls to ``method`` beyond ``per_second`` (a token bucket of
+        ``burst``) get HTTP 429 with ``Retry-After`` in whole seconds, as Slack does."""
+        self._buckets[method] = _Bucket(per_second, float(burst), float(burst), time.monotonic())
+
+    def lose_answer(self, method: str, *, times: int = 1) -> None:
+        """The next ``times`` calls to ``method`` take effect, but the connection closes
+        before the answer: the app cannot know whether it worked."""
+        for _ in range(times):
+            self._faults[method].append(_Fault("", LOST))
+
     def fail(self, method: str, *, error: str, times: int = 1) -> None:
         """The next ``times`` calls to ``method`` answer ``{"ok": false, "error": error}``."""
         for _ in range(times):
@@ -248,9 +279,20 @@ class FakeSlack:
         if method not in CLIENT_AUTHENTICATED and not (token and token.startswith(wanted)):
             return _answer({"ok": False, "error": "invalid_auth"})
         faults = self._faults.get(method)
+        handler = HANDLERS.get(method)
+        if faults and faults[0].status == LOST:
+            faults.popleft()
+            if handler:
+                handler(self, call)
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
         if faults:
             return _fault_answer(faults.popleft())
-        handler = HANDLERS.get(method)
+        bucket = self._buckets.get(method)
+        if bucket is not None and (wait := bucket.take(call.at)) > 0:
+            self.rate_limited += 1
+            return _fault_answer(_Fault("ratelimited", 429, max(1, math.ceil(wait))))
         return _answer(handler(self, call) if handler else {"ok": True})
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -472,8 +514,43 @@ def _post_message(slack: FakeSlack, call: Call) -> Json:
     }
     if thread_ts := call.params.get("thread_ts"):
         message["thread_ts"] = thread_ts
+    if metadata := call.params.get("metadata"):
+        message["metadata"] = metadata
     slack.messages[(channel, ts)] = message
     return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+
+def _history(slack: FakeSlack, call: Call) -> Json:
+    """conversations.history and .replies, newest first; metadata only when asked for."""
+    channel = str(call.params.get("channel", ""))
+    oldest = float(call.params.get("oldest") or 0)
+    thread = call.params.get("ts") if call.method == "conversations.replies" else None
+    with_metadata = _truthy(call.params.get("include_all_metadata"))
+    found = []
+    for (where, ts), message in slack.messages.items():
+        if where != channel or float(ts) < oldest:
+            continue
+        if thread is not None and ts != thread and message.get("thread_ts") != thread:
+            continue
+        if thread is None and message.get("thread_ts") not in (None, ts):
+            continue  # history shows a thread's root, not its replies
+        shown = dict(message)
+        if not with_metadata:
+            shown.pop("metadata", None)
+        found.append(shown)
+    found.sort(key=lambda m: float(m["ts"]), reverse=True)
+    return {"ok": True, "messages": found, "has_more": False}
+
+
+def _permalink(slack: FakeSlack, call: Call) -> Json:
+    channel, ts = str(call.params.get("channel", "")), str(call.params.get("message_ts", ""))
+    if (channel, ts) not in slack.messages:
+        return {"ok": False, "error": "message_not_found"}
+    return {
+        "ok": True,
+        "channel": channel,
+        "permalink": f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+    }
 
 
 def _post_ephemeral(slack: FakeSlack, call: Call) -> Json:
@@ -627,6 +704,7 @@ def _connections_open(slack: FakeSlack, call: Call) -> Json:
 
 
 OAUTH_CODE = "a-valid-oauth-code"
+LOST = -1  # a fault's status: the call takes effect, the answer never arrives
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 CLIENT_AUTHENTICATED = frozenset({"oauth.v2.access"})
 
@@ -636,6 +714,9 @@ HANDLERS: dict[str, Handler] = {
     "auth.test": _auth_test,
     "chat.postMessage": _post_message,
     "chat.postEphemeral": _post_ephemeral,
+    "chat.getPermalink": _permalink,
+    "conversations.history": _history,
+    "conversations.replies": _history,
     "chat.update": _update,
     "chat.delete": _delete,
     "views.open": _views,

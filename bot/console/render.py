@@ -32,6 +32,8 @@ def spans(parts: Iterable[Span], *, color: bool) -> str:
             value = lead + core + trail
         if span.link:
             value = f"{value} <{span.link}>"
+        elif span.ref is not None:
+            value = f"{value} <#{span.ref.conversation_id}>"
         out.append(value)
     return "".join(out)
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shlex
 import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from bot.console.render import render
 from handlers.digilog import Digilog
@@ -41,6 +44,8 @@ from handlers.vocabulary import (
     ToHome,
     ToPerson,
 )
+from schedules.clock import Clock, RehearsalClock, SystemClock
+from schedules.service import Scheduling
 from storage.models import Cohort
 from storage.unit import Store
 
@@ -53,6 +58,10 @@ CONSOLE_HELP = (
     (N_("reply <p1> <text>"), N_("Reply to a digilog post shown as [p1].")),
     (N_("<number>"), N_("Pick one of the choices last shown.")),
     ("home", N_("Your page: where you are, or how the cohort is doing.")),
+    (
+        N_("clock [+2d | +3h | YYYY-MM-DD HH:MM]"),
+        N_("Show the time, or move it in a rehearsal (--at/--speed) and run what fell due."),
+    ),
     ("quit", N_("Leave the console.")),
 )
 
@@ -71,6 +80,8 @@ class Console:
     _options_private: bool = False  # shown to one person only: not theirs to click after `as`
     _posts: dict[str, tuple[str, str]] = field(default_factory=dict)  # p1 → (message, thread)
     _form: FormInProgress | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    scheduling: Scheduling | None = None
 
     @property
     def conversation(self) -> Conversation:
@@ -79,6 +90,10 @@ class Console:
     @property
     def t(self) -> Translator:
         return translator(self.cohort.language)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.cohort.timezone)
 
     @property
     def actor(self) -> Actor:
@@ -130,6 +145,8 @@ class Console:
             await self.reply(rest)
         elif word == "home":
             await self.send(HomeOpened(self.actor, self.conversation))
+        elif word == "clock":
+            await self.move_clock(rest.strip())
         else:
             await self.send(CommandReceived(self.actor, self.conversation, line))
             if word == "help":
@@ -142,16 +159,22 @@ class Console:
             await self.deliver(outgoing)
 
     async def deliver(self, outgoing: Outgoing) -> None:
+        message_id = self.show(outgoing)
+        if outgoing.receipt is not None and message_id is not None:
+            await self.digilog.delivered(Delivered(outgoing.receipt, self.conversation, message_id))
+
+    def show(self, outgoing: Outgoing, when: str | None = None) -> str | None:
+        """Print it; the message id it gets, as a platform would give one (not forms, files)."""
         if isinstance(outgoing.message, Form):
             self._form = FormInProgress(outgoing.message)
             self.print(f"[{outgoing.message.title}]")
             if outgoing.message.intro:
                 self.print(f"  {outgoing.message.intro}")
             self.prompt_field()
-            return
+            return None
         if isinstance(outgoing.message, FileMessage):
             self.save_file(outgoing.message)
-            return
+            return None
         text, options = render(outgoing.message, color=self.color)
         match outgoing.to:
             case ToHome():
@@ -167,13 +190,13 @@ class Console:
                     "[Digilog → {name}, direct message]",
                     name=self.display_names.get(user_id, user_id),
                 )
-        message_id = f"console-{uuid.uuid4().hex}"
+        if when is not None:
+            header = f"{when} {header}"
         self.print(f"{header}\n{text}")
         if options:
             self._options = options
             self._options_private = not isinstance(outgoing.to, ToConversation)
-        if outgoing.receipt is not None:
-            await self.digilog.delivered(Delivered(outgoing.receipt, self.conversation, message_id))
+        return f"console-{uuid.uuid4().hex}"
 
     def save_file(self, file: FileMessage) -> None:
         """A terminal has no file transfer: the file lands in the working directory."""
@@ -216,6 +239,24 @@ class Console:
         await self.send(
             FormSubmitted(self.actor, self.conversation, form.form.form_id, form.values)
         )
+
+    async def move_clock(self, to: str) -> None:
+        """`clock`, `clock +2d`, `clock 2027-02-24 09:00`: rehearse a calendar."""
+        if to:
+            if not isinstance(self.clock, RehearsalClock) or self.scheduling is None:
+                self.print(
+                    "  "
+                    + self.t("(the clock moves only in a rehearsal: start with --at or --speed)")
+                )
+                return
+            target = parse_moment(to, self.clock.now(), self.zone)
+            if target is None:
+                self.print("  " + self.t("(clock +2d, clock +3h, or clock 2027-02-24 09:00)"))
+                return
+            self.clock.jump(target)
+            await self.scheduling.catch_up()
+        now = self.clock.now().astimezone(self.zone)
+        self.print("  " + self.t("(it is {when})", when=now.strftime("%a %Y-%m-%d %H:%M %Z")))
 
     async def pick(self, number: int) -> None:
         if not 1 <= number <= len(self._options):
@@ -319,6 +360,20 @@ class FormInProgress:
             return True
         self.values[current.field_id] = line or current.initial or ""
         return True
+
+
+_RELATIVE = re.compile(r"^\+(\d+)([dhm])$")
+
+
+def parse_moment(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """`+2d`, `+3h`, `+30m`, or a local `YYYY-MM-DD HH:MM`; None if it is neither."""
+    if match := _RELATIVE.match(text):
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+        return now + timedelta(**{unit: int(match.group(1))})
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    except ValueError:
+        return None
 
 
 def interactive_reader(stream: TextIO) -> Callable[[str], str]:

@@ -1,0 +1,34 @@
+"""Scheduled deliveries printed in the console, stamped with the (perhaps rehearsed) time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.console.shell import Console
+from handlers.vocabulary import Outgoing, ToConversation, ToPerson
+from schedules.clock import Clock
+from schedules.courier import Refused, Sent
+
+
+class ConsoleCourier:
+    def __init__(self, console: Console, clock: Clock) -> None:
+        self.console, self.clock = console, clock
+        self._sent: dict[str, Sent] = {}  # a terminal keeps no history to look in
+
+    async def send(self, key: str, outgoing: Outgoing) -> Sent:
+        match outgoing.to:
+            case ToConversation(conversation=conversation):
+                where = conversation.conversation_id
+            case ToPerson(user_id=user_id):
+                where = user_id
+            case _:
+                raise Refused("a scheduled delivery goes to a channel or a person", permanent=True)
+        when = self.clock.now().astimezone(self.console.zone).strftime("%a %Y-%m-%d %H:%M")
+        message_id = self.console.show(outgoing, when=f"[{when}]")
+        if message_id is None:
+            raise Refused("only messages are scheduled, not forms or files", permanent=True)
+        self._sent[key] = Sent(where, message_id)
+        return self._sent[key]
+
+    async def find(self, key: str, outgoing: Outgoing, since: datetime) -> Sent | None:
+        return self._sent.get(key)

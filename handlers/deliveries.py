@@ -1,0 +1,369 @@
+"""What a delivery row says when its time comes, and whether it should go at all.
+
+The sender calls `compose` inside the transaction that holds the claimed row. A
+channel post may change state as it goes (a theme starts, a quiz opens or closes); a
+nudge is checked against everything that makes it humane: still needed, still
+relevant, not muted or snoozed, inside the person's working hours, under the weekly
+cap, and not one too many after several went unheeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handlers.context import cohort_channel, programme_of, zone_of
+from handlers.humane import CAP_WINDOW, WorkingHours, cap_frees_at, next_humane_time
+from handlers.i18n import Translator, translator
+from handlers.programme_file import Programme, localise
+from handlers.progress import done_by
+from handlers.quiz import QuizAction, quiz_announcement
+from handlers.schedule import when_text
+from handlers.steps import AD_HOC, NUDGE_TASKS, Audience, DueStep, Task, step_of
+from handlers.themes import RECEIPT_PREFIX, theme_post
+from handlers.vocabulary import (
+    Message,
+    MessageBuilder,
+    Option,
+    Outgoing,
+    Span,
+    ToConversation,
+    ToPerson,
+)
+from storage.deliveries import Planned
+from storage.models import CalendarEntry, Cohort, Delivery, Person, Role, ThemeRun
+from storage.unit import Repositories
+
+IGNORED_IN_A_ROW = 3
+ALERT_PAUSED = "alert_paused"
+MUTABLE = tuple(Task)  # what a person can mute: post, reply, quiz
+
+
+@dataclass(frozen=True)
+class Send:
+    outgoing: Outgoing
+
+
+@dataclass(frozen=True)
+class Wait:
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Drop:
+    reason: str
+
+
+Decision = Send | Wait | Drop
+
+
+def task_of(delivery: Delivery) -> Task | None:
+    """What a nudge asks for (an ad-hoc nudge says so in its detail)."""
+    if delivery.kind == AD_HOC:
+        return Task((delivery.detail or {}).get("task", Task.post))
+    return NUDGE_TASKS.get(delivery.kind)
+
+
+async def compose(repos: Repositories, delivery: Delivery, now: datetime) -> Decision:
+    cohort = await repos.cohorts.by_id(delivery.cohort_id)
+    if cohort is None:
+        return Drop("the cohort is gone")
+    entries = await repos.calendar.entries(cohort.id)
+    entry_key = (delivery.detail or {}).get("entry")
+    due: DueStep | None = None
+    if entry_key is not None:
+        due = step_of(entries, delivery.kind, entry_key)
+        if due is None:
+            return Drop("no longer on the calendar")
+    relevant_until = due.relevant_until if due else delivery.relevant_until
+    if relevant_until is not None and now >= relevant_until:
+        return Drop("no longer relevant")
+    programme = await programme_of(repos, cohort.program_id)
+    if delivery.kind == ALERT_PAUSED:
+        return await _alert(repos, cohort, delivery)
+    if due is not None and due.step.audience is Audience.channel:
+        return await _channel_post(repos, cohort, programme, delivery, due, now)
+    task = task_of(delivery)
+    if task is None or delivery.person_id is None:
+        return Drop(f"unknown kind {delivery.kind}")
+    return await _nudge(repos, cohort, programme, delivery, task, relevant_until, now)
+
+
+# ---------------------------------------------------------------- channel posts
+
+
+async def _channel_post(
+    repos: Repositories,
+    cohort: Cohort,
+    programme: Programme,
+    delivery: Delivery,
+    due: DueStep,
+    now: datetime,
+) -> Decision:
+    """A post in the cohort's channel; a state change it brings happens once, by this row.
+
+    `applied` in the row's detail says this row made the change, so that its retry
+    posts rather than mistaking the change for a facilitator's.
+    """
+    applied = bool((delivery.detail or {}).get("applied"))
+
+    def apply() -> None:
+        delivery.detail = {**(delivery.detail or {}), "applied": True}
+
+    ct = translator(cohort.language)
+    number = due.entry.theme_number
+    theme = programme.theme(number) if number else None
+    run = await repos.themes.get(cohort.id, number) if number else None
+    kind = due.step.kind
+    if kind == "theme_start":
+        assert theme is not None and number is not None
+        if run is None and (run := await repos.themes.start(cohort.id, number, None, False)):
+            apply()
+        elif not applied or run is None or run.post_message_id is not None:
+            return Drop("the theme had been started by hand")
+        post = theme_post(theme, number, cohort.language, cohort.id)
+        receipt = f"{RECEIPT_PREFIX}{run.id}"
+        return Send(Outgoing(ToConversation(cohort_channel(cohort)), post, receipt=receipt))
+    if kind in ("workshop_tomorrow", "workshop_soon", "meeting_tomorrow"):
+        return Send(Outgoing(ToConversation(cohort_channel(cohort)), _reminder(ct, cohort, due)))
+    if run is None:
+        return Drop(f"theme {number} has not started")
+    match kind:
+        case "digilog_open":
+            text = ct("The digilog of theme {number} is open: reply in this thread.", number=number)
+            return _in_thread(cohort, run, text)
+        case "digilog_close":
+            if run.digilog_closed_at is None:
+                run.digilog_closed_at = now
+            text = ct(
+                "The digilog of theme {number} is closed. What was said here is in the "
+                "reflection bank.",
+                number=number,
+            )
+            return _in_thread(cohort, run, text)
+        case "quiz_open":
+            if theme is None or theme.quiz is None:
+                return Drop(f"theme {number} has no quiz")
+            if run.quiz_opened_at is not None and not applied:
+                return Drop("the quiz had been opened by hand")
+            if not applied:
+                await repos.themes.set_quiz_state(run, opened=now, closed=None)
+                apply()
+            post = quiz_announcement(cohort, theme, due.entry.theme_number or 0)
+            return Send(Outgoing(ToConversation(cohort_channel(cohort)), post))
+        case "quiz_close":
+            if not applied:
+                if run.quiz_opened_at is None or run.quiz_closed_at is not None:
+                    return Drop("the quiz was not open")
+                await repos.themes.set_quiz_state(run, opened=run.quiz_opened_at, closed=now)
+                apply()
+            text = ct("The quiz for theme {number} has closed.", number=number)
+            post = MessageBuilder().para(text).build()
+            return Send(Outgoing(ToConversation(cohort_channel(cohort)), post))
+    return Drop(f"unknown kind {kind}")
+
+
+def _in_thread(cohort: Cohort, run: ThemeRun, text: str) -> Decision:
+    if run.post_message_id is None:
+        return Drop("the theme's post has no thread")
+    thread = cohort_channel(cohort).thread(run.post_message_id)
+    return Send(Outgoing(ToConversation(thread), MessageBuilder().para(text).build()))
+
+
+def _reminder(t: Translator, cohort: Cohort, due: DueStep) -> Message:
+    entry = due.entry
+    when = when_text(entry.starts_at, entry.ends_at, zone_of(None, cohort))
+    if entry.kind == "workshop":
+        what = t("The workshop of theme {number}", number=entry.theme_number)
+    elif entry.kind == "opening_meeting":
+        what = t("The opening local meeting")
+    else:
+        what = t("The closing local meeting")
+    lead = (
+        t("{what} is tomorrow: {when}.", what=what, when=when)
+        if due.step.kind != "workshop_soon"
+        else t("{what} starts in an hour: {when}.", what=what, when=when)
+    )
+    build = MessageBuilder().para(Span(t("Reminder") + ": ", strong=True), Span(lead))
+    details: list[Span] = []
+    if entry.place:
+        details.append(Span(localise(entry.place, t.language)))
+    if entry.link:
+        details += [Span(" · ")] if details else []
+        details.append(Span(t("link"), link=entry.link))
+    if details:
+        build.para(*details)
+    return build.build()
+
+
+# ---------------------------------------------------------------- nudges
+
+
+async def _nudge(
+    repos: Repositories,
+    cohort: Cohort,
+    programme: Programme,
+    delivery: Delivery,
+    task: Task,
+    relevant_until: datetime | None,
+    now: datetime,
+) -> Decision:
+    assert delivery.person_id is not None and delivery.theme_number is not None
+    member = await repos.people.member(cohort.id, delivery.person_id)
+    if member is None or member.membership.role != Role.participant:
+        return Drop("no longer a participant")
+    person = member.person
+    if person.user_id is None:
+        return Drop("the person has not used Digilog yet, so has no account to write to")
+    theme = delivery.theme_number
+    if person.id in await done_by(repos, cohort, task, theme):
+        return Drop("already done")
+    if person.nudges_paused_at is not None:
+        return Drop("nudges to this person are paused")
+    if task.value in (person.muted_nudges or []):
+        return Drop(f"the person muted {task.value} nudges")
+
+    def later(when: datetime, reason: str) -> Decision:
+        if relevant_until is not None and when >= relevant_until:
+            return Drop(reason + " until it was too late")
+        return Wait(when, reason)
+
+    if person.nudges_snoozed_until is not None and person.nudges_snoozed_until > now:
+        return later(person.nudges_snoozed_until, "snoozed")
+    zone = zone_of(person, cohort)
+    hours = WorkingHours.stored(person.working_hours)
+    opens = next_humane_time(now, zone, hours)
+    if opens > now:
+        return later(opens, "outside working hours")
+    sent = await repos.deliveries.nudges_sent(person.id, now - CAP_WINDOW)
+    frees = cap_frees_at(sent, now)
+    if frees is not None:
+        return later(next_humane_time(frees, zone, hours), "weekly cap reached")
+    if await _unheeded_in_a_row(repos, cohort, person.id):
+        person.nudges_paused_at = now
+        await _alert_facilitators(repos, cohort, person, now)
+        return Drop(f"paused: {IGNORED_IN_A_ROW} nudges in a row went unheeded")
+    t = translator(person.language or cohort.language)
+    message = await _nudge_message(repos, t, cohort, programme, delivery, task, zone, theme)
+    return Send(Outgoing(ToPerson(cohort.platform, cohort.workspace, person.user_id), message))
+
+
+async def _unheeded_in_a_row(repos: Repositories, cohort: Cohort, person_id: int) -> bool:
+    last = await repos.deliveries.last_nudges(person_id, IGNORED_IN_A_ROW)
+    if len(last) < IGNORED_IN_A_ROW:
+        return False
+    for nudge in last:
+        task = task_of(nudge)
+        if task is None or nudge.theme_number is None:
+            return False
+        if person_id in await done_by(repos, cohort, task, nudge.theme_number):
+            return False
+    return True
+
+
+async def _alert_facilitators(
+    repos: Repositories, cohort: Cohort, person: Person, now: datetime
+) -> None:
+    facilitators = await repos.people.members(cohort.id, Role.facilitator)
+    await repos.deliveries.add(
+        Planned(
+            key=f"{ALERT_PAUSED}:c{cohort.id}:p{person.id}:{now:%Y%m%d%H%M}:f{f.person.id}",
+            cohort_id=cohort.id,
+            kind=ALERT_PAUSED,
+            due_at=now,
+            person_id=f.person.id,
+            about_person_id=person.id,
+        )
+        for f in facilitators
+    )
+
+
+async def _alert(repos: Repositories, cohort: Cohort, delivery: Delivery) -> Decision:
+    facilitator = await repos.people.get(delivery.person_id or 0)
+    about = await repos.people.get(delivery.about_person_id or 0)
+    if facilitator is None or about is None or facilitator.user_id is None:
+        return Drop("nobody to tell")
+    t = translator(facilitator.language or cohort.language)
+    message = (
+        MessageBuilder()
+        .para(
+            t(
+                "Nudges to {name} are paused: the last {n} went unheeded.",
+                name=about.display_name,
+                n=IGNORED_IN_A_ROW,
+            )
+        )
+        .note(
+            t(
+                "They can turn them on again with `nudges on`, "
+                "and you with `nudges resume {user}`.",
+                user=about.user_id or about.display_name,
+            )
+        )
+        .build()
+    )
+    to = ToPerson(cohort.platform, cohort.workspace, facilitator.user_id)
+    return Send(Outgoing(to, message))
+
+
+async def _nudge_message(
+    repos: Repositories,
+    t: Translator,
+    cohort: Cohort,
+    programme: Programme,
+    delivery: Delivery,
+    task: Task,
+    zone: ZoneInfo,
+    number: int,
+) -> Message:
+    entries = await repos.calendar.entries(cohort.id)
+    closes = _closing(entries, number, task)
+    when = when_text(closes, None, zone) if closes else None
+    theme = programme.theme(number)
+    title = localise(theme.title, t.language) if theme else str(number)
+    build = MessageBuilder()
+    text = (delivery.detail or {}).get("text")
+    if text:
+        build.para(text)
+    elif task is Task.post:
+        build.para(
+            t(
+                "You have not posted in the digilog of theme {number}, “{title}”, yet.",
+                number=number,
+                title=title,
+            )
+        )
+    elif task is Task.reply:
+        build.para(
+            t(
+                "You have posted in the digilog of theme {number}, “{title}”: now reply to "
+                "someone else's post.",
+                number=number,
+                title=title,
+            )
+        )
+    else:
+        build.para(
+            t(
+                "You have not finished the quiz of theme {number}, “{title}”.",
+                number=number,
+                title=title,
+            )
+        )
+    if when:
+        build.para(t("It closes {when}.", when=when))
+    run = await repos.themes.get(cohort.id, number)
+    if task is Task.quiz:
+        build.choices([Option(QuizAction(cohort.id, number).begin(), t("Take the quiz"))])
+    elif run is not None and run.post_message_id is not None:
+        thread = cohort_channel(cohort).thread(run.post_message_id)
+        build.para(Span(t("Go to the digilog"), ref=thread))
+    build.note(t("Too many nudges? Write `nudges` to snooze them for a week or mute a kind."))
+    return build.build()
+
+
+def _closing(entries: list[CalendarEntry], number: int, task: Task) -> datetime | None:
+    kind = "quiz_close" if task is Task.quiz else "digilog_close"
+    return next((e.starts_at for e in entries if e.kind == kind and e.theme_number == number), None)

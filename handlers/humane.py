@@ -1,0 +1,124 @@
+"""When a nudge may reach a person: their working hours, never a Swedish public holiday,
+and at most a few a week."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+WEEKLY_CAP = 3
+CAP_WINDOW = timedelta(days=7)
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY = "|".join(DAY_NAMES)
+_DAYS = re.compile(rf"^(?:({_DAY})(?:-({_DAY}))?)(?:,(?:({_DAY})(?:-({_DAY}))?))*$")
+_TIMES = re.compile(r"^(\d{1,2})(?::(\d\d))?-(\d{1,2})(?::(\d\d))?$")
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """Weekdays (1 = Monday) and the local times between which nudges may arrive."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> WorkingHours:
+        """`08-17`, `8:30-16`, `mon-thu 08-17` or `mon,wed,fri 9-15`; ValueError if not."""
+        words = text.lower().split()
+        if not 1 <= len(words) <= 2:
+            raise ValueError(text)
+        days = frozenset(range(1, 6))
+        if len(words) == 2:
+            days = _parse_days(words[0])
+        match = _TIMES.match(words[-1])
+        if match is None:
+            raise ValueError(text)
+        h1, m1, h2, m2 = (int(g) if g else 0 for g in match.groups())
+        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(text)
+        start, end = time(h1, m1), time(23, 59) if h2 == 24 else time(h2, m2)
+        if end <= start:
+            raise ValueError(text)
+        return cls(days, start, end)
+
+    @classmethod
+    def stored(cls, value: str | None) -> WorkingHours:
+        if value:
+            try:
+                return cls.parse(value)
+            except ValueError:
+                pass  # a value from an older format: the default is the safe reading
+        return DEFAULT_HOURS
+
+    def format(self) -> str:
+        return f"{_format_days(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def _parse_days(text: str) -> frozenset[int]:
+    if not _DAYS.match(text):
+        raise ValueError(text)
+    days: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        a = DAY_NAMES.index(first) + 1
+        b = DAY_NAMES.index(last) + 1 if last else a
+        if b < a:
+            raise ValueError(text)
+        days.update(range(a, b + 1))
+    return frozenset(days)
+
+
+def _format_days(days: frozenset[int]) -> str:
+    ordered = sorted(days)
+    runs: list[list[int]] = []
+    for day in ordered:
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(
+        DAY_NAMES[r[0] - 1] + (f"-{DAY_NAMES[r[-1] - 1]}" if len(r) > 1 else "") for r in runs
+    )
+
+
+DEFAULT_HOURS = WorkingHours(frozenset(range(1, 6)), time(8), time(17))
+
+
+@cache
+def _swedish_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("SE", years=year)
+
+
+def holiday_name(day: date) -> str | None:
+    """The Swedish public holiday on that day, if it is one."""
+    name = _swedish_holidays(day.year).get(day)
+    return str(name) if name else None
+
+
+def next_humane_time(at: datetime, zone: ZoneInfo, hours: WorkingHours) -> datetime:
+    """`at` if a nudge may arrive then, else the next moment one may (in UTC)."""
+    local = at.astimezone(zone)
+    for offset in range(60):  # two months is more than any run of holidays and weekends
+        day = local.date() + timedelta(days=offset)
+        if day.isoweekday() not in hours.days or holiday_name(day):
+            continue
+        opens = datetime.combine(day, hours.start, zone)
+        closes = datetime.combine(day, hours.end, zone)
+        if offset == 0 and local >= closes:
+            continue
+        return max(opens, local).astimezone(UTC)
+    raise ValueError(f"no working time within two months of {at}")
+
+
+def cap_frees_at(sent: list[datetime], now: datetime) -> datetime | None:
+    """None while the weekly cap allows a nudge now; else when it will again."""
+    recent = sorted(when for when in sent if when > now - CAP_WINDOW)
+    if len(recent) < WEEKLY_CAP:
+        return None
+    return recent[-WEEKLY_CAP] + CAP_WINDOW

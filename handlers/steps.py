@@ -1,0 +1,112 @@
+"""What the calendar sets off: each kind of calendar entry, the steps it brings, and how long
+each step stays worth sending.
+
+A step is a channel post (a theme starts, a quiz opens, a workshop is tomorrow) or a
+nudge to each participant who has not done something yet. A step falls due at its
+entry's time plus an offset; after `relevant_until` it is not sent at all, so an
+outage does not end in a quiz reminder after the quiz has closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from storage.models import CalendarEntry
+
+# A state change (a digilog or quiz closing) is still worth doing this long after an outage.
+CLOSING_GRACE = timedelta(days=7)
+
+
+class Audience(StrEnum):
+    channel = "channel"  # one post in the cohort's channel
+    missing = "missing"  # one direct message to each participant who has not done `task`
+
+
+class Task(StrEnum):
+    """What a nudge asks for; `progress.py` knows how to tell whether it is done."""
+
+    post = "post"  # post in the theme's digilog
+    reply = "reply"  # reply to someone else in it
+    quiz = "quiz"  # answer every question of the theme's quiz
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # the delivery kind, e.g. "nudge_quiz"
+    entry_kind: str  # the calendar entry that sets it off
+    offset: timedelta  # from the entry's time
+    audience: Audience
+    task: Task | None = None
+    until: str = "start"  # "start": the entry's own time; "grace": CLOSING_GRACE after it
+
+
+STEPS: tuple[Step, ...] = (
+    Step("theme_start", "theme_start", timedelta(0), Audience.channel, until="grace"),
+    Step("digilog_open", "digilog_open", timedelta(0), Audience.channel, until="grace"),
+    Step("digilog_close", "digilog_close", timedelta(0), Audience.channel, until="grace"),
+    Step("quiz_open", "quiz_open", timedelta(0), Audience.channel, until="grace"),
+    Step("quiz_close", "quiz_close", timedelta(0), Audience.channel, until="grace"),
+    Step("workshop_tomorrow", "workshop", -timedelta(days=1), Audience.channel),
+    Step("workshop_soon", "workshop", -timedelta(hours=1), Audience.channel),
+    Step("meeting_tomorrow", "opening_meeting", -timedelta(days=1), Audience.channel),
+    Step("meeting_tomorrow", "closing_meeting", -timedelta(days=1), Audience.channel),
+    Step("nudge_post", "digilog_close", -timedelta(days=2), Audience.missing, Task.post),
+    Step("nudge_reply", "digilog_close", -timedelta(days=2), Audience.missing, Task.reply),
+    Step("nudge_quiz", "quiz_close", -timedelta(days=1), Audience.missing, Task.quiz),
+)
+NUDGE_TASKS = {step.kind: step.task for step in STEPS if step.task is not None}
+AD_HOC = "nudge_adhoc"
+
+
+@dataclass(frozen=True)
+class DueStep:
+    step: Step
+    entry: CalendarEntry
+    at: datetime
+    relevant_until: datetime
+
+    def key(self, cohort_id: int, person_id: int | None = None) -> str:
+        """One delivery per step, calendar entry and person: the period is the entry."""
+        target = f":p{person_id}" if person_id is not None else ""
+        return f"{self.step.kind}:c{cohort_id}:{self.entry.key}{target}"
+
+
+def _timed(entries: list[CalendarEntry]) -> Iterator[DueStep]:
+    for entry in entries:
+        for step in STEPS:
+            if step.entry_kind != entry.kind:
+                continue
+            if step.kind == "digilog_open" and _opens_with_theme(entry, entries):
+                continue  # the theme's own post opens its digilog
+            until = entry.starts_at + (CLOSING_GRACE if step.until == "grace" else timedelta(0))
+            yield DueStep(step, entry, entry.starts_at + step.offset, until)
+
+
+def _opens_with_theme(entry: CalendarEntry, entries: list[CalendarEntry]) -> bool:
+    return any(
+        e.kind == "theme_start"
+        and e.theme_number == entry.theme_number
+        and e.starts_at >= entry.starts_at
+        for e in entries
+    )
+
+
+def due_steps(entries: list[CalendarEntry], now: datetime) -> list[DueStep]:
+    """Steps whose time has come and that are still worth sending."""
+    return [s for s in _timed(entries) if s.at <= now < s.relevant_until]
+
+
+def future_steps(entries: list[CalendarEntry], now: datetime) -> list[DueStep]:
+    """Steps still to come, soonest first: what the scheduler sets its timers for."""
+    return sorted((s for s in _timed(entries) if s.at > now), key=lambda s: s.at)
+
+
+def step_of(entries: list[CalendarEntry], kind: str, entry_key: str) -> DueStep | None:
+    """The step as the calendar has it now: a moved entry moves its relevance too."""
+    for due in _timed(entries):
+        if due.step.kind == kind and due.entry.key == entry_key:
+            return due
+    return None

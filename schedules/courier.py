@@ -1,0 +1,52 @@
+"""What a sender needs from a platform: send one message, and find one that may have gone.
+
+The Slack adapter and the console implement this; the sender knows nothing else of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from handlers.vocabulary import Outgoing
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Where the message landed and the platform's id for it."""
+
+    conversation_id: str
+    message_id: str
+
+
+class TryLater(Exception):
+    """The platform said not now (Slack: 429 with Retry-After); nothing was sent."""
+
+    def __init__(self, seconds: float, reason: str = "rate limited") -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+
+
+class Refused(Exception):
+    """The platform refused the message (a bad channel, a revoked token); nothing was sent."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class OutcomeUnknown(Exception):
+    """The request may have reached the platform (a timeout, a dropped connection)."""
+
+
+class Courier(Protocol):
+    async def send(self, key: str, outgoing: Outgoing) -> Sent:
+        """Send it, tagged with the delivery key; raise TryLater, Refused or OutcomeUnknown."""
+        ...
+
+    async def find(self, key: str, outgoing: Outgoing, since: datetime) -> Sent | None:
+        """The message tagged with this key if it went out after `since`, else None."""
+        ...

@@ -1,0 +1,140 @@
+"""The sender: claims due delivery rows, asks the handlers what each says, sends it through
+the platform's courier, and records the platform's message id. Any process may run one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from handlers.deliveries import Drop, Send, Wait, compose
+from handlers.digilog import Digilog
+from handlers.vocabulary import Delivered, ToConversation
+from schedules.clock import Clock
+from schedules.courier import Courier, OutcomeUnknown, Refused, TryLater
+from storage.models import Delivery
+from storage.unit import Store
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=120)
+MAX_ATTEMPTS = 5
+FIRST_RETRY = timedelta(seconds=10)
+
+
+class Sender:
+    def __init__(
+        self,
+        store: Store,
+        digilog: Digilog,
+        courier: Courier,
+        clock: Clock,
+        *,
+        worker: str,
+        batch: int = 20,
+    ) -> None:
+        self.store, self.digilog, self.courier, self.clock = store, digilog, courier, clock
+        self.worker, self.batch = worker, batch
+
+    async def send_due(self) -> int:
+        """Send whatever is due until nothing is; returns how many rows were handled."""
+        handled = 0
+        while True:
+            async with self.store.transaction() as repos:
+                claimed = await repos.deliveries.claim(
+                    self.worker, self.clock.now(), LEASE, self.batch
+                )
+            if not claimed:
+                return handled
+            for delivery in claimed:
+                await self._one(delivery)
+                handled += 1
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll_seconds: float) -> None:
+        """Until stopped: send what is due, then sleep until woken or the next poll."""
+        while not stop.is_set():
+            try:
+                await self.send_due()
+            except Exception:  # the database away for a moment must not end the sender
+                log.exception("sending due deliveries failed; trying again shortly")
+            wake.clear()
+            waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())}
+            _, pending = await asyncio.wait(
+                waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in pending:
+                waiter.cancel()
+
+    async def _one(self, claimed: Delivery) -> None:
+        now = self.clock.now()
+        async with self.store.transaction() as repos:
+            delivery = await repos.deliveries.get(claimed.id)
+            assert delivery is not None
+            decision = await compose(repos, delivery, now)
+            match decision:
+                case Drop(reason=reason):
+                    await repos.deliveries.skip(delivery.id, self.worker, reason)
+                    return
+                case Wait(until=until, reason=reason):
+                    await repos.deliveries.postpone(delivery.id, self.worker, until, reason)
+                    return
+            # Committed before the platform is called: should this process die during
+            # the call, the next sender looks on the platform before sending again.
+            await repos.deliveries.mark_maybe_sent(delivery.id, self.worker)
+        assert isinstance(decision, Send)
+        outgoing = decision.outgoing
+        if claimed.maybe_sent:
+            found = await self.courier.find(claimed.key, outgoing, claimed.created_at)
+            if found is not None:
+                log.info("delivery %s had gone out before; not sending it again", claimed.key)
+                await self._sent(claimed, decision, found.conversation_id, found.message_id)
+                return
+        try:
+            sent = await self.courier.send(claimed.key, outgoing)
+        except TryLater as later:
+            async with self.store.transaction() as repos:
+                await repos.deliveries.postpone(
+                    claimed.id,
+                    self.worker,
+                    self.clock.now() + timedelta(seconds=later.seconds),
+                    later.reason,
+                    nothing_sent=True,
+                )
+        except Refused as refused:
+            if refused.permanent:
+                await self._fail(claimed, refused.reason)
+            else:
+                await self._retry(claimed, refused.reason, False)
+        except OutcomeUnknown as unknown:
+            await self._retry(claimed, str(unknown) or "no answer", True)
+        else:
+            await self._sent(claimed, decision, sent.conversation_id, sent.message_id)
+
+    async def _sent(
+        self, delivery: Delivery, decision: Send, conversation_id: str, message_id: str
+    ) -> None:
+        async with self.store.transaction() as repos:
+            await repos.deliveries.mark_sent(
+                delivery.id, self.worker, conversation_id, message_id, self.clock.now()
+            )
+        outgoing = decision.outgoing
+        if outgoing.receipt is not None and isinstance(outgoing.to, ToConversation):
+            await self.digilog.delivered(
+                Delivered(outgoing.receipt, outgoing.to.conversation, message_id)
+            )
+
+    async def _retry(self, delivery: Delivery, reason: str, maybe_sent: bool) -> None:
+        if delivery.attempts >= MAX_ATTEMPTS:
+            await self._fail(delivery, reason)
+            return
+        wait = FIRST_RETRY * 2 ** (delivery.attempts - 1)
+        log.warning("delivery %s: %s; trying again in %s", delivery.key, reason, wait)
+        async with self.store.transaction() as repos:
+            await repos.deliveries.retry_at(
+                delivery.id, self.worker, self.clock.now() + wait, reason, maybe_sent=maybe_sent
+            )
+
+    async def _fail(self, delivery: Delivery, reason: str) -> None:
+        log.error("delivery %s failed for good: %s", delivery.key, reason)
+        async with self.store.transaction() as repos:
+            await repos.deliveries.fail(delivery.id, self.worker, reason)

@@ -1,0 +1,84 @@
+"""Scheduling in a running process: a sender always, the timekeeper while elected leader."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from handlers.digilog import Digilog
+from schedules.clock import Clock, SystemClock
+from schedules.courier import Courier
+from schedules.leader import hold_leadership
+from schedules.send import Sender
+from schedules.timekeeper import Timekeeper
+from storage.unit import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timing:
+    sweep_seconds: float = 30.0  # how soon a changed calendar is noticed, at the latest
+    poll_seconds: float = 2.0  # how soon a sender sees rows another process wrote
+    election_seconds: float = 5.0  # how often a follower tries to become the leader
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    timekeeper: Timekeeper
+    sender: Sender
+
+    async def catch_up(self) -> int:
+        """Plan what is due and send it now (a console rehearsal after moving its clock)."""
+        await self.timekeeper.sweep()
+        return await self.sender.send_due()
+
+
+@asynccontextmanager
+async def scheduling(
+    store: Store,
+    digilog: Digilog,
+    courier: Courier,
+    *,
+    clock: Clock | None = None,
+    timing: Timing = Timing(),
+    lead: bool = True,
+) -> AsyncIterator[Scheduling]:
+    """Send due deliveries while entered; keep the calendar too when elected (and `lead`)."""
+    clock = clock or SystemClock()
+    stop, wake = asyncio.Event(), asyncio.Event()
+    sender = Sender(store, digilog, courier, clock, worker=worker_name())
+    timekeeper = Timekeeper(
+        store,
+        clock,
+        wake.set,
+        sweep_seconds=timing.sweep_seconds,
+        timers=isinstance(clock, SystemClock),
+    )
+    tasks = [asyncio.create_task(sender.run(stop, wake, timing.poll_seconds), name="sender")]
+    if lead:
+        tasks.append(
+            asyncio.create_task(
+                hold_leadership(
+                    store.engine,
+                    stop,
+                    timekeeper.running,
+                    retry_seconds=timing.election_seconds,
+                ),
+                name="leader election",
+            )
+        )
+    try:
+        yield Scheduling(timekeeper, sender)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,122 @@
+"""The leader's timers: APScheduler wakes the planner when a calendar step falls due.
+
+Jobs take a cohort id only and are built from the database: at start (after catching
+up on what fell due while no one was keeping time) and again whenever a cohort's
+calendar changes, which a periodic sweep notices. The sweep also plans anything due,
+so a timer lost in a crash costs at most one sweep's delay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC
+
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from handlers.steps import future_steps
+from schedules.clock import Clock
+from schedules.plan import plan_everything, plan_one
+from storage.models import CalendarEntry
+from storage.unit import Store
+
+log = logging.getLogger(__name__)
+
+SWEEP_JOB = "sweep"
+
+
+def fingerprint(entries: list[CalendarEntry]) -> str:
+    """Changes whenever an entry is added, removed or moved."""
+    digest = hashlib.sha256()
+    for entry in entries:
+        digest.update(f"{entry.key}@{entry.starts_at.isoformat()};".encode())
+    return digest.hexdigest()
+
+
+class Timekeeper:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        wake_senders: Callable[[], None],
+        *,
+        sweep_seconds: float,
+        timers: bool = True,
+    ) -> None:
+        """`timers=False` when the clock is not the system's (a rehearsal): the sweep alone."""
+        self.store, self.clock, self.wake_senders = store, clock, wake_senders
+        self.sweep_seconds, self.timers = sweep_seconds, timers
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._built: dict[int, str] = {}  # cohort id → fingerprint its timers were built from
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Keep time while entered: what the leader does."""
+        await self.sweep()  # catches up on what fell due while nobody kept time
+        self.scheduler.add_job(
+            self.sweep,
+            "interval",
+            seconds=self.sweep_seconds,
+            id=SWEEP_JOB,
+            coalesce=True,
+            max_instances=1,
+        )
+        self.scheduler.start()
+        try:
+            yield
+        finally:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler.remove_all_jobs()
+            self._built.clear()
+
+    async def sweep(self) -> None:
+        """Plan whatever is due, and rebuild the timers of every calendar that changed."""
+        now = self.clock.now()
+        if await plan_everything(self.store, now):
+            self.wake_senders()
+        if self.timers:
+            await self.rebuild()
+
+    async def rebuild(self) -> None:
+        async with self.store.transaction() as repos:
+            calendars = {
+                c.id: await repos.calendar.entries(c.id) for c in await repos.cohorts.all()
+            }
+        for cohort_id in set(self._built) - set(calendars):
+            self._remove(cohort_id)
+        for cohort_id, entries in calendars.items():
+            mark = fingerprint(entries)
+            if self._built.get(cohort_id) != mark:
+                self._schedule(cohort_id, entries)
+                self._built[cohort_id] = mark
+
+    def _schedule(self, cohort_id: int, entries: list[CalendarEntry]) -> None:
+        self._remove(cohort_id)
+        now = self.clock.now()
+        for due in future_steps(entries, now):
+            self.scheduler.add_job(
+                self.fire,
+                DateTrigger(due.at),
+                args=(cohort_id,),
+                id=f"c{cohort_id}:{due.step.kind}:{due.entry.key}",
+                misfire_grace_time=None,  # late is better than never; relevance decides
+                replace_existing=True,
+            )
+        log.info("cohort %s: %d timers", cohort_id, len(self.jobs(cohort_id)))
+
+    def _remove(self, cohort_id: int) -> None:
+        for job in self.jobs(cohort_id):
+            job.remove()
+        self._built.pop(cohort_id, None)
+
+    def jobs(self, cohort_id: int) -> list[Job]:
+        prefix = f"c{cohort_id}:"
+        return [job for job in self.scheduler.get_jobs() if job.id.startswith(prefix)]
+
+    async def fire(self, cohort_id: int) -> None:
+        if await plan_one(self.store, cohort_id, self.clock.now()):
+            self.wake_senders()

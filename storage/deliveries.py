@@ -1,0 +1,255 @@
+"""The delivery outbox: rows written before anything is sent, claimed by one sender at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_ignoring_duplicates
+from storage.models import Delivery, DeliveryState, utcnow
+
+NUDGE_PREFIX = "nudge_"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """Work that fell due; `key` makes planning it again, anywhere, a no-op."""
+
+    key: str
+    cohort_id: int
+    kind: str
+    due_at: datetime
+    relevant_until: datetime | None = None
+    theme_number: int | None = None
+    person_id: int | None = None
+    about_person_id: int | None = None
+    detail: dict[str, Any] | None = None
+
+
+class DeliveryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, planned: Iterable[Planned]) -> int:
+        """Write the rows that are not there yet; returns how many were new."""
+        rows = [
+            {
+                "key": p.key,
+                "cohort_id": p.cohort_id,
+                "kind": p.kind,
+                "theme_number": p.theme_number,
+                "person_id": p.person_id,
+                "about_person_id": p.about_person_id,
+                "detail": p.detail,
+                "due_at": p.due_at,
+                "relevant_until": p.relevant_until,
+                "state": DeliveryState.pending,
+                "attempts": 0,
+                "maybe_sent": False,
+                "created_at": utcnow(),
+            }
+            for p in planned
+        ]
+        added = 0
+        for start in range(0, len(rows), 500):  # stays under SQLite's bound-parameter limit
+            inserted = await self._session.scalars(
+                insert_ignoring_duplicates(self._session, Delivery)
+                .values(rows[start : start + 500])
+                .returning(Delivery.id)
+            )
+            added += len(inserted.all())
+        return added
+
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            query = select(Delivery.key).where(Delivery.key.in_(keys[start : start + 500]))
+            found.update(await self._session.scalars(query))
+        return found
+
+    async def claim(
+        self, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        """Take up to `limit` due rows for this worker until the lease runs out.
+
+        A row whose lease ran out belonged to a sender that died: it is taken again; if
+        that sender had got as far as calling the platform (`maybe_sent`), the new one
+        looks there before it sends.
+        """
+        claimable = or_(
+            and_(Delivery.state == DeliveryState.pending, Delivery.due_at <= now),
+            and_(Delivery.state == DeliveryState.sending, Delivery.lease_until < now),
+        )
+        candidates = select(Delivery.id).where(claimable).order_by(Delivery.due_at).limit(limit)
+        if self._session.get_bind().dialect.name == "postgresql":
+            ids = list(await self._session.scalars(candidates.with_for_update(skip_locked=True)))
+        else:
+            ids = list(await self._session.scalars(candidates))
+        claimed: list[int] = []
+        for delivery_id in ids:
+            # The condition is checked again in the update: on SQLite a second process
+            # may have claimed the row since the select, and then no row changes.
+            result = await self._session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, claimable)
+                .values(
+                    state=DeliveryState.sending,
+                    lease_until=now + lease,
+                    claimed_by=worker,
+                    attempts=Delivery.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(delivery_id)
+        if not claimed:
+            return []
+        query = select(Delivery).where(Delivery.id.in_(claimed)).order_by(Delivery.due_at)
+        return list(await self._session.scalars(query.execution_options(populate_existing=True)))
+
+    async def get(self, delivery_id: int) -> Delivery | None:
+        return await self._session.get(Delivery, delivery_id)
+
+    async def _finish(self, delivery_id: int, worker: str, **values: Any) -> bool:
+        """Change a row this worker still holds; False if its lease went to another."""
+        result = await self._session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.state == DeliveryState.sending,
+                Delivery.claimed_by == worker,
+            )
+            .values(lease_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def mark_sent(
+        self,
+        delivery_id: int,
+        worker: str,
+        conversation_id: str | None,
+        message_id: str | None,
+        now: datetime,
+    ) -> bool:
+        return await self._finish(
+            delivery_id,
+            worker,
+            state=DeliveryState.sent,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            sent_at=now,
+            maybe_sent=False,
+        )
+
+    async def mark_maybe_sent(self, delivery_id: int, worker: str) -> None:
+        """Before the platform is called: if we die now, the next sender looks first."""
+        await self._session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.claimed_by == worker)
+            .values(maybe_sent=True)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def retry_at(
+        self, delivery_id: int, worker: str, when: datetime, reason: str, *, maybe_sent: bool
+    ) -> bool:
+        return await self._finish(
+            delivery_id,
+            worker,
+            state=DeliveryState.pending,
+            due_at=when,
+            reason=reason,
+            maybe_sent=maybe_sent,
+            claimed_by=None,
+        )
+
+    async def postpone(
+        self,
+        delivery_id: int,
+        worker: str,
+        when: datetime,
+        reason: str,
+        *,
+        nothing_sent: bool = False,
+    ) -> bool:
+        """Not now (outside working hours, over the weekly cap, rate limited): later, same row.
+
+        Waiting is not a failed attempt. `nothing_sent` when the platform said so, which
+        clears an earlier doubt about whether it went out.
+        """
+        values: dict[str, Any] = {"maybe_sent": False} if nothing_sent else {}
+        return await self._finish(
+            delivery_id,
+            worker,
+            state=DeliveryState.pending,
+            due_at=when,
+            reason=reason,
+            claimed_by=None,
+            attempts=Delivery.attempts - 1,
+            **values,
+        )
+
+    async def skip(self, delivery_id: int, worker: str, reason: str) -> bool:
+        return await self._finish(delivery_id, worker, state=DeliveryState.skipped, reason=reason)
+
+    async def fail(self, delivery_id: int, worker: str, reason: str) -> bool:
+        return await self._finish(delivery_id, worker, state=DeliveryState.failed, reason=reason)
+
+    async def nudges_sent(self, person_id: int, since: datetime) -> list[datetime]:
+        """When the person's nudges went out since then, oldest first (the weekly cap)."""
+        query = (
+            select(Delivery.sent_at)
+            .where(
+                Delivery.person_id == person_id,
+                Delivery.kind.startswith(NUDGE_PREFIX, autoescape=True),
+                Delivery.state == DeliveryState.sent,
+                Delivery.sent_at >= since,
+            )
+            .order_by(Delivery.sent_at)
+        )
+        return [when for when in await self._session.scalars(query) if when is not None]
+
+    async def last_nudges(self, person_id: int, count: int) -> list[Delivery]:
+        """The person's latest sent nudges, newest first (to see whether they were heeded)."""
+        query = (
+            select(Delivery)
+            .where(
+                Delivery.person_id == person_id,
+                Delivery.kind.startswith(NUDGE_PREFIX, autoescape=True),
+                Delivery.state == DeliveryState.sent,
+            )
+            .order_by(Delivery.sent_at.desc(), Delivery.id.desc())
+            .limit(count)
+        )
+        return list(await self._session.scalars(query))
+
+    async def of_cohort(
+        self, cohort_id: int, states: Iterable[DeliveryState], limit: int = 50
+    ) -> list[Delivery]:
+        query = (
+            select(Delivery)
+            .where(Delivery.cohort_id == cohort_id, Delivery.state.in_(list(states)))
+            .order_by(Delivery.due_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        )
+        return list(await self._session.scalars(query))
+
+    async def counts(self, cohort_id: int) -> dict[DeliveryState, int]:
+        query = (
+            select(Delivery.state, func.count())
+            .where(Delivery.cohort_id == cohort_id)
+            .group_by(Delivery.state)
+        )
+        return dict((await self._session.execute(query)).tuples())
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending row falls due, so senders can sleep until then."""
+        query = select(func.min(Delivery.due_at)).where(Delivery.state == DeliveryState.pending)
+        when: datetime | None = await self._session.scalar(query)
+        return when
