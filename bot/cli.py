@@ -360,6 +360,7 @@ async def console(
             if start is None:
                 raise click.BadParameter("use YYYY-MM-DD HH:MM", param_hint="--at")
             clock = RehearsalClock(start, speed or 1.0)
+            runtime.digilog.now = clock.now
         shell = Console(
             runtime.digilog,
             runtime.store,

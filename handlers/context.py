@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.i18n import Translator, language_of, translator
 from handlers.programme_file import Programme, localise, programme_from_json
 from handlers.vocabulary import Actor, Conversation, Message, Outgoing, ToActor, say
-from storage.models import Cohort, Person, Role
+from storage.models import Cohort, Person, Role, utcnow
 from storage.people import Member
 from storage.unit import Repositories
 
@@ -71,6 +72,8 @@ class Context:
     member: Member | None = None
     _programme: Programme | None = None
     t: Translator = field(default_factory=lambda: translator(None))
+    # The time as the process keeps it: a console rehearsal runs ahead of the wall clock.
+    now: Callable[[], datetime] = utcnow
 
     @property
     def language(self) -> str:

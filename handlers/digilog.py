@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from handlers import bank, commands, home, nudges, people, quiz, themes
 from handlers.context import Args, Context, Refusal, build_context
@@ -21,6 +23,7 @@ from handlers.vocabulary import (
     ThreadPost,
     ToActor,
 )
+from storage.models import utcnow
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
@@ -29,8 +32,9 @@ log = logging.getLogger(__name__)
 class Digilog:
     """Handles every inbound event in one transaction: all of it is stored, or none of it."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, now: Callable[[], datetime] = utcnow) -> None:
         self.store = store
+        self.now = now  # a rehearsal or a test moves it
 
     async def handle(self, event: Inbound, *, delivery_id: str | None = None) -> list[Outgoing]:
         """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""
@@ -50,6 +54,7 @@ class Digilog:
                     cohort_key,
                     several_ok=isinstance(event, HomeOpened),  # the home page shows them all
                 )
+                context.now = self.now
                 return await self._dispatch(context, event)
         except Refusal as refusal:
             # The transaction has rolled back; the person is told why, once.

@@ -15,7 +15,7 @@ from handlers.steps import AD_HOC, CLOSING_GRACE, Task
 from handlers.themes import theme_number
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
 from storage.deliveries import Planned
-from storage.models import Person, utcnow
+from storage.models import Person
 
 SNOOZE = timedelta(days=7)
 PREVIEW_NAMES = 30
@@ -38,7 +38,7 @@ async def settings(context: Context, args: Args) -> list[Outgoing]:
     words = args.words
     action = words[0].lower() if words else ""
     person = _person(context)
-    now = utcnow()
+    now = context.now()
     if action == "snooze":
         person.nudges_snoozed_until = now + SNOOZE
     elif action in ("mute", "unmute"):
@@ -62,7 +62,7 @@ async def settings(context: Context, args: Args) -> list[Outgoing]:
 
 def _settings_message(context: Context, person: Person) -> MessageBuilder:
     t = context.t
-    now = utcnow()
+    now = context.now()
     hours = WorkingHours.stored(person.working_hours)
     state = t("on")
     if person.nudges_paused_at is not None:
@@ -200,7 +200,7 @@ async def confirm(context: Context, action_id: str) -> list[Outgoing]:
     if int(cohort_id) != cohort.id:
         raise Refusal(t("That button belongs to another cohort."))
     org = None if organisation == "-" else organisation
-    now = utcnow()
+    now = context.now()
     closes = [
         e.starts_at
         for e in await context.repos.calendar.entries(cohort.id)

@@ -15,7 +15,7 @@ from handlers.vocabulary import (
     Outgoing,
     ToConversation,
 )
-from storage.models import Cohort, Role, ThemeRun, utcnow
+from storage.models import Cohort, Role, ThemeRun
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ async def start_quiz(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(t("Start theme {number} before its quiz.", number=number))
     if run.quiz_opened_at is not None and run.quiz_closed_at is None:
         raise Refusal(t("The quiz for theme {number} is already open.", number=number))
-    await context.repos.themes.set_quiz_state(run, opened=utcnow(), closed=None)
+    await context.repos.themes.set_quiz_state(run, opened=context.now(), closed=None)
     announcement = quiz_announcement(cohort, theme, number)
     channel = cohort_channel(cohort)
     return [
@@ -115,7 +115,7 @@ async def close_quiz(context: Context, args: Args) -> list[Outgoing]:
     context.require_facilitator()
     number = theme_number(context, args, await context.programme())
     run, _ = await _open_quiz(context, number)
-    await context.repos.themes.set_quiz_state(run, opened=run.quiz_opened_at, closed=utcnow())
+    await context.repos.themes.set_quiz_state(run, opened=run.quiz_opened_at, closed=context.now())
     return [context.reply(context.t("The quiz for theme {number} is closed.", number=number))]
 
 

@@ -11,7 +11,7 @@ from handlers.programme_file import Programme, localise
 from handlers.progress import missing
 from handlers.steps import future_steps
 from handlers.vocabulary import Message, MessageBuilder, Outgoing, Span
-from storage.models import CalendarEntry, DeliveryState, utcnow
+from storage.models import CalendarEntry, DeliveryState
 
 EVENT_LABELS = {
     "theme_start": N_("Theme {number} starts: {title}"),
@@ -88,7 +88,7 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
     programme = await context.programme()
     if not entries and not programme.labs:
         raise Refusal(context.t("This cohort has no calendar yet."))
-    now = utcnow()
+    now = context.now()
     message = calendar_message(
         context.t, programme, entries, context.zone, now=now, include_past="all" in args.flags
     )

@@ -40,19 +40,34 @@ class Step:
     offset: timedelta  # from the entry's time
     audience: Audience
     task: Task | None = None
-    until: str = "start"  # "start": the entry's own time; "grace": CLOSING_GRACE after it
+    # Worth sending until the entry's time plus this: a reminder that something is
+    # tomorrow stops being true in the evening before it.
+    relevance: timedelta = timedelta(0)
 
 
+DAY_BEFORE, EVENING_BEFORE = -timedelta(days=1), -timedelta(hours=12)
 STEPS: tuple[Step, ...] = (
-    Step("theme_start", "theme_start", timedelta(0), Audience.channel, until="grace"),
-    Step("digilog_open", "digilog_open", timedelta(0), Audience.channel, until="grace"),
-    Step("digilog_close", "digilog_close", timedelta(0), Audience.channel, until="grace"),
-    Step("quiz_open", "quiz_open", timedelta(0), Audience.channel, until="grace"),
-    Step("quiz_close", "quiz_close", timedelta(0), Audience.channel, until="grace"),
-    Step("workshop_tomorrow", "workshop", -timedelta(days=1), Audience.channel),
+    Step("theme_start", "theme_start", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
+    Step("digilog_open", "digilog_open", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
+    Step("digilog_close", "digilog_close", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
+    Step("quiz_open", "quiz_open", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
+    Step("quiz_close", "quiz_close", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
+    Step("workshop_tomorrow", "workshop", DAY_BEFORE, Audience.channel, relevance=EVENING_BEFORE),
     Step("workshop_soon", "workshop", -timedelta(hours=1), Audience.channel),
-    Step("meeting_tomorrow", "opening_meeting", -timedelta(days=1), Audience.channel),
-    Step("meeting_tomorrow", "closing_meeting", -timedelta(days=1), Audience.channel),
+    Step(
+        "meeting_tomorrow",
+        "opening_meeting",
+        DAY_BEFORE,
+        Audience.channel,
+        relevance=EVENING_BEFORE,
+    ),
+    Step(
+        "meeting_tomorrow",
+        "closing_meeting",
+        DAY_BEFORE,
+        Audience.channel,
+        relevance=EVENING_BEFORE,
+    ),
     Step("nudge_post", "digilog_close", -timedelta(days=2), Audience.missing, Task.post),
     Step("nudge_reply", "digilog_close", -timedelta(days=2), Audience.missing, Task.reply),
     Step("nudge_quiz", "quiz_close", -timedelta(days=1), Audience.missing, Task.quiz),
@@ -81,8 +96,9 @@ def _timed(entries: list[CalendarEntry]) -> Iterator[DueStep]:
                 continue
             if step.kind == "digilog_open" and _opens_with_theme(entry, entries):
                 continue  # the theme's own post opens its digilog
-            until = entry.starts_at + (CLOSING_GRACE if step.until == "grace" else timedelta(0))
-            yield DueStep(step, entry, entry.starts_at + step.offset, until)
+            yield DueStep(
+                step, entry, entry.starts_at + step.offset, entry.starts_at + step.relevance
+            )
 
 
 def _opens_with_theme(entry: CalendarEntry, entries: list[CalendarEntry]) -> bool:

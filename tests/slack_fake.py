@@ -134,7 +134,8 @@ class FakeSlack:
         # Socket Mode: the app's WebSocket and the acks it sent, by envelope id.
         self._ws: web.WebSocketResponse | None = None
         self.socket_acks: dict[str, dict[str, Any]] = {}
-        self._ts = itertools.count(1)
+        self._last_ts = 0
+        self._stopping = asyncio.Event()
         self._ids = itertools.count(1)
         self.home_view_ids: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
@@ -169,6 +170,7 @@ class FakeSlack:
         self._base = f"http://{host}:{port}"
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -238,6 +240,11 @@ class FakeSlack:
         for _ in range(times):
             self._faults[method].append(_Fault("", LOST))
 
+    def stall_answer(self, method: str) -> None:
+        """The next call to ``method`` takes effect, and its answer waits until the fake
+        stops: the app is stuck as a process is that dies mid-call."""
+        self._faults[method].append(_Fault("", STALLED))
+
     def fail(self, method: str, *, error: str, times: int = 1) -> None:
         """The next ``times`` calls to ``method`` answer ``{"ok": false, "error": error}``."""
         for _ in range(times):
@@ -248,9 +255,10 @@ class FakeSlack:
         self.calls.clear()
 
     def next_ts(self) -> str:
-        """A fresh message ts, increasing: 1700000000.000100, 1700000000.000200, ..."""
-        micros = 100 * next(self._ts)
-        return f"{1_700_000_000 + micros // 1_000_000}.{micros % 1_000_000:06d}"
+        """A fresh message ts, as Slack's: the time now, made unique and increasing."""
+        micros = max(int(time.time() * 1_000_000), self._last_ts + 1)
+        self._last_ts = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def upload_url(self, file_id: str) -> str:
         """Where step 2 of files_upload_v2 posts the bytes (files.slack.com on Slack)."""
@@ -280,10 +288,12 @@ class FakeSlack:
             return _answer({"ok": False, "error": "invalid_auth"})
         faults = self._faults.get(method)
         handler = HANDLERS.get(method)
-        if faults and faults[0].status == LOST:
-            faults.popleft()
-            if handler:
-                handler(self, call)
+        if faults and faults[0].status in (LOST, STALLED):
+            fault = faults.popleft()
+            answer = handler(self, call) if handler else {"ok": True}
+            if fault.status == STALLED:
+                await self._stopping.wait()
+                return _answer(answer)
             assert request.transport is not None
             request.transport.close()
             return web.Response()
@@ -705,6 +715,7 @@ def _connections_open(slack: FakeSlack, call: Call) -> Json:
 
 OAUTH_CODE = "a-valid-oauth-code"
 LOST = -1  # a fault's status: the call takes effect, the answer never arrives
+STALLED = -2  # the call takes effect, the answer waits until the fake stops
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 CLIENT_AUTHENTICATED = frozenset({"oauth.v2.access"})
 

@@ -67,15 +67,20 @@ PERMANENT_ERRORS = frozenset(
 ClientFor = Callable[[str], Awaitable[AsyncWebClient]]
 
 
+def courier_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """A client that never retries by itself (slack_sdk retries a dropped connection by
+    default): a retried post that had reached Slack would be a duplicate. The sender
+    retries instead, after looking whether it went out."""
+    return AsyncWebClient(token=token, base_url=base_url, session=session, retry_handlers=[])
+
+
 def slack_courier(
     settings: Settings, engine: AsyncEngine, session: aiohttp.ClientSession
 ) -> SlackCourier:
     """A courier for the one workspace of a bot token, or for every OAuth installation."""
 
     def client(token: str) -> AsyncWebClient:
-        # No retry handlers: a retried post that had reached Slack would be a duplicate.
-        # The sender retries instead, after looking whether it went out.
-        return AsyncWebClient(token=token, base_url=settings.slack_api_url, session=session)
+        return courier_client(token, settings.slack_api_url, session)
 
     if settings.slack_client_id:
         store = AsyncSQLAlchemyInstallationStore(settings.slack_client_id, engine)

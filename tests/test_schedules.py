@@ -1,0 +1,420 @@
+"""The programme runs itself: calendar steps become delivery rows, and the sender sends each
+once, through the real Slack courier against the fake Slack Web API, on a test's clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+
+from bot.slack.courier import SlackCourier, courier_client
+from handlers.admin import load_calendar
+from handlers.digilog import Digilog
+from handlers.humane import WorkingHours, cap_frees_at, holiday_name, next_humane_time
+from schedules.send import Sender
+from schedules.timekeeper import Timekeeper
+from storage.models import Cohort, Delivery, DeliveryState
+from storage.unit import Store
+from tests.chat import Chat
+from tests.slack_fake import FakeSlack
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+# Theme 1 around Ascension Day (Thursday 6 May 2027): the post nudge falls due on the
+# holiday, the quiz nudge on a Sunday evening.
+CALENDAR = """\
+themes:
+  1:
+    start: 2027-04-26 08:00
+    workshop:
+      start: 2027-04-29 13:00
+      end: 2027-04-29 16:00
+      place: {sv: Umeå, en: Umeå}
+    digilog: {opens: 2027-04-26 08:00, closes: 2027-05-08 10:00}
+    quiz: {opens: 2027-05-03 08:00, closes: 2027-05-10 17:00}
+"""
+
+
+def local(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=STOCKHOLM)
+
+
+@dataclass
+class ManualClock:
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@dataclass
+class Programme:
+    """The scheduling parts of a running process, driven by the test's clock."""
+
+    store: Store
+    clock: ManualClock
+    timekeeper: Timekeeper
+    sender: Sender
+    slack: FakeSlack
+
+    async def at(self, when: datetime) -> None:
+        """Move the clock and run what fell due, as the timers and the sender would."""
+        self.clock.moment = when
+        await self.timekeeper.sweep()
+        await self.sender.send_due()
+
+    async def rows(self) -> list[Delivery]:
+        async with self.store.transaction() as repos:
+            return list(await repos.session.scalars(select(Delivery).order_by(Delivery.id)))
+
+    def dms(self, user: str) -> list[str]:
+        return [
+            str(c.params.get("text"))
+            for c in self.slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == user
+        ]
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+def sender_for(
+    store: Store, digilog: Digilog, client: AsyncWebClient, clock: ManualClock, worker: str
+) -> Sender:
+    async def client_for(workspace: str) -> AsyncWebClient:
+        return client
+
+    courier = SlackCourier(client_for, posts_per_second=1000, per_channel_seconds=0)
+    return Sender(store, digilog, courier, clock, worker=worker)
+
+
+@pytest.fixture
+async def running(store: Store, digilog: Digilog, slack: FakeSlack) -> AsyncIterator[Programme]:
+    clock = ManualClock(local("2027-04-20 09:00"))
+    digilog.now = clock.now  # what people do happens on the test's clock too
+    async with aiohttp.ClientSession() as session:
+        client = courier_client("xoxb-test", slack.api_url, session)
+        sender = sender_for(store, digilog, client, clock, "test-sender")
+        timekeeper = Timekeeper(store, clock, lambda: None, sweep_seconds=60, timers=False)
+        yield Programme(store, clock, timekeeper, sender, slack)
+
+
+async def with_calendar(store: Store, cohort: Cohort, tmp_path: Path, text: str = CALENDAR) -> None:
+    path = tmp_path / "calendar.yaml"
+    path.write_text(text, encoding="utf-8")
+    await load_calendar(store, cohort.key, path)
+
+
+def working_day_ticks(first: datetime, last: datetime) -> list[datetime]:
+    """Every hour from `first` to `last`: day, night, weekend and holiday alike."""
+    ticks, moment = [], first
+    while moment <= last:
+        ticks.append(moment)
+        moment += timedelta(hours=1)
+    return ticks
+
+
+async def test_a_theme_runs_itself_and_nudges_only_at_humane_times(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    await with_calendar(store, cohort, tmp_path)
+    chat = Chat(digilog, cohort)
+    for tick in working_day_ticks(local("2027-04-25 00:00"), local("2027-04-27 12:00")):
+        await running.at(tick)
+    # The theme started on time, and its post became the digilog's thread.
+    async with store.transaction() as repos:
+        run = await repos.themes.get(cohort.id, 1)
+    assert run is not None and run.post_message_id is not None
+    chat.posts[1] = run.post_message_id
+    anna_post, _ = await chat.post("anna", 1, "Mitt team delar allt i en kanal nu.")
+    await chat.post("bjorn", 1, "Vi provade samma sak!", reply_to=anna_post)
+    await chat.post("cecilia", 1, "Jag reflekterar själv först.")
+    # Cecilia answers the whole quiz once it is open; Anna and Björn do not.
+    for tick in working_day_ticks(local("2027-04-27 13:00"), local("2027-05-11 12:00")):
+        await running.at(tick)
+        if tick == local("2027-05-03 09:00"):
+            reply = await chat.click("cecilia", f"quiz:{cohort.id}-1:begin")
+            while reply.options and "quiz:" in reply.options[0].action_id:
+                reply = await chat.click("cecilia", reply.options[0].action_id)
+
+    sent = {row.key: row for row in await running.rows() if row.state is DeliveryState.sent}
+    by_kind = Counter(row.kind for row in sent.values())
+    assert by_kind["theme_start"] == 1
+    assert by_kind["workshop_tomorrow"] == 1 and by_kind["workshop_soon"] == 1
+    assert by_kind["quiz_open"] == 1 and by_kind["quiz_close"] == 1
+    assert by_kind["digilog_close"] == 1
+
+    def sent_at(kind: str, person: str | None = None) -> datetime:
+        [row] = [
+            r
+            for r in sent.values()
+            if r.kind == kind and (person is None or r.key.endswith(f":p{person}"))
+        ]
+        assert row.sent_at is not None
+        return row.sent_at.astimezone(STOCKHOLM)
+
+    assert sent_at("theme_start") == local("2027-04-26 08:00")
+    assert sent_at("workshop_tomorrow") == local("2027-04-28 13:00")
+    assert sent_at("workshop_soon") == local("2027-04-29 12:00")
+    assert sent_at("quiz_close") == local("2027-05-10 17:00")
+
+    async with store.transaction() as repos:
+        ids = {m.person.user_id: m.person.id for m in await repos.people.members(cohort.id)}
+    # Björn posted only a reply, so he counts as posted and as replying: no digilog nudge.
+    # Anna posted but replied to nobody; Cecilia too. Nobody is left who has not posted.
+    nudged = {(row.kind, row.person_id) for row in sent.values() if row.kind.startswith("nudge_")}
+    assert nudged == {
+        ("nudge_reply", ids["anna"]),
+        ("nudge_reply", ids["cecilia"]),
+        ("nudge_quiz", ids["anna"]),
+        ("nudge_quiz", ids["bjorn"]),
+    }
+    # The reply nudges fell due on Ascension Day and went the next working morning;
+    # the quiz nudges fell due on Sunday evening and went on Monday morning.
+    assert holiday_name(local("2027-05-06 10:00").date()) == "Ascension Day"
+    assert sent_at("nudge_reply", str(ids["anna"])) == local("2027-05-07 08:00")
+    assert sent_at("nudge_quiz", str(ids["bjorn"])) == local("2027-05-10 08:00")
+    for row in sent.values():
+        if row.person_id is not None:
+            assert row.sent_at is not None
+            moment = row.sent_at.astimezone(STOCKHOLM)
+            assert moment.isoweekday() <= 5 and 8 <= moment.hour < 17
+            assert holiday_name(moment.date()) is None
+    # Each nudge says what is missing and points at it; Slack got each delivery once.
+    [quiz_nudge] = running.dms("bjorn")
+    assert "not finished the quiz of theme 1" in quiz_nudge
+    keys = [
+        c.params["metadata"]["event_payload"]["key"]
+        for c in running.slack.calls_to("chat.postMessage")
+        if c.params.get("metadata")
+    ]
+    assert sorted(keys) == sorted(sent)
+    # Ticking again over the same days sends nothing more.
+    before = len(running.slack.calls_to("chat.postMessage"))
+    for tick in working_day_ticks(local("2027-04-26 07:00"), local("2027-04-26 10:00")):
+        await running.at(tick)
+    assert len(running.slack.calls_to("chat.postMessage")) == before
+
+
+async def test_after_downtime_what_still_matters_goes_out_once(
+    store: Store, cohort: Cohort, running: Programme, tmp_path: Path
+) -> None:
+    await with_calendar(store, cohort, tmp_path)
+    # Down from before theme 1 began until the Wednesday morning after.
+    await running.at(local("2027-04-28 10:00"))
+    await running.at(local("2027-04-28 10:01"))
+    sent = [row for row in await running.rows() if row.state is DeliveryState.sent]
+    assert [(r.kind, r.sent_at) for r in sent] == [
+        ("theme_start", local("2027-04-28 10:00").astimezone(UTC))
+    ]
+    # Down again over the evening before the workshop: "tomorrow" is not said on the day.
+    await running.at(local("2027-04-29 09:00"))
+    await running.at(local("2027-04-29 12:00"))
+    kinds = [r.kind for r in await running.rows() if r.state is DeliveryState.sent]
+    assert kinds == ["theme_start", "workshop_soon"]
+
+
+async def test_nothing_goes_out_once_it_no_longer_matters(
+    store: Store, cohort: Cohort, running: Programme, tmp_path: Path
+) -> None:
+    await with_calendar(store, cohort, tmp_path)
+    # Down from before theme 1 began until a week after its quiz closed.
+    await running.at(local("2027-05-18 09:00"))
+    assert running.slack.calls_to("chat.postMessage") == []
+
+
+async def nudge(chat: Chat, command: str) -> str:
+    """A facilitator previews a nudge and presses its button (twice: a double click)."""
+    preview = await chat.say("fia", command)
+    [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
+    confirmed = await chat.click("fia", send.action_id)
+    again = await chat.click("fia", send.action_id)
+    assert "already been sent" in again.text
+    return preview.text + "\n" + confirmed.text
+
+
+async def test_weekly_cap_snooze_and_mute_hold(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    await with_calendar(store, cohort, tmp_path)
+    chat = Chat(digilog, cohort)
+    monday = local("2027-04-26 09:00")
+    await running.at(monday)  # theme 1 started at 08:00
+    async with store.transaction() as repos:
+        run = await repos.themes.get(cohort.id, 1)
+    assert run is not None and run.post_message_id is not None
+    chat.posts[1] = run.post_message_id
+    # Four nudges to Anna in four days; she heeds the first, so none of them pause.
+    for day, command in enumerate(
+        ["nudge 1 post --org umea", "nudge 1 reply --org umea", "nudge 1 quiz --org umea"]
+    ):
+        running.clock.moment = monday + timedelta(days=day)
+        text = await nudge(chat, command)
+        assert "Anna Lindqvist" in text and "goes to 1 person" in text
+        await running.at(monday + timedelta(days=day, minutes=1))
+        if day == 0:
+            await chat.post("anna", 1, "Nu har jag skrivit!")
+    assert len(running.dms("anna")) == 3
+    running.clock.moment = monday + timedelta(days=3)
+    await nudge(chat, "nudge 1 reply --org umea")
+    await running.at(monday + timedelta(days=3, minutes=1))
+    assert len(running.dms("anna")) == 3  # the cap: three a week
+    [waiting] = [r for r in await running.rows() if r.state is DeliveryState.pending]
+    assert waiting.reason == "weekly cap reached"
+    # It goes once the first is a week old.
+    await running.at(monday + timedelta(days=7, minutes=1))
+    assert len(running.dms("anna")) == 4
+
+    # Snoozed: nothing until the snooze ends (the digilog closes first); muted: nothing.
+    snoozed = await chat.say("bjorn", "nudges snooze")
+    assert "snoozed until" in snoozed.text
+    muted = await chat.say("cecilia", "nudges mute post")
+    assert "Muted kinds    post" in muted.text
+    running.clock.moment = monday + timedelta(days=8)
+    await nudge(chat, "nudge 1 post")
+    await running.at(monday + timedelta(days=8, minutes=1))
+    assert running.dms("bjorn") == [] and running.dms("cecilia") == []
+    reasons = {r.reason for r in await running.rows() if r.state is DeliveryState.skipped}
+    assert reasons == {"the person muted post nudges", "snoozed until it was too late"}
+
+
+async def test_three_unheeded_nudges_pause_the_next_and_tell_the_facilitator(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    await with_calendar(store, cohort, tmp_path)
+    chat = Chat(digilog, cohort)
+    await running.at(local("2027-04-26 08:00"))
+    monday = local("2027-05-03 09:00")
+    for week in range(4):
+        running.clock.moment = monday + timedelta(days=7 * week)
+        preview = await chat.say("fia", "nudge 1 post --org pitea")
+        [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
+        await chat.click("fia", send.action_id)
+        await running.at(monday + timedelta(days=7 * week, minutes=1))
+        await running.at(monday + timedelta(days=7 * week, minutes=2))
+    assert len(running.dms("bjorn")) == 3  # the fourth was not sent
+    [alert] = running.dms("fia")
+    assert "Nudges to Björn Öberg are paused" in alert
+    async with store.transaction() as repos:
+        bjorn = await repos.people.by_account("console", "local", "bjorn")
+    assert bjorn is not None and bjorn.nudges_paused_at is not None
+    resumed = await chat.say("fia", "nudges resume bjorn")
+    assert "on again" in resumed.text
+
+
+async def test_a_lost_answer_is_looked_up_rather_than_sent_again(
+    store: Store, cohort: Cohort, running: Programme, tmp_path: Path
+) -> None:
+    """Slack posted it but the answer never came: the retry finds it and sends nothing."""
+    await with_calendar(store, cohort, tmp_path)
+    running.slack.lose_answer("chat.postMessage")
+    await running.at(local("2027-04-26 08:00"))
+    [row] = [r for r in await running.rows() if r.kind == "theme_start"]
+    assert row.state is DeliveryState.pending and row.maybe_sent
+    await running.at(local("2027-04-26 08:05"))  # past the retry's wait
+    [row] = [r for r in await running.rows() if r.kind == "theme_start"]
+    assert row.state is DeliveryState.sent
+    assert len(running.slack.calls_to("chat.postMessage")) == 1
+    assert running.slack.calls_to("conversations.history")
+
+
+async def test_a_sender_that_dies_mid_fanout_loses_and_duplicates_nothing(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    """A sender dies while Slack takes its second nudge; another finishes the fan-out."""
+    await with_calendar(store, cohort, tmp_path)
+    await running.at(local("2027-04-26 08:00"))
+    running.clock.moment = local("2027-04-27 10:00")
+    await nudge(Chat(digilog, cohort), "nudge 1 post")
+    slack = running.slack
+    slack.stall_answer("chat.postMessage")  # the theme post took the first answer
+    async with aiohttp.ClientSession() as session:
+        client = courier_client("xoxb-test", slack.api_url, session)
+        doomed = sender_for(store, digilog, client, running.clock, "doomed")
+        dying = asyncio.create_task(doomed.send_due())
+        await slack.wait_for("chat.postMessage", count=2)
+        dying.cancel()  # the process is gone, and its claims with it
+        with contextlib.suppress(asyncio.CancelledError):
+            await dying
+    states = Counter(r.state for r in await running.rows() if r.kind == "nudge_adhoc")
+    assert states == {DeliveryState.sending: 3}
+    # Within the lease nobody sends them again; after it, the new sender looks first.
+    await running.at(local("2027-04-27 10:01"))
+    assert len(slack.calls_to("chat.postMessage")) == 2
+    await running.at(local("2027-04-27 10:03"))
+    rows = [r for r in await running.rows() if r.kind == "nudge_adhoc"]
+    assert all(r.state is DeliveryState.sent for r in rows)
+    dms = Counter(c.params["channel"] for c in slack.calls_to("chat.postMessage")[1:])
+    assert dms == {"anna": 1, "bjorn": 1, "cecilia": 1}
+
+
+async def test_rescheduling_moves_the_timers(store: Store, cohort: Cohort, tmp_path: Path) -> None:
+    clock = ManualClock(local("2027-04-01 09:00"))
+    timekeeper = Timekeeper(store, clock, lambda: None, sweep_seconds=60)
+    await with_calendar(store, cohort, tmp_path)
+    await timekeeper.rebuild()
+    jobs = {job.id: job.trigger.run_date for job in timekeeper.jobs(cohort.id)}
+    start = f"c{cohort.id}:theme_start:theme:1:start"
+    assert jobs[start] == local("2027-04-26 08:00")
+    assert jobs[f"c{cohort.id}:workshop_soon:theme:1:workshop"] == local("2027-04-29 12:00")
+    moved = CALENDAR.replace("start: 2027-04-26 08:00", "start: 2027-04-26 07:30")
+    await with_calendar(store, cohort, tmp_path, moved)
+    await timekeeper.sweep()
+    jobs = {job.id: job.trigger.run_date for job in timekeeper.jobs(cohort.id)}
+    assert jobs[start] == local("2027-04-26 07:30")
+    # Rebuilt from the database alone: a new timekeeper (a restart) has the same timers.
+    fresh = Timekeeper(store, clock, lambda: None, sweep_seconds=60)
+    await fresh.rebuild()
+    assert {job.id for job in fresh.jobs(cohort.id)} == set(jobs)
+
+
+def test_working_hours_holidays_and_the_weekly_cap() -> None:
+    hours = WorkingHours.parse("mon-thu 8:30-16")
+    assert hours.format() == "mon-thu 08:30-16:00"
+    assert WorkingHours.parse("mon,wed,fri 9-15").days == frozenset({1, 3, 5})
+    for bad in ("17-08", "25-26", "mon-sun", "sun-mon 8-17", "8-17 extra words"):
+        with pytest.raises(ValueError, match=r"\S"):
+            WorkingHours.parse(bad)
+    default = WorkingHours.stored(None)
+    # Friday evening → Monday morning; Midsummer Day is a Saturday; Christmas Eve is not a
+    # public holiday but Christmas Day and Boxing Day are.
+    assert next_humane_time(local("2027-04-30 17:30"), STOCKHOLM, default) == local(
+        "2027-05-03 08:00"
+    ).astimezone(UTC)
+    assert next_humane_time(local("2027-12-24 18:00"), STOCKHOLM, default) == local(
+        "2027-12-27 08:00"
+    ).astimezone(UTC)
+    assert next_humane_time(local("2027-05-05 12:00"), STOCKHOLM, default) == local(
+        "2027-05-05 12:00"
+    ).astimezone(UTC)
+    now = local("2027-05-10 12:00")
+    three = [now - timedelta(days=6), now - timedelta(days=2), now - timedelta(hours=1)]
+    assert cap_frees_at(three[:2], now) is None
+    assert cap_frees_at(three, now) == three[0] + timedelta(days=7)
+
+
+async def test_set_hours_and_see_them(cohort: Cohort, digilog: Digilog) -> None:
+    chat = Chat(digilog, cohort)
+    refused = await chat.say("anna", "hours 17-08")
+    assert "could not read" in refused.text
+    shown = await chat.say("anna", "hours mon-thu 9-15")
+    assert "mon-thu 09:00-15:00 (Europe/Stockholm)" in shown.text
+    state = await chat.say("anna", "nudges")
+    assert "mon-thu 09:00-15:00" in state.text
+    unknown = await chat.say("anna", "nudges mute everything")
+    assert "Mute which kind?" in unknown.text
+    not_allowed = await chat.say("anna", "nudge 1 post")
+    assert "Only a facilitator" in not_allowed.text
