@@ -36,6 +36,7 @@ async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIter
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     # Alembic narrates every start at INFO; only its warnings are news.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # and APScheduler every job
     settings.prepare()
     engine = create_engine(settings.effective_database_url)
     try:

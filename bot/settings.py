@@ -41,7 +41,7 @@ class Settings(BaseSettings):
 
     # Scheduling: seconds. Several processes share one PostgreSQL; one keeps the calendar.
     schedule_sweep_seconds: float = Field(
-        default=30.0, gt=0, description="How soon a changed calendar is noticed at the latest."
+        default=10.0, gt=0, description="How soon a changed calendar is noticed at the latest."
     )
     sender_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often a sender looks for rows another process wrote."

@@ -4,16 +4,18 @@ local meetings. Validated like programme files, and against the cohort's program
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from handlers.programme_file import LocalText, Programme, Strict, Url
 from handlers.yaml_file import FileProblems, parse_mapping, read_source
+from storage.models import CalendarEntry
 
 
 class Window(Strict):
@@ -145,6 +147,32 @@ def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
     session("meeting:opening", "opening_meeting", None, calendar.local_meetings.opening)
     session("meeting:closing", "closing_meeting", None, calendar.local_meetings.closing)
     return sorted(found, key=lambda e: (e.starts_at, e.key))
+
+
+def check_entries(entries: Iterable[CalendarEntry]) -> None:
+    """The rules of a calendar file, for a stored calendar that was changed; ValueError."""
+    themes: dict[int, dict[str, Any]] = {}
+    meetings: dict[str, Any] = {}
+    for entry in entries:
+        session = {"start": entry.starts_at, "end": entry.ends_at}
+        if entry.kind in ("opening_meeting", "closing_meeting"):
+            meetings[entry.kind.removesuffix("_meeting")] = session
+            continue
+        assert entry.theme_number is not None
+        dates = themes.setdefault(entry.theme_number, {})
+        if entry.kind == "theme_start":
+            dates["start"] = entry.starts_at
+        elif entry.kind == "workshop":
+            dates["workshop"] = session
+        else:
+            window, _, edge = entry.kind.rpartition("_")
+            dates.setdefault(window, {})["opens" if edge == "open" else "closes"] = entry.starts_at
+    try:
+        Calendar.model_validate({"themes": themes, "local_meetings": meetings})
+    except ValidationError as error:
+        raise ValueError(
+            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        ) from None
 
 
 def as_row(event: Event) -> dict[str, Any]:

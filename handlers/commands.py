@@ -164,6 +164,13 @@ COMMANDS: tuple[Command, ...] = (
         export.export,
     ),
     Command(
+        ("schedule", "move"),
+        N_("schedule move <2:quiz_close | meeting:opening> <YYYY-MM-DD HH:MM>"),
+        N_("Move one calendar entry; its posts, reminders and nudges move with it."),
+        Access.facilitator,
+        schedule.move,
+    ),
+    Command(
         ("nudge",),
         N_("nudge <theme> post|reply|quiz [--org ORG]"),
         N_("Preview a nudge to those who have not done a step, then send it."),

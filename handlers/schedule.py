@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.calendar_file import check_entries
 from handlers.context import Args, Context, Refusal
 from handlers.i18n import N_, Translator
 from handlers.programme_file import Programme, localise
@@ -34,6 +35,7 @@ def calendar_message(
     *,
     now: datetime,
     include_past: bool,
+    keys: bool = False,
 ) -> Message:
     """The calendar with the programme's lab sessions, oldest first."""
     language = t.language
@@ -46,7 +48,10 @@ def calendar_message(
         text = t(EVENT_LABELS[entry.kind], number=entry.theme_number, title=title)
         when = when_text(entry.starts_at, entry.ends_at, zone)
         rank = 0 if entry.kind == "theme_start" else 1
-        rows.append((entry.starts_at, rank, _row(t, when, text, entry.place, entry.link)))
+        row = _row(t, when, text, entry.place, entry.link)
+        if keys:  # what `schedule move` calls the entry
+            row += (Span(f"  [{entry.key.removeprefix('theme:')}]"),)
+        rows.append((entry.starts_at, rank, row))
     for lab in programme.labs:
         for session in lab.sessions:
             if session.start < now and not include_past:
@@ -90,11 +95,62 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(context.t("This cohort has no calendar yet."))
     now = context.now()
     message = calendar_message(
-        context.t, programme, entries, context.zone, now=now, include_past="all" in args.flags
+        context.t,
+        programme,
+        entries,
+        context.zone,
+        now=now,
+        include_past="all" in args.flags,
+        keys=context.is_facilitator,
     )
     if context.is_facilitator:
         message = await _with_deliveries(context, message, entries, now)
     return [context.reply(message)]
+
+
+async def move(context: Context, args: Args) -> list[Outgoing]:
+    """schedule move KEY YYYY-MM-DD HH:MM: one calendar entry to a new time (the cohort's zone)."""
+    t = context.t
+    context.require_facilitator()
+    cohort = context.require_cohort()
+    words = args.words
+    if len(words) != 3:
+        raise Refusal(t("Write it like `schedule move 2:quiz_close 2027-03-31 17:00`."))
+    key = words[0] if words[0].startswith(("theme:", "meeting:")) else f"theme:{words[0]}"
+    entries = await context.repos.calendar.entries(cohort.id)
+    entry = next((e for e in entries if e.key == key), None)
+    if entry is None:
+        raise Refusal(
+            t("The calendar has no {key}. It has: {keys}", key=words[0], keys=_keys(entries))
+        )
+    try:
+        when = datetime.strptime(f"{words[1]} {words[2]}", "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise Refusal(t("Write the time like 2027-03-31 17:00.")) from None
+    moved_to = when.replace(tzinfo=ZoneInfo(cohort.timezone))
+    shift = moved_to - entry.starts_at
+    entry.starts_at = moved_to
+    if entry.ends_at is not None:
+        entry.ends_at += shift
+    try:
+        check_entries(entries)
+    except ValueError as problem:
+        raise Refusal(t("That would not work: {problem}", problem=str(problem))) from None
+    await context.repos.session.flush()
+    return [
+        context.reply(
+            t(
+                "{key} moved to {when} ({zone}); what it sets off moves with it.",
+                key=key,
+                when=when_text(moved_to, None, ZoneInfo(cohort.timezone)),
+                zone=cohort.timezone,
+            )
+        )
+    ]
+
+
+def _keys(entries: list[CalendarEntry]) -> str:
+    return ", ".join(e.key.removeprefix("theme:") for e in entries)
 
 
 NUDGE_LABELS = {

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Timing:
-    sweep_seconds: float = 30.0  # how soon a changed calendar is noticed, at the latest
+    sweep_seconds: float = 10.0  # how soon a changed calendar is noticed, at the latest
     poll_seconds: float = 2.0  # how soon a sender sees rows another process wrote
     election_seconds: float = 5.0  # how often a follower tries to become the leader
 

@@ -264,8 +264,6 @@ async def test_a_killed_leader_is_replaced_and_nothing_is_sent_twice(
             running,
         )
         # As if the dead leader's two-minute leases had run out.
-        _held = [r for r in await rows(store) if r.state is DeliveryState.sending and r.claimed_by == leader.name]
-        print("DEBUG before", received_before, "held", len(_held), "maybe", sum(r.maybe_sent for r in _held), [r.key for r in _held if r.maybe_sent])
         async with store.transaction() as repos:
             await repos.session.execute(
                 update(Delivery)
@@ -285,7 +283,6 @@ async def test_a_killed_leader_is_replaced_and_nothing_is_sent_twice(
         assert successor in survivors
 
     final = await rows(store)
-    print("DEBUG received", len(keys_received(slack)), "history", len(slack.calls_to("conversations.history")), Counter(r.state for r in final), Counter(r.claimed_by for r in final))
     received = keys_received(slack)
     times = Counter(key for key, _ in received)
     sent = {row.key for row in final if row.state is DeliveryState.sent}

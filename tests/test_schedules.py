@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,9 +30,11 @@ from schedules.timekeeper import Timekeeper
 from storage.models import Cohort, Delivery, DeliveryState
 from storage.unit import Store
 from tests.chat import Chat
+from tests.conftest import ROOT
 from tests.slack_fake import FakeSlack
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+EXAMPLE_CALENDAR = ROOT / "examples" / "digital-kompetens-calendar.yaml"
 
 # Theme 1 around Ascension Day (Thursday 6 May 2027): the post nudge falls due on the
 # holiday, the quiz nudge on a Sunday evening.
@@ -196,6 +202,11 @@ async def test_a_theme_runs_itself_and_nudges_only_at_humane_times(
     # Each nudge says what is missing and points at it; Slack got each delivery once.
     [quiz_nudge] = running.dms("bjorn")
     assert "not finished the quiz of theme 1" in quiz_nudge
+    reply_nudge = next(
+        c for c in running.slack.calls_to("chat.postMessage") if c.params["channel"] == "anna"
+    )
+    assert "now reply to someone else's post" in str(reply_nudge.params["text"])
+    assert f"/archives/{cohort.conversation_id}/p" in json.dumps(reply_nudge.params["blocks"])
     keys = [
         c.params["metadata"]["event_payload"]["key"]
         for c in running.slack.calls_to("chat.postMessage")
@@ -418,3 +429,63 @@ async def test_set_hours_and_see_them(cohort: Cohort, digilog: Digilog) -> None:
     assert "Mute which kind?" in unknown.text
     not_allowed = await chat.say("anna", "nudge 1 post")
     assert "Only a facilitator" in not_allowed.text
+
+
+async def test_a_facilitator_moves_an_entry_and_its_timers_follow(
+    store: Store, cohort: Cohort, digilog: Digilog, tmp_path: Path
+) -> None:
+    clock = ManualClock(local("2027-04-01 09:00"))
+    digilog.now = clock.now
+    await with_calendar(store, cohort, tmp_path)
+    timekeeper = Timekeeper(store, clock, lambda: None, sweep_seconds=60)
+    await timekeeper.rebuild()
+    chat = Chat(digilog, cohort)
+    shown = await chat.say("fia", "schedule")
+    assert "[1:quiz_close]" in shown.text
+    assert "Nudge, theme 1: quiz not finished · 3 people as of now" in shown.text
+    refused = await chat.say("fia", "schedule move 1:quiz_close 2027-05-02 17:00")
+    assert "That would not work: it closes before it opens" in refused.text
+    unknown = await chat.say("fia", "schedule move 7:quiz_close 2027-05-12 17:00")
+    assert "The calendar has no 7:quiz_close" in unknown.text
+    not_allowed = await chat.say("anna", "schedule move 1:quiz_close 2027-05-12 17:00")
+    assert "Only a facilitator" in not_allowed.text
+    moved = await chat.say("fia", "schedule move 1:quiz_close 2027-05-12 17:00")
+    assert "moved to 2027-05-12 17:00" in moved.text
+    await timekeeper.sweep()
+    jobs = {job.id: job.trigger.run_date for job in timekeeper.jobs(cohort.id)}
+    assert jobs[f"c{cohort.id}:nudge_quiz:theme:1:quiz_close"] == local("2027-05-11 17:00")
+    assert jobs[f"c{cohort.id}:quiz_close:theme:1:quiz_close"] == local("2027-05-12 17:00")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_console_rehearses_a_calendar(database_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DIGILOG_DATABASE_URL": database_url, "DIGILOG_LANGUAGE": "en"}
+
+    def digilog(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            input=stdin,
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert digilog("console", stdin="quit\n").returncode == 0  # creates the demo cohort
+    loaded = digilog("schedule", "load", "demo", str(EXAMPLE_CALENDAR))
+    assert loaded.returncode == 0, loaded.stderr
+    rehearsal = digilog(
+        "console", "--at", "2027-01-31 20:00", stdin="clock\nclock +12h\nas anna\nhome\nquit\n"
+    )
+    assert rehearsal.returncode == 0, rehearsal.stderr
+    out = rehearsal.stdout
+    assert "(it is Sun 2027-01-31 20:00 CET)" in out
+    # Theme 1 starts on Monday at 08:00: posted when the rehearsal's clock passes it.
+    assert "[Mon 2027-02-01 08:00] [Digilog in #demo]" in out
+    assert "Theme 1: Why there is such a focus on digital transformation" in out
+    assert "(it is Mon 2027-02-01 08:00 CET)" in out
+    assert "Now: theme 1" in out
+    moved = digilog("console", "--speed", "0", stdin="quit\n")
+    assert moved.returncode == 2 and "--speed" in moved.stderr

@@ -46,6 +46,7 @@ BOT_SCOPES = (
     "chat:write",
     "channels:history",
     "groups:history",
+    "im:history",
     "im:write",
     "users:read",
     "users:read.email",
