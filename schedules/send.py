@@ -53,11 +53,11 @@ class Sender:
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll_seconds: float) -> None:
         """Until stopped: send what is due, then sleep until woken or the next poll."""
         while not stop.is_set():
+            wake.clear()  # before sending: a wake-up during the round starts another
             try:
                 await self.send_due()
             except Exception:  # the database away for a moment must not end the sender
                 log.exception("sending due deliveries failed; trying again shortly")
-            wake.clear()
             waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())}
             _, pending = await asyncio.wait(
                 waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
