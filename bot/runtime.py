@@ -26,6 +26,7 @@ def timing_of(settings: Settings) -> Timing:
     return Timing(
         sweep_seconds=settings.schedule_sweep_seconds,
         poll_seconds=settings.sender_poll_seconds,
+        lease_seconds=settings.sender_lease_seconds,
         election_seconds=settings.leader_retry_seconds,
     )
 

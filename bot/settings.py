@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     sender_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often a sender looks for rows another process wrote."
     )
+    sender_lease_seconds: float = Field(
+        default=60.0, gt=0, description="How long a sender holds a row before another may take it."
+    )
     leader_retry_seconds: float = Field(
         default=5.0, gt=0, description="How often a waiting process tries to keep the calendar."
     )

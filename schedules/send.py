@@ -17,7 +17,10 @@ from storage.unit import Store
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=120)
+# A sender renews its lease on each row as it starts on it, so the lease covers one
+# message (pacing, a slow answer), not a whole batch; after it a dead sender's rows
+# go to another.
+LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 FIRST_RETRY = timedelta(seconds=10)
 
@@ -31,24 +34,26 @@ class Sender:
         clock: Clock,
         *,
         worker: str,
-        batch: int = 20,
+        batch: int = 10,
+        lease: timedelta = LEASE,
     ) -> None:
         self.store, self.digilog, self.courier, self.clock = store, digilog, courier, clock
-        self.worker, self.batch = worker, batch
+        self.worker, self.batch, self.lease = worker, batch, lease
 
     async def send_due(self) -> int:
         """Send whatever is due until nothing is; returns how many rows were handled."""
         handled = 0
-        while True:
-            async with self.store.transaction() as repos:
-                claimed = await repos.deliveries.claim(
-                    self.worker, self.clock.now(), LEASE, self.batch
-                )
-            if not claimed:
-                return handled
+        while claimed := await self.claim():
             for delivery in claimed:
-                await self._one(delivery)
+                await self.send(delivery)
                 handled += 1
+        return handled
+
+    async def claim(self) -> list[Delivery]:
+        async with self.store.transaction() as repos:
+            return await repos.deliveries.claim(
+                self.worker, self.clock.now(), self.lease, self.batch
+            )
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll_seconds: float) -> None:
         """Until stopped: send what is due, then sleep until woken or the next poll."""
@@ -65,9 +70,15 @@ class Sender:
             for waiter in pending:
                 waiter.cancel()
 
-    async def _one(self, claimed: Delivery) -> None:
+    async def send(self, claimed: Delivery) -> None:
+        """Compose, send and record one claimed row (unless it went to another sender)."""
         now = self.clock.now()
         async with self.store.transaction() as repos:
+            # The batch may have taken long enough for the lease on this row to run out
+            # and another sender to take it: then it is that sender's, not ours.
+            if not await repos.deliveries.hold(claimed.id, self.worker, now + self.lease):
+                log.warning("delivery %s went to another sender; leaving it", claimed.key)
+                return
             delivery = await repos.deliveries.get(claimed.id)
             assert delivery is not None
             decision = await compose(repos, delivery, now)

@@ -9,12 +9,13 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from handlers.digilog import Digilog
 from schedules.clock import Clock, SystemClock
 from schedules.courier import Courier
 from schedules.leader import hold_leadership
-from schedules.send import Sender
+from schedules.send import LEASE, Sender
 from schedules.timekeeper import Timekeeper
 from storage.unit import Store
 
@@ -26,6 +27,7 @@ class Timing:
     sweep_seconds: float = 10.0  # how soon a changed calendar is noticed, at the latest
     poll_seconds: float = 2.0  # how soon a sender sees rows another process wrote
     election_seconds: float = 5.0  # how often a follower tries to become the leader
+    lease_seconds: float = LEASE.total_seconds()  # how long a dead sender's rows wait
 
 
 def worker_name() -> str:
@@ -56,7 +58,14 @@ async def scheduling(
     """Send due deliveries while entered; keep the calendar too when elected (and `lead`)."""
     clock = clock or SystemClock()
     stop, wake = asyncio.Event(), asyncio.Event()
-    sender = Sender(store, digilog, courier, clock, worker=worker_name())
+    sender = Sender(
+        store,
+        digilog,
+        courier,
+        clock,
+        worker=worker_name(),
+        lease=timedelta(seconds=timing.lease_seconds),
+    )
     timekeeper = Timekeeper(
         store,
         clock,

@@ -147,6 +147,21 @@ class DeliveryRepository:
             maybe_sent=False,
         )
 
+    async def hold(self, delivery_id: int, worker: str, until: datetime) -> bool:
+        """Renew this worker's lease on a row it is about to send; False if it lost the row
+        (its lease ran out and another sender took it)."""
+        result = await self._session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.state == DeliveryState.sending,
+                Delivery.claimed_by == worker,
+            )
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
     async def mark_maybe_sent(self, delivery_id: int, worker: str) -> None:
         """Before the platform is called: if we die now, the next sender looks first."""
         await self._session.execute(

@@ -16,9 +16,9 @@ What it proves, on real PostgreSQL and real processes (only Slack is faked):
   participant got the same kind of nudge twice.
 
 Each worker has its own bot token, so the fake can tell the leader's calls from the
-others' and hold the answer to one of its posts. A sender's lease lasts two minutes
-(`schedules.send.LEASE`), which no test should wait for: once the dead process is
-gone, the test cuts short the leases it held, as if those two minutes had passed.
+others' and hold the answer to one of its posts. Leases last 3 seconds here
+(`DIGILOG_SENDER_LEASE_SECONDS`; a minute by default), so the dead leader's rows
+are taken over soon.
 
 Nudges are humane: participants here work around the clock, but on a Swedish public
 holiday their nudges wait for the next working day. Then only the channel posts go
@@ -166,6 +166,7 @@ async def workers(database_url: str, slack: FakeSlack, folder: Path) -> AsyncIte
         "DIGILOG_SENDER_POLL_SECONDS": "0.2",
         "DIGILOG_LEADER_RETRY_SECONDS": "0.5",
         "DIGILOG_SLACK_POSTS_PER_SECOND": "20",
+        "DIGILOG_SENDER_LEASE_SECONDS": "3",
         "SLACK_API_URL": slack.api_url,
         "PYTHONPATH": str(ROOT),
     }
@@ -305,13 +306,6 @@ async def test_a_killed_leader_is_replaced_and_nothing_is_sent_twice(
             return await leader_now() if not leader.alive() else None
 
         successor = await until("another worker to keep the calendar", successor_now, running)
-        # As if the dead leader's two-minute leases had run out.
-        async with store.transaction() as repos:
-            await repos.session.execute(
-                update(Delivery)
-                .where(Delivery.state == DeliveryState.sending, Delivery.claimed_by == leader.name)
-                .values(lease_until=utcnow() - timedelta(seconds=1))
-            )
 
         async def settled() -> bool:
             if utcnow() < start + timedelta(seconds=5):
@@ -322,6 +316,10 @@ async def test_a_killed_leader_is_replaced_and_nothing_is_sent_twice(
         survivors = [w for w in running if w is not leader]
         assert successor in survivors
         assert all(w.alive() for w in survivors), "a worker died"
+
+    # SIGTERM stopped the survivors cleanly.
+    assert [w.process.returncode for w in survivors] == [0] * len(survivors)
+    assert not [w.log.name for w in survivors if "Traceback" in w.text()]
 
     final = {row.key: row for row in await rows(store)}
     received = keys_received(slack)

@@ -489,3 +489,25 @@ def test_the_console_rehearses_a_calendar(database_url: str, tmp_path: Path) -> 
     assert "Now: theme 1" in out
     moved = digilog("console", "--speed", "0", stdin="quit\n")
     assert moved.returncode == 2 and "--speed" in moved.stderr
+
+
+async def test_a_sender_whose_lease_ran_out_sends_nothing(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    """A slow sender's rows went to another after its lease; it must not send them too."""
+    await with_calendar(store, cohort, tmp_path)
+    await running.at(local("2027-04-26 08:00"))
+    running.clock.moment = local("2027-04-27 10:00")
+    await nudge(Chat(digilog, cohort), "nudge 1 post")
+    async with aiohttp.ClientSession() as session:
+        client = courier_client("xoxb-test", running.slack.api_url, session)
+        slow = sender_for(store, digilog, client, running.clock, "slow")
+        claimed = await slow.claim()
+        assert len(claimed) == 3
+        await running.at(local("2027-04-27 10:02"))  # past its lease: the others send them
+        for delivery in claimed:
+            await slow.send(delivery)
+    dms = Counter(c.params["channel"] for c in running.slack.calls_to("chat.postMessage")[1:])
+    assert dms == {"anna": 1, "bjorn": 1, "cecilia": 1}
+    rows = [r for r in await running.rows() if r.kind == "nudge_adhoc"]
+    assert {r.claimed_by for r in rows} == {"test-sender"}
