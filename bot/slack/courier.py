@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 METADATA_TYPE = "digilog_delivery"
 PER_CHANNEL_SECONDS = 1.0
+FIND_PAGES = 10  # pages of history to look through for a message that may have gone
 # Errors that no retry will mend: the channel, the person or the token is gone.
 PERMANENT_ERRORS = frozenset(
     {
@@ -135,6 +137,8 @@ class SlackCourier:
         self.client_for = client_for
         self.posts_per_second, self.per_channel_seconds = posts_per_second, per_channel_seconds
         self._paces: dict[str, Pace] = {}
+        # A fan-out links every nudge to the same thread: one lookup serves them all.
+        self._permalinks: dict[tuple[str, str], str] = {}
 
     def _pace(self, workspace: str) -> Pace:
         if workspace not in self._paces:
@@ -146,7 +150,7 @@ class SlackCourier:
         if not isinstance(outgoing.message, Message):
             raise Refused("only messages are scheduled, not forms or files", permanent=True)
         client = await self.client_for(workspace)
-        message = await _resolve_refs(client, outgoing.message)
+        message = await _resolve_refs(client, outgoing.message, self._permalinks)
         pace = self._pace(workspace)
         metadata = {"event_type": METADATA_TYPE, "event_payload": {"key": key}}
         first: Sent | None = None
@@ -184,26 +188,44 @@ class SlackCourier:
                 opened = await client.conversations_open(users=channel)
                 channel = str(opened["channel"]["id"])
             oldest = f"{since.timestamp() - 1:.6f}"
-            if thread:
-                response = await client.conversations_replies(
-                    channel=channel, ts=thread, oldest=oldest, include_all_metadata=True
-                )
-            else:
-                response = await client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200
-                )
+            cursor: str | None = None
+            for _ in range(FIND_PAGES):
+                if thread:
+                    page = await client.conversations_replies(
+                        channel=channel,
+                        ts=thread,
+                        oldest=oldest,
+                        cursor=cursor,
+                        include_all_metadata=True,
+                        limit=200,
+                    )
+                else:
+                    page = await client.conversations_history(
+                        channel=channel,
+                        oldest=oldest,
+                        cursor=cursor,
+                        include_all_metadata=True,
+                        limit=200,
+                    )
+                for found in page.get("messages") or []:
+                    if _key_of(found) == key:
+                        return Sent(channel, str(found["ts"]))
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return None
         except SlackApiError as error:
             raise _translated(error, self._pace(workspace)) from error
         except (aiohttp.ClientError, TimeoutError) as error:
             raise OutcomeUnknown(str(error) or type(error).__name__) from error
-        for found in response.get("messages") or []:
-            metadata = found.get("metadata") or {}
-            if (
-                metadata.get("event_type") == METADATA_TYPE
-                and (metadata.get("event_payload") or {}).get("key") == key
-            ):
-                return Sent(channel, str(found["ts"]))
+        raise OutcomeUnknown(f"more than {FIND_PAGES * 200} messages to look through")
+
+
+def _key_of(message: dict[str, Any]) -> str | None:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_TYPE:
         return None
+    key = (metadata.get("event_payload") or {}).get("key")
+    return str(key) if key is not None else None
 
 
 def _target(outgoing: Outgoing) -> tuple[str, str, str | None]:
@@ -225,17 +247,20 @@ def _translated(error: SlackApiError, pace: Pace) -> Exception:
     return Refused(f"Slack: {code}", permanent=code in PERMANENT_ERRORS)
 
 
-async def _resolve_refs(client: AsyncWebClient, message: Message) -> Message:
+async def _resolve_refs(
+    client: AsyncWebClient, message: Message, known: dict[tuple[str, str], str]
+) -> Message:
     """Links to messages become Slack permalinks (or plain text if Slack has none)."""
 
     async def span(value: Span) -> Span:
         if value.ref is None or value.ref.thread_id is None:
             return value
+        where = (value.ref.conversation_id, value.ref.thread_id)
         try:
-            found = await client.chat_getPermalink(
-                channel=value.ref.conversation_id, message_ts=value.ref.thread_id
-            )
-            return replace(value, link=str(found["permalink"]), ref=None)
+            if where not in known:
+                found = await client.chat_getPermalink(channel=where[0], message_ts=where[1])
+                known[where] = str(found["permalink"])
+            return replace(value, link=known[where], ref=None)
         except SlackApiError as error:
             log.warning("no permalink for a message: %s", error.response.get("error"))
             return replace(value, ref=None)
