@@ -20,7 +20,7 @@ from handlers import admin, export
 from handlers.i18n import translator
 from handlers.programme_file import load_programme
 from handlers.roster import RosterRow, parse_roster
-from handlers.schedule import calendar_message
+from handlers.schedule import calendar_message, with_deliveries
 from handlers.yaml_file import FileProblems
 from storage.models import Role, utcnow
 
@@ -278,18 +278,16 @@ async def schedule_load(cohort_key: str, file: Path) -> None:
 @click.option("--all", "include_past", is_flag=True, help="Also what has already happened.")
 @run_async
 async def schedule_show(cohort_key: str, include_past: bool) -> None:
-    """List what is coming up, in the cohort's language and time zone."""
+    """List what is coming up, and who will be nudged when, in the cohort's language and zone."""
 
     async def work(runtime: Runtime) -> str:
         cohort, programme, entries = await admin.calendar(runtime.store, cohort_key)
+        t, zone, now = translator(cohort.language), ZoneInfo(cohort.timezone), utcnow()
         message = calendar_message(
-            translator(cohort.language),
-            programme,
-            entries,
-            ZoneInfo(cohort.timezone),
-            now=utcnow(),
-            include_past=include_past,
+            t, programme, entries, zone, now=now, include_past=include_past, keys=True
         )
+        async with runtime.store.transaction() as repos:
+            message = await with_deliveries(repos, cohort, t, zone, message, entries, now)
         return render(message, indent="")[0]
 
     click.echo(await _with_runtime(work))

@@ -12,7 +12,8 @@ from handlers.programme_file import Programme, localise
 from handlers.progress import missing
 from handlers.steps import future_steps
 from handlers.vocabulary import Message, MessageBuilder, Outgoing, Span
-from storage.models import CalendarEntry, DeliveryState
+from storage.models import CalendarEntry, Cohort, DeliveryState
+from storage.unit import Repositories
 
 EVENT_LABELS = {
     "theme_start": N_("Theme {number} starts: {title}"),
@@ -104,7 +105,9 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
         keys=context.is_facilitator,
     )
     if context.is_facilitator:
-        message = await _with_deliveries(context, message, entries, now)
+        message = await with_deliveries(
+            context.repos, cohort, context.t, context.zone, message, entries, now
+        )
     return [context.reply(message)]
 
 
@@ -160,22 +163,27 @@ NUDGE_LABELS = {
 }
 
 
-async def _with_deliveries(
-    context: Context, message: Message, entries: list[CalendarEntry], now: datetime
+async def with_deliveries(
+    repos: Repositories,
+    cohort: Cohort,
+    t: Translator,
+    zone: ZoneInfo,
+    message: Message,
+    entries: list[CalendarEntry],
+    now: datetime,
 ) -> Message:
     """What facilitators also need: who will be nudged when, and what could not be sent."""
-    t, cohort = context.t, context.require_cohort()
     build = MessageBuilder(list(message.blocks))
     rows: list[tuple[Span, ...]] = []
     for due in future_steps(entries, now):
         if due.step.task is None or due.entry.theme_number is None:
             continue
-        people = await missing(context.repos, cohort, due.step.task, due.entry.theme_number)
+        people = await missing(repos, cohort, due.step.task, due.entry.theme_number)
         label = t(NUDGE_LABELS[due.step.kind], number=due.entry.theme_number)
         count = t.plural("{n} person as of now", "{n} people as of now", len(people))
         rows.append(
             (
-                Span(when_text(due.at, None, context.zone) + "  ", strong=True),
+                Span(when_text(due.at, None, zone) + "  ", strong=True),
                 Span(label + " · " + count),
             )
         )
@@ -183,10 +191,8 @@ async def _with_deliveries(
         build.heading(t("Nudges ahead"))
         build.bullets(rows)
         build.note(t("Each goes within the person's working hours, at most 3 a week."))
-    failed = await context.repos.deliveries.of_cohort(cohort.id, [DeliveryState.failed], limit=10)
+    failed = await repos.deliveries.of_cohort(cohort.id, [DeliveryState.failed], limit=10)
     if failed:
         build.heading(t("Could not be sent"))
-        build.bullets(
-            f"{when_text(d.due_at, None, context.zone)}  {d.kind}: {d.reason}" for d in failed
-        )
+        build.bullets(f"{when_text(d.due_at, None, zone)}  {d.kind}: {d.reason}" for d in failed)
     return build.build()
