@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bank_search.py
+	$(BIN)/python bench/fanout.py
 
 ## Re-extract the English texts and merge them into the Swedish catalogue.
 catalogue: $(STAMP)

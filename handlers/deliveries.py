@@ -9,7 +9,7 @@ cap, and not one too many after several went unheeded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,51 @@ class Drop:
 Decision = Send | Wait | Drop
 
 
+@dataclass
+class SharedReads:
+    """Cohort-wide reads that the rows of one claimed batch share.
+
+    A fan-out of 2,500 nudges would otherwise read the same cohort, calendar,
+    programme and "who has posted" 2,500 times. A batch takes seconds, so someone
+    who posts during it may still get that batch's nudge.
+    """
+
+    cohorts: dict[int, Cohort | None] = field(default_factory=dict)
+    entries: dict[int, list[CalendarEntry]] = field(default_factory=dict)
+    programmes: dict[str, Programme] = field(default_factory=dict)
+    done: dict[tuple[int, Task, int], set[int]] = field(default_factory=dict)
+    threads: dict[tuple[int, int], str | None] = field(default_factory=dict)
+
+    async def cohort(self, repos: Repositories, cohort_id: int) -> Cohort | None:
+        if cohort_id not in self.cohorts:
+            self.cohorts[cohort_id] = await repos.cohorts.by_id(cohort_id)
+        return self.cohorts[cohort_id]
+
+    async def calendar(self, repos: Repositories, cohort_id: int) -> list[CalendarEntry]:
+        if cohort_id not in self.entries:
+            self.entries[cohort_id] = await repos.calendar.entries(cohort_id)
+        return self.entries[cohort_id]
+
+    async def programme(self, repos: Repositories, program_id: str) -> Programme:
+        if program_id not in self.programmes:
+            self.programmes[program_id] = await programme_of(repos, program_id)
+        return self.programmes[program_id]
+
+    async def done_by(
+        self, repos: Repositories, cohort: Cohort, task: Task, theme: int
+    ) -> set[int]:
+        if (cohort.id, task, theme) not in self.done:
+            self.done[cohort.id, task, theme] = await done_by(repos, cohort, task, theme)
+        return self.done[cohort.id, task, theme]
+
+    async def thread(self, repos: Repositories, cohort_id: int, theme: int) -> str | None:
+        """The theme post's id: its thread is the digilog a nudge links to."""
+        if (cohort_id, theme) not in self.threads:
+            run = await repos.themes.get(cohort_id, theme)
+            self.threads[cohort_id, theme] = run.post_message_id if run else None
+        return self.threads[cohort_id, theme]
+
+
 def task_of(delivery: Delivery) -> Task | None:
     """What a nudge asks for (an ad-hoc nudge says so in its detail)."""
     if delivery.kind == AD_HOC:
@@ -66,11 +111,14 @@ def task_of(delivery: Delivery) -> Task | None:
     return NUDGE_TASKS.get(delivery.kind)
 
 
-async def compose(repos: Repositories, delivery: Delivery, now: datetime) -> Decision:
-    cohort = await repos.cohorts.by_id(delivery.cohort_id)
+async def compose(
+    repos: Repositories, delivery: Delivery, now: datetime, reads: SharedReads | None = None
+) -> Decision:
+    reads = reads or SharedReads()
+    cohort = await reads.cohort(repos, delivery.cohort_id)
     if cohort is None:
         return Drop("the cohort is gone")
-    entries = await repos.calendar.entries(cohort.id)
+    entries = await reads.calendar(repos, cohort.id)
     entry_key = (delivery.detail or {}).get("entry")
     due: DueStep | None = None
     if entry_key is not None:
@@ -80,7 +128,7 @@ async def compose(repos: Repositories, delivery: Delivery, now: datetime) -> Dec
     relevant_until = due.relevant_until if due else delivery.relevant_until
     if relevant_until is not None and now >= relevant_until:
         return Drop("no longer relevant")
-    programme = await programme_of(repos, cohort.program_id)
+    programme = await reads.programme(repos, cohort.program_id)
     if delivery.kind == ALERT_PAUSED:
         return await _alert(repos, cohort, delivery)
     if due is not None and due.step.audience is Audience.channel:
@@ -88,7 +136,7 @@ async def compose(repos: Repositories, delivery: Delivery, now: datetime) -> Dec
     task = task_of(delivery)
     if task is None or delivery.person_id is None:
         return Drop(f"unknown kind {delivery.kind}")
-    return await _nudge(repos, cohort, programme, delivery, task, relevant_until, now)
+    return await _nudge(repos, reads, cohort, programme, delivery, task, relevant_until, now)
 
 
 # ---------------------------------------------------------------- channel posts
@@ -203,6 +251,7 @@ def _reminder(t: Translator, cohort: Cohort, due: DueStep) -> Message:
 
 async def _nudge(
     repos: Repositories,
+    reads: SharedReads,
     cohort: Cohort,
     programme: Programme,
     delivery: Delivery,
@@ -218,7 +267,7 @@ async def _nudge(
     if person.user_id is None:
         return Drop("the person has not used Digilog yet, so has no account to write to")
     theme = delivery.theme_number
-    if person.id in await done_by(repos, cohort, task, theme):
+    if person.id in await reads.done_by(repos, cohort, task, theme):
         return Drop("already done")
     if person.nudges_paused_at is not None:
         return Drop("nudges to this person are paused")
@@ -241,16 +290,18 @@ async def _nudge(
     frees = cap_frees_at(sent, now)
     if frees is not None:
         return later(next_humane_time(frees, zone, hours), "weekly cap reached")
-    if await _unheeded_in_a_row(repos, cohort, person.id):
+    if await _unheeded_in_a_row(repos, reads, cohort, person.id):
         person.nudges_paused_at = now
         await _alert_facilitators(repos, cohort, person, now)
         return Drop(f"paused: {IGNORED_IN_A_ROW} nudges in a row went unheeded")
     t = translator(person.language or cohort.language)
-    message = await _nudge_message(repos, t, cohort, programme, delivery, task, zone, theme)
+    message = await _nudge_message(reads, repos, t, cohort, programme, delivery, task, zone)
     return Send(Outgoing(ToPerson(cohort.platform, cohort.workspace, person.user_id), message))
 
 
-async def _unheeded_in_a_row(repos: Repositories, cohort: Cohort, person_id: int) -> bool:
+async def _unheeded_in_a_row(
+    repos: Repositories, reads: SharedReads, cohort: Cohort, person_id: int
+) -> bool:
     last = await repos.deliveries.last_nudges(person_id, IGNORED_IN_A_ROW)
     if len(last) < IGNORED_IN_A_ROW:
         return False
@@ -258,7 +309,7 @@ async def _unheeded_in_a_row(repos: Repositories, cohort: Cohort, person_id: int
         task = task_of(nudge)
         if task is None or nudge.theme_number is None:
             return False
-        if person_id in await done_by(repos, cohort, task, nudge.theme_number):
+        if person_id in await reads.done_by(repos, cohort, task, nudge.theme_number):
             return False
     return True
 
@@ -309,6 +360,7 @@ async def _alert(repos: Repositories, cohort: Cohort, delivery: Delivery) -> Dec
 
 
 async def _nudge_message(
+    reads: SharedReads,
     repos: Repositories,
     t: Translator,
     cohort: Cohort,
@@ -316,18 +368,13 @@ async def _nudge_message(
     delivery: Delivery,
     task: Task,
     zone: ZoneInfo,
-    number: int,
 ) -> Message:
-    entries = await repos.calendar.entries(cohort.id)
-    closes = _closing(entries, number, task)
-    when = when_text(closes, None, zone) if closes else None
+    """What is missing, by when, and a way straight to it."""
+    number = delivery.theme_number or 0
     theme = programme.theme(number)
     title = localise(theme.title, t.language) if theme else str(number)
     build = MessageBuilder()
-    text = (delivery.detail or {}).get("text")
-    if text:
-        build.para(text)
-    elif task is Task.post:
+    if task is Task.post:
         build.para(
             t(
                 "You have not posted in the digilog of theme {number}, “{title}”, yet.",
@@ -352,14 +399,14 @@ async def _nudge_message(
                 title=title,
             )
         )
-    if when:
-        build.para(t("It closes {when}.", when=when))
-    run = await repos.themes.get(cohort.id, number)
+    closes = _closing(await reads.calendar(repos, cohort.id), number, task)
+    if closes is not None:
+        build.para(t("It closes {when}.", when=when_text(closes, None, zone)))
+    thread = await reads.thread(repos, cohort.id, number)
     if task is Task.quiz:
         build.choices([Option(QuizAction(cohort.id, number).begin(), t("Take the quiz"))])
-    elif run is not None and run.post_message_id is not None:
-        thread = cohort_channel(cohort).thread(run.post_message_id)
-        build.para(Span(t("Go to the digilog"), ref=thread))
+    elif thread is not None:
+        build.para(Span(t("Go to the digilog"), ref=cohort_channel(cohort).thread(thread)))
     build.note(t("Too many nudges? Write `nudges` to snooze them for a week or mute a kind."))
     return build.build()
 

@@ -25,7 +25,12 @@ class WorkingHours:
 
     days: frozenset[int]
     start: time
-    end: time
+    end: time  # 00:00 here means midnight at the end of the day
+
+    def closes_on(self, day: date, zone: ZoneInfo) -> datetime:
+        if self.end == time(0):
+            return datetime.combine(day + timedelta(days=1), time(0), zone)
+        return datetime.combine(day, self.end, zone)
 
     @classmethod
     def parse(cls, text: str) -> WorkingHours:
@@ -42,8 +47,8 @@ class WorkingHours:
         h1, m1, h2, m2 = (int(g) if g else 0 for g in match.groups())
         if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
             raise ValueError(text)
-        start, end = time(h1, m1), time(23, 59) if h2 == 24 else time(h2, m2)
-        if end <= start:
+        start, end = time(h1, m1), time(h2 % 24, m2)
+        if h2 != 24 and end <= start:
             raise ValueError(text)
         return cls(days, start, end)
 
@@ -57,7 +62,8 @@ class WorkingHours:
         return DEFAULT_HOURS
 
     def format(self) -> str:
-        return f"{_format_days(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
+        end = "24:00" if self.end == time(0) else f"{self.end:%H:%M}"
+        return f"{_format_days(self.days)} {self.start:%H:%M}-{end}"
 
 
 def _parse_days(text: str) -> frozenset[int]:
@@ -109,7 +115,7 @@ def next_humane_time(at: datetime, zone: ZoneInfo, hours: WorkingHours) -> datet
         if day.isoweekday() not in hours.days or holiday_name(day):
             continue
         opens = datetime.combine(day, hours.start, zone)
-        closes = datetime.combine(day, hours.end, zone)
+        closes = hours.closes_on(day, zone)
         if offset == 0 and local >= closes:
             continue
         return max(opens, local).astimezone(UTC)

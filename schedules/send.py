@@ -7,7 +7,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from handlers.deliveries import Drop, Send, Wait, compose
+from handlers.deliveries import Drop, Send, SharedReads, Wait, compose
 from handlers.digilog import Digilog
 from handlers.vocabulary import Delivered, ToConversation
 from schedules.clock import Clock
@@ -44,8 +44,9 @@ class Sender:
         """Send whatever is due until nothing is; returns how many rows were handled."""
         handled = 0
         while claimed := await self.claim():
+            reads = SharedReads()
             for delivery in claimed:
-                await self.send(delivery)
+                await self.send(delivery, reads)
                 handled += 1
         return handled
 
@@ -70,7 +71,7 @@ class Sender:
             for waiter in pending:
                 waiter.cancel()
 
-    async def send(self, claimed: Delivery) -> None:
+    async def send(self, claimed: Delivery, reads: SharedReads | None = None) -> None:
         """Compose, send and record one claimed row (unless it went to another sender)."""
         now = self.clock.now()
         async with self.store.transaction() as repos:
@@ -81,7 +82,7 @@ class Sender:
                 return
             delivery = await repos.deliveries.get(claimed.id)
             assert delivery is not None
-            decision = await compose(repos, delivery, now)
+            decision = await compose(repos, delivery, now, reads)
             match decision:
                 case Drop(reason=reason):
                     await repos.deliveries.skip(delivery.id, self.worker, reason)

@@ -145,6 +145,7 @@ class DeliveryRepository:
             message_id=message_id,
             sent_at=now,
             maybe_sent=False,
+            reason=None,
         )
 
     async def hold(self, delivery_id: int, worker: str, until: datetime) -> bool:

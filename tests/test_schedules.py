@@ -399,6 +399,10 @@ def test_working_hours_holidays_and_the_weekly_cap() -> None:
     for bad in ("17-08", "25-26", "mon-sun", "sun-mon 8-17", "8-17 extra words"):
         with pytest.raises(ValueError, match=r"\S"):
             WorkingHours.parse(bad)
+    always = WorkingHours.parse("mon-sun 00-24")
+    assert always.format() == "mon-sun 00:00-24:00"
+    late = local("2027-05-05 23:59") + timedelta(seconds=30)
+    assert next_humane_time(late, STOCKHOLM, always) == late.astimezone(UTC)
     default = WorkingHours.stored(None)
     # Friday evening → Monday morning; Midsummer Day is a Saturday; Christmas Eve is not a
     # public holiday but Christmas Day and Boxing Day are.
