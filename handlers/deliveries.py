@@ -14,7 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.context import cohort_channel, programme_of, zone_of
-from handlers.humane import CAP_WINDOW, WorkingHours, cap_frees_at, next_humane_time
+from handlers.humane import WEEKLY_CAP, WorkingHours, cap_frees_at, next_humane_time
 from handlers.i18n import Translator, translator
 from handlers.programme_file import Programme, localise
 from handlers.progress import done_by
@@ -286,11 +286,11 @@ async def _nudge(
     opens = next_humane_time(now, zone, hours)
     if opens > now:
         return later(opens, "outside working hours")
-    sent = await repos.deliveries.nudges_sent(person.id, now - CAP_WINDOW)
-    frees = cap_frees_at(sent, now)
+    last = await repos.deliveries.last_nudges(person.id, max(WEEKLY_CAP, IGNORED_IN_A_ROW))
+    frees = cap_frees_at([n.sent_at for n in last if n.sent_at is not None], now)
     if frees is not None:
         return later(next_humane_time(frees, zone, hours), "weekly cap reached")
-    if await _unheeded_in_a_row(repos, reads, cohort, person.id):
+    if await _unheeded_in_a_row(repos, reads, cohort, person.id, last[:IGNORED_IN_A_ROW]):
         person.nudges_paused_at = now
         await _alert_facilitators(repos, cohort, person, now)
         return Drop(f"paused: {IGNORED_IN_A_ROW} nudges in a row went unheeded")
@@ -300,9 +300,8 @@ async def _nudge(
 
 
 async def _unheeded_in_a_row(
-    repos: Repositories, reads: SharedReads, cohort: Cohort, person_id: int
+    repos: Repositories, reads: SharedReads, cohort: Cohort, person_id: int, last: list[Delivery]
 ) -> bool:
-    last = await repos.deliveries.last_nudges(person_id, IGNORED_IN_A_ROW)
     if len(last) < IGNORED_IN_A_ROW:
         return False
     for nudge in last:

@@ -25,6 +25,10 @@ MAX_ATTEMPTS = 5
 FIRST_RETRY = timedelta(seconds=10)
 
 
+class _LostRow(Exception):
+    """Another sender took the row while this one composed it."""
+
+
 class Sender:
     def __init__(
         self,
@@ -73,26 +77,34 @@ class Sender:
 
     async def send(self, claimed: Delivery, reads: SharedReads | None = None) -> None:
         """Compose, send and record one claimed row (unless it went to another sender)."""
+        try:
+            await self._send(claimed, reads)
+        except _LostRow:
+            log.warning("delivery %s went to another sender; leaving it", claimed.key)
+
+    async def _send(self, claimed: Delivery, reads: SharedReads | None) -> None:
         now = self.clock.now()
         async with self.store.transaction() as repos:
             # The batch may have taken long enough for the lease on this row to run out
             # and another sender to take it: then it is that sender's, not ours.
-            if not await repos.deliveries.hold(claimed.id, self.worker, now + self.lease):
+            delivery = await repos.deliveries.held(claimed.id, self.worker)
+            if delivery is None:
                 log.warning("delivery %s went to another sender; leaving it", claimed.key)
                 return
-            delivery = await repos.deliveries.get(claimed.id)
-            assert delivery is not None
             decision = await compose(repos, delivery, now, reads)
             match decision:
                 case Drop(reason=reason):
-                    await repos.deliveries.skip(delivery.id, self.worker, reason)
+                    if not await repos.deliveries.skip(delivery.id, self.worker, reason):
+                        raise _LostRow(claimed.key)
                     return
                 case Wait(until=until, reason=reason):
-                    await repos.deliveries.postpone(delivery.id, self.worker, until, reason)
+                    if not await repos.deliveries.postpone(delivery.id, self.worker, until, reason):
+                        raise _LostRow(claimed.key)
                     return
-            # Committed before the platform is called: should this process die during
-            # the call, the next sender looks on the platform before sending again.
-            await repos.deliveries.mark_maybe_sent(delivery.id, self.worker)
+            # Committed before the platform is called. Should another sender have taken
+            # the row meanwhile, what composing it changed is rolled back.
+            if not await repos.deliveries.about_to_send(delivery.id, self.worker, now + self.lease):
+                raise _LostRow(claimed.key)
         assert isinstance(decision, Send)
         outgoing = decision.outgoing
         if claimed.maybe_sent:

@@ -87,30 +87,23 @@ class DeliveryRepository:
         )
         candidates = select(Delivery.id).where(claimable).order_by(Delivery.due_at).limit(limit)
         if self._session.get_bind().dialect.name == "postgresql":
-            ids = list(await self._session.scalars(candidates.with_for_update(skip_locked=True)))
-        else:
-            ids = list(await self._session.scalars(candidates))
-        claimed: list[int] = []
-        for delivery_id in ids:
-            # The condition is checked again in the update: on SQLite a second process
-            # may have claimed the row since the select, and then no row changes.
-            result = await self._session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, claimable)
-                .values(
-                    state=DeliveryState.sending,
-                    lease_until=now + lease,
-                    claimed_by=worker,
-                    attempts=Delivery.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
+            candidates = candidates.with_for_update(skip_locked=True)
+        # One conditional update: the condition is checked again on each row it changes,
+        # so a row another process claimed since the select is not changed (on SQLite the
+        # statement is atomic anyway); the rows it returns are this worker's.
+        claimed = await self._session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(candidates.scalar_subquery()), claimable)
+            .values(
+                state=DeliveryState.sending,
+                lease_until=now + lease,
+                claimed_by=worker,
+                attempts=Delivery.attempts + 1,
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(delivery_id)
-        if not claimed:
-            return []
-        query = select(Delivery).where(Delivery.id.in_(claimed)).order_by(Delivery.due_at)
-        return list(await self._session.scalars(query.execution_options(populate_existing=True)))
+            .returning(Delivery),
+            execution_options={"populate_existing": True},
+        )
+        return sorted(claimed.all(), key=lambda d: (d.due_at, d.id))
 
     async def get(self, delivery_id: int) -> Delivery | None:
         return await self._session.get(Delivery, delivery_id)
@@ -148,9 +141,17 @@ class DeliveryRepository:
             reason=None,
         )
 
-    async def hold(self, delivery_id: int, worker: str, until: datetime) -> bool:
-        """Renew this worker's lease on a row it is about to send; False if it lost the row
-        (its lease ran out and another sender took it)."""
+    async def held(self, delivery_id: int, worker: str) -> Delivery | None:
+        """The row, if this worker still holds it (its lease may have gone to another)."""
+        delivery = await self._session.get(Delivery, delivery_id, populate_existing=True)
+        if delivery is None or delivery.state != DeliveryState.sending:
+            return None
+        return delivery if delivery.claimed_by == worker else None
+
+    async def about_to_send(self, delivery_id: int, worker: str, lease_until: datetime) -> bool:
+        """Mark the row as possibly sent and renew the lease, just before the platform is
+        called: if this process dies during the call, the next sender looks first. False
+        (change nothing else then) if another sender took the row meanwhile."""
         result = await self._session.execute(
             update(Delivery)
             .where(
@@ -158,19 +159,10 @@ class DeliveryRepository:
                 Delivery.state == DeliveryState.sending,
                 Delivery.claimed_by == worker,
             )
-            .values(lease_until=until)
+            .values(maybe_sent=True, lease_until=lease_until)
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    async def mark_maybe_sent(self, delivery_id: int, worker: str) -> None:
-        """Before the platform is called: if we die now, the next sender looks first."""
-        await self._session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.claimed_by == worker)
-            .values(maybe_sent=True)
-            .execution_options(synchronize_session=False)
-        )
 
     async def retry_at(
         self, delivery_id: int, worker: str, when: datetime, reason: str, *, maybe_sent: bool
@@ -217,22 +209,9 @@ class DeliveryRepository:
     async def fail(self, delivery_id: int, worker: str, reason: str) -> bool:
         return await self._finish(delivery_id, worker, state=DeliveryState.failed, reason=reason)
 
-    async def nudges_sent(self, person_id: int, since: datetime) -> list[datetime]:
-        """When the person's nudges went out since then, oldest first (the weekly cap)."""
-        query = (
-            select(Delivery.sent_at)
-            .where(
-                Delivery.person_id == person_id,
-                Delivery.kind.startswith(NUDGE_PREFIX, autoescape=True),
-                Delivery.state == DeliveryState.sent,
-                Delivery.sent_at >= since,
-            )
-            .order_by(Delivery.sent_at)
-        )
-        return [when for when in await self._session.scalars(query) if when is not None]
-
     async def last_nudges(self, person_id: int, count: int) -> list[Delivery]:
-        """The person's latest sent nudges, newest first (to see whether they were heeded)."""
+        """The person's latest sent nudges, newest first: enough for the weekly cap and to
+        see whether the last few were heeded."""
         query = (
             select(Delivery)
             .where(
