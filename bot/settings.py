@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     slack_posts_per_second: float = Field(
         default=4.0,
         gt=0,
-        description="Scheduled posts per second and workspace; Slack allows about one a "
-        "second per channel and a few hundred a minute per workspace.",
+        description="Scheduled posts per second and workspace, in each sending process; "
+        "Slack allows about one a second per channel and a few hundred a minute per "
+        "workspace, so with several processes share that between them.",
     )
 
     @field_validator("language")
