@@ -115,17 +115,13 @@ class Pace:
         self._lock = asyncio.Lock()
 
     async def turn(self, channel: str) -> None:
-        # Spaced from when each post actually leaves, not from when it was due to: a
-        # wake-up a little late must not make the next one early, or a strict limiter
-        # answers 429 and every post waits a whole second.
         async with self._lock:
             now = time.monotonic()
             at = max(now, self._next, self._next_in.get(channel, 0.0))
-            if at > now:
-                await asyncio.sleep(at - now)
-            left = time.monotonic()
-            self._next = left + self.interval
-            self._next_in[channel] = left + self.per_channel
+            self._next = at + self.interval
+            self._next_in[channel] = at + self.per_channel
+        if at > now:
+            await asyncio.sleep(at - now)
 
     def hold(self, seconds: float) -> None:
         self._next = max(self._next, time.monotonic() + seconds)
