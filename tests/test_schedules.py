@@ -515,3 +515,22 @@ async def test_a_sender_whose_lease_ran_out_sends_nothing(
     assert dms == {"anna": 1, "bjorn": 1, "cecilia": 1}
     rows = [r for r in await running.rows() if r.kind == "nudge_adhoc"]
     assert {r.claimed_by for r in rows} == {"test-sender"}
+
+
+async def test_a_refused_post_is_retried_then_shown_to_facilitators(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    await with_calendar(store, cohort, tmp_path)
+    running.slack.fail("chat.postMessage", error="internal_error", times=2)
+    running.slack.fail("chat.postMessage", error="channel_not_found", times=1)
+    await running.at(local("2027-04-26 08:00"))
+    [row] = [r for r in await running.rows() if r.kind == "theme_start"]
+    assert row.state is DeliveryState.pending and row.reason == "Slack: internal_error"
+    await running.at(local("2027-04-26 08:01"))  # the first retry waits 10 s, the next 20 s
+    await running.at(local("2027-04-26 08:02"))
+    [row] = [r for r in await running.rows() if r.kind == "theme_start"]
+    assert row.state is DeliveryState.failed and row.reason == "Slack: channel_not_found"
+    assert row.attempts == 3
+    shown = await Chat(digilog, cohort).say("fia", "schedule")
+    assert "Could not be sent" in shown.text
+    assert "theme_start: Slack: channel_not_found" in shown.text
