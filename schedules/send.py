@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from handlers.deliveries import Drop, Send, SharedReads, Wait, compose
 from handlers.digilog import Digilog
-from handlers.vocabulary import Delivered, ToConversation
+from handlers.vocabulary import Delivered, Outgoing, ToConversation
 from schedules.clock import Clock
-from schedules.courier import Courier, OutcomeUnknown, Refused, TryLater
+from schedules.courier import Courier, OutcomeUnknown, Refused, Sent, TryLater
 from storage.models import Delivery
 from storage.unit import Store
 
@@ -89,8 +89,7 @@ class Sender:
             # and another sender to take it: then it is that sender's, not ours.
             delivery = await repos.deliveries.held(claimed.id, self.worker)
             if delivery is None:
-                log.warning("delivery %s went to another sender; leaving it", claimed.key)
-                return
+                raise _LostRow(claimed.key)
             decision = await compose(repos, delivery, now, reads)
             match decision:
                 case Drop(reason=reason):
@@ -106,15 +105,8 @@ class Sender:
             if not await repos.deliveries.about_to_send(delivery.id, self.worker, now + self.lease):
                 raise _LostRow(claimed.key)
         assert isinstance(decision, Send)
-        outgoing = decision.outgoing
-        if claimed.maybe_sent:
-            found = await self.courier.find(claimed.key, outgoing, claimed.created_at)
-            if found is not None:
-                log.info("delivery %s had gone out before; not sending it again", claimed.key)
-                await self._sent(claimed, decision, found.conversation_id, found.message_id)
-                return
         try:
-            sent = await self.courier.send(claimed.key, outgoing)
+            sent = await self._look_then_send(claimed, decision.outgoing)
         except TryLater as later:
             async with self.store.transaction() as repos:
                 await repos.deliveries.postpone(
@@ -122,7 +114,9 @@ class Sender:
                     self.worker,
                     self.clock.now() + timedelta(seconds=later.seconds),
                     later.reason,
-                    nothing_sent=True,
+                    # Slack said not now; a row in doubt before stays in doubt (it may
+                    # have been the lookup that was refused).
+                    nothing_sent=not claimed.maybe_sent,
                 )
         except Refused as refused:
             if refused.permanent:
@@ -133,6 +127,15 @@ class Sender:
             await self._retry(claimed, str(unknown) or "no answer", True)
         else:
             await self._sent(claimed, decision, sent.conversation_id, sent.message_id)
+
+    async def _look_then_send(self, claimed: Delivery, outgoing: Outgoing) -> Sent:
+        """A row that may have gone out already is looked for on the platform first."""
+        if claimed.maybe_sent:
+            found = await self.courier.find(claimed.key, outgoing, claimed.created_at)
+            if found is not None:
+                log.info("delivery %s had gone out before; not sending it again", claimed.key)
+                return found
+        return await self.courier.send(claimed.key, outgoing)
 
     async def _sent(
         self, delivery: Delivery, decision: Send, conversation_id: str, message_id: str
