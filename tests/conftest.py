@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -167,6 +169,23 @@ async def make_cohort(
 @pytest.fixture
 async def cohort(store: Store, programme: Programme) -> Cohort:
     return await make_cohort(store, programme)
+
+
+def run_digilog(
+    database_url: str, cwd: Path, *args: str, stdin: str = "", language: str = "sv"
+) -> subprocess.CompletedProcess[str]:
+    """The `digilog` command in a process of its own, as someone at a terminal runs it."""
+    env = {**os.environ, "DIGILOG_DATABASE_URL": database_url, "DIGILOG_LANGUAGE": language}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture

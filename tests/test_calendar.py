@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from handlers.yaml_file import FileProblems
 from storage.models import Cohort
 from storage.unit import Store
 from tests.chat import Chat
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_digilog
 
 EXAMPLE = ROOT / "examples" / "digital-kompetens-calendar.yaml"
 
@@ -118,19 +116,8 @@ async def test_schedule_shows_whats_coming_in_the_readers_language(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_cli_loads_and_shows_a_calendar(database_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "DIGILOG_DATABASE_URL": database_url, "DIGILOG_LANGUAGE": "sv"}
-
     def digilog(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot.cli", *args],
-            input=stdin,
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_digilog(database_url, tmp_path, *args, stdin=stdin, language="sv")
 
     assert digilog("console", stdin="quit\n").returncode == 0  # creates the demo cohort
     bad = tmp_path / "bad.yaml"

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from schedules.timekeeper import Timekeeper
 from storage.models import Cohort, Delivery, DeliveryState
 from storage.unit import Store
 from tests.chat import Chat
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_digilog
 from tests.slack_fake import FakeSlack
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -342,14 +340,22 @@ async def test_a_lost_answer_is_looked_up_rather_than_sent_again(
     assert running.slack.calls_to("conversations.history")
 
 
-async def test_a_sender_that_dies_mid_fanout_loses_and_duplicates_nothing(
+async def three_nudges_queued(
     store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
 ) -> None:
-    """A sender dies while Slack takes its second nudge; another finishes the fan-out."""
+    """Theme 1 has started (its post took Slack's first answer), and a facilitator has
+    nudged its three participants, who have not posted: three rows, due now."""
     await with_calendar(store, cohort, tmp_path)
     await running.at(local("2027-04-26 08:00"))
     running.clock.moment = local("2027-04-27 10:00")
     await nudge(Chat(digilog, cohort), "nudge 1 post")
+
+
+async def test_a_sender_that_dies_mid_fanout_loses_and_duplicates_nothing(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    """A sender dies while Slack takes its second nudge; another finishes the fan-out."""
+    await three_nudges_queued(store, cohort, digilog, running, tmp_path)
     slack = running.slack
     slack.stall_answer("chat.postMessage")  # the theme post took the first answer
     async with aiohttp.ClientSession() as session:
@@ -463,19 +469,8 @@ async def test_a_facilitator_moves_an_entry_and_its_timers_follow(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_console_rehearses_a_calendar(database_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "DIGILOG_DATABASE_URL": database_url, "DIGILOG_LANGUAGE": "en"}
-
     def digilog(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot.cli", *args],
-            input=stdin,
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_digilog(database_url, tmp_path, *args, stdin=stdin, language="en")
 
     assert digilog("console", stdin="quit\n").returncode == 0  # creates the demo cohort
     loaded = digilog("schedule", "load", "demo", str(EXAMPLE_CALENDAR))
@@ -499,10 +494,7 @@ async def test_a_sender_whose_lease_ran_out_sends_nothing(
     store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
 ) -> None:
     """A slow sender's rows went to another after its lease; it must not send them too."""
-    await with_calendar(store, cohort, tmp_path)
-    await running.at(local("2027-04-26 08:00"))
-    running.clock.moment = local("2027-04-27 10:00")
-    await nudge(Chat(digilog, cohort), "nudge 1 post")
+    await three_nudges_queued(store, cohort, digilog, running, tmp_path)
     async with aiohttp.ClientSession() as session:
         client = courier_client("xoxb-test", running.slack.api_url, session)
         slow = sender_for(store, digilog, client, running.clock, "slow")
