@@ -368,7 +368,7 @@ async def console(
             echo=not sys.stdin.isatty(),
             clock=clock,
         )
-        # A rehearsal sweeps every second of real time: its timers cannot be APScheduler's.
+        # Every second of real time: a rehearsal's clock runs ahead of APScheduler's timers.
         timing = Timing(sweep_seconds=1.0, poll_seconds=1.0)
         async with scheduling(
             runtime.store, runtime.digilog, ConsoleCourier(shell, clock), clock=clock, timing=timing
