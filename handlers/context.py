@@ -151,7 +151,8 @@ async def build_context(
     if cohort is None and person is not None:
         cohorts = await repos.cohorts.of_person(person.id)
         if cohort_key is not None:
-            cohort = next((c for c in cohorts if c.key == cohort_key), None)
+            # A command's --in KEY, or a button's cohort id (a nudge in a direct message).
+            cohort = next((c for c in cohorts if cohort_key in (c.key, f"#{c.id}")), None)
         elif len(cohorts) == 1:
             cohort = cohorts[0]
         context.cohort = cohort

@@ -29,6 +29,15 @@ from storage.unit import Store
 log = logging.getLogger(__name__)
 
 
+def _cohort_of(action_id: str) -> int | None:
+    """The cohort a button belongs to: `quiz:<cohort>-<theme>:…`, `reflect:<cohort>:…`."""
+    parts = action_id.split(":")
+    if len(parts) < 2:
+        return None
+    head = parts[1].partition("-")[0] if parts[0] == "quiz" else parts[1]
+    return int(head) if head.isdigit() else None
+
+
 class Digilog:
     """Handles every inbound event in one transaction: all of it is stored, or none of it."""
 
@@ -41,6 +50,8 @@ class Digilog:
         cohort_key = None
         if isinstance(event, CommandReceived):
             cohort_key = Args.parse(event.text, options=("in",)).options.get("in")
+        elif isinstance(event, ChoiceMade) and (cohort_id := _cohort_of(event.action_id)):
+            cohort_key = f"#{cohort_id}"
         try:
             async with self.store.transaction() as repos:
                 if delivery_id and not await repos.events.first_time(

@@ -95,8 +95,8 @@ class Chat:
     async def submit(self, user: str, form_id: str, values: dict[str, str]) -> Reply:
         return await self.send(FormSubmitted(self.actor(user), self.channel, form_id, values))
 
-    async def click(self, user: str, action_id: str) -> Reply:
-        return await self.send(ChoiceMade(self.actor(user), self.channel, action_id))
+    async def click(self, user: str, action_id: str, where: Conversation | None = None) -> Reply:
+        return await self.send(ChoiceMade(self.actor(user), where or self.channel, action_id))
 
     async def post(
         self,

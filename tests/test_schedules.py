@@ -23,12 +23,14 @@ from bot.slack.courier import SlackCourier, courier_client
 from handlers.admin import load_calendar
 from handlers.digilog import Digilog
 from handlers.humane import WorkingHours, cap_frees_at, holiday_name, next_humane_time
+from handlers.programme_file import Programme as ProgrammeFile
+from handlers.vocabulary import Conversation
 from schedules.send import Sender
 from schedules.timekeeper import Timekeeper
 from storage.models import Cohort, Delivery, DeliveryState
 from storage.unit import Store
 from tests.chat import Chat
-from tests.conftest import ROOT, run_digilog
+from tests.conftest import PEOPLE, ROOT, make_cohort, run_digilog
 from tests.slack_fake import FakeSlack
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -526,3 +528,17 @@ async def test_a_refused_post_is_retried_then_shown_to_facilitators(
     shown = await Chat(digilog, cohort).say("fia", "schedule")
     assert "Could not be sent" in shown.text
     assert "theme_start: Slack: channel_not_found" in shown.text
+
+
+async def test_a_nudges_button_works_in_a_direct_message_for_someone_in_two_cohorts(
+    store: Store, programme: ProgrammeFile, cohort: Cohort, digilog: Digilog
+) -> None:
+    await make_cohort(store, programme, "grupp-2", people=PEOPLE[:2])  # Fia and Anna again
+    chat = Chat(digilog, cohort)
+    await chat.say("fia", "theme start 1")
+    await chat.say("fia", "quiz start 1")
+    direct = Conversation(cohort.platform, cohort.workspace, "D-anna")
+    typed = await chat.say("anna", "quiz", where=direct)
+    assert "flera deltagargrupper" in typed.text  # a command must say which (--in)
+    clicked = await chat.click("anna", f"quiz:{cohort.id}-1:begin", where=direct)
+    assert "Question 1" in clicked.text
