@@ -87,7 +87,10 @@ class DeliveryRepository:
         )
         candidates = select(Delivery.id).where(claimable).order_by(Delivery.due_at).limit(limit)
         if self._session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
+            # As a CTE, which PostgreSQL runs once: a `LIMIT … SKIP LOCKED` subquery
+            # inside `IN (…)` may be run again per row and claim far more than `limit`.
+            chosen = candidates.with_for_update(skip_locked=True).cte("chosen")
+            candidates = select(chosen.c.id)
         # One conditional update: the condition is checked again on each row it changes,
         # so a row another process claimed since the select is not changed (on SQLite the
         # statement is atomic anyway); the rows it returns are this worker's.
@@ -241,10 +244,5 @@ class DeliveryRepository:
             .where(Delivery.cohort_id == cohort_id)
             .group_by(Delivery.state)
         )
-        return dict((await self._session.execute(query)).tuples())
-
-    async def next_due(self) -> datetime | None:
-        """When the earliest pending row falls due, so senders can sleep until then."""
-        query = select(func.min(Delivery.due_at)).where(Delivery.state == DeliveryState.pending)
-        when: datetime | None = await self._session.scalar(query)
-        return when
+        rows = (await self._session.execute(query)).all()
+        return {DeliveryState(state): count for state, count in rows}

@@ -27,6 +27,7 @@ from handlers.programme_file import Programme as ProgrammeFile
 from handlers.vocabulary import Conversation
 from schedules.send import Sender
 from schedules.timekeeper import Timekeeper
+from storage.deliveries import Planned
 from storage.models import Cohort, Delivery, DeliveryState
 from storage.unit import Store
 from tests.chat import Chat
@@ -542,3 +543,22 @@ async def test_a_nudges_button_works_in_a_direct_message_for_someone_in_two_coho
     assert "flera deltagargrupper" in typed.text  # a command must say which (--in)
     clicked = await chat.click("anna", f"quiz:{cohort.id}-1:begin", where=direct)
     assert "Question 1" in clicked.text
+
+
+async def test_a_claim_takes_its_batch_and_no_more(store: Store, cohort: Cohort) -> None:
+    """Two senders each get their own batch of a large fan-out, never all of it."""
+    now = local("2027-04-27 10:00")
+    async with store.transaction() as repos:
+        await repos.deliveries.add(
+            Planned(key=f"load:{n}", cohort_id=cohort.id, kind="nudge_adhoc", due_at=now)
+            for n in range(2500)
+        )
+    async with store.transaction() as repos:
+        first = await repos.deliveries.claim("one", now, timedelta(minutes=1), 10)
+    async with store.transaction() as repos:
+        second = await repos.deliveries.claim("two", now, timedelta(minutes=1), 10)
+    assert len(first) == len(second) == 10
+    assert not {d.id for d in first} & {d.id for d in second}
+    async with store.transaction() as repos:
+        counts = await repos.deliveries.counts(cohort.id)
+    assert counts == {DeliveryState.sending: 20, DeliveryState.pending: 2480}
