@@ -106,7 +106,7 @@ class Timekeeper:
                 misfire_grace_time=None,  # late is better than never; relevance decides
                 replace_existing=True,
             )
-        log.info("cohort %s: %d timers", cohort_id, len(self.jobs(cohort_id)))
+        log.debug("cohort %s: %d timers", cohort_id, len(self.jobs(cohort_id)))
 
     def _remove(self, cohort_id: int) -> None:
         for job in self.jobs(cohort_id):
