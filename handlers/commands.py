@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from handlers import bank, export, nudges, people, quiz, schedule, themes
+from handlers import bank, export, labs, nudges, people, quiz, schedule, themes
 from handlers.context import Args, Context
 from handlers.i18n import N_
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
@@ -119,6 +119,35 @@ COMMANDS: tuple[Command, ...] = (
         ("quiz",), N_("quiz [number]"), N_("Take a theme's quiz."), Access.member, quiz.take_quiz
     ),
     Command(
+        ("labs",),
+        N_("labs [--mine]"),
+        N_("The lab catalogue: sessions, free seats, and your sign-ups."),
+        Access.member,
+        labs.catalogue,
+        flags=("mine",),
+    ),
+    Command(
+        ("lab", "signup"),
+        N_("lab signup <lab> [session]"),
+        N_("Take a seat at a lab session (or a place on its waitlist)."),
+        Access.member,
+        labs.sign_up,
+    ),
+    Command(
+        ("lab", "cancel"),
+        N_("lab cancel <lab> [session]"),
+        N_("Give up your seat or waitlist place; the next in line gets it."),
+        Access.member,
+        labs.cancel,
+    ),
+    Command(
+        ("lab", "ics"),
+        N_("lab ics <lab> [session]"),
+        N_("The session as a calendar file (.ics)."),
+        Access.member,
+        labs.calendar_file,
+    ),
+    Command(
         ("theme", "start"),
         N_("theme start <number> [--force]"),
         N_("Post a theme to the cohort and open its digilog."),
@@ -146,6 +175,13 @@ COMMANDS: tuple[Command, ...] = (
         N_("Quiz results per question and per organisation."),
         Access.facilitator,
         quiz.results,
+    ),
+    Command(
+        ("lab", "attendees"),
+        N_("lab attendees <lab> [session]"),
+        N_("Who has a seat at a lab session, who waits, and how many seats are free."),
+        Access.facilitator,
+        labs.attendees,
     ),
     Command(
         ("enrol",),

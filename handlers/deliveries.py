@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers import labs
 from handlers.context import cohort_channel, programme_of, zone_of
 from handlers.humane import WEEKLY_CAP, WorkingHours, cap_frees_at, next_humane_time
 from handlers.i18n import Translator, translator
+from handlers.labs import LAB_TOMORROW
 from handlers.programme_file import Programme, localise
 from handlers.progress import done_by
 from handlers.quiz import QuizAction, quiz_announcement
@@ -131,6 +133,14 @@ async def compose(
     programme = await reads.programme(repos, cohort.program_id)
     if delivery.kind == ALERT_PAUSED:
         return await _alert(repos, cohort, delivery)
+    if delivery.kind == LAB_TOMORROW and delivery.person_id is not None:
+        key = str((delivery.detail or {}).get("session"))
+        found = await labs.reminder(repos, cohort, programme, delivery.person_id, key)
+        if isinstance(found, str):
+            return Drop(found)
+        person = await repos.people.get(delivery.person_id)
+        assert person is not None and person.user_id is not None
+        return Send(Outgoing(ToPerson(cohort.platform, cohort.workspace, person.user_id), found))
     if due is not None and due.step.audience is Audience.channel:
         return await _channel_post(repos, cohort, programme, delivery, due, now)
     task = task_of(delivery)
@@ -160,7 +170,7 @@ async def _channel_post(
     def apply() -> None:
         delivery.detail = {**(delivery.detail or {}), "applied": True}
 
-    ct = translator(cohort.language)
+    t = translator(cohort.language)
     number = due.entry.theme_number
     theme = programme.theme(number) if number else None
     run = await repos.themes.get(cohort.id, number) if number else None
@@ -175,17 +185,17 @@ async def _channel_post(
         receipt = f"{RECEIPT_PREFIX}{run.id}"
         return Send(Outgoing(ToConversation(cohort_channel(cohort)), post, receipt=receipt))
     if kind in ("workshop_tomorrow", "workshop_soon", "meeting_tomorrow"):
-        return Send(Outgoing(ToConversation(cohort_channel(cohort)), _reminder(ct, cohort, due)))
+        return Send(Outgoing(ToConversation(cohort_channel(cohort)), _reminder(t, cohort, due)))
     if run is None:
         return Drop(f"theme {number} has not started")
     match kind:
         case "digilog_open":
-            text = ct("The digilog of theme {number} is open: reply in this thread.", number=number)
+            text = t("The digilog of theme {number} is open: reply in this thread.", number=number)
             return _in_thread(cohort, run, text)
         case "digilog_close":
             if run.digilog_closed_at is None:
                 run.digilog_closed_at = now
-            text = ct(
+            text = t(
                 "The digilog of theme {number} is closed. What was said here is in the "
                 "reflection bank.",
                 number=number,
@@ -207,7 +217,7 @@ async def _channel_post(
                     return Drop("the quiz was not open")
                 await repos.themes.set_quiz_state(run, opened=run.quiz_opened_at, closed=now)
                 apply()
-            text = ct("The quiz for theme {number} has closed.", number=number)
+            text = t("The quiz for theme {number} has closed.", number=number)
             post = MessageBuilder().para(text).build()
             return Send(Outgoing(ToConversation(cohort_channel(cohort)), post))
     return Drop(f"unknown kind {kind}")

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers import bank, commands, home, nudges, people, quiz, themes
+from handlers import bank, commands, home, labs, nudges, people, quiz, themes
 from handlers.context import Args, Context, Refusal, build_context
 from handlers.vocabulary import (
     ChoiceMade,
@@ -119,6 +119,9 @@ class Digilog:
             return await quiz.choice(context, action)
         if kind == "nudge":
             return await nudges.confirm(context, action_id)
+        if kind == "lab":
+            context.require_member()
+            return await labs.choice(context, action_id)
         if kind in ("reflect", "join"):
             # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`.
             _, cohort_id, argument = [*action_id.split(":"), "", ""][:3]

@@ -92,12 +92,12 @@ async def start_quiz(context: Context, args: Args) -> list[Outgoing]:
 def quiz_announcement(cohort: Cohort, theme: Theme, number: int) -> Message:
     """The channel post that opens a quiz, in the cohort's language."""
     assert theme.quiz is not None
-    ct = translator(cohort.language)
+    t = translator(cohort.language)
     return (
         MessageBuilder()
-        .heading(ct("Quiz: theme {number}", number=number))
+        .heading(t("Quiz: theme {number}", number=number))
         .para(
-            ct.plural(
+            t.plural(
                 "The quiz for “{title}” is open: {n} question. Your first answer counts.",
                 "The quiz for “{title}” is open: {n} questions. Your first answer counts.",
                 len(theme.quiz.questions),
@@ -105,7 +105,7 @@ def quiz_announcement(cohort: Cohort, theme: Theme, number: int) -> Message:
             )
         )
         .choices(
-            [Option(QuizAction(cohort.id, number).begin(), ct("Take the quiz"), style="primary")]
+            [Option(QuizAction(cohort.id, number).begin(), t("Take the quiz"), style="primary")]
         )
         .build()
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from handlers.context import programme_of
+from handlers.labs import LAB_TOMORROW, REMINDER_AHEAD, reminders_due
 from handlers.progress import missing
 from handlers.steps import Audience, due_steps
 from storage.deliveries import Planned
-from storage.models import Cohort
+from storage.models import Cohort, SignupState
 from storage.unit import Repositories, Store
 
 
@@ -37,6 +39,21 @@ async def plan_cohort(repos: Repositories, cohort: Cohort, now: datetime) -> int
         planned += [
             replace(channel_post, key=due.key(cohort.id, person), person_id=person)
             for person in people
+        ]
+    programme = await programme_of(repos, cohort.program_id)
+    for chosen in reminders_due(programme, now):
+        signed_up = await repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
+        planned += [
+            Planned(
+                key=f"{LAB_TOMORROW}:c{cohort.id}:{chosen.key}:p{person.id}",
+                cohort_id=cohort.id,
+                kind=LAB_TOMORROW,
+                due_at=chosen.session.start - REMINDER_AHEAD,
+                relevant_until=chosen.session.start,
+                person_id=person.id,
+                detail={"session": chosen.key},
+            )
+            for person in signed_up
         ]
     return await repos.deliveries.add(planned)
 

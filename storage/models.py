@@ -291,3 +291,38 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignupState(enum.StrEnum):
+    signed_up = "signed_up"
+    waiting = "waiting"  # on the waitlist, in order of `created_at`
+    cancelled = "cancelled"
+
+
+class LabSeats(Base):
+    """A lab session's seats in one cohort; `taken` only grows while a seat is free."""
+
+    __tablename__ = "lab_seats"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LabSignup(Base):
+    __tablename__ = "lab_signups"
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "session_key", "person_id"),
+        Index(None, "cohort_id", "session_key", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    # "<lab id>@<start in UTC>": stable when a programme file reorders its sessions.
+    session_key: Mapped[str] = mapped_column(String(120))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    state: Mapped[SignupState] = mapped_column(_enum(SignupState))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from storage.calendar import CalendarRepository
 from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
+from storage.labs import LabRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.programs import ProgramRepository
 from storage.quizzes import QuizRepository
@@ -30,6 +31,7 @@ class Repositories:
     events: ProcessedEventRepository
     calendar: CalendarRepository
     deliveries: DeliveryRepository
+    labs: LabRepository
 
 
 class Store:
@@ -52,4 +54,5 @@ class Store:
                 events=ProcessedEventRepository(session),
                 calendar=CalendarRepository(session),
                 deliveries=DeliveryRepository(session),
+                labs=LabRepository(session),
             )

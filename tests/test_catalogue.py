@@ -62,3 +62,16 @@ def test_swedish_and_english_differ_and_fall_back_to_english() -> None:
     assert translator("sv")("Digilog commands") != translator("en")("Digilog commands")
     assert translator("fi")("Digilog commands") == translator("sv")("Digilog commands")
     assert translator("sv").plural("{n} person", "{n} people", 3) == "3 personer"
+
+
+def test_translators_are_called_t_so_their_texts_are_extracted() -> None:
+    """`make catalogue` and the test above find texts in calls to `t(…)` only."""
+    named = re.compile(r"^\s*(\w+)(?:: Translator)? = translator\(", re.MULTILINE)
+    others = [
+        f"{path.relative_to(ROOT)}: {match.group(1)}"
+        for package in ("handlers", "bot")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for match in named.finditer(path.read_text(encoding="utf-8"))
+        if match.group(1) != "t"
+    ]
+    assert others == []

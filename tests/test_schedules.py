@@ -562,3 +562,21 @@ async def test_a_claim_takes_its_batch_and_no_more(store: Store, cohort: Cohort)
     async with store.transaction() as repos:
         counts = await repos.deliveries.counts(cohort.id)
     assert counts == {DeliveryState.sending: 20, DeliveryState.pending: 2480}
+
+
+async def test_those_signed_up_for_a_lab_are_reminded_the_day_before(
+    cohort: Cohort, digilog: Digilog, running: Programme
+) -> None:
+    chat = Chat(digilog, cohort)
+    running.clock.moment = local("2027-02-10 09:00")
+    await chat.say("anna", "lab signup hantera-information 1")  # Tuesday 16 Feb, 13:00
+    await chat.say("bjorn", "lab signup hantera-information 1")
+    await chat.say("bjorn", "lab cancel hantera-information 1")
+    await running.at(local("2027-02-15 12:59"))
+    assert running.dms("anna") == []
+    await running.at(local("2027-02-15 13:00"))
+    [reminder] = running.dms("anna")
+    assert "Lab: Handling information is tomorrow: 2027-02-16 13:00–15:00." in reminder
+    assert running.dms("bjorn") == []
+    await running.at(local("2027-02-15 13:30"))
+    assert len(running.dms("anna")) == 1

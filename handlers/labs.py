@@ -1,0 +1,357 @@
+"""The lab catalogue: browse labs and their sessions, sign up or cancel (a full session
+has a waitlist), get a session into one's own calendar, and see who is coming."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from icalendar import Calendar, Event
+
+from handlers.context import Args, Context, Refusal, zone_of
+from handlers.i18n import N_, translator
+from handlers.programme_file import Lab, LabSession, Programme, localise
+from handlers.schedule import when_text
+from handlers.vocabulary import (
+    FileMessage,
+    Message,
+    MessageBuilder,
+    Option,
+    Outgoing,
+    Span,
+    ToActor,
+    ToPerson,
+)
+from storage.models import Cohort, SignupState
+from storage.unit import Repositories
+
+CATEGORY_LABELS = {
+    "leading-digitally": N_("Leading digitally and in a digital age"),
+    "development-methods": N_("Methods for leading digital development work"),
+}
+
+
+def session_key(lab: Lab, session: LabSession) -> str:
+    """Stable when a programme file reorders its sessions: the lab and the start time."""
+    return f"{lab.id}@{session.start.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+
+
+@dataclass(frozen=True)
+class Chosen:
+    lab: Lab
+    number: int  # 1-based, as shown
+    session: LabSession
+
+    @property
+    def key(self) -> str:
+        return session_key(self.lab, self.session)
+
+
+def sessions_by_key(programme: Programme) -> dict[str, Chosen]:
+    return {
+        session_key(lab, session): Chosen(lab, n, session)
+        for lab in programme.labs
+        for n, session in enumerate(lab.sessions, start=1)
+    }
+
+
+LAB_TOMORROW = "lab_tomorrow"
+REMINDER_AHEAD = timedelta(days=1)
+
+
+def reminders_due(programme: Programme, now: datetime) -> list[Chosen]:
+    """Sessions whose reminder (a day ahead) is due and that have not begun."""
+    return [
+        chosen
+        for chosen in sessions_by_key(programme).values()
+        if chosen.session.start - REMINDER_AHEAD <= now < chosen.session.start
+    ]
+
+
+async def reminder(
+    repos: Repositories, cohort: Cohort, programme: Programme, person_id: int, key: str
+) -> Message | str:
+    """The reminder for someone signed up, or why there is none (a reason to skip)."""
+    chosen = sessions_by_key(programme).get(key)
+    if chosen is None:
+        return "the session is no longer in the programme"
+    if await repos.labs.state(cohort.id, key, person_id) is not SignupState.signed_up:
+        return "no longer signed up"
+    person = await repos.people.get(person_id)
+    if person is None or person.user_id is None:
+        return "nobody to remind"
+    t = translator(person.language or cohort.language)
+    session = chosen.session
+    when = when_text(session.start, session.end, zone_of(person, cohort))
+    build = MessageBuilder().para(
+        Span(t("Reminder") + ": ", strong=True),
+        Span(
+            t(
+                "{what} is tomorrow: {when}.",
+                what=t("Lab: {title}", title=localise(chosen.lab.title, t.language)),
+                when=when,
+            )
+        ),
+    )
+    details = [Span(localise(session.place, t.language))] if session.place else []
+    if session.link:
+        details += [Span(" · ")] if details else []
+        details.append(Span(t("link"), link=str(session.link)))
+    if details:
+        build.para(*details)
+    build.note(
+        t(
+            "Cannot come? `lab cancel {lab} {n}` gives your seat to the next in line.",
+            lab=chosen.lab.id,
+            n=chosen.number,
+        )
+    )
+    return build.build()
+
+
+def _choose(context: Context, programme: Programme, words: list[str]) -> Chosen:
+    t = context.t
+    if not words:
+        raise Refusal(t("Which lab? Write `labs` to see them."))
+    lab = next((lab for lab in programme.labs if lab.id == words[0].lower()), None)
+    if lab is None:
+        raise Refusal(
+            t(
+                "There is no lab {lab}. The labs are: {labs}",
+                lab=words[0],
+                labs=", ".join(lab.id for lab in programme.labs),
+            )
+        )
+    if len(words) < 2 and len(lab.sessions) > 1:
+        raise Refusal(
+            t(
+                "Which session of {lab}? Give its number, 1–{last}.",
+                lab=lab.id,
+                last=len(lab.sessions),
+            )
+        )
+    number = int(words[1]) if len(words) > 1 and words[1].isdigit() else 1
+    if len(words) > 1 and not (words[1].isdigit() and 1 <= number <= len(lab.sessions)):
+        raise Refusal(t("{lab} has sessions 1–{last}.", lab=lab.id, last=len(lab.sessions)))
+    return Chosen(lab, number, lab.sessions[number - 1])
+
+
+def _when(context: Context, session: LabSession) -> str:
+    return when_text(session.start, session.end, context.zone)
+
+
+async def catalogue(context: Context, args: Args) -> list[Outgoing]:
+    """labs [--mine]: the labs by category, each session with its free seats."""
+    t = context.t
+    member = context.require_member()
+    cohort = context.require_cohort()
+    programme = await context.programme()
+    if not programme.labs:
+        raise Refusal(t("This programme has no labs."))
+    counts = await context.repos.labs.counts(cohort.id)
+    mine = await context.repos.labs.of_person(cohort.id, member.person.id)
+    now = context.now()
+    build = MessageBuilder().heading(t("Labs"))
+    options: list[Option] = []
+    for category, label in CATEGORY_LABELS.items():
+        labs = [lab for lab in programme.labs if lab.category == category]
+        if "mine" in args.flags:
+            labs = [lab for lab in labs if any(session_key(lab, s) in mine for s in lab.sessions)]
+        if not labs:
+            continue
+        build.para(Span(t(label), strong=True))
+        for lab in labs:
+            build.para(Span(context.local(lab.title), strong=True), Span(f" ({lab.id})"))
+            build.para(context.local(lab.description))
+            rows = []
+            for n, session in enumerate(lab.sessions, start=1):
+                key = session_key(lab, session)
+                taken = counts.get(key, {}).get(SignupState.signed_up, 0)
+                free = max(session.capacity - taken, 0)
+                row = [Span(f"{n}. {_when(context, session)}  ", strong=True)]
+                if session.place:
+                    row.append(Span(context.local(session.place) + " · "))
+                row.append(
+                    Span(t("{free} of {seats} seats free", free=free, seats=session.capacity))
+                )
+                state = mine.get(key)
+                if state is SignupState.signed_up:
+                    row.append(Span(" · " + t("you have a seat")))
+                elif state is SignupState.waiting:
+                    row.append(Span(" · " + t("you are on the waitlist")))
+                elif session.start > now:
+                    options.append(
+                        Option(
+                            f"lab:{cohort.id}:signup:{lab.id}:{n}",
+                            t("Sign up: {lab} {n}", lab=lab.id, n=n),
+                        )
+                    )
+                rows.append(tuple(row))
+            build.bullets(rows)
+    build.note(t("`lab signup LAB N` takes a seat; `lab cancel LAB N` gives it up."))
+    if options:
+        build.choices(options)
+    return [context.reply(build.build())]
+
+
+async def sign_up(context: Context, args: Args) -> list[Outgoing]:
+    """lab signup LAB [N]: a seat, or a place on the waitlist when the session is full."""
+    t = context.t
+    member = context.require_member()
+    cohort = context.require_cohort()
+    chosen = _choose(context, await context.programme(), args.words)
+    if chosen.session.start <= context.now():
+        raise Refusal(t("That session has already taken place."))
+    state, new = await context.repos.labs.sign_up(
+        cohort.id, chosen.key, chosen.session.capacity, member.person.id
+    )
+    title, when = context.local(chosen.lab.title), _when(context, chosen.session)
+    if state is SignupState.waiting:
+        waiting = await context.repos.labs.people(cohort.id, chosen.key, SignupState.waiting)
+        place = 1 + [p.id for p in waiting].index(member.person.id)
+        text = t(
+            "{lab} on {when} is full. You are number {place} on the waitlist; if a seat "
+            "frees up, it is yours and I will tell you.",
+            lab=title,
+            when=when,
+            place=place,
+        )
+        return [context.reply(text)]
+    lead = (
+        t("You have a seat at {lab} on {when}.", lab=title, when=when)
+        if new
+        else t("You already have a seat at {lab} on {when}.", lab=title, when=when)
+    )
+    message = (
+        MessageBuilder()
+        .para(lead)
+        .choices(
+            [
+                Option(
+                    f"lab:{cohort.id}:ics:{chosen.lab.id}:{chosen.number}",
+                    t("Add to my calendar"),
+                )
+            ]
+        )
+        .build()
+    )
+    return [context.reply(message)]
+
+
+async def cancel(context: Context, args: Args) -> list[Outgoing]:
+    """lab cancel LAB [N]: give up a seat (the first on the waitlist gets it) or a place."""
+    t = context.t
+    member = context.require_member()
+    cohort = context.require_cohort()
+    chosen = _choose(context, await context.programme(), args.words)
+    done = await context.repos.labs.cancel(cohort.id, chosen.key, member.person.id)
+    title, when = context.local(chosen.lab.title), _when(context, chosen.session)
+    if done.was is None:
+        raise Refusal(t("You are not signed up for {lab} on {when}.", lab=title, when=when))
+    replies = [
+        context.reply(t("You are no longer signed up for {lab} on {when}.", lab=title, when=when))
+    ]
+    if done.promoted is not None and done.promoted.user_id is not None:
+        replies.append(
+            _seat_freed(cohort, chosen, done.promoted.user_id, done.promoted.language, context)
+        )
+    return replies
+
+
+def _seat_freed(
+    cohort: Cohort, chosen: Chosen, user_id: str, language: str | None, context: Context
+) -> Outgoing:
+    """The message to the first on the waitlist, in their own language."""
+    t = translator(language or cohort.language)
+    note = (
+        MessageBuilder()
+        .para(
+            t(
+                "A seat freed up: you now have a seat at {lab} on {when}.",
+                lab=localise(chosen.lab.title, t.language),
+                when=when_text(chosen.session.start, chosen.session.end, context.zone),
+            )
+        )
+        .choices(
+            [
+                Option(
+                    f"lab:{cohort.id}:ics:{chosen.lab.id}:{chosen.number}", t("Add to my calendar")
+                )
+            ]
+        )
+        .build()
+    )
+    return Outgoing(ToPerson(cohort.platform, cohort.workspace, user_id), note)
+
+
+async def attendees(context: Context, args: Args) -> list[Outgoing]:
+    """lab attendees LAB [N]: who has a seat, who waits, and how many seats are free."""
+    t = context.t
+    context.require_facilitator()
+    cohort = context.require_cohort()
+    chosen = _choose(context, await context.programme(), args.words)
+    seated = await context.repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
+    waiting = await context.repos.labs.people(cohort.id, chosen.key, SignupState.waiting)
+    build = MessageBuilder().heading(
+        f"{context.local(chosen.lab.title)} · {_when(context, chosen.session)}"
+    )
+    build.facts(
+        [
+            (t("Seats"), str(chosen.session.capacity)),
+            (t("Signed up"), str(len(seated))),
+            (t("Free"), str(max(chosen.session.capacity - len(seated), 0))),
+            (t("Waitlist"), str(len(waiting))),
+        ]
+    )
+    if seated:
+        build.bullets(p.display_name for p in seated)
+    if waiting:
+        build.para(Span(t("Waitlist"), strong=True))
+        build.bullets(f"{n}. {p.display_name}" for n, p in enumerate(waiting, start=1))
+    return [context.reply(build.build())]
+
+
+async def calendar_file(context: Context, args: Args) -> list[Outgoing]:
+    """lab ics LAB [N]: the session as an .ics file for one's own calendar."""
+    context.require_member()
+    chosen = _choose(context, await context.programme(), args.words)
+    return [Outgoing(ToActor(), session_ics(context, chosen))]
+
+
+def session_ics(context: Context, chosen: Chosen) -> FileMessage:
+    t = context.t
+    session = chosen.session
+    calendar = Calendar()
+    calendar.add("prodid", "-//Digilog//lab sessions//EN")
+    calendar.add("version", "2.0")
+    event = Event()
+    event.add("uid", f"{chosen.key}-{context.require_cohort().id}@digilog")
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("dtstart", session.start.astimezone(UTC))
+    event.add("dtend", session.end.astimezone(UTC))
+    event.add("summary", t("Lab: {title}", title=context.local(chosen.lab.title)))
+    event.add("description", context.local(chosen.lab.description))
+    if session.place:
+        event.add("location", context.local(session.place))
+    if session.link:
+        event.add("url", str(session.link))
+    calendar.add_component(event)
+    return FileMessage(
+        filename=f"{chosen.lab.id}-{chosen.number}.ics",
+        content=calendar.to_ical(),
+        title=context.local(chosen.lab.title),
+        comment=t("Open the file to add the session to your calendar."),
+    )
+
+
+async def choice(context: Context, action_id: str) -> list[Outgoing]:
+    """`lab:<cohort>:signup|ics:<lab>:<n>` from the catalogue or a confirmation."""
+    _, cohort_id, verb, lab, number = [*action_id.split(":"), "", "", "", ""][:5]
+    if str(context.require_cohort().id) != cohort_id:
+        raise Refusal(context.t("That button belongs to another cohort."))
+    args = Args(f"{lab} {number}", set(), {})
+    if verb == "signup":
+        return await sign_up(context, args)
+    if verb == "ics":
+        return await calendar_file(context, args)
+    raise Refusal(context.t("That button no longer does anything."))
