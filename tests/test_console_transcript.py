@@ -6,10 +6,11 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, run_digilog
 
 TRANSCRIPT = """\
 # a facilitator starts theme 1
@@ -116,3 +117,18 @@ def test_console_reads_the_bundled_example_only_once(database_url: str) -> None:
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert "Anna Lindqvist" in second.stdout
     assert EXAMPLE.exists()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_lab_sign_up_in_the_console(database_url: str, tmp_path: Path) -> None:
+    transcript = "as anna\nlabs\n1\n1\nas fia\nlab attendees hantera-information 1\nquit\n"
+    result = run_digilog(database_url, tmp_path, "console", stdin=transcript, language="en")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Leading digitally and in a digital age" in out
+    assert "You have a seat at Handling information on 2027-02-16 13:00–15:00." in out
+    # The confirmation's button saved the session as a calendar file.
+    assert "[file hantera-information-1.ics" in out
+    assert (tmp_path / "hantera-information-1.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
+    attendees = out.split("fia> lab attendees", 1)[1]
+    assert "Signed up" in attendees and "Anna Lindqvist" in attendees
