@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from handlers import labs
 from handlers.context import Context
 from handlers.programme_file import Programme
-from handlers.vocabulary import MessageBuilder, Outgoing, Span, ToHome
-from storage.models import Role, ThemeRun
+from handlers.schedule import when_text
+from handlers.vocabulary import MessageBuilder, Option, Outgoing, Span, ToHome
+from storage.models import Role, SignupState, ThemeRun
 
 DONE, NOT_YET = "✅", "⬜"
 
@@ -49,6 +51,46 @@ async def _cohort_section(context: Context, build: MessageBuilder) -> None:
         await _progress(context, programme, runs[-1], build)
     else:
         await _journey(context, programme, runs, build)
+    if member.membership.role == Role.participant and programme.labs:
+        await _labs(context, programme, build)
+
+
+async def _labs(context: Context, programme: Programme, build: MessageBuilder) -> None:
+    """The person's lab sessions, each with a button to give the place up."""
+    t = context.t
+    cohort, member = context.require_cohort(), context.require_member()
+    mine = await context.repos.labs.of_person(cohort.id, member.person.id)
+    sessions = labs.sessions_by_key(programme)
+    chosen = sorted(
+        ((sessions[key], state) for key, state in mine.items() if key in sessions),
+        key=lambda pair: pair[0].session.start,
+    )
+    build.para(Span(t("Your labs"), strong=True))
+    if not chosen:
+        build.para(t("You have not signed up for a lab yet: write `labs` to see them."))
+        return
+    build.bullets(
+        (
+            Span(when_text(c.session.start, c.session.end, context.zone) + "  ", strong=True),
+            Span(context.local(c.lab.title)),
+            Span(
+                " · "
+                + (
+                    t("you have a seat")
+                    if state is SignupState.signed_up
+                    else t("you are on the waitlist")
+                )
+            ),
+        )
+        for c, state in chosen
+    )
+    build.choices(
+        Option(
+            f"lab:{cohort.id}:cancel:{c.lab.id}:{c.number}",
+            t("Cancel: {lab} {n}", lab=c.lab.id, n=c.number),
+        )
+        for c, _ in chosen
+    )
 
 
 async def _journey(

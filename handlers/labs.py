@@ -345,7 +345,7 @@ def session_ics(context: Context, chosen: Chosen) -> FileMessage:
 
 
 async def choice(context: Context, action_id: str) -> list[Outgoing]:
-    """`lab:<cohort>:signup|ics:<lab>:<n>` from the catalogue or a confirmation."""
+    """`lab:<cohort>:signup|ics|cancel:<lab>:<n>`: the catalogue, a confirmation, the home page."""
     _, cohort_id, verb, lab, number = [*action_id.split(":"), "", "", "", ""][:5]
     if str(context.require_cohort().id) != cohort_id:
         raise Refusal(context.t("That button belongs to another cohort."))
@@ -354,4 +354,6 @@ async def choice(context: Context, action_id: str) -> list[Outgoing]:
         return await sign_up(context, args)
     if verb == "ics":
         return await calendar_file(context, args)
+    if verb == "cancel":
+        return await cancel(context, args)
     raise Refusal(context.t("That button no longer does anything."))

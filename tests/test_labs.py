@@ -14,7 +14,7 @@ from handlers.digilog import Digilog
 from handlers.labs import session_key
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
-from handlers.vocabulary import FileMessage, Message, ToPerson
+from handlers.vocabulary import FileMessage, HomeOpened, Message, Outgoing, ToPerson
 from storage.models import Cohort, Role, SignupState
 from storage.unit import Store
 from tests.chat import Chat
@@ -130,3 +130,23 @@ async def test_the_first_on_the_waitlist_is_told_when_a_seat_frees_up(
     assert isinstance(note.message, Message)
     assert "A seat freed up: you now have a seat at Handling information" in render(note.message)[0]
     assert "you have a seat" in (await chat.say("anna", "labs")).text
+
+
+async def test_the_home_page_lists_ones_labs_with_a_button_to_cancel(
+    cohort: Cohort, digilog: Digilog
+) -> None:
+    chat = Chat(digilog, cohort)
+    before = await chat.send(HomeOpened(chat.actor("anna"), chat.channel))
+    assert "You have not signed up for a lab yet" in render(_only(before.outgoing))[0]
+    await chat.say("anna", f"lab signup {LAB} 2")
+    home = _only((await chat.send(HomeOpened(chat.actor("anna"), chat.channel))).outgoing)
+    text, options = render(home)
+    assert "2027-03-17 09:00–11:00**  Handling information · you have a seat" in text
+    [cancel] = [o.action_id for o in options]
+    assert "no longer signed up" in (await chat.click("anna", cancel)).text
+
+
+def _only(outgoing: list[Outgoing]) -> Message:
+    [item] = outgoing
+    assert isinstance(item.message, Message)
+    return item.message
