@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from handlers import bank, export, labs, nudges, people, quiz, schedule, themes
+from handlers import bank, buddies, export, labs, nudges, people, quiz, schedule, themes
 from handlers.context import Args, Context
 from handlers.i18n import N_
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
@@ -119,6 +119,13 @@ COMMANDS: tuple[Command, ...] = (
         ("quiz",), N_("quiz [number]"), N_("Take a theme's quiz."), Access.member, quiz.take_quiz
     ),
     Command(
+        ("buddies",),
+        N_("buddies optout|optin"),
+        N_("Take part in learning-buddy pairing, or not."),
+        Access.member,
+        buddies.opt,
+    ),
+    Command(
         ("labs",),
         N_("labs [--mine]"),
         N_("The lab catalogue: sessions, free seats, and your sign-ups."),
@@ -175,6 +182,14 @@ COMMANDS: tuple[Command, ...] = (
         N_("Quiz results per question and per organisation."),
         Access.facilitator,
         quiz.results,
+    ),
+    Command(
+        ("pair",),
+        N_("pair [theme] [--seed N]"),
+        N_("Preview learning buddies across organisations, then announce them."),
+        Access.facilitator,
+        buddies.preview,
+        options=("seed", "in"),
     ),
     Command(
         ("lab", "attendees"),

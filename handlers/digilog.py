@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers import bank, commands, home, labs, nudges, people, quiz, themes
+from handlers import bank, buddies, commands, home, labs, nudges, people, quiz, themes
 from handlers.context import Args, Context, Refusal, build_context
 from handlers.vocabulary import (
     ChoiceMade,
@@ -119,6 +119,10 @@ class Digilog:
             return await quiz.choice(context, action)
         if kind == "nudge":
             return await nudges.confirm(context, action_id)
+        if kind == "pair":
+            return await buddies.announce(context, action_id)
+        if kind == "met":
+            return await buddies.met(context, action_id)
         if kind == "lab":
             context.require_member()
             return await labs.choice(context, action_id)

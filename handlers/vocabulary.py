@@ -273,11 +273,20 @@ class ToPerson:
 
 
 @dataclass(frozen=True)
+class ToGroup:
+    """A conversation of a few people (Slack: a group DM), opened if need be."""
+
+    platform: str
+    workspace: str
+    user_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ToHome:
     """The person's own page with the bot, replaced as a whole (Slack App Home)."""
 
 
-Destination = ToActor | ToConversation | ToPerson | ToHome
+Destination = ToActor | ToConversation | ToPerson | ToGroup | ToHome
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,7 @@ class Membership(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     role: Mapped[Role] = mapped_column(_enum(Role))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    buddy_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ThemeRun(Base):
@@ -326,3 +327,35 @@ class LabSignup(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     state: Mapped[SignupState] = mapped_column(_enum(SignupState))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BuddyRound(Base):
+    """One pairing of a cohort: for a theme, or (theme 0) for the whole programme."""
+
+    __tablename__ = "buddy_rounds"
+    __table_args__ = (UniqueConstraint("cohort_id", "theme_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    theme_number: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BuddyGroup(Base):
+    __tablename__ = "buddy_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("buddy_rounds.id", ondelete="CASCADE"), index=True
+    )
+
+
+class BuddyMember(Base):
+    __tablename__ = "buddy_members"
+    __table_args__ = (UniqueConstraint("group_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("buddy_groups.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    met_at: Mapped[datetime | None]  # this buddy said "we met"

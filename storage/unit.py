@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.buddies import BuddyRepository
 from storage.calendar import CalendarRepository
 from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
@@ -32,6 +33,7 @@ class Repositories:
     calendar: CalendarRepository
     deliveries: DeliveryRepository
     labs: LabRepository
+    buddies: BuddyRepository
 
 
 class Store:
@@ -55,4 +57,5 @@ class Store:
                 calendar=CalendarRepository(session),
                 deliveries=DeliveryRepository(session),
                 labs=LabRepository(session),
+                buddies=BuddyRepository(session),
             )

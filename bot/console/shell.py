@@ -41,6 +41,7 @@ from handlers.vocabulary import (
     ThreadPost,
     ToActor,
     ToConversation,
+    ToGroup,
     ToHome,
     ToPerson,
 )
@@ -189,6 +190,11 @@ class Console:
                 header = self.t(
                     "[Digilog → {name}, direct message]",
                     name=self.display_names.get(user_id, user_id),
+                )
+            case ToGroup(user_ids=user_ids):
+                header = self.t(
+                    "[Digilog → {names}, a group conversation]",
+                    names=", ".join(self.display_names.get(u, u) for u in user_ids),
                 )
         if when is not None:
             header = f"{when} {header}"

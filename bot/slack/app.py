@@ -48,6 +48,7 @@ BOT_SCOPES = (
     "groups:history",
     "im:history",
     "im:write",
+    "mpim:write",
     "users:read",
     "users:read.email",
 )

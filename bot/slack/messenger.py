@@ -20,6 +20,7 @@ from handlers.vocabulary import (
     Outgoing,
     ToActor,
     ToConversation,
+    ToGroup,
     ToHome,
     ToPerson,
 )
@@ -71,6 +72,9 @@ async def _deliver(digilog: Digilog, origin: Origin, item: Outgoing) -> None:
                 await digilog.delivered(Delivered(item.receipt, conversation, ts))
         case ToPerson(user_id=user_id):
             opened = await origin.client.conversations_open(users=user_id)
+            await _post(origin.client, opened["channel"]["id"], None, message)
+        case ToGroup(user_ids=user_ids):
+            opened = await origin.client.conversations_open(users=",".join(user_ids))
             await _post(origin.client, opened["channel"]["id"], None, message)
 
 

@@ -1,0 +1,192 @@
+"""Learning buddies: a facilitator previews a pairing across organisations and announces
+it; each group gets a conversation with the theme's reflection task; buddies say "we met"."""
+
+from __future__ import annotations
+
+import secrets
+from zoneinfo import ZoneInfo
+
+from handlers.context import Args, Context, Refusal
+from handlers.i18n import translator
+from handlers.pairing import Candidate, pair_up
+from handlers.programme_file import localise
+from handlers.schedule import when_text
+from handlers.themes import theme_number
+from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span, ToGroup, ToPerson
+from storage.models import Cohort, Role
+from storage.people import Member
+
+
+async def _round(
+    context: Context, cohort: Cohort, seed: int
+) -> tuple[list[tuple[Member, ...]], list[Member]]:
+    """The groups this seed gives, and who is left out (opted out, or not on the platform)."""
+    participants = await context.repos.people.members(cohort.id, Role.participant)
+    taking_part = [m for m in participants if not m.membership.buddy_opt_out and m.person.user_id]
+    left_out = [m for m in participants if m not in taking_part]
+    if len(taking_part) < 2:
+        raise Refusal(context.t("Pairing needs at least two participants who take part."))
+    by_id = {m.person.id: m for m in taking_part}
+    earlier = await context.repos.buddies.earlier_pairs(cohort.id)
+    groups = pair_up(
+        [Candidate(m.person.id, m.organisation.key) for m in taking_part], earlier, seed
+    )
+    return [tuple(by_id[p] for p in group) for group in groups], left_out
+
+
+def _names(context: Context, group: tuple[Member, ...]) -> str:
+    return " – ".join(
+        f"{m.person.display_name} ({context.local(m.organisation.name)})" for m in group
+    )
+
+
+async def preview(context: Context, args: Args) -> list[Outgoing]:
+    """pair [THEME] [--seed N]: the groups, and a button to announce them."""
+    t = context.t
+    context.require_facilitator()
+    cohort = context.require_cohort()
+    theme = theme_number(context, args, await context.programme()) if args.words else 0
+    raw_seed = args.options.get("seed")
+    if raw_seed is not None and not raw_seed.isdigit():
+        raise Refusal(t("The seed is a whole number, like `--seed 42`."))
+    seed = int(raw_seed) if raw_seed is not None else secrets.randbelow(1_000_000)
+    groups, left_out = await _round(context, cohort, seed)
+    title = (
+        t("Learning buddies for theme {number}", number=theme)
+        if theme
+        else t("Learning buddies for the whole programme")
+    )
+    build = MessageBuilder().heading(title).bullets(_names(context, g) for g in groups)
+    if left_out:
+        build.note(
+            t(
+                "Not paired (opted out, or not on the platform yet): {names}",
+                names=", ".join(m.person.display_name for m in left_out),
+            )
+        )
+    build.note(
+        t(
+            "The same seed gives the same pairs: `pair {theme} --seed {seed}`.",
+            theme=theme or "",
+            seed=seed,
+        )
+    )
+    build.choices([Option(f"pair:{cohort.id}:{theme}:{seed}", t("Announce"), style="primary")])
+    return [context.reply(build.build())]
+
+
+async def announce(context: Context, action_id: str) -> list[Outgoing]:
+    """The preview's button: store the round once and open a conversation per group."""
+    t = context.t
+    context.require_facilitator()
+    cohort = context.require_cohort()
+    try:
+        _, _, raw_theme, raw_seed = action_id.split(":")
+        theme, seed = int(raw_theme), int(raw_seed)
+    except ValueError:
+        raise Refusal(t("That button no longer does anything.")) from None
+    groups, left_out = await _round(context, cohort, seed)
+    ids = await context.repos.buddies.start_round(
+        cohort.id, theme, seed, [[m.person.id for m in g] for g in groups]
+    )
+    if ids is None:
+        raise Refusal(t("These learning buddies have been announced already."))
+    sent = [
+        Outgoing(
+            ToGroup(
+                cohort.platform, cohort.workspace, tuple(m.person.user_id or "" for m in group)
+            ),
+            await _introduction(context, cohort, theme, group, group_id),
+        )
+        for group, group_id in zip(groups, ids, strict=True)
+    ]
+    for member in left_out:
+        if member.person.user_id:
+            sent.append(
+                Outgoing(
+                    ToPerson(cohort.platform, cohort.workspace, member.person.user_id),
+                    MessageBuilder()
+                    .para(
+                        t(
+                            "You are not paired with a learning buddy this time, as you opted "
+                            "out. Write `buddies optin` to take part next time."
+                        )
+                    )
+                    .build(),
+                )
+            )
+    sent.append(context.reply(t.plural("{n} group announced.", "{n} groups announced.", len(ids))))
+    return sent
+
+
+async def _introduction(
+    context: Context, cohort: Cohort, theme: int, group: tuple[Member, ...], group_id: int
+) -> Message:
+    """In the cohort's language: a group conversation has more than one reader."""
+    language = cohort.language
+    t = translator(language)
+    build = MessageBuilder().heading(
+        t("Your learning buddies for theme {number}", number=theme)
+        if theme
+        else t("Your learning buddies")
+    )
+    build.para(_names(context, group))
+    programme = await context.programme()
+    found = programme.theme(theme) if theme else None
+    if found is not None:
+        build.para(Span(t("Reflection task"), strong=True))
+        build.para(localise(found.reflection_task.text, language))
+        workshop = next(
+            (
+                e
+                for e in await context.repos.calendar.entries(cohort.id)
+                if e.kind == "workshop" and e.theme_number == theme
+            ),
+            None,
+        )
+        if workshop is not None:
+            when = when_text(workshop.starts_at, None, ZoneInfo(cohort.timezone))
+            build.para(
+                t("Meet before the workshop on {when}, and do the task together.", when=when)
+            )
+        else:
+            build.para(t("Meet before the workshop, and do the task together."))
+    build.choices([Option(f"met:{cohort.id}:{group_id}", t("We met"))])
+    return build.build()
+
+
+async def met(context: Context, action_id: str) -> list[Outgoing]:
+    """The "we met" button: counted once per buddy."""
+    t = context.t
+    member = context.require_member()
+    cohort = context.require_cohort()
+    _, _, raw_group = [*action_id.split(":"), "", ""][:3]
+    if (
+        not raw_group.isdigit()
+        or await context.repos.buddies.cohort_of_group(int(raw_group)) != cohort.id
+    ):
+        raise Refusal(t("That button belongs to another cohort."))
+    marked = await context.repos.buddies.mark_met(int(raw_group), member.person.id, context.now())
+    if marked is None:
+        raise Refusal(t("Only the buddies of this group can say they met."))
+    return [
+        context.reply(t("Noted: you met. Thank you!") if marked else t("You had said so already."))
+    ]
+
+
+async def opt(context: Context, args: Args) -> list[Outgoing]:
+    """buddies optout|optin: take part in pairing, or not."""
+    t = context.t
+    member = context.require_member()
+    cohort = context.require_cohort()
+    choice = args.words[0].lower() if args.words else ""
+    if choice not in ("optout", "optin"):
+        raise Refusal(t("Write `buddies optout` or `buddies optin`."))
+    await context.repos.buddies.set_opt_out(cohort.id, member.person.id, choice == "optout")
+    return [
+        context.reply(
+            t("You will not be paired with a learning buddy. `buddies optin` undoes it.")
+            if choice == "optout"
+            else t("You will be paired with a learning buddy from another organisation.")
+        )
+    ]

@@ -1,0 +1,139 @@
+"""Learning buddies: pairs across organisations, new buddies rather than earlier ones.
+
+Pure and deterministic given a seed. The cost of a pairing is, in order: pairs from
+the same organisation, then pairs that were buddies before. Small cohorts (up to
+ten people) are solved exactly; larger ones by a greedy pass that can always avoid
+same-organisation pairs when that is possible, then swaps that remove repeats.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+EXACT_UP_TO = 10
+ATTEMPTS = 12
+
+Group = tuple[int, ...]
+Cost = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    person_id: int
+    organisation: str
+
+
+def pair_up(people: Sequence[Candidate], earlier: set[frozenset[int]], seed: int) -> list[Group]:
+    """Groups of two, and one of three when the number is odd; ValueError under two."""
+    if len(people) < 2:
+        raise ValueError("pairing needs at least two people")
+    rng = random.Random(seed)
+    order = sorted(people, key=lambda c: c.person_id)
+    rng.shuffle(order)
+    organisation = {c.person_id: c.organisation for c in people}
+
+    def cost(groups: Sequence[Group]) -> Cost:
+        same = repeats = 0
+        for group in groups:
+            for a, b in itertools.combinations(group, 2):
+                same += organisation[a] == organisation[b]
+                repeats += frozenset((a, b)) in earlier
+        return same, repeats
+
+    if len(people) <= EXACT_UP_TO:
+        best = min(_partitions([c.person_id for c in order]), key=cost)
+    else:
+        tries = (_greedy(order, earlier, random.Random(rng.random())) for _ in range(ATTEMPTS))
+        best = min((_improve(groups, cost) for groups in tries), key=cost)
+    return sorted(tuple(sorted(group)) for group in best)
+
+
+def _partitions(ids: list[int], need_triple: bool | None = None) -> Iterator[list[Group]]:
+    """Every way to split the ids into pairs, with one triple when their number is odd."""
+    if need_triple is None:
+        need_triple = len(ids) % 2 == 1
+    if not ids:
+        if not need_triple:
+            yield []
+        return
+    first, rest = ids[0], ids[1:]
+    for partner in rest:
+        left = [i for i in rest if i != partner]
+        for tail in _partitions(left, need_triple):
+            yield [(first, partner), *tail]
+    if need_triple:
+        for partners in itertools.combinations(rest, 2):
+            left = [i for i in rest if i not in partners]
+            for tail in _partitions(left, False):
+                yield [(first, *partners), *tail]
+
+
+def _greedy(
+    order: Sequence[Candidate], earlier: set[frozenset[int]], rng: random.Random
+) -> list[Group]:
+    """Take someone from the largest organisation left, and a partner from another.
+
+    While no organisation has more than half of those left, pairing its largest with
+    any other keeps it so, unless another organisation has exactly half: then the
+    partner must come from there. So no pair is from one organisation when that can
+    be avoided.
+    """
+    by_org: defaultdict[str, list[Candidate]] = defaultdict(list)
+    for candidate in order:
+        by_org[candidate.organisation].append(candidate)
+    groups: list[Group] = []
+    while sum(len(v) for v in by_org.values()) >= 2:
+        left = sum(len(v) for v in by_org.values())
+        largest = max(by_org, key=lambda org: (len(by_org[org]), rng.random()))
+        person = by_org[largest].pop(0)
+        others = [org for org in by_org if org != largest and by_org[org]]
+        # After this pair, left - 2 remain; an organisation with more than half of them
+        # would have to pair within itself later, so its people go first.
+        forced = [org for org in others if len(by_org[org]) * 2 > left - 2]
+        pool = [c for org in (forced or others) for c in by_org[org]] or by_org[largest]
+        fresh = [c for c in pool if frozenset((person.person_id, c.person_id)) not in earlier]
+        partner = rng.choice(fresh or pool)
+        by_org[partner.organisation].remove(partner)
+        groups.append((person.person_id, partner.person_id))
+        for org in [org for org, members in by_org.items() if not members]:
+            del by_org[org]
+    leftover = [c for members in by_org.values() for c in members]
+    if leftover:  # an odd number: the last one joins the pair they fit best
+        last = leftover[0]
+        groups.sort(key=lambda g: _fit(last, g, order, earlier))
+        groups[0] = (*groups[0], last.person_id)
+    return groups
+
+
+def _fit(
+    person: Candidate, group: Group, everyone: Sequence[Candidate], earlier: set[frozenset[int]]
+) -> tuple[int, int]:
+    organisation = {c.person_id: c.organisation for c in everyone}
+    same = sum(organisation[member] == person.organisation for member in group)
+    repeats = sum(frozenset((member, person.person_id)) in earlier for member in group)
+    return same, repeats
+
+
+def _improve(groups: list[Group], score: Callable[[Sequence[Group]], Cost]) -> list[Group]:
+    """Swap partners between two groups while that lowers the cost (repeats, mostly)."""
+    best = list(groups)
+    current = score(best)
+    improved = True
+    while improved and current != (0, 0):
+        improved = False
+        for i, j in itertools.combinations(range(len(best)), 2):
+            a, b = best[i], best[j]
+            for x, y in itertools.product(range(len(a)), range(len(b))):
+                swapped_a = (*a[:x], b[y], *a[x + 1 :])
+                swapped_b = (*b[:y], a[x], *b[y + 1 :])
+                trial = [*best[:i], swapped_a, *best[i + 1 : j], swapped_b, *best[j + 1 :]]
+                if (new := score(trial)) < current:
+                    best, current, improved = trial, new, True
+                    break
+            if improved:
+                break
+    return best

@@ -1,0 +1,101 @@
+"""Learning-buddy rounds: one per cohort and theme, written once, whoever clicks first."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_ignoring_duplicates
+from storage.models import BuddyGroup, BuddyMember, BuddyRound, Membership, Person, utcnow
+
+
+class BuddyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def earlier_pairs(self, cohort_id: int) -> set[frozenset[int]]:
+        """Everyone who has been someone's buddy in this cohort, as pairs."""
+        query = (
+            select(BuddyMember.group_id, BuddyMember.person_id)
+            .join(BuddyGroup, BuddyGroup.id == BuddyMember.group_id)
+            .join(BuddyRound, BuddyRound.id == BuddyGroup.round_id)
+            .where(BuddyRound.cohort_id == cohort_id)
+            .order_by(BuddyMember.group_id)
+        )
+        rows = (await self._session.execute(query)).all()
+        pairs: set[frozenset[int]] = set()
+        for _, members in itertools.groupby(rows, key=lambda row: row[0]):
+            ids = [person for _, person in members]
+            pairs.update(frozenset(p) for p in itertools.combinations(ids, 2))
+        return pairs
+
+    async def start_round(
+        self, cohort_id: int, theme: int, seed: int, groups: Sequence[Sequence[int]]
+    ) -> list[int] | None:
+        """Store the groups; None if this cohort and theme had its round already."""
+        round_id = await self._session.scalar(
+            insert_ignoring_duplicates(self._session, BuddyRound)
+            .values(cohort_id=cohort_id, theme_number=theme, seed=seed, created_at=utcnow())
+            .returning(BuddyRound.id)
+        )
+        if round_id is None:
+            return None
+        ids = []
+        for members in groups:
+            group = BuddyGroup(round_id=round_id)
+            self._session.add(group)
+            await self._session.flush()
+            self._session.add_all(BuddyMember(group_id=group.id, person_id=p) for p in members)
+            ids.append(group.id)
+        await self._session.flush()
+        return ids
+
+    async def members(self, group_id: int) -> list[Person]:
+        query = (
+            select(Person)
+            .join(BuddyMember, BuddyMember.person_id == Person.id)
+            .where(BuddyMember.group_id == group_id)
+            .order_by(Person.display_name)
+        )
+        return list(await self._session.scalars(query))
+
+    async def cohort_of_group(self, group_id: int) -> int | None:
+        query = (
+            select(BuddyRound.cohort_id)
+            .join(BuddyGroup, BuddyGroup.round_id == BuddyRound.id)
+            .where(BuddyGroup.id == group_id)
+        )
+        cohort: int | None = await self._session.scalar(query)
+        return cohort
+
+    async def mark_met(self, group_id: int, person_id: int, when: datetime) -> bool | None:
+        """None if the person is not in the group; False if they had said so already."""
+        result = await self._session.execute(
+            update(BuddyMember)
+            .where(
+                BuddyMember.group_id == group_id,
+                BuddyMember.person_id == person_id,
+                BuddyMember.met_at.is_(None),
+            )
+            .values(met_at=when)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        member = await self._session.scalar(
+            select(BuddyMember.id).where(
+                BuddyMember.group_id == group_id, BuddyMember.person_id == person_id
+            )
+        )
+        return None if member is None else False
+
+    async def set_opt_out(self, cohort_id: int, person_id: int, opt_out: bool) -> None:
+        await self._session.execute(
+            update(Membership)
+            .where(Membership.cohort_id == cohort_id, Membership.person_id == person_id)
+            .values(buddy_opt_out=opt_out)
+        )

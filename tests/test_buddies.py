@@ -1,0 +1,126 @@
+"""Learning buddies: pairing properties over random cohorts, and a round in the chat."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.console.render import render
+from handlers.digilog import Digilog
+from handlers.pairing import Candidate, pair_up
+from handlers.vocabulary import Message, ToGroup, ToPerson
+from storage.models import Cohort
+from tests.chat import Chat
+
+ORGANISATIONS = ("umea", "pitea", "skelleftea", "region", "ornskoldsvik")
+
+
+@st.composite
+def cohorts(draw: st.DrawFn, most: int = 40) -> tuple[list[Candidate], set[frozenset[int]], int]:
+    organisations = draw(st.lists(st.sampled_from(ORGANISATIONS), min_size=2, max_size=most))
+    people = [Candidate(n, org) for n, org in enumerate(organisations)]
+    pairs = list(itertools.combinations(range(len(people)), 2))
+    earlier = draw(st.sets(st.sampled_from(pairs), max_size=len(people))) if pairs else set()
+    return people, {frozenset(p) for p in earlier}, draw(st.integers(0, 2**31))
+
+
+def cost(
+    groups: list[tuple[int, ...]], people: list[Candidate], earlier: set[frozenset[int]]
+) -> tuple[int, int]:
+    organisation = {c.person_id: c.organisation for c in people}
+    pairs = [frozenset(p) for g in groups for p in itertools.combinations(g, 2)]
+    same = sum(len({organisation[p] for p in pair}) == 1 for pair in pairs)
+    return same, sum(pair in earlier for pair in pairs)
+
+
+def best_possible(people: list[Candidate], earlier: set[frozenset[int]]) -> tuple[int, int]:
+    """By brute force, written independently: the lowest cost any grouping has."""
+
+    def groupings(ids: tuple[int, ...], triple: bool) -> list[list[tuple[int, ...]]]:
+        if not ids:
+            return [] if triple else [[]]
+        first, rest = ids[0], ids[1:]
+        found = []
+        for other in rest:
+            left = tuple(i for i in rest if i != other)
+            found += [[(first, other), *g] for g in groupings(left, triple)]
+        if triple:
+            for two in itertools.combinations(rest, 2):
+                left = tuple(i for i in rest if i not in two)
+                found += [[(first, *two), *g] for g in groupings(left, False)]
+        return found
+
+    ids = tuple(c.person_id for c in people)
+    return min(cost(g, people, earlier) for g in groupings(ids, len(ids) % 2 == 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(cohorts())
+def test_everyone_who_takes_part_is_in_exactly_one_group(
+    cohort: tuple[list[Candidate], set[frozenset[int]], int],
+) -> None:
+    people, earlier, seed = cohort
+    groups = pair_up(people, earlier, seed)
+    assert Counter(p for g in groups for p in g) == Counter(c.person_id for c in people)
+    sizes = Counter(len(g) for g in groups)
+    assert sizes[3] == len(people) % 2 and set(sizes) <= {2, 3}
+    assert pair_up(people, earlier, seed) == groups  # the same seed, the same pairs
+
+
+@settings(max_examples=150, deadline=None)
+@given(cohorts())
+def test_no_pair_from_one_organisation_while_another_pairing_exists(
+    cohort: tuple[list[Candidate], set[frozenset[int]], int],
+) -> None:
+    people, earlier, seed = cohort
+    largest = max(Counter(c.organisation for c in people).values())
+    if len(people) % 2 == 0 and largest <= len(people) // 2:
+        assert cost(pair_up(people, earlier, seed), people, earlier)[0] == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(cohorts(most=8))
+def test_small_cohorts_get_the_best_pairing_there_is(
+    cohort: tuple[list[Candidate], set[frozenset[int]], int],
+) -> None:
+    """Fewest same-organisation pairs first, then fewest earlier buddies again."""
+    people, earlier, seed = cohort
+    assert cost(pair_up(people, earlier, seed), people, earlier) == best_possible(people, earlier)
+
+
+def test_a_large_cohort_gets_new_buddies_round_after_round() -> None:
+    people = [Candidate(n, ORGANISATIONS[n % 5]) for n in range(250)]
+    earlier: set[frozenset[int]] = set()
+    for seed in range(4):
+        groups = pair_up(people, earlier, seed)
+        assert cost(groups, people, earlier) == (0, 0)
+        earlier |= {frozenset(g) for g in groups}
+
+
+async def test_a_buddy_round_in_the_chat(cohort: Cohort, digilog: Digilog) -> None:
+    chat = Chat(digilog, cohort)
+    out = await chat.say("cecilia", "buddies optout")
+    assert "will not be paired" in out.text
+    preview = await chat.say("fia", "pair 1 --seed 7")
+    assert "Anna Lindqvist (Umeå Municipality) – Björn Öberg (Piteå Municipality)" in preview.text
+    assert "Not paired (opted out, or not on the platform yet): Cecilia Åström" in preview.text
+    [announce] = preview.options
+    announced = await chat.click("fia", announce.action_id)
+    [group] = [o for o in announced.outgoing if isinstance(o.to, ToGroup)]
+    assert isinstance(group.to, ToGroup) and sorted(group.to.user_ids) == ["anna", "bjorn"]
+    assert isinstance(group.message, Message)
+    [told] = [o for o in announced.outgoing if isinstance(o.to, ToPerson)]
+    assert isinstance(told.to, ToPerson) and told.to.user_id == "cecilia"
+    assert "1 group announced" in announced.private
+    again = await chat.click("fia", announce.action_id)
+    assert "announced already" in again.text
+
+    [met] = [o.action_id for o in render(group.message)[1]]
+    assert "Noted: you met" in (await chat.click("anna", met)).text
+    assert "said so already" in (await chat.click("anna", met)).text
+    assert "Only the buddies of this group" in (await chat.click("cecilia", met)).text
+    not_allowed = await chat.say("anna", "pair 1")
+    assert "Only a facilitator" in not_allowed.text
