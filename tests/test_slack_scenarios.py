@@ -591,3 +591,23 @@ async def test_slacks_time_zone_for_a_person_is_used_for_their_times(slack: Slac
     slack.fake.users["U_ANNA"]["tz"] = "Europe/Helsinki"
     [reply] = await slack.command("timezone", "U_ANNA")
     assert "Europe/Helsinki" in blocks_text(reply.params["blocks"])
+
+
+# ---------------------------------------------------------------- learning buddies
+
+
+async def test_announced_buddies_get_a_group_conversation_in_slack(slack: Slack) -> None:
+    [preview] = await slack.command("pair 1 --seed 5", "U_FIA", name="pair")
+    assert "Anna Lindqvist" in blocks_text(preview.params["blocks"])
+    [announce] = [
+        e for b in preview.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    url = slack.fake.response_url("announce")
+    await slack.send(
+        p.block_action(announce["action_id"], announce["value"], user="U_FIA", response_url=url)
+    )
+    [opened] = await slack.fake.wait_for("conversations.open")
+    assert sorted(opened.params["users"].split(",")) == ["U_ANNA", "U_BJORN"]
+    [post] = await slack.fake.wait_for("chat.postMessage")
+    assert post.params["channel"] == "D" + opened.params["users"].replace(",", "")
+    assert "Vi har träffats" in blocks_text(post.params["blocks"])  # the cohort speaks Swedish
