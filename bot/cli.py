@@ -316,6 +316,36 @@ async def bank_export(cohort_key: str, fmt: export.Format, out: TextIO) -> None:
     click.echo(f"{rows} reflections exported", err=True)
 
 
+@main.command("report")
+@click.argument("cohort_key", metavar="COHORT")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where the chart and the CSV go.",
+)
+@run_async
+async def report_command(cohort_key: str, out: Path) -> None:
+    """Write a cohort's report: participation.png and report.csv, per theme and organisation."""
+    from handlers import report
+
+    async def work(runtime: Runtime) -> tuple[Path, Path]:
+        async with runtime.store.transaction() as repos:
+            cohort = await repos.cohorts.by_key(cohort_key)
+            if cohort is None:
+                raise admin.AdminError(f"no cohort {cohort_key!r}")
+            found = await report.figures(repos, cohort, cohort.language)
+        out.mkdir(parents=True, exist_ok=True)
+        chart, table = out / "participation.png", out / "report.csv"
+        chart.write_bytes(report.chart(translator(cohort.language), found))
+        table.write_text(report.table(found), encoding="utf-8")
+        return chart, table
+
+    chart, table = await _with_runtime(work)
+    click.echo(f"wrote {chart} and {table}")
+
+
 # ------------------------------------------------------------------ console and serve
 
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from handlers import bank, buddies, export, labs, nudges, people, quiz, schedule, themes
+from handlers import bank, buddies, export, labs, nudges, people, quiz, report, schedule, themes
 from handlers.context import Args, Context
 from handlers.i18n import N_
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
@@ -182,6 +182,13 @@ COMMANDS: tuple[Command, ...] = (
         N_("Quiz results per question and per organisation."),
         Access.facilitator,
         quiz.results,
+    ),
+    Command(
+        ("report",),
+        N_("report"),
+        N_("How the cohort is doing, per theme and organisation, with a chart."),
+        Access.facilitator,
+        report.report,
     ),
     Command(
         ("pair",),

@@ -99,3 +99,17 @@ class BuddyRepository:
             .where(Membership.cohort_id == cohort_id, Membership.person_id == person_id)
             .values(buddy_opt_out=opt_out)
         )
+
+    async def met_by_theme(self, cohort_id: int) -> dict[int, tuple[int, int]]:
+        """theme (0: the whole programme) → (groups, groups where someone said "we met")."""
+        query = (
+            select(BuddyRound.theme_number, BuddyGroup.id, BuddyMember.met_at)
+            .join(BuddyGroup, BuddyGroup.round_id == BuddyRound.id)
+            .join(BuddyMember, BuddyMember.group_id == BuddyGroup.id)
+            .where(BuddyRound.cohort_id == cohort_id)
+        )
+        met: dict[int, dict[int, bool]] = {}
+        for theme, group, met_at in (await self._session.execute(query)).all():
+            groups = met.setdefault(theme, {})
+            groups[group] = groups.get(group, False) or met_at is not None
+        return {theme: (len(g), sum(g.values())) for theme, g in met.items()}

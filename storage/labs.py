@@ -183,3 +183,10 @@ class LabRepository:
         return {
             key: SignupState(state) for key, state in (await self._session.execute(query)).all()
         }
+
+    async def seated_people(self, cohort_id: int) -> list[int]:
+        """Who holds a seat, once per seat (someone in two sessions counts twice)."""
+        query = select(LabSignup.person_id).where(
+            LabSignup.cohort_id == cohort_id, LabSignup.state == SignupState.signed_up
+        )
+        return list(await self._session.scalars(query))

@@ -136,6 +136,21 @@ class ReflectionRepository:
         )
         return set((await self._session.scalars(query.distinct())).all())
 
+    async def digilog_activity(
+        self, cohort_id: int
+    ) -> Sequence[tuple[int | None, int, Source, int | None]]:
+        """(theme, author, post or reply, whom it answered) for every digilog contribution."""
+        query = select(
+            Reflection.theme_number,
+            Reflection.author_id,
+            Reflection.source,
+            Reflection.replied_to_person_id,
+        ).where(
+            Reflection.cohort_id == cohort_id,
+            Reflection.source.in_((Source.digilog_post, Source.digilog_reply)),
+        )
+        return [tuple(row) for row in (await self._session.execute(query)).all()]  # type: ignore[misc]
+
     async def repliers(self, cohort_id: int, theme: int) -> set[int]:
         """Who has replied to someone else in a theme's digilog."""
         query = select(Reflection.author_id).where(
