@@ -330,19 +330,21 @@ async def report_command(cohort_key: str, out: Path) -> None:
     """Write a cohort's report: participation.png and report.csv, per theme and organisation."""
     from handlers import report
 
-    async def work(runtime: Runtime) -> tuple[Path, Path]:
+    async def work(runtime: Runtime) -> tuple[str, report.Report]:
         async with runtime.store.transaction() as repos:
             cohort = await repos.cohorts.by_key(cohort_key)
             if cohort is None:
                 raise admin.AdminError(f"no cohort {cohort_key!r}")
-            found = await report.figures(repos, cohort, cohort.language)
+            return cohort.language, await report.figures(repos, cohort, cohort.language)
+
+    def write(language: str, found: report.Report) -> tuple[Path, Path]:
         out.mkdir(parents=True, exist_ok=True)
         chart, table = out / "participation.png", out / "report.csv"
-        chart.write_bytes(report.chart(translator(cohort.language), found))
+        chart.write_bytes(report.chart(translator(language), found))
         table.write_text(report.table(found), encoding="utf-8")
         return chart, table
 
-    chart, table = await _with_runtime(work)
+    chart, table = await asyncio.to_thread(write, *await _with_runtime(work))
     click.echo(f"wrote {chart} and {table}")
 
 
