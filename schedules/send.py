@@ -44,12 +44,18 @@ class Sender:
         self.store, self.digilog, self.courier, self.clock = store, digilog, courier, clock
         self.worker, self.batch, self.lease = worker, batch, lease
 
-    async def send_due(self) -> int:
-        """Send whatever is due until nothing is; returns how many rows were handled."""
+    async def send_due(self, stop: asyncio.Event | None = None) -> int:
+        """Send whatever is due until nothing is (or until stopped); returns rows handled."""
         handled = 0
-        while claimed := await self.claim():
+        while not (stop and stop.is_set()) and (claimed := await self.claim()):
             reads = SharedReads()
-            for delivery in claimed:
+            for n, delivery in enumerate(claimed):
+                if stop and stop.is_set():
+                    # Stopping: what was claimed but not begun goes back at once, rather
+                    # than waiting for the lease to run out.
+                    async with self.store.transaction() as repos:
+                        await repos.deliveries.release([d.id for d in claimed[n:]], self.worker)
+                    break
                 await self.send(delivery, reads)
                 handled += 1
         return handled
@@ -65,7 +71,7 @@ class Sender:
         while not stop.is_set():
             wake.clear()  # before sending: a wake-up during the round starts another
             try:
-                await self.send_due()
+                await self.send_due(stop)
             except Exception:  # the database away for a moment must not end the sender
                 log.exception("sending due deliveries failed; trying again shortly")
             waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())}

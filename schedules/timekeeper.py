@@ -8,10 +8,11 @@ so a timer lost in a crash costs at most one sweep's delay.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC
 
 from apscheduler.job import Job
@@ -27,6 +28,7 @@ from storage.unit import Store
 log = logging.getLogger(__name__)
 
 SWEEP_JOB = "sweep"
+STOP_WAIT_SECONDS = 10
 
 
 def fingerprint(entries: list[CalendarEntry]) -> str:
@@ -52,6 +54,9 @@ class Timekeeper:
         self.sweep_seconds, self.timers = sweep_seconds, timers
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._built: dict[int, str] = {}  # cohort id → fingerprint its timers were built from
+        # Planning runs one at a time; stopping waits for the one under way, since
+        # APScheduler's shutdown would cancel it mid-transaction and log that as a failure.
+        self._busy = asyncio.Lock()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -69,17 +74,21 @@ class Timekeeper:
         try:
             yield
         finally:
+            self.scheduler.pause()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(STOP_WAIT_SECONDS), self._busy:
+                    pass
             self.scheduler.shutdown(wait=False)
             self.scheduler.remove_all_jobs()
             self._built.clear()
 
     async def sweep(self) -> None:
         """Plan whatever is due, and rebuild the timers of every calendar that changed."""
-        now = self.clock.now()
-        if await plan_everything(self.store, now):
-            self.wake_senders()
-        if self.timers:
-            await self.rebuild()
+        async with self._busy:
+            if await plan_everything(self.store, self.clock.now()):
+                self.wake_senders()
+            if self.timers:
+                await self.rebuild()
 
     async def rebuild(self) -> None:
         async with self.store.transaction() as repos:
@@ -118,5 +127,6 @@ class Timekeeper:
         return [job for job in self.scheduler.get_jobs() if job.id.startswith(prefix)]
 
     async def fire(self, cohort_id: int) -> None:
-        if await plan_one(self.store, cohort_id, self.clock.now()):
-            self.wake_senders()
+        async with self._busy:
+            if await plan_one(self.store, cohort_id, self.clock.now()):
+                self.wake_senders()

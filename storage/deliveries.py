@@ -167,6 +167,25 @@ class DeliveryRepository:
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    async def release(self, delivery_ids: list[int], worker: str) -> None:
+        """Give back claimed rows this worker has not begun: due again, for anyone."""
+        await self._session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(delivery_ids),
+                Delivery.claimed_by == worker,
+                Delivery.state == DeliveryState.sending,
+                Delivery.maybe_sent.is_(False),
+            )
+            .values(
+                state=DeliveryState.pending,
+                claimed_by=None,
+                lease_until=None,
+                attempts=Delivery.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
     async def retry_at(
         self, delivery_id: int, worker: str, when: datetime, reason: str, *, maybe_sent: bool
     ) -> bool:

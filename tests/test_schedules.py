@@ -580,3 +580,26 @@ async def test_those_signed_up_for_a_lab_are_reminded_the_day_before(
     assert running.dms("bjorn") == []
     await running.at(local("2027-02-15 13:30"))
     assert len(running.dms("anna")) == 1
+
+
+async def test_a_sender_told_to_stop_gives_back_what_it_has_not_begun(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    await three_nudges_queued(store, cohort, digilog, running, tmp_path)
+    stop = asyncio.Event()
+
+    async def stop_after_the_first() -> None:
+        await running.slack.wait_for("chat.postMessage", count=2)  # the theme post, a nudge
+        stop.set()
+
+    async with aiohttp.ClientSession() as session:
+        client = courier_client("xoxb-test", running.slack.api_url, session)
+        leaving = sender_for(store, digilog, client, running.clock, "leaving")
+        stopper = asyncio.create_task(stop_after_the_first())
+        assert await leaving.send_due(stop) == 1
+        await stopper
+    rows = [r for r in await running.rows() if r.kind == "nudge_adhoc"]
+    assert Counter(r.state for r in rows) == {DeliveryState.sent: 1, DeliveryState.pending: 2}
+    assert all(r.claimed_by is None for r in rows if r.state is DeliveryState.pending)
+    await running.at(running.clock.moment)  # no lease to wait for: sent at once
+    assert all(r.state is DeliveryState.sent for r in await running.rows())
