@@ -34,9 +34,9 @@ async def _round(
     return [tuple(by_id[p] for p in group) for group in groups], left_out
 
 
-def _names(context: Context, group: tuple[Member, ...]) -> str:
+def _names(group: tuple[Member, ...], language: str) -> str:
     return " – ".join(
-        f"{m.person.display_name} ({context.local(m.organisation.name)})" for m in group
+        f"{m.person.display_name} ({localise(m.organisation.name, language)})" for m in group
     )
 
 
@@ -56,7 +56,7 @@ async def preview(context: Context, args: Args) -> list[Outgoing]:
         if theme
         else t("Learning buddies for the whole programme")
     )
-    build = MessageBuilder().heading(title).bullets(_names(context, g) for g in groups)
+    build = MessageBuilder().heading(title).bullets(_names(g, context.language) for g in groups)
     if left_out:
         build.note(
             t(
@@ -130,7 +130,7 @@ async def _introduction(
         if theme
         else t("Your learning buddies")
     )
-    build.para(_names(context, group))
+    build.para(_names(group, language))
     programme = await context.programme()
     found = programme.theme(theme) if theme else None
     if found is not None:
