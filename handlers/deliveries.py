@@ -21,7 +21,7 @@ from handlers.labs import LAB_TOMORROW
 from handlers.programme_file import Programme, localise
 from handlers.progress import done_by
 from handlers.quiz import QuizAction, quiz_announcement
-from handlers.schedule import when_text
+from handlers.schedule import when_text, where_spans
 from handlers.steps import AD_HOC, NUDGE_TASKS, Audience, DueStep, Task, step_of
 from handlers.themes import RECEIPT_PREFIX, theme_post
 from handlers.vocabulary import (
@@ -245,14 +245,8 @@ def _reminder(t: Translator, cohort: Cohort, due: DueStep) -> Message:
         else t("{what} starts in an hour: {when}.", what=what, when=when)
     )
     build = MessageBuilder().para(Span(t("Reminder") + ": ", strong=True), Span(lead))
-    details: list[Span] = []
-    if entry.place:
-        details.append(Span(localise(entry.place, t.language)))
-    if entry.link:
-        details += [Span(" · ")] if details else []
-        details.append(Span(t("link"), link=entry.link))
-    if details:
-        build.para(*details)
+    if where := where_spans(t, entry.place, entry.link):
+        build.para(*where)
     return build.build()
 
 

@@ -11,7 +11,7 @@ from icalendar import Calendar, Event
 from handlers.context import Args, Context, Refusal, zone_of
 from handlers.i18n import N_, translator
 from handlers.programme_file import Lab, LabSession, Programme, localise
-from handlers.schedule import when_text
+from handlers.schedule import when_text, where_spans
 from handlers.vocabulary import (
     FileMessage,
     Message,
@@ -93,12 +93,9 @@ async def reminder(
             )
         ),
     )
-    details = [Span(localise(session.place, t.language))] if session.place else []
-    if session.link:
-        details += [Span(" · ")] if details else []
-        details.append(Span(t("link"), link=str(session.link)))
-    if details:
-        build.para(*details)
+    link = str(session.link) if session.link else None
+    if where := where_spans(t, session.place, link):
+        build.para(*where)
     build.note(
         t(
             "Cannot come? `lab cancel {lab} {n}` gives your seat to the next in line.",

@@ -78,12 +78,17 @@ def when_text(start: datetime, end: datetime | None, zone: ZoneInfo) -> str:
 def _row(
     t: Translator, when: str, text: str, place: dict[str, str] | None, link: str | None
 ) -> tuple[Span, ...]:
-    spans = [Span(when + "  ", strong=True), Span(text)]
-    if place:
-        spans.append(Span(" · " + localise(place, t.language)))
+    where = where_spans(t, place, link)
+    return (Span(when + "  ", strong=True), Span(text), *([Span(" · ")] if where else []), *where)
+
+
+def where_spans(t: Translator, place: dict[str, str] | None, link: str | None) -> list[Span]:
+    """Where something happens: the place, the link, or both."""
+    spans = [Span(localise(place, t.language))] if place else []
     if link:
-        spans += [Span(" · "), Span(t("link"), link=link)]
-    return tuple(spans)
+        spans += [Span(" · ")] if spans else []
+        spans.append(Span(t("link"), link=link))
+    return spans
 
 
 async def show(context: Context, args: Args) -> list[Outgoing]:
