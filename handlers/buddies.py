@@ -4,6 +4,7 @@ it; each group gets a conversation with the theme's reflection task; buddies say
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from handlers.context import Args, Context, Refusal
@@ -28,8 +29,13 @@ async def _round(
         raise Refusal(context.t("Pairing needs at least two participants who take part."))
     by_id = {m.person.id: m for m in taking_part}
     earlier = await context.repos.buddies.earlier_pairs(cohort.id)
+    pinned, forbidden = await context.repos.buddies.rules(cohort.id)
     groups = pair_up(
-        [Candidate(m.person.id, m.organisation.key) for m in taking_part], earlier, seed
+        [Candidate(m.person.id, m.organisation.key) for m in taking_part],
+        earlier,
+        seed,
+        pinned=pinned,
+        forbidden=forbidden,
     )
     return [tuple(by_id[p] for p in group) for group in groups], left_out
 
@@ -172,6 +178,35 @@ async def met(context: Context, action_id: str) -> list[Outgoing]:
     return [
         context.reply(t("Noted: you met. Thank you!") if marked else t("You had said so already."))
     ]
+
+
+def rule(pinned: bool | None) -> Callable[[Context, Args], Awaitable[list[Outgoing]]]:
+    """pair pin|forbid|clear USER USER: a facilitator's word on one pair."""
+
+    async def run(context: Context, args: Args) -> list[Outgoing]:
+        t = context.t
+        context.require_facilitator()
+        cohort = context.require_cohort()
+        words = [w.lstrip("@") for w in args.words]
+        if len(words) != 2 or words[0] == words[1]:
+            raise Refusal(t("Name two people by user id, like `pair pin anna bjorn`."))
+        members = {
+            m.person.user_id: m
+            for m in await context.repos.people.members(cohort.id, Role.participant)
+        }
+        unknown = [w for w in words if w not in members]
+        if unknown:
+            raise Refusal(t("{user} is not a participant of this cohort.", user=unknown[0]))
+        a, b = members[words[0]], members[words[1]]
+        await context.repos.buddies.set_rule(cohort.id, a.person.id, b.person.id, pinned)
+        names = {"a": a.person.display_name, "b": b.person.display_name}
+        if pinned is None:
+            return [context.reply(t("{a} and {b} are paired like anyone else again.", **names))]
+        if pinned:
+            return [context.reply(t("{a} and {b} will always be paired.", **names))]
+        return [context.reply(t("{a} and {b} will not be paired.", **names))]
+
+    return run
 
 
 async def opt(context: Context, args: Args) -> list[Outgoing]:

@@ -199,6 +199,27 @@ COMMANDS: tuple[Command, ...] = (
         options=("seed", "in"),
     ),
     Command(
+        ("pair", "pin"),
+        N_("pair pin <user-id> <user-id>"),
+        N_("Always pair these two as learning buddies."),
+        Access.facilitator,
+        buddies.rule(pinned=True),
+    ),
+    Command(
+        ("pair", "forbid"),
+        N_("pair forbid <user-id> <user-id>"),
+        N_("Never pair these two."),
+        Access.facilitator,
+        buddies.rule(pinned=False),
+    ),
+    Command(
+        ("pair", "clear"),
+        N_("pair clear <user-id> <user-id>"),
+        N_("Pair these two like anyone else again."),
+        Access.facilitator,
+        buddies.rule(pinned=None),
+    ),
+    Command(
         ("lab", "attendees"),
         N_("lab attendees <lab> [session]"),
         N_("Who has a seat at a lab session, who waits, and how many seats are free."),

@@ -11,14 +11,14 @@ from __future__ import annotations
 import itertools
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 EXACT_UP_TO = 10
 ATTEMPTS = 12
 
 Group = tuple[int, ...]
-Cost = tuple[int, int]
+Cost = tuple[int, int, int]  # forbidden pairs, same organisation, earlier buddies
 
 
 @dataclass(frozen=True)
@@ -27,29 +27,65 @@ class Candidate:
     organisation: str
 
 
-def pair_up(people: Sequence[Candidate], earlier: set[frozenset[int]], seed: int) -> list[Group]:
-    """Groups of two, and one of three when the number is odd; ValueError under two."""
+def pair_up(
+    people: Sequence[Candidate],
+    earlier: set[frozenset[int]],
+    seed: int,
+    *,
+    pinned: Collection[frozenset[int]] = (),
+    forbidden: Collection[frozenset[int]] = (),
+) -> list[Group]:
+    """Groups of two, and one of three when the number is odd; ValueError under two.
+
+    A facilitator's pinned pairs stay together; forbidden pairs are avoided before
+    anything else.
+    """
     if len(people) < 2:
         raise ValueError("pairing needs at least two people")
+    present = {c.person_id for c in people}
+    fixed: list[Group] = []
+    for pair in sorted(tuple(sorted(p)) for p in pinned):
+        if set(pair) <= present and not any(set(pair) & set(g) for g in fixed):
+            fixed.append(pair)
+    taken = {p for g in fixed for p in g}
+    rest = [c for c in people if c.person_id not in taken]
+    if len(rest) == 1:  # the one left over joins the pinned pair they fit best
+        i = min(
+            range(len(fixed)),
+            key=lambda i: _fit(rest[0], fixed[i], people, earlier, set(forbidden)),
+        )
+        fixed[i] = (*fixed[i], rest[0].person_id)
+        rest = []
+    groups = _pair_rest(rest, earlier, set(forbidden), seed) if rest else []
+    return sorted(tuple(sorted(group)) for group in fixed + groups)
+
+
+def _pair_rest(
+    people: Sequence[Candidate],
+    earlier: set[frozenset[int]],
+    forbidden: set[frozenset[int]],
+    seed: int,
+) -> list[Group]:
     rng = random.Random(seed)
     order = sorted(people, key=lambda c: c.person_id)
     rng.shuffle(order)
     organisation = {c.person_id: c.organisation for c in people}
 
     def cost(groups: Sequence[Group]) -> Cost:
-        same = repeats = 0
+        banned = same = repeats = 0
         for group in groups:
             for a, b in itertools.combinations(group, 2):
+                banned += frozenset((a, b)) in forbidden
                 same += organisation[a] == organisation[b]
                 repeats += frozenset((a, b)) in earlier
-        return same, repeats
+        return banned, same, repeats
 
     if len(people) <= EXACT_UP_TO:
-        best = min(_partitions([c.person_id for c in order]), key=cost)
-    else:
-        tries = (_greedy(order, earlier, random.Random(rng.random())) for _ in range(ATTEMPTS))
-        best = min((_improve(groups, cost) for groups in tries), key=cost)
-    return sorted(tuple(sorted(group)) for group in best)
+        return min(_partitions([c.person_id for c in order]), key=cost)
+    tries = (
+        _greedy(order, earlier, forbidden, random.Random(rng.random())) for _ in range(ATTEMPTS)
+    )
+    return min((_improve(groups, cost) for groups in tries), key=cost)
 
 
 def _partitions(ids: list[int], need_triple: bool | None = None) -> Iterator[list[Group]]:
@@ -73,7 +109,10 @@ def _partitions(ids: list[int], need_triple: bool | None = None) -> Iterator[lis
 
 
 def _greedy(
-    order: Sequence[Candidate], earlier: set[frozenset[int]], rng: random.Random
+    order: Sequence[Candidate],
+    earlier: set[frozenset[int]],
+    forbidden: set[frozenset[int]],
+    rng: random.Random,
 ) -> list[Group]:
     """Take someone from the largest organisation left, and a partner from another.
 
@@ -95,6 +134,9 @@ def _greedy(
         # would have to pair within itself later, so its people go first.
         forced = [org for org in others if len(by_org[org]) * 2 > left - 2]
         pool = [c for org in (forced or others) for c in by_org[org]] or by_org[largest]
+        pool = [
+            c for c in pool if frozenset((person.person_id, c.person_id)) not in forbidden
+        ] or pool
         fresh = [c for c in pool if frozenset((person.person_id, c.person_id)) not in earlier]
         partner = rng.choice(fresh or pool)
         by_org[partner.organisation].remove(partner)
@@ -104,18 +146,25 @@ def _greedy(
     leftover = [c for members in by_org.values() for c in members]
     if leftover:  # an odd number: the last one joins the pair they fit best
         last = leftover[0]
-        groups.sort(key=lambda g: _fit(last, g, order, earlier))
+        groups.sort(key=lambda g: _fit(last, g, order, earlier, forbidden))
         groups[0] = (*groups[0], last.person_id)
     return groups
 
 
 def _fit(
-    person: Candidate, group: Group, everyone: Sequence[Candidate], earlier: set[frozenset[int]]
-) -> tuple[int, int]:
+    person: Candidate,
+    group: Group,
+    everyone: Sequence[Candidate],
+    earlier: set[frozenset[int]],
+    forbidden: set[frozenset[int]],
+) -> Cost:
     organisation = {c.person_id: c.organisation for c in everyone}
-    same = sum(organisation[member] == person.organisation for member in group)
-    repeats = sum(frozenset((member, person.person_id)) in earlier for member in group)
-    return same, repeats
+    pairs = [frozenset((member, person.person_id)) for member in group]
+    return (
+        sum(pair in forbidden for pair in pairs),
+        sum(organisation[member] == person.organisation for member in group),
+        sum(pair in earlier for pair in pairs),
+    )
 
 
 def _improve(groups: list[Group], score: Callable[[Sequence[Group]], Cost]) -> list[Group]:
@@ -123,7 +172,7 @@ def _improve(groups: list[Group], score: Callable[[Sequence[Group]], Cost]) -> l
     best = list(groups)
     current = score(best)
     improved = True
-    while improved and current != (0, 0):
+    while improved and any(current):
         improved = False
         for i, j in itertools.combinations(range(len(best)), 2):
             a, b = best[i], best[j]

@@ -6,11 +6,19 @@ import itertools
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import BuddyGroup, BuddyMember, BuddyRound, Membership, Person, utcnow
+from storage.models import (
+    BuddyGroup,
+    BuddyMember,
+    BuddyRound,
+    BuddyRule,
+    Membership,
+    Person,
+    utcnow,
+)
 
 
 class BuddyRepository:
@@ -113,3 +121,28 @@ class BuddyRepository:
             groups = met.setdefault(theme, {})
             groups[group] = groups.get(group, False) or met_at is not None
         return {theme: (len(g), sum(g.values())) for theme, g in met.items()}
+
+    async def set_rule(self, cohort_id: int, a: int, b: int, pinned: bool | None) -> None:
+        """Pin (True) or forbid (False) a pair; None clears what was said of it."""
+        first, second = sorted((a, b))
+        await self._session.execute(
+            delete(BuddyRule).where(
+                BuddyRule.cohort_id == cohort_id,
+                BuddyRule.first_id == first,
+                BuddyRule.second_id == second,
+            )
+        )
+        if pinned is not None:
+            self._session.add(
+                BuddyRule(cohort_id=cohort_id, first_id=first, second_id=second, pinned=pinned)
+            )
+        await self._session.flush()
+
+    async def rules(self, cohort_id: int) -> tuple[set[frozenset[int]], set[frozenset[int]]]:
+        """The pinned pairs and the forbidden ones."""
+        query = select(BuddyRule).where(BuddyRule.cohort_id == cohort_id)
+        pinned: set[frozenset[int]] = set()
+        forbidden: set[frozenset[int]] = set()
+        for rule in await self._session.scalars(query):
+            (pinned if rule.pinned else forbidden).add(frozenset((rule.first_id, rule.second_id)))
+        return pinned, forbidden

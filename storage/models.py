@@ -359,3 +359,21 @@ class BuddyMember(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("buddy_groups.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     met_at: Mapped[datetime | None]  # this buddy said "we met"
+
+
+class BuddyRule(Base):
+    """A facilitator's word on one pair: always together (pin) or never (forbid)."""
+
+    __tablename__ = "buddy_rules"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The pair with the lower person id first, so each pair has one row.
+    first_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    second_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    pinned: Mapped[bool] = mapped_column(Boolean)  # else forbidden

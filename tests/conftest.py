@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digital-kompetens.yaml"
 POSTGRES_URL = os.environ.get("DIGILOG_TEST_POSTGRES_URL")
 TABLES = (
+    "buddy_rules",
     "buddy_members",
     "buddy_groups",
     "buddy_rounds",

@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 from bot.console.render import render
 from handlers.digilog import Digilog
 from handlers.pairing import Candidate, pair_up
+from handlers.programme_file import Programme
 from handlers.vocabulary import Message, ToGroup, ToPerson
-from storage.models import Cohort
+from storage.models import Cohort, Role
+from storage.unit import Store
 from tests.chat import Chat
+from tests.conftest import make_cohort
 
 ORGANISATIONS = ("umea", "pitea", "skelleftea", "region", "ornskoldsvik")
 
@@ -28,15 +31,24 @@ def cohorts(draw: st.DrawFn, most: int = 40) -> tuple[list[Candidate], set[froze
 
 
 def cost(
-    groups: list[tuple[int, ...]], people: list[Candidate], earlier: set[frozenset[int]]
-) -> tuple[int, int]:
+    groups: list[tuple[int, ...]],
+    people: list[Candidate],
+    earlier: set[frozenset[int]],
+    forbidden: frozenset[frozenset[int]] | set[frozenset[int]] = frozenset(),
+) -> tuple[int, int, int]:
+    """Forbidden pairs, pairs from one organisation, earlier buddies: fewer is better."""
     organisation = {c.person_id: c.organisation for c in people}
     pairs = [frozenset(p) for g in groups for p in itertools.combinations(g, 2)]
     same = sum(len({organisation[p] for p in pair}) == 1 for pair in pairs)
-    return same, sum(pair in earlier for pair in pairs)
+    banned = sum(pair in forbidden for pair in pairs)
+    return banned, same, sum(pair in earlier for pair in pairs)
 
 
-def best_possible(people: list[Candidate], earlier: set[frozenset[int]]) -> tuple[int, int]:
+def best_possible(
+    people: list[Candidate],
+    earlier: set[frozenset[int]],
+    forbidden: frozenset[frozenset[int]] | set[frozenset[int]] = frozenset(),
+) -> tuple[int, int, int]:
     """By brute force, written independently: the lowest cost any grouping has."""
 
     def groupings(ids: tuple[int, ...], triple: bool) -> list[list[tuple[int, ...]]]:
@@ -54,7 +66,7 @@ def best_possible(people: list[Candidate], earlier: set[frozenset[int]]) -> tupl
         return found
 
     ids = tuple(c.person_id for c in people)
-    return min(cost(g, people, earlier) for g in groupings(ids, len(ids) % 2 == 1))
+    return min(cost(g, people, earlier, forbidden) for g in groupings(ids, len(ids) % 2 == 1))
 
 
 @settings(max_examples=150, deadline=None)
@@ -78,7 +90,7 @@ def test_no_pair_from_one_organisation_while_another_pairing_exists(
     people, earlier, seed = cohort
     largest = max(Counter(c.organisation for c in people).values())
     if len(people) % 2 == 0 and largest <= len(people) // 2:
-        assert cost(pair_up(people, earlier, seed), people, earlier)[0] == 0
+        assert cost(pair_up(people, earlier, seed), people, earlier)[1] == 0
 
 
 @settings(max_examples=100, deadline=None)
@@ -96,7 +108,7 @@ def test_a_large_cohort_gets_new_buddies_round_after_round() -> None:
     earlier: set[frozenset[int]] = set()
     for seed in range(4):
         groups = pair_up(people, earlier, seed)
-        assert cost(groups, people, earlier) == (0, 0)
+        assert cost(groups, people, earlier) == (0, 0, 0)
         earlier |= {frozenset(g) for g in groups}
 
 
@@ -124,3 +136,51 @@ async def test_a_buddy_round_in_the_chat(cohort: Cohort, digilog: Digilog) -> No
     assert "Only the buddies of this group" in (await chat.click("cecilia", met)).text
     not_allowed = await chat.say("anna", "pair 1")
     assert "Only a facilitator" in not_allowed.text
+
+
+@settings(max_examples=150, deadline=None)
+@given(cohorts(), st.data())
+def test_pinned_pairs_stay_together_and_forbidden_ones_apart_when_possible(
+    cohort: tuple[list[Candidate], set[frozenset[int]], int], data: st.DataObject
+) -> None:
+    people, earlier, seed = cohort
+    ids = [c.person_id for c in people]
+    pairs = [frozenset(p) for p in itertools.combinations(ids, 2)]
+    forbidden = data.draw(st.sets(st.sampled_from(pairs), max_size=len(ids)))
+    shuffled = data.draw(st.permutations(ids))
+    pinned = {
+        frozenset(shuffled[i : i + 2])
+        for i in range(0, data.draw(st.integers(0, len(ids) // 2)) * 2, 2)
+    } - forbidden
+    groups = pair_up(people, earlier, seed, pinned=pinned, forbidden=forbidden)
+    assert Counter(p for g in groups for p in g) == Counter(ids)
+    for pair in pinned:
+        assert any(pair <= set(g) for g in groups)
+    if len(people) <= 8 and not pinned:  # then the best grouping avoids every forbidden pair
+        possible = best_possible(people, earlier, forbidden)
+        assert cost(groups, people, earlier, forbidden) == possible
+
+
+async def test_a_facilitator_pins_and_forbids_pairs(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    people = tuple(
+        (f"p{n}", f"Person {n}", ["umea", "pitea", "skelleftea"][n % 3], Role.participant)
+        for n in range(6)
+    )
+    cohort = await make_cohort(
+        store, programme, people=(("fia", "Fia", "region-vasterbotten", Role.facilitator), *people)
+    )
+    chat = Chat(digilog, cohort)
+    assert "always be paired" in (await chat.say("fia", "pair pin p0 p3")).text  # both Umeå
+    assert "will not be paired" in (await chat.say("fia", "pair forbid p1 p2")).text
+    assert "not a participant" in (await chat.say("fia", "pair pin p0 nobody")).text
+    assert "Name two people" in (await chat.say("fia", "pair forbid p1")).text
+    for seed in range(5):
+        preview = (await chat.say("fia", f"pair --seed {seed}")).text
+        assert "Person 0 (Umeå Municipality) – Person 3 (Umeå Municipality)" in preview
+        assert "Person 1 (Piteå Municipality) – Person 2" not in preview
+    cleared = await chat.say("fia", "pair clear p0 p3")
+    assert "like anyone else again" in cleared.text
+    preview = (await chat.say("fia", "pair --seed 1")).text
+    assert "Person 0 (Umeå Municipality) – Person 3" not in preview
