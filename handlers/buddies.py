@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.context import Args, Context, Refusal
 from handlers.i18n import translator
-from handlers.pairing import Candidate, pair_up
+from handlers.pairing import Candidate, best_group_for, pair_up
 from handlers.programme_file import localise
 from handlers.schedule import when_text
 from handlers.themes import theme_number
@@ -207,6 +207,101 @@ def rule(pinned: bool | None) -> Callable[[Context, Args], Awaitable[list[Outgoi
         return [context.reply(t("{a} and {b} will not be paired.", **names))]
 
     return run
+
+
+def regroup(joining: bool) -> Callable[[Context, Args], Awaitable[list[Outgoing]]]:
+    """pair add|remove USER [THEME]: one person joins a round late, or leaves it; nobody
+    else is reshuffled, and whoever is left alone joins the group they fit best."""
+
+    async def run(context: Context, args: Args) -> list[Outgoing]:
+        t = context.t
+        context.require_facilitator()
+        cohort = context.require_cohort()
+        words = args.words
+        if not words:
+            raise Refusal(t("Name the person by user id, like `pair add anna 2`."))
+        theme = (
+            theme_number(context, Args(words[1], set(), {}), await context.programme())
+            if len(words) > 1
+            else 0
+        )
+        groups = await context.repos.buddies.round_groups(cohort.id, theme)
+        if groups is None:
+            raise Refusal(t("No learning buddies have been announced for that yet."))
+        members = {m.person.id: m for m in await context.repos.people.members(cohort.id)}
+        person = next((m for m in members.values() if m.person.user_id == words[0]), None)
+        if person is None or person.membership.role != Role.participant:
+            raise Refusal(t("{user} is not a participant of this cohort.", user=words[0]))
+        current = next((g for g, ids in groups.items() if person.person.id in ids), None)
+        buddies = context.repos.buddies
+        changed: list[int] = []
+        if joining:
+            if current is not None:
+                raise Refusal(
+                    t("{name} has learning buddies already.", name=person.person.display_name)
+                )
+            target = await _best_group(context, cohort, person, groups, members)
+            await buddies.move(person.person.id, None, target)
+            changed.append(target)
+        else:
+            if current is None:
+                raise Refusal(
+                    t(
+                        "{name} has no learning buddies in that round.",
+                        name=person.person.display_name,
+                    )
+                )
+            await buddies.move(person.person.id, current, None)
+            left = [p for p in groups[current] if p != person.person.id]
+            others = {g: ids for g, ids in groups.items() if g != current and ids}
+            if len(left) == 1 and others and left[0] in members:
+                alone = members[left[0]]
+                target = await _best_group(context, cohort, alone, others, members)
+                await buddies.move(alone.person.id, current, target)
+                changed.append(target)
+            elif len(left) > 1:
+                changed.append(current)
+        sent = []
+        for group_id in changed:
+            now = await buddies.round_groups(cohort.id, theme) or {}
+            group = tuple(members[p] for p in now.get(group_id, []) if p in members)
+            sent.append(
+                Outgoing(
+                    ToGroup(
+                        cohort.platform,
+                        cohort.workspace,
+                        tuple(m.person.user_id or "" for m in group),
+                    ),
+                    await _introduction(context, cohort, theme, group, group_id),
+                )
+            )
+        done = (
+            t("{name} has joined learning buddies.", name=person.person.display_name)
+            if joining
+            else t("{name} has left their learning buddies.", name=person.person.display_name)
+        )
+        return [*sent, context.reply(done)]
+
+    return run
+
+
+async def _best_group(
+    context: Context,
+    cohort: Cohort,
+    person: Member,
+    groups: dict[int, list[int]],
+    members: dict[int, Member],
+) -> int:
+    earlier = await context.repos.buddies.earlier_pairs(cohort.id)
+    _, forbidden = await context.repos.buddies.rules(cohort.id)
+    candidates = {
+        g: [Candidate(p, members[p].organisation.key) for p in ids if p in members]
+        for g, ids in groups.items()
+        if ids
+    }
+    return best_group_for(
+        Candidate(person.person.id, person.organisation.key), candidates, earlier, forbidden
+    )
 
 
 async def opt(context: Context, args: Args) -> list[Outgoing]:

@@ -199,6 +199,20 @@ COMMANDS: tuple[Command, ...] = (
         options=("seed", "in"),
     ),
     Command(
+        ("pair", "add"),
+        N_("pair add <user-id> [theme]"),
+        N_("Give someone who joined late learning buddies, without reshuffling the rest."),
+        Access.facilitator,
+        buddies.regroup(joining=True),
+    ),
+    Command(
+        ("pair", "remove"),
+        N_("pair remove <user-id> [theme]"),
+        N_("Take someone out of their learning buddies; a buddy left alone joins another group."),
+        Access.facilitator,
+        buddies.regroup(joining=False),
+    ),
+    Command(
         ("pair", "pin"),
         N_("pair pin <user-id> <user-id>"),
         N_("Always pair these two as learning buddies."),

@@ -186,3 +186,20 @@ def _improve(groups: list[Group], score: Callable[[Sequence[Group]], Cost]) -> l
             if improved:
                 break
     return best
+
+
+def best_group_for(
+    person: Candidate,
+    groups: dict[int, list[Candidate]],
+    earlier: set[frozenset[int]],
+    forbidden: set[frozenset[int]],
+) -> int:
+    """Where someone who joins late fits best: a pair before a three, then by cost."""
+    everyone = [person, *(c for members in groups.values() for c in members)]
+
+    def fit(group_id: int) -> tuple[int, Cost, int]:
+        members = groups[group_id]
+        ids = tuple(c.person_id for c in members)
+        return len(members), _fit(person, ids, everyone, earlier, forbidden), group_id
+
+    return min(groups, key=fit)

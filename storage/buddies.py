@@ -146,3 +146,36 @@ class BuddyRepository:
         for rule in await self._session.scalars(query):
             (pinned if rule.pinned else forbidden).add(frozenset((rule.first_id, rule.second_id)))
         return pinned, forbidden
+
+    async def round_groups(self, cohort_id: int, theme: int) -> dict[int, list[int]] | None:
+        """group id → members of the cohort's round for that theme; None if there is none."""
+        round_id = await self._session.scalar(
+            select(BuddyRound.id).where(
+                BuddyRound.cohort_id == cohort_id, BuddyRound.theme_number == theme
+            )
+        )
+        if round_id is None:
+            return None
+        query = (
+            select(BuddyGroup.id, BuddyMember.person_id)
+            .join(BuddyMember, BuddyMember.group_id == BuddyGroup.id, isouter=True)
+            .where(BuddyGroup.round_id == round_id)
+            .order_by(BuddyGroup.id, BuddyMember.id)
+        )
+        groups: dict[int, list[int]] = {}
+        for group, person in (await self._session.execute(query)).all():
+            groups.setdefault(group, [])
+            if person is not None:
+                groups[group].append(person)
+        return groups
+
+    async def move(self, person_id: int, from_group: int | None, to_group: int | None) -> None:
+        if from_group is not None:
+            await self._session.execute(
+                delete(BuddyMember).where(
+                    BuddyMember.group_id == from_group, BuddyMember.person_id == person_id
+                )
+            )
+        if to_group is not None:
+            self._session.add(BuddyMember(group_id=to_group, person_id=person_id))
+        await self._session.flush()

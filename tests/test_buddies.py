@@ -184,3 +184,53 @@ async def test_a_facilitator_pins_and_forbids_pairs(
     assert "like anyone else again" in cleared.text
     preview = (await chat.say("fia", "pair --seed 1")).text
     assert "Person 0 (Umeå Municipality) – Person 3" not in preview
+
+
+async def test_someone_joins_late_and_someone_leaves_without_a_reshuffle(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    people = tuple(
+        (f"p{n}", f"Person {n}", ["umea", "pitea", "skelleftea"][n % 3], Role.participant)
+        for n in range(7)
+    )
+    cohort = await make_cohort(
+        store, programme, people=(("fia", "Fia", "region-vasterbotten", Role.facilitator), *people)
+    )
+    chat = Chat(digilog, cohort)
+    await chat.say("p6", "buddies optout")
+    [announce] = (await chat.say("fia", "pair --seed 3")).options
+    await chat.click("fia", announce.action_id)
+
+    async def groups() -> list[list[str]]:
+        async with store.transaction() as repos:
+            found = await repos.buddies.round_groups(cohort.id, 0)
+            assert found is not None
+            users = {m.person.id: m.person.user_id for m in await repos.people.members(cohort.id)}
+        return sorted(sorted(users[p] or "" for p in ids) for ids in found.values() if ids)
+
+    before = await groups()
+    assert len(before) == 3 and all(len(g) == 2 for g in before)
+    added = await chat.say("fia", "pair add p6")
+    [joined] = [o for o in added.outgoing if isinstance(o.to, ToGroup)]
+    assert isinstance(joined.to, ToGroup) and "p6" in joined.to.user_ids
+    assert len(joined.to.user_ids) == 3
+    after_join = await groups()
+    assert sum(len(g) for g in after_join) == 7
+    untouched = [g for g in after_join if "p6" not in g]
+    assert len(untouched) == 2 and all(g in before for g in untouched)  # nobody reshuffled
+    again = await chat.say("fia", "pair add p6")
+    assert "has learning buddies already" in again.text
+
+    pair_of_p0 = next(g for g in after_join if "p0" in g)
+    removed = await chat.say("fia", "pair remove p0")
+    assert "has left their learning buddies" in removed.text
+    after_leave = await groups()
+    assert all("p0" not in g for g in after_leave)
+    assert sum(len(g) for g in after_leave) == 6 and all(len(g) >= 2 for g in after_leave)
+    if len(pair_of_p0) == 2:  # the buddy left alone joined another group
+        [moved] = [o for o in removed.outgoing if isinstance(o.to, ToGroup)]
+        assert isinstance(moved.to, ToGroup)
+        assert next(u for u in pair_of_p0 if u != "p0") in moved.to.user_ids
+    assert (
+        "No learning buddies have been announced" in (await chat.say("fia", "pair add p0 2")).text
+    )
