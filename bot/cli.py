@@ -305,12 +305,23 @@ def bank() -> None:
 @click.argument("cohort_key", metavar="COHORT")
 @click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="csv")
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout.")
+@click.option("--pseudonymised", is_flag=True, help="People as stable random ids, for evaluation.")
+@click.option("--no-text", is_flag=True, help="With --pseudonymised: leave the texts out.")
 @run_async
-async def bank_export(cohort_key: str, fmt: export.Format, out: TextIO) -> None:
+async def bank_export(
+    cohort_key: str, fmt: export.Format, out: TextIO, pseudonymised: bool, no_text: bool
+) -> None:
     """Write a cohort's reflections as CSV or JSON, streamed row by row."""
+    if no_text and not pseudonymised:
+        raise click.UsageError("--no-text goes with --pseudonymised")
 
     async def work(runtime: Runtime) -> int:
-        return await export.write(admin.export_reflections(runtime.store, cohort_key), out, fmt)
+        pseudonyms = None
+        if pseudonymised:
+            salt = await admin.pseudonym_salt(runtime.store, cohort_key)
+            pseudonyms = export.Pseudonyms(salt, text=not no_text)
+        views = admin.export_reflections(runtime.store, cohort_key)
+        return await export.write(views, out, fmt, pseudonyms)
 
     rows = await _with_runtime(work)
     click.echo(f"{rows} reflections exported", err=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers import calendar_file
+from handlers import calendar_file, export
 from handlers.context import programme_of
 from handlers.i18n import SUPPORTED
 from handlers.programme_file import Programme
@@ -161,6 +161,15 @@ async def export_reflections(store: Store, cohort_key: str) -> AsyncIterator[Ref
         cohort = await _cohort(repos, cohort_key)
         async for view in repos.reflections.export(cohort.id):
             yield view
+
+
+async def pseudonym_salt(store: Store, cohort_key: str) -> str:
+    """The cohort's secret for pseudonymised exports, made on first use."""
+    async with store.transaction() as repos:
+        cohort = await _cohort(repos, cohort_key)
+        if cohort.pseudonym_salt is None:
+            cohort.pseudonym_salt = export.new_salt()
+        return cohort.pseudonym_salt
 
 
 DEMO_PEOPLE = (

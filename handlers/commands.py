@@ -251,10 +251,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("export",),
-        N_("export [csv|json]"),
-        N_("The cohort's reflection bank as a file, sent to you."),
+        N_("export [csv|json] [--pseudonymised [--no-text]]"),
+        N_(
+            "The cohort's reflection bank as a file, sent to you; pseudonymised for "
+            "evaluating the programme, with or without the texts."
+        ),
         Access.facilitator,
         export.export,
+        flags=("pseudonymised", "no-text"),
     ),
     Command(
         ("schedule", "move"),

@@ -186,7 +186,8 @@ def _language(person: Person | None, actor: Actor, cohort: Cohort | None) -> Tra
     return translator(None)
 
 
-_OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?:[ =](\S+))?")
+# A value never starts with "--": `--pseudonymised --no-text` is two flags.
+_OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?:[ =](?!--)(\S+))?")
 
 
 @dataclass

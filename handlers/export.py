@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
+import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
 from handlers.context import Args, Context, Refusal
 from handlers.vocabulary import FileMessage, Outgoing, ToActor
+from storage.models import Person
 from storage.reflections import ReflectionView
 
 Format = Literal["csv", "json"]
@@ -30,9 +35,31 @@ FIELDS = (
 )
 
 
-def record(view: ReflectionView) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Pseudonyms:
+    """For evaluating a programme: people become stable random ids, text may be left out.
+
+    The ids are a keyed hash of the person under the cohort's own secret, so the same
+    person has the same id in every export of that cohort and nobody can reverse it.
+    """
+
+    salt: str
+    text: bool = True
+
+    def of(self, person: Person | None) -> str | None:
+        if person is None:
+            return None
+        digest = hmac.new(self.salt.encode(), str(person.id).encode(), hashlib.sha256)
+        return "p-" + digest.hexdigest()[:12]
+
+
+def new_salt() -> str:
+    return secrets.token_hex(32)
+
+
+def record(view: ReflectionView, pseudonyms: Pseudonyms | None = None) -> dict[str, Any]:
     r = view.reflection
-    return {
+    row = {
         "id": r.id,
         "created_at": r.created_at.isoformat(),
         "updated_at": r.updated_at.isoformat(),
@@ -46,9 +73,20 @@ def record(view: ReflectionView) -> dict[str, Any]:
         "replied_to": view.replied_to.display_name if view.replied_to else None,
         "body": r.body,
     }
+    if pseudonyms is not None:
+        row["author"] = pseudonyms.of(view.author)
+        row["author_user_id"] = None
+        row["replied_to"] = pseudonyms.of(view.replied_to)
+        row["body"] = r.body if pseudonyms.text else None
+    return row
 
 
-async def write(views: AsyncIterator[ReflectionView], out: TextIO, fmt: Format) -> int:
+async def write(
+    views: AsyncIterator[ReflectionView],
+    out: TextIO,
+    fmt: Format,
+    pseudonyms: Pseudonyms | None = None,
+) -> int:
     """Write every reflection; nothing at all until the first one is read, so a failure
     before it (an unknown cohort) leaves no half-written file behind."""
     writer = csv.writer(out) if fmt == "csv" else None
@@ -63,7 +101,7 @@ async def write(views: AsyncIterator[ReflectionView], out: TextIO, fmt: Format) 
     async for view in views:
         if rows == 0:
             start()
-        row = record(view)
+        row = record(view, pseudonyms)
         if writer:
             writer.writerow(["" if row[k] is None else row[k] for k in FIELDS])
         else:
@@ -77,15 +115,21 @@ async def write(views: AsyncIterator[ReflectionView], out: TextIO, fmt: Format) 
 
 
 async def export(context: Context, args: Args) -> list[Outgoing]:
-    """export [csv|json]: the cohort's reflection bank as a file, sent privately."""
+    """export [csv|json] [--pseudonymised [--no-text]]: the reflection bank as a file."""
     context.require_facilitator()
     cohort = context.require_cohort()
     fmt = (args.words[0] if args.words else "csv").lower()
     if fmt not in FORMATS:
         raise Refusal(context.t("Choose a format: {choices}", choices=", ".join(FORMATS)))
+    pseudonyms = None
+    if "pseudonymised" in args.flags:
+        if cohort.pseudonym_salt is None:
+            cohort.pseudonym_salt = new_salt()
+        pseudonyms = Pseudonyms(cohort.pseudonym_salt, text="no-text" not in args.flags)
     buffer = io.StringIO()
-    rows = await write(context.repos.reflections.export(cohort.id), buffer, fmt)
-    filename = f"digilog-{cohort.key}-reflections.{fmt}"
+    rows = await write(context.repos.reflections.export(cohort.id), buffer, fmt, pseudonyms)
+    kind = "pseudonymised" if pseudonyms else "reflections"
+    filename = f"digilog-{cohort.key}-{kind}.{fmt}"
     return [
         Outgoing(
             ToActor(),

@@ -119,6 +119,8 @@ class Cohort(Base):
     language: Mapped[str] = mapped_column(String(5))
     timezone: Mapped[str] = mapped_column(String(64))
     self_enrol: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The secret behind a pseudonymised export's ids: stable for the cohort, never shown.
+    pseudonym_salt: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import struct
 from collections import Counter
@@ -15,7 +16,7 @@ from handlers.i18n import translator
 from handlers.programme_file import Programme
 from handlers.report import chart, figures, table
 from handlers.vocabulary import FileMessage, Message
-from storage.models import Role
+from storage.models import Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort, run_digilog
@@ -110,3 +111,22 @@ def test_the_cli_writes_the_chart_and_the_csv(database_url: str, tmp_path: Path)
     assert "theme,organisation" in (tmp_path / "out" / "report.csv").read_text(encoding="utf-8")
     missing = run_digilog(database_url, tmp_path, "report", "nope")
     assert missing.returncode == 1 and "no cohort 'nope'" in missing.stderr
+
+
+async def test_a_pseudonymised_export_in_the_chat(cohort: Cohort, digilog: Digilog) -> None:
+    chat = Chat(digilog, cohort)
+    await chat.say("fia", "theme start 1")
+    await chat.post("anna", 1, "Vi delar allt i Teams nu.")
+
+    async def exported(command: str) -> list[dict[str, object]]:
+        [file] = [o.message for o in (await chat.say("fia", command)).outgoing]
+        assert isinstance(file, FileMessage)
+        rows: list[dict[str, object]] = json.loads(file.content)
+        return rows
+
+    [named] = await exported("export json")
+    [first] = await exported("export json --pseudonymised")
+    [second] = await exported("export json --pseudonymised --no-text")
+    assert named["author"] == "Anna Lindqvist"
+    assert first["author"] == second["author"] != named["author"]
+    assert first["author_user_id"] is None and second["body"] is None

@@ -473,6 +473,35 @@ def test_export_as_json_survives_commas_quotes_newlines_and_swedish(
     assert "Örnsköldsvik" in out.read_text(encoding="utf-8")  # written as text, not \u escapes
 
 
+def test_a_pseudonymised_export_has_stable_ids_and_no_names(database_url: str) -> None:
+    asyncio.run(_reflections(database_url))
+
+    first = ok(database_url, "bank", "export", "grupp-1", "--format", "json", "--pseudonymised")
+    again = ok(database_url, "bank", "export", "grupp-1", "--format", "json", "--pseudonymised")
+    bare = ok(
+        database_url,
+        "bank",
+        "export",
+        "grupp-1",
+        "--format",
+        "json",
+        "--pseudonymised",
+        "--no-text",
+    )
+
+    rows = json.loads(first.stdout)
+    assert rows == json.loads(again.stdout)  # the same person has the same id every time
+    for name in ("Anna", "Björn", "Cecilia", "anna", "bjorn", "cecilia"):
+        assert name not in json.dumps([{k: v for k, v in r.items() if k != "body"} for r in rows])
+    authors = [r["author"] for r in rows]
+    assert all(a.startswith("p-") for a in authors) and len(set(authors)) == 3
+    assert rows[1]["replied_to"] == rows[0]["author"]
+    assert [r["body"] for r in rows] == [e[-1] for e in EXPECTED_EXPORT]
+    assert [r["body"] for r in json.loads(bare.stdout)] == [None, None, None]
+    refused = digilog(database_url, "bank", "export", "grupp-1", "--no-text")
+    assert refused.exit_code != 0 and "--no-text goes with --pseudonymised" in refused.stderr
+
+
 def test_export_of_a_cohort_without_reflections(database_url: str) -> None:
     cohort_with_programme(database_url)
 
