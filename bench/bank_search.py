@@ -802,7 +802,7 @@ async def check_index(store: Store, added: list[int], bulk_ids: list[int]) -> st
     )
 
 
-def table(rows: list[tuple[str, ...]], align: str) -> str:
+def table(rows: Sequence[Sequence[str]], align: str) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for r in rows:

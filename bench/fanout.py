@@ -63,6 +63,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from aiohttp import web  # noqa: E402
+from bank_search import table  # noqa: E402
 from slack_quiz_burst import cpu_seconds  # noqa: E402
 from sqlalchemy import func, select, text, update  # noqa: E402
 from sqlalchemy.engine import URL  # noqa: E402
@@ -522,17 +523,6 @@ def describe(rate: Rate, people: int, fake: BenchSlack) -> str:
         f"bench+fake {rate.cpu_ms(rate.bench_cpu)} ms; other API calls: {others}; "
         f"people with a message: {len(fake.per_person()):,}/{people:,}"
     )
-
-
-def table(rows: Sequence[Sequence[str]], align: str) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for r in rows:
-        cells = [
-            c.ljust(w) if a == "<" else c.rjust(w) for c, w, a in zip(r, widths, align, strict=True)
-        ]
-        lines.append("  " + "  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 def machine(url: str | None) -> str:

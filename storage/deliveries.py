@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,13 +65,6 @@ class DeliveryRepository:
             added += len(inserted.all())
         return added
 
-    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(keys), 500):
-            query = select(Delivery.key).where(Delivery.key.in_(keys[start : start + 500]))
-            found.update(await self._session.scalars(query))
-        return found
-
     async def claim(
         self, worker: str, now: datetime, lease: timedelta, limit: int
     ) -> list[Delivery]:
@@ -108,10 +101,7 @@ class DeliveryRepository:
         )
         return sorted(claimed.all(), key=lambda d: (d.due_at, d.id))
 
-    async def get(self, delivery_id: int) -> Delivery | None:
-        return await self._session.get(Delivery, delivery_id)
-
-    async def _finish(self, delivery_id: int, worker: str, **values: Any) -> bool:
+    async def _change_held(self, delivery_id: int, worker: str, **values: Any) -> bool:
         """Change a row this worker still holds; False if its lease went to another."""
         result = await self._session.execute(
             update(Delivery)
@@ -120,10 +110,14 @@ class DeliveryRepository:
                 Delivery.state == DeliveryState.sending,
                 Delivery.claimed_by == worker,
             )
-            .values(lease_until=None, **values)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def _finish(self, delivery_id: int, worker: str, **values: Any) -> bool:
+        """Done with the row for now: it is no longer held by anyone."""
+        return await self._change_held(delivery_id, worker, lease_until=None, **values)
 
     async def mark_sent(
         self,
@@ -155,17 +149,9 @@ class DeliveryRepository:
         """Mark the row as possibly sent and renew the lease, just before the platform is
         called: if this process dies during the call, the next sender looks first. False
         (change nothing else then) if another sender took the row meanwhile."""
-        result = await self._session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id == delivery_id,
-                Delivery.state == DeliveryState.sending,
-                Delivery.claimed_by == worker,
-            )
-            .values(maybe_sent=True, lease_until=lease_until)
-            .execution_options(synchronize_session=False)
+        return await self._change_held(
+            delivery_id, worker, maybe_sent=True, lease_until=lease_until
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def release(self, delivery_ids: list[int], worker: str) -> None:
         """Give back claimed rows this worker has not begun: due again, for anyone."""
