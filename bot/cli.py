@@ -338,25 +338,29 @@ async def bank_export(
 )
 @run_async
 async def report_command(cohort_key: str, out: Path) -> None:
-    """Write a cohort's report: participation.png and report.csv, per theme and organisation."""
+    """Write a cohort's report: report.csv and participation.png per theme and organisation,
+    surveys.csv, self-assessment.csv and self-assessment.png."""
     from handlers import report
 
-    async def work(runtime: Runtime) -> tuple[str, report.Report]:
+    async def work(runtime: Runtime) -> list[tuple[str, str | bytes, str]]:
         async with runtime.store.transaction() as repos:
             cohort = await repos.cohorts.by_key(cohort_key)
             if cohort is None:
                 raise admin.AdminError(f"no cohort {cohort_key!r}")
-            return cohort.language, await report.figures(repos, cohort, cohort.language)
+            t = translator(cohort.language)
+            return report.files(t, await report.figures(repos, cohort, t))
 
-    def write(language: str, found: report.Report) -> tuple[Path, Path]:
+    def write(files: list[tuple[str, str | bytes, str]]) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
-        chart, table = out / "participation.png", out / "report.csv"
-        chart.write_bytes(report.chart(translator(language), found))
-        table.write_text(report.table(found), encoding="utf-8")
-        return chart, table
+        for name, content, _ in files:
+            if isinstance(content, bytes):
+                (out / name).write_bytes(content)
+            else:
+                (out / name).write_text(content, encoding="utf-8")
+        return [out / name for name, _, _ in files]
 
-    chart, table = await asyncio.to_thread(write, *await _with_runtime(work))
-    click.echo(f"wrote {chart} and {table}")
+    written = await asyncio.to_thread(write, await _with_runtime(work))
+    click.echo("wrote " + ", ".join(str(path) for path in written))
 
 
 # ------------------------------------------------------------------ console and serve

@@ -21,7 +21,7 @@ from handlers.vocabulary import (
     ThreadPost,
     ToActor,
 )
-from storage.models import Reflection, Source, Visibility
+from storage.models import Reflection, Role, Source, Visibility
 from storage.reflections import ReflectionView, Viewer
 from storage.search import highlight, query_stems
 
@@ -30,12 +30,25 @@ SOURCE_LABELS = {
     Source.digilog_reply: N_("digilog reply"),
     Source.command: N_("written reflection"),
     Source.saved_message: N_("saved message"),
+    Source.needs_inventory: N_("needs inventory"),
+    Source.change_plan: N_("plan for change"),
+}
+# `bank --kind KIND`
+KINDS = {
+    "digilog": (Source.digilog_post, Source.digilog_reply),
+    "written": (Source.command,),
+    "saved": (Source.saved_message,),
+    "needs": (Source.needs_inventory,),
+    "plan": (Source.change_plan,),
 }
 VISIBILITY_LABELS = {
     Visibility.private: N_("only the author"),
     Visibility.facilitators: N_("the author and the facilitators"),
     Visibility.cohort: N_("the whole cohort"),
+    Visibility.organisation: N_("the author, the facilitators and the organisation's support"),
 }
+# Only a plan for change is shared with an organisation's support function (`meetings.py`).
+REFLECTION_AUDIENCES = (Visibility.private, Visibility.facilitators, Visibility.cohort)
 
 
 def check_length(context: Context, body: str) -> str:
@@ -205,7 +218,7 @@ async def reflection_form(context: Context, theme: int | None) -> Form:
             SelectField(
                 "visibility",
                 t("Who may read it"),
-                tuple((v.value, t(VISIBILITY_LABELS[v])) for v in Visibility),
+                tuple((v.value, t(VISIBILITY_LABELS[v])) for v in REFLECTION_AUDIENCES),
                 initial=Visibility.private.value,
             ),
             TextField(
@@ -235,12 +248,24 @@ async def form_submitted(context: Context, event: FormSubmitted) -> list[Outgoin
                 last=len(programme.themes),
             )
         )
-    try:
-        visibility = Visibility(event.values.get("visibility") or Visibility.private.value)
-    except ValueError:
-        raise Refusal(context.t("Choose who may read the reflection.")) from None
+    visibility = chosen_audience(
+        context, event.values.get("visibility"), REFLECTION_AUDIENCES, Visibility.private
+    )
     body = event.values.get("text", "")
     return [await save_reflection(context, body, theme, visibility, Source.command)]
+
+
+def chosen_audience(
+    context: Context, value: str | None, allowed: tuple[Visibility, ...], default: Visibility
+) -> Visibility:
+    """Who may read it, as picked in a form: one of `allowed`, or a refusal."""
+    try:
+        visibility = Visibility(value or default.value)
+    except ValueError:
+        visibility = None
+    if visibility not in allowed:
+        raise Refusal(context.t("Choose who may read the reflection."))
+    return visibility
 
 
 async def message_saved(context: Context, event: MessageSaved) -> list[Outgoing]:
@@ -280,20 +305,29 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
     """bank [WORDS] [--theme N] [--mine]: newest first, or ranked search hits."""
     member = context.require_member()
     cohort = context.require_cohort()
-    viewer = Viewer(cohort.id, member.person.id, context.is_facilitator)
+    supports = member.organisation.id if member.membership.role == Role.support else None
+    viewer = Viewer(cohort.id, member.person.id, context.is_facilitator, supports)
     theme = await _theme_option(context, args)
     mine = "mine" in args.flags
+    kind = (args.options.get("kind") or "").lower()
+    if kind and kind not in KINDS:
+        raise Refusal(
+            context.t("There is no kind “{kind}”: use {kinds}.", kind=kind, kinds=", ".join(KINDS))
+        )
+    sources = KINDS.get(kind, ())
     t = context.t
     build = MessageBuilder()
     if args.rest:
         views = await context.repos.reflections.search(
-            viewer, args.rest, theme=theme, mine=mine, limit=10
+            viewer, args.rest, theme=theme, mine=mine, sources=sources, limit=10
         )
         stems = query_stems(args.rest)
         build.heading(t("Reflections matching “{words}”", words=args.rest))
     else:
         views, stems = (
-            await context.repos.reflections.visible(viewer, theme=theme, mine=mine, limit=10),
+            await context.repos.reflections.visible(
+                viewer, theme=theme, mine=mine, sources=sources, limit=10
+            ),
             [],
         )
         build.heading(t("Latest reflections"))

@@ -157,8 +157,13 @@ async def _introduction(
             )
         else:
             build.para(t("Meet before the workshop, and do the task together."))
-    build.choices([Option(f"met:{cohort.id}:{group_id}", t("We met"))])
+    build.choices([Option(met_action(cohort.id, group_id), t("We met"))])
     return build.build()
+
+
+def met_action(cohort_id: int, group_id: int) -> str:
+    """The "we met" button's id, wherever the button is shown; `met` handles the click."""
+    return f"met:{cohort_id}:{group_id}"
 
 
 async def met(context: Context, action_id: str) -> list[Outgoing]:

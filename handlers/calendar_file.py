@@ -47,14 +47,18 @@ class ThemeDates(Strict):
     workshop: Session | None = None
     digilog: Window | None = None
     quiz: Window | None = None
+    survey: Window | None = None
 
     @model_validator(mode="after")
     def _after_the_start(self) -> ThemeDates:
-        for name in ("digilog", "quiz"):
+        for name in WINDOWS:
             window: Window | None = getattr(self, name)
             if window is not None and window.opens < self.start:
                 raise ValueError(f"the {name} opens before the theme starts")
         return self
+
+
+WINDOWS = ("digilog", "quiz", "survey")
 
 
 class LocalMeetings(Strict):
@@ -62,10 +66,24 @@ class LocalMeetings(Strict):
     closing: Session | None = None  # plans for change
 
 
+class AssessmentDates(Strict):
+    """When the self-assessment can be taken: at the start and at the end."""
+
+    start: Window | None = None
+    end: Window | None = None
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> AssessmentDates:
+        if self.start and self.end and self.end.opens < self.start.closes:
+            raise ValueError("the end's self-assessment opens before the start's closes")
+        return self
+
+
 class Calendar(Strict):
     timezone: str | None = None
     themes: dict[int, ThemeDates] = Field(min_length=1)
     local_meetings: LocalMeetings = Field(default_factory=LocalMeetings)
+    self_assessment: AssessmentDates = Field(default_factory=AssessmentDates)
 
     @field_validator("timezone")
     @classmethod
@@ -105,13 +123,24 @@ def parse_calendar(source: str, filename: str, programme: Programme, zone: str) 
 
     Times without a zone are in the file's `timezone:`, else the cohort's (`zone`).
     """
-    located = parse_mapping(source, filename, "themes: (and local_meetings:)")
+    located = parse_mapping(source, filename, "themes: (and local_meetings:, self_assessment:)")
     calendar = located.validate(Calendar)
     problems = [
         located.problem(("themes", number), f"the programme has no theme {number}")
         for number in calendar.themes
         if programme.theme(number) is None
     ]
+    if programme.survey is None:
+        problems += [
+            located.problem(("themes", number, "survey"), "the programme has no survey:")
+            for number, dates in calendar.themes.items()
+            if dates.survey is not None
+        ]
+    assessment = calendar.self_assessment
+    if programme.self_assessment is None and (assessment.start or assessment.end):
+        problems.append(
+            located.problem(("self_assessment",), "the programme has no self_assessment:")
+        )
     if problems:
         raise FileProblems(problems)
     return events(calendar, ZoneInfo(calendar.timezone or zone))
@@ -136,8 +165,8 @@ def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
         prefix = f"theme:{number}:"
         found.append(Event(prefix + "start", "theme_start", number, at(dates.start)))
         session(prefix + "workshop", "workshop", number, dates.workshop)
-        for name, window in (("digilog", dates.digilog), ("quiz", dates.quiz)):
-            if window is not None:
+        for name in WINDOWS:
+            if (window := getattr(dates, name)) is not None:
                 found.append(
                     Event(prefix + name + "_open", name + "_open", number, at(window.opens))
                 )
@@ -146,6 +175,11 @@ def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
                 )
     session("meeting:opening", "opening_meeting", None, calendar.local_meetings.opening)
     session("meeting:closing", "closing_meeting", None, calendar.local_meetings.closing)
+    for name in ("start", "end"):
+        if (window := getattr(calendar.self_assessment, name)) is not None:
+            prefix = f"assessment:{name}:"
+            found.append(Event(prefix + "open", "assessment_open", None, at(window.opens)))
+            found.append(Event(prefix + "close", "assessment_close", None, at(window.closes)))
     return sorted(found, key=lambda e: (e.starts_at, e.key))
 
 
@@ -153,10 +187,15 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
     """The rules of a calendar file, for a stored calendar that was changed; ValueError."""
     themes: dict[int, dict[str, Any]] = {}
     meetings: dict[str, Any] = {}
+    assessment: dict[str, dict[str, Any]] = {}
     for entry in entries:
         session = {"start": entry.starts_at, "end": entry.ends_at}
         if entry.kind in ("opening_meeting", "closing_meeting"):
             meetings[entry.kind.removesuffix("_meeting")] = session
+            continue
+        if entry.kind in ("assessment_open", "assessment_close"):
+            edge = "opens" if entry.kind == "assessment_open" else "closes"
+            assessment.setdefault(entry.key.split(":")[1], {})[edge] = entry.starts_at
             continue
         assert entry.theme_number is not None
         dates = themes.setdefault(entry.theme_number, {})
@@ -168,7 +207,9 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
             window, _, edge = entry.kind.rpartition("_")
             dates.setdefault(window, {})["opens" if edge == "open" else "closes"] = entry.starts_at
     try:
-        Calendar.model_validate({"themes": themes, "local_meetings": meetings})
+        Calendar.model_validate(
+            {"themes": themes, "local_meetings": meetings, "self_assessment": assessment}
+        )
     except ValidationError as error:
         raise ValueError(
             "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())

@@ -6,7 +6,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from handlers import bank, buddies, export, labs, nudges, people, quiz, report, schedule, themes
+from handlers import (
+    bank,
+    buddies,
+    export,
+    labs,
+    meetings,
+    nudges,
+    people,
+    quiz,
+    report,
+    schedule,
+    surveys,
+    themes,
+)
 from handlers.context import Args, Context
 from handlers.i18n import N_
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
@@ -100,12 +113,49 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("bank",),
-        N_("bank [words] [--theme N] [--mine]"),
+        N_("bank [words] [--theme N] [--kind digilog|written|saved|needs|plan] [--mine]"),
         N_("List or search the reflection bank."),
         Access.member,
         bank.bank,
         flags=("mine",),
-        options=("theme", "in"),
+        options=("theme", "kind", "in"),
+    ),
+    Command(
+        ("needs",),
+        N_("needs [--private | --cohort] [text]"),
+        N_(
+            "Your needs inventory from the opening local meeting: what you want to develop. "
+            "The facilitators see it unless you say otherwise."
+        ),
+        Access.member,
+        meetings.command("needs"),
+        flags=("private", "cohort"),
+    ),
+    Command(
+        ("plan",),
+        N_("plan [--share | --private | --cohort] [text]"),
+        N_(
+            "Your plan for change from the closing local meeting; --share shows it to your "
+            "organisation's support function too."
+        ),
+        Access.member,
+        meetings.command("plan"),
+        flags=("share", "private", "cohort"),
+    ),
+    Command(
+        ("survey",),
+        N_("survey [theme]"),
+        N_("Answer the survey after a theme."),
+        Access.member,
+        surveys.take_survey,
+    ),
+    Command(
+        ("assess",),
+        N_("assess [--mine]"),
+        N_("Take the self-assessment while it is open, or see your own change per area."),
+        Access.member,
+        surveys.take_assessment,
+        flags=("mine",),
     ),
     Command(
         ("schedule",),
@@ -177,6 +227,48 @@ COMMANDS: tuple[Command, ...] = (
         quiz.close_quiz,
     ),
     Command(
+        ("survey", "open"),
+        N_("survey open <theme>"),
+        N_("Open the survey after a theme."),
+        Access.facilitator,
+        surveys.open_command(assessment=False),
+    ),
+    Command(
+        ("survey", "close"),
+        N_("survey close <theme>"),
+        N_("Close the survey after a theme."),
+        Access.facilitator,
+        surveys.close_command(assessment=False),
+    ),
+    Command(
+        ("survey", "results"),
+        N_("survey results <theme>"),
+        N_("A survey's ratings per organisation (groups of five or more) and its comments."),
+        Access.facilitator,
+        surveys.survey_results,
+    ),
+    Command(
+        ("assess", "open"),
+        N_("assess open start|end"),
+        N_("Open the self-assessment at the start or at the end."),
+        Access.facilitator,
+        surveys.open_command(assessment=True),
+    ),
+    Command(
+        ("assess", "close"),
+        N_("assess close start|end"),
+        N_("Close a round of the self-assessment."),
+        Access.facilitator,
+        surveys.close_command(assessment=True),
+    ),
+    Command(
+        ("assess", "results"),
+        N_("assess results"),
+        N_("The self-assessment's change per area (groups of five or more)."),
+        Access.facilitator,
+        surveys.assessment_results,
+    ),
+    Command(
         ("results",),
         N_("results <number>"),
         N_("Quiz results per question and per organisation."),
@@ -241,12 +333,26 @@ COMMANDS: tuple[Command, ...] = (
         labs.attendees,
     ),
     Command(
+        ("lab", "attended"),
+        N_("lab attended <lab> [session] <user-id> [<user-id> ...]"),
+        N_("Mark who attended a lab session that has taken place."),
+        Access.facilitator,
+        labs.attended,
+    ),
+    Command(
+        ("lab", "absent"),
+        N_("lab absent <lab> [session] <user-id> [<user-id> ...]"),
+        N_("Undo an attendance mark made by mistake."),
+        Access.facilitator,
+        labs.absent,
+    ),
+    Command(
         ("enrol",),
-        N_("enrol <user-id> <organisation> [--facilitator] [--name NAME]"),
+        N_("enrol <user-id> <organisation> [--facilitator | --support] [--name NAME]"),
         N_("Enrol a person in this cohort."),
         Access.facilitator,
         people.enrol,
-        flags=("facilitator",),
+        flags=("facilitator", "support"),
         options=("name", "in"),
     ),
     Command(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers import labs
+from handlers import labs, meetings, surveys
 from handlers.context import cohort_channel, programme_of, zone_of
 from handlers.humane import WEEKLY_CAP, WorkingHours, cap_frees_at, next_humane_time
 from handlers.i18n import Translator, translator
@@ -22,7 +22,7 @@ from handlers.programme_file import Programme, localise
 from handlers.progress import done_by
 from handlers.quiz import QuizAction, quiz_announcement
 from handlers.schedule import when_text, where_spans
-from handlers.steps import AD_HOC, NUDGE_TASKS, Audience, DueStep, Task, step_of
+from handlers.steps import AD_HOC, NUDGE_TASKS, Audience, DueStep, Task, deadline, step_of
 from handlers.themes import RECEIPT_PREFIX, theme_post
 from handlers.vocabulary import (
     Message,
@@ -186,8 +186,28 @@ async def _channel_post(
         return Send(Outgoing(ToConversation(cohort_channel(cohort)), post, receipt=receipt))
     if kind in ("workshop_tomorrow", "workshop_soon", "meeting_tomorrow"):
         return Send(Outgoing(ToConversation(cohort_channel(cohort)), _reminder(t, cohort, due)))
-    if run is None:
+    if number is not None and run is None:
         return Drop(f"theme {number} has not started")
+    if kind in ("survey_open", "survey_close", "assessment_open", "assessment_close"):
+        # `assessment:start:open` names its round; a survey is its theme's.
+        key = (
+            surveys.survey_key(number)
+            if number is not None
+            else surveys.assessment_key(due.entry.key.split(":")[1])
+        )
+        if surveys.questionnaire(programme, key, t) is None:
+            return Drop("the programme has no such survey")
+        opening = kind.endswith("_open")
+        if not applied:
+            if opening and not await repos.surveys.open(cohort.id, key, now):
+                return Drop("it had been opened by hand")
+            if not opening and not await repos.surveys.close(cohort.id, key, now):
+                return Drop("it was not open")
+            apply()
+        post = (surveys.announcement if opening else surveys.closing_note)(cohort, key, programme)
+        return Send(Outgoing(ToConversation(cohort_channel(cohort)), post))
+    if run is None:
+        return Drop(f"unknown kind {kind}")
     match kind:
         case "digilog_open":
             text = t("The digilog of theme {number} is open: reply in this thread.", number=number)
@@ -247,6 +267,12 @@ def _reminder(t: Translator, cohort: Cohort, due: DueStep) -> Message:
     build = MessageBuilder().para(Span(t("Reminder") + ": ", strong=True), Span(lead))
     if where := where_spans(t, entry.place, entry.link):
         build.para(*where)
+    if entry.kind in ("opening_meeting", "closing_meeting"):
+        kind = "needs" if entry.kind == "opening_meeting" else "plan"
+        label = (
+            t("Write your needs inventory") if kind == "needs" else t("Write your plan for change")
+        )
+        build.choices([Option(f"{meetings.PREFIX}{cohort.id}:{kind}", label)])
     return build.build()
 
 
@@ -394,7 +420,7 @@ async def _nudge_message(
                 title=title,
             )
         )
-    else:
+    elif task is Task.quiz:
         build.para(
             t(
                 "You have not finished the quiz of theme {number}, “{title}”.",
@@ -402,18 +428,25 @@ async def _nudge_message(
                 title=title,
             )
         )
-    closes = _closing(await reads.calendar(repos, cohort.id), number, task)
+    else:
+        build.para(
+            t(
+                "You have not answered the survey after theme {number}, “{title}”, yet: "
+                "it takes a minute.",
+                number=number,
+                title=title,
+            )
+        )
+    closes = deadline(await reads.calendar(repos, cohort.id), task, number)
     if closes is not None:
         build.para(t("It closes {when}.", when=when_text(closes, None, zone)))
     thread = await reads.thread(repos, cohort.id, number)
     if task is Task.quiz:
         build.choices([Option(QuizAction(cohort.id, number).begin(), t("Take the quiz"))])
+    elif task is Task.survey:
+        action = f"{surveys.PREFIX}{cohort.id}:{surveys.survey_key(number)}"
+        build.choices([Option(action, t("Answer the survey"))])
     elif thread is not None:
         build.para(Span(t("Go to the digilog"), ref=cohort_channel(cohort).thread(thread)))
     build.note(t("Too many nudges? Write `nudges` to snooze them for a week or mute a kind."))
     return build.build()
-
-
-def _closing(entries: list[CalendarEntry], number: int, task: Task) -> datetime | None:
-    kind = "quiz_close" if task is Task.quiz else "digilog_close"
-    return next((e.starts_at for e in entries if e.kind == kind and e.theme_number == number), None)

@@ -6,7 +6,19 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers import bank, buddies, commands, home, labs, nudges, people, quiz, themes
+from handlers import (
+    bank,
+    buddies,
+    commands,
+    home,
+    labs,
+    meetings,
+    nudges,
+    people,
+    quiz,
+    surveys,
+    themes,
+)
 from handlers.context import Args, Context, Refusal, build_context
 from handlers.vocabulary import (
     ChoiceMade,
@@ -88,6 +100,10 @@ class Digilog:
             case PostDeleted():
                 return await bank.post_deleted(context, event)
             case FormSubmitted():
+                if event.form_id.startswith(surveys.PREFIX):
+                    return await surveys.form_submitted(context, event)
+                if event.form_id.startswith(meetings.PREFIX):
+                    return await meetings.form_submitted(context, event)
                 return await bank.form_submitted(context, event)
             case MessageSaved():
                 return await bank.message_saved(context, event)
@@ -123,14 +139,20 @@ class Digilog:
             return await buddies.announce(context, action_id)
         if kind == "met":
             return await buddies.met(context, action_id)
+        if kind == "meeting":
+            context.require_member()
+            return [await meetings.form_for(context, meetings.kind_of(context, action_id))]
         if kind == "lab":
             context.require_member()
             return await labs.choice(context, action_id)
-        if kind in ("reflect", "join"):
-            # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`.
-            _, cohort_id, argument = [*action_id.split(":"), "", ""][:3]
+        if kind in ("reflect", "join", "survey"):
+            # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`,
+            # `survey:<cohort>:theme:3` when a survey opens.
+            _, cohort_id, argument = [*action_id.split(":", 2), "", ""][:3]
             if str(context.require_cohort().id) != cohort_id:
                 raise Refusal(context.t("That button belongs to another cohort."))
+            if kind == "survey":
+                return [await surveys.form_for(context, argument)]
             if kind == "join":
                 return await people.join(context, Args(argument, set(), {}))
             context.require_member()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers import labs
+from handlers import buddies, labs
 from handlers.context import Context
 from handlers.programme_file import Programme
 from handlers.schedule import when_text
@@ -53,6 +53,38 @@ async def _cohort_section(context: Context, build: MessageBuilder) -> None:
         await _journey(context, programme, runs, build)
     if member.membership.role == Role.participant and programme.labs:
         await _labs(context, programme, build)
+    await _buddies(context, build)
+
+
+async def _buddies(context: Context, build: MessageBuilder) -> None:
+    """The person's group in the newest round; the button marks "we met" as in the group's
+    own conversation. Nothing when they are in no round."""
+    t = context.t
+    cohort, member = context.require_cohort(), context.require_member()
+    found = await context.repos.buddies.latest_group_of(cohort.id, member.person.id)
+    if found is None:
+        return
+    group_id, met = found
+    rows = []
+    for person_id, met_at in met.items():
+        if person_id == member.person.id:
+            continue
+        buddy = await context.repos.people.member(cohort.id, person_id)
+        if buddy is None:  # they have left the cohort since
+            continue
+        said = t("says you met") if met_at else t("has not said you met yet")
+        rows.append(
+            (
+                Span(buddy.person.display_name, strong=True),
+                Span(f" ({context.local(buddy.organisation.name)}) · {said}"),
+            )
+        )
+    build.para(Span(t("Your learning buddies"), strong=True))
+    build.bullets(rows)
+    if met[member.person.id] is None:
+        build.choices([Option(buddies.met_action(cohort.id, group_id), t("We met"))])
+    else:
+        build.note(t("You have said that you met."))
 
 
 async def _labs(context: Context, programme: Programme, build: MessageBuilder) -> None:

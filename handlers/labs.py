@@ -55,6 +55,9 @@ def sessions_by_key(programme: Programme) -> dict[str, Chosen]:
     }
 
 
+# Beside each name in a session that has begun: marked as attended, or not (yet).
+PRESENT, ABSENT = "✅", "⬜"
+
 LAB_TOMORROW = "lab_tomorrow"
 REMINDER_AHEAD = timedelta(days=1)
 
@@ -106,7 +109,11 @@ async def reminder(
     return build.build()
 
 
-def _choose(context: Context, programme: Programme, words: list[str]) -> Chosen:
+def _choose_session(
+    context: Context, programme: Programme, words: list[str]
+) -> tuple[Chosen, list[str]]:
+    """The lab and session the words begin with, and the words after them. The session
+    number may be left out when the lab has only one."""
     t = context.t
     if not words:
         raise Refusal(t("Which lab? Write `labs` to see them."))
@@ -119,7 +126,8 @@ def _choose(context: Context, programme: Programme, words: list[str]) -> Chosen:
                 labs=", ".join(lab.id for lab in programme.labs),
             )
         )
-    if len(words) < 2 and len(lab.sessions) > 1:
+    numbered = len(words) > 1 and words[1].isdigit()
+    if not numbered and len(lab.sessions) > 1:
         raise Refusal(
             t(
                 "Which session of {lab}? Give its number, 1–{last}.",
@@ -127,10 +135,20 @@ def _choose(context: Context, programme: Programme, words: list[str]) -> Chosen:
                 last=len(lab.sessions),
             )
         )
-    number = int(words[1]) if len(words) > 1 and words[1].isdigit() else 1
-    if len(words) > 1 and not (words[1].isdigit() and 1 <= number <= len(lab.sessions)):
+    number = int(words[1]) if numbered else 1
+    if not 1 <= number <= len(lab.sessions):
         raise Refusal(t("{lab} has sessions 1–{last}.", lab=lab.id, last=len(lab.sessions)))
-    return Chosen(lab, number, lab.sessions[number - 1])
+    return Chosen(lab, number, lab.sessions[number - 1]), words[2 if numbered else 1 :]
+
+
+def _choose(context: Context, programme: Programme, words: list[str]) -> Chosen:
+    """A lab and session only: a word where the number belongs is a typo (words after
+    the number are ignored, as they always were)."""
+    chosen, rest = _choose_session(context, programme, words)
+    if rest and not words[1].isdigit():
+        last = len(chosen.lab.sessions)
+        raise Refusal(context.t("{lab} has sessions 1–{last}.", lab=chosen.lab.id, last=last))
+    return chosen
 
 
 def _when(context: Context, session: LabSession) -> str:
@@ -282,16 +300,21 @@ def _seat_freed(
 
 
 async def attendees(context: Context, args: Args) -> list[Outgoing]:
-    """lab attendees LAB [N]: who has a seat, who waits, and how many seats are free."""
-    t = context.t
+    """lab attendees LAB [N]: who has a seat, who waits, how many seats are free, and
+    once the session has begun, who attended."""
     context.require_facilitator()
     cohort = context.require_cohort()
     chosen = _choose(context, await context.programme(), args.words)
+    return [context.reply(await _attendees(context, cohort, chosen, MessageBuilder()))]
+
+
+async def _attendees(
+    context: Context, cohort: Cohort, chosen: Chosen, build: MessageBuilder
+) -> Message:
+    t = context.t
     seated = await context.repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
     waiting = await context.repos.labs.people(cohort.id, chosen.key, SignupState.waiting)
-    build = MessageBuilder().heading(
-        f"{context.local(chosen.lab.title)} · {_when(context, chosen.session)}"
-    )
+    build.heading(f"{context.local(chosen.lab.title)} · {_when(context, chosen.session)}")
     build.facts(
         [
             (t("Seats"), str(chosen.session.capacity)),
@@ -300,12 +323,83 @@ async def attendees(context: Context, args: Args) -> list[Outgoing]:
             (t("Waitlist"), str(len(waiting))),
         ]
     )
-    if seated:
+    if chosen.session.start <= context.now():
+        present = await context.repos.labs.attended(cohort.id, chosen.key)
+        build.para(
+            t(
+                "{attended} of {seated} attended",
+                attended=sum(p.id in present for p in seated),
+                seated=len(seated),
+            )
+        )
+        build.bullets(f"{PRESENT if p.id in present else ABSENT} {p.display_name}" for p in seated)
+    elif seated:
         build.bullets(p.display_name for p in seated)
     if waiting:
         build.para(Span(t("Waitlist"), strong=True))
         build.bullets(f"{n}. {p.display_name}" for n, p in enumerate(waiting, start=1))
-    return [context.reply(build.build())]
+    return build.build()
+
+
+async def attended(context: Context, args: Args) -> list[Outgoing]:
+    """lab attended LAB [N] USER...: these people came to the session."""
+    return await _mark(context, args, present=True)
+
+
+async def absent(context: Context, args: Args) -> list[Outgoing]:
+    """lab absent LAB [N] USER...: undo a mark made by mistake."""
+    return await _mark(context, args, present=False)
+
+
+async def _mark(context: Context, args: Args, *, present: bool) -> list[Outgoing]:
+    """Every name is checked before anything is written: one bad id changes nothing."""
+    t = context.t
+    context.require_facilitator()
+    cohort = context.require_cohort()
+    chosen, users = _choose_session(context, await context.programme(), args.words)
+    title, when = context.local(chosen.lab.title), _when(context, chosen.session)
+    if not users:
+        raise Refusal(
+            t(
+                "Name the people by user id, like `lab attended {lab} {n} anna bjorn`.",
+                lab=chosen.lab.id,
+                n=chosen.number,
+            )
+        )
+    if chosen.session.start > context.now():
+        raise Refusal(t("{lab} on {when} has not taken place yet.", lab=title, when=when))
+    members = {m.person.user_id: m.person for m in await context.repos.people.members(cohort.id)}
+    seated = {
+        p.id for p in await context.repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
+    }
+    problems, people = [], []
+    for user in dict.fromkeys(u.lstrip("@") for u in users):  # each once, in the order given
+        person = members.get(user)
+        if person is None:
+            problems.append(t("{user} is not in this cohort.", user=user))
+        elif person.id not in seated:
+            problems.append(
+                t(
+                    "{name} has no seat at {lab} on {when}.",
+                    name=person.display_name,
+                    lab=title,
+                    when=when,
+                )
+            )
+        else:
+            people.append(person)
+    if problems:
+        raise Refusal(MessageBuilder().bullets(problems).note(t("Nothing was changed.")).build())
+    await context.repos.labs.set_attended(
+        cohort.id, chosen.key, [p.id for p in people], context.now() if present else None
+    )
+    names = ", ".join(p.display_name for p in people)
+    lead = (
+        t("Marked as attended: {names}.", names=names)
+        if present
+        else t("No longer marked as attended: {names}.", names=names)
+    )
+    return [context.reply(await _attendees(context, cohort, chosen, MessageBuilder().para(lead)))]
 
 
 async def calendar_file(context: Context, args: Args) -> list[Outgoing]:

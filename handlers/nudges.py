@@ -11,7 +11,7 @@ from handlers.humane import WorkingHours, holiday_name
 from handlers.i18n import N_
 from handlers.people import find_organisation
 from handlers.progress import missing
-from handlers.steps import AD_HOC, CLOSING_GRACE, Task
+from handlers.steps import AD_HOC, CLOSING_GRACE, Task, deadline
 from handlers.themes import theme_number
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
 from storage.deliveries import Planned
@@ -23,6 +23,7 @@ TASK_LABELS = {
     Task.post: N_("has not posted in the digilog"),
     Task.reply: N_("has posted but not replied to anyone"),
     Task.quiz: N_("has not finished the quiz"),
+    Task.survey: N_("has not answered the survey"),
 }
 
 
@@ -201,13 +202,8 @@ async def confirm(context: Context, action_id: str) -> list[Outgoing]:
         raise Refusal(t("That button belongs to another cohort."))
     org = None if organisation == "-" else organisation
     now = context.now()
-    closes = [
-        e.starts_at
-        for e in await context.repos.calendar.entries(cohort.id)
-        if e.theme_number == number
-        and e.kind == ("quiz_close" if task is Task.quiz else "digilog_close")
-    ]
-    relevant_until = closes[0] if closes and closes[0] > now else now + CLOSING_GRACE
+    closes = deadline(await context.repos.calendar.entries(cohort.id), task, number)
+    relevant_until = closes if closes and closes > now else now + CLOSING_GRACE
     people_ids = await missing(context.repos, cohort, task, number, org)
     added = await context.repos.deliveries.add(
         Planned(

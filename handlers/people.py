@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Args, Context, Refusal, known_zone
-from handlers.i18n import SUPPORTED, translator
+from handlers.i18n import N_, SUPPORTED, translator
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
 from storage.models import Organisation, Role
 
@@ -101,7 +101,8 @@ async def enrol(context: Context, args: Args) -> list[Outgoing]:
         email=None,
         display_name=args.options.get("name", user_id).replace("_", " "),
     )
-    role = Role.facilitator if "facilitator" in args.flags else Role.participant
+    role = next((r for r in (Role.facilitator, Role.support) if r.value in args.flags), None)
+    role = role or Role.participant
     _, created = await context.repos.people.enrol(cohort.id, person.id, found.id, role)
     text = (
         t(
@@ -121,8 +122,15 @@ async def enrol(context: Context, args: Args) -> list[Outgoing]:
     return [context.reply(text)]
 
 
+ROLE_NAMES = {
+    Role.participant: N_("participant"),
+    Role.facilitator: N_("facilitator"),
+    Role.support: N_("support function"),
+}
+
+
 def role_name(context: Context, role: Role) -> str:
-    return context.t("facilitator") if role == Role.facilitator else context.t("participant")
+    return context.t(ROLE_NAMES[role])
 
 
 async def members(context: Context, args: Args) -> list[Outgoing]:

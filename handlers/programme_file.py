@@ -192,10 +192,71 @@ class Lab(Strict):
     sessions: list[LabSession] = Field(min_length=1)
 
 
+class Scale(Strict):
+    """A rating scale, e.g. 1 (a beginner) to 5 (confident, could teach others)."""
+
+    min: int = 1
+    max: int = 5
+    low: LocalText | None = None  # what the lowest value means
+    high: LocalText | None = None
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Scale:
+        if not 0 <= self.min < self.max <= 10:
+            raise ValueError("a scale runs upwards, from 0 or more to at most 10 (e.g. 1 to 5)")
+        return self
+
+    def values(self) -> range:
+        return range(self.min, self.max + 1)
+
+
+class SurveyQuestion(Strict):
+    id: Slug
+    kind: Literal["rating", "text"]
+    text: LocalText
+
+
+class Survey(Strict):
+    """Asked after each theme: a few ratings and free-text questions."""
+
+    scale: Scale = Field(default_factory=Scale)
+    questions: list[SurveyQuestion] = Field(min_length=1, max_length=10)
+
+    @field_validator("questions")
+    @classmethod
+    def _distinct_questions(cls, value: list[SurveyQuestion]) -> list[SurveyQuestion]:
+        _no_duplicates(q.id for q in value)
+        return value
+
+    def ratings(self) -> list[SurveyQuestion]:
+        return [q for q in self.questions if q.kind == "rating"]
+
+
+class AssessmentArea(Strict):
+    id: Slug
+    title: LocalText
+    description: LocalText | None = None
+
+
+class SelfAssessment(Strict):
+    """Rated at the start and at the end of the programme: growth per area."""
+
+    scale: Scale = Field(default_factory=Scale)
+    areas: list[AssessmentArea] = Field(min_length=1, max_length=20)
+
+    @field_validator("areas")
+    @classmethod
+    def _distinct_areas(cls, value: list[AssessmentArea]) -> list[AssessmentArea]:
+        _no_duplicates(a.id for a in value)
+        return value
+
+
 class Programme(Strict):
     programme: ProgrammeInfo
     themes: list[Theme] = Field(min_length=1)
     labs: list[Lab] = Field(default_factory=list)
+    survey: Survey | None = None
+    self_assessment: SelfAssessment | None = None
 
     @field_validator("labs")
     @classmethod
@@ -241,7 +302,9 @@ def _no_duplicates(ids: Iterable[str]) -> None:
 
 
 def parse_programme(source: str, filename: str) -> Programme:
-    located = parse_mapping(source, filename, "programme:, themes: and labs:")
+    located = parse_mapping(
+        source, filename, "programme:, themes:, labs:, survey: and self_assessment:"
+    )
     return located.validate(Programme)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.context import programme_of
 from handlers.steps import Task
+from handlers.surveys import survey_key
 from storage.models import Cohort, Role
 from storage.unit import Repositories
 
@@ -21,6 +22,8 @@ async def done_by(repos: Repositories, cohort: Cohort, task: Task, theme: int) -
             questions = len(found.quiz.questions) if found and found.quiz else 0
             scores = await repos.quizzes.scores(cohort.id, theme)
             return {person for person, (answered, _) in scores.items() if answered >= questions}
+        case Task.survey:
+            return await repos.surveys.respondents(cohort.id, survey_key(theme))
 
 
 async def missing(

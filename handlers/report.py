@@ -1,20 +1,26 @@
-"""The facilitators' report: per theme and organisation, who took part and how, with a chart.
+"""The facilitators' report: per theme and organisation, who took part and how, with charts.
 
 The figures come from what the cohort did: digilog posts and replies (and replies
 across organisations), quizzes finished and their mean score, buddy groups that met,
-and lab seats. The chart is drawn with matplotlib, off-screen.
+lab seats and attendance, survey ratings and the self-assessment's change. Every
+figure per organisation stands for at least `anonymity.K` people: smaller
+organisations are merged (`anonymity.py`). Charts are drawn with matplotlib, off-screen.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
+from handlers import anonymity, surveys
 from handlers.context import Args, Context, programme_of
 from handlers.i18n import Translator
 from handlers.programme_file import localise
+from handlers.surveys import AssessmentFigures, SurveyFigures
 from handlers.vocabulary import FileMessage, Message, MessageBuilder, Outgoing, Span, ToActor
 from storage.models import Cohort, Role, Source
 from storage.unit import Repositories
@@ -40,27 +46,41 @@ class Row:
 @dataclass
 class Report:
     themes: list[tuple[int, str]]  # number, title
-    organisations: list[str]  # names, in order
+    # Organisations of at least K participants, and "Other organisations"; none when the
+    # cohort itself has fewer than K participants.
+    organisations: list[str]
+    participants: int = 0
     rows: dict[tuple[int, str], Row] = field(default_factory=dict)
     buddies: dict[int, tuple[int, int]] = field(default_factory=dict)  # theme → groups, met
     lab_seats: dict[str, int] = field(default_factory=dict)  # organisation → seats taken
+    lab_attended: dict[str, int] = field(default_factory=dict)  # organisation → sessions
+    questions: list[tuple[str, str]] = field(default_factory=list)  # rated: id, text
+    surveys: dict[int, SurveyFigures] = field(default_factory=dict)  # by theme
+    areas: list[tuple[str, str]] = field(default_factory=list)  # id, title
+    assessment: AssessmentFigures | None = None
+    scale: tuple[int, int] = (1, 5)  # the self-assessment's
 
     def row(self, theme: int, organisation: str) -> Row:
         return self.rows.setdefault((theme, organisation), Row())
 
 
-async def figures(repos: Repositories, cohort: Cohort, language: str) -> Report:
+async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
+    language = t.language
     programme = await programme_of(repos, cohort.program_id)
     participants = await repos.people.members(cohort.id, Role.participant)
-    organisation = {m.person.id: localise(m.organisation.name, language) for m in participants}
-    names = sorted(set(organisation.values()))
+    organisation = anonymity.grouped(
+        {m.person.id: localise(m.organisation.name, language) for m in participants},
+        other=t("Other organisations"),
+        everyone=t("All organisations"),
+    )
+    names = anonymity.groups_in_order(organisation, t("Other organisations"))
     started = [run.theme_number for run in await repos.themes.started(cohort.id)]
     themes = [
-        (n, localise(t.title, language))
-        for n, t in enumerate(programme.themes, start=1)
+        (n, localise(theme.title, language))
+        for n, theme in enumerate(programme.themes, start=1)
         if n in started
     ]
-    report = Report(themes, names)
+    report = Report(themes, names, participants=len(participants))
     for number, _ in themes:
         for name in names:
             report.row(number, name).participants = sum(
@@ -91,15 +111,43 @@ async def figures(repos: Repositories, cohort: Cohort, language: str) -> Report:
                 row.quiz_done += 1
                 row.score_sum += right / len(quiz.questions)
     report.buddies = await repos.buddies.met_by_theme(cohort.id)
-    for person in await repos.labs.seated_people(cohort.id):
-        if person in organisation:
-            name = organisation[person]
-            report.lab_seats[name] = report.lab_seats.get(name, 0) + 1
+    for counts, people in (
+        (report.lab_seats, await repos.labs.seated_people(cohort.id)),
+        (report.lab_attended, await repos.labs.attended_people(cohort.id)),
+    ):
+        for person in people:
+            if person in organisation:
+                counts[organisation[person]] = counts.get(organisation[person], 0) + 1
+    if programme.survey is not None:
+        report.questions = [(q.id, localise(q.text, language)) for q in programme.survey.ratings()]
+        for number, _ in themes:
+            report.surveys[number] = await surveys.survey_figures(
+                repos, cohort, programme, number, t
+            )
+    if programme.self_assessment is not None:
+        report.areas = [
+            (a.id, localise(a.title, language)) for a in programme.self_assessment.areas
+        ]
+        report.assessment = await surveys.assessment_figures(repos, cohort, programme, t)
+        scale = programme.self_assessment.scale
+        report.scale = (scale.min, scale.max)
     return report
 
 
 def message(t: Translator, report: Report) -> Message:
     build = MessageBuilder().heading(t("Report"))
+    if not report.organisations:
+        build.para(
+            t.plural(
+                "The cohort has {n} participant. Figures are shown from {k} participants on, "
+                "so that none can be traced to a person.",
+                "The cohort has {n} participants. Figures are shown from {k} participants on, "
+                "so that none can be traced to a person.",
+                report.participants,
+                k=anonymity.K,
+            )
+        )
+        return build.build()
     if not report.themes:
         build.para(t("No theme has started yet."))
     for number, title in report.themes:
@@ -125,21 +173,89 @@ def message(t: Translator, report: Report) -> Message:
             build.note(
                 t("Learning buddies: {met} of {groups} groups have met.", met=met, groups=groups)
             )
+        if number in report.surveys:
+            _survey(t, report, report.surveys[number], build)
     if report.lab_seats:
-        build.para(Span(t("Lab seats taken"), strong=True))
-        build.facts((name, str(report.lab_seats.get(name, 0))) for name in report.organisations)
+        build.para(Span(t("Labs: seats taken, and sessions attended"), strong=True))
+        build.facts(
+            (
+                name,
+                t(
+                    "{seats} seats · {attended} attended",
+                    seats=report.lab_seats.get(name, 0),
+                    attended=report.lab_attended.get(name, 0),
+                ),
+            )
+            for name in report.organisations
+        )
+    if report.assessment is not None:
+        _assessment(t, report, report.assessment, build)
     return build.build()
 
 
-def chart(t: Translator, report: Report) -> bytes:
-    """Participation by theme and organisation: share who took part in the digilog, and
-    share who finished the quiz. A PNG."""
+def _everyone(t: Translator, group: str) -> str:
+    return group or t("Everyone")
+
+
+def _survey(t: Translator, report: Report, found: SurveyFigures, build: MessageBuilder) -> None:
+    if not found.respondents:
+        return
+    if not found.means:
+        build.note(t("Survey: {status}", status=surveys.too_few(t, found.respondents)))
+        return
+    groups = list(next(iter(found.means.values())))
+    build.facts(
+        (
+            t("Survey, {group}", group=_everyone(t, group)),
+            " · ".join(
+                f"{text}: {found.means[qid][group][1]:.1f} ({found.means[qid][group][0]})"
+                for qid, text in report.questions
+                if group in found.means.get(qid, {})
+            ),
+        )
+        for group in groups
+    )
+
+
+def _assessment(
+    t: Translator, report: Report, found: AssessmentFigures, build: MessageBuilder
+) -> None:
+    build.para(Span(t("Self-assessment: start and end"), strong=True))
+    if not found.means:
+        build.para(surveys.too_few(t, found.respondents))
+        return
+    build.facts(
+        (f"{title} · {_everyone(t, group)}", surveys.change_text(t, n, start, end))
+        for area, title in report.areas
+        for group, (n, start, end) in found.means.get(area, {}).items()
+    )
+
+
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: the chart is a file
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    return pyplot
+
+
+def _png(figure: Any) -> bytes:
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=100)
+    _pyplot().close(figure)
+    return out.getvalue()
+
+
+def chart(t: Translator, report: Report) -> bytes | None:
+    """Participation by theme and organisation: share who took part in the digilog, and
+    share who finished the quiz. A PNG; None when there is nothing to show."""
+    if not report.themes or not report.organisations:
+        return None
+    from matplotlib.ticker import PercentFormatter
+
+    figure, axes = _pyplot().subplots(1, 2, figsize=(11, 4.5), sharey=True)
     labels = [str(n) for n, _ in report.themes]
     width = 0.8 / max(len(report.organisations), 1)
     for title, axis, measure in (
@@ -160,13 +276,37 @@ def chart(t: Translator, report: Report) -> bytes:
         )
         axis.set_xticklabels([t("Theme {number}", number=n) for n in labels])
         axis.set_ylim(0, 1)
-        axis.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        axis.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes[0].legend(fontsize="small")
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png", dpi=100)
-    pyplot.close(figure)
-    return out.getvalue()
+    return _png(figure)
+
+
+def assessment_chart(t: Translator, report: Report) -> bytes | None:
+    """The self-assessment per area, at the start and at the end, for everyone who took
+    both. A PNG; None when fewer than K did."""
+    found = report.assessment
+    if found is None or not found.means:
+        return None
+    areas = [(area, title) for area, title in report.areas if "" in found.means.get(area, {})]
+    starts = [found.means[area][""][1] for area, _ in areas]
+    ends = [found.means[area][""][2] for area, _ in areas]
+    figure, axis = _pyplot().subplots(figsize=(11, 4.5))
+    places = range(len(areas))
+    axis.bar([x - 0.2 for x in places], starts, 0.4, label=t("At the start"))
+    axis.bar([x + 0.2 for x in places], ends, 0.4, label=t("At the end"))
+    axis.set_xticks(list(places))
+    axis.set_xticklabels([textwrap.fill(title, 18) for _, title in areas], fontsize="small")
+    low, high = report.scale
+    axis.set_ylim(low, high)
+    axis.set_title(
+        t.plural(
+            "Self-assessment before and after ({n} person)",
+            "Self-assessment before and after ({n} people)",
+            found.respondents,
+        )
+    )
+    axis.legend(fontsize="small")
+    return _png(figure)
 
 
 def table(report: Report) -> str:
@@ -205,23 +345,60 @@ def table(report: Report) -> str:
     return out.getvalue()
 
 
+def survey_table(report: Report) -> str:
+    """The survey ratings as CSV: one row per theme, group and question."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["theme", "group", "question", "respondents", "mean_rating"])
+    for number, found in report.surveys.items():
+        for question, groups in found.means.items():
+            for group, (n, mean) in groups.items():
+                writer.writerow([number, group or "all", question, n, f"{mean:.3f}"])
+    return out.getvalue()
+
+
+def assessment_table(report: Report) -> str:
+    """The self-assessment as CSV: one row per area and group."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["area", "group", "people", "start", "end", "change"])
+    means = report.assessment.means if report.assessment else {}
+    for area, groups in means.items():
+        for group, (n, start, end) in groups.items():
+            row = [area, group or "all", n, f"{start:.3f}", f"{end:.3f}", f"{end - start:+.3f}"]
+            writer.writerow(row)
+    return out.getvalue()
+
+
+def files(t: Translator, report: Report) -> list[tuple[str, str | bytes, str]]:
+    """What `report` sends and `digilog report` writes: file name, content, title."""
+    found: list[tuple[str, str | bytes, str]] = [
+        ("report.csv", table(report), t("Participation by theme and organisation")),
+    ]
+    if (png := chart(t, report)) is not None:
+        found.append(("participation.png", png, t("Participation by theme and organisation")))
+    if report.surveys:
+        found.append(("surveys.csv", survey_table(report), t("Survey ratings")))
+    if report.assessment is not None:
+        found.append(("self-assessment.csv", assessment_table(report), t("Self-assessment")))
+    if (png := assessment_chart(t, report)) is not None:
+        found.append(("self-assessment.png", png, t("Self-assessment before and after")))
+    return found
+
+
 async def report(context: Context, args: Args) -> list[Outgoing]:
-    """report: the figures as a message, and the chart as a file sent to you."""
+    """report: the figures as a message, and the charts as files sent to you."""
     t = context.t
     context.require_facilitator()
     cohort = context.require_cohort()
-    found = await figures(context.repos, cohort, context.language)
+    found = await figures(context.repos, cohort, t)
     outgoing = [context.reply(message(t, found))]
-    if found.themes:
-        outgoing.append(
-            Outgoing(
-                ToActor(),
-                FileMessage(
-                    filename=f"{cohort.key}-participation.png",
-                    content=chart(t, found),
-                    title=t("Participation by theme and organisation"),
-                    comment=t("Participation by theme and organisation"),
-                ),
+    for name, content, title in files(t, found):
+        if isinstance(content, bytes):  # the charts; the CSVs are for `digilog report`
+            outgoing.append(
+                Outgoing(
+                    ToActor(),
+                    FileMessage(f"{cohort.key}-{name}", content, title=title, comment=title),
+                )
             )
-        )
     return outgoing

@@ -32,6 +32,9 @@ ROLES = {
     "": Role.participant,
     "facilitator": Role.facilitator,
     "processledare": Role.facilitator,
+    "support": Role.support,
+    "stödfunktion": Role.support,
+    "stodfunktion": Role.support,
 }
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -112,7 +115,9 @@ def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterProblem]]:
         role = ROLES.get(cell("role").lower())
         if role is None:
             row_problems.append(
-                RosterProblem(start, "role", f"{cell('role')!r}: use participant or facilitator")
+                RosterProblem(
+                    start, "role", f"{cell('role')!r}: use participant, facilitator or support"
+                )
             )
         identity = (user_id or email or "").lower()
         if identity and identity in seen:

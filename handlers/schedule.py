@@ -24,6 +24,10 @@ EVENT_LABELS = {
     "quiz_close": N_("The quiz of theme {number} closes"),
     "opening_meeting": N_("Opening local meeting: what do I want to develop?"),
     "closing_meeting": N_("Closing local meeting: my plan for change"),
+    "survey_open": N_("The survey after theme {number} opens"),
+    "survey_close": N_("The survey after theme {number} closes"),
+    "assessment_open": N_("The self-assessment opens"),
+    "assessment_close": N_("The self-assessment closes"),
     "lab": N_("Lab: {title}"),
 }
 
@@ -124,7 +128,11 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
     words = args.words
     if len(words) != 3:
         raise Refusal(t("Write it like `schedule move 2:quiz_close 2027-03-31 17:00`."))
-    key = words[0] if words[0].startswith(("theme:", "meeting:")) else f"theme:{words[0]}"
+    key = (
+        words[0]
+        if words[0].startswith(("theme:", "meeting:", "assessment:"))
+        else f"theme:{words[0]}"
+    )
     entries = await context.repos.calendar.entries(cohort.id)
     entry = next((e for e in entries if e.key == key), None)
     if entry is None:
@@ -165,6 +173,7 @@ NUDGE_LABELS = {
     "nudge_post": N_("Nudge, theme {number}: not yet posted in the digilog"),
     "nudge_reply": N_("Nudge, theme {number}: posted but not replied to anyone"),
     "nudge_quiz": N_("Nudge, theme {number}: quiz not finished"),
+    "nudge_survey": N_("Nudge, theme {number}: survey not answered"),
 }
 
 

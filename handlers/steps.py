@@ -31,6 +31,7 @@ class Task(StrEnum):
     post = "post"  # post in the theme's digilog
     reply = "reply"  # reply to someone else in it
     quiz = "quiz"  # answer every question of the theme's quiz
+    survey = "survey"  # answer the survey after the theme
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,31 @@ STEPS: tuple[Step, ...] = (
     Step("nudge_post", "digilog_close", -timedelta(days=2), Audience.missing, Task.post),
     Step("nudge_reply", "digilog_close", -timedelta(days=2), Audience.missing, Task.reply),
     Step("nudge_quiz", "quiz_close", -timedelta(days=1), Audience.missing, Task.quiz),
+    Step("survey_open", "survey_open", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
+    Step("survey_close", "survey_close", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
+    Step("nudge_survey", "survey_close", -timedelta(days=1), Audience.missing, Task.survey),
+    Step(
+        "assessment_open",
+        "assessment_open",
+        timedelta(0),
+        Audience.channel,
+        relevance=CLOSING_GRACE,
+    ),
+    Step(
+        "assessment_close",
+        "assessment_close",
+        timedelta(0),
+        Audience.channel,
+        relevance=CLOSING_GRACE,
+    ),
 )
+# The calendar entry by which each task must be done.
+DEADLINES = {
+    Task.post: "digilog_close",
+    Task.reply: "digilog_close",
+    Task.quiz: "quiz_close",
+    Task.survey: "survey_close",
+}
 NUDGE_TASKS = {step.kind: step.task for step in STEPS if step.task is not None}
 AD_HOC = "nudge_adhoc"
 
@@ -108,6 +133,12 @@ def _opens_with_theme(entry: CalendarEntry, entries: list[CalendarEntry]) -> boo
         and e.starts_at >= entry.starts_at
         for e in entries
     )
+
+
+def deadline(entries: list[CalendarEntry], task: Task, theme: int) -> datetime | None:
+    """When a theme's task closes, if the calendar says."""
+    kind = DEADLINES[task]
+    return next((e.starts_at for e in entries if e.kind == kind and e.theme_number == theme), None)
 
 
 def due_steps(entries: list[CalendarEntry], now: datetime) -> list[DueStep]:

@@ -71,6 +71,32 @@ class BuddyRepository:
         )
         return list(await self._session.scalars(query))
 
+    async def latest_group_of(
+        self, cohort_id: int, person_id: int
+    ) -> tuple[int, dict[int, datetime | None]] | None:
+        """The person's group in the cohort's newest round, and when each member of it said
+        "we met" (None: not yet); None if there is no round or the person is not in it."""
+        latest = (
+            select(BuddyRound.id)
+            .where(BuddyRound.cohort_id == cohort_id)
+            .order_by(BuddyRound.created_at.desc(), BuddyRound.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        group_id = await self._session.scalar(
+            select(BuddyGroup.id)
+            .join(BuddyMember, BuddyMember.group_id == BuddyGroup.id)
+            .where(BuddyGroup.round_id == latest, BuddyMember.person_id == person_id)
+        )
+        if group_id is None:
+            return None
+        query = (
+            select(BuddyMember.person_id, BuddyMember.met_at)
+            .where(BuddyMember.group_id == group_id)
+            .order_by(BuddyMember.id)
+        )
+        return group_id, dict((await self._session.execute(query)).all())
+
     async def cohort_of_group(self, group_id: int) -> int | None:
         query = (
             select(BuddyRound.cohort_id)

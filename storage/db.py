@@ -67,3 +67,13 @@ def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Insert:
     name = session.get_bind().dialect.name
     insert = sqlite_insert if name == "sqlite" else postgresql_insert
     return insert(table).on_conflict_do_nothing()
+
+
+def upsert(session: AsyncSession, table: Any, keys: list[str], columns: list[str]) -> Insert:
+    """INSERT … ON CONFLICT (keys) DO UPDATE the columns: the last write wins, atomically."""
+    name = session.get_bind().dialect.name
+    insert = sqlite_insert if name == "sqlite" else postgresql_insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={c: statement.excluded[c] for c in columns}
+    )

@@ -3,7 +3,9 @@ and a waitlist promoted in order when someone cancels."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +18,11 @@ from storage.models import LabSeats, LabSignup, Person, SignupState, utcnow
 class Cancelled:
     was: SignupState | None  # None: the person had no place to give up
     promoted: Person | None  # the first on the waitlist, who now has the seat
+
+
+# Attendance counts only with a seat still held: someone who gave it up afterwards no
+# longer shows among the attendees, so the report does not count them either.
+_ATTENDED = (LabSignup.state == SignupState.signed_up, LabSignup.attended_at.is_not(None))
 
 
 class LabRepository:
@@ -189,4 +196,35 @@ class LabRepository:
         query = select(LabSignup.person_id).where(
             LabSignup.cohort_id == cohort_id, LabSignup.state == SignupState.signed_up
         )
+        return list(await self._session.scalars(query))
+
+    async def set_attended(
+        self, cohort_id: int, session_key: str, person_ids: Collection[int], when: datetime | None
+    ) -> None:
+        """Mark people with a seat as present (a time) or not (None); marking someone
+        again keeps the first time, so repeating a command changes nothing."""
+        query = update(LabSignup).where(
+            LabSignup.cohort_id == cohort_id,
+            LabSignup.session_key == session_key,
+            LabSignup.person_id.in_(person_ids),
+            LabSignup.state == SignupState.signed_up,
+        )
+        if when is not None:
+            query = query.where(LabSignup.attended_at.is_(None))
+        await self._session.execute(
+            query.values(attended_at=when).execution_options(synchronize_session=False)
+        )
+
+    async def attended(self, cohort_id: int, session_key: str) -> set[int]:
+        """Who of those with a seat at the session was marked present."""
+        query = select(LabSignup.person_id).where(
+            LabSignup.cohort_id == cohort_id,
+            LabSignup.session_key == session_key,
+            *_ATTENDED,
+        )
+        return set(await self._session.scalars(query))
+
+    async def attended_people(self, cohort_id: int) -> list[int]:
+        """Who attended, once per session (someone at two sessions counts twice)."""
+        query = select(LabSignup.person_id).where(LabSignup.cohort_id == cohort_id, *_ATTENDED)
         return list(await self._session.scalars(query))

@@ -51,12 +51,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Role(enum.StrEnum):
     participant = "participant"
     facilitator = "facilitator"
+    # Someone of an organisation's support function (HR, a digitalisation unit): sees the
+    # plans for change that their organisation's participants share with them.
+    support = "support"
 
 
 class Visibility(enum.StrEnum):
     private = "private"  # the author only
     facilitators = "facilitators"  # the author and the cohort's facilitators
     cohort = "cohort"  # everyone in the cohort
+    # The author, the facilitators and the support function of the author's organisation.
+    organisation = "organisation"
 
 
 class Source(enum.StrEnum):
@@ -64,6 +69,8 @@ class Source(enum.StrEnum):
     digilog_reply = "digilog_reply"
     command = "command"
     saved_message = "saved_message"
+    needs_inventory = "needs_inventory"  # the opening local meeting: what I want to develop
+    change_plan = "change_plan"  # the closing local meeting: my plan for change
 
 
 naming = {
@@ -329,6 +336,7 @@ class LabSignup(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     state: Mapped[SignupState] = mapped_column(_enum(SignupState))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attended_at: Mapped[datetime | None]  # a facilitator marked them present at the session
 
 
 class BuddyRound(Base):
@@ -379,3 +387,32 @@ class BuddyRule(Base):
         ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
     )
     pinned: Mapped[bool] = mapped_column(Boolean)  # else forbidden
+
+
+class SurveyWindow(Base):
+    """When a survey (`theme:3`) or a self-assessment round (`assessment:start`) is open."""
+
+    __tablename__ = "survey_windows"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    survey_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class SurveyAnswer(Base):
+    """One person's answer to one question; answering again before it closes replaces it."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("cohort_id", "survey_key", "person_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    survey_key: Mapped[str] = mapped_column(String(40))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,8 @@ class Viewer:
     cohort_id: int
     person_id: int
     is_facilitator: bool
+    # Someone of an organisation's support function sees what its people shared with it.
+    supports_organisation_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,31 @@ _ReplyTo = aliased(Person)
 def _visible_to(viewer: Viewer) -> ColumnElement[bool]:
     allowed = [Reflection.visibility == Visibility.cohort, Reflection.author_id == viewer.person_id]
     if viewer.is_facilitator:
-        allowed.append(Reflection.visibility == Visibility.facilitators)
+        allowed.append(
+            Reflection.visibility.in_((Visibility.facilitators, Visibility.organisation))
+        )
+    elif viewer.supports_organisation_id is not None:
+        allowed.append(
+            and_(
+                Reflection.visibility == Visibility.organisation,
+                Reflection.organisation_id == viewer.supports_organisation_id,
+            )
+        )
     return and_(Reflection.cohort_id == viewer.cohort_id, or_(*allowed))
+
+
+def _narrowed(
+    viewer: Viewer, theme: int | None, mine: bool, sources: Collection[Source]
+) -> list[ColumnElement[bool]]:
+    """A theme's, one's own, or one kind's reflections only."""
+    conditions: list[ColumnElement[bool]] = []
+    if theme is not None:
+        conditions.append(Reflection.theme_number == theme)
+    if mine:
+        conditions.append(Reflection.author_id == viewer.person_id)
+    if sources:
+        conditions.append(Reflection.source.in_(tuple(sources)))
+    return conditions
 
 
 def _with_people(
@@ -194,15 +219,17 @@ class ReflectionRepository:
         )
 
     async def visible(
-        self, viewer: Viewer, *, theme: int | None = None, mine: bool = False, limit: int = 20
+        self,
+        viewer: Viewer,
+        *,
+        theme: int | None = None,
+        mine: bool = False,
+        sources: Collection[Source] = (),
+        limit: int = 20,
     ) -> list[ReflectionView]:
         query = _with_people(select(Reflection, Person, Organisation, _ReplyTo)).where(
-            _visible_to(viewer)
+            _visible_to(viewer), *_narrowed(viewer, theme, mine, sources)
         )
-        if theme is not None:
-            query = query.where(Reflection.theme_number == theme)
-        if mine:
-            query = query.where(Reflection.author_id == viewer.person_id)
         query = query.order_by(Reflection.created_at.desc(), Reflection.id.desc()).limit(limit)
         return [ReflectionView(*row) for row in (await self._session.execute(query)).all()]
 
@@ -213,6 +240,7 @@ class ReflectionRepository:
         *,
         theme: int | None = None,
         mine: bool = False,
+        sources: Collection[Source] = (),
         limit: int = 20,
     ) -> list[ReflectionView]:
         """Ranked full-text search, best first, within what the viewer may see.
@@ -243,11 +271,7 @@ class ReflectionRepository:
                 .order_by(Reflection.id.desc())
             )
             lower_is_better = False
-        candidates = candidates.where(_visible_to(viewer))
-        if theme is not None:
-            candidates = candidates.where(Reflection.theme_number == theme)
-        if mine:
-            candidates = candidates.where(Reflection.author_id == viewer.person_id)
+        candidates = candidates.where(_visible_to(viewer), *_narrowed(viewer, theme, mine, sources))
         window = candidates.limit(max(RANK_WINDOW, limit)).subquery()
         in_window = window.c.score.asc() if lower_is_better else window.c.score.desc()
         best = (

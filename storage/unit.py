@@ -17,6 +17,7 @@ from storage.people import CohortRepository, PeopleRepository
 from storage.programs import ProgramRepository
 from storage.quizzes import QuizRepository
 from storage.reflections import ReflectionRepository
+from storage.surveys import SurveyRepository
 from storage.themes import ThemeRunRepository
 
 
@@ -34,6 +35,7 @@ class Repositories:
     deliveries: DeliveryRepository
     labs: LabRepository
     buddies: BuddyRepository
+    surveys: SurveyRepository
 
 
 class Store:
@@ -58,4 +60,5 @@ class Store:
                 deliveries=DeliveryRepository(session),
                 labs=LabRepository(session),
                 buddies=BuddyRepository(session),
+                surveys=SurveyRepository(session),
             )

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digital-kompetens.yaml"
 POSTGRES_URL = os.environ.get("DIGILOG_TEST_POSTGRES_URL")
 TABLES = (
+    "survey_answers",
+    "survey_windows",
     "buddy_rules",
     "buddy_members",
     "buddy_groups",

@@ -12,7 +12,7 @@ from bot.console.render import render
 from handlers.digilog import Digilog
 from handlers.pairing import Candidate, pair_up
 from handlers.programme_file import Programme
-from handlers.vocabulary import Message, ToGroup, ToPerson
+from handlers.vocabulary import HomeOpened, Message, ToGroup, ToPerson
 from storage.models import Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat
@@ -136,6 +136,49 @@ async def test_a_buddy_round_in_the_chat(cohort: Cohort, digilog: Digilog) -> No
     assert "Only the buddies of this group" in (await chat.click("cecilia", met)).text
     not_allowed = await chat.say("anna", "pair 1")
     assert "Only a facilitator" in not_allowed.text
+
+
+async def _home(chat: Chat, user: str) -> tuple[str, list[str]]:
+    [page] = (await chat.send(HomeOpened(chat.actor(user), chat.channel))).outgoing
+    assert isinstance(page.message, Message)
+    text, options = render(page.message)
+    return text, [o.action_id for o in options]
+
+
+async def test_the_home_page_shows_ones_buddies_of_the_latest_round(
+    cohort: Cohort, digilog: Digilog
+) -> None:
+    chat = Chat(digilog, cohort)
+    assert "Your learning buddies" not in (await _home(chat, "anna"))[0]  # no round yet
+    await chat.say("cecilia", "buddies optout")
+    [announce] = (await chat.say("fia", "pair 1 --seed 7")).options
+    announced = await chat.click("fia", announce.action_id)
+    [group] = [o.message for o in announced.outgoing if isinstance(o.to, ToGroup)]
+    assert isinstance(group, Message)
+    [met] = [o.action_id for o in render(group)[1]]
+
+    text, buttons = await _home(chat, "anna")
+    assert "Your learning buddies" in text
+    assert "Björn Öberg** (Piteå Municipality) · has not said you met yet" in text
+    assert met in buttons  # the same button as in the group's conversation
+    assert "Your learning buddies" not in (await _home(chat, "cecilia"))[0]  # not paired
+
+    assert "Noted: you met" in (await chat.click("anna", met)).text
+    text, buttons = await _home(chat, "anna")
+    assert "You have said that you met." in text and met not in buttons
+    text, buttons = await _home(chat, "bjorn")
+    assert "Anna Lindqvist** (Umeå Municipality) · says you met" in text
+    assert met in buttons
+
+    # A new round replaces the old one on the page, with its own button.
+    [announce] = (await chat.say("fia", "pair 2 --seed 1")).options
+    announced = await chat.click("fia", announce.action_id)
+    [group] = [o.message for o in announced.outgoing if isinstance(o.to, ToGroup)]
+    assert isinstance(group, Message)
+    [met_again] = [o.action_id for o in render(group)[1]]
+    text, buttons = await _home(chat, "anna")
+    assert "Björn Öberg** (Piteå Municipality) · has not said you met yet" in text
+    assert met_again in buttons and met not in buttons
 
 
 @settings(max_examples=150, deadline=None)

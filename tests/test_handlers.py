@@ -273,7 +273,7 @@ async def test_an_unknown_command_is_named_and_the_help_follows(chat: Chat) -> N
 
     assert "I don't know the command “frobnicate”." in reply.text
     assert "== Digilog commands ==" in reply.text
-    assert "bank [words] [--theme N] [--mine]" in reply.text
+    assert "bank [words] [--theme N] [--kind digilog|written|saved|needs|plan]" in reply.text
     # The help is the member's: no facilitator commands in it.
     assert "theme start" not in reply.text
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
+from sqlalchemy import select
 
 from bot.console.render import render
 from handlers.admin import import_roster
@@ -15,7 +16,7 @@ from handlers.labs import session_key
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
 from handlers.vocabulary import FileMessage, HomeOpened, Message, Outgoing, ToPerson
-from storage.models import Cohort, Role, SignupState
+from storage.models import Cohort, LabSignup, Role, SignupState
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort
@@ -144,6 +145,123 @@ async def test_the_home_page_lists_ones_labs_with_a_button_to_cancel(
     assert "2027-03-17 09:00–11:00**  Handling information · you have a seat" in text
     [cancel] = [o.action_id for o in options]
     assert "no longer signed up" in (await chat.click("anna", cancel)).text
+
+
+SESSION_1 = datetime(2027, 2, 16, 12, 0, tzinfo=UTC)  # LAB 1, 13:00 in Stockholm
+
+
+async def _seated(chat: Chat, *users: str, lab: str = LAB, n: int = 1) -> None:
+    for user in users:
+        assert "You have a seat" in (await chat.say(user, f"lab signup {lab} {n}")).text
+
+
+async def _attended_at(store: Store, cohort: Cohort) -> dict[int, datetime | None]:
+    """person id → when they were marked at LAB 1, for those signed up there."""
+    async with store.transaction() as repos:
+        rows = await repos.session.execute(
+            select(LabSignup.person_id, LabSignup.attended_at).where(
+                LabSignup.cohort_id == cohort.id, LabSignup.session_key.startswith(f"{LAB}@")
+            )
+        )
+        return dict(rows.all())
+
+
+async def _ids(store: Store, cohort: Cohort) -> dict[str, int]:
+    async with store.transaction() as repos:
+        return {m.person.user_id or "": m.person.id for m in await repos.people.members(cohort.id)}
+
+
+async def test_a_facilitator_marks_who_attended_and_can_undo_it(
+    store: Store, cohort: Cohort, digilog: Digilog
+) -> None:
+    chat = Chat(digilog, cohort)
+    await _seated(chat, "anna", "bjorn")
+    before = await chat.say("fia", f"lab attendees {LAB} 1")
+    assert "attended" not in before.text  # the session has not happened yet
+    assert "• Anna Lindqvist" in before.text
+
+    digilog.now = lambda: SESSION_1 + timedelta(hours=1)  # under way
+    marked = await chat.say("fia", f"lab attended {LAB} 1 @anna")
+    assert "Marked as attended: Anna Lindqvist." in marked.text
+    assert "1 of 2 attended" in marked.text
+    view = (await chat.say("fia", f"lab attendees {LAB} 1")).text
+    assert "1 of 2 attended" in view
+    assert "✅ Anna Lindqvist" in view and "⬜ Björn Öberg" in view
+    ids = await _ids(store, cohort)
+    assert (await _attended_at(store, cohort))[ids["anna"]] == SESSION_1 + timedelta(hours=1)
+
+    # Marking again, with someone new, keeps Anna's first time.
+    digilog.now = lambda: SESSION_1 + timedelta(days=2)
+    again = await chat.say("fia", f"lab attended {LAB} 1 anna bjorn anna")
+    assert "Marked as attended: Anna Lindqvist, Björn Öberg." in again.text
+    assert "2 of 2 attended" in again.text
+    assert await _attended_at(store, cohort) == {
+        ids["anna"]: SESSION_1 + timedelta(hours=1),
+        ids["bjorn"]: SESSION_1 + timedelta(days=2),
+    }
+
+    undone = await chat.say("fia", f"lab absent {LAB} 1 bjorn")
+    assert "No longer marked as attended: Björn Öberg." in undone.text
+    assert "1 of 2 attended" in undone.text and "⬜ Björn Öberg" in undone.text
+    assert (await _attended_at(store, cohort))[ids["bjorn"]] is None
+
+
+@pytest.mark.parametrize(
+    ("user", "command", "expected"),
+    [
+        ("fia", f"lab attended {LAB} 1 bjorn nobody", "nobody is not in this cohort."),
+        (
+            "fia",
+            f"lab attended {LAB} 1 bjorn cecilia",
+            "Cecilia Åström has no seat at Handling information on 2027-02-16",
+        ),
+        ("fia", f"lab attended {LAB} 1 fia", "Fia Facilitator has no seat"),
+        ("fia", f"lab attended {LAB} 2 bjorn", "on 2027-03-17 09:00–11:00 has not taken place"),
+        ("fia", "lab attended no-such-lab 1 bjorn", "There is no lab no-such-lab."),
+        ("fia", f"lab attended {LAB} bjorn", f"Which session of {LAB}?"),
+        ("fia", f"lab attended {LAB} 3 bjorn", f"{LAB} has sessions 1–2."),
+        ("fia", f"lab attended {LAB} 1", "Name the people by user id"),
+        ("fia", f"lab absent {LAB} 1 anna nobody", "nobody is not in this cohort."),
+        ("fia", f"lab absent {LAB} 1 anna cecilia", "Cecilia Åström has no seat"),
+        ("anna", f"lab attended {LAB} 1 bjorn", "Only a facilitator"),
+        ("anna", f"lab absent {LAB} 1 anna", "Only a facilitator"),
+    ],
+)
+async def test_bad_attendance_commands_say_why_and_change_nothing(
+    store: Store, cohort: Cohort, digilog: Digilog, user: str, command: str, expected: str
+) -> None:
+    chat = Chat(digilog, cohort)
+    await _seated(chat, "anna", "bjorn", "cecilia")
+    await chat.say("cecilia", f"lab cancel {LAB} 1")  # who gave the seat up has none
+    digilog.now = lambda: SESSION_1 + timedelta(hours=3)
+    assert "Marked as attended" in (await chat.say("fia", f"lab attended {LAB} 1 anna")).text
+    before = await _attended_at(store, cohort)
+
+    reply = await chat.say(user, command)
+    assert expected in reply.text
+    assert "Marked as attended" not in reply.text and "No longer marked" not in reply.text
+    assert await _attended_at(store, cohort) == before
+
+
+async def test_attended_people_counts_each_attended_session(
+    store: Store, cohort: Cohort, digilog: Digilog
+) -> None:
+    phishing = "kanna-igen-natfiskemejl"
+    chat = Chat(digilog, cohort)
+    await _seated(chat, "anna", "bjorn", "cecilia")
+    await _seated(chat, "anna", lab=phishing)
+    digilog.now = lambda: datetime(2027, 3, 1, tzinfo=UTC)
+    await chat.say("fia", f"lab attended {LAB} 1 anna bjorn")
+    await chat.say("fia", f"lab attended {phishing} 1 anna")
+    ids = await _ids(store, cohort)
+    async with store.transaction() as repos:
+        found = await repos.labs.attended_people(cohort.id)
+    assert sorted(found) == sorted([ids["anna"], ids["anna"], ids["bjorn"]])
+
+    # Who gives the seat up afterwards is no longer among the attendees, nor counted.
+    assert "no longer signed up" in (await chat.say("bjorn", f"lab cancel {LAB} 1")).text
+    async with store.transaction() as repos:
+        assert sorted(await repos.labs.attended_people(cohort.id)) == [ids["anna"]] * 2
 
 
 def _only(outgoing: list[Outgoing]) -> Message:

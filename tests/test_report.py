@@ -68,7 +68,7 @@ async def test_the_report_counts_what_happened(
         done[org_of[user]] += 1
 
     async with store.transaction() as repos:
-        found = await figures(repos, cohort, "en")
+        found = await figures(repos, cohort, translator("en"))
     assert found.themes == [(1, "Why there is such a focus on digital transformation")]
     for org in ORGS.values():
         row = found.row(1, org)
@@ -85,7 +85,7 @@ async def test_the_report_counts_what_happened(
     assert len(csv_text.splitlines()) == 1 + 3
 
     png = chart(translator("en"), found)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])
     assert width > 500 and height > 200
 
@@ -105,10 +105,21 @@ def test_the_cli_writes_the_chart_and_the_csv(database_url: str, tmp_path: Path)
         run_digilog(database_url, tmp_path, "console", stdin="theme start 1\nquit\n").returncode
         == 0
     )
+    # The demo's four participants are too few to show; nine more make two groups of five.
+    too_few = run_digilog(database_url, tmp_path, "report", "demo", "--out", str(tmp_path / "few"))
+    assert too_few.returncode == 0, too_few.stderr
+    assert not (tmp_path / "few" / "participation.png").exists()
+    roster = tmp_path / "roster.csv"
+    rows = [f"U{n},u{n},umea" for n in range(5)] + [f"P{n},p{n},pitea" for n in range(4)]
+    roster.write_text("name,user id,organisation\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert (
+        run_digilog(database_url, tmp_path, "cohort", "import", "demo", str(roster)).returncode == 0
+    )
     written = run_digilog(database_url, tmp_path, "report", "demo", "--out", str(tmp_path / "out"))
     assert written.returncode == 0, written.stderr
     assert (tmp_path / "out" / "participation.png").read_bytes()[:4] == b"\x89PNG"
-    assert "theme,organisation" in (tmp_path / "out" / "report.csv").read_text(encoding="utf-8")
+    csv_text = (tmp_path / "out" / "report.csv").read_text(encoding="utf-8")
+    assert "1,Umeå kommun,6," in csv_text and "1,Övriga organisationer,7," in csv_text
     missing = run_digilog(database_url, tmp_path, "report", "nope")
     assert missing.returncode == 1 and "no cohort 'nope'" in missing.stderr
 

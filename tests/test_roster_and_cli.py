@@ -122,7 +122,7 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_blank_lines_skipped()
     assert [p.format("roster.csv") for p in problems] == [
         "roster.csv:4: organisation: missing",
         "roster.csv:5: email: 'inte-en-adress' is not an email address",
-        "roster.csv:6: role: 'chef': use participant or facilitator",
+        "roster.csv:6: role: 'chef': use participant, facilitator or support",
         "roster.csv:8: (row): the same person as on line 2",
         "roster.csv:11: email: 'cecilia@skelleftea' is not an email address",
     ]

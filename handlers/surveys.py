@@ -1,0 +1,589 @@
+"""Surveys after each theme, and the self-assessment at the start and at the end.
+
+Both are questionnaires from the programme file, answered in a form while a
+facilitator or the calendar keeps them open. A survey's key is `theme:<n>`, a
+self-assessment round's `assessment:start` or `assessment:end`. Answering again
+while it is open replaces one's earlier answers. Facilitators see figures only for
+groups of at least `anonymity.K` respondents, and free text without names.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from statistics import fmean
+
+from handlers import anonymity
+from handlers.context import Args, Context, Refusal, cohort_channel
+from handlers.i18n import Translator, translator
+from handlers.programme_file import Programme, Scale, localise
+from handlers.themes import theme_number
+from handlers.vocabulary import (
+    Field,
+    Form,
+    FormSubmitted,
+    Message,
+    MessageBuilder,
+    Option,
+    Outgoing,
+    SelectField,
+    Span,
+    TextField,
+    ToActor,
+    ToConversation,
+)
+from storage.models import Cohort, Role, SurveyAnswer
+from storage.surveys import Answer
+from storage.unit import Repositories
+
+PREFIX = "survey:"  # of forms and buttons: `survey:<cohort>:<key>`
+ROUNDS = ("start", "end")
+Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
+MAX_ANSWER_CHARS = 2000
+
+
+def survey_key(theme: int) -> str:
+    return f"theme:{theme}"
+
+
+def assessment_key(round_: str) -> str:
+    return f"assessment:{round_}"
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    rating: bool  # else free text
+    label: str
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    key: str
+    title: str
+    scale: Scale
+    questions: tuple[Question, ...]
+
+    @property
+    def is_assessment(self) -> bool:
+        return self.key.startswith("assessment:")
+
+
+def questionnaire(programme: Programme, key: str, t: Translator) -> Questionnaire | None:
+    """The questions behind a key, in the reader's language; None if the programme has none."""
+    kind, _, which = key.partition(":")
+    language = t.language
+    if kind == "theme" and programme.survey is not None and which.isdigit():
+        theme = programme.theme(int(which))
+        if theme is None:
+            return None
+        return Questionnaire(
+            key,
+            t("Survey after theme {number}", number=int(which)),
+            programme.survey.scale,
+            tuple(
+                Question(q.id, q.kind == "rating", localise(q.text, language))
+                for q in programme.survey.questions
+            ),
+        )
+    if kind == "assessment" and programme.self_assessment is not None and which in ROUNDS:
+        title = (
+            t("Self-assessment at the start")
+            if which == "start"
+            else t("Self-assessment at the end")
+        )
+        return Questionnaire(
+            key,
+            title,
+            programme.self_assessment.scale,
+            tuple(
+                Question(
+                    area.id,
+                    True,
+                    localise(area.title, language)
+                    + (f": {localise(area.description, language)}" if area.description else ""),
+                )
+                for area in programme.self_assessment.areas
+            ),
+        )
+    return None
+
+
+def _scale_text(t: Translator, scale: Scale, language: str) -> str:
+    low = f" ({localise(scale.low, language)})" if scale.low else ""
+    high = f" ({localise(scale.high, language)})" if scale.high else ""
+    return t("From {min}{low} to {max}{high}.", min=scale.min, low=low, max=scale.max, high=high)
+
+
+# ---------------------------------------------------------------- the form
+
+
+def form(
+    context: Context, cohort: Cohort, found: Questionnaire, before: Mapping[str, SurveyAnswer]
+) -> Form:
+    t = context.t
+    options = tuple((str(v), str(v)) for v in found.scale.values())
+    fields: list[Field] = []
+    for question in found.questions:
+        earlier = before.get(question.id)
+        if question.rating:
+            fields.append(
+                SelectField(
+                    question.id,
+                    question.label,
+                    options,
+                    initial=str(earlier.rating) if earlier and earlier.rating is not None else None,
+                )
+            )
+        else:
+            fields.append(
+                TextField(
+                    question.id,
+                    question.label,
+                    multiline=True,
+                    max_length=MAX_ANSWER_CHARS,
+                    optional=True,
+                    initial=earlier.text if earlier else None,
+                )
+            )
+    intro = _scale_text(t, found.scale, context.language)
+    if not found.is_assessment:
+        intro += " " + t("Facilitators see the answers only together with at least four others'.")
+    return Form(
+        form_id=f"{PREFIX}{cohort.id}:{found.key}",
+        title=found.title,
+        intro=intro,
+        fields=tuple(fields),
+        submit_label=t("Send"),
+    )
+
+
+async def _open(context: Context, key: str) -> Questionnaire:
+    """The questionnaire, if it is open now: otherwise a refusal that says why."""
+    t = context.t
+    cohort = context.require_cohort()
+    found = questionnaire(await context.programme(), key, t)
+    if found is None:
+        raise Refusal(t("This programme has no such survey."))
+    window = await context.repos.surveys.window(cohort.id, key)
+    if window is None:
+        raise Refusal(t("“{title}” is not open yet.", title=found.title))
+    if window.closed_at is not None:
+        raise Refusal(t("“{title}” has closed; answers are no longer taken.", title=found.title))
+    return found
+
+
+def _participant(context: Context) -> None:
+    if context.require_member().membership.role != Role.participant:
+        raise Refusal(context.t("Surveys and self-assessments are for participants."))
+
+
+async def form_for(context: Context, key: str) -> Outgoing:
+    """The form for a questionnaire that is open, filled in with one's earlier answers."""
+    _participant(context)
+    found = await _open(context, key)
+    cohort = context.require_cohort()
+    person = context.require_member().person
+    before = {
+        a.question_id: a
+        for a in await context.repos.surveys.answers_of(cohort.id, person.id)
+        if a.survey_key == key
+    }
+    return Outgoing(ToActor(), form(context, cohort, found, before))
+
+
+def _validated(
+    context: Context, found: Questionnaire, values: Mapping[str, str]
+) -> dict[str, Answer]:
+    """Every answer checked before any is stored: a bad one changes nothing."""
+    t = context.t
+    answers: dict[str, Answer] = {}
+    for question in found.questions:
+        value = (values.get(question.id) or "").strip()
+        if question.rating:
+            if not value:
+                raise Refusal(t("Answer “{question}”.", question=question.label))
+            if not value.lstrip("-").isdigit() or int(value) not in found.scale.values():
+                raise Refusal(
+                    t(
+                        "“{value}” is not on the scale: give a whole number from {min} to {max}.",
+                        value=value,
+                        min=found.scale.min,
+                        max=found.scale.max,
+                    )
+                )
+            answers[question.id] = (int(value), None)
+        elif value:
+            if len(value) > MAX_ANSWER_CHARS:
+                raise Refusal(
+                    t(
+                        "That is {length} characters; an answer can be at most {limit}.",
+                        length=len(value),
+                        limit=MAX_ANSWER_CHARS,
+                    )
+                )
+            answers[question.id] = (None, value)
+    return answers
+
+
+async def form_submitted(context: Context, event: FormSubmitted) -> list[Outgoing]:
+    t = context.t
+    cohort = context.require_cohort()
+    _, cohort_id, key = [*event.form_id.split(":", 2), "", ""][:3]
+    if cohort_id != str(cohort.id):
+        raise Refusal(t("That form belongs to another cohort."))
+    _participant(context)
+    found = await _open(context, key)
+    answers = _validated(context, found, event.values)
+    person = context.require_member().person
+    await context.repos.surveys.save(cohort.id, key, person.id, answers, context.now())
+    if found.is_assessment:
+        return [context.reply(await own_assessment(context, thanks=True))]
+    return [context.reply(t("Thank you! Your answers to “{title}” are saved.", title=found.title))]
+
+
+# ---------------------------------------------------------------- participants' commands
+
+
+async def take_survey(context: Context, args: Args) -> list[Outgoing]:
+    """survey [N]: the form of theme N's survey, or of the one open now."""
+    _participant(context)
+    programme = await context.programme()
+    if args.words:
+        return [await form_for(context, survey_key(theme_number(context, args, programme)))]
+    open_keys = [k for k in await _open_keys(context) if k.startswith("theme:")]
+    if not open_keys:
+        raise Refusal(context.t("No survey is open right now."))
+    return [await form_for(context, open_keys[-1])]
+
+
+async def take_assessment(context: Context, args: Args) -> list[Outgoing]:
+    """assess: the self-assessment's form while a round is open, else one's own change."""
+    _participant(context)
+    if (await context.programme()).self_assessment is None:
+        raise Refusal(context.t("This programme has no self-assessment."))
+    open_keys = [k for k in await _open_keys(context) if k.startswith("assessment:")]
+    if open_keys and "mine" not in args.flags:
+        return [await form_for(context, open_keys[-1])]
+    return [context.reply(await own_assessment(context))]
+
+
+async def _open_keys(context: Context) -> list[str]:
+    cohort = context.require_cohort()
+    windows = await context.repos.surveys.windows(cohort.id)
+    return [w.survey_key for w in windows if w.closed_at is None]
+
+
+async def own_assessment(context: Context, *, thanks: bool = False) -> Message:
+    """One's own ratings per area, at the start and at the end, and the change."""
+    t = context.t
+    cohort = context.require_cohort()
+    programme = await context.programme()
+    assert programme.self_assessment is not None
+    person = context.require_member().person
+    mine: dict[tuple[str, str], int] = {
+        (a.survey_key, a.question_id): a.rating
+        for a in await context.repos.surveys.answers_of(cohort.id, person.id)
+        if a.rating is not None
+    }
+    build = MessageBuilder()
+    if thanks:
+        build.para(t("Thank you! Your self-assessment is saved."))
+    build.heading(t("Your self-assessment"))
+    start, end = assessment_key("start"), assessment_key("end")
+    if not any(key in (start, end) for key, _ in mine):
+        build.para(t("You have not taken the self-assessment yet."))
+        return build.build()
+    rows = []
+    for area in programme.self_assessment.areas:
+        before, after = mine.get((start, area.id)), mine.get((end, area.id))
+        if before is not None and after is not None:
+            value = t(
+                "{before} → {after} ({change:+d})",
+                before=before,
+                after=after,
+                change=after - before,
+            )
+        elif before is not None:
+            value = t("{before} at the start", before=before)
+        elif after is not None:
+            value = t("{after} at the end", after=after)
+        else:
+            value = "–"
+        rows.append((context.local(area.title), value))
+    build.facts(rows)
+    build.note(_scale_text(t, programme.self_assessment.scale, context.language))
+    return build.build()
+
+
+# ---------------------------------------------------------------- facilitators' commands
+
+
+def announcement(cohort: Cohort, found_key: str, programme: Programme) -> Message:
+    """The channel post that opens a survey or a self-assessment, in the cohort's language."""
+    t = translator(cohort.language)
+    found = questionnaire(programme, found_key, t)
+    assert found is not None
+    lead = (
+        t("Rate yourself in each area. Only you see your own answers and your change.")
+        if found.is_assessment
+        else t.plural(
+            "A short survey: {n} question. Facilitators see the answers only together with "
+            "at least four others'.",
+            "A short survey: {n} questions. Facilitators see the answers only together with "
+            "at least four others'.",
+            len(found.questions),
+        )
+    )
+    return (
+        MessageBuilder()
+        .heading(found.title)
+        .para(lead)
+        .choices([Option(f"{PREFIX}{cohort.id}:{found.key}", t("Answer"), style="primary")])
+        .build()
+    )
+
+
+def closing_note(cohort: Cohort, found_key: str, programme: Programme) -> Message:
+    t = translator(cohort.language)
+    found = questionnaire(programme, found_key, t)
+    assert found is not None
+    return (
+        MessageBuilder()
+        .para(t("“{title}” has closed. Thank you for your answers.", title=found.title))
+        .build()
+    )
+
+
+async def _facilitated_key(context: Context, args: Args, assessment: bool) -> str:
+    programme = await context.programme()
+    t = context.t
+    if assessment:
+        if programme.self_assessment is None:
+            raise Refusal(t("This programme has no self-assessment."))
+        which = args.words[0].lower() if args.words else ""
+        if which not in ROUNDS:
+            raise Refusal(t("Say which round: start or end."))
+        return assessment_key(which)
+    if programme.survey is None:
+        raise Refusal(t("This programme has no survey."))
+    number = theme_number(context, args, programme)
+    if await context.repos.themes.get(context.require_cohort().id, number) is None:
+        raise Refusal(t("Start theme {number} before its survey.", number=number))
+    return survey_key(number)
+
+
+def open_command(assessment: bool) -> Run:
+    async def run(context: Context, args: Args) -> list[Outgoing]:
+        t = context.t
+        cohort = context.require_cohort()
+        key = await _facilitated_key(context, args, assessment)
+        found = questionnaire(await context.programme(), key, t)
+        assert found is not None
+        if not await context.repos.surveys.open(cohort.id, key, context.now()):
+            raise Refusal(t("“{title}” is already open.", title=found.title))
+        post = announcement(cohort, key, await context.programme())
+        return [
+            Outgoing(ToConversation(cohort_channel(cohort)), post),
+            context.reply(t("“{title}” is open.", title=found.title)),
+        ]
+
+    return run
+
+
+def close_command(assessment: bool) -> Run:
+    async def run(context: Context, args: Args) -> list[Outgoing]:
+        t = context.t
+        cohort = context.require_cohort()
+        key = await _facilitated_key(context, args, assessment)
+        found = questionnaire(await context.programme(), key, t)
+        assert found is not None
+        if not await context.repos.surveys.close(cohort.id, key, context.now()):
+            raise Refusal(t("“{title}” is not open.", title=found.title))
+        return [context.reply(t("“{title}” is closed.", title=found.title))]
+
+    return run
+
+
+# ---------------------------------------------------------------- figures
+
+
+@dataclass
+class SurveyFigures:
+    """A survey's ratings: question → group → (respondents, mean); group "" is everyone."""
+
+    respondents: int
+    means: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AssessmentFigures:
+    """Those who rated themselves at both ends: area → group → (people, start, end)."""
+
+    respondents: int
+    means: dict[str, dict[str, tuple[int, float, float]]] = field(default_factory=dict)
+
+
+async def _organisations(repos: Repositories, cohort: Cohort, language: str) -> dict[int, str]:
+    members = await repos.people.members(cohort.id, Role.participant)
+    return {m.person.id: localise(m.organisation.name, language) for m in members}
+
+
+def _labels(t: Translator, organisation_of: Mapping[int, str]) -> dict[int, str]:
+    return anonymity.grouped(
+        organisation_of, other=t("Other organisations"), everyone=t("All organisations")
+    )
+
+
+def _groups(t: Translator, labels: Mapping[int, str]) -> list[str]:
+    """Everyone ("") first, then each group, "other" last; one group is everyone."""
+    groups = anonymity.groups_in_order(labels, t("Other organisations"))
+    return ["", *groups] if len(groups) > 1 else [""]
+
+
+async def survey_figures(
+    repos: Repositories, cohort: Cohort, programme: Programme, theme: int, t: Translator
+) -> SurveyFigures:
+    """Empty of figures when fewer than K have answered."""
+    found = questionnaire(programme, survey_key(theme), t)
+    organisation_of = await _organisations(repos, cohort, t.language)
+    answers = [
+        a
+        for a in await repos.surveys.answers(cohort.id, survey_key(theme))
+        if a.person_id in organisation_of
+    ]
+    respondents = {a.person_id: organisation_of[a.person_id] for a in answers}
+    figures = SurveyFigures(len(respondents))
+    labels = _labels(t, respondents)
+    if not labels or found is None:
+        return figures
+    ratings: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+    for answer in answers:
+        if answer.rating is not None:
+            ratings[answer.question_id, ""].append(answer.rating)
+            ratings[answer.question_id, labels[answer.person_id]].append(answer.rating)
+        elif answer.text:
+            figures.comments.append(answer.text)
+    for question in found.questions:
+        for group in _groups(t, labels):
+            if values := ratings.get((question.id, group)):
+                figures.means.setdefault(question.id, {})[group] = (len(values), fmean(values))
+    # In no particular order: the order of answering says something about who wrote what.
+    figures.comments.sort(key=str.casefold)
+    return figures
+
+
+async def assessment_figures(
+    repos: Repositories, cohort: Cohort, programme: Programme, t: Translator
+) -> AssessmentFigures:
+    organisation_of = await _organisations(repos, cohort, t.language)
+    ratings: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+    for round_ in ROUNDS:
+        for answer in await repos.surveys.answers(cohort.id, assessment_key(round_)):
+            if answer.rating is not None and answer.person_id in organisation_of:
+                ratings[answer.person_id, answer.question_id][round_] = answer.rating
+    both = {p for (p, _), pair in ratings.items() if len(pair) == 2}
+    figures = AssessmentFigures(len(both))
+    labels = _labels(t, {p: organisation_of[p] for p in both})
+    if not labels or programme.self_assessment is None:
+        return figures
+    collected: defaultdict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for (person, area_id), pair in ratings.items():
+        if len(pair) == 2:
+            for group in ("", labels[person]):
+                collected[area_id, group].append((pair["start"], pair["end"]))
+    for area in programme.self_assessment.areas:
+        for group in _groups(t, labels):
+            pairs = collected.get((area.id, group))
+            if pairs:
+                figures.means.setdefault(area.id, {})[group] = (
+                    len(pairs),
+                    fmean(p[0] for p in pairs),
+                    fmean(p[1] for p in pairs),
+                )
+    return figures
+
+
+def change_text(t: Translator, n: int, start: float, end: float) -> str:
+    """A group's mean at the start and at the end, the change, and how many they are."""
+    return t(
+        "{start:.1f} → {end:.1f} ({change:+.1f}, {n})",
+        start=start,
+        end=end,
+        change=end - start,
+        n=n,
+    )
+
+
+def too_few(t: Translator, respondents: int) -> str:
+    return t.plural(
+        "{n} has answered. Figures are shown from {k} answers on, so that no answer can be "
+        "traced to a person.",
+        "{n} have answered. Figures are shown from {k} answers on, so that no answer can be "
+        "traced to a person.",
+        respondents,
+        k=anonymity.K,
+    )
+
+
+async def survey_results(context: Context, args: Args) -> list[Outgoing]:
+    """survey results N: the ratings per organisation group, and the comments without names."""
+    t = context.t
+    cohort = context.require_cohort()
+    programme = await context.programme()
+    if programme.survey is None:
+        raise Refusal(t("This programme has no survey."))
+    number = theme_number(context, args, programme)
+    found = questionnaire(programme, survey_key(number), t)
+    assert found is not None
+    figures = await survey_figures(context.repos, cohort, programme, number, t)
+    build = MessageBuilder().heading(found.title)
+    if not figures.means and not figures.comments:
+        build.para(too_few(t, figures.respondents))
+        return [context.reply(build.build())]
+    build.para(t.plural("{n} has answered.", "{n} have answered.", figures.respondents))
+    for question in found.questions:
+        if not question.rating:
+            continue
+        groups = figures.means.get(question.id, {})
+        build.para(Span(question.label, strong=True))
+        build.facts(
+            (name or t("Everyone"), t("{mean:.1f} ({n})", mean=mean, n=n))
+            for name, (n, mean) in groups.items()
+        )
+    if figures.comments:
+        build.para(Span(t("Comments"), strong=True))
+        build.bullets(figures.comments)
+    build.note(_scale_text(t, found.scale, context.language))
+    return [context.reply(build.build())]
+
+
+async def assessment_results(context: Context, args: Args) -> list[Outgoing]:
+    """assess results: per area, the mean at the start and at the end, per organisation group."""
+    t = context.t
+    cohort = context.require_cohort()
+    programme = await context.programme()
+    if programme.self_assessment is None:
+        raise Refusal(t("This programme has no self-assessment."))
+    figures = await assessment_figures(context.repos, cohort, programme, t)
+    build = MessageBuilder().heading(t("Self-assessment: start and end"))
+    if not figures.means:
+        build.para(too_few(t, figures.respondents))
+        return [context.reply(build.build())]
+    build.para(
+        t.plural(
+            "{n} person has rated themselves at both the start and the end.",
+            "{n} people have rated themselves at both the start and the end.",
+            figures.respondents,
+        )
+    )
+    for area in programme.self_assessment.areas:
+        build.para(Span(context.local(area.title), strong=True))
+        build.facts(
+            (name or t("Everyone"), change_text(t, n, start, end))
+            for name, (n, start, end) in figures.means.get(area.id, {}).items()
+        )
+    build.note(_scale_text(t, programme.self_assessment.scale, context.language))
+    return [context.reply(build.build())]
