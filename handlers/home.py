@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers import buddies, labs
+from handlers import buddies, labs, surveys
 from handlers.context import Context
 from handlers.programme_file import Programme
 from handlers.schedule import when_text
@@ -51,9 +51,31 @@ async def _cohort_section(context: Context, build: MessageBuilder) -> None:
         await _progress(context, programme, runs[-1], build)
     else:
         await _journey(context, programme, runs, build)
+    if member.membership.role == Role.participant:
+        await _open_questionnaires(context, programme, build)
     if member.membership.role == Role.participant and programme.labs:
         await _labs(context, programme, build)
     await _buddies(context, build)
+
+
+async def _open_questionnaires(
+    context: Context, programme: Programme, build: MessageBuilder
+) -> None:
+    """Surveys and self-assessment rounds open now, each with its button; answered ones say so."""
+    t = context.t
+    cohort, person = context.require_cohort(), context.require_member().person
+    answered = {a.survey_key for a in await context.repos.surveys.answers_of(cohort.id, person.id)}
+    for window in await context.repos.surveys.windows(cohort.id):
+        found = surveys.questionnaire(programme, window.survey_key, t)
+        if window.closed_at is not None or found is None:
+            continue
+        done = window.survey_key in answered
+        build.para(
+            Span(found.title, strong=True),
+            Span(" · " + (t("answered; you can still change your answers") if done else t("open"))),
+        )
+        label = t("Change my answers") if done else t("Answer")
+        build.choices([Option(f"{surveys.PREFIX}{cohort.id}:{window.survey_key}", label)])
 
 
 async def _buddies(context: Context, build: MessageBuilder) -> None:

@@ -240,8 +240,8 @@ def _pyplot() -> Any:
     return pyplot
 
 
-def _png(figure: Any) -> bytes:
-    figure.tight_layout()
+def _png(figure: Any, bottom: float = 0.0) -> bytes:
+    figure.tight_layout(rect=(0, bottom, 1, 1))  # `bottom`: room for a legend below
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=100)
     _pyplot().close(figure)
@@ -277,8 +277,10 @@ def chart(t: Translator, report: Report) -> bytes | None:
         axis.set_xticklabels([t("Theme {number}", number=n) for n in labels])
         axis.set_ylim(0, 1)
         axis.yaxis.set_major_formatter(PercentFormatter(1.0))
-    axes[0].legend(fontsize="small")
-    return _png(figure)
+    # Below the charts, where it hides no bar.
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="lower center", ncol=min(len(names), 5), fontsize="small")
+    return _png(figure, bottom=0.08)
 
 
 def assessment_chart(t: Translator, report: Report) -> bytes | None:

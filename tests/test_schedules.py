@@ -603,3 +603,78 @@ async def test_a_sender_told_to_stop_gives_back_what_it_has_not_begun(
     assert all(r.claimed_by is None for r in rows if r.state is DeliveryState.pending)
     await running.at(running.clock.moment)  # no lease to wait for: sent at once
     assert all(r.state is DeliveryState.sent for r in await running.rows())
+
+
+async def test_the_calendar_opens_and_closes_surveys_and_nudges_who_has_not_answered(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    await with_calendar(
+        store,
+        cohort,
+        tmp_path,
+        """\
+local_meetings:
+  opening: {start: 2027-09-01 13:00, end: 2027-09-01 15:00}
+self_assessment:
+  start: {opens: 2027-09-01 13:00, closes: 2027-09-03 12:00}
+themes:
+  1:
+    start: 2027-09-06 08:00
+    survey: {opens: 2027-09-13 09:00, closes: 2027-09-17 15:00}
+""",
+    )
+    chat = Chat(digilog, cohort)
+
+    def channel_posts() -> list[tuple[str, list[str]]]:
+        return [
+            (
+                str(c.params.get("text")),
+                [
+                    str(e.get("action_id"))
+                    for b in c.params.get("blocks") or []
+                    for e in b.get("elements", [])
+                    if isinstance(e, dict)
+                ],
+            )
+            for c in running.slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == cohort.conversation_id
+        ]
+
+    await running.at(local("2027-08-31 13:00"))  # the day before the opening meeting
+    [(text, buttons)] = channel_posts()
+    assert "The opening local meeting is tomorrow" in text
+    assert buttons == [f"meeting:{cohort.id}:needs"]
+    await running.at(local("2027-09-01 13:00"))
+    assert "Self-assessment at the start" in channel_posts()[-1][0]
+    assert channel_posts()[-1][1] == [f"survey:{cohort.id}:assessment:start"]
+    [form] = (await chat.click("anna", channel_posts()[-1][1][0])).forms
+    assert form.form_id == f"survey:{cohort.id}:assessment:start"
+    await running.at(local("2027-09-03 12:00"))
+    assert "“Self-assessment at the start” has closed" in channel_posts()[-1][0]
+    assert "has closed" in (await chat.submit("anna", form.form_id, {})).text
+
+    await running.at(local("2027-09-06 08:00"))
+    await running.at(local("2027-09-13 09:00"))
+    text, [answer] = channel_posts()[-1]
+    assert "Survey after theme 1" in text
+    await chat.submit("anna", answer, {"useful": "4", "buddy": "5"})
+    await running.at(local("2027-09-16 15:00"))  # a day before it closes
+    assert running.dms("anna") == []
+    [nudge_text] = running.dms("bjorn")
+    assert "You have not answered the survey after theme 1" in nudge_text
+    assert len(running.dms("cecilia")) == 1 and running.dms("fia") == []
+    await running.at(local("2027-09-17 15:00"))
+    assert "“Survey after theme 1” has closed" in channel_posts()[-1][0]
+    late = await chat.submit("bjorn", answer, {"useful": "1", "buddy": "1"})
+    assert "has closed; answers are no longer taken" in late.text
+    await running.at(local("2027-09-17 15:01"))
+    kinds = Counter(r.kind for r in await running.rows() if r.state is DeliveryState.sent)
+    assert kinds == {
+        "meeting_tomorrow": 1,
+        "assessment_open": 1,
+        "assessment_close": 1,
+        "theme_start": 1,
+        "survey_open": 1,
+        "nudge_survey": 2,
+        "survey_close": 1,
+    }

@@ -16,7 +16,7 @@ from handlers.digilog import Digilog
 from handlers.i18n import translator
 from handlers.programme_file import Programme
 from handlers.report import assessment_chart, figures, files
-from handlers.vocabulary import Message, SelectField, ToConversation, ToPerson
+from handlers.vocabulary import HomeOpened, Message, SelectField, ToConversation, ToPerson
 from storage.models import Cohort, Role, Source, Visibility
 from storage.unit import Store
 from tests.chat import Chat
@@ -297,3 +297,26 @@ async def test_a_plan_for_change_is_shared_with_ones_own_support_function(
         "anna", f"meeting:{cohort.id}:needs", {"text": "x", "visibility": "organisation"}
     )
     assert "Choose who may read" in bad.text
+
+
+async def test_the_home_page_offers_what_is_open_to_answer(
+    cohort: Cohort, digilog: Digilog
+) -> None:
+    chat = Chat(digilog, cohort)
+
+    async def home() -> tuple[str, list[str]]:
+        [page] = (await chat.send(HomeOpened(chat.actor("anna"), chat.channel))).messages
+        text, options = render(page[1])
+        return text, [o.action_id for o in options]
+
+    assert "Survey after theme 1" not in (await home())[0]
+    await chat.say("fia", "theme start 1")
+    await chat.say("fia", "survey open 1")
+    text, buttons = await home()
+    assert "**Survey after theme 1** · open" in text
+    assert f"survey:{cohort.id}:{SURVEY}" in buttons
+    await chat.submit("anna", f"survey:{cohort.id}:{SURVEY}", {"useful": "4", "buddy": "4"})
+    assert "answered; you can still change your answers" in (await home())[0]
+    await chat.say("fia", "survey close 1")
+    text, buttons = await home()
+    assert "Survey after theme 1" not in text and f"survey:{cohort.id}:{SURVEY}" not in buttons
