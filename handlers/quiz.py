@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers import anonymity
 from handlers.context import Args, Context, Refusal, cohort_channel
 from handlers.i18n import translator
 from handlers.programme_file import Programme, Quiz, Theme, localise
@@ -250,17 +251,33 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
         )
     build.bullets(rows)
     build.para(t("By organisation"))
+    # Only groups of at least anonymity.K: smaller organisations are merged.
+    name = {
+        r.organisation_id: context.local(organisations[r.organisation_id].name)
+        for r in per_organisation
+    }
+    label = anonymity.named_labels(
+        t, {name[r.organisation_id]: r.participants for r in per_organisation}
+    )
+    groups: dict[str, list[int]] = {}
+    for r in per_organisation:
+        if r.organisation_id in name and name[r.organisation_id] in label:
+            counts = groups.setdefault(label[name[r.organisation_id]], [0, 0, 0])
+            for i, value in enumerate((r.participants, r.answers, r.correct)):
+                counts[i] += value
     build.facts(
         (
-            context.local(organisations[r.organisation_id].name),
-            t.plural("{n} participant", "{n} participants", r.participants)
+            group,
+            t.plural("{n} participant", "{n} participants", groups[group][0])
             + " · "
-            + t("{percent} right", percent=_percent(r.correct, r.answers)),
+            + t("{percent} right", percent=_percent(groups[group][2], groups[group][1])),
         )
-        for r in per_organisation
+        for group in anonymity.in_order(t, {g: g for g in groups})
     )
     if not per_organisation:
         build.note(t("No answers yet."))
+    elif not groups:
+        build.note(anonymity.too_few(t, answered))
     return [context.reply(build.build())]
 
 

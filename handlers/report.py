@@ -68,12 +68,10 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
     language = t.language
     programme = await programme_of(repos, cohort.program_id)
     participants = await repos.people.members(cohort.id, Role.participant)
-    organisation = anonymity.grouped(
-        {m.person.id: localise(m.organisation.name, language) for m in participants},
-        other=t("Other organisations"),
-        everyone=t("All organisations"),
+    organisation = anonymity.named_groups(
+        t, {m.person.id: localise(m.organisation.name, language) for m in participants}
     )
-    names = anonymity.groups_in_order(organisation, t("Other organisations"))
+    names = anonymity.in_order(t, organisation)
     started = [run.theme_number for run in await repos.themes.started(cohort.id)]
     themes = [
         (n, localise(theme.title, language))
@@ -201,7 +199,7 @@ def _survey(t: Translator, report: Report, found: SurveyFigures, build: MessageB
     if not found.respondents:
         return
     if not found.means:
-        build.note(t("Survey: {status}", status=surveys.too_few(t, found.respondents)))
+        build.note(t("Survey: {status}", status=anonymity.too_few(t, found.respondents)))
         return
     groups = list(next(iter(found.means.values())))
     build.facts(
@@ -222,7 +220,7 @@ def _assessment(
 ) -> None:
     build.para(Span(t("Self-assessment: start and end"), strong=True))
     if not found.means:
-        build.para(surveys.too_few(t, found.respondents))
+        build.para(anonymity.too_few(t, found.respondents))
         return
     build.facts(
         (f"{title} · {_everyone(t, group)}", surveys.change_text(t, n, start, end))

@@ -431,15 +431,9 @@ async def _organisations(repos: Repositories, cohort: Cohort, language: str) -> 
     return {m.person.id: localise(m.organisation.name, language) for m in members}
 
 
-def _labels(t: Translator, organisation_of: Mapping[int, str]) -> dict[int, str]:
-    return anonymity.grouped(
-        organisation_of, other=t("Other organisations"), everyone=t("All organisations")
-    )
-
-
 def _groups(t: Translator, labels: Mapping[int, str]) -> list[str]:
     """Everyone ("") first, then each group, "other" last; one group is everyone."""
-    groups = anonymity.groups_in_order(labels, t("Other organisations"))
+    groups = anonymity.in_order(t, labels)
     return ["", *groups] if len(groups) > 1 else [""]
 
 
@@ -456,7 +450,7 @@ async def survey_figures(
     ]
     respondents = {a.person_id: organisation_of[a.person_id] for a in answers}
     figures = SurveyFigures(len(respondents))
-    labels = _labels(t, respondents)
+    labels = anonymity.named_groups(t, respondents)
     if not labels or found is None:
         return figures
     ratings: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
@@ -486,7 +480,7 @@ async def assessment_figures(
                 ratings[answer.person_id, answer.question_id][round_] = answer.rating
     both = {p for (p, _), pair in ratings.items() if len(pair) == 2}
     figures = AssessmentFigures(len(both))
-    labels = _labels(t, {p: organisation_of[p] for p in both})
+    labels = anonymity.named_groups(t, {p: organisation_of[p] for p in both})
     if not labels or programme.self_assessment is None:
         return figures
     collected: defaultdict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
@@ -517,17 +511,6 @@ def change_text(t: Translator, n: int, start: float, end: float) -> str:
     )
 
 
-def too_few(t: Translator, respondents: int) -> str:
-    return t.plural(
-        "{n} has answered. Figures are shown from {k} answers on, so that no answer can be "
-        "traced to a person.",
-        "{n} have answered. Figures are shown from {k} answers on, so that no answer can be "
-        "traced to a person.",
-        respondents,
-        k=anonymity.K,
-    )
-
-
 async def survey_results(context: Context, args: Args) -> list[Outgoing]:
     """survey results N: the ratings per organisation group, and the comments without names."""
     t = context.t
@@ -541,7 +524,7 @@ async def survey_results(context: Context, args: Args) -> list[Outgoing]:
     figures = await survey_figures(context.repos, cohort, programme, number, t)
     build = MessageBuilder().heading(found.title)
     if not figures.means and not figures.comments:
-        build.para(too_few(t, figures.respondents))
+        build.para(anonymity.too_few(t, figures.respondents))
         return [context.reply(build.build())]
     build.para(t.plural("{n} has answered.", "{n} have answered.", figures.respondents))
     for question in found.questions:
@@ -570,7 +553,7 @@ async def assessment_results(context: Context, args: Args) -> list[Outgoing]:
     figures = await assessment_figures(context.repos, cohort, programme, t)
     build = MessageBuilder().heading(t("Self-assessment: start and end"))
     if not figures.means:
-        build.para(too_few(t, figures.respondents))
+        build.para(anonymity.too_few(t, figures.respondents))
         return [context.reply(build.build())]
     build.para(
         t.plural(

@@ -320,3 +320,22 @@ async def test_the_home_page_offers_what_is_open_to_answer(
     await chat.say("fia", "survey close 1")
     text, buttons = await home()
     assert "Survey after theme 1" not in text and f"survey:{cohort.id}:{SURVEY}" not in buttons
+
+
+async def test_quiz_results_by_organisation_merge_small_ones(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    cohort = await make_cohort(
+        store, programme, people=(FACILITATOR, *people({"umea": 5, "pitea": 3, "skelleftea": 2}))
+    )
+    chat = Chat(digilog, cohort)
+    await chat.say("fia", "theme start 1")
+    await chat.say("fia", "quiz start 1")
+    for user, *_ in people({"umea": 5, "pitea": 3, "skelleftea": 2}):
+        reply = await chat.click(user, f"quiz:{cohort.id}-1:begin")
+        while reply.options and reply.options[0].action_id.startswith("quiz:"):
+            reply = await chat.click(user, reply.options[0].action_id)
+    results = (await chat.say("fia", "results 1")).text.split("By organisation", 1)[1]
+    assert re.search(r"Umeå Municipality +5 participants", results)
+    assert re.search(r"Other organisations +5 participants", results)
+    assert "Piteå" not in results and "Skellefteå" not in results
