@@ -15,7 +15,7 @@ from typing import Any, Literal, TextIO
 from handlers.context import Args, Context, Refusal
 from handlers.vocabulary import FileMessage, Outgoing, ToActor
 from storage.models import Person
-from storage.reflections import ReflectionView
+from storage.reflections import ReflectionView, Viewer
 
 Format = Literal["csv", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "json")
@@ -127,7 +127,10 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
             cohort.pseudonym_salt = new_salt()
         pseudonyms = Pseudonyms(cohort.pseudonym_salt, text="no-text" not in args.flags)
     buffer = io.StringIO()
-    rows = await write(context.repos.reflections.export(cohort.id), buffer, fmt, pseudonyms)
+    # What the facilitator may read: never someone's private reflection.
+    viewer = Viewer(cohort.id, context.require_member().person.id, is_facilitator=True)
+    views = context.repos.reflections.export(cohort.id, viewer)
+    rows = await write(views, buffer, fmt, pseudonyms)
     kind = "pseudonymised" if pseudonyms else "reflections"
     filename = f"digilog-{cohort.key}-{kind}.{fmt}"
     return [

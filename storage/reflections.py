@@ -300,14 +300,19 @@ class ReflectionRepository:
         )
         return list((await self._session.scalars(query)).all())
 
-    async def export(self, cohort_id: int, batch: int = 1000) -> AsyncIterator[ReflectionView]:
-        """Every reflection of a cohort, oldest first, streamed in batches."""
+    async def export(
+        self, cohort_id: int, viewer: Viewer | None = None, batch: int = 1000
+    ) -> AsyncIterator[ReflectionView]:
+        """A cohort's reflections, oldest first, streamed in batches: those the viewer may
+        see, or (for an administrator) every one."""
         query = (
             _with_people(select(Reflection, Person, Organisation, _ReplyTo))
             .where(Reflection.cohort_id == cohort_id)
             .order_by(Reflection.id)
             .execution_options(yield_per=batch)
         )
+        if viewer is not None:
+            query = query.where(_visible_to(viewer))
         result = await self._session.stream(query)
         async for row in result:
             yield ReflectionView(*row)

@@ -16,7 +16,14 @@ from handlers.digilog import Digilog
 from handlers.i18n import translator
 from handlers.programme_file import Programme
 from handlers.report import assessment_chart, figures, files
-from handlers.vocabulary import HomeOpened, Message, SelectField, ToConversation, ToPerson
+from handlers.vocabulary import (
+    FileMessage,
+    HomeOpened,
+    Message,
+    SelectField,
+    ToConversation,
+    ToPerson,
+)
 from storage.models import Cohort, Role, Source, Visibility
 from storage.unit import Store
 from tests.chat import Chat
@@ -297,6 +304,14 @@ async def test_a_plan_for_change_is_shared_with_ones_own_support_function(
         "anna", f"meeting:{cohort.id}:needs", {"text": "x", "visibility": "organisation"}
     )
     assert "Choose who may read" in bad.text
+    # A facilitator's export holds what they may read: not Anna's private needs inventory.
+    [exported] = [
+        o.message
+        for o in (await chat.say("fia", "export json")).outgoing
+        if isinstance(o.message, FileMessage)
+    ]
+    assert "varje vecka" in exported.content.decode()
+    assert "Att leda hybrid" not in exported.content.decode()
 
 
 async def test_the_home_page_offers_what_is_open_to_answer(
