@@ -123,7 +123,11 @@ def form(
     context: Context, cohort: Cohort, found: Questionnaire, before: Mapping[str, SurveyAnswer]
 ) -> Form:
     t = context.t
-    options = tuple((str(v), str(v)) for v in found.scale.values())
+    ends = {found.scale.min: found.scale.low, found.scale.max: found.scale.high}
+    options = tuple(
+        (str(v), f"{v} – {context.local(meaning)}" if (meaning := ends.get(v)) else str(v))
+        for v in found.scale.values()
+    )
     fields: list[Field] = []
     for question in found.questions:
         earlier = before.get(question.id)
