@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 
 def _cohort_of(action_id: str) -> int | None:
-    """The cohort a button belongs to: `quiz:<cohort>-<theme>:…`, `reflect:<cohort>:…`."""
+    """The cohort a button or form belongs to: `quiz:<cohort>-<theme>:…`, `reflect:<cohort>:…`,
+    `survey:<cohort>:…`."""
     parts = action_id.split(":")
     if len(parts) < 2:
         return None
@@ -64,6 +65,8 @@ class Digilog:
             cohort_key = Args.parse(event.text, options=("in",)).options.get("in")
         elif isinstance(event, ChoiceMade) and (cohort_id := _cohort_of(event.action_id)):
             cohort_key = f"#{cohort_id}"
+        elif isinstance(event, FormSubmitted) and (cohort_id := _cohort_of(event.form_id)):
+            cohort_key = f"#{cohort_id}"  # a form opened from a direct message or a home page
         try:
             async with self.store.transaction() as repos:
                 if delivery_id and not await repos.events.first_time(

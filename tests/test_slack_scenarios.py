@@ -611,3 +611,251 @@ async def test_announced_buddies_get_a_group_conversation_in_slack(slack: Slack)
     [post] = await slack.fake.wait_for("chat.postMessage")
     assert post.params["channel"] == "D" + opened.params["users"].replace(",", "")
     assert "Vi har träffats" in blocks_text(post.params["blocks"])  # the cohort speaks Swedish
+
+
+# ---------------------------------------------------------------- surveys and plans
+
+
+def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A modal's input blocks by block_id, in the order they are shown."""
+    return {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+
+
+def filled_in(view: dict[str, Any], answers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """`view.state.values` as Slack sends it when the modal is submitted with `answers`:
+    a menu's choice as the option it offered, a text input's value (None if left empty)."""
+    values: dict[str, dict[str, Any]] = {}
+    for block_id, block in inputs(view).items():
+        element, answer = block["element"], answers.get(block_id)
+        if element["type"] == "static_select":
+            offered = {o["value"]: o for o in element["options"]}
+            assert answer is None or answer in offered, f"{block_id}: {answer!r} is not offered"
+            state = {"type": "static_select", "selected_option": offered.get(answer or "")}
+        else:
+            state = {"type": "plain_text_input", "value": answer}
+        values[block_id] = {element["action_id"]: state}
+    return values
+
+
+async def open_survey_one(slack: Slack) -> dict[str, Any]:
+    """Theme 1 starts and its survey opens; the channel post, with its "Answer" button."""
+    await start_theme_one(slack)
+    [reply] = await slack.command("survey open 1", "U_FIA", name="survey")
+    assert "“Survey after theme 1” is open." in blocks_text(reply.params["blocks"])
+    *_, post = await slack.fake.wait_for("chat.postMessage", count=2)
+    assert post.params["channel"] == CHANNEL
+    return post.params
+
+
+async def click_answer(slack: Slack, post: dict[str, Any], user: str) -> dict[str, Any]:
+    """`user` clicks the post's "Answer" button; the modal Slack was asked to open."""
+    [answer] = buttons(post["blocks"])
+    before = len(slack.fake.calls_to("views.open"))
+    click = p.block_action(
+        answer["action_id"],
+        answer["value"],
+        user=user,
+        response_url=slack.fake.response_url(f"answer-{user}"),
+    )
+    assert (await slack.send(click)).status == 200
+    opened = (await slack.fake.wait_for("views.open", count=before + 1))[-1]
+    assert opened.params["trigger_id"] == click.payload["trigger_id"]
+    view: dict[str, Any] = opened.params["view"]
+    View(**view).validate_json()
+    return view
+
+
+async def submit(slack: Slack, view: dict[str, Any], state: dict[str, Any], user: str) -> str:
+    """Submit the modal; the text of the private reply that follows."""
+    before = len(slack.fake.calls_to("chat.postEphemeral"))
+    submission = p.view_submission(
+        view["callback_id"], state, view.get("private_metadata", ""), user=user
+    )
+    assert (await slack.send(submission)).status == 200
+    reply = (await slack.fake.wait_for("chat.postEphemeral", count=before + 1))[-1]
+    assert (reply.params["channel"], reply.params["user"]) == (CHANNEL, user)
+    return blocks_text(reply.params["blocks"])
+
+
+async def survey_answers(
+    slack: Slack, key: str = "theme:1"
+) -> list[tuple[str, int | None, str | None]]:
+    """What is stored for a survey (or a self-assessment round): question, rating, text."""
+    async with slack.store.transaction() as repos:
+        cohort = await repos.cohorts.by_key("grupp-1")
+        assert cohort is not None
+        return sorted(
+            (a.question_id, a.rating, a.text) for a in await repos.surveys.answers(cohort.id, key)
+        )
+
+
+async def test_a_survey_is_answered_in_a_modal_opened_from_the_channel_post(
+    slack: Slack,
+) -> None:
+    post = await open_survey_one(slack)
+    assert "Enkät efter tema 1" in blocks_text(post["blocks"])  # the cohort speaks Swedish
+    [answer] = buttons(post["blocks"])
+    assert answer["text"]["text"] == "Svara"
+
+    view = await click_answer(slack, post, "U_BJORN")
+    assert view["title"]["text"] == "Survey after theme 1"  # Björn reads English
+    fields = inputs(view)
+    assert list(fields) == ["useful", "buddy", "comment"]
+    for rating in (fields["useful"], fields["buddy"]):
+        assert rating["element"]["type"] == "static_select" and not rating["optional"]
+        assert [o["value"] for o in rating["element"]["options"]] == ["1", "2", "3", "4", "5"]
+    comment = fields["comment"]
+    assert comment["optional"]
+    assert comment["element"]["type"] == "plain_text_input" and comment["element"]["multiline"]
+
+    thanks = await submit(
+        slack,
+        view,
+        filled_in(view, {"useful": "4", "buddy": "5", "comment": "Bra samtal med Anna."}),
+        "U_BJORN",
+    )
+    assert "Thank you! Your answers to “Survey after theme 1” are saved." in thanks
+    assert await survey_answers(slack) == [
+        ("buddy", 5, None),
+        ("comment", None, "Bra samtal med Anna."),
+        ("useful", 4, None),
+    ]
+
+
+async def test_a_rating_off_the_scale_is_refused_and_changes_nothing(slack: Slack) -> None:
+    post = await open_survey_one(slack)
+    view = await click_answer(slack, post, "U_BJORN")
+    # The comment is optional: left empty, Slack sends its value as null.
+    await submit(slack, view, filled_in(view, {"useful": "3", "buddy": "4"}), "U_BJORN")
+    assert await survey_answers(slack) == [("buddy", 4, None), ("useful", 3, None)]
+
+    # A tampered client sends an option the menu never offered.
+    again = await click_answer(slack, post, "U_BJORN")
+    assert inputs(again)["useful"]["element"]["initial_option"]["value"] == "3"  # as answered
+    state = filled_in(again, {"useful": "3", "buddy": "2", "comment": "Nytt svar"})
+    state["useful"]["useful"]["selected_option"] = {
+        "text": {"type": "plain_text", "text": "9", "emoji": True},
+        "value": "9",
+    }
+    refused = await submit(slack, again, state, "U_BJORN")
+    assert "“9” is not on the scale: give a whole number from 1 to 5." in refused
+    assert await survey_answers(slack) == [("buddy", 4, None), ("useful", 3, None)]
+
+
+async def test_a_plan_for_change_is_written_in_a_modal_and_shared_with_support(
+    slack: Slack,
+) -> None:
+    support = RosterRow(1, "Sara Stöd", None, "U_SARA", "umea", Role.support)
+    await import_roster(slack.store, "grupp-1", [support], skip_bad=False)
+    slack.fake.users["U_SARA"] = {"real_name": "Sara Stöd", "locale": "sv-SE"}
+    command = p.slash_command("plan", user="U_ANNA", response_url=slack.fake.response_url("plan"))
+    await slack.send(command)
+    [opened] = await slack.fake.wait_for("views.open")
+    assert opened.params["trigger_id"] == command.payload["trigger_id"]
+    view = opened.params["view"]
+    View(**view).validate_json()
+    assert view["title"]["text"] == "Min plan för förändring"
+    fields = inputs(view)
+    assert list(fields) == ["text", "visibility"]
+    text = fields["text"]
+    assert text["element"]["type"] == "plain_text_input" and text["element"]["multiline"]
+    assert not text["optional"]
+    menu = fields["visibility"]["element"]
+    assert menu["type"] == "static_select"
+    assert [o["value"] for o in menu["options"]] == [
+        "private",
+        "facilitators",
+        "organisation",
+        "cohort",
+    ]
+    assert menu["initial_option"]["value"] == "facilitators"
+
+    plan = "Vi inför digitala medarbetarsamtal i hemtjänsten före sommaren."
+    saved = await submit(
+        slack, view, filled_in(view, {"text": plan, "visibility": "organisation"}), "U_ANNA"
+    )
+    assert "”Min plan för förändring” är sparad i reflektionsbanken som #1" in saved
+    [reflection] = await slack.rows(Reflection)
+    assert (reflection.body, reflection.source, reflection.visibility) == (
+        plan,
+        Source.change_plan,
+        Visibility.organisation,
+    )
+    # Umeå's support function hears of it in a direct message.
+    [told] = [
+        c for c in await slack.fake.wait_for("chat.postMessage") if c.params["channel"] == "DU_SARA"
+    ]
+    assert plan in blocks_text(told.params["blocks"])
+
+
+async def test_the_self_assessment_opens_in_a_modal_and_shows_ones_own_ratings(
+    slack: Slack,
+) -> None:
+    [opened] = await slack.command("assess open start", "U_FIA", name="assess")
+    assert "is open" in blocks_text(opened.params["blocks"])
+    [post] = await slack.fake.wait_for("chat.postMessage")
+    view = await click_answer(slack, post.params, "U_BJORN")
+    # Slack caps a modal's title at 24 characters: the title is shown in full above.
+    assert view["title"]["text"] == "Self-assessment at the…"
+    assert "*Self-assessment at the start*" in blocks_text(view["blocks"])
+    areas = inputs(view)
+    assert len(areas) == 6
+    assert all(b["element"]["type"] == "static_select" for b in areas.values())
+    ratings = dict.fromkeys(areas, "3") | {"information": "2"}
+    shown = await submit(slack, view, filled_in(view, ratings), "U_BJORN")
+    assert "Thank you! Your self-assessment is saved." in shown
+    assert "Information and data literacy" in shown  # each area with its rating
+    assert "2 at the start" in shown and "3 at the start" in shown
+    assert await survey_answers(slack, "assessment:start") == sorted(
+        (area, int(rating), None) for area, rating in ratings.items()
+    )
+
+
+# ---------------------------------------------------------------- a buddy group's button
+
+
+async def test_a_buddy_says_we_met_in_the_group_conversation(slack: Slack) -> None:
+    [preview] = await slack.command("pair 1 --seed 5", "U_FIA", name="pair")
+    [announce] = buttons(preview.params["blocks"])
+    await slack.send(
+        p.block_action(
+            announce["action_id"],
+            announce["value"],
+            user="U_FIA",
+            container="ephemeral",
+            response_url=slack.fake.response_url("pair"),
+        )
+    )
+    [post] = await slack.fake.wait_for("chat.postMessage")
+    [met] = buttons(post.params["blocks"])
+    assert met["text"]["text"] == "Vi har träffats"
+    group = post.params["channel"]
+    url = slack.fake.response_url("met")
+    for _ in range(2):  # a second click is counted once
+        await slack.send(
+            p.block_action(
+                met["action_id"],
+                met["value"],
+                user="U_BJORN",
+                channel=group,
+                response_url=url,
+            )
+        )
+    first, second = await slack.fake.wait_for("response_url:met", count=2)
+    assert first.params["response_type"] == "ephemeral"
+    assert "Noted: you met. Thank you!" in blocks_text(first.params["blocks"])
+    assert "You had said so already." in blocks_text(second.params["blocks"])
+    # The facilitator is not in the group: her click is refused.
+    await slack.send(
+        p.block_action(
+            met["action_id"], met["value"], user="U_FIA", channel=group, response_url=url
+        )
+    )
+    [*_, refused] = await slack.fake.wait_for("response_url:met", count=3)
+    assert "Only the buddies of this group can say they met." in blocks_text(
+        refused.params["blocks"]
+    )

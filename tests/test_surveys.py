@@ -17,7 +17,9 @@ from handlers.i18n import translator
 from handlers.programme_file import Programme
 from handlers.report import assessment_chart, figures, files
 from handlers.vocabulary import (
+    Conversation,
     FileMessage,
+    FormSubmitted,
     HomeOpened,
     Message,
     SelectField,
@@ -354,3 +356,24 @@ async def test_quiz_results_by_organisation_merge_small_ones(
     assert re.search(r"Umeå Municipality +5 participants", results)
     assert re.search(r"Other organisations +5 participants", results)
     assert "Piteå" not in results and "Skellefteå" not in results
+
+
+async def test_a_form_sent_from_a_direct_message_finds_its_cohort(
+    store: Store, programme: Programme, cohort: Cohort, digilog: Digilog
+) -> None:
+    await make_cohort(
+        store,
+        programme,
+        "grupp-2",
+        people=(FACILITATOR, ("anna", "Anna", "umea", Role.participant)),
+    )
+    chat = Chat(digilog, cohort)
+    await chat.say("fia", "theme start 1")
+    await chat.say("fia", "survey open 1")
+    direct = Conversation(cohort.platform, cohort.workspace, "D-anna")
+    [form] = (await chat.click("anna", f"survey:{cohort.id}:{SURVEY}", where=direct)).forms
+    sent = await chat.send(
+        FormSubmitted(chat.actor("anna"), direct, form.form_id, {"useful": "4", "buddy": "4"})
+    )
+    assert "Your answers to “Survey after theme 1” are saved" in sent.text
+    assert len(await answers_in(store, cohort, SURVEY)) == 2

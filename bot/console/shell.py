@@ -2,7 +2,8 @@
 
 Acts as any enrolled (or unknown) person with `as`, and stands in for the parts of a
 chat platform that a terminal lacks: `post` and `reply` are messages in a theme's
-thread, and a number picks one of the choices last shown.
+thread, and a number picks one of the choices last shown to the person acting: those
+in the channel, their own, or those of a group conversation they are in.
 """
 
 from __future__ import annotations
@@ -77,8 +78,11 @@ class Console:
     color: bool = False
     echo: bool = True
     display_names: dict[str, str] = field(default_factory=dict)
-    _options: list[Option] = field(default_factory=list)
-    _options_private: bool = False  # shown to one person only: not theirs to click after `as`
+    # The choices of the latest line whose answer showed any, by who may pick them (None:
+    # anyone, in the channel). A private message's buttons are not another person's to press.
+    _choices: dict[str | None, list[Option]] = field(default_factory=dict)
+    _choices_line: int = 0  # the line those choices were shown after
+    _lines: int = 0
     _posts: dict[str, tuple[str, str]] = field(default_factory=dict)  # p1 → (message, thread)
     _form: FormInProgress | None = None
     clock: Clock = field(default_factory=SystemClock)
@@ -125,6 +129,7 @@ class Console:
     async def line(self, line: str) -> bool:
         """Handle one line; False when the person wants to leave."""
         line = line.strip()
+        self._lines += 1
         if self._form is not None:
             await self.answer_form(line)
             return True
@@ -200,9 +205,22 @@ class Console:
             header = f"{when} {header}"
         self.print(f"{header}\n{text}")
         if options:
-            self._options = options
-            self._options_private = not isinstance(outgoing.to, ToConversation)
+            self.offer(outgoing, options)
         return f"console-{uuid.uuid4().hex}"
+
+    def offer(self, outgoing: Outgoing, options: list[Option]) -> None:
+        """Remember who may pick these choices; a line's first ones replace older ones."""
+        if self._choices_line != self._lines:
+            self._choices, self._choices_line = {}, self._lines
+        match outgoing.to:
+            case ToConversation():
+                self._choices = {None: options}  # shown to everyone, so everyone's latest
+            case ToPerson(user_id=user_id):
+                self._choices[user_id] = options
+            case ToGroup(user_ids=user_ids):
+                self._choices.update(dict.fromkeys(user_ids, options))
+            case _:  # ToActor, ToHome: the person acting
+                self._choices[self.user_id] = options
 
     def save_file(self, file: FileMessage) -> None:
         """A terminal has no file transfer: the file lands in the working directory."""
@@ -265,20 +283,17 @@ class Console:
         self.print("  " + self.t("(it is {when})", when=now.strftime("%a %Y-%m-%d %H:%M %Z")))
 
     async def pick(self, number: int) -> None:
-        if not 1 <= number <= len(self._options):
+        options = self._choices.get(self.user_id, self._choices.get(None, []))
+        if not 1 <= number <= len(options):
             self.print("  " + self.t("(no choice {number} is shown)", number=number))
             return
-        await self.send(
-            ChoiceMade(self.actor, self.conversation, self._options[number - 1].action_id)
-        )
+        await self.send(ChoiceMade(self.actor, self.conversation, options[number - 1].action_id))
 
     async def switch(self, rest: str) -> None:
         parts = shlex.split(rest) if rest else []
         if not parts:
             self.print("  " + self.t("(as <user-id> [name])"))
             return
-        if parts[0] != self.user_id and self._options_private:
-            self._options = []
         self.user_id = parts[0]
         if len(parts) > 1:
             self.display_names[self.user_id] = " ".join(parts[1:])
