@@ -7,16 +7,17 @@ from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from bot.console.render import render
 from handlers.digilog import Digilog
 from handlers.pairing import Candidate, pair_up
 from handlers.programme_file import Programme
 from handlers.vocabulary import HomeOpened, Message, ToGroup, ToPerson
-from storage.models import Cohort, Role
+from storage.models import BuddyRound, Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat
-from tests.conftest import make_cohort
+from tests.conftest import PEOPLE, make_cohort
 
 ORGANISATIONS = ("umea", "pitea", "skelleftea", "region", "ornskoldsvik")
 
@@ -277,3 +278,15 @@ async def test_someone_joins_late_and_someone_leaves_without_a_reshuffle(
     assert (
         "No learning buddies have been announced" in (await chat.say("fia", "pair add p0 2")).text
     )
+
+
+async def test_pairing_a_cohort_of_one_says_why_and_stores_nothing(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    cohort = await make_cohort(store, programme, "ensam", people=PEOPLE[:2])  # Fia and Anna
+    chat = Chat(digilog, cohort)
+    reply = await chat.say("fia", "pair 1")
+    assert "Pairing needs at least two participants who take part" in reply.text
+    assert not reply.options
+    async with store.transaction() as repos:
+        assert await repos.session.scalar(select(func.count()).select_from(BuddyRound)) == 0
