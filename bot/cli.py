@@ -363,6 +363,70 @@ async def report_command(cohort_key: str, out: Path) -> None:
     click.echo("wrote " + ", ".join(str(path) for path in written))
 
 
+# ------------------------------------------------------------------ teams
+
+
+@main.group()
+def teams() -> None:
+    """Microsoft Teams: the app package to upload."""
+
+
+@teams.command("package")
+@click.option("--bot-id", required=True, help="The bot's Microsoft Entra app (client) id.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    required=True,
+    help="The .zip to write.",
+)
+@click.option("--name", default="Digilog", show_default=True, help="The app's name in Teams.")
+@click.option("--app-version", help="MAJOR.MINOR.PATCH, higher at every upload; default Digilog's.")
+@click.option("--developer", help="Who runs the app: your organisation's name.")
+@click.option("--website", help="https:// address of your page about the app.")
+@click.option("--privacy", help="https:// address of your privacy notice.")
+@click.option("--terms", help="https:// address of your terms of use.")
+@click.option("--domain", "domains", multiple=True, help="Host name Digilog runs at; repeatable.")
+def teams_package(
+    bot_id: str,
+    out: Path,
+    name: str,
+    app_version: str | None,
+    developer: str | None,
+    website: str | None,
+    privacy: str | None,
+    terms: str | None,
+    domains: tuple[str, ...],
+) -> None:
+    """Write the app package (manifest.json, icons, Swedish texts) to upload to Teams."""
+    from bot.teams.package import build_package
+
+    given = {
+        "developer": developer,
+        "website_url": website,
+        "privacy_url": privacy,
+        "terms_url": terms,
+    }
+    try:
+        package = build_package(
+            bot_id,
+            name=name,
+            version=app_version,
+            valid_domains=domains,
+            **{key: value for key, value in given.items() if value is not None},
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(package)
+    click.echo(f"wrote {out}: upload it in Teams (Apps, Manage your apps, Upload an app)")
+    if website is None or privacy is None or terms is None:
+        click.echo(
+            "note: without --website, --privacy and --terms the app's links point at "
+            "placeholders on example.org; give your organisation's pages before you publish it",
+            err=True,
+        )
+
+
 # ------------------------------------------------------------------ console and serve
 
 
@@ -454,16 +518,23 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 def _slack_settings(command: str) -> Settings:
+    """The settings `serve` (Slack and/or Teams) and `worker` (Slack) need, or exit 2 saying
+    what is missing."""
     settings = Settings()
-    if not settings.slack_enabled:
+    platforms_on = settings.slack_enabled or (command == "serve" and settings.teams_enabled)
+    if not platforms_on:
         click.echo(
             f"digilog {command}: no Slack credentials are configured (SLACK_BOT_TOKEN, or "
-            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET); see the README. "
-            "`digilog console` runs a programme in the terminal.",
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)"
+            + (" and no Teams bot (TEAMS_APP_ID)" if command == "serve" else "")
+            + "; see the README. `digilog console` runs a programme in the terminal.",
             err=True,
         )
         sys.exit(2)
-    problems = settings.slack_problems() if command == "serve" else []
+    problems = []
+    if command == "serve":
+        problems += settings.slack_problems() if settings.slack_enabled else []
+        problems += settings.teams_problems() if settings.teams_enabled else []
     if problems:
         for problem in problems:
             click.echo(f"digilog {command}: {problem}", err=True)

@@ -72,6 +72,23 @@ class Settings(BaseSettings):
         "workspace, so with several processes share that between them.",
     )
 
+    # Microsoft Teams: the bot's Entra app registration (Azure Bot resource).
+    teams_app_id: str | None = Field(default=None, validation_alias="TEAMS_APP_ID")
+    teams_app_password: SecretStr | None = Field(
+        default=None, validation_alias="TEAMS_APP_PASSWORD"
+    )
+    teams_tenant_id: str | None = Field(default=None, validation_alias="TEAMS_TENANT_ID")
+    teams_anonymous: bool = Field(
+        default=False,
+        description="Take unauthenticated Teams activities, for the Microsoft 365 Agents "
+        "Playground on this machine only: refused unless DIGILOG_HOST is a loopback address.",
+    )
+    teams_token_url: str | None = Field(
+        default=None,
+        description="Where to get the bot's access token (default: the tenant's Entra "
+        "endpoint); for tests against a fake.",
+    )
+
     @field_validator("language")
     @classmethod
     def _supported(cls, value: str) -> str:
@@ -104,6 +121,27 @@ class Settings(BaseSettings):
         return problems
 
     @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id or self.teams_anonymous)
+
+    def teams_problems(self) -> list[str]:
+        """What is wrong with the Teams configuration given, in words an operator can act on."""
+        problems = []
+        if self.teams_anonymous:
+            if not _is_loopback(self.host):
+                problems.append(
+                    "DIGILOG_TEAMS_ANONYMOUS takes activities without checking who sent them: "
+                    "it is for the Agents Playground on this machine only, so DIGILOG_HOST "
+                    "must be 127.0.0.1 (or ::1)"
+                )
+            return problems
+        if self.teams_app_id and not self.teams_app_password:
+            problems.append("TEAMS_APP_ID is set but TEAMS_APP_PASSWORD (its client secret) is not")
+        if self.teams_app_id and not self.teams_tenant_id:
+            problems.append("TEAMS_APP_ID is set but TEAMS_TENANT_ID (your Entra tenant) is not")
+        return problems
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -113,3 +151,12 @@ class Settings(BaseSettings):
         """Create the data directory when the default SQLite database will be used."""
         if not self.database_url:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

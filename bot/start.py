@@ -1,4 +1,5 @@
-"""`make run`: serve Slack when it is configured; otherwise the console on the bundled example."""
+"""`make run`: serve Slack and/or Teams when configured; otherwise the console on the bundled
+example."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from bot.settings import Settings
 
 
 def start() -> None:
-    if Settings().slack_enabled:
+    settings = Settings()
+    if settings.slack_enabled or settings.teams_enabled:
         main(["serve"])
         return
     print(

@@ -1,4 +1,5 @@
-"""The aiohttp application that `digilog serve` runs: Slack's endpoints and a health check."""
+"""The aiohttp application that `digilog serve` runs: Slack's and Teams' endpoints and a
+health check."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from bot.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.courier import slack_courier
 from bot.slack.work import WorkQueue
+from bot.teams.app import TeamsAdapter, auth_configuration
+from bot.teams.connector import Connector, entra_token, static_token
+from bot.teams.messenger import Messenger
 from schedules.service import Scheduling, scheduling
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,7 @@ SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 SLACK = web.AppKey("slack", AsyncApp)
 WORK = web.AppKey("work", WorkQueue)
+TEAMS = web.AppKey("teams", TeamsAdapter)
 SCHEDULING = web.AppKey("scheduling", Scheduling)
 
 
@@ -48,7 +53,34 @@ def create_app(settings: Settings) -> web.Application:
         if settings.slack_client_id:
             app.router.add_get("/slack/install", slack_install)
             app.router.add_get("/slack/oauth_redirect", slack_oauth_redirect)
+    if settings.teams_enabled:
+        app.cleanup_ctx.append(_teams)
+        app.router.add_post("/api/messages", teams_messages)
     return app
+
+
+async def _teams(app: web.Application) -> AsyncIterator[None]:
+    settings, runtime = app[SETTINGS], app[RUNTIME]
+    async with aiohttp.ClientSession() as session:
+        if settings.teams_app_id and settings.teams_app_password:
+            token = entra_token(
+                settings.teams_app_id,
+                settings.teams_app_password.get_secret_value(),
+                settings.teams_tenant_id or "",
+                settings.teams_token_url,
+            )
+        else:
+            token = static_token("")  # anonymous: the Agents Playground takes replies as they are
+        messenger = Messenger(Connector(session, token), runtime.digilog)
+        auth = auth_configuration(
+            settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
+        )
+        app[TEAMS] = TeamsAdapter(runtime.digilog, messenger, auth)
+        yield
+
+
+async def teams_messages(request: web.Request) -> web.Response:
+    return await request.app[TEAMS].messages(request)
 
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:

@@ -1,0 +1,1 @@
+"""Microsoft Teams: the app package, and what else Digilog needs to run in Teams."""

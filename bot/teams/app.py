@@ -1,0 +1,98 @@
+"""`POST /api/messages`: Teams activities in, each one verified, handled once, and answered.
+
+Every activity carries a JWT that Microsoft signed for this bot; the Agents SDK's
+validator checks the signature against Microsoft's published keys, the audience
+(our app id), the issuer and the expiry. A token is also bound to the `serviceUrl`
+it was issued for, so a valid token cannot send the bot's replies (and its access
+token) somewhere else. Anonymous mode, for the Agents Playground on one's own
+machine, skips all that and is refused unless Digilog listens on loopback only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValidator
+from pydantic import ValidationError
+
+from bot.teams.messenger import Messenger
+from bot.teams.translate import conversation_of, event_of, where_of
+from handlers.digilog import Digilog
+
+log = logging.getLogger(__name__)
+CLAIMS = web.RequestKey("claims", dict[str, object])
+
+
+@dataclass
+class TeamsAdapter:
+    digilog: Digilog
+    messenger: Messenger
+    auth: AgentAuthConfiguration
+
+    async def messages(self, request: web.Request) -> web.Response:
+        refused = await self._refused(request)
+        if refused is not None:
+            return refused
+        try:
+            body = await request.json()
+            activity = Activity.model_validate(body)
+        except (json.JSONDecodeError, ValidationError, UnicodeDecodeError):
+            return web.json_response({"error": "not an activity"}, status=400)
+        claims = request.get(CLAIMS) or {}
+        if claims.get("serviceurl") and (
+            str(claims["serviceurl"]).rstrip("/").lower()
+            != (activity.service_url or "").rstrip("/").lower()
+        ):
+            log.warning("Teams activity refused: its serviceUrl is not the token's")
+            return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
+        event = event_of(activity)
+        if event is not None:
+            where = conversation_of(activity)
+            delivery = f"{where.conversation_id}:{activity.type}:{activity.id}"
+            outgoing = await self.digilog.handle(event, delivery_id=delivery)
+            await self.messenger.deliver(where_of(activity), outgoing)
+        if activity.type == "invoke":
+            # Teams waits for an invoke's answer; the person's reply came in their chat.
+            return web.json_response(
+                {
+                    "statusCode": 200,
+                    "type": "application/vnd.microsoft.activity.message",
+                    "value": "",
+                }
+            )
+        return web.Response(status=200)
+
+    async def _refused(self, request: web.Request) -> web.Response | None:
+        """None when the request's token is good (its claims kept on the request)."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            if self.auth.ANONYMOUS_ALLOWED:
+                return None
+            return web.json_response({"error": "no token"}, status=401)
+        if scheme.lower() != "bearer" or not token.strip():
+            return web.json_response({"error": "not a bearer token"}, status=401)
+        try:
+            identity = await JwtTokenValidator(self.auth).validate_token(token.strip())
+        except Exception as error:  # PyJWT's errors, ValueError, a key that cannot be fetched
+            log.warning("Teams activity refused: %s", type(error).__name__)
+            return web.json_response({"error": "invalid token"}, status=401)
+        request[CLAIMS] = dict(identity.claims or {})
+        return None
+
+
+def auth_configuration(
+    app_id: str | None, tenant_id: str | None, *, anonymous: bool
+) -> AgentAuthConfiguration:
+    """What a token must say: issued to our app, by Microsoft (the Bot Framework or our
+    tenant's Entra), and checked against the issuer list, which the SDK leaves optional."""
+    return AgentAuthConfiguration(
+        client_id=app_id,
+        tenant_id=tenant_id,
+        anonymous_allowed=anonymous,
+        validate_issuer=True,
+    )

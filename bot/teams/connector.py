@@ -1,0 +1,124 @@
+"""The Bot Connector REST API (v3): how a bot writes to Teams.
+
+Each call goes to the `serviceUrl` that Teams gave with an activity, with the bot's
+Entra access token. Errors carry the HTTP status and `Retry-After`, so that a
+sender can tell a throttle (429) from a person the bot cannot reach (403).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+TokenSource = Callable[[], Awaitable[str]]
+BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+
+
+class ConnectorError(Exception):
+    def __init__(self, status: int, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(f"Bot Connector answered {status}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+@dataclass
+class Connector:
+    session: aiohttp.ClientSession
+    token: TokenSource
+
+    async def send(self, service_url: str, conversation_id: str, activity: dict[str, Any]) -> str:
+        """Post into a conversation: in a channel's id, a new thread; with `;messageid=`, a
+        reply in that thread. The new message's id."""
+        path = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
+        answer = await self._call("POST", service_url, path, activity)
+        return str(answer.get("id", ""))
+
+    async def update(
+        self, service_url: str, conversation_id: str, activity_id: str, activity: dict[str, Any]
+    ) -> None:
+        path = f"v3/conversations/{quote(conversation_id, safe='')}/activities/{activity_id}"
+        await self._call("PUT", service_url, path, {**activity, "id": activity_id})
+
+    async def personal_chat(
+        self, service_url: str, tenant_id: str, bot_id: str, user_id: str
+    ) -> str:
+        """The one-to-one conversation of the bot and a person (Teams keeps one per pair, so
+        asking again gives the same id)."""
+        body = {
+            "bot": {"id": bot_id},
+            "members": [{"id": user_id}],
+            "isGroup": False,
+            "tenantId": tenant_id,
+            "channelData": {"tenant": {"id": tenant_id}},
+        }
+        answer = await self._call("POST", service_url, "v3/conversations", body)
+        return str(answer["id"])
+
+    async def _call(
+        self, method: str, service_url: str, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        url = service_url.rstrip("/") + "/" + path
+        headers = {"Authorization": f"Bearer {await self.token()}"}
+        async with self.session.request(method, url, json=body, headers=headers) as response:
+            text = await response.text()
+            if response.status >= 400:
+                retry = response.headers.get("Retry-After")
+                raise ConnectorError(
+                    response.status,
+                    text[:300],
+                    float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
+                )
+            if not text:
+                return {}
+            answer = await response.json(content_type=None)
+            return answer if isinstance(answer, dict) else {}
+
+
+def static_token(value: str) -> TokenSource:
+    async def token() -> str:
+        return value
+
+    return token
+
+
+def entra_token(app_id: str, password: str, tenant_id: str, token_url: str | None) -> TokenSource:
+    """The bot's own access token for the Bot Connector, from Entra (MSAL caches and renews
+    it); `token_url` points elsewhere, such as a test's fake."""
+    from microsoft_agents.authentication.msal import MsalAuth
+    from microsoft_agents.hosting.core import AgentAuthConfiguration
+
+    if token_url is not None:
+        return _fetched_token(app_id, password, token_url)
+    auth = MsalAuth(
+        AgentAuthConfiguration(client_id=app_id, client_secret=password, tenant_id=tenant_id)
+    )
+
+    async def token() -> str:
+        return await auth.get_access_token(BOT_FRAMEWORK_SCOPE, [BOT_FRAMEWORK_SCOPE])
+
+    return token
+
+
+def _fetched_token(app_id: str, password: str, token_url: str) -> TokenSource:
+    """OAuth client credentials against `token_url`, fetched once per call (tests only)."""
+
+    async def token() -> str:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": app_id,
+            "client_secret": password,
+            "scope": BOT_FRAMEWORK_SCOPE,
+        }
+        async with aiohttp.ClientSession() as session, session.post(token_url, data=form) as reply:
+            reply.raise_for_status()
+            return str((await reply.json())["access_token"])
+
+    return token

@@ -1,0 +1,117 @@
+"""Neutral outgoing messages out through the Bot Connector: the outbound half of the adapter.
+
+Teams has no message that only one person in a channel sees, so what is for the
+person who acted (a quiz question, a form, a refusal) goes to their one-to-one
+chat with the bot. A bot cannot open a group chat either: a message for a few
+people (learning buddies) goes to each of them in their own chat.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.teams.cards import card, form_card
+from bot.teams.connector import Connector, ConnectorError
+from bot.teams.translate import Where
+from handlers.digilog import Digilog
+from handlers.i18n import Translator, translator
+from handlers.vocabulary import (
+    Delivered,
+    FileMessage,
+    Form,
+    Message,
+    MessageBuilder,
+    Outgoing,
+    ToActor,
+    ToConversation,
+    ToGroup,
+    ToHome,
+    ToPerson,
+)
+
+log = logging.getLogger(__name__)
+CARD = "application/vnd.microsoft.card.adaptive"
+
+
+def activity_of(content: Message | Form, t: Translator) -> dict[str, Any]:
+    """A message activity with one Adaptive Card; the summary is the notification's text."""
+    if isinstance(content, Form):
+        rendered = form_card(content, placeholder=t("Choose"), required=t("Please fill this in."))
+        summary = content.title
+    else:
+        rendered, summary = card(content), content.summary
+    return {
+        "type": "message",
+        "summary": summary,
+        "attachments": [{"contentType": CARD, "content": rendered}],
+    }
+
+
+@dataclass
+class Messenger:
+    connector: Connector
+    digilog: Digilog
+    # One-to-one chats opened in this process: person → conversation id.
+    _personal: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    async def deliver(self, where: Where, outgoing: list[Outgoing]) -> None:
+        for item in outgoing:
+            try:
+                await self._deliver(where, item)
+            except ConnectorError as error:
+                # One refused reply must not stop the others (the theme post still goes out).
+                log.error("Teams refused %s: %s", type(item.to).__name__, error)
+
+    async def _deliver(self, where: Where, item: Outgoing) -> None:
+        content = item.message
+        if isinstance(content, FileMessage):
+            content = _file_note(translator(where.language), content)
+        match item.to:
+            case ToActor() | ToHome():
+                await self._to_person(where, where.user_id, content)
+            case ToPerson(user_id=user_id):
+                await self._to_person(where, user_id, content)
+            case ToGroup(user_ids=user_ids):
+                for user_id in user_ids:
+                    await self._to_person(where, user_id, content)
+            case ToConversation(conversation=conversation):
+                target = conversation.conversation_id
+                if conversation.thread_id is not None:
+                    target += f";messageid={conversation.thread_id}"
+                message_id = await self.connector.send(
+                    where.service_url, target, activity_of(content, translator(where.language))
+                )
+                if item.receipt is not None and message_id:
+                    await self.digilog.delivered(Delivered(item.receipt, conversation, message_id))
+
+    async def _to_person(self, where: Where, user_id: str, content: Message | Form) -> None:
+        if where.personal and user_id == where.user_id:
+            conversation = where.conversation_id
+        else:
+            key = (where.tenant_id, user_id)
+            if key not in self._personal:
+                self._personal[key] = await self.connector.personal_chat(
+                    where.service_url, where.tenant_id, where.bot_id, user_id
+                )
+            conversation = self._personal[key]
+        activity = activity_of(content, translator(where.language))
+        await self.connector.send(where.service_url, conversation, activity)
+
+
+def _file_note(t: Translator, file: FileMessage) -> Message:
+    """Teams needs the person's consent before a bot sends a file; until Digilog asks for it,
+    the person is told where to get the file instead."""
+    return (
+        MessageBuilder()
+        .para(file.title)
+        .note(
+            t(
+                "Teams cannot take files from Digilog yet: {file} is made on the server by "
+                "`digilog report` or `digilog bank export`.",
+                file=file.filename,
+            )
+        )
+        .build()
+    )

@@ -1,0 +1,180 @@
+"""A fake of what crosses the boundary to Microsoft: the Bot Connector service that a bot
+writes to, the Entra token endpoint it gets its access token from, and the key set
+Microsoft signs inbound activities with. Each runs on loopback in the test's process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ACCESS_TOKEN = "connector-access-token"
+BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    conversation_id: str | None
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeConnector:
+    """Records what the bot sends; answers as the Bot Connector does, including its refusals."""
+
+    app_id: str
+    app_password: str
+    calls: list[Call] = field(default_factory=list)
+    unreachable: set[str] = field(default_factory=set)  # people who never installed the bot
+    throttled: int = 0  # this many next posts get 429
+    retry_after: float = 1.0
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+    _server: TestServer | None = None
+
+    @property
+    def service_url(self) -> str:
+        assert self._server is not None
+        return str(self._server.make_url("/"))
+
+    @property
+    def token_url(self) -> str:
+        return self.service_url + "token"
+
+    def posted(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        """The activities posted, to one conversation (`;messageid=` and all) or to any."""
+        return [
+            c.body
+            for c in self.calls
+            if c.method == "POST"
+            and c.path.endswith("/activities")
+            and (conversation_id is None or c.conversation_id == conversation_id)
+        ]
+
+    def cards(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            attachment["content"]
+            for activity in self.posted(conversation_id)
+            for attachment in activity.get("attachments", [])
+        ]
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[FakeConnector]:
+        app = web.Application()
+        app.router.add_post("/token", self._token)
+        app.router.add_post("/v3/conversations", self._create)
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._put)
+        self._server = TestServer(app, host="127.0.0.1")
+        await self._server.start_server()
+        try:
+            yield self
+        finally:
+            await self._server.close()
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if (form.get("client_id"), form.get("client_secret")) != (self.app_id, self.app_password):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        body = {"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600}
+        return web.json_response(body)
+
+    def _authorised(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {ACCESS_TOKEN}"
+
+    async def _create(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        body = await request.json()
+        self.calls.append(Call("POST", request.path, None, body))
+        [member] = body["members"]
+        if member["id"] in self.unreachable:
+            error = {"code": "Forbidden", "message": "The bot is not part of the roster"}
+            return web.json_response({"error": error}, status=403)
+        return web.json_response({"id": f"a:{member['id']}"}, status=201)
+
+    async def _post(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        conversation = request.match_info["conversation"]
+        body = await request.json()
+        if self.throttled:
+            self.throttled -= 1
+            headers = {"Retry-After": str(self.retry_after)}
+            return web.json_response({"error": "throttled"}, status=429, headers=headers)
+        self.calls.append(Call("POST", request.path, conversation, body))
+        return web.json_response({"id": str(next(self._ids))}, status=201)
+
+    async def _put(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        body = await request.json()
+        self.calls.append(Call("PUT", request.path, request.match_info["conversation"], body))
+        return web.json_response({"id": request.match_info["activity"]})
+
+
+# ---------------------------------------------------------------- signing inbound activities
+
+
+@dataclass
+class Signer:
+    """A test RSA key standing in for Microsoft's: signs tokens, and serves its key set."""
+
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    kid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    fetched: list[str] = field(default_factory=list)  # the key set addresses asked for
+
+    def jwks(self) -> dict[str, Any]:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+    def token(
+        self,
+        *,
+        audience: str,
+        service_url: str,
+        issuer: str = BOT_FRAMEWORK_ISSUER,
+        lifetime: float = 3600,
+        key: rsa.RSAPrivateKey | None = None,
+    ) -> str:
+        now = time.time()
+        claims = {
+            "iss": issuer,
+            "aud": audience,
+            "serviceurl": service_url,
+            "nbf": int(now) - 60,
+            "iat": int(now) - 60,
+            "exp": int(now + lifetime),
+        }
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    @contextmanager
+    def serving_keys(self) -> Iterator[None]:
+        """Microsoft's key fetch, answered with this key set: the one network call the SDK's
+        validator makes, faked where it leaves the process."""
+        original = jwt.PyJWKClient.fetch_data
+        signer = self
+
+        def fetch_data(client: jwt.PyJWKClient) -> Any:
+            signer.fetched.append(client.uri)
+            return signer.jwks()
+
+        jwt.PyJWKClient.fetch_data = fetch_data  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            jwt.PyJWKClient.fetch_data = original  # type: ignore[method-assign]
