@@ -1,6 +1,7 @@
 """What a sender needs from a platform: send one message, and find one that may have gone.
 
-The Slack adapter and the console implement this; the sender knows nothing else of them.
+The Slack and Teams adapters and the console implement this; the sender knows nothing
+else of them.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ class TryLater(Exception):
 
 
 class Refused(Exception):
-    """The platform refused the message (a bad channel, a revoked token); nothing was sent."""
+    """The platform refused the message (a bad channel, a revoked token); nothing was sent.
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    `unreachable`: the person cannot be written to at all (Teams: not in the roster of
+    anywhere the bot is), which no retry mends and a facilitator should hear of.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent
+        self.permanent = permanent or unreachable
+        self.unreachable = unreachable
 
 
 class OutcomeUnknown(Exception):

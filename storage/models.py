@@ -416,3 +416,19 @@ class SurveyAnswer(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationAddress(Base):
+    """Where a platform takes the bot's messages for a conversation (Teams: its service
+    URL), kept from the latest activity, so that scheduled posts and nudges can go out
+    when nobody has just written. For a person's one-to-one chat, `user_id` says whose."""
+
+    __tablename__ = "conversation_addresses"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    address: Mapped[str] = mapped_column(String(500))
+    bot_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

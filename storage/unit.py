@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage.addresses import AddressRepository
 from storage.buddies import BuddyRepository
 from storage.calendar import CalendarRepository
 from storage.deliveries import DeliveryRepository
@@ -36,6 +37,7 @@ class Repositories:
     labs: LabRepository
     buddies: BuddyRepository
     surveys: SurveyRepository
+    addresses: AddressRepository
 
 
 class Store:
@@ -61,4 +63,5 @@ class Store:
                 labs=LabRepository(session),
                 buddies=BuddyRepository(session),
                 surveys=SurveyRepository(session),
+                addresses=AddressRepository(session),
             )

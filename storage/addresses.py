@@ -1,0 +1,76 @@
+"""Where a platform takes the bot's messages: per conversation, and each person's
+one-to-one chat with the bot (Teams gives these with every activity)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import upsert
+from storage.models import ConversationAddress, utcnow
+
+
+class AddressRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def remember(
+        self,
+        platform: str,
+        workspace: str,
+        conversation_id: str,
+        address: str,
+        bot_id: str,
+        user_id: str | None = None,
+    ) -> None:
+        """Keep the latest address given for the conversation (it can move)."""
+        statement = upsert(
+            self._session,
+            ConversationAddress,
+            ["platform", "workspace", "conversation_id"],
+            ["address", "bot_id", "user_id", "updated_at"],
+        )
+        await self._session.execute(
+            statement.values(
+                platform=platform,
+                workspace=workspace,
+                conversation_id=conversation_id,
+                address=address,
+                bot_id=bot_id,
+                user_id=user_id,
+                updated_at=utcnow(),
+            )
+        )
+
+    async def of_conversation(
+        self, platform: str, workspace: str, conversation_id: str
+    ) -> ConversationAddress | None:
+        return await self._session.get(ConversationAddress, (platform, workspace, conversation_id))
+
+    async def personal(
+        self, platform: str, workspace: str, user_id: str
+    ) -> ConversationAddress | None:
+        """The person's one-to-one chat with the bot, if it has been seen."""
+        return await self._session.scalar(
+            select(ConversationAddress)
+            .where(
+                ConversationAddress.platform == platform,
+                ConversationAddress.workspace == workspace,
+                ConversationAddress.user_id == user_id,
+            )
+            .order_by(ConversationAddress.updated_at.desc())
+            .limit(1)
+        )
+
+    async def newest_in(self, platform: str, workspace: str) -> ConversationAddress | None:
+        """The newest address of any conversation in the workspace (a Teams tenant is served
+        from one address, which also opens new one-to-one chats)."""
+        return await self._session.scalar(
+            select(ConversationAddress)
+            .where(
+                ConversationAddress.platform == platform,
+                ConversationAddress.workspace == workspace,
+            )
+            .order_by(ConversationAddress.updated_at.desc())
+            .limit(1)
+        )
