@@ -21,8 +21,10 @@ from bot.slack.app import build_slack_app
 from bot.slack.courier import slack_courier
 from bot.slack.work import WorkQueue
 from bot.teams.app import TeamsAdapter, auth_configuration
-from bot.teams.connector import Connector, entra_token, static_token
+from bot.teams.connector import teams_connector
+from bot.teams.courier import TeamsCourier
 from bot.teams.messenger import Messenger
+from schedules.courier import ByPlatform, Courier
 from schedules.service import Scheduling, scheduling
 
 log = logging.getLogger(__name__)
@@ -36,12 +38,14 @@ RUNTIME = web.AppKey("runtime", Runtime)
 SLACK = web.AppKey("slack", AsyncApp)
 WORK = web.AppKey("work", WorkQueue)
 TEAMS = web.AppKey("teams", TeamsAdapter)
+COURIERS: web.AppKey[dict[str, Courier]] = web.AppKey("couriers")
 SCHEDULING = web.AppKey("scheduling", Scheduling)
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
+    app[COURIERS] = {}  # each platform's, filled as it starts
     app.cleanup_ctx.append(_runtime)
     app.router.add_get("/healthz", healthz)
     if settings.slack_enabled:
@@ -56,31 +60,9 @@ def create_app(settings: Settings) -> web.Application:
     if settings.teams_enabled:
         app.cleanup_ctx.append(_teams)
         app.router.add_post("/api/messages", teams_messages)
+    if settings.slack_enabled or settings.teams_enabled:
+        app.cleanup_ctx.append(_scheduling)  # last: it needs the platforms' couriers
     return app
-
-
-async def _teams(app: web.Application) -> AsyncIterator[None]:
-    settings, runtime = app[SETTINGS], app[RUNTIME]
-    async with aiohttp.ClientSession() as session:
-        if settings.teams_app_id and settings.teams_app_password:
-            token = entra_token(
-                settings.teams_app_id,
-                settings.teams_app_password.get_secret_value(),
-                settings.teams_tenant_id or "",
-                settings.teams_token_url,
-            )
-        else:
-            token = static_token("")  # anonymous: the Agents Playground takes replies as they are
-        messenger = Messenger(Connector(session, token), runtime.digilog)
-        auth = auth_configuration(
-            settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
-        )
-        app[TEAMS] = TeamsAdapter(runtime.digilog, messenger, auth)
-        yield
-
-
-async def teams_messages(request: web.Request) -> web.Response:
-    return await request.app[TEAMS].messages(request)
 
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
@@ -104,19 +86,44 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
             # Socket Mode: Slack pushes over a WebSocket, so no public URL is needed.
             handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
             await handler.connect_async()  # type: ignore[no-untyped-call]
-        courier = slack_courier(settings, engine, session)
-        async with scheduling(
-            runtime.store, runtime.digilog, courier, timing=timing_of(settings)
-        ) as running:
-            app[SCHEDULING] = running
-            # What was set up so far lives as long as the app: nothing to collect there.
-            gc.freeze()
-            try:
-                yield
-            finally:
-                if handler is not None:
-                    await handler.close_async()  # type: ignore[no-untyped-call]
-                await work.close()
+        app[COURIERS]["slack"] = slack_courier(settings, engine, session)
+        try:
+            yield
+        finally:
+            if handler is not None:
+                await handler.close_async()  # type: ignore[no-untyped-call]
+            await work.close()
+
+
+async def _teams(app: web.Application) -> AsyncIterator[None]:
+    settings, runtime = app[SETTINGS], app[RUNTIME]
+    async with aiohttp.ClientSession() as session:
+        connector = teams_connector(settings, session)
+        messenger = Messenger(connector, runtime.digilog, runtime.store)
+        auth = auth_configuration(
+            settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
+        )
+        app[TEAMS] = TeamsAdapter(runtime.digilog, messenger, auth, runtime.store)
+        app[COURIERS]["teams"] = TeamsCourier(runtime.store, connector)
+        yield
+
+
+async def _scheduling(app: web.Application) -> AsyncIterator[None]:
+    """Scheduled posts and nudges, each through its platform's courier."""
+    settings, runtime = app[SETTINGS], app[RUNTIME]
+    couriers: dict[str, Courier] = app[COURIERS]
+    courier = ByPlatform(couriers)
+    async with scheduling(
+        runtime.store, runtime.digilog, courier, timing=timing_of(settings)
+    ) as running:
+        app[SCHEDULING] = running
+        # What was set up so far lives as long as the app: nothing to collect there.
+        gc.freeze()
+        yield
+
+
+async def teams_messages(request: web.Request) -> web.Response:
+    return await request.app[TEAMS].messages(request)
 
 
 async def healthz(request: web.Request) -> web.Response:

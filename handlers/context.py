@@ -144,6 +144,8 @@ async def build_context(
         person = await repos.people.link_account(
             actor.platform, actor.workspace, actor.user_id, actor.email
         )
+    if person is not None and person.unreachable_since is not None:
+        person.unreachable_since = None  # they use Digilog, so it can write to them again
     cohort = await repos.cohorts.by_conversation(
         where.platform, where.workspace, where.conversation_id
     )

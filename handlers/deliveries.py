@@ -39,6 +39,7 @@ from storage.unit import Repositories
 
 IGNORED_IN_A_ROW = 3
 ALERT_PAUSED = "alert_paused"
+ALERT_UNREACHABLE = "alert_unreachable"
 MUTABLE = tuple(Task)  # what a person can mute: post, reply, quiz
 
 
@@ -131,7 +132,7 @@ async def compose(
     if relevant_until is not None and now >= relevant_until:
         return Drop("no longer relevant")
     programme = await reads.programme(repos, cohort.program_id)
-    if delivery.kind == ALERT_PAUSED:
+    if delivery.kind in (ALERT_PAUSED, ALERT_UNREACHABLE):
         return await _alert(repos, cohort, delivery)
     if delivery.kind == LAB_TOMORROW and delivery.person_id is not None:
         key = str((delivery.detail or {}).get("session"))
@@ -301,6 +302,8 @@ async def _nudge(
         return Drop("already done")
     if person.nudges_paused_at is not None:
         return Drop("nudges to this person are paused")
+    if person.unreachable_since is not None:
+        return Drop("the platform cannot deliver to this person until they use Digilog")
     if task.value in (person.muted_nudges or []):
         return Drop(f"the person muted {task.value} nudges")
 
@@ -344,20 +347,34 @@ async def _unheeded_in_a_row(
 
 
 async def _alert_facilitators(
-    repos: Repositories, cohort: Cohort, person: Person, now: datetime
+    repos: Repositories, cohort: Cohort, person: Person, now: datetime, kind: str = ALERT_PAUSED
 ) -> None:
     facilitators = await repos.people.members(cohort.id, Role.facilitator)
     await repos.deliveries.add(
         Planned(
-            key=f"{ALERT_PAUSED}:c{cohort.id}:p{person.id}:{now:%Y%m%d%H%M}:f{f.person.id}",
+            key=f"{kind}:c{cohort.id}:p{person.id}:{now:%Y%m%d%H%M}:f{f.person.id}",
             cohort_id=cohort.id,
-            kind=ALERT_PAUSED,
+            kind=kind,
             due_at=now,
             person_id=f.person.id,
             about_person_id=person.id,
         )
         for f in facilitators
+        if f.person.id != person.id
     )
+
+
+async def unreachable(repos: Repositories, delivery: Delivery, now: datetime) -> None:
+    """The platform cannot write to the person a delivery was for: no more nudges to them
+    until they use Digilog again, and the cohort's facilitators hear of it once."""
+    if delivery.person_id is None or delivery.kind in (ALERT_PAUSED, ALERT_UNREACHABLE):
+        return
+    person = await repos.people.get(delivery.person_id)
+    cohort = await repos.cohorts.by_id(delivery.cohort_id)
+    if person is None or cohort is None or person.unreachable_since is not None:
+        return
+    person.unreachable_since = now
+    await _alert_facilitators(repos, cohort, person, now, ALERT_UNREACHABLE)
 
 
 async def _alert(repos: Repositories, cohort: Cohort, delivery: Delivery) -> Decision:
@@ -366,6 +383,22 @@ async def _alert(repos: Repositories, cohort: Cohort, delivery: Delivery) -> Dec
     if facilitator is None or about is None or facilitator.user_id is None:
         return Drop("nobody to tell")
     t = translator(facilitator.language or cohort.language)
+    if delivery.kind == ALERT_UNREACHABLE:
+        message = (
+            MessageBuilder()
+            .para(
+                t(
+                    "Digilog cannot write to {name}: they have not opened Digilog in {platform} "
+                    "yet. Their reminders and nudges are held until they do.",
+                    name=about.display_name,
+                    platform=cohort.platform.title(),
+                )
+            )
+            .build()
+        )
+        return Send(
+            Outgoing(ToPerson(cohort.platform, cohort.workspace, facilitator.user_id), message)
+        )
     message = (
         MessageBuilder()
         .para(

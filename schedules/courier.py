@@ -6,11 +6,12 @@ else of them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from handlers.vocabulary import Outgoing
+from handlers.vocabulary import Outgoing, ToConversation, ToGroup, ToPerson
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,27 @@ class Courier(Protocol):
     async def find(self, key: str, outgoing: Outgoing, since: datetime) -> Sent | None:
         """The message tagged with this key if it went out after `since`, else None."""
         ...
+
+
+class ByPlatform:
+    """Each message to the courier of its platform, for a process that serves several."""
+
+    def __init__(self, couriers: Mapping[str, Courier]) -> None:
+        self.couriers = dict(couriers)
+
+    def _of(self, outgoing: Outgoing) -> Courier:
+        to = outgoing.to
+        platform = to.conversation.platform if isinstance(to, ToConversation) else None
+        if isinstance(to, ToPerson | ToGroup):
+            platform = to.platform
+        courier = self.couriers.get(platform or "")
+        if courier is None:
+            # Another process may serve that platform; this one leaves the row to it.
+            raise Refused(f"{platform} is not connected in this process")
+        return courier
+
+    async def send(self, key: str, outgoing: Outgoing) -> Sent:
+        return await self._of(outgoing).send(key, outgoing)
+
+    async def find(self, key: str, outgoing: Outgoing, since: datetime) -> Sent | None:
+        return await self._of(outgoing).find(key, outgoing, since)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from handlers import deliveries
 from handlers.deliveries import Drop, Send, SharedReads, Wait, compose
 from handlers.digilog import Digilog
 from handlers.vocabulary import Delivered, Outgoing, ToConversation
@@ -125,7 +126,9 @@ class Sender:
                     nothing_sent=not claimed.maybe_sent,
                 )
         except Refused as refused:
-            if refused.permanent:
+            if refused.unreachable:
+                await self._fail(claimed, refused.reason, unreachable=True)
+            elif refused.permanent:
                 await self._fail(claimed, refused.reason)
             else:
                 await self._retry(claimed, refused.reason, False)
@@ -151,7 +154,8 @@ class Sender:
                 delivery.id, self.worker, conversation_id, message_id, self.clock.now()
             )
         outgoing = decision.outgoing
-        if outgoing.receipt is not None and isinstance(outgoing.to, ToConversation):
+        # An unknown id (a platform that cannot look a message up) is no thread to keep.
+        if outgoing.receipt is not None and message_id and isinstance(outgoing.to, ToConversation):
             await self.digilog.delivered(
                 Delivered(outgoing.receipt, outgoing.to.conversation, message_id)
             )
@@ -167,7 +171,9 @@ class Sender:
                 delivery.id, self.worker, self.clock.now() + wait, reason, maybe_sent=maybe_sent
             )
 
-    async def _fail(self, delivery: Delivery, reason: str) -> None:
+    async def _fail(self, delivery: Delivery, reason: str, *, unreachable: bool = False) -> None:
         log.error("delivery %s failed for good: %s", delivery.key, reason)
         async with self.store.transaction() as repos:
             await repos.deliveries.fail(delivery.id, self.worker, reason)
+            if unreachable:
+                await deliveries.unreachable(repos, delivery, self.clock.now())

@@ -150,6 +150,9 @@ class Person(Base):
     muted_nudges: Mapped[list[str] | None] = mapped_column(JSON)
     # Set after nudges in a row went unheeded; the person or a facilitator resumes them.
     nudges_paused_at: Mapped[datetime | None]
+    # Set when the platform said the bot cannot write to the person (Teams: they have not
+    # installed the app); cleared when they next use Digilog.
+    unreachable_since: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

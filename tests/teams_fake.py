@@ -5,6 +5,7 @@ Microsoft signs inbound activities with. Each runs on loopback in the test's pro
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -31,6 +32,13 @@ class Call:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Failure:
+    status: int
+    code: str
+    retry_after: float | None
+
+
 @dataclass
 class FakeConnector:
     """Records what the bot sends; answers as the Bot Connector does, including its refusals."""
@@ -41,8 +49,42 @@ class FakeConnector:
     unreachable: set[str] = field(default_factory=set)  # people who never installed the bot
     throttled: int = 0  # this many next posts get 429
     retry_after: float = 1.0
+    lost: int = 0  # this many next posts are taken, but their answer never comes
+    _failures: dict[str, list[Failure]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _server: TestServer | None = None
+    _stopping: asyncio.Event | None = None
+
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        code: str = "Failure",
+        retry_after: float | None = None,
+        on: str = "post",
+    ) -> None:
+        """The next `times` posts (`on="post"`) or chat openings (`on="create"`) are refused
+        with this status and error code, and nothing is recorded."""
+        self._failures.setdefault(on, []).extend([Failure(status, code, retry_after)] * times)
+
+    def _failure(self, on: str) -> web.Response | None:
+        queued = self._failures.get(on)
+        if not queued:
+            return None
+        failure = queued.pop(0)
+        headers = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
+        error = {"code": failure.code, "message": f"refused by the test ({failure.status})"}
+        return web.json_response({"error": error}, status=failure.status, headers=headers)
+
+    def created(self) -> list[str]:
+        """The people a one-to-one chat was opened with, in order."""
+        return [
+            member["id"]
+            for c in self.calls
+            if c.method == "POST" and c.path == "/v3/conversations"
+            for member in c.body["members"]
+        ]
 
     @property
     def service_url(self) -> str:
@@ -78,10 +120,12 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._put)
         self._server = TestServer(app, host="127.0.0.1")
+        self._stopping = asyncio.Event()
         await self._server.start_server()
         try:
             yield self
         finally:
+            self._stopping.set()  # a lost answer is given at last, to a client long gone
             await self._server.close()
 
     async def _token(self, request: web.Request) -> web.Response:
@@ -98,6 +142,8 @@ class FakeConnector:
         if not self._authorised(request):
             return web.json_response({"error": "unauthorized"}, status=401)
         body = await request.json()
+        if (failure := self._failure("create")) is not None:
+            return failure
         self.calls.append(Call("POST", request.path, None, body))
         [member] = body["members"]
         if member["id"] in self.unreachable:
@@ -114,7 +160,12 @@ class FakeConnector:
             self.throttled -= 1
             headers = {"Retry-After": str(self.retry_after)}
             return web.json_response({"error": "throttled"}, status=429, headers=headers)
+        if (failure := self._failure("post")) is not None:
+            return failure
         self.calls.append(Call("POST", request.path, conversation, body))
+        if self.lost and self._stopping is not None:
+            self.lost -= 1
+            await self._stopping.wait()
         return web.json_response({"id": str(next(self._ids))}, status=201)
 
     async def _put(self, request: web.Request) -> web.Response:

@@ -20,8 +20,9 @@ from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValida
 from pydantic import ValidationError
 
 from bot.teams.messenger import Messenger
-from bot.teams.translate import conversation_of, event_of, where_of
+from bot.teams.translate import PLATFORM, conversation_of, event_of, where_of
 from handlers.digilog import Digilog
+from storage.unit import Store
 
 log = logging.getLogger(__name__)
 CLAIMS = web.RequestKey("claims", dict[str, object])
@@ -32,6 +33,7 @@ class TeamsAdapter:
     digilog: Digilog
     messenger: Messenger
     auth: AgentAuthConfiguration
+    store: Store
 
     async def messages(self, request: web.Request) -> web.Response:
         refused = await self._refused(request)
@@ -49,6 +51,7 @@ class TeamsAdapter:
         ):
             log.warning("Teams activity refused: its serviceUrl is not the token's")
             return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
+        await self._remember(activity)
         event = event_of(activity)
         if event is not None:
             where = conversation_of(activity)
@@ -65,6 +68,23 @@ class TeamsAdapter:
                 }
             )
         return web.Response(status=200)
+
+    async def _remember(self, activity: Activity) -> None:
+        """Where Teams takes messages for this conversation: what scheduled posts and nudges
+        need later (it comes with every activity, installations included)."""
+        where = where_of(activity)
+        if not where.service_url or not where.tenant_id:
+            return
+        conversation = conversation_of(activity).conversation_id
+        async with self.store.transaction() as repos:
+            await repos.addresses.remember(
+                PLATFORM,
+                where.tenant_id,
+                conversation,
+                where.service_url,
+                where.bot_id,
+                user_id=where.user_id if where.personal else None,
+            )
 
     async def _refused(self, request: web.Request) -> web.Response | None:
         """None when the request's token is good (its claims kept on the request)."""

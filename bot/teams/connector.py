@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.settings import Settings
+
 log = logging.getLogger(__name__)
 
 TokenSource = Callable[[], Awaitable[str]]
@@ -122,3 +124,18 @@ def _fetched_token(app_id: str, password: str, token_url: str) -> TokenSource:
             return str((await reply.json())["access_token"])
 
     return token
+
+
+def teams_connector(settings: Settings, session: aiohttp.ClientSession) -> Connector:
+    """The bot's connector with its Entra token; anonymous (the Agents Playground on this
+    machine) sends without one."""
+    if settings.teams_app_id and settings.teams_app_password:
+        token = entra_token(
+            settings.teams_app_id,
+            settings.teams_app_password.get_secret_value(),
+            settings.teams_tenant_id or "",
+            settings.teams_token_url,
+        )
+    else:
+        token = static_token("")
+    return Connector(session, token)

@@ -9,10 +9,11 @@ people (learning buddies) goes to each of them in their own chat.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.teams.cards import card, form_card
+from bot.teams.chats import personal_chat
 from bot.teams.connector import Connector, ConnectorError
 from bot.teams.translate import Where
 from handlers.digilog import Digilog
@@ -30,6 +31,7 @@ from handlers.vocabulary import (
     ToHome,
     ToPerson,
 )
+from storage.unit import Store
 
 log = logging.getLogger(__name__)
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -53,8 +55,7 @@ def activity_of(content: Message | Form, t: Translator) -> dict[str, Any]:
 class Messenger:
     connector: Connector
     digilog: Digilog
-    # One-to-one chats opened in this process: person → conversation id.
-    _personal: dict[tuple[str, str], str] = field(default_factory=dict)
+    store: Store
 
     async def deliver(self, where: Where, outgoing: list[Outgoing]) -> None:
         for item in outgoing:
@@ -65,9 +66,10 @@ class Messenger:
                 log.error("Teams refused %s: %s", type(item.to).__name__, error)
 
     async def _deliver(self, where: Where, item: Outgoing) -> None:
+        t = translator(where.language)
         content = item.message
         if isinstance(content, FileMessage):
-            content = _file_note(translator(where.language), content)
+            content = _file_note(t, content)
         match item.to:
             case ToActor() | ToHome():
                 await self._to_person(where, where.user_id, content)
@@ -81,23 +83,25 @@ class Messenger:
                 if conversation.thread_id is not None:
                     target += f";messageid={conversation.thread_id}"
                 message_id = await self.connector.send(
-                    where.service_url, target, activity_of(content, translator(where.language))
+                    where.service_url, target, activity_of(content, t)
                 )
                 if item.receipt is not None and message_id:
                     await self.digilog.delivered(Delivered(item.receipt, conversation, message_id))
 
     async def _to_person(self, where: Where, user_id: str, content: Message | Form) -> None:
         if where.personal and user_id == where.user_id:
-            conversation = where.conversation_id
+            conversation, service_url = where.conversation_id, where.service_url
         else:
-            key = (where.tenant_id, user_id)
-            if key not in self._personal:
-                self._personal[key] = await self.connector.personal_chat(
-                    where.service_url, where.tenant_id, where.bot_id, user_id
-                )
-            conversation = self._personal[key]
+            conversation, service_url = await personal_chat(
+                self.store,
+                self.connector,
+                where.tenant_id,
+                user_id,
+                service_url=where.service_url,
+                bot_id=where.bot_id,
+            )
         activity = activity_of(content, translator(where.language))
-        await self.connector.send(where.service_url, conversation, activity)
+        await self.connector.send(service_url, conversation, activity)
 
 
 def _file_note(t: Translator, file: FileMessage) -> Message:
