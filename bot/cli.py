@@ -508,7 +508,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from bot.web import create_app
 
-    settings = _slack_settings("serve")
+    settings = _serving_settings("serve")
     web.run_app(
         create_app(settings),
         host=host or settings.host,
@@ -517,17 +517,15 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
-def _slack_settings(command: str) -> Settings:
-    """The settings `serve` (Slack and/or Teams) and `worker` (Slack) need, or exit 2 saying
-    what is missing."""
+def _serving_settings(command: str) -> Settings:
+    """The settings `serve` and `worker` need (Slack and/or Teams), or exit 2 saying what is
+    missing."""
     settings = Settings()
-    platforms_on = settings.slack_enabled or (command == "serve" and settings.teams_enabled)
-    if not platforms_on:
+    if not (settings.slack_enabled or settings.teams_enabled):
         click.echo(
             f"digilog {command}: no Slack credentials are configured (SLACK_BOT_TOKEN, or "
-            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)"
-            + (" and no Teams bot (TEAMS_APP_ID)" if command == "serve" else "")
-            + "; see the README. `digilog console` runs a programme in the terminal.",
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) and no Teams bot (TEAMS_APP_ID); see "
+            "the README. `digilog console` runs a programme in the terminal.",
             err=True,
         )
         sys.exit(2)
@@ -552,15 +550,24 @@ async def worker() -> None:
     import aiohttp
 
     from bot.slack.courier import slack_courier
+    from bot.teams.connector import teams_connector
+    from bot.teams.courier import TeamsCourier
+    from schedules.courier import ByPlatform, Courier
     from schedules.service import scheduling, worker_name
 
-    settings = _slack_settings("worker")
+    settings = _serving_settings("worker")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
     async with open_runtime(settings) as runtime, aiohttp.ClientSession() as session:
-        courier = slack_courier(settings, runtime.store.engine, session)
+        couriers: dict[str, Courier] = {}
+        if settings.slack_enabled:
+            couriers["slack"] = slack_courier(settings, runtime.store.engine, session)
+        if settings.teams_enabled:
+            connector = teams_connector(settings, session)
+            couriers["teams"] = TeamsCourier(runtime.store, connector)
+        courier = ByPlatform(couriers)
         async with scheduling(runtime.store, runtime.digilog, courier, timing=timing_of(settings)):
             click.echo(f"digilog worker {worker_name()}: sending", err=True)
             await stop.wait()

@@ -366,3 +366,19 @@ async def test_someone_joins_the_cohort_from_the_channel(teams: Teams) -> None:
         assert person is not None
         member = await repos.people.member(cohort.id, person.id)
     assert member is not None and member.organisation.key == "umea"
+
+
+async def test_an_action_submit_message_is_a_submitted_form(teams: Teams) -> None:
+    """Older cards and dialogs answer with Action.Submit: a message whose value is the form."""
+    await teams.say("29:fia", "theme start 1")
+    await teams.say("29:fia", "survey open 1")
+    async with teams.store.transaction() as repos:
+        cohort = await repos.cohorts.by_key("grupp-1")
+        assert cohort is not None
+    value = {"form_id": f"survey:{cohort.id}:theme:1", "useful": "2", "buddy": "3"}
+    assert await teams.send(teams.activity("29:bjorn", personal=True, value=value)) == 200
+    async with teams.store.transaction() as repos:
+        stored = {
+            a.question_id: a.rating for a in await repos.surveys.answers(cohort.id, "theme:1")
+        }
+    assert stored == {"useful": 2, "buddy": 3}
