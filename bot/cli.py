@@ -179,6 +179,22 @@ async def cohort_create(
     click.echo(f"cohort {key} created")
 
 
+@cohort.command("channel")
+@click.argument("key")
+@click.option("--platform", type=click.Choice(["slack", "teams"]), required=True)
+@click.option("--workspace", required=True, help="Slack team id or Teams tenant id.")
+@click.option("--conversation", required=True, help="The channel's id on that platform.")
+@run_async
+async def cohort_channel(key: str, platform: str, workspace: str, conversation: str) -> None:
+    """Give a cohort another channel, such as a Teams channel beside its Slack one."""
+
+    async def work(runtime: Runtime) -> None:
+        await admin.add_channel(runtime.store, key, platform, workspace, conversation)
+
+    await _with_runtime(work)
+    click.echo(f"cohort {key} also meets in {platform} channel {conversation}")
+
+
 @cohort.command("enrol")
 @click.argument("cohort_key", metavar="COHORT")
 @click.option("--user-id", help="The person's platform user id (console: any handle).")

@@ -105,6 +105,19 @@ async def _cohort(repos: Repositories, key: str) -> Cohort:
     return cohort
 
 
+async def add_channel(
+    store: Store, cohort_key: str, platform: str, workspace: str, conversation_id: str
+) -> None:
+    """Another channel for a cohort, say its Teams channel beside its Slack one: theme
+    posts and the calendar's posts go to both, and both threads are its digilog."""
+    async with store.transaction() as repos:
+        cohort = await _cohort(repos, cohort_key)
+        try:
+            await repos.cohorts.add_channel(cohort.id, platform, workspace, conversation_id)
+        except ValueError as problem:
+            raise AdminError(str(problem)) from None
+
+
 async def enrol(store: Store, cohort_key: str, row: RosterRow) -> bool:
     """Enrol one person; True if they were new to the cohort."""
     created, problems = await import_roster(store, cohort_key, [row], skip_bad=False)

@@ -7,13 +7,13 @@ import secrets
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from handlers.context import Args, Context, Refusal
+from handlers.context import Args, Context, Refusal, address_of
 from handlers.i18n import translator
 from handlers.pairing import Candidate, best_group_for, pair_up
 from handlers.programme_file import localise
 from handlers.schedule import when_text
 from handlers.themes import theme_number
-from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span, ToGroup, ToPerson
+from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span, ToGroup
 from storage.models import Cohort, Role
 from storage.people import Member
 
@@ -41,9 +41,29 @@ async def _round(
 
 
 def _names(group: tuple[Member, ...], language: str) -> str:
+    """Each buddy's name and organisation; and e-mail address when the group spans
+    platforms, since they cannot write to each other where they are."""
+    across = len({(m.person.platform, m.person.workspace) for m in group}) > 1
     return " – ".join(
-        f"{m.person.display_name} ({localise(m.organisation.name, language)})" for m in group
+        f"{m.person.display_name} ({localise(m.organisation.name, language)}"
+        + (f", {m.person.email}" if across and m.person.email else "")
+        + ")"
+        for m in group
     )
+
+
+def _conversations(group: tuple[Member, ...]) -> list[ToGroup]:
+    """The group's conversation on each platform its buddies use (Slack and Teams cannot
+    share one): each gets the same introduction."""
+    by_platform: dict[tuple[str, str], list[str]] = {}
+    for member in group:
+        if member.person.user_id:
+            key = (member.person.platform, member.person.workspace)
+            by_platform.setdefault(key, []).append(member.person.user_id)
+    return [
+        ToGroup(platform, workspace, tuple(ids))
+        for (platform, workspace), ids in by_platform.items()
+    ]
 
 
 async def preview(context: Context, args: Args) -> list[Outgoing]:
@@ -98,19 +118,16 @@ async def announce(context: Context, action_id: str) -> list[Outgoing]:
     if ids is None:
         raise Refusal(t("These learning buddies have been announced already."))
     sent = [
-        Outgoing(
-            ToGroup(
-                cohort.platform, cohort.workspace, tuple(m.person.user_id or "" for m in group)
-            ),
-            await _introduction(context, cohort, theme, group, group_id),
-        )
+        Outgoing(to, introduction)
         for group, group_id in zip(groups, ids, strict=True)
+        if (introduction := await _introduction(context, cohort, theme, group, group_id))
+        for to in _conversations(group)
     ]
     for member in left_out:
         if member.person.user_id:
             sent.append(
                 Outgoing(
-                    ToPerson(cohort.platform, cohort.workspace, member.person.user_id),
+                    address_of(member.person),
                     MessageBuilder()
                     .para(
                         t(
@@ -270,16 +287,8 @@ def regroup(joining: bool) -> Callable[[Context, Args], Awaitable[list[Outgoing]
         for group_id in changed:
             now = await buddies.round_groups(cohort.id, theme) or {}
             group = tuple(members[p] for p in now.get(group_id, []) if p in members)
-            sent.append(
-                Outgoing(
-                    ToGroup(
-                        cohort.platform,
-                        cohort.workspace,
-                        tuple(m.person.user_id or "" for m in group),
-                    ),
-                    await _introduction(context, cohort, theme, group, group_id),
-                )
-            )
+            introduction = await _introduction(context, cohort, theme, group, group_id)
+            sent += [Outgoing(to, introduction) for to in _conversations(group)]
         done = (
             t("{name} has joined learning buddies.", name=person.person.display_name)
             if joining

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.i18n import Translator, language_of, translator
 from handlers.programme_file import Programme, localise, programme_from_json
-from handlers.vocabulary import Actor, Conversation, Message, Outgoing, ToActor, say
+from handlers.vocabulary import Actor, Conversation, Message, Outgoing, ToActor, ToPerson, say
 from storage.models import Cohort, Person, Role, utcnow
 from storage.people import Member
 from storage.unit import Repositories
@@ -37,6 +37,13 @@ def zone_of(person: Person | None, cohort: Cohort | None) -> ZoneInfo:
 
 def cohort_channel(cohort: Cohort) -> Conversation:
     return Conversation(cohort.platform, cohort.workspace, cohort.conversation_id)
+
+
+def address_of(person: Person) -> ToPerson:
+    """A direct message to the person, on the platform they use (in a cohort that meets
+    in Slack and Teams, not necessarily the cohort's own)."""
+    assert person.user_id is not None, "someone who has never used Digilog has no address"
+    return ToPerson(person.platform, person.workspace, person.user_id)
 
 
 class Refusal(Exception):

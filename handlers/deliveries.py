@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers import labs, meetings, surveys
-from handlers.context import cohort_channel, programme_of, zone_of
+from handlers import channels, labs, meetings, surveys
+from handlers.context import address_of, cohort_channel, programme_of, zone_of
 from handlers.humane import WEEKLY_CAP, WorkingHours, cap_frees_at, next_humane_time
 from handlers.i18n import Translator, translator
 from handlers.labs import LAB_TOMORROW
@@ -25,13 +25,13 @@ from handlers.schedule import when_text, where_spans
 from handlers.steps import AD_HOC, NUDGE_TASKS, Audience, DueStep, Task, deadline, step_of
 from handlers.themes import RECEIPT_PREFIX, theme_post
 from handlers.vocabulary import (
+    Conversation,
     Message,
     MessageBuilder,
     Option,
     Outgoing,
     Span,
     ToConversation,
-    ToPerson,
 )
 from storage.deliveries import Planned
 from storage.models import CalendarEntry, Cohort, Delivery, Person, Role, ThemeRun
@@ -132,6 +132,11 @@ async def compose(
     if relevant_until is not None and now >= relevant_until:
         return Drop("no longer relevant")
     programme = await reads.programme(repos, cohort.program_id)
+    if delivery.kind == channels.RELAY:
+        relayed = await channels.relayed(repos, delivery, now)
+        if isinstance(relayed, datetime):
+            return Wait(relayed, "the theme's post in that channel has not gone out yet")
+        return Send(relayed)
     if delivery.kind in (ALERT_PAUSED, ALERT_UNREACHABLE):
         return await _alert(repos, cohort, delivery)
     if delivery.kind == LAB_TOMORROW and delivery.person_id is not None:
@@ -141,7 +146,7 @@ async def compose(
             return Drop(found)
         person = await repos.people.get(delivery.person_id)
         assert person is not None and person.user_id is not None
-        return Send(Outgoing(ToPerson(cohort.platform, cohort.workspace, person.user_id), found))
+        return Send(Outgoing(address_of(person), found))
     if due is not None and due.step.audience is Audience.channel:
         return await _channel_post(repos, cohort, programme, delivery, due, now)
     task = task_of(delivery)
@@ -184,9 +189,9 @@ async def _channel_post(
             return Drop("the theme had been started by hand")
         post = theme_post(theme, number, cohort.language, cohort.id)
         receipt = f"{RECEIPT_PREFIX}{run.id}"
-        return Send(Outgoing(ToConversation(cohort_channel(cohort)), post, receipt=receipt))
+        return await _everywhere(repos, cohort, delivery, now, post, receipt)
     if kind in ("workshop_tomorrow", "workshop_soon", "meeting_tomorrow"):
-        return Send(Outgoing(ToConversation(cohort_channel(cohort)), _reminder(t, cohort, due)))
+        return await _everywhere(repos, cohort, delivery, now, _reminder(t, cohort, due))
     if number is not None and run is None:
         return Drop(f"theme {number} has not started")
     if kind in ("survey_open", "survey_close", "assessment_open", "assessment_close"):
@@ -206,13 +211,13 @@ async def _channel_post(
                 return Drop("it was not open")
             apply()
         post = (surveys.announcement if opening else surveys.closing_note)(cohort, key, programme)
-        return Send(Outgoing(ToConversation(cohort_channel(cohort)), post))
+        return await _everywhere(repos, cohort, delivery, now, post)
     if run is None:
         return Drop(f"unknown kind {kind}")
     match kind:
         case "digilog_open":
             text = t("The digilog of theme {number} is open: reply in this thread.", number=number)
-            return _in_thread(cohort, run, text)
+            return await _in_threads(repos, cohort, run, delivery, now, text)
         case "digilog_close":
             if run.digilog_closed_at is None:
                 run.digilog_closed_at = now
@@ -221,7 +226,7 @@ async def _channel_post(
                 "reflection bank.",
                 number=number,
             )
-            return _in_thread(cohort, run, text)
+            return await _in_threads(repos, cohort, run, delivery, now, text)
         case "quiz_open":
             if theme is None or theme.quiz is None:
                 return Drop(f"theme {number} has no quiz")
@@ -231,7 +236,7 @@ async def _channel_post(
                 await repos.themes.set_quiz_state(run, opened=now, closed=None)
                 apply()
             post = quiz_announcement(cohort, theme, due.entry.theme_number or 0)
-            return Send(Outgoing(ToConversation(cohort_channel(cohort)), post))
+            return await _everywhere(repos, cohort, delivery, now, post)
         case "quiz_close":
             if not applied:
                 if run.quiz_opened_at is None or run.quiz_closed_at is not None:
@@ -240,15 +245,32 @@ async def _channel_post(
                 apply()
             text = t("The quiz for theme {number} has closed.", number=number)
             post = MessageBuilder().para(text).build()
-            return Send(Outgoing(ToConversation(cohort_channel(cohort)), post))
+            return await _everywhere(repos, cohort, delivery, now, post)
     return Drop(f"unknown kind {kind}")
 
 
-def _in_thread(cohort: Cohort, run: ThemeRun, text: str) -> Decision:
+async def _everywhere(
+    repos: Repositories,
+    cohort: Cohort,
+    delivery: Delivery,
+    now: datetime,
+    post: Message,
+    receipt: str | None = None,
+) -> Decision:
+    """The post for the cohort's own channel; its other channels get it relayed."""
+    await channels.mirror(repos, cohort, post, key=delivery.key, now=now, receipt=receipt)
+    return Send(Outgoing(ToConversation(cohort_channel(cohort)), post, receipt=receipt))
+
+
+async def _in_threads(
+    repos: Repositories, cohort: Cohort, run: ThemeRun, delivery: Delivery, now: datetime, text: str
+) -> Decision:
     if run.post_message_id is None:
         return Drop("the theme's post has no thread")
+    note = MessageBuilder().para(text).build()
+    await channels.mirror(repos, cohort, note, key=delivery.key, now=now, theme=run.theme_number)
     thread = cohort_channel(cohort).thread(run.post_message_id)
-    return Send(Outgoing(ToConversation(thread), MessageBuilder().para(text).build()))
+    return Send(Outgoing(ToConversation(thread), note))
 
 
 def _reminder(t: Translator, cohort: Cohort, due: DueStep) -> Message:
@@ -328,8 +350,8 @@ async def _nudge(
         await _alert_facilitators(repos, cohort, person, now)
         return Drop(f"paused: {IGNORED_IN_A_ROW} nudges in a row went unheeded")
     t = translator(person.language or cohort.language)
-    message = await _nudge_message(reads, repos, t, cohort, programme, delivery, task, zone)
-    return Send(Outgoing(ToPerson(cohort.platform, cohort.workspace, person.user_id), message))
+    message = await _nudge_message(reads, repos, t, cohort, programme, delivery, task, zone, person)
+    return Send(Outgoing(address_of(person), message))
 
 
 async def _unheeded_in_a_row(
@@ -396,9 +418,7 @@ async def _alert(repos: Repositories, cohort: Cohort, delivery: Delivery) -> Dec
             )
             .build()
         )
-        return Send(
-            Outgoing(ToPerson(cohort.platform, cohort.workspace, facilitator.user_id), message)
-        )
+        return Send(Outgoing(address_of(facilitator), message))
     message = (
         MessageBuilder()
         .para(
@@ -417,7 +437,7 @@ async def _alert(repos: Repositories, cohort: Cohort, delivery: Delivery) -> Dec
         )
         .build()
     )
-    to = ToPerson(cohort.platform, cohort.workspace, facilitator.user_id)
+    to = address_of(facilitator)
     return Send(Outgoing(to, message))
 
 
@@ -430,6 +450,7 @@ async def _nudge_message(
     delivery: Delivery,
     task: Task,
     zone: ZoneInfo,
+    person: Person,
 ) -> Message:
     """What is missing, by when, and a way straight to it."""
     number = delivery.theme_number or 0
@@ -473,13 +494,27 @@ async def _nudge_message(
     closes = deadline(await reads.calendar(repos, cohort.id), task, number)
     if closes is not None:
         build.para(t("It closes {when}.", when=when_text(closes, None, zone)))
-    thread = await reads.thread(repos, cohort.id, number)
     if task is Task.quiz:
         build.choices([Option(QuizAction(cohort.id, number).begin(), t("Take the quiz"))])
     elif task is Task.survey:
         action = f"{surveys.PREFIX}{cohort.id}:{surveys.survey_key(number)}"
         build.choices([Option(action, t("Answer the survey"))])
-    elif thread is not None:
-        build.para(Span(t("Go to the digilog"), ref=cohort_channel(cohort).thread(thread)))
+    elif (where := await _digilog_of(reads, repos, cohort, number, person)) is not None:
+        build.para(Span(t("Go to the digilog"), ref=where))
     build.note(t("Too many nudges? Write `nudges` to snooze them for a week or mute a kind."))
     return build.build()
+
+
+async def _digilog_of(
+    reads: SharedReads, repos: Repositories, cohort: Cohort, theme: int, person: Person
+) -> Conversation | None:
+    """The theme's thread in the cohort's channel on the person's platform."""
+    if (person.platform, person.workspace) == (cohort.platform, cohort.workspace):
+        root = await reads.thread(repos, cohort.id, theme)
+        return cohort_channel(cohort).thread(root) if root else None
+    run = await repos.themes.get(cohort.id, theme)
+    return (
+        await channels.thread_on(repos, cohort, run, person.platform, person.workspace)
+        if run
+        else None
+    )

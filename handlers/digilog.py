@@ -9,6 +9,7 @@ from datetime import datetime
 from handlers import (
     bank,
     buddies,
+    channels,
     commands,
     home,
     labs,
@@ -81,7 +82,9 @@ class Digilog:
                     several_ok=isinstance(event, HomeOpened),  # the home page shows them all
                 )
                 context.now = self.now
-                return await self._dispatch(context, event)
+                outgoing = await self._dispatch(context, event)
+                here = (event.actor.platform, event.actor.workspace)
+                return await channels.hand_over(repos, context.cohort, outgoing, here, self.now())
         except Refusal as refusal:
             # The transaction has rolled back; the person is told why, once.
             if delivery_id:
@@ -169,4 +172,10 @@ class Digilog:
         if report.receipt.startswith(themes.RECEIPT_PREFIX):
             run_id = int(report.receipt.removeprefix(themes.RECEIPT_PREFIX))
             async with self.store.transaction() as repos:
-                await repos.themes.record_post(run_id, report.message_id)
+                cohort = await repos.cohorts.by_conversation(
+                    report.where.platform, report.where.workspace, report.where.conversation_id
+                )
+                channel = (
+                    await channels.channel_id_of(repos, cohort, report.where) if cohort else None
+                )
+                await repos.themes.record_post(run_id, report.message_id, channel)

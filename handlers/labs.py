@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
-from handlers.context import Args, Context, Refusal, zone_of
+from handlers.context import Args, Context, Refusal, address_of, zone_of
 from handlers.i18n import N_, translator
 from handlers.programme_file import Lab, LabSession, Programme, localise
 from handlers.schedule import when_text, where_spans
@@ -20,9 +20,8 @@ from handlers.vocabulary import (
     Outgoing,
     Span,
     ToActor,
-    ToPerson,
 )
-from storage.models import Cohort, SignupState
+from storage.models import Cohort, Person, SignupState
 from storage.unit import Repositories
 
 CATEGORY_LABELS = {
@@ -267,17 +266,13 @@ async def cancel(context: Context, args: Args) -> list[Outgoing]:
         context.reply(t("You are no longer signed up for {lab} on {when}.", lab=title, when=when))
     ]
     if done.promoted is not None and done.promoted.user_id is not None:
-        replies.append(
-            _seat_freed(cohort, chosen, done.promoted.user_id, done.promoted.language, context)
-        )
+        replies.append(_seat_freed(cohort, chosen, done.promoted, context))
     return replies
 
 
-def _seat_freed(
-    cohort: Cohort, chosen: Chosen, user_id: str, language: str | None, context: Context
-) -> Outgoing:
+def _seat_freed(cohort: Cohort, chosen: Chosen, promoted: Person, context: Context) -> Outgoing:
     """The message to the first on the waitlist, in their own language."""
-    t = translator(language or cohort.language)
+    t = translator(promoted.language or cohort.language)
     note = (
         MessageBuilder()
         .para(
@@ -296,7 +291,7 @@ def _seat_freed(
         )
         .build()
     )
-    return Outgoing(ToPerson(cohort.platform, cohort.workspace, user_id), note)
+    return Outgoing(address_of(promoted), note)
 
 
 async def attendees(context: Context, args: Args) -> list[Outgoing]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from handlers.bank import VISIBILITY_LABELS, check_length, chosen_audience
-from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal
+from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of
 from handlers.i18n import N_, translator
 from handlers.vocabulary import (
     Form,
@@ -22,7 +22,6 @@ from handlers.vocabulary import (
     Span,
     TextField,
     ToActor,
-    ToPerson,
 )
 from storage.models import Reflection, Role, Source, Visibility
 
@@ -202,7 +201,5 @@ async def _tell_support(context: Context, plan: Reflection) -> list[Outgoing]:
             .note(t("Find every shared plan with `bank --kind plan`."))
             .build()
         )
-        outgoing.append(
-            Outgoing(ToPerson(cohort.platform, cohort.workspace, reader.person.user_id), message)
-        )
+        outgoing.append(Outgoing(address_of(reader.person), message))
     return outgoing

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers import anonymity
-from handlers.context import Args, Context, Refusal, cohort_channel
+from handlers.channels import to_every_channel
+from handlers.context import Args, Context, Refusal
 from handlers.i18n import translator
 from handlers.programme_file import Programme, Quiz, Theme, localise
 from handlers.themes import theme_number
@@ -14,7 +15,6 @@ from handlers.vocabulary import (
     MessageBuilder,
     Option,
     Outgoing,
-    ToConversation,
 )
 from storage.models import Cohort, Role, ThemeRun
 
@@ -81,13 +81,14 @@ async def start_quiz(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(t("Start theme {number} before its quiz.", number=number))
     if run.quiz_opened_at is not None and run.quiz_closed_at is None:
         raise Refusal(t("The quiz for theme {number} is already open.", number=number))
-    await context.repos.themes.set_quiz_state(run, opened=context.now(), closed=None)
-    announcement = quiz_announcement(cohort, theme, number)
-    channel = cohort_channel(cohort)
-    return [
-        Outgoing(ToConversation(channel), announcement),
-        context.reply(t("The quiz for theme {number} is open.", number=number)),
-    ]
+    now = context.now()
+    await context.repos.themes.set_quiz_state(run, opened=now, closed=None)
+    posts = await to_every_channel(
+        context.repos,
+        cohort,
+        quiz_announcement(cohort, theme, number),
+    )
+    return [*posts, context.reply(t("The quiz for theme {number} is open.", number=number))]
 
 
 def quiz_announcement(cohort: Cohort, theme: Theme, number: int) -> Message:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from statistics import fmean
 
 from handlers import anonymity
-from handlers.context import Args, Context, Refusal, cohort_channel
+from handlers.channels import to_every_channel
+from handlers.context import Args, Context, Refusal
 from handlers.i18n import Translator, translator
 from handlers.programme_file import Programme, Scale, localise
 from handlers.themes import theme_number
@@ -31,7 +32,6 @@ from handlers.vocabulary import (
     Span,
     TextField,
     ToActor,
-    ToConversation,
 )
 from storage.models import Cohort, Role, SurveyAnswer
 from storage.surveys import Answer
@@ -385,13 +385,15 @@ def open_command(assessment: bool) -> Run:
         key = await _facilitated_key(context, args, assessment)
         found = questionnaire(await context.programme(), key, t)
         assert found is not None
-        if not await context.repos.surveys.open(cohort.id, key, context.now()):
+        now = context.now()
+        if not await context.repos.surveys.open(cohort.id, key, now):
             raise Refusal(t("“{title}” is already open.", title=found.title))
-        post = announcement(cohort, key, await context.programme())
-        return [
-            Outgoing(ToConversation(cohort_channel(cohort)), post),
-            context.reply(t("“{title}” is open.", title=found.title)),
-        ]
+        posts = await to_every_channel(
+            context.repos,
+            cohort,
+            announcement(cohort, key, await context.programme()),
+        )
+        return [*posts, context.reply(t("“{title}” is open.", title=found.title))]
 
     return run
 

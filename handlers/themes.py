@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.context import Args, Context, Refusal, cohort_channel
+from handlers.channels import to_every_channel
+from handlers.context import Args, Context, Refusal
 from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Material, Programme, Theme, localise
 from handlers.vocabulary import (
@@ -11,7 +12,6 @@ from handlers.vocabulary import (
     Option,
     Outgoing,
     Span,
-    ToConversation,
 )
 
 RECEIPT_PREFIX = "theme:"
@@ -138,12 +138,11 @@ async def start_theme(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(t("Theme {number} has already started.", number=number))
     theme = programme.theme(number)
     assert theme is not None
-    channel = cohort_channel(cohort)
-    return [
-        Outgoing(
-            ToConversation(channel),
-            theme_post(theme, number, cohort.language, cohort.id),
-            receipt=f"{RECEIPT_PREFIX}{run.id}",
-        ),
-        context.reply(t("Theme {number} has started and its digilog is open.", number=number)),
-    ]
+    posts = await to_every_channel(
+        context.repos,
+        cohort,
+        theme_post(theme, number, cohort.language, cohort.id),
+        receipt=f"{RECEIPT_PREFIX}{run.id}",
+    )
+    started = t("Theme {number} has started and its digilog is open.", number=number)
+    return [*posts, context.reply(started)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 # ---------------------------------------------------------------- who and where
 
@@ -363,3 +363,83 @@ def _summary(blocks: Iterable[Block]) -> str:
 def say(*parts: str | Span) -> Message:
     """A one-paragraph message."""
     return MessageBuilder().para(*parts).build()
+
+
+# ---------------------------------------------------------------- storing a message
+
+
+def _span_json(span: Span) -> dict[str, Any]:
+    data: dict[str, Any] = {"text": span.text}
+    if span.strong:
+        data["strong"] = True
+    if span.link:
+        data["link"] = span.link
+    if span.ref:
+        data["ref"] = [
+            span.ref.platform,
+            span.ref.workspace,
+            span.ref.conversation_id,
+            span.ref.thread_id,
+        ]
+    return data
+
+
+def _span(data: Mapping[str, Any]) -> Span:
+    ref = data.get("ref")
+    return Span(
+        data["text"],
+        strong=bool(data.get("strong")),
+        link=data.get("link"),
+        ref=Conversation(*ref) if ref else None,
+    )
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """A message as JSON, to be sent later (to a cohort's channel on another platform)."""
+    blocks: list[dict[str, Any]] = []
+    for block in message.blocks:
+        match block:
+            case Heading(text=value) | Note(text=value):
+                blocks.append({"kind": type(block).__name__, "text": value})
+            case Paragraph(spans=spans):
+                blocks.append({"kind": "Paragraph", "spans": [_span_json(s) for s in spans]})
+            case BulletList(items=items):
+                rows = [[_span_json(s) for s in item] for item in items]
+                blocks.append({"kind": "BulletList", "items": rows})
+            case Facts(pairs=pairs):
+                blocks.append({"kind": "Facts", "pairs": [list(p) for p in pairs]})
+            case Divider():
+                blocks.append({"kind": "Divider"})
+            case Choices(options=options):
+                blocks.append(
+                    {
+                        "kind": "Choices",
+                        "options": [[o.action_id, o.label, o.style] for o in options],
+                    }
+                )
+    return {"summary": message.summary, "blocks": blocks}
+
+
+def message_from_json(data: Mapping[str, Any]) -> Message:
+    blocks: list[Block] = []
+    for block in data["blocks"]:
+        match block["kind"]:
+            case "Heading":
+                blocks.append(Heading(block["text"]))
+            case "Note":
+                blocks.append(Note(block["text"]))
+            case "Paragraph":
+                blocks.append(Paragraph(tuple(_span(s) for s in block["spans"])))
+            case "BulletList":
+                blocks.append(
+                    BulletList(tuple(tuple(_span(s) for s in item) for item in block["items"]))
+                )
+            case "Facts":
+                blocks.append(Facts(tuple((label, value) for label, value in block["pairs"])))
+            case "Divider":
+                blocks.append(Divider())
+            case "Choices":
+                blocks.append(
+                    Choices(tuple(Option(a, label, style) for a, label, style in block["options"]))
+                )
+    return Message(tuple(blocks), data["summary"])

@@ -435,3 +435,30 @@ class ConversationAddress(Base):
     bot_id: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[str | None] = mapped_column(String(200), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CohortChannel(Base):
+    """A cohort's channel on another platform or workspace, beside its own: a cohort can
+    meet in a Slack channel and a Teams channel at once."""
+
+    __tablename__ = "cohort_channels"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "conversation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(100))
+    conversation_id: Mapped[str] = mapped_column(String(200))
+
+
+class ThemePost(Base):
+    """A theme's post in one of the cohort's other channels: the root of that channel's
+    thread of the digilog (the cohort's own channel's is `ThemeRun.post_message_id`)."""
+
+    __tablename__ = "theme_posts"
+    __table_args__ = (UniqueConstraint("run_id", "channel_id"), Index(None, "message_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("theme_runs.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("cohort_channels.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(200))

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import Cohort, Membership, Organisation, Person, Role, utcnow
+from storage.models import Cohort, CohortChannel, Membership, Organisation, Person, Role, utcnow
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,50 @@ class CohortRepository:
     async def by_conversation(
         self, platform: str, workspace: str, conversation_id: str
     ) -> Cohort | None:
-        return await self._session.scalar(
+        """The cohort whose channel this is: its own, or one of its other channels."""
+        own = await self._session.scalar(
             select(Cohort).where(
                 Cohort.platform == platform,
                 Cohort.workspace == workspace,
                 Cohort.conversation_id == conversation_id,
             )
         )
+        if own is not None:
+            return own
+        return await self._session.scalar(
+            select(Cohort)
+            .join(CohortChannel, CohortChannel.cohort_id == Cohort.id)
+            .where(
+                CohortChannel.platform == platform,
+                CohortChannel.workspace == workspace,
+                CohortChannel.conversation_id == conversation_id,
+            )
+        )
+
+    async def other_channels(self, cohort_id: int) -> list[CohortChannel]:
+        """The cohort's channels beside its own, oldest first."""
+        found = await self._session.scalars(
+            select(CohortChannel)
+            .where(CohortChannel.cohort_id == cohort_id)
+            .order_by(CohortChannel.id)
+        )
+        return list(found)
+
+    async def add_channel(
+        self, cohort_id: int, platform: str, workspace: str, conversation_id: str
+    ) -> CohortChannel:
+        """A further channel for the cohort; ValueError if it is some cohort's already."""
+        if await self.by_conversation(platform, workspace, conversation_id) is not None:
+            raise ValueError(f"{platform} channel {conversation_id} belongs to a cohort already")
+        channel = CohortChannel(
+            cohort_id=cohort_id,
+            platform=platform,
+            workspace=workspace,
+            conversation_id=conversation_id,
+        )
+        self._session.add(channel)
+        await self._session.flush()
+        return channel
 
     async def all(self) -> list[Cohort]:
         return list((await self._session.scalars(select(Cohort).order_by(Cohort.key))).all())

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import ThemeRun, utcnow
+from storage.models import ThemePost, ThemeRun, utcnow
 
 
 class ThemeRunRepository:
@@ -47,17 +47,44 @@ class ThemeRunRepository:
         return list((await self._session.scalars(query.order_by(ThemeRun.theme_number))).all())
 
     async def by_post(self, cohort_id: int, message_id: str) -> ThemeRun | None:
-        return await self._session.scalar(
+        """The theme whose post this is, in the cohort's own channel or another of its."""
+        own = await self._session.scalar(
             select(ThemeRun).where(
                 ThemeRun.cohort_id == cohort_id, ThemeRun.post_message_id == message_id
             )
         )
+        if own is not None:
+            return own
+        return await self._session.scalar(
+            select(ThemeRun)
+            .join(ThemePost, ThemePost.run_id == ThemeRun.id)
+            .where(ThemeRun.cohort_id == cohort_id, ThemePost.message_id == message_id)
+        )
 
-    async def record_post(self, run_id: int, message_id: str) -> None:
+    async def record_post(
+        self, run_id: int, message_id: str, channel_id: int | None = None
+    ) -> None:
+        """Keep where the theme's post landed: in the cohort's own channel, or in another
+        of its channels (`channel_id`). The first report wins."""
         run = await self._session.get(ThemeRun, run_id)
-        if run is not None and run.post_message_id is None:
-            run.post_message_id = message_id
-            await self._session.flush()
+        if run is None:
+            return
+        if channel_id is None:
+            if run.post_message_id is None:
+                run.post_message_id = message_id
+        elif await self.post_in(run_id, channel_id) is None:
+            self._session.add(
+                ThemePost(run_id=run_id, channel_id=channel_id, message_id=message_id)
+            )
+        await self._session.flush()
+
+    async def post_in(self, run_id: int, channel_id: int) -> str | None:
+        """The theme's post in one of the cohort's other channels, if it has gone out."""
+        return await self._session.scalar(
+            select(ThemePost.message_id).where(
+                ThemePost.run_id == run_id, ThemePost.channel_id == channel_id
+            )
+        )
 
     async def set_quiz_state(
         self, run: ThemeRun, *, opened: datetime | None, closed: datetime | None

@@ -1,0 +1,159 @@
+"""One cohort, two platforms: a Slack channel and a Teams channel, served by one `digilog
+serve`. Theme 1 runs in both: the post reaches both channels, each thread is the
+digilog there, the bank holds both, and a buddy pair across platforms meets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from bot.settings import Settings
+from bot.web import create_app
+from handlers.admin import add_channel, import_roster
+from handlers.programme_file import Programme
+from handlers.roster import RosterRow
+from storage.models import QuizAnswer, Reflection, Role, ThemePost, ThemeRun
+from storage.unit import Store
+from tests import slack_payloads as p
+from tests.slack_fake import FakeSlack
+from tests.teams_fake import FakeConnector
+from tests.test_slack_scenarios import SECRET, Slack, buttons, settle, slack_cohort
+from tests.test_teams_scenarios import APP_ID, SIGNER, TENANT, Teams, actions, texts
+
+SLACK_CHANNEL = "C_COHORT"
+TEAMS_CHANNEL = "19:grupp1@thread.tacv2"  # the Teams helpers' channel
+
+
+@dataclass
+class Both:
+    slack: Slack
+    teams: Teams
+    store: Store
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 15) -> None:
+    """The outbox's sender runs in the serve process, polling every 0.1 s here."""
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("it did not happen in time")
+
+
+@pytest.fixture
+async def both(
+    database_url: str, store: Store, programme: Programme, tmp_path: Path
+) -> AsyncIterator[Both]:
+    await slack_cohort(store, programme, language="en", self_enrol=True)
+    await add_channel(store, "grupp-1", "teams", TENANT, TEAMS_CHANNEL)
+    rows = [
+        RosterRow(1, "Fia Facilitator", None, "U_FIA", "region-vasterbotten", Role.facilitator),
+        RosterRow(2, "Anna Lindqvist", "anna@umea.se", "U_ANNA", "umea", Role.participant),
+    ]
+    await import_roster(store, "grupp-1", rows, skip_bad=False)
+    connector = FakeConnector(APP_ID, "app-secret")
+    async with FakeSlack() as fake, connector.running(), aiohttp.ClientSession() as http:
+        for user, name in (("U_FIA", "Fia Facilitator"), ("U_ANNA", "Anna Lindqvist")):
+            fake.users[user] = {"real_name": name, "display_name": name, "locale": "en-GB"}
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            data_dir=tmp_path,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=SECRET,
+            slack_api_url=fake.api_url,
+            teams_app_id=APP_ID,
+            teams_app_password="app-secret",
+            teams_tenant_id=TENANT,
+            teams_token_url=connector.token_url,
+            sender_poll_seconds=0.1,
+            schedule_sweep_seconds=3600,
+        )
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        await server.start_server()
+        try:
+            with SIGNER.serving_keys():
+                yield Both(
+                    Slack(fake, str(server.make_url("/slack/events")), http, store),
+                    Teams(connector, SIGNER, str(server.make_url("/api/messages")), http, store),
+                    store,
+                )
+            await settle(fake)
+        finally:
+            await server.close()
+
+
+async def test_theme_one_runs_in_a_slack_and_a_teams_channel_at_once(both: Both) -> None:
+    slack, teams, store = both.slack, both.teams, both.store
+    # Björn works in Teams: he joins from the cohort's Teams channel.
+    assert await teams.say("29:bjorn", "join pitea") == 200
+
+    # The facilitator starts theme 1 in Slack: Slack's channel gets it at once, Teams'
+    # through the outbox, and each post's id is kept as its channel's thread root.
+    await slack.command("theme start 1", "U_FIA")
+    await slack.fake.wait_for("chat.postMessage")
+    await eventually(lambda: _has(teams.connector.posted(TEAMS_CHANNEL)))
+    [teams_post] = teams.connector.cards(TEAMS_CHANNEL)
+    assert "Why there is such a focus on digital transformation" in texts(teams_post)
+    async with store.transaction() as repos:
+        [run] = (await repos.session.scalars(select(ThemeRun))).all()
+        [teams_root] = (await repos.session.scalars(select(ThemePost))).all()
+    assert run.post_message_id is not None
+
+    # A reply in each thread goes into the one bank, with its theme.
+    slack_reply = p.message_event(
+        "I Umeå har vi börjat.", user="U_ANNA", channel=SLACK_CHANNEL, thread_ts=run.post_message_id
+    )
+    await slack.send(slack_reply)
+    teams_reply = teams.activity("29:bjorn", text="I Piteå också.", thread=teams_root.message_id)
+    assert await teams.send(teams_reply) == 200
+
+    async def both_in_bank() -> bool:
+        async with store.transaction() as repos:
+            found = (await repos.session.scalars(select(Reflection))).all()
+        return sorted((r.body, r.theme_number) for r in found) == [
+            ("I Piteå också.", 1),
+            ("I Umeå har vi börjat.", 1),
+        ]
+
+    await eventually(both_in_bank)
+
+    # The quiz opens in both channels; Björn takes it in his chat with Digilog in Teams.
+    await slack.command("quiz start 1", "U_FIA")
+    await eventually(lambda: _has(teams.connector.cards(TEAMS_CHANNEL)[1:]))
+    [begin] = [a for a in actions(teams.connector.cards(TEAMS_CHANNEL)[-1]) if "data" in a]
+    assert await teams.click("29:bjorn", begin["data"]) == 200
+    question = teams.connector.cards("a:29:bjorn")[-1]
+    first = next(a for a in actions(question) if "data" in a)
+    assert await teams.click("29:bjorn", first["data"]) == 200
+    async with store.transaction() as repos:
+        assert len((await repos.session.scalars(select(QuizAnswer))).all()) == 1
+
+    # Buddies across platforms: each gets the introduction where they are, with the
+    # other's name, organisation and (where known) e-mail address.
+    [preview] = await slack.command("pair 1 --seed 5", "U_FIA", name="pair")
+    [announce] = buttons(preview.params["blocks"])
+    url = slack.fake.response_url("announce")
+    await slack.send(
+        p.block_action(announce["action_id"], announce["value"], user="U_FIA", response_url=url)
+    )
+    await eventually(lambda: _has(_intros(teams.connector.cards("a:29:bjorn"))))
+    [intro] = _intros(teams.connector.cards("a:29:bjorn"))
+    assert "Anna Lindqvist (Umeå Municipality, anna@umea.se)" in texts(intro)
+    opened = await slack.fake.wait_for("conversations.open")
+    assert any("U_ANNA" in str(call.params.get("users")) for call in opened)
+
+
+async def _has(found: list[object]) -> bool:
+    return bool(found)
+
+
+def _intros(cards: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [c for c in cards if "Your learning buddies" in texts(c)]
