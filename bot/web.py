@@ -19,11 +19,11 @@ from bot.runtime import Runtime, open_runtime, timing_of
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.courier import slack_courier
-from bot.slack.work import WorkQueue
 from bot.teams.app import TeamsAdapter, auth_configuration
 from bot.teams.connector import teams_connector
 from bot.teams.courier import TeamsCourier
 from bot.teams.messenger import Messenger
+from bot.work import WorkQueue
 from schedules.courier import ByPlatform, Courier
 from schedules.service import Scheduling, scheduling
 
@@ -48,6 +48,8 @@ def create_app(settings: Settings) -> web.Application:
     app[COURIERS] = {}  # each platform's, filled as it starts
     app.cleanup_ctx.append(_runtime)
     app.router.add_get("/healthz", healthz)
+    if settings.slack_enabled or settings.teams_enabled:
+        app.cleanup_ctx.append(_work)
     if settings.slack_enabled:
         app.cleanup_ctx.append(_slack)
     # In Socket Mode requests come over the app's own WebSocket, unsigned; an HTTP
@@ -71,16 +73,25 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _slack(app: web.Application) -> AsyncIterator[None]:
-    settings, runtime = app[SETTINGS], app[RUNTIME]
-    engine = runtime.store.engine
+async def _work(app: web.Application) -> AsyncIterator[None]:
+    """Work after an ack, for both platforms: what was acked is finished before stopping."""
+    engine = app[RUNTIME].store.engine
     # SQLite takes one writer at a time: more workers would only queue at the database.
     work = WorkQueue(workers=1 if engine.dialect.name == "sqlite" else 4)
+    app[WORK] = work
+    work.start()
+    try:
+        yield
+    finally:
+        await work.close()
+
+
+async def _slack(app: web.Application) -> AsyncIterator[None]:
+    settings, runtime = app[SETTINGS], app[RUNTIME]
+    engine, work = runtime.store.engine, app[WORK]
     async with aiohttp.ClientSession() as session:
         bolt = build_slack_app(settings, runtime.digilog, engine, work, session)
         app[SLACK] = bolt
-        app[WORK] = work
-        work.start()
         handler = None
         if settings.slack_app_token is not None:
             # Socket Mode: Slack pushes over a WebSocket, so no public URL is needed.
@@ -92,7 +103,8 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
         finally:
             if handler is not None:
                 await handler.close_async()  # type: ignore[no-untyped-call]
-            await work.close()
+            # Replies still queued need this session: finish them before it closes.
+            await work.drained()
 
 
 async def _teams(app: web.Application) -> AsyncIterator[None]:
@@ -103,9 +115,12 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
         auth = auth_configuration(
             settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
         )
-        app[TEAMS] = TeamsAdapter(runtime.digilog, messenger, auth, runtime.store)
+        app[TEAMS] = TeamsAdapter(runtime.digilog, messenger, auth, runtime.store, app[WORK])
         app[COURIERS]["teams"] = TeamsCourier(runtime.store, connector)
-        yield
+        try:
+            yield
+        finally:
+            await app[WORK].drained()
 
 
 async def _scheduling(app: web.Application) -> AsyncIterator[None]:

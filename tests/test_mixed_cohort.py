@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.settings import Settings
-from bot.web import create_app
+from bot.web import WORK, create_app
 from handlers.admin import add_channel, import_roster
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
@@ -82,7 +82,14 @@ async def both(
             with SIGNER.serving_keys():
                 yield Both(
                     Slack(fake, str(server.make_url("/slack/events")), http, store),
-                    Teams(connector, SIGNER, str(server.make_url("/api/messages")), http, store),
+                    Teams(
+                        connector,
+                        SIGNER,
+                        str(server.make_url("/api/messages")),
+                        http,
+                        store,
+                        server.app[WORK].drained,
+                    ),
                     store,
                 )
             await settle(fake)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from bot.settings import Settings
-from bot.web import create_app
+from bot.web import WORK, create_app
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
@@ -49,6 +49,8 @@ class Teams:
     url: str
     http: aiohttp.ClientSession
     store: Store
+    # Until what was acked has been handled: Digilog answers first, then does the work.
+    drained: Callable[[], Awaitable[None]] | None = None
 
     def activity(
         self,
@@ -107,7 +109,9 @@ class Teams:
             headers["Authorization"] = f"Bearer {token}"
         async with self.http.post(self.url, json=body, headers=headers) as response:
             await response.read()
-            return response.status
+        if self.drained is not None:
+            await self.drained()
+        return response.status
 
     async def say(self, user: str, text: str, **where: Any) -> int:
         return await self.send(self.activity(user, text=text, mention_bot=True, **where))
@@ -158,7 +162,9 @@ async def teams(
         await server.start_server()
         try:
             with signer.serving_keys():
-                yield Teams(connector, signer, str(server.make_url("/api/messages")), http, store)
+                url = str(server.make_url("/api/messages"))
+                drained = server.app[WORK].drained
+                yield Teams(connector, signer, url, http, store, drained)
             check_cards(connector)
         finally:
             await server.close()

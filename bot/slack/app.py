@@ -32,7 +32,7 @@ from bot.slack import translate
 from bot.slack.blocks import values_from_view_state
 from bot.slack.directory import Directory
 from bot.slack.messenger import Origin, deliver
-from bot.slack.work import WorkQueue
+from bot.work import WorkQueue
 from handlers.digilog import Digilog
 from handlers.vocabulary import Actor, FormSubmitted, HomeOpened
 
@@ -106,7 +106,7 @@ def build_slack_app(
 
 
 class SlackListeners:
-    """Each listener acks, then queues the real work (see bot/slack/work.py)."""
+    """Each listener acks, then queues the real work (see bot/work.py)."""
 
     def __init__(self, digilog: Digilog, directory: Directory, work: WorkQueue) -> None:
         self.digilog = digilog

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from microsoft_agents.activity import Activity
@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from bot.teams.messenger import Messenger
 from bot.teams.translate import PLATFORM, conversation_of, event_of, where_of
+from bot.work import WorkQueue
 from handlers.digilog import Digilog
 from storage.unit import Store
 
@@ -34,8 +35,18 @@ class TeamsAdapter:
     messenger: Messenger
     auth: AgentAuthConfiguration
     store: Store
+    work: WorkQueue
+    # The address last kept per conversation: written again only when Teams changes it.
+    _addresses: dict[tuple[str, str], tuple[str, str, str | None]] = field(default_factory=dict)
 
     async def messages(self, request: web.Request) -> web.Response:
+        self.work.request_started()  # queued work waits while requests are answered
+        try:
+            return await self._answer(request)
+        finally:
+            self.work.request_finished()
+
+    async def _answer(self, request: web.Request) -> web.Response:
         refused = await self._refused(request)
         if refused is not None:
             return refused
@@ -51,13 +62,9 @@ class TeamsAdapter:
         ):
             log.warning("Teams activity refused: its serviceUrl is not the token's")
             return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
-        await self._remember(activity)
-        event = event_of(activity)
-        if event is not None:
-            where = conversation_of(activity)
-            delivery = f"{where.conversation_id}:{activity.type}:{activity.id}"
-            outgoing = await self.digilog.handle(event, delivery_id=delivery)
-            await self.messenger.deliver(where_of(activity), outgoing)
+        # Verified: answered now, handled next (Teams waits 5 s for an invoke's answer,
+        # and a burst of clicks must not queue behind each other's database work).
+        await self.work.put(lambda: self._handle(activity))
         if activity.type == "invoke":
             # Teams waits for an invoke's answer; the person's reply came in their chat.
             return web.json_response(
@@ -69,6 +76,15 @@ class TeamsAdapter:
             )
         return web.Response(status=200)
 
+    async def _handle(self, activity: Activity) -> None:
+        await self._remember(activity)
+        event = event_of(activity)
+        if event is not None:
+            where = conversation_of(activity)
+            delivery = f"{where.conversation_id}:{activity.type}:{activity.id}"
+            outgoing = await self.digilog.handle(event, delivery_id=delivery)
+            await self.messenger.deliver(where_of(activity), outgoing)
+
     async def _remember(self, activity: Activity) -> None:
         """Where Teams takes messages for this conversation: what scheduled posts and nudges
         need later (it comes with every activity, installations included)."""
@@ -76,6 +92,10 @@ class TeamsAdapter:
         if not where.service_url or not where.tenant_id:
             return
         conversation = conversation_of(activity).conversation_id
+        user = where.user_id if where.personal else None
+        known = (where.service_url, where.bot_id, user)
+        if self._addresses.get((where.tenant_id, conversation)) == known:
+            return
         async with self.store.transaction() as repos:
             await repos.addresses.remember(
                 PLATFORM,
@@ -83,8 +103,9 @@ class TeamsAdapter:
                 conversation,
                 where.service_url,
                 where.bot_id,
-                user_id=where.user_id if where.personal else None,
+                user_id=user,
             )
+        self._addresses[where.tenant_id, conversation] = known
 
     async def _refused(self, request: web.Request) -> web.Response | None:
         """None when the request's token is good (its claims kept on the request)."""
