@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bank_search.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/teams_quiz_burst.py
 
 ## Re-extract the English texts and merge them into the Swedish catalogue.
 catalogue: $(STAMP)

@@ -158,6 +158,8 @@ async def make_cohort(
     language: str = "en",
     self_enrol: bool = False,
     people: tuple[tuple[str, str, str, Role], ...] = PEOPLE,
+    platform: str = "console",
+    workspace: str = "local",
 ) -> Cohort:
     await load_programme(store, programme)
     cohort = await create_cohort(
@@ -166,6 +168,8 @@ async def make_cohort(
             key=key,
             program_id=programme.id,
             title=key.replace("-", " ").title(),
+            platform=platform,
+            workspace=workspace,
             conversation_id=f"channel-{key}",
             language=language,
             self_enrol=self_enrol,

@@ -247,7 +247,10 @@ async def unfinished(store: Store) -> int:
 async def test_a_killed_leader_is_replaced_and_nothing_is_sent_twice(
     database_url: str, store: Store, programme: Programme, tmp_path: Path
 ) -> None:
-    cohort = await make_cohort(store, programme, "failover", people=people())
+    # A Slack cohort: the workers send through their Slack courier, to the fake.
+    cohort = await make_cohort(
+        store, programme, "failover", people=people(), platform="slack", workspace="T1"
+    )
     async with store.transaction() as repos:
         await repos.session.execute(update(Person).values(working_hours="mon-sun 00-24"))
 
