@@ -20,8 +20,43 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
+from handlers.programme_file import Programme
+from handlers.roster import RosterRow
+from storage.models import Cohort, Role
+from storage.unit import Store
+
 ACCESS_TOKEN = "connector-access-token"
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
+
+# The Teams side of the tests: one tenant, one bot, the cohort's channel and its people.
+APP_ID = "00000000-0000-4000-8000-0000000000a1"
+TENANT = "00000000-0000-4000-8000-00000000007e"
+BOT = f"28:{APP_ID}"
+CHANNEL = "19:grupp1@thread.tacv2"
+PEOPLE = (
+    ("29:fia", "Fia Facilitator", "region-vasterbotten", Role.facilitator),
+    ("29:anna", "Anna Lindqvist", "umea", Role.participant),
+    ("29:bjorn", "Björn Öberg", "pitea", Role.participant),
+)
+
+
+async def teams_cohort(store: Store, programme: Programme) -> Cohort:
+    """The cohort "grupp-1", meeting in CHANNEL of TENANT, with PEOPLE enrolled."""
+    await load_programme(store, programme)
+    spec = CohortSpec(
+        key="grupp-1",
+        program_id=programme.id,
+        title="Grupp 1",
+        platform="teams",
+        workspace=TENANT,
+        conversation_id=CHANNEL,
+        language="en",
+    )
+    cohort = await create_cohort(store, spec)
+    rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r) in enumerate(PEOPLE, 1)]
+    await import_roster(store, "grupp-1", rows, skip_bad=False)
+    return cohort
 
 
 @dataclass(frozen=True)

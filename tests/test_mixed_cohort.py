@@ -23,9 +23,9 @@ from storage.models import QuizAnswer, Reflection, Role, ThemePost, ThemeRun
 from storage.unit import Store
 from tests import slack_payloads as p
 from tests.slack_fake import FakeSlack
-from tests.teams_fake import FakeConnector
+from tests.teams_fake import APP_ID, TENANT, FakeConnector
 from tests.test_slack_scenarios import SECRET, Slack, buttons, settle, slack_cohort
-from tests.test_teams_scenarios import APP_ID, SIGNER, TENANT, Teams, actions, texts
+from tests.test_teams_scenarios import SIGNER, Teams, actions, texts
 
 SLACK_CHANNEL = "C_COHORT"
 TEAMS_CHANNEL = "19:grupp1@thread.tacv2"  # the Teams helpers' channel

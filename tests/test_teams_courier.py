@@ -19,24 +19,27 @@ from sqlalchemy import select
 
 from bot.teams.connector import Connector, static_token
 from bot.teams.courier import TEAMS_LIMITS, Limit, TeamsCourier, Windows
-from handlers.admin import CohortSpec, create_cohort, import_roster, load_calendar, load_programme
+from handlers.admin import load_calendar
 from handlers.digilog import Digilog
 from handlers.programme_file import Programme
-from handlers.roster import RosterRow
 from handlers.steps import AD_HOC
 from handlers.vocabulary import Conversation, MessageBuilder, Outgoing, ToConversation, ToPerson
 from schedules.courier import OutcomeUnknown, Refused, Sent, TryLater
 from schedules.send import Sender
 from schedules.timekeeper import Timekeeper
 from storage.deliveries import Planned
-from storage.models import Delivery, DeliveryState, Role
+from storage.models import Delivery, DeliveryState
 from storage.unit import Store
-from tests.teams_fake import ACCESS_TOKEN, FakeConnector
+from tests.teams_fake import (
+    ACCESS_TOKEN,
+    APP_ID,
+    BOT,
+    CHANNEL,
+    TENANT,
+    FakeConnector,
+    teams_cohort,
+)
 
-APP_ID = "00000000-0000-4000-8000-0000000000a1"
-TENANT = "00000000-0000-4000-8000-00000000007e"
-BOT = f"28:{APP_ID}"
-CHANNEL = "19:grupp1@thread.tacv2"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
@@ -383,11 +386,6 @@ themes:
     start: 2027-04-26 08:00
     digilog: {opens: 2027-04-26 09:00, closes: 2027-05-08 10:00}
 """
-PEOPLE = (
-    ("29:fia", "Fia Facilitator", "region-vasterbotten", Role.facilitator),
-    ("29:anna", "Anna Lindqvist", "umea", Role.participant),
-    ("29:bjorn", "Björn Öberg", "pitea", Role.participant),
-)
 
 
 def local(text: str) -> datetime:
@@ -410,19 +408,7 @@ async def test_the_sender_sends_a_teams_cohorts_deliveries_once_each(
     fake: FakeConnector,
     tmp_path: Path,
 ) -> None:
-    await load_programme(store, programme)
-    spec = CohortSpec(
-        key="grupp-1",
-        program_id=programme.id,
-        title="Grupp 1",
-        platform="teams",
-        workspace=TENANT,
-        conversation_id=CHANNEL,
-        language="en",
-    )
-    cohort = await create_cohort(store, spec)
-    rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r) in enumerate(PEOPLE, 1)]
-    await import_roster(store, "grupp-1", rows, skip_bad=False)
+    cohort = await teams_cohort(store, programme)
     await heard_from_tenant(store, fake)
     path = tmp_path / "calendar.yaml"
     path.write_text(CALENDAR, encoding="utf-8")
@@ -490,19 +476,7 @@ async def test_someone_unreachable_is_held_and_the_facilitator_told_once(
     connector: Connector,
     fake: FakeConnector,
 ) -> None:
-    await load_programme(store, programme)
-    spec = CohortSpec(
-        key="grupp-1",
-        program_id=programme.id,
-        title="Grupp 1",
-        platform="teams",
-        workspace=TENANT,
-        conversation_id=CHANNEL,
-        language="en",
-    )
-    cohort = await create_cohort(store, spec)
-    rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r) in enumerate(PEOPLE, 1)]
-    await import_roster(store, "grupp-1", rows, skip_bad=False)
+    cohort = await teams_cohort(store, programme)
     await heard_from_tenant(store, fake)
     clock = ManualClock(local("2027-04-27 10:00"))
     digilog.now = clock.now

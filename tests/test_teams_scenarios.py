@@ -19,23 +19,21 @@ from sqlalchemy import func, select
 
 from bot.settings import Settings
 from bot.web import WORK, create_app
-from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
 from handlers.programme_file import Programme
-from handlers.roster import RosterRow
-from storage.models import ProcessedEvent, QuizAnswer, Reflection, Role, ThemeRun
+from storage.models import ProcessedEvent, QuizAnswer, Reflection, ThemeRun
 from storage.unit import Store
 from tests.conftest import ROOT
-from tests.teams_fake import FakeConnector, Signer
-
-APP_ID = "00000000-0000-4000-8000-0000000000a1"
-TENANT = "00000000-0000-4000-8000-00000000007e"
-BOT = f"28:{APP_ID}"
-CHANNEL = "19:grupp1@thread.tacv2"
-PEOPLE = (
-    ("29:fia", "Fia Facilitator", "region-vasterbotten", Role.facilitator),
-    ("29:anna", "Anna Lindqvist", "umea", Role.participant),
-    ("29:bjorn", "Björn Öberg", "pitea", Role.participant),
+from tests.teams_fake import (
+    APP_ID,
+    BOT,
+    CHANNEL,
+    PEOPLE,
+    TENANT,
+    FakeConnector,
+    Signer,
+    teams_cohort,
 )
+
 CARD_SCHEMA = ROOT.parent / "shared" / "schemas" / "adaptive-card-1.5.json"
 _ids = itertools.count(1)
 # Microsoft's signing keys stay the same for days; the SDK keeps them for the whole process.
@@ -133,19 +131,7 @@ class Teams:
 async def teams(
     database_url: str, store: Store, programme: Programme, tmp_path: Path
 ) -> AsyncIterator[Teams]:
-    await load_programme(store, programme)
-    spec = CohortSpec(
-        key="grupp-1",
-        program_id=programme.id,
-        title="Grupp 1",
-        platform="teams",
-        workspace=TENANT,
-        conversation_id=CHANNEL,
-        language="en",
-    )
-    await create_cohort(store, spec)
-    rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r) in enumerate(PEOPLE, 1)]
-    await import_roster(store, "grupp-1", rows, skip_bad=False)
+    await teams_cohort(store, programme)
     signer = SIGNER
     connector = FakeConnector(APP_ID, "app-secret")
     async with connector.running(), aiohttp.ClientSession() as http:
