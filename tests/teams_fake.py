@@ -86,6 +86,9 @@ class FakeConnector:
     retry_after: float = 1.0
     lost: int = 0  # this many next posts are taken, but their answer never comes
     _failures: dict[str, list[Failure]] = field(default_factory=dict)
+    # A team's (or chat's) members, as `pagedmembers` lists them, `page_size` at a time.
+    members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    page_size: int = 2
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _server: TestServer | None = None
     _stopping: asyncio.Event | None = None
@@ -154,6 +157,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._put)
+        app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._members)
         self._server = TestServer(app, host="127.0.0.1")
         self._stopping = asyncio.Event()
         await self._server.start_server()
@@ -202,6 +206,21 @@ class FakeConnector:
             self.lost -= 1
             await self._stopping.wait()
         return web.json_response({"id": str(next(self._ids))}, status=201)
+
+    async def _members(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        everyone = self.members.get(request.match_info["conversation"])
+        if everyone is None:
+            return web.json_response({"error": {"code": "NotFound"}}, status=404)
+        start = int(request.query.get("continuationToken") or 0)
+        page = everyone[start : start + self.page_size]
+        more = start + self.page_size < len(everyone)
+        body: dict[str, Any] = {"members": page}
+        if more:
+            body["continuationToken"] = str(start + self.page_size)
+        self.calls.append(Call("GET", request.path, request.match_info["conversation"], {}))
+        return web.json_response(body)
 
     async def _put(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

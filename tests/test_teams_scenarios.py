@@ -19,8 +19,10 @@ from sqlalchemy import func, select
 
 from bot.settings import Settings
 from bot.web import WORK, create_app
+from handlers.admin import import_roster
 from handlers.programme_file import Programme
-from storage.models import ProcessedEvent, QuizAnswer, Reflection, ThemeRun
+from handlers.roster import RosterRow
+from storage.models import ProcessedEvent, QuizAnswer, Reflection, Role, ThemeRun
 from storage.unit import Store
 from tests.conftest import ROOT
 from tests.teams_fake import (
@@ -374,3 +376,32 @@ async def test_an_action_submit_message_is_a_submitted_form(teams: Teams) -> Non
             a.question_id: a.rating for a in await repos.surveys.answers(cohort.id, "theme:1")
         }
     assert stored == {"useful": 2, "buddy": 3}
+
+
+async def test_a_roster_by_email_is_matched_to_teams_accounts_when_installed(
+    teams: Teams,
+) -> None:
+    row = RosterRow(9, "Cia Carlsson", "cia@pitea.se", None, "pitea", Role.participant)
+    await import_roster(teams.store, "grupp-1", [row], skip_bad=False)
+    team = "19:team@thread.tacv2"
+    teams.connector.members[team] = [
+        {"id": "29:fia", "name": "Fia Facilitator", "email": "fia@region.se"},
+        {"id": "29:someone", "name": "Someone Else", "userPrincipalName": "someone@umea.se"},
+        {"id": "29:cia", "name": "Cia Carlsson", "email": "Cia@Pitea.se"},
+    ]
+    # Before: Teams does not tell Digilog who Cia is.
+    assert await teams.say("29:cia", "theme") == 200
+    assert "not enrolled" in texts(teams.connector.cards("a:29:cia")[-1])
+    installed = teams.activity(
+        "29:fia",
+        kind="installationUpdate",
+        action="add",
+        channelData={"tenant": {"id": TENANT}, "team": {"id": team}},
+    )
+    assert await teams.send(installed) == 200
+    assert len([c for c in teams.connector.calls if c.path.endswith("/pagedmembers")]) == 2
+    async with teams.store.transaction() as repos:
+        cia = await repos.people.by_account("teams", TENANT, "29:cia")
+    assert cia is not None and cia.display_name == "Cia Carlsson"
+    assert await teams.say("29:cia", "theme") == 200
+    assert "not enrolled" not in texts(teams.connector.cards("a:29:cia")[-1])

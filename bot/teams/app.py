@@ -19,6 +19,7 @@ from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValidator
 from pydantic import ValidationError
 
+from bot.teams.connector import ConnectorError
 from bot.teams.messenger import Messenger
 from bot.teams.translate import PLATFORM, conversation_of, event_of, where_of
 from bot.work import WorkQueue
@@ -78,12 +79,38 @@ class TeamsAdapter:
 
     async def _handle(self, activity: Activity) -> None:
         await self._remember(activity)
+        if _installed_in_a_team(activity):
+            await self._link_roster(activity)
         event = event_of(activity)
         if event is not None:
             where = conversation_of(activity)
             delivery = f"{where.conversation_id}:{activity.type}:{activity.id}"
             outgoing = await self.digilog.handle(event, delivery_id=delivery)
             await self.messenger.deliver(where_of(activity), outgoing)
+
+    async def _link_roster(self, activity: Activity) -> None:
+        """When Digilog joins a team, tie the people a roster named only by e-mail address
+        to their Teams accounts, from the team's member list."""
+        where = where_of(activity)
+        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        team = (data.get("team") or {}).get("id")
+        if not team:
+            return
+        try:
+            members = await self.messenger.connector.members(where.service_url, team)
+        except ConnectorError as error:
+            log.warning("the team's members could not be read: %s", error)
+            return
+        linked = 0
+        async with self.store.transaction() as repos:
+            for member in members:
+                email = member.get("email") or member.get("userPrincipalName")
+                if member.get("id") and email:
+                    person = await repos.people.link_account(
+                        PLATFORM, where.tenant_id, str(member["id"]), str(email)
+                    )
+                    linked += person is not None
+        log.info("Teams team %s: %d of %d members linked to the roster", team, linked, len(members))
 
     async def _remember(self, activity: Activity) -> None:
         """Where Teams takes messages for this conversation: what scheduled posts and nudges
@@ -124,6 +151,15 @@ class TeamsAdapter:
             return web.json_response({"error": "invalid token"}, status=401)
         request[CLAIMS] = dict(identity.claims or {})
         return None
+
+
+def _installed_in_a_team(activity: Activity) -> bool:
+    """The app was added to a team (or the bot to its conversation)."""
+    if activity.type == "installationUpdate":
+        return activity.action in (None, "add", "add-upgrade")
+    if activity.type == "conversationUpdate" and activity.recipient is not None:
+        return any(m.id == activity.recipient.id for m in activity.members_added or [])
+    return False
 
 
 def auth_configuration(

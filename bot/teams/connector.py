@@ -64,8 +64,22 @@ class Connector:
         answer = await self._call("POST", service_url, "v3/conversations", body)
         return str(answer["id"])
 
+    async def members(self, service_url: str, conversation_id: str) -> list[dict[str, Any]]:
+        """Everyone in a team or chat, page by page (Teams gives at most 500 at a time)."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            path = f"v3/conversations/{quote(conversation_id, safe='')}/pagedmembers?pageSize=500"
+            if token:
+                path += f"&continuationToken={quote(token, safe='')}"
+            page = await self._call("GET", service_url, path, None)
+            found += [m for m in page.get("members") or [] if isinstance(m, dict)]
+            token = page.get("continuationToken")
+            if not token:
+                return found
+
     async def _call(
-        self, method: str, service_url: str, path: str, body: dict[str, Any]
+        self, method: str, service_url: str, path: str, body: dict[str, Any] | None
     ) -> dict[str, Any]:
         url = service_url.rstrip("/") + "/" + path
         headers = {"Authorization": f"Bearer {await self.token()}"}
