@@ -44,14 +44,11 @@ import math
 import os
 import platform
 import re
-import secrets
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -64,8 +61,14 @@ if str(ROOT) not in sys.path:
 
 from aiohttp import web  # noqa: E402
 from bank_search import table  # noqa: E402
-from slack_quiz_burst import cpu_seconds  # noqa: E402
-from sqlalchemy import func, select, text, update  # noqa: E402
+from common import (  # noqa: E402
+    cancel_on_sigterm,
+    cpu_seconds,
+    run_in_workdir,
+    scratch_database,
+    stop,
+)
+from sqlalchemy import func, select, update  # noqa: E402
 from sqlalchemy.engine import URL  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
@@ -109,7 +112,7 @@ ALWAYS = WorkingHours.parse("mon-sun 00-24").format()  # what `hours mon-sun 00-
 TARGET_RATIO = 0.9
 POLL_SECONDS = 0.5  # how often the bench looks at the outbox
 SENDER_POLL_SECONDS = 1.0  # DIGILOG_SENDER_POLL_SECONDS: how soon a worker sees freed rows
-STOP_TIMEOUT = 10.0
+STOP_SIGNAL = signal.SIGTERM  # the worker stops cleanly on it (then SIGKILL, if need be)
 POST = "chat.postMessage"
 DEFAULT_LEASE = float(Settings.model_fields["sender_lease_seconds"].default)
 
@@ -374,34 +377,6 @@ class Outbox:
             await asyncio.sleep(POLL_SECONDS)
 
 
-@contextlib.asynccontextmanager
-async def scratch_database(
-    base: str | None, workdir: Path, name: str, keep: bool
-) -> AsyncIterator[URL]:
-    """A fresh SQLite file in the work directory, or a scratch PostgreSQL database."""
-    if base is None:
-        yield normalise_url(f"sqlite:///{workdir / f'{name}.db'}")
-        return
-    parsed = normalise_url(base)
-    database = f"digilog_fanout_{secrets.token_hex(4)}"
-    admin = create_async_engine(parsed, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{database}"'))
-        try:
-            yield parsed.set(database=database)
-        finally:
-            if keep:
-                print(f"kept PostgreSQL database {database}")
-            else:
-                async with admin.connect() as connection:
-                    await connection.execute(
-                        text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-                    )
-    finally:
-        await admin.dispose()
-
-
 # ------------------------------------------------------------------ the sender processes
 
 
@@ -435,19 +410,6 @@ async def start(
 
 def worker_command() -> list[str]:
     return [sys.executable, "-m", "bot.cli", "worker"]
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM (the worker stops cleanly on it), then SIGKILL after STOP_TIMEOUT."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
 
 
 def log_summary(log: Path) -> list[str]:
@@ -611,7 +573,7 @@ class Bench:
                 states, done = await outbox.wait_until_done(len(self.users), self.timeout)
                 cpu = cpu_seconds(worker.pid)
             finally:
-                await stop(worker)
+                await stop(worker, STOP_SIGNAL)
             rate = measure("digilog worker", fake, began, cpu, time.process_time() - bench_began)
             reasons = await outbox.reasons()
             print(describe(rate, len(self.users), fake))
@@ -653,7 +615,7 @@ class Bench:
             except TimeoutError:
                 self.failures.append(f"bare sender: not done after {self.timeout:.0f} s")
             finally:
-                await stop(process)
+                await stop(process, STOP_SIGNAL)
             found = re.findall(r"cpu seconds ([\d.]+)", log.read_text(errors="replace"))
             cpu = float(found[-1]) if found else None
             rate = measure("bare sender", fake, began, cpu, time.process_time() - bench_began)
@@ -676,7 +638,7 @@ class Bench:
             fake.victim = first = await start(worker_command(), env, log, self.workdir)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(first.wait(), self.timeout)
-            await stop(first)
+            await stop(first, STOP_SIGNAL)
             if fake.killed_at is None:
                 self.failures.append(f"run 2: worker 1 ended unkilled (exit {first.returncode})")
                 return Counter()
@@ -688,7 +650,7 @@ class Bench:
             try:
                 states, done = await outbox.wait_until_done(people, self.timeout)
             finally:
-                await stop(second)
+                await stop(second, STOP_SIGNAL)
             finished = time.monotonic()
             reasons = await outbox.reasons()
             after = [t - restarted for t in fake.accepted if t > restarted]
@@ -726,10 +688,7 @@ class Bench:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> int:
-    # SIGTERM (a timeout, a CI runner) unwinds like Ctrl-C: the workers are stopped.
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    cancel_on_sigterm()
     users = participant_ids(args.participants)
     bench = Bench(args, workdir, users)
     limit = args.limit
@@ -744,7 +703,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         f"({args.pace / limit:.2f} × the limit), sender lease {bench.lease:g} s; working "
         f"hours {ALWAYS} for everyone\n"
     )
-    async with scratch_database(args.database_url, workdir, "run1", args.keep) as url:
+    async with scratch_database(
+        args.database_url, workdir / "run1.db", "digilog_fanout", args.keep
+    ) as url:
         rates = [await bench.run_one(url)]
     if not args.no_baseline:
         print("\nbaseline (same run, same fake settings, no database)")
@@ -752,7 +713,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
     distribution: Counter[int] = Counter()
     if not args.no_restart:
         print("\nrun 2 (a fresh database): SIGKILL at the midpoint, then a new worker")
-        async with scratch_database(args.database_url, workdir, "run2", args.keep) as url:
+        async with scratch_database(
+            args.database_url, workdir / "run2.db", "digilog_fanout", args.keep
+        ) as url:
             distribution = await bench.run_two(url)
 
     print("\nsummary")
@@ -846,17 +809,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="digilog-fanout-"))
-    try:
-        return asyncio.run(run(args, workdir))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted; the workers were stopped", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_workdir(run, args, "digilog-fanout-", "the workers were stopped")
 
 
 if __name__ == "__main__":

@@ -32,19 +32,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import os
 import platform
 import random
-import re
-import shutil
-import signal
-import socket
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +47,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from common import (  # noqa: E402
+    BurstFigures,
+    Server,
+    cancel_on_sigterm,
+    free_port,
+    met,
+    percentile,
+    print_problems,
+    print_table,
+    run_in_workdir,
+    running,
+)
 from sqlalchemy import func, select  # noqa: E402
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
@@ -73,6 +79,7 @@ SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
 TEAM = payloads.TEAM_ID
 CHANNEL = "C_COHORT"
+EVENTS = "/slack/events"  # where both servers take Slack's requests
 COHORT_KEY = "quiz-burst"
 FACILITATOR = "U_FAC"
 ORGANISATIONS = ("umea", "skelleftea", "ornskoldsvik", "pitea")
@@ -84,8 +91,6 @@ WARMUP_REQUESTS = 24
 KNOWN_NOTICE = "As you gave `client` as well, `token` will be unused"
 TARGET_RPS_RATIO = 0.8  # digilog req/s ≥ 0.8 × bare bolt's
 TARGET_P99_RATIO = 1.5  # digilog p99 ≤ 1.5 × bare bolt's
-READY_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0  # for a clean exit after SIGINT (cProfile writes its stats then)
 REPLY_TIMEOUT = 60.0
 REPLY_QUIET = 10.0  # no reply for this long: the missing ones are not coming
 
@@ -314,42 +319,6 @@ def answer_problems(
 # ------------------------------------------------------------------ the servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc), None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    process: asyncio.subprocess.Process
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/slack/events"
-
-    def cpu(self) -> float | None:
-        return cpu_seconds(self.process.pid)
-
-    def log_lines(self, pattern: str) -> list[str]:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [line for line in text.splitlines() if re.search(pattern, line)]
-
-
 def digilog_command(python: str, port: int, profile: Path | None) -> list[str]:
     """`digilog serve`, under cProfile (stats written when it stops) if asked."""
     profiler = ["-m", "cProfile", "-o", str(profile.resolve())] if profile else []
@@ -371,57 +340,11 @@ def child_env(fake: FakeSlack, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-@contextlib.asynccontextmanager
-async def running(
-    name: str, args: Sequence[str], env: dict[str, str], port: int, workdir: Path
-) -> AsyncIterator[Server]:
-    """A server subprocess, ready for requests; stopped (SIGINT, then kill) on the way out."""
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *args, cwd=workdir, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
-        )
-    server = Server(name, port, process, log)
-    try:
-        await wait_ready(server)
-        yield server
-    finally:
-        await stop(process)
-
-
-async def wait_ready(server: Server) -> None:
-    health = f"http://127.0.0.1:{server.port}/healthz"
-    deadline = time.monotonic() + READY_TIMEOUT
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if server.process.returncode is not None:
-                break
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(health) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    tail = server.log.read_text(errors="replace")[-3000:] if server.log.exists() else ""
-    raise RuntimeError(f"{server.name} did not become ready; its output:\n{tail}")
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGINT)  # aiohttp's run_app shuts down cleanly on it
-        try:
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-
-
 # ------------------------------------------------------------------ the load
 
 
 @dataclass
-class Burst:
+class Burst(BurstFigures):
     """One burst at one server: per-request times to response and what they cost."""
 
     server: str
@@ -435,32 +358,6 @@ class Burst:
     replies: list[float] = field(default_factory=list)  # response_url latencies (digilog)
     replies_done: float | None = None  # burst start to the last reply, seconds
     replies_cpu: float | None = None  # server CPU from burst start to the last reply
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.elapsed
-
-    @property
-    def p50(self) -> float:
-        return percentile(self.latencies, 50)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.latencies, 99)
-
-    @property
-    def failures(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status != "200")
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest rank: the smallest value with at least p % of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 async def fire(
@@ -565,21 +462,6 @@ def print_header(args: argparse.Namespace) -> None:
     )
 
 
-def print_table(bursts: Sequence[Burst]) -> None:
-    head = (
-        f"  {'server':<10} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'max ms':>7} {'non-200':>7} {'srv CPU ms/req':>14} {'bench CPU ms/req':>16}"
-    )
-    print(head)
-    for b in bursts:
-        cpu = "n/a" if b.server_cpu is None else f"{1000 * b.server_cpu / b.requests:.2f}"
-        print(
-            f"  {b.server:<10} {b.requests:>8} {b.rps:>7.0f} {1000 * b.p50:>7.1f} "
-            f"{1000 * b.p99:>7.1f} {1000 * max(b.latencies):>7.1f} {b.failures:>7} {cpu:>14} "
-            f"{1000 * b.bench_cpu / b.requests:>16.2f}"
-        )
-
-
 def print_replies(burst: Burst, expected: int) -> None:
     if not burst.replies:
         print(f"  replies: none of {expected} response_url replies arrived")
@@ -620,19 +502,6 @@ def compare(bare: Burst, digilog: Burst) -> Verdict:
         f"p99 {verdict.p99_ratio:.2f} (target ≤ {TARGET_P99_RATIO:.2f}: {met(verdict.p99_met)})"
     )
     return verdict
-
-
-def met(ok: bool) -> str:
-    return "MET" if ok else "NOT MET"
-
-
-def print_problems(what: str, problems: Sequence[str]) -> None:
-    if problems:
-        print(f"  {what}: FAILED")
-        for problem in problems:
-            print(f"    - {problem}")
-    else:
-        print(f"  {what}: OK")
 
 
 def print_summary(verdicts: Sequence[Verdict], bare_rps: Sequence[float], failures: int) -> None:
@@ -722,7 +591,7 @@ class Bench:
         results = {s.name: await self.burst(s, clicks) for s in order}
         bare, digilog = results[self.bare.name], results[self.digilog.name]
         self.bare_rps.append(bare.rps)
-        print_table([bare, digilog])
+        print_table([bare, digilog], server_width=10)
         print_replies(digilog, len(clicks))
         recorded = await recorded_answers(self.database_url, self.cohort_id)
         problems = answer_problems(recorded, theme, clicks)
@@ -744,7 +613,7 @@ class Bench:
         clicks = duplicate_clicks(self.programme, sent, self.args.duplicates, random.Random(0))
         print(f"duplicates: {len(clicks)} clicks on answered questions, other options, at digilog")
         burst = await self.burst(self.digilog, clicks)
-        print_table([burst])
+        print_table([burst], server_width=10)
         print_replies(burst, len(clicks))
         after = await recorded_answers(self.database_url, self.cohort_id)
         problems = []
@@ -777,10 +646,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> int:
-    # SIGTERM (a timeout, a CI runner) unwinds like Ctrl-C: the servers are stopped on the way.
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    cancel_on_sigterm()
     programme = read_programme(PROGRAMME_FILE)
     database_url = f"sqlite+aiosqlite:///{workdir / 'digilog.db'}"
     users = participant_ids(args.participants)
@@ -800,7 +666,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         )
         serve = digilog_command(python, digilog_port, args.profile)
         digilog = await stack.enter_async_context(
-            running("digilog", serve, digilog_env, digilog_port, workdir)
+            running("digilog", serve, digilog_env, digilog_port, workdir, path=EVENTS)
         )
         bare = await stack.enter_async_context(
             running(
@@ -809,6 +675,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
                 child_env(fake, {}),
                 bare_port,
                 workdir,
+                path=EVENTS,
+                log_name="bare bolt.log",  # the name --keep has always left it under
             )
         )
         connector = aiohttp.TCPConnector(limit=args.concurrency)
@@ -830,18 +698,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="digilog-quiz-burst-"))
-    try:
-        return asyncio.run(run(args, workdir))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted; the servers were stopped", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_workdir(run, parse_args(argv), "digilog-quiz-burst-", "the servers were stopped")
 
 
 if __name__ == "__main__":

@@ -69,20 +69,13 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 import os
 import platform
 import random
-import re
-import secrets
-import shutil
-import signal
-import socket
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,9 +85,21 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+from common import (  # noqa: E402
+    BurstFigures,
+    Server,
+    cancel_on_sigterm,
+    free_port,
+    met,
+    print_problems,
+    print_table,
+    run_in_workdir,
+    running,
+    scratch_database,
+)
+from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import URL  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
 from handlers.programme_file import Programme, Quiz  # noqa: E402
@@ -112,6 +117,7 @@ APP_PASSWORD = "bench-app-secret"
 TENANT = "00000000-0000-4000-8000-00000000007e"
 BOT = f"28:{APP_ID}"
 CHANNEL = "19:quiz-burst@thread.tacv2"
+MESSAGES = "/api/messages"  # where both servers take Teams' activities
 TEAM_ID = "19:bench-team@thread.tacv2"
 COHORT_KEY = "quiz-burst"
 THEME = 1
@@ -122,11 +128,9 @@ CARD = "application/vnd.microsoft.card.adaptive"
 WARMUP_REQUESTS = 24
 TARGET_RPS_RATIO = 0.8  # digilog req/s ≥ 0.8 × the bare app's
 TARGET_P99_RATIO = 1.5  # digilog p99 ≤ 1.5 × the bare app's
-READY_TIMEOUT = 30.0
 SETUP_TIMEOUT = 30.0  # for each setup step's effect (the work comes after the answer)
 COMPLETION_TIMEOUT = 120.0  # default --timeout: the burst's work done, or the run fails
 POLL = 0.05  # seconds between looks at the database and the FakeConnector
-STOP_TIMEOUT = 10.0  # for a clean exit after SIGINT (cProfile writes its stats then)
 TOKEN_LIFETIME = 3600.0
 
 # Loaded first by both server processes: Microsoft's two addresses answered on the spot.
@@ -382,33 +386,6 @@ def invoke(click: Click, cohort_id: int, verb: str, service_url: str) -> dict[st
 # ------------------------------------------------------------------ the database
 
 
-@contextlib.asynccontextmanager
-async def scratch_database(base: str | None, workdir: Path, keep: bool) -> AsyncIterator[URL]:
-    """A fresh SQLite file in the work directory, or a scratch PostgreSQL database next to
-    the one named (which is not touched), dropped at the end."""
-    if base is None:
-        yield normalise_url(f"sqlite:///{workdir / 'digilog.db'}")
-        return
-    parsed = normalise_url(base)
-    database = f"digilog_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(parsed, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{database}"'))
-        try:
-            yield parsed.set(database=database)
-        finally:
-            if keep:
-                print(f"kept PostgreSQL database {database}")
-            else:
-                async with admin.connect() as connection:
-                    await connection.execute(
-                        text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-                    )
-    finally:
-        await admin.dispose()
-
-
 async def prepare_database(url: URL, programme: Programme, users: Sequence[str]) -> int:
     """Migrate, load the programme, create the Teams cohort and enrol everyone."""
     engine = create_engine(url)
@@ -549,42 +526,6 @@ async def until(what: str, check: Callable[[], Awaitable[bool]], limit: float) -
 # ------------------------------------------------------------------ the servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc), None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    process: asyncio.subprocess.Process
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/messages"
-
-    def cpu(self) -> float | None:
-        return cpu_seconds(self.process.pid)
-
-    def log_lines(self, pattern: str) -> list[str]:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [line for line in text.splitlines() if re.search(pattern, line)]
-
-
 def child_env(connector: FakeConnector, workdir: Path, extra: dict[str, str]) -> dict[str, str]:
     """Our environment without any Digilog, Slack, Teams or Agents SDK setting of the
     caller's, plus ours."""
@@ -630,63 +571,11 @@ def bare_env(connector: FakeConnector, workdir: Path) -> dict[str, str]:
     )
 
 
-@contextlib.asynccontextmanager
-async def running(
-    name: str,
-    args: Sequence[str],
-    env: dict[str, str],
-    port: int,
-    workdir: Path,
-    health: str,
-) -> AsyncIterator[Server]:
-    """A server subprocess, ready for requests; stopped (SIGINT, then kill) on the way out."""
-    log = workdir / f"{name.replace(' ', '_')}.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *args, cwd=workdir, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
-        )
-    server = Server(name, port, process, log)
-    try:
-        await wait_ready(server, health)
-        yield server
-    finally:
-        await stop(process)
-
-
-async def wait_ready(server: Server, health: str) -> None:
-    """Until GET `health` answers 200, or, for "any", answers at all."""
-    url = f"http://127.0.0.1:{server.port}{health if health != 'any' else '/api/messages'}"
-    deadline = time.monotonic() + READY_TIMEOUT
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if server.process.returncode is not None:
-                break
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(url) as response:
-                    if response.status == 200 or health == "any":
-                        return
-            await asyncio.sleep(0.1)
-    tail = server.log.read_text(errors="replace")[-3000:] if server.log.exists() else ""
-    raise RuntimeError(f"{server.name} did not become ready; its output:\n{tail}")
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGINT)  # aiohttp's run_app shuts down cleanly on it
-        try:
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-
-
 # ------------------------------------------------------------------ the load
 
 
 @dataclass
-class Burst:
+class Burst(BurstFigures):
     """One burst at one server: per-request times to response and what they cost."""
 
     server: str
@@ -699,32 +588,6 @@ class Burst:
     started: float = 0.0  # time.monotonic() at the first request
     started_wall: float = 0.0  # time.time() then
     cpu_before: float | None = None  # the server's CPU seconds then
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.elapsed
-
-    @property
-    def p50(self) -> float:
-        return percentile(self.latencies, 50)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.latencies, 99)
-
-    @property
-    def failures(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status != "200")
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest rank: the smallest value with at least p % of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -840,24 +703,6 @@ def code_version() -> str:
     )
 
 
-def print_table(bursts: Sequence[Burst]) -> None:
-    print(
-        f"  {'server':<12} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'max ms':>7} {'non-200':>7} {'srv CPU ms/req':>14} {'bench CPU ms/req':>16}"
-    )
-    for b in bursts:
-        cpu = "n/a" if b.server_cpu is None else f"{1000 * b.server_cpu / b.requests:.2f}"
-        print(
-            f"  {b.server:<12} {b.requests:>8} {b.rps:>7.0f} {1000 * b.p50:>7.1f} "
-            f"{1000 * b.p99:>7.1f} {1000 * max(b.latencies):>7.1f} {b.failures:>7} {cpu:>14} "
-            f"{1000 * b.bench_cpu / b.requests:>16.2f}"
-        )
-
-
-def met(ok: bool) -> str:
-    return "MET" if ok else "NOT MET"
-
-
 def print_verdict(digilog: Burst, bares: Sequence[Burst]) -> None:
     """Digilog against each bare burst; a target is MET only if met against both."""
     rps = [digilog.rps / b.rps for b in bares]
@@ -882,12 +727,6 @@ def print_verdict(digilog: Burst, bares: Sequence[Burst]) -> None:
             f"{', '.join(f'{b.rps:.0f}' for b in bares)} req/s "
             f"({100 * (rates[-1] - rates[0]) / rates[-1]:.0f} % apart)"
         )
-
-
-def print_problems(what: str, problems: Sequence[str]) -> None:
-    print(f"  {what}: {'FAILED' if problems else 'OK'}")
-    for problem in problems:
-        print(f"    - {problem}")
 
 
 def print_server_logs(servers: Sequence[Server]) -> None:
@@ -1132,10 +971,7 @@ def print_completion(done: Completion, burst: Burst, timeout: float) -> list[str
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> int:
-    # SIGTERM (a timeout, a CI runner) unwinds like Ctrl-C: the servers are stopped.
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    cancel_on_sigterm()
     programme = read_programme(PROGRAMME_FILE)
     users = participant_ids(args.participants)
     clicks = answer_clicks(programme, users, args.questions, random.Random(args.seed))
@@ -1157,7 +993,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
     (workdir / "bare_agent.py").write_text(BARE_AGENT)
     failures: list[str] = []
     async with contextlib.AsyncExitStack() as stack:
-        url = await stack.enter_async_context(scratch_database(args.database, workdir, args.keep))
+        url = await stack.enter_async_context(
+            scratch_database(args.database, workdir / "digilog.db", "digilog_bench", args.keep)
+        )
         began = time.monotonic()
         cohort_id = await prepare_database(url, programme, users)
         engine = create_engine(url)  # the bench's looks at the database
@@ -1176,7 +1014,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
                 digilog_env(connector, workdir, url),
                 digilog_port,
                 workdir,
-                "/healthz",
+                path=MESSAGES,
             )
         )
         bare = await stack.enter_async_context(
@@ -1186,7 +1024,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
                 bare_env(connector, workdir),
                 bare_port,
                 workdir,
-                "any",
+                path=MESSAGES,
+                health=None,  # the quickstart app has no health route
             )
         )
         http = aiohttp.TCPConnector(limit=args.concurrency)
@@ -1229,7 +1068,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             f"(a) the answer path: bursts, in this order (the same {len(bodies):,} "
             "activities, new tokens; the second bare burst after digilog's work was done):"
         )
-        print_table(bursts)
+        print_table(bursts, server_width=12)
         print_verdict(digilog_burst, [bare_first, bare_second])
         failures += print_completion(done, digilog_burst, args.timeout)
 
@@ -1299,18 +1138,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="digilog-teams-burst-"))
-    try:
-        return asyncio.run(run(args, workdir))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted; the servers were stopped", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep:
-            print(f"kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_workdir(run, parse_args(argv), "digilog-teams-burst-", "the servers were stopped")
 
 
 if __name__ == "__main__":
