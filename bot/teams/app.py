@@ -67,7 +67,7 @@ class TeamsAdapter:
         # and a burst of clicks must not queue behind each other's database work).
         await self.work.put(lambda: self._handle(activity))
         if activity.type == "invoke":
-            # Teams waits for an invoke's answer; the person's reply came in their chat.
+            # The answer Teams waits for; what the person gets comes in their chat.
             return web.json_response(
                 {
                     "statusCode": 200,
