@@ -79,6 +79,38 @@ async def db_upgrade() -> None:
     click.echo(f"database is up to date: {_safe_url(settings.effective_database_url)}")
 
 
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(file: Path) -> None:
+    """Copy the SQLite database to FILE, consistently, while Digilog runs.
+
+    For PostgreSQL use its own tool: pg_dump --format=custom --file=FILE DATABASE.
+    """
+    from sqlalchemy.engine import make_url
+
+    from storage.db import backup_sqlite
+
+    settings = Settings()
+    url = settings.effective_database_url
+    if make_url(url).get_backend_name() != "sqlite":
+        click.echo(
+            "digilog db backup: the database is PostgreSQL; back it up with "
+            "`pg_dump --format=custom --file=FILE DATABASE` (see the README)",
+            err=True,
+        )
+        sys.exit(2)
+    if file.exists():
+        click.echo(f"digilog db backup: {file} exists already; choose a new file", err=True)
+        sys.exit(2)
+    try:
+        backup_sqlite(url, file)
+    except Exception as error:  # sqlite3's errors: no such database, a full disk
+        click.echo(f"digilog db backup: {error}", err=True)
+        file.unlink(missing_ok=True)
+        sys.exit(1)
+    click.echo(f"copied {_safe_url(url)} to {file}")
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

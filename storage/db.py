@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -77,3 +78,22 @@ def upsert(session: AsyncSession, table: Any, keys: list[str], columns: list[str
     return statement.on_conflict_do_update(
         index_elements=keys, set_={c: statement.excluded[c] for c in columns}
     )
+
+
+def backup_sqlite(url: str | URL, target: Path) -> None:
+    """A consistent copy of a SQLite database, even while another process writes to it
+    (SQLite's online backup copies a snapshot, page by page)."""
+    import sqlite3
+
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        raise ValueError("only a SQLite database file can be copied this way")
+    source = sqlite3.connect(f"file:{parsed.database}?mode=ro", uri=True)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()

@@ -10,6 +10,7 @@ import asyncio
 import csv
 import io
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from storage.db import create_engine
 from storage.models import Role
 from storage.unit import Store
 from tests.chat import Chat
-from tests.conftest import EXAMPLE, make_cohort
+from tests.conftest import EXAMPLE, make_cohort, run_digilog
 
 # ---------------------------------------------------------------- parse_roster
 
@@ -559,3 +560,23 @@ def test_every_command_answers_help(path: tuple[str, ...]) -> None:
         )
         assert result.exit_code == 0, result.output
         assert result.stdout.startswith(f"Usage: {' '.join(('digilog', *path))} ")
+
+
+def test_a_backup_of_a_sqlite_database_is_a_consistent_copy(
+    database_url: str, tmp_path: Path
+) -> None:
+    lines = "theme start 1\nas anna\npost Ett inlägg om digitalisering.\nquit\n"
+    assert run_digilog(database_url, tmp_path, "console", stdin=lines).returncode == 0
+    copy = tmp_path / "backup.db"
+    made = run_digilog(database_url, tmp_path, "db", "backup", str(copy))
+    if not database_url.startswith("sqlite"):
+        assert made.returncode == 2 and "pg_dump" in made.stderr
+        assert not copy.exists()
+        return
+    assert made.returncode == 0, made.stderr
+    with sqlite3.connect(copy) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        [(body,)] = connection.execute("SELECT body FROM reflections").fetchall()
+    assert body == "Ett inlägg om digitalisering."
+    again = run_digilog(database_url, tmp_path, "db", "backup", str(copy))
+    assert again.returncode == 2 and "exists already" in again.stderr
