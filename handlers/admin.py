@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers import calendar_file, export
+from handlers import audit, calendar_file, export
 from handlers.context import programme_of
 from handlers.i18n import SUPPORTED
 from handlers.programme_file import Programme
 from handlers.roster import RosterProblem, RosterRow
-from storage.models import CalendarEntry, Cohort, Role
+from storage.models import AuditEntry, CalendarEntry, Cohort, Role
 from storage.reflections import ReflectionView
 from storage.unit import Repositories, Store
 
@@ -162,8 +162,8 @@ async def import_roster(
                 email=row.email,
                 display_name=row.name,
             )
-            _, new = await repos.people.enrol(
-                cohort.id, person.id, organisations[row.line].id, row.role
+            _, new = await audit.enrol(
+                repos, cohort.id, person.id, organisations[row.line].id, row.role, by=None
             )
             created += new
         return created, problems
@@ -172,8 +172,18 @@ async def import_roster(
 async def export_reflections(store: Store, cohort_key: str) -> AsyncIterator[ReflectionView]:
     async with store.transaction() as repos:
         cohort = await _cohort(repos, cohort_key)
+        await repos.audit.record("export_bank", cohort_id=cohort.id, detail={"by": "cli"})
         async for view in repos.reflections.export(cohort.id):
             yield view
+
+
+async def audit_entries(store: Store, cohort_key: str | None) -> list[tuple[AuditEntry, str]]:
+    """The audit log, newest first, with each entry's cohort key."""
+    async with store.transaction() as repos:
+        cohort = await _cohort(repos, cohort_key) if cohort_key else None
+        entries = await repos.audit.entries(cohort.id if cohort else None)
+        keys = {c.id: c.key for c in await repos.cohorts.all()}
+        return [(e, keys.get(e.cohort_id or 0, "")) for e in entries]
 
 
 async def pseudonym_salt(store: Store, cohort_key: str) -> str:

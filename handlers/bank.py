@@ -331,6 +331,7 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
             [],
         )
         build.heading(t("Latest reflections"))
+    await _audit_restricted_reading(context, cohort.id, member.person.id, views)
     if not views:
         build.para(t("Nothing found."))
     zone = context.zone
@@ -339,6 +340,25 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
         build.para(*(Span(f.text, strong=f.match) for f in highlight(view.reflection.body, stems)))
     build.summary = t.plural("{n} reflection", "{n} reflections", len(views))
     return [context.reply(build.build())]
+
+
+async def _audit_restricted_reading(
+    context: Context, cohort_id: int, reader_id: int, views: list[ReflectionView]
+) -> None:
+    """Someone reading others' reflections that were not for the whole cohort is logged."""
+    read = [
+        v.reflection.id
+        for v in views
+        if v.reflection.visibility in (Visibility.facilitators, Visibility.organisation)
+        and v.reflection.author_id != reader_id
+    ]
+    if read:
+        await context.repos.audit.record(
+            "read_restricted_reflections",
+            cohort_id=cohort_id,
+            actor_person_id=reader_id,
+            detail={"reflections": read},
+        )
 
 
 def _byline(context: Context, view: ReflectionView, zone: ZoneInfo) -> str:

@@ -14,6 +14,7 @@ from handlers import (
     meetings,
     nudges,
     people,
+    personal_data,
     quiz,
     report,
     schedule,
@@ -394,6 +395,20 @@ COMMANDS: tuple[Command, ...] = (
         N_("List the people in this cohort."),
         Access.facilitator,
         people.members,
+    ),
+    Command(
+        ("mydata",),
+        N_("mydata"),
+        N_("Everything Digilog stores about you, as a file sent to you."),
+        Access.anyone,
+        personal_data.mydata,
+    ),
+    Command(
+        ("forget",),
+        N_("forget"),
+        N_("Erase everything Digilog stores about you (you confirm first)."),
+        Access.anyone,
+        personal_data.forget,
     ),
 )
 

@@ -16,11 +16,14 @@ from handlers import (
     meetings,
     nudges,
     people,
+    personal_data,
     quiz,
     surveys,
     themes,
 )
 from handlers.context import Args, Context, Refusal, build_context
+from handlers.i18n import language_of, translator
+from handlers.limits import PerPerson
 from handlers.vocabulary import (
     ChoiceMade,
     CommandReceived,
@@ -35,6 +38,7 @@ from handlers.vocabulary import (
     PostEdited,
     ThreadPost,
     ToActor,
+    say,
 )
 from storage.models import utcnow
 from storage.unit import Store
@@ -55,12 +59,26 @@ def _cohort_of(action_id: str) -> int | None:
 class Digilog:
     """Handles every inbound event in one transaction: all of it is stored, or none of it."""
 
-    def __init__(self, store: Store, now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, store: Store, now: Callable[[], datetime] = utcnow, pace: PerPerson | None = None
+    ) -> None:
         self.store = store
         self.now = now  # a rehearsal or a test moves it
+        self.pace = pace or PerPerson()
 
     async def handle(self, event: Inbound, *, delivery_id: str | None = None) -> list[Outgoing]:
         """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""
+        if isinstance(event, CommandReceived | FormSubmitted) and event.actor.platform != "console":
+            actor = event.actor
+            wait = self.pace.wait((actor.platform, actor.workspace, actor.user_id), self.now())
+            if wait:
+                t = translator(language_of(actor.locale))
+                slow_down = t(
+                    "You are sending commands faster than Digilog takes them: "
+                    "try again in {seconds} seconds.",
+                    seconds=max(1, round(wait)),
+                )
+                return [Outgoing(ToActor(), say(slow_down))]
         cohort_key = None
         if isinstance(event, CommandReceived):
             cohort_key = Args.parse(event.text, options=("in",)).options.get("in")
@@ -151,6 +169,8 @@ class Digilog:
         if kind == "lab":
             context.require_member()
             return await labs.choice(context, action_id)
+        if kind == personal_data.PREFIX:
+            return await personal_data.forget_choice(context, action_id)
         if kind in ("reflect", "join", "survey"):
             # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`,
             # `survey:<cohort>:theme:3` when a survey opens.

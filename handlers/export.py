@@ -131,6 +131,12 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
     viewer = Viewer(cohort.id, context.require_member().person.id, is_facilitator=True)
     views = context.repos.reflections.export(cohort.id, viewer)
     rows = await write(views, buffer, fmt, pseudonyms)
+    await context.repos.audit.record(
+        "export_bank",
+        cohort_id=cohort.id,
+        actor_person_id=viewer.person_id,
+        detail={"format": fmt, "rows": rows, "pseudonymised": pseudonyms is not None},
+    )
     kind = "pseudonymised" if pseudonyms else "reflections"
     filename = f"digilog-{cohort.key}-{kind}.{fmt}"
     return [

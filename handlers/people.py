@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers import audit
 from handlers.context import Args, Context, Refusal, known_zone
 from handlers.i18n import N_, SUPPORTED, translator
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
@@ -103,7 +104,9 @@ async def enrol(context: Context, args: Args) -> list[Outgoing]:
     )
     role = next((r for r in (Role.facilitator, Role.support) if r.value in args.flags), None)
     role = role or Role.participant
-    _, created = await context.repos.people.enrol(cohort.id, person.id, found.id, role)
+    _, created = await audit.enrol(
+        context.repos, cohort.id, person.id, found.id, role, by=context.member_person_id
+    )
     text = (
         t(
             "{name} is enrolled as {role} from {organisation}.",

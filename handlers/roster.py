@@ -64,7 +64,7 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("cp1252")
+        return data.decode("cp1252", errors="replace")
 
 
 def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterProblem]]:

@@ -462,3 +462,20 @@ class ThemePost(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("theme_runs.id", ondelete="CASCADE"))
     channel_id: Mapped[int] = mapped_column(ForeignKey("cohort_channels.id", ondelete="CASCADE"))
     message_id: Mapped[str] = mapped_column(String(200))
+
+
+class AuditEntry(Base):
+    """A sensitive act, kept for good: reading others' facilitator-only reflections,
+    exports, erasures, role changes. Append-only (a trigger refuses changes). People
+    are named by number only, so an erased person's entries name nobody."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    # No foreign keys: the log outlives cohorts and people.
+    cohort_id: Mapped[int | None] = mapped_column(Integer)
+    actor_person_id: Mapped[int | None] = mapped_column(Integer)  # None: an administrator
+    subject_person_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any] | None]

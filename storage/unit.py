@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.addresses import AddressRepository
+from storage.audit import AuditRepository
 from storage.buddies import BuddyRepository
 from storage.calendar import CalendarRepository
 from storage.deliveries import DeliveryRepository
@@ -38,6 +39,7 @@ class Repositories:
     buddies: BuddyRepository
     surveys: SurveyRepository
     addresses: AddressRepository
+    audit: AuditRepository
 
 
 class Store:
@@ -64,4 +66,5 @@ class Store:
                 buddies=BuddyRepository(session),
                 surveys=SurveyRepository(session),
                 addresses=AddressRepository(session),
+                audit=AuditRepository(session),
             )

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digital-kompetens.yaml"
 POSTGRES_URL = os.environ.get("DIGILOG_TEST_POSTGRES_URL")
 TABLES = (
+    "audit_log",
     "theme_posts",
     "cohort_channels",
     "conversation_addresses",
