@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -411,6 +412,132 @@ async def report_command(cohort_key: str, out: Path) -> None:
     click.echo("wrote " + ", ".join(str(path) for path in written))
 
 
+# ------------------------------------------------------------------ person
+
+
+@main.group()
+def person() -> None:
+    """One person's data: export it, or erase it."""
+
+
+def _who(
+    user_id: str | None, platform: str | None, workspace: str | None, email: str | None
+) -> Any:
+    """The person named either by account (all three) or by e-mail address, never both."""
+    from handlers.personal_data import Who
+
+    account = (user_id, platform, workspace)
+    if email and any(account):
+        raise click.UsageError("give either --email or --user-id with --platform and --workspace")
+    if email:
+        return Who(email=email)
+    if not all(account):
+        raise click.UsageError("give --user-id, --platform and --workspace together, or --email")
+    return Who(user_id=user_id, platform=platform, workspace=workspace)
+
+
+def _person_options(function: Callable[P, T]) -> Callable[P, T]:
+    for option in reversed(
+        (
+            click.option("--user-id", help="The person's platform user id."),
+            click.option("--platform", type=click.Choice(["console", "slack", "teams"])),
+            click.option("--workspace", help="Slack team id or Teams tenant id (console: local)."),
+            click.option("--email", help="Their e-mail address, instead of the three above."),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+async def _person_work(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    from handlers.personal_data import PersonNotFound
+
+    async def guarded(runtime: Runtime) -> T:
+        try:
+            return await work(runtime)
+        except PersonNotFound as error:
+            raise admin.AdminError(str(error)) from None
+
+    return await _with_runtime(guarded)
+
+
+@person.command("export")
+@_person_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .zip to write: data.json and a CSV per table.",
+)
+@run_async
+async def person_export(
+    user_id: str | None, platform: str | None, workspace: str | None, email: str | None, out: Path
+) -> None:
+    """Write everything Digilog stores about one person to a .zip."""
+    from handlers.personal_data import export_person
+
+    who = _who(user_id, platform, workspace, email)
+    if out.suffix.lower() != ".zip":
+        raise click.UsageError("--out must name a .zip file")
+
+    async def work(runtime: Runtime) -> bytes:
+        _, content = await export_person(runtime.store, who)
+        return content
+
+    content = await _person_work(work)
+    await asyncio.to_thread(out.write_bytes, content)
+    click.echo(f"wrote {out}")
+
+
+@person.command("erase")
+@_person_options
+@click.option(
+    "--keep-reflections",
+    is_flag=True,
+    help="Leave what they shared in the cohort's bank, under an anonymous author.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@run_async
+async def person_erase(
+    user_id: str | None,
+    platform: str | None,
+    workspace: str | None,
+    email: str | None,
+    keep_reflections: bool,
+    yes: bool,
+) -> None:
+    """Erase one person: afterwards no row names them. It cannot be undone."""
+    from handlers.personal_data import erase_person, preview_person
+
+    who = _who(user_id, platform, workspace, email)
+
+    async def preview(runtime: Runtime) -> list[tuple[str, str]]:
+        _, counts = await preview_person(runtime.store, who)
+        return counts
+
+    counts = await _person_work(preview)
+    if not yes:
+        click.echo(f"This erases {who.describe()} and everything Digilog stores about them:")
+        for label, count in counts:
+            click.echo(f"  {label}: {count}")
+        if keep_reflections:
+            click.echo("Their shared reflections stay in the bank under an anonymous author.")
+        if not click.confirm("Erase?", default=False):
+            click.echo("nothing was erased")
+            sys.exit(1)
+
+    async def work(runtime: Runtime) -> Any:
+        return await erase_person(runtime.store, who, keep_reflections=keep_reflections)
+
+    erased = await _person_work(work)
+    click.echo(
+        f"{who.describe()} is erased: {erased.reflections} reflections deleted, "
+        f"{erased.kept} kept anonymously, {erased.memberships} memberships, "
+        f"{erased.quiz_answers} quiz answers, {erased.survey_answers} survey answers, "
+        f"{erased.lab_signups} lab sign-ups, {erased.deliveries} deliveries"
+    )
+
+
 # ------------------------------------------------------------------ teams
 
 
@@ -472,6 +599,26 @@ def teams_package(
             "note: without --website, --privacy and --terms the app's links point at "
             "placeholders on example.org; give your organisation's pages before you publish it",
             err=True,
+        )
+
+
+@main.command("audit")
+@click.option("--cohort", "cohort_key", help="Only this cohort's entries.")
+@run_async
+async def audit_command(cohort_key: str | None) -> None:
+    """The audit log, newest first: exports, reading others' restricted reflections, role
+    changes, erasures. People appear by number only."""
+
+    async def work(runtime: Runtime) -> list[tuple[Any, str]]:
+        return await admin.audit_entries(runtime.store, cohort_key)
+
+    for entry, key in await _with_runtime(work):
+        who = f"#{entry.actor_person_id}" if entry.actor_person_id else "administrator"
+        about = f" about #{entry.subject_person_id}" if entry.subject_person_id else ""
+        detail = json.dumps(entry.detail, ensure_ascii=False) if entry.detail else ""
+        click.echo(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}Z  {key or '-':<12} {entry.action:<28} {who}{about}  "
+            f"{detail}".rstrip()
         )
 
 
@@ -619,6 +766,46 @@ async def worker() -> None:
         async with scheduling(runtime.store, runtime.digilog, courier, timing=timing_of(settings)):
             click.echo(f"digilog worker {worker_name()}: sending", err=True)
             await stop.wait()
+
+
+# ------------------------------------------------------------------ secrets
+
+
+@main.group()
+def secrets() -> None:
+    """The keys that encrypt stored Slack tokens (DIGILOG_SECRET_KEYS)."""
+
+
+@secrets.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key: put it first in DIGILOG_SECRET_KEYS, then run `secrets rotate`."""
+    from bot.slack.secure_store import new_key
+
+    click.echo(new_key())
+
+
+@secrets.command("rotate")
+@run_async
+async def secrets_rotate() -> None:
+    """Encrypt every stored token again with the newest key (plain-text ones too); after
+    that the older keys can be dropped from DIGILOG_SECRET_KEYS."""
+    from bot.slack.secure_store import SealedInstallationStore, Sealer, SecretKeyError
+
+    settings = Settings()
+    try:
+        sealer = Sealer(settings.secret_key_list())
+        async with open_runtime(settings) as runtime:
+            store = SealedInstallationStore(
+                settings.slack_client_id or "", runtime.store.engine, sealer
+            )
+            changed = await store.reseal_all()
+    except SecretKeyError as error:
+        raise click.ClickException(str(error)) from None
+    others = len(settings.secret_key_list()) - 1
+    click.echo(
+        f"{changed} stored secrets encrypted with the newest key"
+        + (f"; the {others} older key(s) may now be dropped" if others else "")
+    )
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIter
     # Alembic narrates every start at INFO; only its warnings are news.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # and APScheduler every job
+    # At DEBUG slack_sdk logs every response body, the OAuth access token's too.
+    logging.getLogger("slack_sdk.web").setLevel(logging.INFO)
     settings.prepare()
     engine = create_engine(settings.effective_database_url)
     try:

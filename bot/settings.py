@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default a SQLite file in the data directory.",
+        repr=False,  # it may carry a password
     )
     data_dir: Path = Field(
         default_factory=lambda: user_data_path("digilog", appauthor=False),
@@ -72,6 +73,13 @@ class Settings(BaseSettings):
         "workspace, so with several processes share that between them.",
     )
 
+    # Secrets at rest: the Fernet keys that seal stored OAuth tokens (bot/slack/secure_store.py).
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys, newest first: the first seals, any opens. "
+        "Needed with Slack OAuth (SLACK_CLIENT_ID); `digilog secrets new-key` makes one.",
+    )
+
     # Microsoft Teams: the bot's Entra app registration (Azure Bot resource).
     teams_app_id: str | None = Field(default=None, validation_alias="TEAMS_APP_ID")
     teams_app_password: SecretStr | None = Field(
@@ -118,7 +126,32 @@ class Settings(BaseSettings):
             )
         if self.slack_app_token is not None and self.slack_bot_token is None:
             problems.append("Socket Mode (SLACK_APP_TOKEN) needs SLACK_BOT_TOKEN too")
+        if self.slack_client_id:
+            problems += self.secret_key_problems()
         return problems
+
+    def secret_key_list(self) -> list[str]:
+        """The Fernet keys of DIGILOG_SECRET_KEYS, newest first."""
+        if self.secret_keys is None:
+            return []
+        return [
+            key.strip() for key in self.secret_keys.get_secret_value().split(",") if key.strip()
+        ]
+
+    def secret_key_problems(self) -> list[str]:
+        """Why the stored tokens could not be sealed, in words that never contain a key."""
+        from bot.slack.secure_store import Sealer, SecretKeyError
+
+        if not self.secret_key_list():
+            return [
+                "Slack OAuth (SLACK_CLIENT_ID) stores each workspace's token, encrypted with "
+                "DIGILOG_SECRET_KEYS, which is not set; make a key with `digilog secrets new-key`"
+            ]
+        try:
+            Sealer(self.secret_key_list())
+        except SecretKeyError as error:
+            return [str(error)]
+        return []
 
     @property
     def teams_enabled(self) -> bool:

@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 
 from bot.settings import Settings
 from bot.slack.app import SAVE_SHORTCUT
+from bot.slack.secure_store import Sealer
 from bot.web import create_app
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
 from handlers.programme_file import Programme
@@ -506,6 +507,9 @@ async def test_a_thread_outside_any_cohort_is_not_a_digilog(slack: Slack) -> Non
     assert slack.fake.calls_to("chat.postEphemeral") == []
 
 
+OAUTH_KEY = "7BvrwpXTdIl8pLMh2CxkoWIm9gx7xpqBYQf2Jr9xJ3c="
+
+
 async def test_oauth_installs_another_workspace_into_our_tables(
     database_url: str, store: Store, tmp_path: Path
 ) -> None:
@@ -518,6 +522,7 @@ async def test_oauth_installs_another_workspace_into_our_tables(
             slack_client_secret="client-secret",
             slack_signing_secret=SECRET,
             slack_api_url=fake.api_url,
+            secret_keys=OAUTH_KEY,
         )
         server = TestServer(create_app(settings), host="127.0.0.1")
         await server.start_server()
@@ -542,7 +547,10 @@ async def test_oauth_installs_another_workspace_into_our_tables(
         rows = (
             await repos.session.execute(text("SELECT team_id, bot_token FROM slack_bots"))
         ).all()
-    assert [tuple(row) for row in rows] == [("T2", "xoxb-installed-t2")]
+    # The token is stored encrypted (see tests/test_secrets.py) and opens with the key.
+    assert [(team, Sealer([OAUTH_KEY]).open(token)) for team, token in rows] == [
+        ("T2", "xoxb-installed-t2")
+    ]
 
 
 async def test_socket_mode_takes_commands_over_the_websocket_and_serves_no_http_endpoint(

@@ -22,7 +22,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +31,7 @@ from bot.slack import translate
 from bot.slack.blocks import values_from_view_state
 from bot.slack.directory import Directory
 from bot.slack.messenger import Origin, deliver
+from bot.slack.secure_store import sealed_installation_store
 from bot.work import WorkQueue
 from handlers.digilog import Digilog
 from handlers.vocabulary import Actor, FormSubmitted, HomeOpened
@@ -89,7 +89,7 @@ def build_slack_app(
                 client_id=client_id,
                 client_secret=settings.slack_client_secret.get_secret_value(),
                 scopes=list(BOT_SCOPES),
-                installation_store=AsyncSQLAlchemyInstallationStore(client_id, engine),
+                installation_store=sealed_installation_store(settings, engine),
                 state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
             ),
         )

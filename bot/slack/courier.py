@@ -21,12 +21,12 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
 from bot.slack.blocks import render_message
+from bot.slack.secure_store import sealed_installation_store
 from handlers.vocabulary import (
     Block,
     BulletList,
@@ -85,7 +85,7 @@ def slack_courier(
         return courier_client(token, settings.slack_api_url, session)
 
     if settings.slack_client_id:
-        store = AsyncSQLAlchemyInstallationStore(settings.slack_client_id, engine)
+        store = sealed_installation_store(settings, engine)
 
         async def installed(workspace: str) -> AsyncWebClient:
             bot = await store.async_find_bot(enterprise_id=None, team_id=workspace)

@@ -82,14 +82,17 @@ class Connector:
         self, method: str, service_url: str, path: str, body: dict[str, Any] | None
     ) -> dict[str, Any]:
         url = service_url.rstrip("/") + "/" + path
-        headers = {"Authorization": f"Bearer {await self.token()}"}
+        token = await self.token()
+        headers = {"Authorization": f"Bearer {token}"}
         async with self.session.request(method, url, json=body, headers=headers) as response:
             text = await response.text()
             if response.status >= 400:
                 retry = response.headers.get("Retry-After")
+                # The error's text is logged: never the token, should a service echo it.
+                detail = text.replace(token, "[token]") if token else text
                 raise ConnectorError(
                     response.status,
-                    text[:300],
+                    detail[:300],
                     float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
                 )
             if not text:
