@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from handlers.programme_file import LocalText, Programme, Strict, Url
+from handlers.programme_file import LocalText, Programme, Strict, Url, before
 from handlers.yaml_file import FileProblems, parse_mapping, read_source
 from storage.models import CalendarEntry
 
@@ -24,7 +24,7 @@ class Window(Strict):
 
     @model_validator(mode="after")
     def _in_order(self) -> Window:
-        if self.closes <= self.opens:
+        if not before(self.opens, self.closes):
             raise ValueError("it closes before it opens")
         return self
 
@@ -37,7 +37,7 @@ class Session(Strict):
 
     @model_validator(mode="after")
     def _in_order(self) -> Session:
-        if self.end is not None and self.end <= self.start:
+        if self.end is not None and not before(self.start, self.end):
             raise ValueError("it ends before it starts")
         return self
 
@@ -53,7 +53,7 @@ class ThemeDates(Strict):
     def _after_the_start(self) -> ThemeDates:
         for name in WINDOWS:
             window: Window | None = getattr(self, name)
-            if window is not None and window.opens < self.start:
+            if window is not None and before(window.opens, self.start):
                 raise ValueError(f"the {name} opens before the theme starts")
         return self
 
@@ -74,7 +74,7 @@ class AssessmentDates(Strict):
 
     @model_validator(mode="after")
     def _start_before_end(self) -> AssessmentDates:
-        if self.start and self.end and self.end.opens < self.start.closes:
+        if self.start and self.end and before(self.end.opens, self.start.closes):
             raise ValueError("the end's self-assessment opens before the start's closes")
         return self
 
@@ -100,7 +100,7 @@ class Calendar(Strict):
         # Themes build on each other: a later theme cannot start before an earlier one.
         numbers = sorted(self.themes)
         for earlier, later in itertools.pairwise(numbers):
-            if self.themes[later].start < self.themes[earlier].start:
+            if before(self.themes[later].start, self.themes[earlier].start):
                 raise ValueError(f"theme {later} starts before theme {earlier}")
         return self
 

@@ -76,6 +76,14 @@ Slug = Annotated[str, Field(max_length=64), AfterValidator(_slug)]
 Url = Annotated[str, AfterValidator(_url)]
 
 
+def before(first: datetime, then: datetime) -> bool:
+    """Whether `first` comes strictly before `then`. A time with a zone and one without
+    cannot be compared (the one without takes a zone only later): that is a mistake."""
+    if (first.tzinfo is None) != (then.tzinfo is None):
+        raise ValueError("give every time with a zone, or none of them: do not mix the two")
+    return first < then
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -177,7 +185,7 @@ class LabSession(Strict):
 
     @model_validator(mode="after")
     def _sensible(self) -> LabSession:
-        if self.end <= self.start:
+        if not before(self.start, self.end):
             raise ValueError("the session ends before it starts")
         if self.place is None and self.link is None:
             raise ValueError("give a place or a link (or both)")

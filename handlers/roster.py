@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from storage.models import Role
 
@@ -72,6 +73,14 @@ def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterProblem]]:
     first_line = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _parse(reader)
+    except csv.Error as error:
+        problem = f"not a CSV file the way it should be ({error})"
+        return [], [RosterProblem(reader.line_num or 1, "(file)", problem)]
+
+
+def _parse(reader: Any) -> tuple[list[RosterRow], list[RosterProblem]]:
     header = next(reader, None)
     if header is None:
         return [], [RosterProblem(1, "(file)", "the file is empty")]

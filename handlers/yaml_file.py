@@ -80,6 +80,12 @@ def _plain(node: yaml.Node, loader: yaml.SafeLoader, path: Loc, lines: dict[Loc,
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:  # `? [a, b]`: a list or a mapping as a key
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain value", key_node.start_mark
+                ) from None
             if key in result:
                 raise _DuplicateKey(path, key_node.start_mark.line + 1, str(key))
             child = (*path, key)
@@ -88,7 +94,10 @@ def _plain(node: yaml.Node, loader: yaml.SafeLoader, path: Loc, lines: dict[Loc,
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_plain(item, loader, (*path, i), lines) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as error:  # a date that does not exist, `!!int ten`
+        raise yaml.constructor.ConstructorError(None, None, str(error), node.start_mark) from None
 
 
 def format_path(loc: Loc) -> str:
@@ -100,25 +109,35 @@ def format_path(loc: Loc) -> str:
 
 def parse_mapping(source: str, filename: str, expected: str) -> Located:
     """The file's top-level mapping; `expected` says what it should hold, for the error."""
-    loader = yaml.SafeLoader(source)
     lines: dict[Loc, int] = {}
     try:
-        node = loader.get_single_node()
-        data = _plain(node, loader, (), lines) if node is not None else None
+        data = _load(source, lines)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         problem = " ".join(p for p in (error.context, error.problem) if p) or "invalid YAML"
         raise FileProblems([Problem(filename, line, "(yaml)", problem)]) from None
+    except yaml.YAMLError as error:  # not marked: a control character (a ReaderError)
+        line = source.count("\n", 0, getattr(error, "position", 0)) + 1
+        raise FileProblems([Problem(filename, line, "(yaml)", str(error).split("\n")[0])]) from None
+    except RecursionError:
+        raise FileProblems([Problem(filename, 1, "(yaml)", "nested too deep")]) from None
     except _DuplicateKey as duplicate:
         path = format_path((*duplicate.path, duplicate.key))
         twice = Problem(filename, duplicate.line, path, "this key appears twice")
         raise FileProblems([twice]) from None
-    finally:
-        loader.dispose()
     if not isinstance(data, dict):
         raise FileProblems([Problem(filename, 1, "(file)", f"expected a mapping with {expected}")])
     return Located(filename, data, lines)
+
+
+def _load(source: str, lines: dict[Loc, int]) -> Any:
+    loader = yaml.SafeLoader(source)
+    try:
+        node = loader.get_single_node()
+        return _plain(node, loader, (), lines) if node is not None else None
+    finally:
+        loader.dispose()
 
 
 def read_source(path: Path) -> str:

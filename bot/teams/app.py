@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from bot.teams.connector import ConnectorError
 from bot.teams.messenger import Messenger
-from bot.teams.translate import PLATFORM, conversation_of, event_of, where_of
+from bot.teams.translate import PLATFORM, conversation_of, event_of, field_of, where_of
 from bot.work import WorkQueue
 from handlers.digilog import Digilog
 from storage.unit import Store
@@ -92,9 +92,8 @@ class TeamsAdapter:
         """When Digilog joins a team, tie the people a roster named only by e-mail address
         to their Teams accounts, from the team's member list."""
         where = where_of(activity)
-        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-        team = (data.get("team") or {}).get("id")
-        if not team:
+        team = field_of(activity.channel_data, "team", "id")
+        if not isinstance(team, str) or not team:
             return
         try:
             members = await self.messenger.connector.members(where.service_url, team)
@@ -116,9 +115,12 @@ class TeamsAdapter:
         """Where Teams takes messages for this conversation: what scheduled posts and nudges
         need later (it comes with every activity, installations included)."""
         where = where_of(activity)
-        if not where.service_url or not where.tenant_id:
-            return
         conversation = conversation_of(activity).conversation_id
+        if not (where.service_url and where.tenant_id and where.bot_id and conversation):
+            return
+        if len(where.tenant_id) > 100 or len(conversation) > 300 or len(where.service_url) > 500:
+            log.warning("Teams activity with ids too long to keep its address; not kept")
+            return
         user = where.user_id if where.personal else None
         known = (where.service_url, where.bot_id, user)
         if self._addresses.get((where.tenant_id, conversation)) == known:

@@ -62,12 +62,20 @@ def where_of(activity: Activity) -> Where:
     )
 
 
+def field_of(data: Any, *names: str) -> Any:
+    """`data[a][b]…` when each step is a mapping, else None: Teams' JSON is not trusted."""
+    for name in names:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(name)
+    return data
+
+
 def tenant_of(activity: Activity) -> str:
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    tenant = (data.get("tenant") or {}).get("id")
+    tenant = field_of(activity.channel_data, "tenant", "id")
     if not tenant and activity.conversation is not None:
         tenant = activity.conversation.tenant_id
-    return str(tenant or "")
+    return tenant if isinstance(tenant, str) else ""
 
 
 def conversation_of(activity: Activity) -> Conversation:
@@ -119,8 +127,7 @@ def event_of(activity: Activity) -> Inbound | None:
     actor, where = actor_of(activity), conversation_of(activity)
     data: Any = activity.value
     if activity.type == "invoke" and activity.name == "adaptiveCard/action":
-        data = ((data or {}).get("action") or {}).get("data") or {}
-        return _card_action(actor, where, data)
+        return _card_action(actor, where, field_of(data, "action", "data"))
     if activity.type == "message":
         if isinstance(data, dict) and (found := _card_action(actor, where, data)):
             return found  # an Action.Submit arrives as a message with a value
