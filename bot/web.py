@@ -165,7 +165,8 @@ async def _dispatch(request: web.Request) -> web.Response:
     bolt = request.app[SLACK]
     try:
         bolt_request = await to_bolt_request(request)
-    except ValueError:
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+        # bolt reads fields such as `authorizations` while parsing, trusting their shape.
         # bolt parses the body before it checks the signature; a body that does not
         # parse is refused here, signed or not.
         log.warning("Slack request with a malformed body refused")

@@ -55,7 +55,7 @@ async def create_cohort(store: Store, spec: CohortSpec) -> Cohort:
         raise AdminError(f"language {spec.language!r}: choose one of {', '.join(SUPPORTED)}")
     try:
         ZoneInfo(spec.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise AdminError(f"unknown time zone {spec.timezone!r}") from None
     async with store.transaction() as repos:
         if await repos.programs.get(spec.program_id) is None:

@@ -91,7 +91,7 @@ class Calendar(Strict):
         if value is not None:
             try:
                 ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):
                 raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Stockholm)") from None
         return value
 

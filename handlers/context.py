@@ -22,7 +22,7 @@ DEFAULT_ZONE = "Europe/Stockholm"
 def known_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
 

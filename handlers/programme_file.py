@@ -116,7 +116,7 @@ class ProgrammeInfo(Strict):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Stockholm)") from None
         return value
 

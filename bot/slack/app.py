@@ -6,7 +6,6 @@ after; slow or failing Slack calls then cost the person a late reply, never a re
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import replace
@@ -18,6 +17,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -82,7 +83,7 @@ def build_slack_app(
     )
     if settings.slack_client_id and settings.slack_client_secret:
         client_id = settings.slack_client_id
-        app = AsyncApp(
+        app = SlackApp(
             signing_secret=signing_secret,
             client=web_client(settings, session),
             oauth_settings=AsyncOAuthSettings(
@@ -95,7 +96,7 @@ def build_slack_app(
         )
     else:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-        app = AsyncApp(
+        app = SlackApp(
             signing_secret=signing_secret,
             client=web_client(settings, session, token),
             # Socket Mode connections are authenticated by the app token instead.
@@ -103,6 +104,23 @@ def build_slack_app(
         )
     SlackListeners(digilog, Directory(), work).register(app)
     return app
+
+
+class SlackApp(AsyncApp):
+    """bolt's app, refusing a payload not shaped as Slack sends it before bolt reads it.
+
+    bolt's middleware, matchers and even the arguments of our error handler read the
+    payload first and fail on odd shapes; the listeners' work after the ack would too.
+    Refused here, a malformed payload is dropped: nothing stored, no reply. As bot/web.py
+    refuses a body that does not parse, signed or not.
+    """
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        problem = translate.problem(req.body) or translate.context_problem(req.context)
+        if problem is not None:
+            log.warning("Slack payload refused: %s", problem[:200])
+            return BoltResponse(status=400, body="malformed payload")
+        return await super().async_dispatch(req)
 
 
 class SlackListeners:
@@ -212,8 +230,7 @@ class SlackListeners:
         self, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
-        where = json.loads(view.get("private_metadata") or "{}")
-        channel, thread = where.get("channel") or "", where.get("thread")
+        channel, thread = translate.form_origin(view) or ("", None)
         event = FormSubmitted(
             await self._actor(client, team, user_id),
             translate.conversation(team, channel, thread),
@@ -273,5 +290,6 @@ class SlackListeners:
         await deliver(self.digilog, origin, await self.digilog.handle(neutral))
 
     async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        # SlackApp.async_dispatch refused a malformed payload: body and event are objects.
         kind = body.get("type") or (body.get("event") or {}).get("type") or body.get("command")
         log.exception("Slack request (%s) failed: %s", kind, error, exc_info=error)

@@ -775,23 +775,33 @@ def _initial_option(field: SelectField, options: list[JSON]) -> JSON:
 # ---------------------------------------------------------------- coming back
 
 
-def values_from_view_state(
-    state_values: Mapping[str, Mapping[str, Mapping[str, Any]]],
-) -> dict[str, str]:
-    """view_submission's `view.state.values` as field_id → value ("" when left empty)."""
-    return {
-        action_id: _state_value(action_id, state)
-        for actions in state_values.values()
-        for action_id, state in actions.items()
-    }
+def values_from_view_state(state_values: Any) -> dict[str, str]:
+    """view_submission's `view.state.values` as field_id → value ("" when left empty).
+
+    ValueError when it is not what Digilog's own modals send back.
+    """
+    if not isinstance(state_values, Mapping):
+        raise ValueError("the state values are not an object")
+    values = {}
+    for actions in state_values.values():
+        if not isinstance(actions, Mapping):
+            raise ValueError("a block's state is not an object")
+        for action_id, state in actions.items():
+            values[action_id] = _state_value(action_id, state)
+    return values
 
 
-def _state_value(action_id: str, state: Mapping[str, Any]) -> str:
+def _state_value(action_id: str, state: Any) -> str:
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{action_id!r}: the element's state is not an object")
     kind = state.get("type")
     if kind == "plain_text_input":
         return str(state.get("value") or "")
     if kind == "static_select":
-        return str((state.get("selected_option") or {}).get("value") or "")
+        option = state.get("selected_option") or {}
+        if not isinstance(option, Mapping):
+            raise ValueError(f"{action_id!r}: the selected option is not an object")
+        return str(option.get("value") or "")
     raise ValueError(f"{action_id!r}: a {kind!r} element is not one Digilog renders")
 
 

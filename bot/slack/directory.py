@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.messenger import refusal
+
 log = logging.getLogger(__name__)
 TTL_SECONDS = 3600
 
@@ -35,7 +37,7 @@ class Directory:
             response = await client.users_info(user=user_id, include_locale=True)
         except SlackApiError as error:
             # Not knowing someone's locale is no reason to fail their request.
-            log.warning("users.info %s failed: %s", user_id, error.response.get("error"))
+            log.warning("users.info %.40s failed: %s", user_id, refusal(error))
             return SlackUser(None, None)
         data = response.get("user") or {}
         profile = data.get("profile") or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -48,7 +49,16 @@ async def deliver(digilog: Digilog, origin: Origin, outgoing: list[Outgoing]) ->
             await _deliver(digilog, origin, item)
         except SlackApiError as error:
             # One failed reply must not stop the others (the theme post still goes out).
-            log.error("Slack refused %s: %s", type(item.to).__name__, error.response.get("error"))
+            log.error("Slack refused %s: %s", type(item.to).__name__, refusal(error))
+
+
+def refusal(error: SlackApiError) -> str:
+    """Slack's error code, also when the answer was not Slack's JSON (a proxy's page, say)."""
+    response = error.response
+    data = getattr(response, "data", response)
+    if isinstance(data, Mapping) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {getattr(response, 'status_code', '?')}"
 
 
 async def _deliver(digilog: Digilog, origin: Origin, item: Outgoing) -> None:

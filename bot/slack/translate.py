@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.slack.blocks import chosen_action_id
+from bot.slack.blocks import chosen_action_id, values_from_view_state
 from handlers.vocabulary import (
     Actor,
     ChoiceMade,
@@ -23,8 +24,168 @@ PLATFORM = "slack"
 # With "escape channels, users and links" on, Slack writes <@U123|name> and <#C123|name>.
 _ESCAPED_ENTITY = re.compile(r"<([@#!])([A-Z0-9_]+)(?:\|[^>]*)?>")
 _MENTION = re.compile(r"<@([A-Z0-9_]+)(?:\|[^>]*)?>")
+_ID = re.compile(r"[A-Z0-9_]{1,40}")  # a user's, channel's or workspace's
 
 Payload = Mapping[str, Any]
+
+
+# ---------------------------------------------------------------- the payload's shape
+
+
+def problem(body: object) -> str | None:
+    """What makes a payload unusable, or None: checked once, before bolt or Digilog reads it.
+
+    Only the shape that bolt's matchers and this adapter rely on: objects where they
+    read keys, strings where they take ids, and a view state from Digilog's own modals.
+    """
+    if not isinstance(body, Mapping):
+        return "the body is not an object"
+    wrong = _ids(body, "", "team_id", "enterprise_id", "user_id", "channel_id")
+    wrong = wrong or _strings(
+        body, "", "type", "callback_id", "trigger_id", "response_url", "event_id"
+    )
+    if wrong or (wrong := _authorizations_problem(body.get("authorizations"))):
+        return wrong
+    if "command" in body:
+        return _strings(body, "", "command", required=("command",)) or _ids(
+            body, "", "user_id", required=("user_id",)
+        )
+    if body.get("type") == "event_callback":
+        return _event_problem(body.get("event"))
+    return _interaction_problem(body)
+
+
+def context_problem(context: Mapping[str, Any]) -> str | None:
+    """The ids bolt took from the payload for its context (and its Web API calls)."""
+    ids = ("enterprise_id", "team_id", "user_id", "channel_id")
+    actors = ("actor_enterprise_id", "actor_team_id", "actor_user_id")
+    path = "the context's "
+    return _ids(context, path, *ids, *actors) or _strings(context, path, "thread_ts")
+
+
+def _authorizations_problem(authorizations: object) -> str | None:
+    if authorizations is None:
+        return None
+    if not isinstance(authorizations, list) or not all(
+        isinstance(a, Mapping) for a in authorizations
+    ):
+        return "authorizations is not a list of objects"
+    for n, authorization in enumerate(authorizations):
+        ids = ("enterprise_id", "team_id", "user_id")
+        if wrong := _ids(authorization, f"authorizations[{n}].", *ids):
+            return wrong
+    return None
+
+
+def _strings(
+    where: Mapping[str, Any], path: str, *keys: str, required: tuple[str, ...] = ()
+) -> str | None:
+    """What is wrong when one of `keys` is not a string, or a required one is missing."""
+    for key in keys:
+        value = where.get(key)
+        if key in required and not value:
+            return f"{path}{key} is missing"
+        if value is not None and not isinstance(value, str):
+            return f"{path}{key} is a {type(value).__name__}, not a string"
+    return None
+
+
+def _ids(
+    where: Mapping[str, Any], path: str, *keys: str, required: tuple[str, ...] = ()
+) -> str | None:
+    """As _strings, and each one there shaped as Slack's ids are."""
+    if wrong := _strings(where, path, *keys, required=required):
+        return wrong
+    for key in keys:
+        if where.get(key) and not _ID.fullmatch(where[key]):
+            return f"{path}{key} is not a Slack id"
+    return None
+
+
+def _objects(where: Mapping[str, Any], path: str, *keys: str) -> str | None:
+    for key in keys:
+        if key in where and not isinstance(where[key], Mapping):
+            return f"{path}{key} is a {type(where[key]).__name__}, not an object"
+    return None
+
+
+def _event_problem(event: object) -> str | None:
+    if not isinstance(event, Mapping):
+        return "event is not an object"
+    wrong = _strings(event, "event.", "type", required=("type",))
+    if wrong or event["type"] not in ("message", "app_home_opened"):
+        return wrong
+    ids, strings = ("user", "channel"), ("subtype", "ts", "thread_ts", "deleted_ts", "tab")
+    wrong = _ids(event, "event.", *ids) or _strings(event, "event.", *strings)
+    wrong = wrong or _objects(event, "event.", "message", "previous_message")
+    for key in ("message", "previous_message"):
+        inner = event.get(key) or {}
+        wrong = wrong or _ids(inner, f"event.{key}.", *ids)
+        wrong = wrong or _strings(inner, f"event.{key}.", *strings)
+    if event["type"] == "app_home_opened":
+        wrong = wrong or _ids(event, "event.", "user", required=("user",))
+    return wrong
+
+
+def _interaction_problem(body: Payload) -> str | None:
+    kind = body.get("type")
+    wrong = _objects(body, "", "user", "team", "channel", "container", "message")
+    wrong = wrong or _objects(body, "", "view")
+    wrong = wrong or _ids(body.get("team") or {}, "team.", "id")
+    wrong = wrong or _ids(body.get("channel") or {}, "channel.", "id")
+    wrong = wrong or _ids(body.get("container") or {}, "container.", "channel_id")
+    if wrong or kind not in ("block_actions", "view_submission", "shortcut", "message_action"):
+        return wrong
+    wrong = _ids(body.get("user") or {}, "user.", "id", "team_id", required=("id",))
+    if kind == "block_actions":
+        return wrong or _actions_problem(body.get("actions"))
+    if kind == "view_submission":
+        return wrong or _view_problem(body.get("view") or {})
+    return wrong or _strings(body, "", "callback_id", required=("callback_id",))
+
+
+def _actions_problem(actions: object) -> str | None:
+    if not isinstance(actions, list) or not actions:
+        return "actions is not a list of actions"
+    for n, action in enumerate(actions):
+        if not isinstance(action, Mapping):
+            return f"actions[{n}] is not an object"
+        wrong = _strings(action, f"actions[{n}].", "action_id", "type", required=("action_id",))
+        if wrong := wrong or _objects(action, f"actions[{n}].", "selected_option"):
+            return wrong
+    return None
+
+
+def _view_problem(view: Payload) -> str | None:
+    wrong = _strings(view, "view.", "callback_id", required=("callback_id",))
+    wrong = wrong or _objects(view, "view.", "state")
+    if wrong:
+        return wrong
+    if form_origin(view) is None:
+        return "view.private_metadata is not Digilog's"
+    try:
+        values_from_view_state((view.get("state") or {}).get("values") or {})
+    except ValueError as error:
+        return f"view.state: {error}"
+    return None
+
+
+def form_origin(view: Payload) -> tuple[str, str | None] | None:
+    """(channel, thread) a form was opened from, as messenger.py put them in its metadata."""
+    metadata = view.get("private_metadata") or "{}"
+    try:
+        where = json.loads(metadata) if isinstance(metadata, str) else None
+    except ValueError:
+        return None
+    if not isinstance(where, dict):
+        return None
+    channel, thread = where.get("channel") or "", where.get("thread") or None
+    if not isinstance(channel, str) or not isinstance(thread, str | None):
+        return None
+    return channel, thread
+
+
+# ---------------------------------------------------------------- translation
 
 
 def team_of(body: Payload) -> str:
@@ -35,7 +196,7 @@ def team_of(body: Payload) -> str:
     user = body.get("user")
     if not team and isinstance(user, Mapping):
         team = user.get("team_id")
-    return str(team or "")
+    return team if isinstance(team, str) else ""
 
 
 def unescape_command(text: str) -> str:
@@ -125,13 +286,14 @@ def message_event(event: Payload, team: str, names: Mapping[str, str]) -> Inboun
     if subtype in POST_SUBTYPES:
         thread = event.get("thread_ts")
         user = event.get("user")
-        if not thread or not user or event.get("bot_id") or thread == event.get("ts"):
+        ts = event.get("ts")
+        if not thread or not user or not ts or event.get("bot_id") or thread == ts:
             return None  # not a reply in a thread, or a bot's
         text = str(event.get("text", ""))
         return ThreadPost(
             actor(team, str(user)),
             conversation(team, channel, str(thread)),
-            str(event["ts"]),
+            str(ts),
             plain_text(text, names),
             mentions=mentions(text),
         )

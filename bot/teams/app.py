@@ -10,6 +10,7 @@ machine, skips all that and is refused unless Digilog listens on loopback only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -83,8 +84,9 @@ class TeamsAdapter:
             await self._link_roster(activity)
         event = event_of(activity)
         if event is not None:
-            where = conversation_of(activity)
-            delivery = f"{where.conversation_id}:{activity.type}:{activity.id}"
+            raw = activity.conversation.id if activity.conversation else ""
+            # Hashed: a fixed length whatever Teams' ids, and no chat id that names someone.
+            delivery = hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
             outgoing = await self.digilog.handle(event, delivery_id=delivery)
             await self.messenger.deliver(where_of(activity), outgoing)
 
