@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -28,6 +29,12 @@ from storage.unit import Store
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digital-kompetens.yaml"
 POSTGRES_URL = os.environ.get("DIGILOG_TEST_POSTGRES_URL")
+# In CI the properties draw the same examples every run, so that a red build can be
+# reproduced; on a developer's machine they explore anew each time.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
+
 TABLES = (
     "audit_log",
     "theme_posts",

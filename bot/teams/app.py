@@ -120,7 +120,13 @@ class TeamsAdapter:
         conversation = conversation_of(activity).conversation_id
         if not (where.service_url and where.tenant_id and where.bot_id and conversation):
             return
-        if len(where.tenant_id) > 100 or len(conversation) > 300 or len(where.service_url) > 500:
+        too_long = (
+            len(where.tenant_id) > 100
+            or len(conversation) > 300
+            or len(where.service_url) > 500
+            or len(where.bot_id) > 200
+        )
+        if too_long:  # no id Teams gives is this long: not an address worth keeping
             log.warning("Teams activity with ids too long to keep its address; not kept")
             return
         user = where.user_id if where.personal else None
