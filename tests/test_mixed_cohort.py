@@ -109,6 +109,12 @@ async def test_theme_one_runs_in_a_slack_and_a_teams_channel_at_once(both: Both)
     await eventually(lambda: _has(teams.connector.posted(TEAMS_CHANNEL)))
     [teams_post] = teams.connector.cards(TEAMS_CHANNEL)
     assert "Why there is such a focus on digital transformation" in texts(teams_post)
+
+    async def root_kept() -> bool:  # the sender records it once Teams has answered
+        async with store.transaction() as repos:
+            return bool((await repos.session.scalars(select(ThemePost))).all())
+
+    await eventually(root_kept)
     async with store.transaction() as repos:
         [run] = (await repos.session.scalars(select(ThemeRun))).all()
         [teams_root] = (await repos.session.scalars(select(ThemePost))).all()
