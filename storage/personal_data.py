@@ -125,6 +125,15 @@ class PersonalDataRepository:
         result = await self._session.execute(query)
         return [{k: plain(v) for k, v in row._mapping.items()} for row in result]
 
+    async def _own(self, model: Any, person_id: int, *columns: Any) -> list[Row]:
+        """A table's rows of the person's (`model.person_id`), with each row's cohort."""
+        return await self._rows(
+            select(Cohort.key.label("cohort"), *columns)
+            .join(Cohort, Cohort.id == model.cohort_id)
+            .where(model.person_id == person_id)
+            .order_by(model.id)
+        )
+
     async def collect(self, person: Person) -> dict[str, list[Row]]:
         """All of it, table by table: what the person gets when they ask for their data."""
         pid = person.id
@@ -174,43 +183,31 @@ class PersonalDataRepository:
             .where(Reflection.replied_to_person_id == pid, Reflection.author_id != pid)
             .order_by(Reflection.id)
         )
-        data["quiz_answers"] = await self._rows(
-            select(
-                Cohort.key.label("cohort"),
-                QuizAnswer.theme_number,
-                QuizAnswer.question_index,
-                QuizAnswer.option_index,
-                QuizAnswer.correct,
-                QuizAnswer.answered_at,
-            )
-            .join(Cohort, Cohort.id == QuizAnswer.cohort_id)
-            .where(QuizAnswer.person_id == pid)
-            .order_by(QuizAnswer.id)
+        data["quiz_answers"] = await self._own(
+            QuizAnswer,
+            pid,
+            QuizAnswer.theme_number,
+            QuizAnswer.question_index,
+            QuizAnswer.option_index,
+            QuizAnswer.correct,
+            QuizAnswer.answered_at,
         )
-        data["survey_answers"] = await self._rows(
-            select(
-                Cohort.key.label("cohort"),
-                SurveyAnswer.survey_key,
-                SurveyAnswer.question_id,
-                SurveyAnswer.rating,
-                SurveyAnswer.text,
-                SurveyAnswer.answered_at,
-            )
-            .join(Cohort, Cohort.id == SurveyAnswer.cohort_id)
-            .where(SurveyAnswer.person_id == pid)
-            .order_by(SurveyAnswer.id)
+        data["survey_answers"] = await self._own(
+            SurveyAnswer,
+            pid,
+            SurveyAnswer.survey_key,
+            SurveyAnswer.question_id,
+            SurveyAnswer.rating,
+            SurveyAnswer.text,
+            SurveyAnswer.answered_at,
         )
-        data["lab_signups"] = await self._rows(
-            select(
-                Cohort.key.label("cohort"),
-                LabSignup.session_key,
-                LabSignup.state,
-                LabSignup.created_at,
-                LabSignup.attended_at,
-            )
-            .join(Cohort, Cohort.id == LabSignup.cohort_id)
-            .where(LabSignup.person_id == pid)
-            .order_by(LabSignup.id)
+        data["lab_signups"] = await self._own(
+            LabSignup,
+            pid,
+            LabSignup.session_key,
+            LabSignup.state,
+            LabSignup.created_at,
+            LabSignup.attended_at,
         )
         data["buddy_groups"] = await self._rows(
             select(
