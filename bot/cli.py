@@ -20,6 +20,7 @@ from bot.settings import Settings
 from handlers import admin, export
 from handlers.i18n import translator
 from handlers.programme_file import load_programme
+from handlers.retention import RetentionError
 from handlers.roster import RosterRow, parse_roster
 from handlers.schedule import calendar_message, with_deliveries
 from handlers.yaml_file import FileProblems
@@ -52,7 +53,7 @@ async def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
     async with open_runtime(Settings()) as runtime:
         try:
             return await work(runtime)
-        except admin.AdminError as error:
+        except (admin.AdminError, RetentionError) as error:
             raise click.ClickException(str(error)) from None
 
 
@@ -389,13 +390,17 @@ async def bank_export(
 async def report_command(cohort_key: str, out: Path) -> None:
     """Write a cohort's report: report.csv and participation.png per theme and organisation,
     surveys.csv, self-assessment.csv and self-assessment.png."""
-    from handlers import report
+    from handlers import report, retention
 
     async def work(runtime: Runtime) -> list[tuple[str, str | bytes, str]]:
         async with runtime.store.transaction() as repos:
             cohort = await repos.cohorts.by_key(cohort_key)
             if cohort is None:
                 raise admin.AdminError(f"no cohort {cohort_key!r}")
+            kept = await retention.kept_report(repos, cohort)
+            if kept is not None:
+                click.echo("the figures kept before the cohort's personal data was deleted")
+                return list(kept)
             t = translator(cohort.language)
             return report.files(t, await report.figures(repos, cohort, t))
 
@@ -536,6 +541,73 @@ async def person_erase(
         f"{erased.quiz_answers} quiz answers, {erased.survey_answers} survey answers, "
         f"{erased.lab_signups} lab sign-ups, {erased.deliveries} deliveries"
     )
+
+
+# ------------------------------------------------------------------ retention
+
+
+@main.group()
+def retention() -> None:
+    """How long each cohort's personal data is kept after its programme ends."""
+
+
+@retention.command("show")
+@click.option("--cohort", "cohort_key", help="Only this cohort.")
+@run_async
+async def retention_show(cohort_key: str | None) -> None:
+    """When each cohort's data goes, whether the facilitators were told, what has gone."""
+    from handlers import retention as policy
+
+    async def work(runtime: Runtime) -> list[Any]:
+        return await policy.overview(runtime.store, cohort_key)
+
+    for state in await _with_runtime(work):
+        click.echo("\n".join(policy.describe(state)))
+
+
+@retention.command("set")
+@click.argument("cohort_key", metavar="COHORT")
+@click.option("--ends", type=click.DateTime(["%Y-%m-%d"]), help="The programme's end date.")
+@click.option("--days", type=int, help="Days after the end that personal data is kept.")
+@click.option("--reflections", type=int, help="Days for the reflection bank (0: as --days).")
+@click.option("--quiz-answers", type=int, help="Days for quiz answers, at most --days (0: same).")
+@run_async
+async def retention_set(
+    cohort_key: str,
+    ends: Any,
+    days: int | None,
+    reflections: int | None,
+    quiz_answers: int | None,
+) -> None:
+    """Change a cohort's retention; the facilitators are told 14 days before anything goes."""
+    from handlers import retention as policy
+
+    async def work(runtime: Runtime) -> Any:
+        return await policy.change(
+            runtime.store,
+            cohort_key,
+            ends_on=ends.date() if ends else None,
+            days=days,
+            reflection_days=reflections,
+            quiz_answer_days=quiz_answers,
+        )
+
+    click.echo("\n".join(policy.describe(await _with_runtime(work))))
+
+
+@retention.command("run")
+@run_async
+async def retention_run() -> None:
+    """Tell and delete what is due now (`serve` and `worker` do this by themselves)."""
+    from handlers import retention as policy
+
+    async def work(runtime: Runtime) -> Any:
+        return await policy.sweep(runtime.store, utcnow())
+
+    swept = await _with_runtime(work)
+    click.echo(f"{swept.notices} notices to facilitators planned (`serve` or `worker` sends them)")
+    for key, kind, counts in swept.deletions:
+        click.echo(f"{key}: {kind.value} deleted: {json.dumps(counts)}")
 
 
 # ------------------------------------------------------------------ teams

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers import audit, calendar_file, export
+from handlers import audit, calendar_file, export, retention
 from handlers.context import programme_of
 from handlers.i18n import SUPPORTED
 from handlers.programme_file import Programme
@@ -132,6 +132,8 @@ async def import_roster(
     """Enrol every row, all or nothing unless skip_bad; returns (newly enrolled, problems)."""
     async with store.transaction() as repos:
         cohort = await _cohort(repos, cohort_key)
+        if await retention.is_closed(repos, cohort):
+            raise AdminError(f"{cohort_key}: its personal data has been deleted (retention)")
         organisations = {}
         problems = []
         for row in rows:

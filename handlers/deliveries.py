@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers import channels, labs, meetings, surveys
+from handlers import channels, labs, meetings, retention, surveys
 from handlers.context import address_of, cohort_channel, programme_of, zone_of
 from handlers.humane import WEEKLY_CAP, WorkingHours, cap_frees_at, next_humane_time
 from handlers.i18n import Translator, translator
@@ -139,6 +139,9 @@ async def compose(
         return Send(relayed)
     if delivery.kind in (ALERT_PAUSED, ALERT_UNREACHABLE):
         return await _alert(repos, cohort, delivery)
+    if delivery.kind == retention.NOTICE:
+        notice = await retention.notice(repos, cohort, delivery)
+        return Drop("nobody to tell") if notice is None else Send(notice)
     if delivery.kind == LAB_TOMORROW and delivery.person_id is not None:
         key = str((delivery.detail or {}).get("session"))
         found = await labs.reminder(repos, cohort, programme, delivery.person_id, key)

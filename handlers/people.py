@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import audit
+from handlers import audit, retention
 from handlers.context import Args, Context, Refusal, known_zone
 from handlers.i18n import N_, SUPPORTED, translator
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
@@ -38,6 +38,14 @@ async def join(context: Context, args: Args) -> list[Outgoing]:
                 )
             )
         ]
+    if await retention.is_closed(context.repos, cohort):
+        raise Refusal(
+            t(
+                "{cohort} has ended and its personal data has been deleted: "
+                "nobody can join it any more.",
+                cohort=cohort.title,
+            )
+        )
     if not cohort.self_enrol:
         facilitators = await context.repos.people.members(cohort.id, Role.facilitator)
         names = ", ".join(f.person.display_name for f in facilitators) or t("the programme's team")
@@ -95,12 +103,17 @@ async def enrol(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(t("Missing {what}.", what=t("user id and organisation")))
     user_id, organisation = words[0], " ".join(words[1:])
     found = await find_organisation(context, organisation)
+    name = args.options.get("name", user_id).replace("_", " ")
+    known = await context.repos.people.by_account(cohort.platform, cohort.workspace, user_id)
+    if known is not None:
+        # Someone Digilog knows keeps their name (the platform's or the roster's). Only a
+        # --name renames them, and only if no other cohort knows them: a facilitator does
+        # not change what another cohort's people see (issue #7).
+        elsewhere = {c.id for c in await context.repos.cohorts.of_person(known.id)} - {cohort.id}
+        if "name" not in args.options or elsewhere:
+            name = known.display_name
     person = await context.repos.people.find_or_add(
-        cohort.platform,
-        cohort.workspace,
-        user_id=user_id,
-        email=None,
-        display_name=args.options.get("name", user_id).replace("_", " "),
+        cohort.platform, cohort.workspace, user_id=user_id, email=None, display_name=name
     )
     role = next((r for r in (Role.facilitator, Role.support) if r.value in args.flags), None)
     role = role or Role.participant

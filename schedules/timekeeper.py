@@ -3,7 +3,8 @@
 Jobs take a cohort id only and are built from the database: at start (after catching
 up on what fell due while no one was keeping time) and again whenever a cohort's
 calendar changes, which a periodic sweep notices. The sweep also plans anything due,
-so a timer lost in a crash costs at most one sweep's delay.
+so a timer lost in a crash costs at most one sweep's delay, and carries out retention
+(`handlers/retention.py`) on the real clock only: a rehearsal's never deletes anything.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from handlers import retention
 from handlers.steps import future_steps
 from schedules.clock import Clock
 from schedules.plan import plan_everything, plan_one
@@ -49,7 +51,8 @@ class Timekeeper:
         sweep_seconds: float,
         timers: bool = True,
     ) -> None:
-        """`timers=False` when the clock is not the system's (a rehearsal): the sweep alone."""
+        """`timers=False` when the clock is not the system's (a rehearsal): the sweep alone,
+        and no retention."""
         self.store, self.clock, self.wake_senders = store, clock, wake_senders
         self.sweep_seconds, self.timers = sweep_seconds, timers
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -85,7 +88,9 @@ class Timekeeper:
     async def sweep(self) -> None:
         """Plan whatever is due, and rebuild the timers of every calendar that changed."""
         async with self._busy:
-            if await plan_everything(self.store, self.clock.now()):
+            now = self.clock.now()
+            noticed = self.timers and (await retention.sweep(self.store, now)).notices
+            if await plan_everything(self.store, now) or noticed:
                 self.wake_senders()
             if self.timers:
                 await self.rebuild()

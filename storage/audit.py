@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,10 +23,11 @@ class AuditRepository:
         actor_person_id: int | None = None,
         subject_person_id: int | None = None,
         detail: dict[str, Any] | None = None,
+        at: datetime | None = None,
     ) -> None:
         self._session.add(
             AuditEntry(
-                at=utcnow(),
+                at=at or utcnow(),
                 action=action,
                 cohort_id=cohort_id,
                 actor_person_id=actor_person_id,

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -479,3 +480,37 @@ class AuditEntry(Base):
     actor_person_id: Mapped[int | None] = mapped_column(Integer)  # None: an administrator
     subject_person_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any] | None]
+
+
+class Retention(Base):
+    """How long a cohort's personal data is kept after its programme ends, and what of it
+    has been announced and deleted. A cohort without a row keeps the defaults."""
+
+    __tablename__ = "retention"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    ends_at: Mapped[datetime | None]  # else the cohort's last calendar entry
+    days: Mapped[int] = mapped_column(Integer)
+    reflection_days: Mapped[int | None] = mapped_column(Integer)  # else `days`
+    quiz_answer_days: Mapped[int | None] = mapped_column(Integer)  # else `days`
+    # Per kind of data: the deletion date the facilitators were told of, and when;
+    # and when it was deleted.
+    noticed: Mapped[dict[str, Any] | None]
+    deleted: Mapped[dict[str, Any] | None]
+
+
+class KeptFigure(Base):
+    """A report file (a CSV of figures per organisation, a chart) kept after the cohort's
+    personal data went. Its figures stand for groups of at least five people."""
+
+    __tablename__ = "kept_figures"
+    __table_args__ = (UniqueConstraint("cohort_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    kept_at: Mapped[datetime] = mapped_column(default=utcnow)

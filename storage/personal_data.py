@@ -298,13 +298,57 @@ class PersonalDataRepository:
         return person
 
     async def erase(
-        self, person: Person, *, keep_reflections: bool, anonymous_names: dict[int, str]
+        self,
+        person: Person,
+        *,
+        keep_reflections: bool,
+        anonymous_names: dict[int, str],
+        cohort_id: int | None = None,
+        optimise_index: bool = True,
     ) -> Erased:
         """Erase the person, in this transaction. `anonymous_names` is the anonymous
-        author's name per cohort, in the cohort's language (for kept reflections)."""
+        author's name per cohort, in the cohort's language (for kept reflections).
+
+        With `cohort_id`, only what they have in that cohort (retention); the person
+        themselves goes too once no cohort holds them any more.
+        """
+        erased = Erased()
+        await self._erase_rows(person, erased, keep_reflections, anonymous_names, cohort_id)
+        if cohort_id is not None:
+            if await self._session.scalar(
+                select(Membership.id).where(Membership.person_id == person.id).limit(1)
+            ):
+                return erased
+            # Nothing holds them: whatever is left of theirs elsewhere goes with them.
+            await self._erase_rows(person, erased, keep_reflections, anonymous_names, None)
+        await self._erase_identity(person, erased)
+        if optimise_index:
+            await self.optimise_search_index()
+        return erased
+
+    async def optimise_search_index(self) -> None:
+        """FTS5 only marks deleted rows until its segments merge: merge them now, so that
+        no word of an erased text stays in the index's pages."""
+        if self._sqlite:
+            await self._session.execute(
+                text("INSERT INTO reflection_search(reflection_search) VALUES ('optimize')")
+            )
+
+    async def _erase_rows(
+        self,
+        person: Person,
+        erased: Erased,
+        keep_reflections: bool,
+        anonymous_names: dict[int, str],
+        cohort_id: int | None,
+    ) -> None:
+        """Their rows in one cohort (or in all): reflections, answers, sign-ups, buddies,
+        deliveries to and about them, memberships."""
         pid = person.id
         s = self._session
-        erased = Erased()
+
+        def within(model: Any) -> Any:
+            return literal(True) if cohort_id is None else model.cohort_id == cohort_id
 
         # A seat they held goes to the first on the waitlist, as if they had cancelled.
         labs = LabRepository(s)
@@ -313,77 +357,116 @@ class PersonalDataRepository:
                 select(LabSignup.cohort_id, LabSignup.session_key).where(
                     LabSignup.person_id == pid,
                     LabSignup.state.in_((SignupState.signed_up, SignupState.waiting)),
+                    within(LabSignup),
                 )
             )
         ).all()
-        for cohort_id, session_key in held:
-            done = await labs.cancel(cohort_id, session_key, pid)
+        for held_in, session_key in held:
+            done = await labs.cancel(held_in, session_key, pid)
             if done.promoted is not None:
-                erased.promoted.append((cohort_id, session_key, done.promoted))
+                erased.promoted.append((held_in, session_key, done.promoted))
 
         # Reflections: gone, or (the shared ones) the cohort's anonymous author's.
-        own = list(await s.scalars(select(Reflection).where(Reflection.author_id == pid)))
+        own = list(
+            await s.scalars(
+                select(Reflection).where(Reflection.author_id == pid, within(Reflection))
+            )
+        )
         kept: dict[int, int] = {}  # cohort → its anonymous author
         to_delete: list[int] = []
         for reflection in own:
             if keep_reflections and reflection.visibility != Visibility.private:
-                cohort_id = reflection.cohort_id
-                if cohort_id not in kept:
-                    name = anonymous_names.get(cohort_id, "Anonymous participant")
-                    kept[cohort_id] = (await self.anonymous_author(cohort_id, name)).id
-                reflection.author_id = kept[cohort_id]
+                in_cohort = reflection.cohort_id
+                if in_cohort not in kept:
+                    name = anonymous_names.get(in_cohort, "Anonymous participant")
+                    kept[in_cohort] = (await self.anonymous_author(in_cohort, name)).id
+                reflection.author_id = kept[in_cohort]
                 # The platform's message id would lead back to the post under their name.
                 reflection.message_id = None
                 if reflection.replied_to_person_id == pid:
-                    reflection.replied_to_person_id = kept[cohort_id]
+                    reflection.replied_to_person_id = kept[in_cohort]
                 erased.kept += 1
             else:
                 to_delete.append(reflection.id)
         await s.flush()
         # Others' answers to them keep their text; whom they answered becomes the
         # anonymous author (their reflections stayed) or no one.
-        for cohort_id, anonymous in kept.items():
+        for in_cohort, anonymous in kept.items():
             await s.execute(
                 update(Reflection)
-                .where(Reflection.replied_to_person_id == pid, Reflection.cohort_id == cohort_id)
+                .where(Reflection.replied_to_person_id == pid, Reflection.cohort_id == in_cohort)
                 .values(replied_to_person_id=anonymous)
                 .execution_options(synchronize_session=False)
             )
         await s.execute(
             update(Reflection)
-            .where(Reflection.replied_to_person_id == pid)
+            .where(Reflection.replied_to_person_id == pid, within(Reflection))
             .values(replied_to_person_id=None)
             .execution_options(synchronize_session=False)
         )
-        if to_delete:
-            await s.execute(
-                update(Reflection)
-                .where(Reflection.reply_to_id.in_(to_delete))
-                .values(reply_to_id=None)
-                .execution_options(synchronize_session=False)
+        erased.reflections += await self.delete_reflections(to_delete)
+
+        erased.quiz_answers += await self._delete(
+            QuizAnswer, QuizAnswer.person_id == pid, within(QuizAnswer)
+        )
+        erased.survey_answers += await self._delete(
+            SurveyAnswer, SurveyAnswer.person_id == pid, within(SurveyAnswer)
+        )
+        erased.lab_signups += await self._delete(
+            LabSignup, LabSignup.person_id == pid, within(LabSignup)
+        )
+        in_groups = (
+            BuddyMember.group_id.in_(
+                select(BuddyGroup.id)
+                .join(BuddyRound, BuddyRound.id == BuddyGroup.round_id)
+                .where(BuddyRound.cohort_id == cohort_id)
             )
-            if self._sqlite:
-                await s.execute(delete(_search_table).where(_search_table.c.rowid.in_(to_delete)))
-                # FTS5 only marks deleted rows until its segments merge: merge them now,
-                # so that no word of theirs stays in the index's pages.
-                await s.execute(
-                    text("INSERT INTO reflection_search(reflection_search) VALUES ('optimize')")
-                )
-            erased.reflections = (
-                await s.execute(
-                    delete(Reflection)
-                    .where(Reflection.id.in_(to_delete))
-                    .execution_options(synchronize_session=False)
-                )
-            ).rowcount  # type: ignore[attr-defined]
+            if cohort_id is not None
+            else literal(True)
+        )
+        erased.buddy_groups += await self._delete(
+            BuddyMember, BuddyMember.person_id == pid, in_groups
+        )
+        await self._delete(
+            BuddyRule,
+            or_(BuddyRule.first_id == pid, BuddyRule.second_id == pid),
+            within(BuddyRule),
+        )
+        erased.deliveries += await self._delete(
+            Delivery,
+            or_(Delivery.person_id == pid, Delivery.about_person_id == pid),
+            within(Delivery),
+        )
+        erased.deliveries += await self._delete_relays_naming(person, cohort_id)
+        await s.execute(
+            update(ThemeRun)
+            .where(ThemeRun.started_by == pid, within(ThemeRun))
+            .values(started_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        erased.memberships += await self._delete(
+            Membership, Membership.person_id == pid, within(Membership)
+        )
 
-        erased.quiz_answers = await self._delete(QuizAnswer, QuizAnswer.person_id == pid)
-        erased.survey_answers = await self._delete(SurveyAnswer, SurveyAnswer.person_id == pid)
-        erased.lab_signups = await self._delete(LabSignup, LabSignup.person_id == pid)
-        erased.buddy_groups = await self._delete(BuddyMember, BuddyMember.person_id == pid)
-        await self._delete(BuddyRule, or_(BuddyRule.first_id == pid, BuddyRule.second_id == pid))
+    async def delete_reflections(self, ids: Sequence[int]) -> int:
+        """Reflections and their words in the search index; answers to them stay."""
+        if not ids:
+            return 0
+        s = self._session
+        await s.execute(
+            update(Reflection)
+            .where(Reflection.reply_to_id.in_(ids))
+            .values(reply_to_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        if self._sqlite:
+            await s.execute(delete(_search_table).where(_search_table.c.rowid.in_(ids)))
+        return await self._delete(Reflection, Reflection.id.in_(ids))
 
-        # Where their one-to-one chats with the bot were, and what went there.
+    async def _erase_identity(self, person: Person, erased: Erased) -> None:
+        """The person and what names them outside any cohort: their one-to-one chats with
+        the bot, what went there, event-dedupe marks, who installed Slack."""
+        s = self._session
         personal: list[str] = []
         if person.user_id is not None:
             personal = list(
@@ -404,15 +487,10 @@ class PersonalDataRepository:
                     ConversationAddress.conversation_id.in_(personal),
                 ),
             )
-        erased.deliveries = await self._delete(
-            Delivery,
-            or_(
-                Delivery.person_id == pid,
-                Delivery.about_person_id == pid,
-                Delivery.conversation_id.in_(personal) if personal else literal(False),
-            ),
-        )
-        erased.deliveries += await self._delete_relays_naming(person)
+        if personal:
+            erased.deliveries += await self._delete(
+                Delivery, Delivery.conversation_id.in_(personal)
+            )
 
         # A delivery id is the platform's; a Teams one begins with the conversation's id,
         # and a personal chat's id may carry the person's own.
@@ -434,17 +512,8 @@ class PersonalDataRepository:
                     )
                     .values(user_id="", user_token=None, user_scopes=None, user_refresh_token=None)
                 )
-
-        await s.execute(
-            update(ThemeRun)
-            .where(ThemeRun.started_by == pid)
-            .values(started_by=None)
-            .execution_options(synchronize_session=False)
-        )
-        erased.memberships = await self._delete(Membership, Membership.person_id == pid)
         await s.delete(person)
         await s.flush()
-        return erased
 
     async def _delete(self, model: Any, *where: Any) -> int:
         result = await self._session.execute(
@@ -452,14 +521,15 @@ class PersonalDataRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def _delete_relays_naming(self, person: Person) -> int:
+    async def _delete_relays_naming(self, person: Person, cohort_id: int | None) -> int:
         """Messages waiting to be relayed to another platform that are to the person, or
         that show their name (a reflection of theirs posted on to another channel)."""
-        found = await self._session.execute(
-            select(Delivery.id, Delivery.detail).where(
-                Delivery.person_id.is_(None), Delivery.detail.is_not(None)
-            )
+        query = select(Delivery.id, Delivery.detail).where(
+            Delivery.person_id.is_(None), Delivery.detail.is_not(None)
         )
+        if cohort_id is not None:
+            query = query.where(Delivery.cohort_id == cohort_id)
+        found = await self._session.execute(query)
         needles = [n for n in (person.display_name, person.email) if n]
         doomed = []
         for delivery_id, detail in found:

@@ -19,6 +19,7 @@ from storage.people import CohortRepository, PeopleRepository
 from storage.programs import ProgramRepository
 from storage.quizzes import QuizRepository
 from storage.reflections import ReflectionRepository
+from storage.retention import RetentionRepository
 from storage.surveys import SurveyRepository
 from storage.themes import ThemeRunRepository
 
@@ -40,6 +41,7 @@ class Repositories:
     surveys: SurveyRepository
     addresses: AddressRepository
     audit: AuditRepository
+    retention: RetentionRepository
 
 
 class Store:
@@ -67,4 +69,5 @@ class Store:
                 surveys=SurveyRepository(session),
                 addresses=AddressRepository(session),
                 audit=AuditRepository(session),
+                retention=RetentionRepository(session),
             )

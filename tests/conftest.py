@@ -36,6 +36,8 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 TABLES = (
+    "kept_figures",
+    "retention",
     "audit_log",
     "theme_posts",
     "cohort_channels",
