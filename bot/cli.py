@@ -357,11 +357,22 @@ def bank() -> None:
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout.")
 @click.option("--pseudonymised", is_flag=True, help="People as stable random ids, for evaluation.")
 @click.option("--no-text", is_flag=True, help="With --pseudonymised: leave the texts out.")
+@click.option(
+    "--include-private",
+    is_flag=True,
+    help="Private reflections too (only their authors see them in chat); the audit log says so.",
+)
 @run_async
 async def bank_export(
-    cohort_key: str, fmt: export.Format, out: TextIO, pseudonymised: bool, no_text: bool
+    cohort_key: str,
+    fmt: export.Format,
+    out: TextIO,
+    pseudonymised: bool,
+    no_text: bool,
+    include_private: bool,
 ) -> None:
-    """Write a cohort's reflections as CSV or JSON, streamed row by row."""
+    """Write a cohort's reflections as CSV or JSON, streamed row by row; without the
+    private ones unless --include-private."""
     if no_text and not pseudonymised:
         raise click.UsageError("--no-text goes with --pseudonymised")
 
@@ -370,7 +381,7 @@ async def bank_export(
         if pseudonymised:
             salt = await admin.pseudonym_salt(runtime.store, cohort_key)
             pseudonyms = export.Pseudonyms(salt, text=not no_text)
-        views = admin.export_reflections(runtime.store, cohort_key)
+        views = admin.export_reflections(runtime.store, cohort_key, private=include_private)
         return await export.write(views, out, fmt, pseudonyms)
 
     rows = await _with_runtime(work)

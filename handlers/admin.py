@@ -171,11 +171,16 @@ async def import_roster(
         return created, problems
 
 
-async def export_reflections(store: Store, cohort_key: str) -> AsyncIterator[ReflectionView]:
+async def export_reflections(
+    store: Store, cohort_key: str, *, private: bool = False
+) -> AsyncIterator[ReflectionView]:
+    """The cohort's bank; private reflections only when asked for, and the log says so."""
     async with store.transaction() as repos:
         cohort = await _cohort(repos, cohort_key)
-        await repos.audit.record("export_bank", cohort_id=cohort.id, detail={"by": "cli"})
-        async for view in repos.reflections.export(cohort.id):
+        await repos.audit.record(
+            "export_bank", cohort_id=cohort.id, detail={"by": "cli", "private": private}
+        )
+        async for view in repos.reflections.export(cohort.id, private=private):
             yield view
 
 

@@ -301,10 +301,15 @@ class ReflectionRepository:
         return list((await self._session.scalars(query)).all())
 
     async def export(
-        self, cohort_id: int, viewer: Viewer | None = None, batch: int = 1000
+        self,
+        cohort_id: int,
+        viewer: Viewer | None = None,
+        batch: int = 1000,
+        *,
+        private: bool = False,
     ) -> AsyncIterator[ReflectionView]:
         """A cohort's reflections, oldest first, streamed in batches: those the viewer may
-        see, or (for an administrator) every one."""
+        see, or (for an administrator) every one but the private ones, unless `private`."""
         query = (
             _with_people(select(Reflection, Person, Organisation, _ReplyTo))
             .where(Reflection.cohort_id == cohort_id)
@@ -313,6 +318,8 @@ class ReflectionRepository:
         )
         if viewer is not None:
             query = query.where(_visible_to(viewer))
+        elif not private:
+            query = query.where(Reflection.visibility != Visibility.private)
         result = await self._session.stream(query)
         async for row in result:
             yield ReflectionView(*row)

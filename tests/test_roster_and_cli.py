@@ -446,7 +446,7 @@ COMPARED = (
 def test_export_as_csv_survives_commas_quotes_newlines_and_swedish(database_url: str) -> None:
     asyncio.run(_reflections(database_url))
 
-    result = ok(database_url, "bank", "export", "grupp-1", "--format", "csv")
+    result = ok(database_url, "bank", "export", "grupp-1", "--format", "csv", "--include-private")
 
     records = list(csv.reader(io.StringIO(result.stdout, newline="")))
     assert tuple(records[0]) == EXPORT_FIELDS
@@ -454,6 +454,15 @@ def test_export_as_csv_survives_commas_quotes_newlines_and_swedish(database_url:
     assert [tuple(r[k] for k in COMPARED) for r in exported] == EXPECTED_EXPORT
     assert exported[1]["reply_to_id"] == exported[0]["id"]
     assert result.stderr.strip() == "3 reflections exported"
+    # Only when asked: a private reflection is its author's, and the log says who took it.
+    shared = ok(database_url, "bank", "export", "grupp-1", "--format", "csv")
+    records = list(csv.reader(io.StringIO(shared.stdout, newline="")))
+    assert [tuple(r[EXPORT_FIELDS.index(k)] for k in COMPARED) for r in records[1:]] == (
+        EXPECTED_EXPORT[:2]
+    )
+    assert shared.stderr.strip() == "2 reflections exported"
+    logged = ok(database_url, "audit").stdout.splitlines()
+    assert ['"private": false' in line for line in logged if "export_bank" in line] == [True, False]
 
 
 def test_export_as_json_survives_commas_quotes_newlines_and_swedish(
@@ -462,8 +471,9 @@ def test_export_as_json_survives_commas_quotes_newlines_and_swedish(
     asyncio.run(_reflections(database_url))
     out = tmp_path / "bank.json"
 
-    on_stdout = ok(database_url, "bank", "export", "grupp-1", "--format", "json")
-    ok(database_url, "bank", "export", "grupp-1", "--format", "json", "--out", str(out))
+    private = "--include-private"
+    on_stdout = ok(database_url, "bank", "export", "grupp-1", "--format", "json", private)
+    ok(database_url, "bank", "export", "grupp-1", "--format", "json", private, "--out", str(out))
 
     for exported in (json.loads(on_stdout.stdout), json.loads(out.read_text(encoding="utf-8"))):
         assert [tuple(r) for r in exported] == [EXPORT_FIELDS] * 3
@@ -477,18 +487,10 @@ def test_export_as_json_survives_commas_quotes_newlines_and_swedish(
 def test_a_pseudonymised_export_has_stable_ids_and_no_names(database_url: str) -> None:
     asyncio.run(_reflections(database_url))
 
-    first = ok(database_url, "bank", "export", "grupp-1", "--format", "json", "--pseudonymised")
-    again = ok(database_url, "bank", "export", "grupp-1", "--format", "json", "--pseudonymised")
-    bare = ok(
-        database_url,
-        "bank",
-        "export",
-        "grupp-1",
-        "--format",
-        "json",
-        "--pseudonymised",
-        "--no-text",
-    )
+    pseudonymised = ("--format", "json", "--pseudonymised", "--include-private")
+    first = ok(database_url, "bank", "export", "grupp-1", *pseudonymised)
+    again = ok(database_url, "bank", "export", "grupp-1", *pseudonymised)
+    bare = ok(database_url, "bank", "export", "grupp-1", *pseudonymised, "--no-text")
 
     rows = json.loads(first.stdout)
     assert rows == json.loads(again.stdout)  # the same person has the same id every time
