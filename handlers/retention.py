@@ -37,6 +37,7 @@ DEFAULT_DAYS = 180
 NOTICE_AHEAD = timedelta(days=14)
 LONGEST_DAYS = 3650
 NOTICE = "retention_notice"
+DEDUPE_KEPT = timedelta(days=7)
 
 
 class Kind(StrEnum):
@@ -216,6 +217,8 @@ async def sweep(store: Store, now: datetime) -> Swept:
     async with store.transaction() as repos:
         cohort_ids = [cohort.id for cohort in await repos.cohorts.all()]
         ends = await repos.retention.calendar_ends()
+        # Platforms retry a delivery within minutes; a week later its mark has no use.
+        await repos.events.forget_before(now - DEDUPE_KEPT)
     swept = Swept()
     for cohort_id in cohort_ids:
         async with store.transaction() as repos:

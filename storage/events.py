@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
@@ -20,3 +23,10 @@ class ProcessedEventRepository:
             .returning(ProcessedEvent.id)
         )
         return inserted is not None
+
+    async def forget_before(self, moment: datetime) -> int:
+        """Drop the marks of deliveries received before `moment`: past any retry."""
+        result = await self._session.execute(
+            delete(ProcessedEvent).where(ProcessedEvent.received_at < moment)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

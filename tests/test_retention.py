@@ -24,7 +24,7 @@ from handlers.retention import Kind, RetentionError
 from handlers.roster import RosterRow
 from handlers.vocabulary import Message
 from schedules.timekeeper import Timekeeper
-from storage.models import CalendarEntry, Cohort, Delivery, Role
+from storage.models import CalendarEntry, Cohort, Delivery, Role, utcnow
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort, run_digilog
@@ -333,3 +333,15 @@ def test_retention_from_the_terminal(
     assert "facilitators told" in shown.stdout
     audit = run_digilog(database_url, tmp_path, "audit")
     assert "retention_change" in audit.stdout
+
+
+async def test_dedupe_marks_are_kept_a_week(store: Store) -> None:
+    async with store.transaction() as repos:
+        assert await repos.events.first_time("slack", "Ev-retried")
+        received = utcnow()
+    await retention.sweep(store, received + 6 * DAY)
+    async with store.transaction() as repos:
+        assert not await repos.events.first_time("slack", "Ev-retried")  # still a retry
+    await retention.sweep(store, received + 8 * DAY)
+    async with store.transaction() as repos:
+        assert await repos.events.first_time("slack", "Ev-retried")
