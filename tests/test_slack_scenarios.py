@@ -541,16 +541,37 @@ async def test_oauth_installs_another_workspace_into_our_tables(
             headers = {"Cookie": cookie.split(";", 1)[0]}
             async with http.get(callback, headers=headers, allow_redirects=False) as r:
                 assert r.status == 200, await r.text()
+            async with store.transaction() as repos:
+                rows = (
+                    await repos.session.execute(text("SELECT team_id, bot_token FROM slack_bots"))
+                ).all()
+            # The token is stored encrypted (see tests/test_secrets.py) and opens with the key.
+            assert [(team, Sealer([OAUTH_KEY]).open(token)) for team, token in rows] == [
+                ("T2", "xoxb-installed-t2")
+            ]
+
+            # The workspace uninstalls Digilog: its tokens go from our tables too.
+            uninstalled = p.event_callback({"type": "app_uninstalled"}, team="T2")
+            async with http.post(
+                server.make_url("/slack/events"),
+                data=uninstalled.body.encode(),
+                headers=uninstalled.headers(SECRET),
+            ) as r:
+                assert r.status == 200, await r.text()
+            for _ in range(50):
+                async with store.transaction() as repos:
+                    left = await repos.session.scalar(
+                        text("SELECT count(*) FROM slack_bots WHERE team_id = 'T2'")
+                    )
+                if left == 0:
+                    break
+                await asyncio.sleep(0.05)
+            async with store.transaction() as repos:
+                for table in ("slack_bots", "slack_installations"):
+                    count = f"SELECT count(*) FROM {table} WHERE team_id = 'T2'"
+                    assert await repos.session.scalar(text(count)) == 0, table
         finally:
             await server.close()
-    async with store.transaction() as repos:
-        rows = (
-            await repos.session.execute(text("SELECT team_id, bot_token FROM slack_bots"))
-        ).all()
-    # The token is stored encrypted (see tests/test_secrets.py) and opens with the key.
-    assert [(team, Sealer([OAUTH_KEY]).open(token)) for team, token in rows] == [
-        ("T2", "xoxb-installed-t2")
-    ]
 
 
 async def test_socket_mode_takes_commands_over_the_websocket_and_serves_no_http_endpoint(

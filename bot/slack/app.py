@@ -94,6 +94,8 @@ def build_slack_app(
                 state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
             ),
         )
+        # A workspace that uninstalls Digilog, or revokes its tokens, takes them away here too.
+        app.enable_token_revocation_listeners()
     else:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         app = SlackApp(
