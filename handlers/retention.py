@@ -38,6 +38,7 @@ NOTICE_AHEAD = timedelta(days=14)
 LONGEST_DAYS = 3650
 NOTICE = "retention_notice"
 DEDUPE_KEPT = timedelta(days=7)
+PEOPLE_PER_TRANSACTION = 5  # about a fifth of a second of SQLite's write lock
 
 
 class Kind(StrEnum):
@@ -223,14 +224,19 @@ async def sweep(store: Store, now: datetime) -> Swept:
     for cohort_id in cohort_ids:
         async with store.transaction() as repos:
             cohort = await repos.cohorts.by_id(cohort_id)
-            if cohort is not None:
-                await _sweep_cohort(repos, await retention_of(repos, cohort, ends), now, swept)
+            if cohort is None:
+                continue
+            due = await _tell(repos, await retention_of(repos, cohort, ends), now, swept)
+        for kind in due:
+            counts = await _delete(store, cohort_id, kind, now)
+            swept.deletions.append((cohort.key, kind, counts))
     return swept
 
 
-async def _sweep_cohort(
+async def _tell(
     repos: Repositories, state: CohortRetention, now: datetime, swept: Swept
-) -> None:
+) -> list[Kind]:
+    """Plan the notices that are due; returns the kinds whose deletion is due."""
     cohort = state.cohort
     facilitators = [
         m.person
@@ -247,16 +253,15 @@ async def _sweep_cohort(
     told_at = max([now, *humane.values()])
     # By the day it goes: one message per day.
     to_tell: dict[datetime, list[tuple[Kind, datetime]]] = {}
+    due: list[Kind] = []
     for kind, deadline in state.pending():
         deletes_at = state.deletes_at(kind, deadline)
         if deletes_at is None:
             if now >= deadline - NOTICE_AHEAD:
                 goes_at = max(deadline, told_at + NOTICE_AHEAD)
                 to_tell.setdefault(goes_at, []).append((kind, deadline))
-            continue
-        if now >= deletes_at:
-            counts = await _delete(repos, state, kind, now)
-            swept.deletions.append((cohort.key, kind, counts))
+        elif now >= deletes_at:
+            due.append(kind)
     if to_tell and not facilitators:
         log.warning("%s: no facilitator to tell that personal data goes", cohort.key)
     row = None
@@ -281,6 +286,7 @@ async def _sweep_cohort(
         row = row or await repos.retention.get_or_add(cohort.id, state.policy.days)
         told = {k.value: {"for": at.isoformat(), "at": told_at.isoformat()} for k, at in kinds}
         row.noticed = {**(row.noticed or {}), **told}
+    return due
 
 
 def notice_message(t: Translator, cohort: Cohort, detail: dict[str, Any]) -> Message:
@@ -320,50 +326,58 @@ async def notice(repos: Repositories, cohort: Cohort, delivery: Delivery) -> Out
 # ---------------------------------------------------------------- deleting
 
 
-async def _delete(
-    repos: Repositories, state: CohortRetention, kind: Kind, now: datetime
-) -> dict[str, int]:
-    cohort = state.cohort
-    row = await repos.retention.get_or_add(cohort.id, state.policy.days)
-    if not row.deleted:
-        await _keep_figures(repos, cohort, now)
-    counts: dict[str, int] = {}
-    if kind is Kind.quiz_answers:
-        counts["quiz_answers"] = await repos.retention.delete_quiz_answers(cohort.id)
-    elif kind is Kind.reflections:
-        counts["reflections"] = await repos.retention.delete_reflections(cohort.id)
-    else:
-        counts = await _delete_people(repos, state)
-    row.deleted = {**(row.deleted or {}), kind.value: now.isoformat()}
-    await repos.audit.record(
-        "retention_deletion", cohort_id=cohort.id, detail={"kind": kind.value, **counts}, at=now
-    )
+async def _delete(store: Store, cohort_id: int, kind: Kind, now: datetime) -> dict[str, int]:
+    """One kind of the cohort's data. The people go a few at a time, each batch in its own
+    short transaction: a long one would hold SQLite's write lock from everyone else. A
+    deletion cut short is taken up again by the next sweep."""
+    async with store.transaction() as repos:
+        cohort = await repos.cohorts.by_id(cohort_id)
+        assert cohort is not None
+        if not await repos.retention.kept_figures(cohort_id):
+            await _keep_figures(repos, cohort, now)
+        counts: dict[str, int] = {}
+        if kind is Kind.quiz_answers:
+            counts["quiz_answers"] = await repos.retention.delete_quiz_answers(cohort_id)
+        elif kind is Kind.reflections:
+            counts["reflections"] = await repos.retention.delete_reflections(cohort_id)
+        row = await repos.retention.get(cohort_id)
+        reflections_stay = row is None or Kind.reflections.value not in (row.deleted or {})
+    if kind is Kind.personal_data:
+        counts = await _delete_people(store, cohort, reflections_stay)
+    async with store.transaction() as repos:
+        row = await repos.retention.get_or_add(cohort_id, DEFAULT_DAYS)
+        row.deleted = {**(row.deleted or {}), kind.value: now.isoformat()}
+        await repos.audit.record(
+            "retention_deletion", cohort_id=cohort_id, detail={"kind": kind.value, **counts}, at=now
+        )
     log.info("%s: %s deleted under retention: %s", cohort.key, kind.value, counts)
     return counts
 
 
-async def _delete_people(repos: Repositories, state: CohortRetention) -> dict[str, int]:
+async def _delete_people(store: Store, cohort: Cohort, reflections_stay: bool) -> dict[str, int]:
     """Each member's data in the cohort; a person in no other cohort goes altogether."""
-    cohort = state.cohort
-    reflections_stay = Kind.reflections.value not in state.deleted
     names = {cohort.id: translator(cohort.language)(ANONYMOUS)}
-    personal = PersonalDataRepository(repos.session)
     counts = {"people": 0, "reflections_kept_anonymously": 0, "reflections": 0, "answers": 0}
-    for member in await repos.people.members(cohort.id):
-        erased = await personal.erase(
-            member.person,
-            keep_reflections=reflections_stay,
-            anonymous_names=names,
-            cohort_id=cohort.id,
-            optimise_index=False,
-        )
-        counts["people"] += 1
-        counts["reflections"] += erased.reflections
-        counts["reflections_kept_anonymously"] += erased.kept
-        counts["answers"] += erased.quiz_answers + erased.survey_answers
-    counts["other_rows"] = await repos.retention.delete_cohort_traces(cohort.id)
-    await personal.optimise_search_index()
-    return counts
+    while True:
+        async with store.transaction() as repos:
+            batch = (await repos.people.members(cohort.id))[:PEOPLE_PER_TRANSACTION]
+            personal = PersonalDataRepository(repos.session)
+            for member in batch:
+                erased = await personal.erase(
+                    member.person,
+                    keep_reflections=reflections_stay,
+                    anonymous_names=names,
+                    cohort_id=cohort.id,
+                    optimise_index=False,
+                )
+                counts["people"] += 1
+                counts["reflections"] += erased.reflections
+                counts["reflections_kept_anonymously"] += erased.kept
+                counts["answers"] += erased.quiz_answers + erased.survey_answers
+            if not batch:
+                counts["other_rows"] = await repos.retention.delete_cohort_traces(cohort.id)
+                await personal.optimise_search_index()
+                return counts
 
 
 async def _keep_figures(repos: Repositories, cohort: Cohort, now: datetime) -> None:
