@@ -6,7 +6,7 @@ from handlers import audit, retention
 from handlers.context import Args, Context, Refusal, known_zone
 from handlers.i18n import N_, SUPPORTED, translator
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
-from storage.models import Organisation, Role
+from storage.models import ID_LENGTH, Organisation, Role
 
 
 async def find_organisation(context: Context, wanted: str) -> Organisation:
@@ -102,6 +102,8 @@ async def enrol(context: Context, args: Args) -> list[Outgoing]:
     if len(words) < 2:
         raise Refusal(t("Missing {what}.", what=t("user id and organisation")))
     user_id, organisation = words[0], " ".join(words[1:])
+    if len(user_id) > ID_LENGTH:
+        raise Refusal(t("“{value}” is too long for a user id.", value=user_id[:40] + "…"))
     found = await find_organisation(context, organisation)
     name = args.options.get("name", user_id).replace("_", " ")
     known = await context.repos.people.by_account(cohort.platform, cohort.workspace, user_id)

@@ -21,8 +21,11 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.types import TypeDecorator
+
+NAME_LENGTH = 200  # a person's display name
+ID_LENGTH = 100  # a person's platform user id, and a workspace's or tenant's id
 
 
 def utcnow() -> datetime:
@@ -140,9 +143,9 @@ class Person(Base):
     platform: Mapped[str] = mapped_column(String(20))
     workspace: Mapped[str] = mapped_column(String(100))
     # None until a roster row that named only an e-mail address is linked to an account.
-    user_id: Mapped[str | None] = mapped_column(String(100))
+    user_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
-    display_name: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     language: Mapped[str | None] = mapped_column(String(5))
     timezone: Mapped[str | None] = mapped_column(String(64))  # else the cohort's
     # When nudges may reach the person, e.g. "1-5 08:00-17:00"; None is that default.
@@ -155,6 +158,11 @@ class Person(Base):
     # installed the app); cleared when they next use Digilog.
     unreachable_since: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("display_name")
+    def _fitting(self, key: str, value: str) -> str:
+        # A platform lets people call themselves anything; the column holds 200 characters.
+        return value[:NAME_LENGTH]
 
 
 class Membership(Base):

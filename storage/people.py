@@ -8,7 +8,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import Cohort, CohortChannel, Membership, Organisation, Person, Role, utcnow
+from storage.models import (
+    NAME_LENGTH,
+    Cohort,
+    CohortChannel,
+    Membership,
+    Organisation,
+    Person,
+    Role,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -161,7 +170,7 @@ class PeopleRepository:
                     workspace=workspace,
                     user_id=user_id,
                     email=email,
-                    display_name=display_name,
+                    display_name=display_name[:NAME_LENGTH],
                     created_at=utcnow(),
                 )
             )

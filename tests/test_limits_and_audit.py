@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,3 +104,26 @@ async def test_an_erasure_and_a_personal_export_are_logged_by_number_only(
         ("export_personal_data", anna.id, anna.id),
         ("erasure", anna.id, anna.id),
     ]
+
+
+async def test_names_and_ids_longer_than_any_real_one_are_fitted_or_refused(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """SQLite stores any length; PostgreSQL refuses a value longer than its column."""
+    cohort = await make_cohort(store, programme, self_enrol=True)
+    chat = Chat(digilog, cohort)
+    long_name = "Å" * 1000
+    chat_actor = chat.actor
+    chat.actor = lambda user: replace(chat_actor(user), display_name=long_name)  # type: ignore[method-assign]
+    joined = await chat.say("newcomer", "join umea")
+    assert "Welcome" in joined.text or "joined" in joined.text.lower(), joined.text
+    async with store.transaction() as repos:
+        person = await repos.people.by_account("console", "local", "newcomer")
+        assert person is not None and person.display_name == "Å" * 200
+    chat.actor = chat_actor  # type: ignore[method-assign]
+
+    too_long = "u" * 150
+    refused = await chat.say("fia", f"enrol {too_long} umea")
+    assert "too long for a user id" in refused.text
+    async with store.transaction() as repos:
+        assert await repos.people.by_account("console", "local", too_long) is None
