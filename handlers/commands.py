@@ -1,12 +1,16 @@
-"""The command table: what each command is called, who may run it, and its help."""
+"""The command table: what each command is called, who may run it, and its help.
+
+Who may run a command is its row in the role matrix (handlers/access.py), checked by
+`Digilog` before the command runs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 from handlers import (
+    access,
     bank,
     buddies,
     export,
@@ -21,18 +25,10 @@ from handlers import (
     surveys,
     themes,
 )
+from handlers.access import Access as Access  # re-exported: the table's levels
 from handlers.context import Args, Context
 from handlers.i18n import N_
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
-
-
-class Access(IntEnum):
-    """Who may run a command; each level includes the ones above it."""
-
-    anyone = 0
-    member = 1
-    facilitator = 2
-
 
 Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
 
@@ -46,6 +42,7 @@ class Command:
     run: Run
     flags: tuple[str, ...] = ()
     options: tuple[str, ...] = field(default=("in",))
+    note: str = ""  # for the role matrix, in English: what the command checks beyond the role
 
 
 async def _help(context: Context, args: Args) -> list[Outgoing]:
@@ -60,34 +57,39 @@ COMMANDS: tuple[Command, ...] = (
         N_("Join this channel's cohort."),
         Access.anyone,
         people.join,
+        note="in the cohort's channel, if it allows self-enrolment",
     ),
     Command(
         ("language",),
         N_("language sv|en"),
         N_("Choose the language I write to you in."),
-        Access.anyone,
+        Access.enrolled,
         people.language,
+        note="one's own",
     ),
     Command(
         ("timezone",),
         N_("timezone [Europe/Stockholm]"),
         N_("Show or change the time zone times are shown to you in."),
-        Access.anyone,
+        Access.enrolled,
         people.timezone,
+        note="one's own",
     ),
     Command(
         ("nudges",),
         N_("nudges [snooze | mute KIND | unmute KIND | on]"),
         N_("Your nudges: snooze them for a week, mute a kind, or turn them on again."),
-        Access.anyone,
+        Access.enrolled,
         nudges.settings,
+        note="one's own",
     ),
     Command(
         ("hours",),
         N_("hours [mon-fri 08-17]"),
         N_("Show or set the hours in which nudges may reach you."),
-        Access.anyone,
+        Access.enrolled,
         nudges.hours,
+        note="one's own",
     ),
     Command(
         ("theme",),
@@ -118,6 +120,7 @@ COMMANDS: tuple[Command, ...] = (
         N_("List or search the reflection bank."),
         Access.member,
         bank.bank,
+        note="only reflections one may read",
         flags=("mine",),
         options=("theme", "kind", "in"),
     ),
@@ -147,14 +150,14 @@ COMMANDS: tuple[Command, ...] = (
         ("survey",),
         N_("survey [theme]"),
         N_("Answer the survey after a theme."),
-        Access.member,
+        Access.participant,
         surveys.take_survey,
     ),
     Command(
         ("assess",),
         N_("assess [--mine]"),
         N_("Take the self-assessment while it is open, or see your own change per area."),
-        Access.member,
+        Access.participant,
         surveys.take_assessment,
         flags=("mine",),
     ),
@@ -353,6 +356,7 @@ COMMANDS: tuple[Command, ...] = (
         N_("Enrol a person in this cohort."),
         Access.facilitator,
         people.enrol,
+        note="the only role change in chat: --facilitator, --support",
         flags=("facilitator", "support"),
         options=("name", "in"),
     ),
@@ -402,6 +406,7 @@ COMMANDS: tuple[Command, ...] = (
         N_("Everything Digilog stores about you, as a file sent to you."),
         Access.anyone,
         personal_data.mydata,
+        note="one's own data",
     ),
     Command(
         ("forget",),
@@ -409,6 +414,7 @@ COMMANDS: tuple[Command, ...] = (
         N_("Erase everything Digilog stores about you (you confirm first)."),
         Access.anyone,
         personal_data.forget,
+        note="one's own data",
     ),
 )
 
@@ -428,20 +434,21 @@ def find(text: str) -> tuple[Command | None, str]:
     return None, stripped
 
 
-def access_of(context: Context) -> Access:
-    if context.is_facilitator:
-        return Access.facilitator
-    return Access.member if context.member is not None else Access.anyone
-
-
 def help_message(context: Context, extra: list[tuple[str, str]] | None = None) -> Message:
+    """The commands this person may run here, and nothing else."""
     t = context.t
-    level = access_of(context)
+    standing = access.standing_of(context)
     build = MessageBuilder().heading(t("Digilog commands"))
-    rows = [(t(c.usage), t(c.summary)) for c in COMMANDS if c.access <= level]
+    rows = [(t(c.usage), t(c.summary)) for c in COMMANDS if access.allows(c.access, standing)]
     build.facts(rows + (extra or []))
-    if level is Access.anyone:
+    if standing in (access.Standing.unknown, access.Standing.known):
         build.note(t("You are not in a cohort here yet: write `join` in your cohort's channel."))
-    elif level is Access.member:
+    elif standing is not access.Standing.facilitator:
         build.note(t("Reply in a theme's thread to take part in its digilog."))
     return build.build()
+
+
+def matrix_markdown() -> str:
+    """The whole role matrix as Markdown (docs/role-matrix.md): these commands, the buttons,
+    the forms and the administrator's acts."""
+    return access.matrix_markdown((c.usage, c.access, c.note) for c in COMMANDS)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from handlers import (
+    access,
     bank,
     buddies,
     channels,
@@ -54,6 +55,12 @@ def _cohort_of(action_id: str) -> int | None:
         return None
     head = parts[1].partition("-")[0] if parts[0] == "quiz" else parts[1]
     return int(head) if head.isdigit() else None
+
+
+def _of_this_cohort(context: Context, action_id: str) -> None:
+    """A button of another cohort does nothing here, even for someone in both."""
+    if _cohort_of(action_id) != context.require_cohort().id:
+        raise Refusal(context.t("That button belongs to another cohort."))
 
 
 class Digilog:
@@ -124,11 +131,7 @@ class Digilog:
             case PostDeleted():
                 return await bank.post_deleted(context, event)
             case FormSubmitted():
-                if event.form_id.startswith(surveys.PREFIX):
-                    return await surveys.form_submitted(context, event)
-                if event.form_id.startswith(meetings.PREFIX):
-                    return await meetings.form_submitted(context, event)
-                return await bank.form_submitted(context, event)
+                return await self._form(context, event)
             case MessageSaved():
                 return await bank.message_saved(context, event)
             case HomeOpened():
@@ -146,46 +149,57 @@ class Digilog:
             )
             lead.blocks.extend(help_text.blocks)
             return [context.reply(lead.build())]
-        if command.access >= commands.Access.member and context.cohort is not None:
-            context.require_member()
-        if command.access is commands.Access.facilitator:
-            context.require_facilitator()
+        access.require(context, command.access)
         args = Args.parse(rest, flags=command.flags, options=command.options)
         return await command.run(context, args)
 
     async def _choice(self, context: Context, action_id: str) -> list[Outgoing]:
-        kind = action_id.split(":", 1)[0]
+        act = access.button(action_id)
+        if act is None:
+            log.warning("unknown action id %r", action_id)
+            raise Refusal(context.t("That button no longer does anything."))
+        access.require(context, act.access)  # the role matrix; the features check the rest
+        kind = act.kind
         if kind == "quiz" and (action := quiz.QuizAction.parse(action_id)) is not None:
             return await quiz.choice(context, action)
         if kind == "nudge":
             return await nudges.confirm(context, action_id)
         if kind == "pair":
+            _of_this_cohort(context, action_id)
             return await buddies.announce(context, action_id)
         if kind == "met":
             return await buddies.met(context, action_id)
         if kind == "meeting":
-            context.require_member()
             return [await meetings.form_for(context, meetings.kind_of(context, action_id))]
         if kind == "lab":
-            context.require_member()
             return await labs.choice(context, action_id)
         if kind == personal_data.PREFIX:
             return await personal_data.forget_choice(context, action_id)
         if kind in ("reflect", "join", "survey"):
             # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`,
             # `survey:<cohort>:theme:3` when a survey opens.
-            _, cohort_id, argument = [*action_id.split(":", 2), "", ""][:3]
-            if str(context.require_cohort().id) != cohort_id:
-                raise Refusal(context.t("That button belongs to another cohort."))
+            _of_this_cohort(context, action_id)
+            argument = [*action_id.split(":", 2), ""][2]
             if kind == "survey":
                 return [await surveys.form_for(context, argument)]
             if kind == "join":
                 return await people.join(context, Args(argument, set(), {}))
-            context.require_member()
             theme = int(argument) if argument.isdigit() else None
             return [Outgoing(ToActor(), await bank.reflection_form(context, theme))]
         log.warning("unknown action id %r", action_id)
         raise Refusal(context.t("That button no longer does anything."))
+
+    async def _form(self, context: Context, event: FormSubmitted) -> list[Outgoing]:
+        act = access.form(event.form_id)
+        if act is None:
+            log.warning("unknown form id %r", event.form_id)
+            raise Refusal(context.t("That button no longer does anything."))
+        access.require(context, act.access)
+        if act.kind == "survey":
+            return await surveys.form_submitted(context, event)
+        if act.kind == "meeting":
+            return await meetings.form_submitted(context, event)
+        return await bank.form_submitted(context, event)
 
     async def delivered(self, report: Delivered) -> None:
         """Keep the platform's id of a posted message that others will reply to."""

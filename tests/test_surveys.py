@@ -295,7 +295,7 @@ async def test_a_plan_for_change_is_shared_with_ones_own_support_function(
         kinds = Counter(
             [
                 (view.reflection.source, view.reflection.visibility)
-                async for view in repos.reflections.export(cohort.id)
+                async for view in repos.reflections.export(cohort.id, private=True)
             ]
         )
     assert kinds == {
