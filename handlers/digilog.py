@@ -41,7 +41,7 @@ from handlers.vocabulary import (
     ToActor,
     say,
 )
-from storage.models import utcnow
+from storage.models import ID_LENGTH, utcnow
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,12 @@ class Digilog:
 
     async def handle(self, event: Inbound, *, delivery_id: str | None = None) -> list[Outgoing]:
         """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""
-        if isinstance(event, CommandReceived | FormSubmitted) and event.actor.platform != "console":
-            actor = event.actor
+        actor = event.actor
+        if len(actor.user_id) > ID_LENGTH or len(actor.workspace) > ID_LENGTH:
+            # Longer than any platform's ids: nobody real, and no row could hold it.
+            log.warning("%s event from an id too long to be real: ignored", actor.platform)
+            return []
+        if isinstance(event, CommandReceived | FormSubmitted) and actor.platform != "console":
             wait = self.pace.wait((actor.platform, actor.workspace, actor.user_id), self.now())
             if wait:
                 t = translator(language_of(actor.locale))

@@ -125,5 +125,7 @@ async def test_names_and_ids_longer_than_any_real_one_are_fitted_or_refused(
     too_long = "u" * 150
     refused = await chat.say("fia", f"enrol {too_long} umea")
     assert "too long for a user id" in refused.text
+    # Such an id from a platform is nobody real: ignored, and nothing stored.
+    assert (await chat.say(too_long, "join umea")).outgoing == []
     async with store.transaction() as repos:
         assert await repos.people.by_account("console", "local", too_long) is None
