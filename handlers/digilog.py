@@ -153,8 +153,21 @@ class Digilog:
             )
             lead.blocks.extend(help_text.blocks)
             return [context.reply(lead.build())]
-        access.require(context, command.access)
         args = Args.parse(rest, flags=command.flags, options=command.options)
+        named, cohort = args.options.get("in"), context.cohort
+        if named and cohort is not None and named not in (cohort.key, f"#{cohort.id}"):
+            # In a cohort's channel the command is that cohort's: acting on it while the
+            # person named another would do the wrong thing to the wrong people.
+            raise Refusal(
+                context.t(
+                    "This is the channel of {cohort}, and --in {key} names another cohort: "
+                    "write the command in a direct message to Digilog, or in that cohort's "
+                    "channel.",
+                    cohort=cohort.title,
+                    key=named,
+                )
+            )
+        access.require(context, command.access)
         return await command.run(context, args)
 
     async def _choice(self, context: Context, action_id: str) -> list[Outgoing]:

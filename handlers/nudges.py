@@ -8,7 +8,7 @@ from datetime import timedelta
 from handlers.context import Args, Context, Refusal
 from handlers.deliveries import MUTABLE
 from handlers.humane import WorkingHours, holiday_name
-from handlers.i18n import N_
+from handlers.i18n import Translator
 from handlers.people import find_organisation
 from handlers.progress import missing
 from handlers.steps import AD_HOC, CLOSING_GRACE, Task, deadline
@@ -19,12 +19,21 @@ from storage.models import Person
 
 SNOOZE = timedelta(days=7)
 PREVIEW_NAMES = 30
-TASK_LABELS = {
-    Task.post: N_("has not posted in the digilog"),
-    Task.reply: N_("has posted but not replied to anyone"),
-    Task.quiz: N_("has not finished the quiz"),
-    Task.survey: N_("has not answered the survey"),
-}
+
+
+def task_label(t: Translator, task: Task, n: int) -> str:
+    """Who has not done a task: one person "has not", several "have not"."""
+    match task:
+        case Task.post:
+            return t.plural("has not posted in the digilog", "have not posted in the digilog", n)
+        case Task.reply:
+            return t.plural(
+                "has posted but not replied to anyone", "have posted but not replied to anyone", n
+            )
+        case Task.quiz:
+            return t.plural("has not finished the quiz", "have not finished the quiz", n)
+        case Task.survey:
+            return t.plural("has not answered the survey", "have not answered the survey", n)
 
 
 def _person(context: Context) -> Person:
@@ -169,13 +178,14 @@ async def preview(context: Context, args: Args) -> list[Outgoing]:
         if m.person.id in set(people_ids)
     ]
     build = MessageBuilder().heading(t("Nudge preview"))
+    what = task_label(t, task, len(names))
     build.para(
         t.plural(
             "{n} person in theme {number} {what}:",
             "{n} people in theme {number} {what}:",
             len(names),
             number=number,
-            what=t(TASK_LABELS[task]),
+            what=what,
         )
     )
     build.bullets(names[:PREVIEW_NAMES])

@@ -733,3 +733,21 @@ async def test_the_platforms_locale_counts_when_nobody_has_chosen(
     # A saved choice wins over the platform's hint.
     await chat.say("bjorn", "language sv")
     assert "== Kommandon i Digilog ==" in (await chat.say("bjorn", "help")).text
+
+
+async def test_in_another_cohorts_channel_in_key_is_refused_rather_than_ignored(
+    store: Store, programme: Programme, digilog: Digilog, cohort: Cohort
+) -> None:
+    """Fia facilitates two cohorts; in grupp-2's channel she names grupp-1."""
+    other = await make_cohort(store, programme, "grupp-2")
+    in_other = Chat(digilog, other)
+    refused = await in_other.say("fia", f"theme start 1 --in {cohort.key}")
+    assert "names another cohort" in refused.text
+    async with store.transaction() as repos:
+        assert await repos.themes.started(cohort.id) == []
+        assert await repos.themes.started(other.id) == []
+    # Naming the channel's own cohort is fine.
+    started = await in_other.say("fia", "theme start 1 --in grupp-2")
+    assert "names another cohort" not in started.text
+    async with store.transaction() as repos:
+        assert [run.theme_number for run in await repos.themes.started(other.id)] == [1]

@@ -276,6 +276,7 @@ async def test_weekly_cap_snooze_and_mute_hold(
         running.clock.moment = monday + timedelta(days=day)
         text = await nudge(chat, command)
         assert "Anna Lindqvist" in text and "goes to 1 person" in text
+        assert "1 person in theme 1 has " in text
         await running.at(monday + timedelta(days=day, minutes=1))
         if day == 0:
             await chat.post("anna", 1, "Nu har jag skrivit!")
@@ -296,7 +297,7 @@ async def test_weekly_cap_snooze_and_mute_hold(
     muted = await chat.say("cecilia", "nudges mute post")
     assert "Muted kinds    post" in muted.text
     running.clock.moment = monday + timedelta(days=8)
-    await nudge(chat, "nudge 1 post")
+    assert "2 people in theme 1 have not posted" in await nudge(chat, "nudge 1 post")
     await running.at(monday + timedelta(days=8, minutes=1))
     assert running.dms("bjorn") == [] and running.dms("cecilia") == []
     reasons = {r.reason for r in await running.rows() if r.state is DeliveryState.skipped}
