@@ -103,7 +103,10 @@ class CohortRetention:
     def noticed_for(self, kind: Kind, deadline: datetime) -> datetime | None:
         """When the facilitators were told of this deadline, if they were."""
         told = self.noticed.get(kind.value)
-        if not isinstance(told, dict) or told.get("for") != deadline.isoformat():
+        if not isinstance(told, dict):
+            return None
+        # Compared as moments: the same one may be written in another time zone.
+        if datetime.fromisoformat(str(told["for"])) != deadline:
             return None
         return datetime.fromisoformat(str(told["at"]))
 
