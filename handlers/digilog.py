@@ -76,7 +76,7 @@ class Digilog:
     async def handle(self, event: Inbound, *, delivery_id: str | None = None) -> list[Outgoing]:
         """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""
         actor = event.actor
-        if len(actor.user_id) > ID_LENGTH or len(actor.workspace) > ID_LENGTH:
+        if len(actor.user_id or "") > ID_LENGTH or len(actor.workspace or "") > ID_LENGTH:
             # Longer than any platform's ids: nobody real, and no row could hold it.
             log.warning("%s event from an id too long to be real: ignored", actor.platform)
             return []

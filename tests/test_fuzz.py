@@ -30,14 +30,12 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 import yaml
-from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
-from bot.settings import Settings
 from bot.slack.app import SAVE_SHORTCUT
-from bot.web import MAX_BODY_BYTES, WORK, create_app
+from bot.web import MAX_BODY_BYTES, WORK
 from handlers import admin, commands
 from handlers.calendar_file import parse_calendar
 from handlers.programme_file import Programme, parse_programme
@@ -49,10 +47,12 @@ from storage.unit import Store
 from tests import slack_payloads as p
 from tests import test_teams_scenarios as teams_scenarios
 from tests.conftest import EXAMPLE, ROOT, TABLES, make_cohort
+from tests.servers import SLACK_SECRET as SECRET
+from tests.servers import serve, serve_settings
 from tests.slack_fake import FakeSlack
 from tests.teams_fake import APP_ID
 from tests.test_slack_scenarios import PEOPLE as SLACK_PEOPLE
-from tests.test_slack_scenarios import SECRET, Slack, settle, slack_cohort
+from tests.test_slack_scenarios import Slack, settle, slack_cohort
 
 teams = teams_scenarios.teams  # the fixture: `digilog serve` with Teams, a fake Connector
 Teams = teams_scenarios.Teams
@@ -460,21 +460,9 @@ async def slack_server(
     async with FakeSlack() as fake, aiohttp.ClientSession() as http:
         for user, name, _, _, locale in SLACK_PEOPLE:
             fake.users[user] = {"real_name": name, "display_name": name, "locale": locale}
-        settings_ = Settings(
-            _env_file=None,
-            database_url=database_url,
-            data_dir=tmp_path,
-            slack_bot_token="xoxb-test",
-            slack_signing_secret=SECRET,
-            slack_api_url=fake.api_url,
-        )
-        server = TestServer(create_app(settings_), host="127.0.0.1")
-        await server.start_server()
-        try:
+        async with serve(serve_settings(database_url, tmp_path, slack=fake)) as server:
             slack = Slack(fake, str(server.make_url("/slack/events")), http, store)
             yield SlackServer(slack, server.app[WORK].drained)
-        finally:
-            await server.close()
 
 
 def not_a_command(value: str) -> bool:
@@ -610,6 +598,20 @@ async def test_broken_teams_activities_get_no_5xx_no_error_and_store_nothing(
             crashed.append((activity, errors))
     assert crashed == [], "\n".join(f"{json.dumps(a)[:400]}\n  -> {e}" for a, e in crashed)
     assert changed(before, await row_counts(teams.store, skip)) == {}
+
+
+async def test_a_teams_activity_from_nobody_is_not_acted_on(
+    teams: Teams, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by the property above: a `from` without an id crashed the queued work."""
+    caplog.set_level(logging.WARNING)
+    before = await row_counts(teams.store, (*BOOKKEEPING, "conversation_addresses"))
+    for base in teams_bases(teams):
+        base["from"] = {"name": "Nobody"}
+        assert await teams.send(base) < 500
+    assert errors_in(caplog.records) == []
+    after = await row_counts(teams.store, (*BOOKKEEPING, "conversation_addresses"))
+    assert changed(before, after) == {}
 
 
 # ---------------------------------------------------------------- bodies over the limit

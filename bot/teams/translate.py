@@ -125,6 +125,8 @@ def _mentions(activity: Activity) -> tuple[bool, tuple[str, ...]]:
 def event_of(activity: Activity) -> Inbound | None:
     """The neutral event an activity means, or None for what Digilog does not act on."""
     actor, where = actor_of(activity), conversation_of(activity)
+    if not actor.user_id:
+        return None  # from nobody Digilog could answer or remember
     data: Any = activity.value
     if activity.type == "invoke" and activity.name == "adaptiveCard/action":
         return _card_action(actor, where, field_of(data, "action", "data"))
