@@ -11,20 +11,19 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bot.settings import Settings
-from bot.web import WORK, create_app
+from bot.web import WORK
 from handlers.admin import add_channel, import_roster
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
 from storage.models import QuizAnswer, Reflection, Role, ThemePost, ThemeRun
 from storage.unit import Store
 from tests import slack_payloads as p
+from tests.servers import serve, serve_settings
 from tests.slack_fake import FakeSlack
 from tests.teams_fake import APP_ID, TENANT, FakeConnector
-from tests.test_slack_scenarios import SECRET, Slack, buttons, settle, slack_cohort
+from tests.test_slack_scenarios import Slack, buttons, settle, slack_cohort
 from tests.test_teams_scenarios import SIGNER, Teams, actions, texts
 
 SLACK_CHANNEL = "C_COHORT"
@@ -62,23 +61,15 @@ async def both(
     async with FakeSlack() as fake, connector.running(), aiohttp.ClientSession() as http:
         for user, name in (("U_FIA", "Fia Facilitator"), ("U_ANNA", "Anna Lindqvist")):
             fake.users[user] = {"real_name": name, "display_name": name, "locale": "en-GB"}
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            data_dir=tmp_path,
-            slack_bot_token="xoxb-test",
-            slack_signing_secret=SECRET,
-            slack_api_url=fake.api_url,
-            teams_app_id=APP_ID,
-            teams_app_password="app-secret",
-            teams_tenant_id=TENANT,
-            teams_token_url=connector.token_url,
+        settings = serve_settings(
+            database_url,
+            tmp_path,
+            slack=fake,
+            teams=connector,
             sender_poll_seconds=0.1,
             schedule_sweep_seconds=3600,
         )
-        server = TestServer(create_app(settings), host="127.0.0.1")
-        await server.start_server()
-        try:
+        async with serve(settings) as server:
             with SIGNER.serving_keys():
                 yield Both(
                     Slack(fake, str(server.make_url("/slack/events")), http, store),
@@ -93,8 +84,6 @@ async def both(
                     store,
                 )
             await settle(fake)
-        finally:
-            await server.close()
 
 
 async def test_theme_one_runs_in_a_slack_and_a_teams_channel_at_once(both: Both) -> None:

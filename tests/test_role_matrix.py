@@ -37,13 +37,12 @@ from typing import Any
 import aiohttp
 import click
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import inspect, select, text
 
 from bot.cli import main as cli
 from bot.console.render import render
 from bot.settings import Settings
-from bot.web import RUNTIME, WORK, create_app
+from bot.web import RUNTIME, WORK
 from handlers import access, bank, commands, meetings, personal_data, surveys
 from handlers.access import Access, Standing
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
@@ -69,9 +68,9 @@ from storage.models import BuddyMember, Person, Role
 from storage.unit import Store
 from tests import slack_payloads as p
 from tests.conftest import ROOT
+from tests.servers import SLACK_SECRET, serve, serve_settings
 from tests.slack_fake import FakeSlack
 from tests.teams_fake import APP_ID, BOT, TENANT, FakeConnector
-from tests.test_slack_scenarios import SECRET as SLACK_SECRET
 from tests.test_teams_scenarios import SIGNER
 
 LAB = "hantera-information"  # a lab of examples/digital-kompetens.yaml, session 1 online
@@ -661,15 +660,10 @@ class Served:
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Served]:
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    # A walk sends a person's commands faster than anyone types: no slowing down here.
-    server.app[RUNTIME].digilog.pace = PerPerson(burst=1_000_000)
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Served(http, str(server.make_url("/")), server.app[WORK].drained)
-    finally:
-        await server.close()
+    async with serve(settings) as server, aiohttp.ClientSession() as http:
+        # A walk sends a person's commands faster than anyone types: no slowing down here.
+        server.app[RUNTIME].digilog.pace = PerPerson(burst=1_000_000)
+        yield Served(http, str(server.make_url("/")), server.app[WORK].drained)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -681,15 +675,7 @@ async def test_every_command_by_everyone_in_slack(
     async with FakeSlack() as fake:
         for user in SLACK.ids.values():
             fake.users[user] = {"real_name": user.title(), "locale": "sv-SE"}
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            data_dir=tmp_path,
-            slack_bot_token="xoxb-test",
-            slack_signing_secret=SLACK_SECRET,
-            slack_api_url=fake.api_url,
-        )
-        async with serving(settings) as served:
+        async with serving(serve_settings(database_url, tmp_path, slack=fake)) as served:
 
             async def say(who: Principal, line: str) -> Answer:
                 team = SLACK.other_workspace if who.elsewhere else SLACK.workspace
@@ -727,60 +713,54 @@ async def test_every_command_by_everyone_in_teams(
     await two_cohorts(store, programme, TEAMS)
     activities = itertools.count(1)
     connector = FakeConnector(APP_ID, "app-secret")
-    async with connector.running():
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            data_dir=tmp_path,
-            teams_app_id=APP_ID,
-            teams_app_password="app-secret",
-            teams_tenant_id=TEAMS.workspace,
-            teams_token_url=connector.token_url,
-        )
-        async with serving(settings) as served:
-            with SIGNER.serving_keys():
+    # The app serves the fake's tenant, TENANT: TEAMS.workspace, grupp-1's and grupp-2's.
+    async with (
+        connector.running(),
+        serving(serve_settings(database_url, tmp_path, teams=connector)) as served,
+    ):
+        with SIGNER.serving_keys():
 
-                async def say(who: Principal, line: str) -> Answer:
-                    tenant = TEAMS.other_workspace if who.elsewhere else TEAMS.workspace
-                    body = {
-                        "type": "message",
-                        "id": f"walk-{next(activities)}",
-                        "channelId": "msteams",
-                        "serviceUrl": connector.service_url,
-                        "from": {"id": who.user, "name": who.user, "aadObjectId": who.user},
-                        "recipient": {"id": BOT, "name": "Digilog"},
-                        "conversation": {
-                            "id": TEAMS.channel,
-                            "conversationType": "channel",
-                            "isGroup": True,
-                            "tenantId": tenant,
-                        },
-                        "locale": "en-GB",
-                        "channelData": {"tenant": {"id": tenant}, "team": {"id": "19:team"}},
-                        "text": f"<at>Digilog</at> {line}",
-                        "entities": [
-                            {
-                                "type": "mention",
-                                "mentioned": {"id": BOT, "name": "Digilog"},
-                                "text": "<at>Digilog</at>",
-                            }
-                        ],
-                    }
-                    token = SIGNER.token(audience=APP_ID, service_url=connector.service_url)
-                    before = len(connector.calls)
-                    async with served.http.post(
-                        served.url + "api/messages",
-                        json=body,
-                        headers={"Authorization": f"Bearer {token}"},
-                    ) as response:
-                        assert response.status == 200
-                    await served.drained()
-                    calls = connector.calls[before:]
-                    public = [c for c in calls if c.conversation_id == TEAMS.channel]
-                    private = [s for c in calls if c not in public for s in strings(c.body)]
-                    return Answer("\n".join(private), len(public))
+            async def say(who: Principal, line: str) -> Answer:
+                tenant = TEAMS.other_workspace if who.elsewhere else TEAMS.workspace
+                body = {
+                    "type": "message",
+                    "id": f"walk-{next(activities)}",
+                    "channelId": "msteams",
+                    "serviceUrl": connector.service_url,
+                    "from": {"id": who.user, "name": who.user, "aadObjectId": who.user},
+                    "recipient": {"id": BOT, "name": "Digilog"},
+                    "conversation": {
+                        "id": TEAMS.channel,
+                        "conversationType": "channel",
+                        "isGroup": True,
+                        "tenantId": tenant,
+                    },
+                    "locale": "en-GB",
+                    "channelData": {"tenant": {"id": tenant}, "team": {"id": "19:team"}},
+                    "text": f"<at>Digilog</at> {line}",
+                    "entities": [
+                        {
+                            "type": "mention",
+                            "mentioned": {"id": BOT, "name": "Digilog"},
+                            "text": "<at>Digilog</at>",
+                        }
+                    ],
+                }
+                token = SIGNER.token(audience=APP_ID, service_url=connector.service_url)
+                before = len(connector.calls)
+                async with served.http.post(
+                    served.url + "api/messages",
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as response:
+                    assert response.status == 200
+                await served.drained()
+                calls = connector.calls[before:]
+                public = [c for c in calls if c.conversation_id == TEAMS.channel]
+                private = [s for c in calls if c not in public for s in strings(c.body)]
+                return Answer("\n".join(private), len(public))
 
-                await walk_commands(say, TEAMS, snapshot_of(store))
+            await walk_commands(say, TEAMS, snapshot_of(store))
     async with store.transaction() as repos:
         assert await repos.people.by_account("teams", TEAMS.other_workspace, "29:fia") is None
 

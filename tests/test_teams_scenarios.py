@@ -13,18 +13,18 @@ from typing import Any
 import aiohttp
 import jsonschema
 import pytest
-from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from bot.settings import Settings
-from bot.web import WORK, create_app
+from bot.web import WORK
 from handlers.admin import import_roster
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
 from storage.models import ProcessedEvent, QuizAnswer, Reflection, Role, ThemeRun
 from storage.unit import Store
 from tests.conftest import ROOT
+from tests.servers import serve, serve_settings
 from tests.teams_fake import (
     APP_ID,
     BOT,
@@ -137,25 +137,13 @@ async def teams(
     signer = SIGNER
     connector = FakeConnector(APP_ID, "app-secret")
     async with connector.running(), aiohttp.ClientSession() as http:
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            data_dir=tmp_path,
-            teams_app_id=APP_ID,
-            teams_app_password="app-secret",
-            teams_tenant_id=TENANT,
-            teams_token_url=connector.token_url,
-        )
-        server = TestServer(create_app(settings), host="127.0.0.1")
-        await server.start_server()
-        try:
+        settings = serve_settings(database_url, tmp_path, teams=connector)
+        async with serve(settings) as server:
             with signer.serving_keys():
                 url = str(server.make_url("/api/messages"))
                 drained = server.app[WORK].drained
                 yield Teams(connector, signer, url, http, store, drained)
             check_cards(connector)
-        finally:
-            await server.close()
 
 
 def check_cards(connector: FakeConnector) -> None:
