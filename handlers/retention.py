@@ -241,6 +241,8 @@ async def _tell(
 ) -> list[Kind]:
     """Plan the notices that are due; returns the kinds whose deletion is due."""
     cohort = state.cohort
+    if not any(now >= deadline - NOTICE_AHEAD for _, deadline in state.pending()):
+        return []  # nothing to tell or delete yet: most cohorts, most of the time
     facilitators = [
         m.person
         for m in await repos.people.members(cohort.id, Role.facilitator)

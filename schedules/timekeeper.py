@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -30,6 +30,7 @@ from storage.unit import Store
 log = logging.getLogger(__name__)
 
 SWEEP_JOB = "sweep"
+RETENTION_EVERY = timedelta(minutes=10)
 STOP_WAIT_SECONDS = 10
 
 
@@ -57,6 +58,7 @@ class Timekeeper:
         self.sweep_seconds, self.timers = sweep_seconds, timers
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._built: dict[int, str] = {}  # cohort id → fingerprint its timers were built from
+        self._retention_next: datetime | None = None
         # Planning runs one at a time; stopping waits for the one under way, since
         # APScheduler's shutdown would cancel it mid-transaction and log that as a failure.
         self._busy = asyncio.Lock()
@@ -89,7 +91,11 @@ class Timekeeper:
         """Plan whatever is due, and rebuild the timers of every calendar that changed."""
         async with self._busy:
             now = self.clock.now()
-            noticed = self.timers and (await retention.sweep(self.store, now)).notices
+            noticed = 0
+            if self.timers and (self._retention_next is None or now >= self._retention_next):
+                # Retention is counted in days: every sweep would only repeat the reads.
+                noticed = (await retention.sweep(self.store, now)).notices
+                self._retention_next = now + RETENTION_EVERY
             if await plan_everything(self.store, now) or noticed:
                 self.wake_senders()
             if self.timers:
