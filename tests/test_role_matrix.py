@@ -15,6 +15,8 @@ visible effect, must do its thing.
 
 - The neutral path (`Digilog.handle` with console actors, as tests/chat.py does): every
   command, every button kind and every form kind, on SQLite and PostgreSQL.
+- The console adapter itself (`as USER`, then the command, read from what it prints): every
+  command, on SQLite and PostgreSQL.
 - Slack (signed slash commands to `digilog serve` against the fake Web API, in Swedish) and
   Teams (signed activities against the fake Bot Connector): every command for every person,
   on SQLite only. Each of these two walks takes some 5-12 seconds; the neutral one 2-7.
@@ -26,6 +28,7 @@ chat (`enrol --facilitator`) is a facilitator's.
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -41,6 +44,7 @@ from sqlalchemy import inspect, select, text
 
 from bot.cli import main as cli
 from bot.console.render import render
+from bot.console.shell import Console
 from bot.settings import Settings
 from bot.web import RUNTIME, WORK
 from handlers import access, bank, commands, meetings, personal_data, surveys
@@ -486,6 +490,52 @@ async def test_every_command_by_everyone_on_the_neutral_path(
             assert effect in allowed[command.words, who.column].private, (command.words, who)
     async with store.transaction() as repos:
         assert await repos.people.by_account("console", CONSOLE.other_workspace, "fia") is None
+
+
+def console_answer(printed: str, t: Translator) -> Answer:
+    """What the console printed for one line: what it showed the person alone, and how many
+    messages went to a channel or to other people (by the header above each message)."""
+    cut = "\0"
+    channel = t("[Digilog in #{channel}]", channel=cut).split(cut)[0]
+    others = (
+        t("[Digilog → {name}, direct message]", name=cut).split(cut)[1],
+        t("[Digilog → {names}, a group conversation]", names=cut).split(cut)[1],
+    )
+    private, public = [], 0
+    for block in ("\n" + printed).split("\n["):
+        head = "[" + block.split("\n", 1)[0]
+        if head.startswith(channel) or head.endswith(others):
+            public += 1
+        else:
+            private.append("[" + block)
+    return Answer("\n".join(private), public)
+
+
+async def test_every_command_by_everyone_in_the_console(
+    neutral: Neutral, store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The console adapter itself (`digilog console`, `as USER` then the command). The
+    console has one workspace: the user of another one is walked on the neutral path."""
+    monkeypatch.chdir(tmp_path)  # the console saves files (exports, mydata) where it runs
+    async with store.transaction() as repos:
+        cohort = await repos.cohorts.by_key("grupp-1")
+    assert cohort is not None
+    out = io.StringIO()
+    console = Console(neutral.digilog, store, cohort, "fia", out=out, echo=False)
+    await console.load_names()
+    t = translator(CONSOLE.language)
+
+    async def say(who: Principal, line: str) -> Answer:
+        if who.elsewhere:
+            return await neutral.say(who, line)
+        console.user_id = who.user
+        start = len(out.getvalue())
+        await console.line(line)
+        if console._form is not None:  # a form asks its first field: leave it unanswered
+            await console.line("cancel")
+        return console_answer(out.getvalue()[start:], t)
+
+    await walk_commands(say, CONSOLE, snapshot_of(store))
 
 
 async def test_help_lists_exactly_what_the_matrix_allows(neutral: Neutral) -> None:
