@@ -531,9 +531,10 @@ async def test_every_command_by_everyone_in_the_console(
         console.user_id = who.user
         start = len(out.getvalue())
         await console.line(line)
-        if console._form is not None:  # a form asks its first field: leave it unanswered
+        printed = out.getvalue()[start:]
+        if "`cancel`: stop" in printed:  # a form asks its first field: leave it unanswered
             await console.line("cancel")
-        return console_answer(out.getvalue()[start:], t)
+        return console_answer(printed, t)
 
     await walk_commands(say, CONSOLE, snapshot_of(store))
 
