@@ -32,9 +32,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from handlers.roster import RosterRow
 from storage.db import normalise_url
+from storage.models import Role
 
 READY_TIMEOUT = 30.0
+ORGANISATIONS = ("umea", "skelleftea", "ornskoldsvik", "pitea")  # the participants', in turn
+FACILITATOR_ORGANISATION = "region-vasterbotten"
 STOP_TIMEOUT = 10.0  # for a clean exit after the signal (cProfile writes its stats then)
 
 
@@ -265,3 +269,23 @@ def run_in_workdir(
             print(f"kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ the cohort
+
+
+def bench_roster(
+    facilitator: str, facilitator_name: str, users: Sequence[str], name_of: Callable[[str], str]
+) -> list[RosterRow]:
+    """The roster a bench enrols: its facilitator, then every user as a participant of the
+    four organisations in turn (so that every organisation group has people)."""
+    rows = [
+        RosterRow(
+            1, facilitator_name, None, facilitator, FACILITATOR_ORGANISATION, Role.facilitator
+        )
+    ]
+    rows += [
+        RosterRow(i + 2, name_of(user), None, user, ORGANISATIONS[i % 4], Role.participant)
+        for i, user in enumerate(users)
+    ]
+    return rows

@@ -62,6 +62,7 @@ if str(ROOT) not in sys.path:
 from aiohttp import web  # noqa: E402
 from bank_search import table  # noqa: E402
 from common import (  # noqa: E402
+    bench_roster,
     cancel_on_sigterm,
     cpu_seconds,
     run_in_workdir,
@@ -77,7 +78,6 @@ from handlers.admin import CohortSpec, create_cohort, import_roster, load_progra
 from handlers.digilog import Digilog  # noqa: E402
 from handlers.humane import WorkingHours, holiday_name  # noqa: E402
 from handlers.programme_file import load_programme as read_programme  # noqa: E402
-from handlers.roster import RosterRow  # noqa: E402
 from handlers.steps import AD_HOC  # noqa: E402
 from handlers.vocabulary import (  # noqa: E402
     Actor,
@@ -93,7 +93,7 @@ from handlers.vocabulary import (  # noqa: E402
 from schedules.send import Sender  # noqa: E402
 from storage.db import create_engine, normalise_url  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Delivery, DeliveryState, Membership, Person, Role  # noqa: E402
+from storage.models import Delivery, DeliveryState, Membership, Person  # noqa: E402
 from storage.unit import Store  # noqa: E402
 from tests import slack_payloads as payloads  # noqa: E402
 from tests.slack_fake import FakeSlack  # noqa: E402
@@ -104,8 +104,6 @@ TEAM = payloads.TEAM_ID
 CHANNEL = "C_COHORT"
 COHORT_KEY = "fanout"
 FACILITATOR = "U_FAC"
-ORGANISATIONS = ("umea", "skelleftea", "ornskoldsvik", "pitea")
-FACILITATOR_ORGANISATION = "region-vasterbotten"
 ZONE = ZoneInfo("Europe/Stockholm")  # the cohort's, and so everyone's
 THEME = 1
 ALWAYS = WorkingHours.parse("mon-sun 00-24").format()  # what `hours mon-sun 00-24` stores
@@ -255,15 +253,7 @@ async def prepare(url: URL, fake: FakeSlack, users: Sequence[str]) -> Setup:
                 timezone=ZONE.key,
             ),
         )
-        rows = [
-            RosterRow(
-                1, "Fia Facilitator", None, FACILITATOR, FACILITATOR_ORGANISATION, Role.facilitator
-            )
-        ]
-        rows += [
-            RosterRow(i + 2, f"Deltagare {u}", None, u, ORGANISATIONS[i % 4], Role.participant)
-            for i, u in enumerate(users)
-        ]
+        rows = bench_roster(FACILITATOR, "Fia Facilitator", users, lambda user: f"Deltagare {user}")
         started = time.perf_counter()
         created, problems = await import_roster(store, COHORT_KEY, rows, skip_bad=False)
         enrol_seconds = time.perf_counter() - started

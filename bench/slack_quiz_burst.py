@@ -50,6 +50,7 @@ import aiohttp  # noqa: E402
 from common import (  # noqa: E402
     BurstFigures,
     Server,
+    bench_roster,
     cancel_on_sigterm,
     free_port,
     met,
@@ -65,11 +66,10 @@ from handlers.admin import CohortSpec, create_cohort, import_roster, load_progra
 from handlers.digilog import Digilog  # noqa: E402
 from handlers.programme_file import Programme, Quiz  # noqa: E402
 from handlers.programme_file import load_programme as read_programme  # noqa: E402
-from handlers.roster import RosterRow  # noqa: E402
 from handlers.vocabulary import Actor, CommandReceived, Conversation  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Person, QuizAnswer, Role  # noqa: E402
+from storage.models import Person, QuizAnswer  # noqa: E402
 from storage.unit import Store  # noqa: E402
 from tests import slack_payloads as payloads  # noqa: E402
 from tests.slack_fake import RESPONSE_URL, FakeSlack  # noqa: E402
@@ -82,8 +82,6 @@ CHANNEL = "C_COHORT"
 EVENTS = "/slack/events"  # where both servers take Slack's requests
 COHORT_KEY = "quiz-burst"
 FACILITATOR = "U_FAC"
-ORGANISATIONS = ("umea", "skelleftea", "ornskoldsvik", "pitea")
-FACILITATOR_ORGANISATION = "region-vasterbotten"
 WARMUP_THEME = 3  # the facilitator's warm-up clicks answer this quiz, never the timed ones
 OPEN_QUIZZES = (1, 2, WARMUP_THEME)
 WARMUP_REQUESTS = 24
@@ -232,17 +230,7 @@ async def prepare_database(url: str, programme: Programme, users: Sequence[str])
                 language="sv",
             ),
         )
-        rows = [
-            RosterRow(
-                1, "Fia Facilitator", None, FACILITATOR, FACILITATOR_ORGANISATION, Role.facilitator
-            )
-        ]
-        rows += [
-            RosterRow(
-                i + 2, f"Deltagare {user}", None, user, ORGANISATIONS[i % 4], Role.participant
-            )
-            for i, user in enumerate(users)
-        ]
+        rows = bench_roster(FACILITATOR, "Fia Facilitator", users, lambda user: f"Deltagare {user}")
         await import_roster(store, COHORT_KEY, rows, skip_bad=False)
         await open_quizzes(store, cohort.id)
         return cohort.id

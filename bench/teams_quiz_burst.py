@@ -88,6 +88,7 @@ import aiohttp  # noqa: E402
 from common import (  # noqa: E402
     BurstFigures,
     Server,
+    bench_roster,
     cancel_on_sigterm,
     free_port,
     met,
@@ -104,10 +105,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
 from handlers.programme_file import Programme, Quiz  # noqa: E402
 from handlers.programme_file import load_programme as read_programme  # noqa: E402
-from handlers.roster import RosterRow  # noqa: E402
 from storage.db import create_engine, normalise_url  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Person, QuizAnswer, Role, ThemeRun  # noqa: E402
+from storage.models import Person, QuizAnswer, ThemeRun  # noqa: E402
 from storage.unit import Store  # noqa: E402
 from tests.teams_fake import Call, FakeConnector, Signer  # noqa: E402
 
@@ -122,8 +122,6 @@ TEAM_ID = "19:bench-team@thread.tacv2"
 COHORT_KEY = "quiz-burst"
 THEME = 1
 FACILITATOR = "29:bench-fia"
-ORGANISATIONS = ("umea", "skelleftea", "ornskoldsvik", "pitea")
-FACILITATOR_ORGANISATION = "region-vasterbotten"
 CARD = "application/vnd.microsoft.card.adaptive"
 WARMUP_REQUESTS = 24
 TARGET_RPS_RATIO = 0.8  # digilog req/s ≥ 0.8 × the bare app's
@@ -405,20 +403,7 @@ async def prepare_database(url: URL, programme: Programme, users: Sequence[str])
                 language="en",
             ),
         )
-        rows = [
-            RosterRow(
-                1,
-                display_name(FACILITATOR),
-                None,
-                FACILITATOR,
-                FACILITATOR_ORGANISATION,
-                Role.facilitator,
-            )
-        ]
-        rows += [
-            RosterRow(i + 2, display_name(user), None, user, ORGANISATIONS[i % 4], Role.participant)
-            for i, user in enumerate(users)
-        ]
+        rows = bench_roster(FACILITATOR, display_name(FACILITATOR), users, display_name)
         await import_roster(store, COHORT_KEY, rows, skip_bad=False)
         return cohort.id
     finally:
