@@ -18,6 +18,7 @@ from bot.console.render import render
 from bot.runtime import Runtime, open_runtime, timing_of
 from bot.settings import Settings
 from handlers import admin, export
+from handlers.features import REGISTRY
 from handlers.i18n import translator
 from handlers.programme_file import load_programme
 from handlers.retention import RetentionError
@@ -337,7 +338,7 @@ async def schedule_show(cohort_key: str, include_past: bool) -> None:
             t, programme, entries, zone, now=now, include_past=include_past, keys=True
         )
         async with runtime.store.transaction() as repos:
-            message = await with_deliveries(repos, cohort, t, zone, message, entries, now)
+            message = await with_deliveries(repos, REGISTRY, cohort, t, zone, message, entries, now)
         return render(message, indent="")[0]
 
     click.echo(await _with_runtime(work))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handlers.commands import matrix_markdown
+from handlers.features import REGISTRY
+from handlers.guide import matrix_markdown
 
 if __name__ == "__main__":
-    sys.stdout.write(matrix_markdown())
+    sys.stdout.write(matrix_markdown(REGISTRY))

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.access import Access
 from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal
+from handlers.deliveries import Composing, Decision, Drop
 from handlers.i18n import N_
+from handlers.registry import ButtonKind, Command, Feature, FormKind
+from handlers.steps import channel_step
 from handlers.vocabulary import (
     Form,
     FormSubmitted,
@@ -381,3 +385,68 @@ def _byline(context: Context, view: ReflectionView, zone: ZoneInfo) -> str:
 
 def _when(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+async def _reflect_button(context: Context, action_id: str) -> list[Outgoing]:
+    """“Write a reflection” under a theme post: `reflect:<cohort>:<theme>`."""
+    argument = [*action_id.split(":", 2), ""][2]
+    theme = int(argument) if argument.isdigit() else None
+    return [Outgoing(ToActor(), await reflection_form(context, theme))]
+
+
+async def _compose_digilog(composing: Composing) -> Decision:
+    """A note in the theme's thread when its digilog opens or closes."""
+    run = await composing.theme_run()
+    number, t = composing.theme_number, composing.t
+    if run is None:
+        return Drop(f"theme {number} has not started")
+    assert composing.due is not None
+    if composing.due.step.kind == "digilog_open":
+        text = t("The digilog of theme {number} is open: reply in this thread.", number=number)
+        return await composing.in_threads(run, text)
+    if run.digilog_closed_at is None:
+        run.digilog_closed_at = composing.now
+    text = t(
+        "The digilog of theme {number} is closed. What was said here is in the reflection bank.",
+        number=number,
+    )
+    return await composing.in_threads(run, text)
+
+
+FEATURE = Feature(
+    "bank",
+    commands=(
+        Command(
+            ("reflect",),
+            N_("reflect [--theme N] [--cohort | --facilitators] <text>"),
+            N_("Save a reflection; only you see it unless you say --cohort or --facilitators."),
+            Access.member,
+            reflect,
+            flags=("cohort", "facilitators", "private"),
+            options=("theme", "in"),
+        ),
+        Command(
+            ("bank",),
+            N_("bank [words] [--theme N] [--kind digilog|written|saved|needs|plan] [--mine]"),
+            N_("List or search the reflection bank."),
+            Access.member,
+            bank,
+            note="only reflections one may read",
+            flags=("mine",),
+            options=("theme", "kind", "in"),
+        ),
+    ),
+    buttons=(
+        ButtonKind(
+            "reflect",
+            Access.member,
+            "“Write a reflection” under a theme post",
+            _reflect_button,
+            "this cohort's",
+            same_cohort=True,
+        ),
+    ),
+    forms=(FormKind("reflect", Access.member, "a reflection", form_submitted, "this cohort's"),),
+    steps=(channel_step("digilog_open"), channel_step("digilog_close")),
+    deliveries={"digilog_open": _compose_digilog, "digilog_close": _compose_digilog},
+)

@@ -7,11 +7,13 @@ import secrets
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of
-from handlers.i18n import translator
+from handlers.formats import when_text
+from handlers.i18n import N_, translator
 from handlers.pairing import Candidate, best_group_for, pair_up
 from handlers.programme_file import localise
-from handlers.schedule import when_text
+from handlers.registry import ButtonKind, Command, Feature
 from handlers.themes import theme_number
 from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span, ToGroup
 from storage.models import Cohort, Role
@@ -334,3 +336,74 @@ async def opt(context: Context, args: Args) -> list[Outgoing]:
             else t("You will be paired with a learning buddy from another organisation.")
         )
     ]
+
+
+FEATURE = Feature(
+    "buddies",
+    commands=(
+        Command(
+            ("buddies",),
+            N_("buddies optout|optin"),
+            N_("Take part in learning-buddy pairing, or not."),
+            Access.member,
+            opt,
+        ),
+        Command(
+            ("pair",),
+            N_("pair [theme] [--seed N]"),
+            N_("Preview learning buddies across organisations, then announce them."),
+            Access.facilitator,
+            preview,
+            options=("seed", "in"),
+        ),
+        Command(
+            ("pair", "add"),
+            N_("pair add <user-id> [theme]"),
+            N_("Give someone who joined late learning buddies, without reshuffling the rest."),
+            Access.facilitator,
+            regroup(joining=True),
+        ),
+        Command(
+            ("pair", "remove"),
+            N_("pair remove <user-id> [theme]"),
+            N_(
+                "Take someone out of their learning buddies; a buddy left alone joins another "
+                "group."
+            ),
+            Access.facilitator,
+            regroup(joining=False),
+        ),
+        Command(
+            ("pair", "pin"),
+            N_("pair pin <user-id> <user-id>"),
+            N_("Always pair these two as learning buddies."),
+            Access.facilitator,
+            rule(pinned=True),
+        ),
+        Command(
+            ("pair", "forbid"),
+            N_("pair forbid <user-id> <user-id>"),
+            N_("Never pair these two."),
+            Access.facilitator,
+            rule(pinned=False),
+        ),
+        Command(
+            ("pair", "clear"),
+            N_("pair clear <user-id> <user-id>"),
+            N_("Pair these two like anyone else again."),
+            Access.facilitator,
+            rule(pinned=None),
+        ),
+    ),
+    buttons=(
+        ButtonKind("met", Access.member, "“We met”", met, "only the buddies of that group"),
+        ButtonKind(
+            "pair",
+            Access.facilitator,
+            "announce previewed learning buddies",
+            announce,
+            "this cohort's; once",
+            same_cohort=True,
+        ),
+    ),
+)

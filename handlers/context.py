@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.i18n import Translator, language_of, translator
@@ -14,6 +15,9 @@ from handlers.vocabulary import Actor, Conversation, Message, Outgoing, ToActor,
 from storage.models import Cohort, Person, Role, utcnow
 from storage.people import Member
 from storage.unit import Repositories
+
+if TYPE_CHECKING:
+    from handlers.registry import Registry
 
 MAX_REFLECTION_CHARS = 4000
 DEFAULT_ZONE = "Europe/Stockholm"
@@ -81,6 +85,11 @@ class Context:
     t: Translator = field(default_factory=lambda: translator(None))
     # The time as the process keeps it: a console rehearsal runs ahead of the wall clock.
     now: Callable[[], datetime] = utcnow
+    features: Registry | None = None  # what every feature offers; Digilog sets it
+
+    def registry(self) -> Registry:
+        assert self.features is not None, "only Digilog's contexts know the features"
+        return self.features
 
     @property
     def language(self) -> str:

@@ -6,25 +6,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers import (
-    access,
-    bank,
-    buddies,
-    channels,
-    commands,
-    home,
-    labs,
-    meetings,
-    nudges,
-    people,
-    personal_data,
-    quiz,
-    surveys,
-    themes,
-)
+from handlers import access, bank, channels, guide, home, themes
 from handlers.context import Args, Context, Refusal, build_context
+from handlers.features import REGISTRY
 from handlers.i18n import language_of, translator
 from handlers.limits import PerPerson
+from handlers.registry import Registry
 from handlers.vocabulary import (
     ChoiceMade,
     CommandReceived,
@@ -57,21 +44,20 @@ def _cohort_of(action_id: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def _of_this_cohort(context: Context, action_id: str) -> None:
-    """A button of another cohort does nothing here, even for someone in both."""
-    if _cohort_of(action_id) != context.require_cohort().id:
-        raise Refusal(context.t("That button belongs to another cohort."))
-
-
 class Digilog:
     """Handles every inbound event in one transaction: all of it is stored, or none of it."""
 
     def __init__(
-        self, store: Store, now: Callable[[], datetime] = utcnow, pace: PerPerson | None = None
+        self,
+        store: Store,
+        now: Callable[[], datetime] = utcnow,
+        pace: PerPerson | None = None,
+        features: Registry = REGISTRY,
     ) -> None:
         self.store = store
         self.now = now  # a rehearsal or a test moves it
         self.pace = pace or PerPerson()
+        self.features = features
 
     async def handle(self, event: Inbound, *, delivery_id: str | None = None) -> list[Outgoing]:
         """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""
@@ -111,6 +97,7 @@ class Digilog:
                     several_ok=isinstance(event, HomeOpened),  # the home page shows them all
                 )
                 context.now = self.now
+                context.features = self.features
                 outgoing = await self._dispatch(context, event)
                 here = (event.actor.platform, event.actor.workspace)
                 return await channels.hand_over(repos, context.cohort, outgoing, here, self.now())
@@ -142,10 +129,10 @@ class Digilog:
                 return await home.home(context)
 
     async def _command(self, context: Context, text: str) -> list[Outgoing]:
-        command, rest = commands.find(text)
+        command, rest = self.features.find(text)
         if command is None:
             word = text.split()[0] if text.split() else ""
-            help_text = commands.help_message(context)
+            help_text = guide.help_message(context)
             lead = (
                 MessageBuilder().para(context.t("I don't know the command “{word}”.", word=word))
                 if word
@@ -171,52 +158,22 @@ class Digilog:
         return await command.run(context, args)
 
     async def _choice(self, context: Context, action_id: str) -> list[Outgoing]:
-        act = access.button(action_id)
-        if act is None:
+        button = self.features.button(action_id)
+        if button is None:
             log.warning("unknown action id %r", action_id)
             raise Refusal(context.t("That button no longer does anything."))
-        access.require(context, act.access)  # the role matrix; the features check the rest
-        kind = act.kind
-        if kind == "quiz" and (action := quiz.QuizAction.parse(action_id)) is not None:
-            return await quiz.choice(context, action)
-        if kind == "nudge":
-            return await nudges.confirm(context, action_id)
-        if kind == "pair":
-            _of_this_cohort(context, action_id)
-            return await buddies.announce(context, action_id)
-        if kind == "met":
-            return await buddies.met(context, action_id)
-        if kind == "meeting":
-            return [await meetings.form_for(context, meetings.kind_of(context, action_id))]
-        if kind == "lab":
-            return await labs.choice(context, action_id)
-        if kind == personal_data.PREFIX:
-            return await personal_data.forget_choice(context, action_id)
-        if kind in ("reflect", "join", "survey"):
-            # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`,
-            # `survey:<cohort>:theme:3` when a survey opens.
-            _of_this_cohort(context, action_id)
-            argument = [*action_id.split(":", 2), ""][2]
-            if kind == "survey":
-                return [await surveys.form_for(context, argument)]
-            if kind == "join":
-                return await people.join(context, Args(argument, set(), {}))
-            theme = int(argument) if argument.isdigit() else None
-            return [Outgoing(ToActor(), await bank.reflection_form(context, theme))]
-        log.warning("unknown action id %r", action_id)
-        raise Refusal(context.t("That button no longer does anything."))
+        access.require(context, button.access)  # the role matrix; the features check the rest
+        if button.same_cohort and _cohort_of(action_id) != context.require_cohort().id:
+            raise Refusal(context.t("That button belongs to another cohort."))
+        return await button.press(context, action_id)
 
     async def _form(self, context: Context, event: FormSubmitted) -> list[Outgoing]:
-        act = access.form(event.form_id)
-        if act is None:
+        form = self.features.form(event.form_id)
+        if form is None:
             log.warning("unknown form id %r", event.form_id)
             raise Refusal(context.t("That button no longer does anything."))
-        access.require(context, act.access)
-        if act.kind == "survey":
-            return await surveys.form_submitted(context, event)
-        if act.kind == "meeting":
-            return await meetings.form_submitted(context, event)
-        return await bank.form_submitted(context, event)
+        access.require(context, form.access)
+        return await form.submit(context, event)
 
     async def delivered(self, report: Delivered) -> None:
         """Keep the platform's id of a posted message that others will reply to."""

@@ -12,7 +12,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
+from handlers.access import Access
 from handlers.context import Args, Context, Refusal
+from handlers.i18n import N_
+from handlers.registry import Command, Feature
 from handlers.vocabulary import FileMessage, Outgoing, ToActor
 from storage.models import Person
 from storage.reflections import ReflectionView, Viewer
@@ -152,3 +155,21 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
             ),
         )
     ]
+
+
+FEATURE = Feature(
+    "export",
+    commands=(
+        Command(
+            ("export",),
+            N_("export [csv|json] [--pseudonymised [--no-text]]"),
+            N_(
+                "The cohort's reflection bank as a file, sent to you; pseudonymised for "
+                "evaluating the programme, with or without the texts."
+            ),
+            Access.facilitator,
+            export,
+            flags=("pseudonymised", "no-text"),
+        ),
+    ),
+)

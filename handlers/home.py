@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from handlers import buddies, labs, surveys
 from handlers.context import Context
+from handlers.formats import when_text
 from handlers.programme_file import Programme
-from handlers.schedule import when_text
 from handlers.vocabulary import MessageBuilder, Option, Outgoing, Span, ToHome
 from storage.models import Role, SignupState, ThemeRun
 

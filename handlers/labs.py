@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
+from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of, zone_of
+from handlers.deliveries import Composing, Decision, Drop, Send
+from handlers.formats import when_text, where_spans
 from handlers.i18n import N_, translator
 from handlers.programme_file import Lab, LabSession, Programme, localise
-from handlers.schedule import when_text, where_spans
+from handlers.registry import ButtonKind, Command, Feature
 from handlers.vocabulary import (
     FileMessage,
     Message,
@@ -21,6 +24,7 @@ from handlers.vocabulary import (
     Span,
     ToActor,
 )
+from storage.deliveries import Planned
 from storage.models import Cohort, Person, SignupState
 from storage.unit import Repositories
 
@@ -443,3 +447,103 @@ async def choice(context: Context, action_id: str) -> list[Outgoing]:
     if verb == "cancel":
         return await cancel(context, args)
     raise Refusal(context.t("That button no longer does anything."))
+
+
+async def _compose_reminder(composing: Composing) -> Decision:
+    """A day before a lab session, to each person with a seat."""
+    repos, cohort, delivery = composing.repos, composing.cohort, composing.delivery
+    if delivery.person_id is None:
+        return Drop(f"unknown kind {delivery.kind}")
+    key = str((delivery.detail or {}).get("session"))
+    found = await reminder(repos, cohort, composing.programme, delivery.person_id, key)
+    if isinstance(found, str):
+        return Drop(found)
+    person = await repos.people.get(delivery.person_id)
+    assert person is not None and person.user_id is not None
+    return Send(Outgoing(address_of(person), found))
+
+
+async def _plan_reminders(
+    repos: Repositories, cohort: Cohort, programme: Programme, now: datetime
+) -> list[Planned]:
+    """A reminder row for everyone with a seat at a session that is a day away."""
+    planned: list[Planned] = []
+    for chosen in reminders_due(programme, now):
+        signed_up = await repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
+        planned += [
+            Planned(
+                key=f"{LAB_TOMORROW}:c{cohort.id}:{chosen.key}:p{person.id}",
+                cohort_id=cohort.id,
+                kind=LAB_TOMORROW,
+                due_at=chosen.session.start - REMINDER_AHEAD,
+                relevant_until=chosen.session.start,
+                person_id=person.id,
+                detail={"session": chosen.key},
+            )
+            for person in signed_up
+        ]
+    return planned
+
+
+FEATURE = Feature(
+    "labs",
+    commands=(
+        Command(
+            ("labs",),
+            N_("labs [--mine]"),
+            N_("The lab catalogue: sessions, free seats, and your sign-ups."),
+            Access.member,
+            catalogue,
+            flags=("mine",),
+        ),
+        Command(
+            ("lab", "signup"),
+            N_("lab signup <lab> [session]"),
+            N_("Take a seat at a lab session (or a place on its waitlist)."),
+            Access.member,
+            sign_up,
+        ),
+        Command(
+            ("lab", "cancel"),
+            N_("lab cancel <lab> [session]"),
+            N_("Give up your seat or waitlist place; the next in line gets it."),
+            Access.member,
+            cancel,
+        ),
+        Command(
+            ("lab", "ics"),
+            N_("lab ics <lab> [session]"),
+            N_("The session as a calendar file (.ics)."),
+            Access.member,
+            calendar_file,
+        ),
+        Command(
+            ("lab", "attendees"),
+            N_("lab attendees <lab> [session]"),
+            N_("Who has a seat at a lab session, who waits, and how many seats are free."),
+            Access.facilitator,
+            attendees,
+        ),
+        Command(
+            ("lab", "attended"),
+            N_("lab attended <lab> [session] <user-id> [<user-id> ...]"),
+            N_("Mark who attended a lab session that has taken place."),
+            Access.facilitator,
+            attended,
+        ),
+        Command(
+            ("lab", "absent"),
+            N_("lab absent <lab> [session] <user-id> [<user-id> ...]"),
+            N_("Undo an attendance mark made by mistake."),
+            Access.facilitator,
+            absent,
+        ),
+    ),
+    buttons=(
+        ButtonKind(
+            "lab", Access.member, "sign up, cancel, calendar file", choice, "this cohort's lab"
+        ),
+    ),
+    deliveries={LAB_TOMORROW: _compose_reminder},
+    planners=(_plan_reminders,),
+)

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from handlers.access import Access
 from handlers.bank import VISIBILITY_LABELS, check_length, chosen_audience
 from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of
+from handlers.deliveries import Composing, Decision
 from handlers.i18n import N_, translator
+from handlers.registry import ButtonKind, Command, Feature, FormKind
+from handlers.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
 from handlers.vocabulary import (
     Form,
     FormSubmitted,
     MessageBuilder,
+    Option,
     Outgoing,
     SelectField,
     Span,
@@ -203,3 +208,83 @@ async def _tell_support(context: Context, plan: Reflection) -> list[Outgoing]:
         )
         outgoing.append(Outgoing(address_of(reader.person), message))
     return outgoing
+
+
+async def _meeting_button(context: Context, action_id: str) -> list[Outgoing]:
+    return [await form_for(context, kind_of(context, action_id))]
+
+
+async def _compose_meeting_reminder(composing: Composing) -> Decision:
+    """The local meeting is tomorrow, with a button to write for it."""
+    assert composing.due is not None
+    t, cohort = composing.t, composing.cohort
+    opening = composing.due.entry.kind == "opening_meeting"
+    kind = "needs" if opening else "plan"
+    what = t("The opening local meeting") if opening else t("The closing local meeting")
+    label = t("Write your needs inventory") if opening else t("Write your plan for change")
+    choices = [Option(f"{PREFIX}{cohort.id}:{kind}", label)]
+    return await composing.everywhere(composing.reminder(what, soon=False, choices=choices))
+
+
+FEATURE = Feature(
+    "meetings",
+    commands=(
+        Command(
+            ("needs",),
+            N_("needs [--private | --cohort] [text]"),
+            N_(
+                "Your needs inventory from the opening local meeting: what you want to develop. "
+                "The facilitators see it unless you say otherwise."
+            ),
+            Access.member,
+            command("needs"),
+            flags=("private", "cohort"),
+        ),
+        Command(
+            ("plan",),
+            N_("plan [--share | --private | --cohort] [text]"),
+            N_(
+                "Your plan for change from the closing local meeting; --share shows it to your "
+                "organisation's support function too."
+            ),
+            Access.member,
+            command("plan"),
+            flags=("share", "private", "cohort"),
+        ),
+    ),
+    buttons=(
+        ButtonKind(
+            "meeting",
+            Access.member,
+            "open the needs inventory or plan for change",
+            _meeting_button,
+            "this cohort's",
+        ),
+    ),
+    forms=(
+        FormKind(
+            "meeting",
+            Access.member,
+            "a needs inventory or plan for change",
+            form_submitted,
+            "this cohort's",
+        ),
+    ),
+    steps=(
+        Step(
+            "meeting_tomorrow",
+            "opening_meeting",
+            DAY_BEFORE,
+            Audience.channel,
+            relevance=EVENING_BEFORE,
+        ),
+        Step(
+            "meeting_tomorrow",
+            "closing_meeting",
+            DAY_BEFORE,
+            Audience.channel,
+            relevance=EVENING_BEFORE,
+        ),
+    ),
+    deliveries={"meeting_tomorrow": _compose_meeting_reminder},
+)

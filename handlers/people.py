@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from handlers import audit, retention
+from handlers.access import Access
 from handlers.context import Args, Context, Refusal, known_zone
 from handlers.i18n import N_, SUPPORTED, translator
+from handlers.registry import ButtonKind, Command, Feature
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
 from storage.models import ID_LENGTH, Organisation, Role
 
@@ -176,7 +178,6 @@ async def language(context: Context, args: Args) -> list[Outgoing]:
     if context.person is None:
         raise Refusal(context.t("Join a cohort first; then your language choice can be saved."))
     context.person.language = chosen
-    await context.repos.session.flush()
     t = translator(chosen)  # answer in the language just chosen
     return [context.reply(t("From now on I will write to you in English."))]
 
@@ -194,5 +195,67 @@ async def timezone(context: Context, args: Args) -> list[Outgoing]:
                 )
             )
         context.person.timezone = wanted
-        await context.repos.session.flush()
     return [context.reply(context.t("Times are shown to you in {zone}.", zone=context.zone.key))]
+
+
+async def _join_button(context: Context, action_id: str) -> list[Outgoing]:
+    """`join:<cohort>:<organisation>`: join as someone of that organisation."""
+    return await join(context, Args([*action_id.split(":", 2), ""][2], set(), {}))
+
+
+FEATURE = Feature(
+    "people",
+    commands=(
+        Command(
+            ("join",),
+            N_("join [organisation]"),
+            N_("Join this channel's cohort."),
+            Access.anyone,
+            join,
+            note="in the cohort's channel, if it allows self-enrolment",
+        ),
+        Command(
+            ("language",),
+            N_("language sv|en"),
+            N_("Choose the language I write to you in."),
+            Access.enrolled,
+            language,
+            note="one's own",
+        ),
+        Command(
+            ("timezone",),
+            N_("timezone [Europe/Stockholm]"),
+            N_("Show or change the time zone times are shown to you in."),
+            Access.enrolled,
+            timezone,
+            note="one's own",
+        ),
+        Command(
+            ("enrol",),
+            N_("enrol <user-id> <organisation> [--facilitator | --support] [--name NAME]"),
+            N_("Enrol a person in this cohort."),
+            Access.facilitator,
+            enrol,
+            note="the only role change in chat: --facilitator, --support",
+            flags=("facilitator", "support"),
+            options=("name", "in"),
+        ),
+        Command(
+            ("members",),
+            N_("members"),
+            N_("List the people in this cohort."),
+            Access.facilitator,
+            members,
+        ),
+    ),
+    buttons=(
+        ButtonKind(
+            "join",
+            Access.anyone,
+            "join as someone of an organisation",
+            _join_button,
+            "this cohort's channel",
+            same_cohort=True,
+        ),
+    ),
+)

@@ -13,10 +13,12 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.access import Access
 from handlers.channels import relay
 from handlers.context import Args, Context, Refusal, programme_of
 from handlers.i18n import N_, Translator, translator
 from handlers.labs import _seat_freed, sessions_by_key
+from handlers.registry import ButtonKind, Command, Feature
 from handlers.vocabulary import (
     Actor,
     Conversation,
@@ -29,7 +31,7 @@ from handlers.vocabulary import (
     ToPerson,
 )
 from storage.models import Cohort, Person, utcnow
-from storage.personal_data import Erased, PersonalDataRepository, Row
+from storage.personal_data import Erased, Row
 from storage.unit import Repositories, Store
 
 PREFIX = "forget"
@@ -78,7 +80,7 @@ def _cell(value: Any) -> Any:
 
 
 async def collect(repos: Repositories, person: Person) -> dict[str, list[Row]]:
-    data = await PersonalDataRepository(repos.session).collect(person)
+    data = await repos.personal_data.collect(person)
     return {"exported_at": [{"at": utcnow().isoformat()}], **data}
 
 
@@ -210,7 +212,7 @@ async def erase(
     cohorts: dict[int, Cohort] = {c.id: c for c in await repos.cohorts.all()}
     names = {cid: translator(c.language)(ANONYMOUS) for cid, c in cohorts.items()}
     erased_id = person.id
-    erased = await PersonalDataRepository(repos.session).erase(
+    erased = await repos.personal_data.erase(
         person, keep_reflections=keep_reflections, anonymous_names=names
     )
     # By number only: after this, the number names nobody.
@@ -262,7 +264,7 @@ class Who:
 
 
 async def find_person(repos: Repositories, who: Who) -> Person:
-    found = await PersonalDataRepository(repos.session).find(
+    found = await repos.personal_data.find(
         user_id=who.user_id, platform=who.platform, workspace=who.workspace, email=who.email
     )
     if not found:
@@ -302,3 +304,35 @@ async def erase_person(store: Store, who: Who, *, keep_reflections: bool) -> Era
                 continue
             await relay(repos, cohort, note.to, note.message, now=utcnow())
         return erased
+
+
+FEATURE = Feature(
+    "personal_data",
+    commands=(
+        Command(
+            ("mydata",),
+            N_("mydata"),
+            N_("Everything Digilog stores about you, as a file sent to you."),
+            Access.anyone,
+            mydata,
+            note="one's own data",
+        ),
+        Command(
+            ("forget",),
+            N_("forget"),
+            N_("Erase everything Digilog stores about you (you confirm first)."),
+            Access.anyone,
+            forget,
+            note="one's own data",
+        ),
+    ),
+    buttons=(
+        ButtonKind(
+            PREFIX,
+            Access.anyone,
+            "erase one's data (after `forget`)",
+            forget_choice,
+            "only the person named",
+        ),
+    ),
+)

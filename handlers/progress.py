@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import programme_of
-from handlers.steps import Task
-from handlers.surveys import survey_key
+from handlers.steps import Task, survey_key
 from storage.models import Cohort, Role
 from storage.unit import Repositories
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers import anonymity
+from handlers.access import Access
 from handlers.channels import to_every_channel
 from handlers.context import Args, Context, Refusal
-from handlers.i18n import translator
+from handlers.deliveries import Composing, Decision, Drop
+from handlers.i18n import N_, translator
 from handlers.programme_file import Programme, Quiz, Theme, localise
+from handlers.registry import ButtonKind, Command, Feature
+from handlers.steps import channel_step
 from handlers.themes import theme_number
 from handlers.vocabulary import (
     Message,
@@ -284,3 +288,79 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
 
 def _percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)} %" if whole else "–"
+
+
+async def _quiz_button(context: Context, action_id: str) -> list[Outgoing]:
+    action = QuizAction.parse(action_id)
+    if action is None:
+        raise Refusal(context.t("That button no longer does anything."))
+    return await choice(context, action)
+
+
+async def _compose_quiz(composing: Composing) -> Decision:
+    """The calendar opens or closes a theme's quiz, once, and says so in the channel."""
+    assert composing.due is not None
+    repos, cohort, now, t = composing.repos, composing.cohort, composing.now, composing.t
+    number = composing.theme_number
+    run = await composing.theme_run()
+    if run is None or number is None:
+        return Drop(f"theme {number} has not started")
+    if composing.due.step.kind == "quiz_open":
+        theme = composing.programme.theme(number)
+        if theme is None or theme.quiz is None:
+            return Drop(f"theme {number} has no quiz")
+        if run.quiz_opened_at is not None and not composing.applied:
+            return Drop("the quiz had been opened by hand")
+        if not composing.applied:
+            await repos.themes.set_quiz_state(run, opened=now, closed=None)
+            composing.apply()
+        return await composing.everywhere(quiz_announcement(cohort, theme, number))
+    if not composing.applied:
+        if run.quiz_opened_at is None or run.quiz_closed_at is not None:
+            return Drop("the quiz was not open")
+        await repos.themes.set_quiz_state(run, opened=run.quiz_opened_at, closed=now)
+        composing.apply()
+    closed = t("The quiz for theme {number} has closed.", number=number)
+    return await composing.everywhere(MessageBuilder().para(closed).build())
+
+
+FEATURE = Feature(
+    "quiz",
+    commands=(
+        Command(
+            ("quiz",), N_("quiz [number]"), N_("Take a theme's quiz."), Access.member, take_quiz
+        ),
+        Command(
+            ("quiz", "start"),
+            N_("quiz start <number>"),
+            N_("Open a theme's quiz."),
+            Access.facilitator,
+            start_quiz,
+        ),
+        Command(
+            ("quiz", "close"),
+            N_("quiz close <number>"),
+            N_("Close a theme's quiz."),
+            Access.facilitator,
+            close_quiz,
+        ),
+        Command(
+            ("results",),
+            N_("results <number>"),
+            N_("Quiz results per question and per organisation."),
+            Access.facilitator,
+            results,
+        ),
+    ),
+    buttons=(
+        ButtonKind(
+            "quiz",
+            Access.member,
+            "a quiz's Begin and answer buttons",
+            _quiz_button,
+            "this cohort's quiz, open",
+        ),
+    ),
+    steps=(channel_step("quiz_open"), channel_step("quiz_close")),
+    deliveries={"quiz_open": _compose_quiz, "quiz_close": _compose_quiz},
+)

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers import anonymity, surveys
+from handlers.access import Access
 from handlers.context import Args, Context, programme_of
-from handlers.i18n import Translator
+from handlers.i18n import N_, Translator
 from handlers.programme_file import localise
+from handlers.registry import Command, Feature
 from handlers.surveys import AssessmentFigures, SurveyFigures
 from handlers.vocabulary import FileMessage, Message, MessageBuilder, Outgoing, Span, ToActor
 from storage.models import Cohort, Role, Source
@@ -402,3 +404,17 @@ async def report(context: Context, args: Args) -> list[Outgoing]:
                 )
             )
     return outgoing
+
+
+FEATURE = Feature(
+    "report",
+    commands=(
+        Command(
+            ("report",),
+            N_("report"),
+            N_("How the cohort is doing, per theme and organisation, with a chart."),
+            Access.facilitator,
+            report,
+        ),
+    ),
+)

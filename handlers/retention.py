@@ -22,13 +22,14 @@ from typing import Any
 
 from handlers import report
 from handlers.context import address_of, zone_of
+from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.humane import WorkingHours, next_humane_time
 from handlers.i18n import N_, Translator, translator
 from handlers.personal_data import ANONYMOUS
+from handlers.registry import Feature
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
 from storage.deliveries import Planned
 from storage.models import Cohort, Delivery, Retention, Role
-from storage.personal_data import PersonalDataRepository
 from storage.unit import Repositories, Store
 
 log = logging.getLogger(__name__)
@@ -366,7 +367,7 @@ async def _delete_people(store: Store, cohort: Cohort, reflections_stay: bool) -
     while True:
         async with store.transaction() as repos:
             batch = (await repos.people.members(cohort.id))[:PEOPLE_PER_TRANSACTION]
-            personal = PersonalDataRepository(repos.session)
+            personal = repos.personal_data
             for member in batch:
                 erased = await personal.erase(
                     member.person,
@@ -481,3 +482,11 @@ async def kept_report(repos: Repositories, cohort: Cohort) -> list[tuple[str, by
     if row is None or not row.deleted:
         return None
     return [(f.name, f.content, f.title) for f in await repos.retention.kept_figures(cohort.id)]
+
+
+async def _compose_notice(composing: Composing) -> Decision:
+    found = await notice(composing.repos, composing.cohort, composing.delivery)
+    return Drop("nobody to tell") if found is None else Send(found)
+
+
+FEATURE = Feature("retention", deliveries={NOTICE: _compose_notice})

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.access import Access
 from handlers.calendar_file import check_entries
 from handlers.context import Args, Context, Refusal
+from handlers.formats import when_text, where_spans
 from handlers.i18n import N_, Translator
 from handlers.programme_file import Programme, localise
 from handlers.progress import missing
-from handlers.steps import future_steps
+from handlers.registry import Command, Feature, Registry
 from handlers.vocabulary import Message, MessageBuilder, Outgoing, Span
 from storage.models import CalendarEntry, Cohort, DeliveryState
 from storage.unit import Repositories
@@ -72,27 +74,11 @@ def calendar_message(
     return build.build()
 
 
-def when_text(start: datetime, end: datetime | None, zone: ZoneInfo) -> str:
-    when = start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    if end is not None:
-        when += "–" + end.astimezone(zone).strftime("%H:%M")
-    return when
-
-
 def _row(
     t: Translator, when: str, text: str, place: dict[str, str] | None, link: str | None
 ) -> tuple[Span, ...]:
     where = where_spans(t, place, link)
     return (Span(when + "  ", strong=True), Span(text), *([Span(" · ")] if where else []), *where)
-
-
-def where_spans(t: Translator, place: dict[str, str] | None, link: str | None) -> list[Span]:
-    """Where something happens: the place, the link, or both."""
-    spans = [Span(localise(place, t.language))] if place else []
-    if link:
-        spans += [Span(" · ")] if spans else []
-        spans.append(Span(t("link"), link=link))
-    return spans
 
 
 async def show(context: Context, args: Args) -> list[Outgoing]:
@@ -115,7 +101,14 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
     )
     if context.is_facilitator:
         message = await with_deliveries(
-            context.repos, cohort, context.t, context.zone, message, entries, now
+            context.repos,
+            context.registry(),
+            cohort,
+            context.t,
+            context.zone,
+            message,
+            entries,
+            now,
         )
     return [context.reply(message)]
 
@@ -152,7 +145,6 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
         check_entries(entries)
     except ValueError as problem:
         raise Refusal(t("That would not work: {problem}", problem=str(problem))) from None
-    await context.repos.session.flush()
     return [
         context.reply(
             t(
@@ -179,6 +171,7 @@ NUDGE_LABELS = {
 
 async def with_deliveries(
     repos: Repositories,
+    features: Registry,
     cohort: Cohort,
     t: Translator,
     zone: ZoneInfo,
@@ -189,7 +182,7 @@ async def with_deliveries(
     """What facilitators also need: who will be nudged when, and what could not be sent."""
     build = MessageBuilder(list(message.blocks))
     rows: list[tuple[Span, ...]] = []
-    for due in future_steps(entries, now):
+    for due in features.future_steps(entries, now):
         if due.step.task is None or due.entry.theme_number is None:
             continue
         people = await missing(repos, cohort, due.step.task, due.entry.theme_number)
@@ -210,3 +203,25 @@ async def with_deliveries(
         build.heading(t("Could not be sent"))
         build.bullets(f"{when_text(d.due_at, None, zone)}  {d.kind}: {d.reason}" for d in failed)
     return build.build()
+
+
+FEATURE = Feature(
+    "schedule",
+    commands=(
+        Command(
+            ("schedule",),
+            N_("schedule [--all]"),
+            N_("What is coming up: themes, workshops, digilogs, quizzes, meetings, labs."),
+            Access.member,
+            show,
+            flags=("all",),
+        ),
+        Command(
+            ("schedule", "move"),
+            N_("schedule move <2:quiz_close | meeting:opening> <YYYY-MM-DD HH:MM>"),
+            N_("Move one calendar entry; its posts, reminders and nudges move with it."),
+            Access.facilitator,
+            move,
+        ),
+    ),
+)

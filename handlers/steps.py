@@ -1,5 +1,5 @@
 """What the calendar sets off: each kind of calendar entry, the steps it brings, and how long
-each step stays worth sending.
+each step stays worth sending. Each feature declares its own steps (handlers/registry.py).
 
 A step is a channel post (a theme starts, a quiz opens, a workshop is tomorrow) or a
 nudge to each participant who has not done something yet. A step falls due at its
@@ -9,7 +9,7 @@ outage does not end in a quiz reminder after the quiz has closed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -47,58 +47,22 @@ class Step:
 
 
 DAY_BEFORE, EVENING_BEFORE = -timedelta(days=1), -timedelta(hours=12)
-STEPS: tuple[Step, ...] = (
-    Step("theme_start", "theme_start", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
-    Step("digilog_open", "digilog_open", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
-    Step("digilog_close", "digilog_close", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
-    Step("quiz_open", "quiz_open", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
-    Step("quiz_close", "quiz_close", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
-    Step("workshop_tomorrow", "workshop", DAY_BEFORE, Audience.channel, relevance=EVENING_BEFORE),
-    Step("workshop_soon", "workshop", -timedelta(hours=1), Audience.channel),
-    Step(
-        "meeting_tomorrow",
-        "opening_meeting",
-        DAY_BEFORE,
-        Audience.channel,
-        relevance=EVENING_BEFORE,
-    ),
-    Step(
-        "meeting_tomorrow",
-        "closing_meeting",
-        DAY_BEFORE,
-        Audience.channel,
-        relevance=EVENING_BEFORE,
-    ),
-    Step("nudge_post", "digilog_close", -timedelta(days=2), Audience.missing, Task.post),
-    Step("nudge_reply", "digilog_close", -timedelta(days=2), Audience.missing, Task.reply),
-    Step("nudge_quiz", "quiz_close", -timedelta(days=1), Audience.missing, Task.quiz),
-    Step("survey_open", "survey_open", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
-    Step("survey_close", "survey_close", timedelta(0), Audience.channel, relevance=CLOSING_GRACE),
-    Step("nudge_survey", "survey_close", -timedelta(days=1), Audience.missing, Task.survey),
-    Step(
-        "assessment_open",
-        "assessment_open",
-        timedelta(0),
-        Audience.channel,
-        relevance=CLOSING_GRACE,
-    ),
-    Step(
-        "assessment_close",
-        "assessment_close",
-        timedelta(0),
-        Audience.channel,
-        relevance=CLOSING_GRACE,
-    ),
-)
-# The calendar entry by which each task must be done.
-DEADLINES = {
-    Task.post: "digilog_close",
-    Task.reply: "digilog_close",
-    Task.quiz: "quiz_close",
-    Task.survey: "survey_close",
-}
-NUDGE_TASKS = {step.kind: step.task for step in STEPS if step.task is not None}
 AD_HOC = "nudge_adhoc"
+
+
+def channel_step(kind: str, entry_kind: str | None = None) -> Step:
+    """A post in the channel when its entry's time comes, worth doing for a week after."""
+    return Step(kind, entry_kind or kind, timedelta(0), Audience.channel, relevance=CLOSING_GRACE)
+
+
+def survey_key(theme: int) -> str:
+    """The survey after a theme: its calendar entries and its stored answers name it so."""
+    return f"theme:{theme}"
+
+
+def assessment_key(round_: str) -> str:
+    """A round of the self-assessment (start or end), named as the survey's key."""
+    return f"assessment:{round_}"
 
 
 @dataclass(frozen=True)
@@ -114,9 +78,9 @@ class DueStep:
         return f"{self.step.kind}:c{cohort_id}:{self.entry.key}{target}"
 
 
-def _timed(entries: list[CalendarEntry]) -> Iterator[DueStep]:
+def _timed(steps: Sequence[Step], entries: list[CalendarEntry]) -> Iterator[DueStep]:
     for entry in entries:
-        for step in STEPS:
+        for step in steps:
             if step.entry_kind != entry.kind:
                 continue
             if step.kind == "digilog_open" and _opens_with_theme(entry, entries):
@@ -135,25 +99,28 @@ def _opens_with_theme(entry: CalendarEntry, entries: list[CalendarEntry]) -> boo
     )
 
 
-def deadline(entries: list[CalendarEntry], task: Task, theme: int) -> datetime | None:
-    """When a theme's task closes, if the calendar says."""
-    kind = DEADLINES[task]
+def deadline(kind: str, entries: list[CalendarEntry], theme: int) -> datetime | None:
+    """When a theme's task closes (at its entry of `kind`), if the calendar says."""
     return next((e.starts_at for e in entries if e.kind == kind and e.theme_number == theme), None)
 
 
-def due_steps(entries: list[CalendarEntry], now: datetime) -> list[DueStep]:
+def due_steps(steps: Sequence[Step], entries: list[CalendarEntry], now: datetime) -> list[DueStep]:
     """Steps whose time has come and that are still worth sending."""
-    return [s for s in _timed(entries) if s.at <= now < s.relevant_until]
+    return [s for s in _timed(steps, entries) if s.at <= now < s.relevant_until]
 
 
-def future_steps(entries: list[CalendarEntry], now: datetime) -> list[DueStep]:
+def future_steps(
+    steps: Sequence[Step], entries: list[CalendarEntry], now: datetime
+) -> list[DueStep]:
     """Steps still to come, soonest first: what the scheduler sets its timers for."""
-    return sorted((s for s in _timed(entries) if s.at > now), key=lambda s: s.at)
+    return sorted((s for s in _timed(steps, entries) if s.at > now), key=lambda s: s.at)
 
 
-def step_of(entries: list[CalendarEntry], kind: str, entry_key: str) -> DueStep | None:
+def step_of(
+    steps: Sequence[Step], entries: list[CalendarEntry], kind: str, entry_key: str
+) -> DueStep | None:
     """The step as the calendar has it now: a moved entry moves its relevance too."""
-    for due in _timed(entries):
+    for due in _timed(steps, entries):
         if due.step.kind == kind and due.entry.key == entry_key:
             return due
     return None

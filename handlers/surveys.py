@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 from statistics import fmean
 
 from handlers import anonymity
+from handlers.access import Access
 from handlers.channels import to_every_channel
 from handlers.context import Args, Context, Refusal
-from handlers.i18n import Translator, translator
+from handlers.deliveries import Composing, Decision, Drop
+from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Programme, Scale, localise
+from handlers.registry import ButtonKind, Command, Feature, FormKind
+from handlers.steps import assessment_key, channel_step, survey_key
 from handlers.themes import theme_number
 from handlers.vocabulary import (
     Field,
@@ -41,14 +45,6 @@ PREFIX = "survey:"  # of forms and buttons: `survey:<cohort>:<key>`
 ROUNDS = ("start", "end")
 Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
 MAX_ANSWER_CHARS = 2000
-
-
-def survey_key(theme: int) -> str:
-    return f"theme:{theme}"
-
-
-def assessment_key(round_: str) -> str:
-    return f"assessment:{round_}"
 
 
 @dataclass(frozen=True)
@@ -576,3 +572,121 @@ async def assessment_results(context: Context, args: Args) -> list[Outgoing]:
         )
     build.note(_scale_text(t, programme.self_assessment.scale, context.language))
     return [context.reply(build.build())]
+
+
+async def _survey_button(context: Context, action_id: str) -> list[Outgoing]:
+    """“Answer” when a survey opens: `survey:<cohort>:theme:3`."""
+    return [await form_for(context, [*action_id.split(":", 2), ""][2])]
+
+
+async def _compose_opening_or_closing(composing: Composing) -> Decision:
+    """The calendar opens or closes a survey or a self-assessment round, once, and says so."""
+    assert composing.due is not None
+    repos, cohort, now = composing.repos, composing.cohort, composing.now
+    number = composing.theme_number
+    if number is not None and await composing.theme_run() is None:
+        return Drop(f"theme {number} has not started")
+    # `assessment:start:open` names its round; a survey is its theme's.
+    key = (
+        survey_key(number)
+        if number is not None
+        else assessment_key(composing.due.entry.key.split(":")[1])
+    )
+    if questionnaire(composing.programme, key, composing.t) is None:
+        return Drop("the programme has no such survey")
+    opening = composing.due.step.kind.endswith("_open")
+    if not composing.applied:
+        if opening and not await repos.surveys.open(cohort.id, key, now):
+            return Drop("it had been opened by hand")
+        if not opening and not await repos.surveys.close(cohort.id, key, now):
+            return Drop("it was not open")
+        composing.apply()
+    post = (announcement if opening else closing_note)(cohort, key, composing.programme)
+    return await composing.everywhere(post)
+
+
+_OPENING_AND_CLOSING = ("survey_open", "survey_close", "assessment_open", "assessment_close")
+
+FEATURE = Feature(
+    "surveys",
+    commands=(
+        Command(
+            ("survey",),
+            N_("survey [theme]"),
+            N_("Answer the survey after a theme."),
+            Access.participant,
+            take_survey,
+        ),
+        Command(
+            ("assess",),
+            N_("assess [--mine]"),
+            N_("Take the self-assessment while it is open, or see your own change per area."),
+            Access.participant,
+            take_assessment,
+            flags=("mine",),
+        ),
+        Command(
+            ("survey", "open"),
+            N_("survey open <theme>"),
+            N_("Open the survey after a theme."),
+            Access.facilitator,
+            open_command(assessment=False),
+        ),
+        Command(
+            ("survey", "close"),
+            N_("survey close <theme>"),
+            N_("Close the survey after a theme."),
+            Access.facilitator,
+            close_command(assessment=False),
+        ),
+        Command(
+            ("survey", "results"),
+            N_("survey results <theme>"),
+            N_("A survey's ratings per organisation (groups of five or more) and its comments."),
+            Access.facilitator,
+            survey_results,
+        ),
+        Command(
+            ("assess", "open"),
+            N_("assess open start|end"),
+            N_("Open the self-assessment at the start or at the end."),
+            Access.facilitator,
+            open_command(assessment=True),
+        ),
+        Command(
+            ("assess", "close"),
+            N_("assess close start|end"),
+            N_("Close a round of the self-assessment."),
+            Access.facilitator,
+            close_command(assessment=True),
+        ),
+        Command(
+            ("assess", "results"),
+            N_("assess results"),
+            N_("The self-assessment's change per area (groups of five or more)."),
+            Access.facilitator,
+            assessment_results,
+        ),
+    ),
+    buttons=(
+        ButtonKind(
+            "survey",
+            Access.participant,
+            "“Answer” a survey",
+            _survey_button,
+            "this cohort's, open",
+            same_cohort=True,
+        ),
+    ),
+    forms=(
+        FormKind(
+            "survey",
+            Access.participant,
+            "survey or self-assessment answers",
+            form_submitted,
+            "this cohort's, open",
+        ),
+    ),
+    steps=tuple(channel_step(kind) for kind in _OPENING_AND_CLOSING),
+    deliveries=dict.fromkeys(_OPENING_AND_CLOSING, _compose_opening_or_closing),
+)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from handlers.access import Access
 from handlers.channels import to_every_channel
 from handlers.context import Args, Context, Refusal
+from handlers.deliveries import Composing, Decision, Drop
 from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Material, Programme, Theme, localise
+from handlers.registry import Command, Feature
+from handlers.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step, channel_step
 from handlers.vocabulary import (
     Message,
     MessageBuilder,
@@ -146,3 +152,66 @@ async def start_theme(context: Context, args: Args) -> list[Outgoing]:
     )
     started = t("Theme {number} has started and its digilog is open.", number=number)
     return [*posts, context.reply(started)]
+
+
+async def _compose_theme_start(composing: Composing) -> Decision:
+    """The calendar starts a theme: posted once, unless a facilitator started it by hand."""
+    number = composing.theme_number
+    theme = composing.programme.theme(number or 0)
+    assert theme is not None and number is not None
+    repos, cohort = composing.repos, composing.cohort
+    run = await repos.themes.get(cohort.id, number)
+    if run is None and (run := await repos.themes.start(cohort.id, number, None, False)):
+        composing.apply()
+    elif not composing.applied or run is None or run.post_message_id is not None:
+        return Drop("the theme had been started by hand")
+    post = theme_post(theme, number, cohort.language, cohort.id)
+    return await composing.everywhere(post, f"{RECEIPT_PREFIX}{run.id}")
+
+
+async def _compose_workshop(composing: Composing) -> Decision:
+    assert composing.due is not None
+    what = composing.t("The workshop of theme {number}", number=composing.theme_number)
+    soon = composing.due.step.kind == "workshop_soon"
+    return await composing.everywhere(composing.reminder(what, soon=soon))
+
+
+FEATURE = Feature(
+    "themes",
+    commands=(
+        Command(
+            ("theme",),
+            N_("theme"),
+            N_("List the themes and which have started."),
+            Access.member,
+            list_themes,
+        ),
+        Command(
+            ("theme", "show"),
+            N_("theme show <number>"),
+            N_("Show a theme's materials and tasks."),
+            Access.member,
+            show_theme,
+        ),
+        Command(
+            ("theme", "start"),
+            N_("theme start <number> [--force]"),
+            N_("Post a theme to the cohort and open its digilog."),
+            Access.facilitator,
+            start_theme,
+            flags=("force",),
+        ),
+    ),
+    steps=(
+        channel_step("theme_start"),
+        Step(
+            "workshop_tomorrow", "workshop", DAY_BEFORE, Audience.channel, relevance=EVENING_BEFORE
+        ),
+        Step("workshop_soon", "workshop", -timedelta(hours=1), Audience.channel),
+    ),
+    deliveries={
+        "theme_start": _compose_theme_start,
+        "workshop_tomorrow": _compose_workshop,
+        "workshop_soon": _compose_workshop,
+    },
+)

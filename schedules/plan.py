@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from handlers.context import programme_of
-from handlers.labs import LAB_TOMORROW, REMINDER_AHEAD, reminders_due
+from handlers.features import REGISTRY
 from handlers.progress import missing
-from handlers.steps import Audience, due_steps
+from handlers.steps import Audience
 from storage.deliveries import Planned
-from storage.models import Cohort, SignupState
+from storage.models import Cohort
 from storage.unit import Repositories, Store
 
 
@@ -21,7 +21,7 @@ async def plan_cohort(repos: Repositories, cohort: Cohort, now: datetime) -> int
     planned before (and perhaps sent) is not planned again.
     """
     planned: list[Planned] = []
-    for due in due_steps(await repos.calendar.entries(cohort.id), now):
+    for due in REGISTRY.due_steps(await repos.calendar.entries(cohort.id), now):
         channel_post = Planned(
             key=due.key(cohort.id),
             cohort_id=cohort.id,
@@ -41,20 +41,8 @@ async def plan_cohort(repos: Repositories, cohort: Cohort, now: datetime) -> int
             for person in people
         ]
     programme = await programme_of(repos, cohort.program_id)
-    for chosen in reminders_due(programme, now):
-        signed_up = await repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
-        planned += [
-            Planned(
-                key=f"{LAB_TOMORROW}:c{cohort.id}:{chosen.key}:p{person.id}",
-                cohort_id=cohort.id,
-                kind=LAB_TOMORROW,
-                due_at=chosen.session.start - REMINDER_AHEAD,
-                relevant_until=chosen.session.start,
-                person_id=person.id,
-                detail={"session": chosen.key},
-            )
-            for person in signed_up
-        ]
+    for planner in REGISTRY.planners:  # rows a feature plans by its own rule (lab reminders)
+        planned += await planner(repos, cohort, programme, now)
     return await repos.deliveries.add(planned)
 
 

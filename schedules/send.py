@@ -7,9 +7,9 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from handlers import deliveries
 from handlers.deliveries import Drop, Send, SharedReads, Wait, compose
 from handlers.digilog import Digilog
+from handlers.nudges import unreachable as cannot_reach
 from handlers.vocabulary import Delivered, Outgoing, ToConversation
 from schedules.clock import Clock
 from schedules.courier import Courier, OutcomeUnknown, Refused, Sent, TryLater
@@ -97,7 +97,7 @@ class Sender:
             delivery = await repos.deliveries.held(claimed.id, self.worker)
             if delivery is None:
                 raise _LostRow(claimed.key)
-            decision = await compose(repos, delivery, now, reads)
+            decision = await compose(repos, delivery, now, self.digilog.features, reads)
             match decision:
                 case Drop(reason=reason):
                     if not await repos.deliveries.skip(delivery.id, self.worker, reason):
@@ -176,4 +176,4 @@ class Sender:
         async with self.store.transaction() as repos:
             await repos.deliveries.fail(delivery.id, self.worker, reason)
             if unreachable:
-                await deliveries.unreachable(repos, delivery, self.clock.now())
+                await cannot_reach(repos, delivery, self.clock.now())

@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from handlers import retention
-from handlers.steps import future_steps
+from handlers.features import REGISTRY
 from schedules.clock import Clock
 from schedules.plan import plan_everything, plan_one
 from storage.models import CalendarEntry
@@ -117,7 +117,7 @@ class Timekeeper:
     def _schedule(self, cohort_id: int, entries: list[CalendarEntry]) -> None:
         self._remove(cohort_id)
         now = self.clock.now()
-        for due in future_steps(entries, now):
+        for due in REGISTRY.future_steps(entries, now):
             self.scheduler.add_job(
                 self.fire,
                 DateTrigger(due.at),

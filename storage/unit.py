@@ -16,6 +16,7 @@ from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
 from storage.labs import LabRepository
 from storage.people import CohortRepository, PeopleRepository
+from storage.personal_data import PersonalDataRepository
 from storage.programs import ProgramRepository
 from storage.quizzes import QuizRepository
 from storage.reflections import ReflectionRepository
@@ -42,6 +43,7 @@ class Repositories:
     addresses: AddressRepository
     audit: AuditRepository
     retention: RetentionRepository
+    personal_data: PersonalDataRepository
 
 
 class Store:
@@ -70,4 +72,5 @@ class Store:
                 addresses=AddressRepository(session),
                 audit=AuditRepository(session),
                 retention=RetentionRepository(session),
+                personal_data=PersonalDataRepository(session),
             )

@@ -36,8 +36,9 @@ from sqlalchemy import func, select, text
 
 from bot.slack.app import SAVE_SHORTCUT
 from bot.web import MAX_BODY_BYTES, WORK
-from handlers import admin, commands
+from handlers import admin
 from handlers.calendar_file import parse_calendar
+from handlers.features import REGISTRY
 from handlers.programme_file import Programme, parse_programme
 from handlers.programme_file import load_programme as read_programme
 from handlers.roster import HEADERS, ROLES, RosterProblem, RosterRow, parse_roster
@@ -466,7 +467,7 @@ async def slack_server(
 
 
 def not_a_command(value: str) -> bool:
-    return commands.find(value)[0] is None
+    return REGISTRY.find(value)[0] is None
 
 
 def slack_bases() -> dict[str, dict[str, Any]]:

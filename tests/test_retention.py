@@ -18,6 +18,7 @@ from handlers import report, retention
 from handlers.admin import import_roster
 from handlers.deliveries import Send, compose
 from handlers.digilog import Digilog
+from handlers.features import REGISTRY
 from handlers.i18n import translator
 from handlers.programme_file import Programme
 from handlers.retention import Kind, RetentionError
@@ -89,7 +90,7 @@ async def notice_text(store: Store, delivery: Delivery, now: datetime) -> str:
     async with store.transaction() as repos:
         row = await repos.session.get(Delivery, delivery.id)
         assert row is not None
-        decision = await compose(repos, row, now)
+        decision = await compose(repos, row, now, REGISTRY)
     assert isinstance(decision, Send), decision
     assert isinstance(decision.outgoing.message, Message)
     return render(decision.outgoing.message)[0]

@@ -1,4 +1,4 @@
-"""The role matrix (handlers/access.py and the levels in handlers/commands.py), walked.
+"""The role matrix (handlers/access.py and the levels the features declare), walked.
 
 Every command of the matrix is sent by each of the people the matrix has a column for:
 
@@ -47,13 +47,15 @@ from bot.console.render import render
 from bot.console.shell import Console
 from bot.settings import Settings
 from bot.web import RUNTIME, WORK
-from handlers import access, bank, commands, meetings, personal_data, surveys
+from handlers import access, bank, guide, meetings, personal_data, surveys
 from handlers.access import Access, Standing
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
 from handlers.digilog import Digilog
+from handlers.features import REGISTRY
 from handlers.i18n import Translator, translator
 from handlers.limits import PerPerson
 from handlers.programme_file import Programme
+from handlers.registry import ButtonKind, FormKind
 from handlers.roster import RosterRow
 from handlers.vocabulary import (
     Actor,
@@ -317,7 +319,7 @@ async def walk_commands(
     for line in SETUP:
         assert not (await say(facilitator, line)).refused_for_role(t), line
     allowed = {}
-    for command in commands.COMMANDS:
+    for command in REGISTRY.commands:
         line = example(command.words, platform)
         for who in platform.principals():
             want = expected_refusal(command.access, who, t)
@@ -471,7 +473,7 @@ def test_the_walks_cover_the_whole_matrix() -> None:
     for platform in (CONSOLE, SLACK, TEAMS):
         walked = [(who.column, who.standing) for who in platform.principals()]
         assert walked == list(access.PRINCIPALS)
-    everything = {command.words for command in commands.COMMANDS}
+    everything = {command.words for command in REGISTRY.commands}
     assert set(EXAMPLES) == everything
     assert set(EFFECTS) == everything
 
@@ -480,7 +482,7 @@ async def test_every_command_by_everyone_on_the_neutral_path(
     neutral: Neutral, store: Store
 ) -> None:
     allowed = await walk_commands(neutral.say, CONSOLE, snapshot_of(store))
-    for command in commands.COMMANDS:
+    for command in REGISTRY.commands:
         for who in CONSOLE.principals():
             if (command.words, who.column) not in allowed:
                 continue
@@ -542,7 +544,7 @@ async def test_every_command_by_everyone_in_the_console(
 async def test_help_lists_exactly_what_the_matrix_allows(neutral: Neutral) -> None:
     for who in CONSOLE.principals():
         shown = (await neutral.say(who, "help")).private
-        for command in commands.COMMANDS:
+        for command in REGISTRY.commands:
             usage = f"    {command.usage}  "  # then the summary, after two spaces or more
             assert (usage in shown) == access.allows(command.access, who.standing), (
                 who.column,
@@ -562,9 +564,9 @@ class Use:
     effect: str
     fields: dict[str, str] | None = None
 
-    def act(self, values: dict[str, Any]) -> access.Act:
+    def act(self, values: dict[str, Any]) -> ButtonKind | FormKind:
         identifier = self.template.format(**values)
-        found = access.button(identifier) if self.fields is None else access.form(identifier)
+        found = REGISTRY.button(identifier) if self.fields is None else REGISTRY.form(identifier)
         assert found is not None, identifier
         return found
 
@@ -619,13 +621,13 @@ def test_every_button_and_form_kind_is_used() -> None:
     values = {"c": 1, "group": 1, "anna_id": 1}
     buttons = {use.act(values).kind for use in USES if use.fields is None}
     forms = {use.act(values).kind for use in USES if use.fields is not None}
-    assert buttons == {act.kind for act in access.BUTTONS}
-    assert forms == {act.kind for act in access.FORMS}
+    assert buttons == {act.kind for act in REGISTRY.buttons}
+    assert forms == {act.kind for act in REGISTRY.forms}
     # The features' own prefixes are the matrix's kinds.
-    assert access.form(surveys.PREFIX) is not None and access.button(surveys.PREFIX)
-    assert access.form(meetings.PREFIX) is not None and access.button(meetings.PREFIX)
-    assert access.form(bank.FORM_PREFIX) is not None
-    assert access.button(f"{personal_data.PREFIX}:0:1:all") is not None
+    assert REGISTRY.form(surveys.PREFIX) is not None and REGISTRY.button(surveys.PREFIX)
+    assert REGISTRY.form(meetings.PREFIX) is not None and REGISTRY.button(meetings.PREFIX)
+    assert REGISTRY.form(bank.FORM_PREFIX) is not None
+    assert REGISTRY.button(f"{personal_data.PREFIX}:0:1:all") is not None
 
 
 async def test_every_button_and_form_by_everyone_on_the_neutral_path(
@@ -837,9 +839,9 @@ def test_the_administrators_acts_are_the_digilog_commands() -> None:
 
 
 def test_no_chat_command_is_an_administrators_act() -> None:
-    chat = {command.words: command for command in commands.COMMANDS}
+    chat = {command.words: command for command in REGISTRY.commands}
     for act in access.ADMINISTRATOR_ACTS:
-        found, _ = commands.find(" ".join(act.words) + " grupp-1")
+        found, _ = REGISTRY.find(" ".join(act.words) + " grupp-1")
         if act.in_chat is None:
             # Nothing, or a chat command of the first word alone (`schedule load` is
             # `schedule`, which shows one's own calendar).
@@ -849,7 +851,7 @@ def test_no_chat_command_is_an_administrators_act() -> None:
             assert words in chat, act  # the smaller counterpart, in the matrix's rows
     # The only role change in chat: a facilitator's enrol with --facilitator or --support.
     roles = {role.value for role in Role} - {Role.participant.value}
-    changing = [c.words for c in commands.COMMANDS if roles & set(c.flags)]
+    changing = [c.words for c in REGISTRY.commands if roles & set(c.flags)]
     assert changing == [("enrol",)]
     assert chat["enrol",].access is Access.facilitator
 
@@ -990,4 +992,4 @@ async def test_a_user_of_another_workspace_is_never_the_member_with_the_same_id(
 def test_the_markdown_table_is_up_to_date() -> None:
     """docs/role-matrix.md is what `docs/role_matrix.py` prints."""
     written = (ROOT / "docs" / "role-matrix.md").read_text(encoding="utf-8")
-    assert written == commands.matrix_markdown(), "run: .venv/bin/python docs/role_matrix.py"
+    assert written == guide.matrix_markdown(REGISTRY), "run: .venv/bin/python docs/role_matrix.py"

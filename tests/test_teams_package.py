@@ -22,13 +22,14 @@ from bot.teams.package import (
     MAX_TITLE,
     build_package,
 )
-from handlers.commands import COMMANDS, Access
+from handlers.access import Access
+from handlers.features import REGISTRY
 from handlers.i18n import translator
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_SCHEMA = ROOT.parent / "shared" / "schemas" / "teams-manifest-1.29.schema.json"
 BOT_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-BY_TITLE = {" ".join(command.words): command for command in COMMANDS}
+BY_TITLE = {" ".join(command.words): command for command in REGISTRY.commands}
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from handlers.commands import COMMANDS, Command
+from handlers.features import REGISTRY
 from handlers.i18n import translator
+from handlers.registry import Command
 
 MANIFEST_VERSION = "1.29"
 SCHEMA_URL = (
@@ -292,7 +293,7 @@ def manifest_and_swedish(
 
 
 def _commands(words: Sequence[tuple[str, ...]]) -> list[Command]:
-    by_words = {command.words: command for command in COMMANDS}
+    by_words = {command.words: command for command in REGISTRY.commands}
     if len(words) > MAX_COMMANDS:
         raise ValueError(f"a Teams command menu holds at most {MAX_COMMANDS} commands")
     found = []

@@ -1,0 +1,45 @@
+"""The features Digilog offers. A new feature is a module of its own and one line here."""
+
+from __future__ import annotations
+
+from handlers import (
+    bank,
+    buddies,
+    deliveries,
+    export,
+    guide,
+    labs,
+    meetings,
+    nudges,
+    people,
+    personal_data,
+    quiz,
+    report,
+    retention,
+    schedule,
+    surveys,
+    themes,
+)
+from handlers.registry import Registry
+
+# In this order in help and in the role matrix.
+REGISTRY = Registry(
+    (
+        guide.FEATURE,
+        people.FEATURE,
+        nudges.FEATURE,
+        themes.FEATURE,
+        bank.FEATURE,
+        meetings.FEATURE,
+        surveys.FEATURE,
+        schedule.FEATURE,
+        quiz.FEATURE,
+        buddies.FEATURE,
+        labs.FEATURE,
+        report.FEATURE,
+        export.FEATURE,
+        personal_data.FEATURE,
+        retention.FEATURE,
+        deliveries.RELAYS,
+    )
+)
