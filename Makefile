@@ -17,12 +17,15 @@ $(STAMP): requirements/main.txt requirements/dev.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m bot.start
 
-## The whole suite (PostgreSQL too when DIGILOG_TEST_POSTGRES_URL is set).
+## The whole suite (PostgreSQL too when DIGILOG_TEST_POSTGRES_URL is set): the checks of
+## .pre-commit-config.yaml (ruff, ruff format, codespell, mypy), the declared dependencies
+## (pip check), then the tests on every core; it prints how long it all took.
 test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	$(BIN)/pytest
+	@start=$$(date +%s); \
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure && \
+	$(BIN)/python -m pip check && \
+	$(BIN)/pytest -n $${DIGILOG_TEST_WORKERS:-auto} --durations=15; \
+	status=$$?; echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python bench/bank_search.py

@@ -14,8 +14,15 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bot.compose import (
+    Runtime,
+    configure_logging,
+    open_runtime,
+    platform_couriers,
+    running_schedules,
+    timing_of,
+)
 from bot.console.render import render
-from bot.runtime import Runtime, open_runtime, timing_of
 from bot.settings import Settings
 from handlers import admin, export
 from handlers.features import REGISTRY
@@ -62,6 +69,7 @@ async def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
 @click.version_option(package_name="digilog")
 def main() -> None:
     """Digilog: cohort-based learning programmes in Slack, Teams and a terminal console."""
+    configure_logging(Settings())
 
 
 # ------------------------------------------------------------------ db
@@ -736,19 +744,18 @@ async def console(
     from bot.console.courier import ConsoleCourier
     from bot.console.setup import choose_cohort
     from bot.console.shell import Console, interactive_reader, parse_moment
-    from schedules.clock import Clock, RehearsalClock, SystemClock
-    from schedules.service import Timing, scheduling
+    from schedules.clock import RehearsalClock
+    from schedules.service import Timing
 
     async def work(runtime: Runtime) -> None:
         cohort, default_user = await choose_cohort(runtime, bundled_example(), cohort_key)
-        clock: Clock = SystemClock()
         if start_at is not None or speed is not None:
             zone = ZoneInfo(cohort.timezone)
             start = parse_moment(start_at, utcnow(), zone) if start_at else utcnow()
             if start is None:
                 raise click.BadParameter("use YYYY-MM-DD HH:MM", param_hint="--at")
-            clock = RehearsalClock(start, speed or 1.0)
-            runtime.digilog.now = clock.now
+            runtime = runtime.on_clock(RehearsalClock(start, speed or 1.0))
+        clock = runtime.clock
         shell = Console(
             runtime.digilog,
             runtime.store,
@@ -760,9 +767,7 @@ async def console(
         )
         # Every second of real time: a rehearsal's clock runs ahead of APScheduler's timers.
         timing = Timing(sweep_seconds=1.0, poll_seconds=1.0)
-        async with scheduling(
-            runtime.store, runtime.digilog, ConsoleCourier(shell, clock), clock=clock, timing=timing
-        ) as running:
+        async with running_schedules(runtime, ConsoleCourier(shell, clock), timing) as running:
             shell.scheduling = running
             if sys.stdin.isatty():
                 click.echo(
@@ -828,11 +833,7 @@ async def worker() -> None:
     """
     import aiohttp
 
-    from bot.slack.courier import slack_courier
-    from bot.teams.connector import teams_connector
-    from bot.teams.courier import TeamsCourier
-    from schedules.courier import ByPlatform, Courier
-    from schedules.service import scheduling, worker_name
+    from schedules.service import worker_name
 
     settings = _serving_settings("worker")
     stop = asyncio.Event()
@@ -840,14 +841,8 @@ async def worker() -> None:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
     async with open_runtime(settings) as runtime, aiohttp.ClientSession() as session:
-        couriers: dict[str, Courier] = {}
-        if settings.slack_enabled:
-            couriers["slack"] = slack_courier(settings, runtime.store.engine, session)
-        if settings.teams_enabled:
-            connector = teams_connector(settings, session)
-            couriers["teams"] = TeamsCourier(runtime.store, connector)
-        courier = ByPlatform(couriers)
-        async with scheduling(runtime.store, runtime.digilog, courier, timing=timing_of(settings)):
+        couriers = platform_couriers(settings, runtime, session)
+        async with running_schedules(runtime, couriers, timing_of(settings)):
             click.echo(f"digilog worker {worker_name()}: sending", err=True)
             await stop.wait()
 
@@ -863,7 +858,7 @@ def secrets() -> None:
 @secrets.command("new-key")
 def secrets_new_key() -> None:
     """Print a fresh key: put it first in DIGILOG_SECRET_KEYS, then run `secrets rotate`."""
-    from bot.slack.secure_store import new_key
+    from bot.sealing import new_key
 
     click.echo(new_key())
 
@@ -873,7 +868,8 @@ def secrets_new_key() -> None:
 async def secrets_rotate() -> None:
     """Encrypt every stored token again with the newest key (plain-text ones too); after
     that the older keys can be dropped from DIGILOG_SECRET_KEYS."""
-    from bot.slack.secure_store import SealedInstallationStore, Sealer, SecretKeyError
+    from bot.sealing import Sealer, SecretKeyError
+    from bot.slack.secure_store import SealedInstallationStore
 
     settings = Settings()
     try:

@@ -9,6 +9,7 @@ from platformdirs import user_data_path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.sealing import Sealer, SecretKeyError
 from handlers.i18n import SUPPORTED
 
 
@@ -140,8 +141,6 @@ class Settings(BaseSettings):
 
     def secret_key_problems(self) -> list[str]:
         """Why the stored tokens could not be sealed, in words that never contain a key."""
-        from bot.slack.secure_store import Sealer, SecretKeyError
-
         if not self.secret_key_list():
             return [
                 "Slack OAuth (SLACK_CLIENT_ID) stores each workspace's token, encrypted with "

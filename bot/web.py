@@ -15,17 +15,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
-from bot.runtime import Runtime, open_runtime, timing_of
+from bot.compose import Runtime, open_runtime, platform_couriers, running_schedules, timing_of
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
-from bot.slack.courier import slack_courier
 from bot.teams.app import TeamsAdapter, auth_configuration
 from bot.teams.connector import teams_connector
-from bot.teams.courier import TeamsCourier
 from bot.teams.messenger import Messenger
 from bot.work import WorkQueue
-from schedules.courier import ByPlatform, Courier
-from schedules.service import Scheduling, scheduling
+from schedules.service import Scheduling
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +35,12 @@ RUNTIME = web.AppKey("runtime", Runtime)
 SLACK = web.AppKey("slack", AsyncApp)
 WORK = web.AppKey("work", WorkQueue)
 TEAMS = web.AppKey("teams", TeamsAdapter)
-COURIERS: web.AppKey[dict[str, Courier]] = web.AppKey("couriers")
 SCHEDULING = web.AppKey("scheduling", Scheduling)
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
-    app[COURIERS] = {}  # each platform's, filled as it starts
     app.cleanup_ctx.append(_runtime)
     app.router.add_get("/healthz", healthz)
     if settings.slack_enabled or settings.teams_enabled:
@@ -63,7 +58,7 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_teams)
         app.router.add_post("/api/messages", teams_messages)
     if settings.slack_enabled or settings.teams_enabled:
-        app.cleanup_ctx.append(_scheduling)  # last: it needs the platforms' couriers
+        app.cleanup_ctx.append(_scheduling)
     return app
 
 
@@ -97,7 +92,6 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
             # Socket Mode: Slack pushes over a WebSocket, so no public URL is needed.
             handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
             await handler.connect_async()  # type: ignore[no-untyped-call]
-        app[COURIERS]["slack"] = slack_courier(settings, engine, session)
         try:
             yield
         finally:
@@ -116,7 +110,6 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
             settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
         )
         app[TEAMS] = TeamsAdapter(runtime.digilog, messenger, auth, runtime.store, app[WORK])
-        app[COURIERS]["teams"] = TeamsCourier(runtime.store, connector)
         try:
             yield
         finally:
@@ -126,15 +119,13 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
 async def _scheduling(app: web.Application) -> AsyncIterator[None]:
     """Scheduled posts and nudges, each through its platform's courier."""
     settings, runtime = app[SETTINGS], app[RUNTIME]
-    couriers: dict[str, Courier] = app[COURIERS]
-    courier = ByPlatform(couriers)
-    async with scheduling(
-        runtime.store, runtime.digilog, courier, timing=timing_of(settings)
-    ) as running:
-        app[SCHEDULING] = running
-        # What was set up so far lives as long as the app: nothing to collect there.
-        gc.freeze()
-        yield
+    async with aiohttp.ClientSession() as session:
+        couriers = platform_couriers(settings, runtime, session)
+        async with running_schedules(runtime, couriers, timing_of(settings)) as running:
+            app[SCHEDULING] = running
+            # What was set up so far lives as long as the app: nothing to collect there.
+            gc.freeze()
+            yield
 
 
 async def teams_messages(request: web.Request) -> web.Response:

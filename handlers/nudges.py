@@ -261,7 +261,8 @@ def _task_of(features: Registry, delivery: Delivery) -> Task | None:
     return features.nudge_task(delivery.kind)
 
 
-async def _nudge(composing: Composing) -> Decision:
+# Long on purpose: each condition of a humane nudge, in the order they are weighed.
+async def _nudge(composing: Composing) -> Decision:  # noqa: C901
     """A nudge to one participant: still needed, still relevant, not muted or snoozed,
     inside their working hours, under the weekly cap, and not one too many after several
     went unheeded."""

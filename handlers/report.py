@@ -66,7 +66,8 @@ class Report:
         return self.rows.setdefault((theme, organisation), Row())
 
 
-async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
+# Long on purpose: every figure of the report, counted in one pass over the rows.
+async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:  # noqa: C901
     language = t.language
     programme = await programme_of(repos, cohort.program_id)
     participants = await repos.people.members(cohort.id, Role.participant)

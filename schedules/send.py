@@ -89,7 +89,8 @@ class Sender:
         except _LostRow:
             log.warning("delivery %s went to another sender; leaving it", claimed.key)
 
-    async def _send(self, claimed: Delivery, reads: SharedReads | None) -> None:
+    # Long on purpose: every outcome of a send, each recorded in its own way.
+    async def _send(self, claimed: Delivery, reads: SharedReads | None) -> None:  # noqa: C901
         now = self.clock.now()
         async with self.store.transaction() as repos:
             # The batch may have taken long enough for the lease on this row to run out

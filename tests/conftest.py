@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
 from handlers.digilog import Digilog
@@ -35,36 +36,12 @@ hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
-TABLES = (
-    "kept_figures",
-    "retention",
-    "audit_log",
-    "theme_posts",
-    "cohort_channels",
-    "conversation_addresses",
-    "survey_answers",
-    "survey_windows",
-    "buddy_rules",
-    "buddy_members",
-    "buddy_groups",
-    "buddy_rounds",
-    "lab_signups",
-    "lab_seats",
-    "deliveries",
-    "calendar_entries",
-    "processed_events",
-    "slack_bots",
-    "slack_installations",
-    "slack_oauth_states",
-    "quiz_answers",
-    "reflections",
-    "theme_runs",
-    "memberships",
-    "people",
-    "cohorts",
-    "organisations",
-    "programs",
-)
+
+async def table_names(connection: AsyncConnection) -> list[str]:
+    """Every table the migrations made, whoever added it: a list kept by hand would miss
+    the next one."""
+    names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    return sorted(name for name in names if name != "alembic_version")
 
 
 def pytest_report_header() -> str:
@@ -127,9 +104,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         engine = create_engine(url)
         try:
             async with engine.begin() as connection:
-                await connection.execute(
-                    text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
-                )
+                tables = ", ".join(await table_names(connection))
+                await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         finally:
             await engine.dispose()
 
@@ -208,7 +184,7 @@ def run_digilog(
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # generous: a loaded machine is slow, not broken
         check=False,
     )
 

@@ -85,7 +85,7 @@ from storage.models import (
 from storage.reflections import Viewer
 from storage.unit import Store
 from tests.chat import Chat, Reply
-from tests.conftest import POSTGRES_URL, TABLES
+from tests.conftest import POSTGRES_URL, table_names
 
 QUESTIONS = 8  # theme 1's quiz in the example programme
 AREAS = ("information", "communication", "content", "safety", "problem-solving", "leading-change")
@@ -410,7 +410,7 @@ def built(
             engine = create_engine(url)
             try:
                 async with engine.begin() as connection:
-                    tables = ", ".join(TABLES)
+                    tables = ", ".join(await table_names(connection))
                     await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             finally:
                 await engine.dispose()

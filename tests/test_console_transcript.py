@@ -58,7 +58,7 @@ def run_console(database_url: str, transcript: str, *args: str) -> subprocess.Co
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=300,
         check=False,
     )
 

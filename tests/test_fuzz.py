@@ -47,7 +47,7 @@ from storage.models import CalendarEntry
 from storage.unit import Store
 from tests import slack_payloads as p
 from tests import test_teams_scenarios as teams_scenarios
-from tests.conftest import EXAMPLE, ROOT, TABLES, make_cohort
+from tests.conftest import EXAMPLE, ROOT, make_cohort, table_names
 from tests.servers import SLACK_SECRET as SECRET
 from tests.servers import serve, serve_settings
 from tests.slack_fake import FakeSlack
@@ -378,9 +378,11 @@ BOOKKEEPING = ("processed_events",)
 
 
 async def row_counts(store: Store, skip: tuple[str, ...] = ()) -> dict[str, int]:
+    async with store.engine.connect() as connection:
+        tables = await table_names(connection)
     async with store.transaction() as repos:
         counts = {}
-        for table in TABLES:
+        for table in tables:
             if table not in skip:
                 count = await repos.session.scalar(select(func.count()).select_from(text(table)))
                 counts[table] = count or 0

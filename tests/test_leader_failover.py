@@ -206,7 +206,7 @@ async def until(
     what: str,
     check: Callable[[], Awaitable[T | None]],
     running: list[Worker],
-    timeout: float = 30,  # noqa: ASYNC109 - a deadline per wait reads best here
+    timeout: float = 120,  # noqa: ASYNC109 - a deadline per wait reads best here
 ) -> T:
     """Poll `check()` until it returns something true; fail with the workers' logs if not."""
     deadline = time.monotonic() + timeout
@@ -315,7 +315,7 @@ async def test_a_killed_leader_is_replaced_and_nothing_is_sent_twice(
                 return False  # the last step is not due yet
             return len(await rows(store)) == expected_rows and await unfinished(store) == 0
 
-        await until("every due row to be handled", settled, running, timeout=60)
+        await until("every due row to be handled", settled, running, timeout=180)
         survivors = [w for w in running if w is not leader]
         assert successor in survivors
         assert all(w.alive() for w in survivors), "a worker died"

@@ -15,13 +15,9 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from sqlalchemy import text
 
+from bot.sealing import Sealer, SecretKeyError
 from bot.settings import Settings
-from bot.slack.secure_store import (
-    INSTALLATION_SECRETS,
-    SealedInstallationStore,
-    Sealer,
-    SecretKeyError,
-)
+from bot.slack.secure_store import INSTALLATION_SECRETS, SealedInstallationStore
 from bot.teams.connector import Connector, ConnectorError, static_token, teams_connector
 from bot.teams.courier import TeamsCourier
 from bot.web import create_app

@@ -19,8 +19,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlalchemy import select, text
 
+from bot.sealing import Sealer
 from bot.slack.app import SAVE_SHORTCUT
-from bot.slack.secure_store import Sealer
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow

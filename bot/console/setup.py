@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.runtime import Runtime
+from bot.compose import Runtime
 from handlers import admin
 from handlers.programme_file import load_programme
 from storage.models import Cohort, Role

@@ -18,85 +18,19 @@ import copy
 from collections.abc import Sequence
 from typing import TypeVar
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.sealing import Sealer, SecretKeyError
 from bot.settings import Settings
 
-# Every Fernet token starts with these bytes (version 0x80, then the timestamp's high
-# bytes); no Slack token (xox…) or webhook URL (https://…) does.
-SEALED_PREFIX = "gAAAAA"
 BOT_SECRETS = ("bot_token", "bot_refresh_token")
 INSTALLATION_SECRETS = (*BOT_SECRETS, "user_token", "user_refresh_token", "incoming_webhook_url")
 
 Entity = TypeVar("Entity", Installation, Bot)
-
-
-class SecretKeyError(Exception):
-    """The keys are missing or malformed, or a stored value opens with none of them. The
-    message never contains a key or a token."""
-
-
-def new_key() -> str:
-    return Fernet.generate_key().decode("ascii")
-
-
-def is_sealed(value: str) -> bool:
-    return value.startswith(SEALED_PREFIX)
-
-
-class Sealer:
-    """Seals with the first key, opens with any."""
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        if not keys:
-            raise SecretKeyError(
-                "no secret key: set DIGILOG_SECRET_KEYS (make one with `digilog secrets new-key`)"
-            )
-        fernets = []
-        for number, key in enumerate(keys, start=1):
-            try:
-                fernets.append(Fernet(key.encode("ascii")))
-            except (ValueError, UnicodeEncodeError):
-                raise SecretKeyError(
-                    f"DIGILOG_SECRET_KEYS: key {number} of {len(keys)} is not a Fernet key "
-                    "(32 bytes in url-safe base64; make one with `digilog secrets new-key`)"
-                ) from None
-        self._fernet = MultiFernet(fernets)
-
-    def seal(self, value: str) -> str:
-        """The value encrypted with the newest key; a value already sealed stays as it is."""
-        if is_sealed(value):
-            return value
-        return self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
-
-    def open(self, value: str) -> str:
-        """The plain value; a legacy plain-text value comes back unchanged."""
-        if not is_sealed(value):
-            return value
-        try:
-            return self._fernet.decrypt(value.encode("ascii")).decode("utf-8")
-        except InvalidToken:
-            raise SecretKeyError(
-                "a stored Slack token opens with none of the keys in DIGILOG_SECRET_KEYS "
-                "(was the key it was sealed with dropped before `digilog secrets rotate`?)"
-            ) from None
-
-    def reseal(self, value: str) -> str:
-        """The value sealed with the newest key, whether it was plain or sealed with any key."""
-        if not is_sealed(value):
-            return self.seal(value)
-        try:
-            return self._fernet.rotate(value.encode("ascii")).decode("ascii")
-        except InvalidToken:
-            raise SecretKeyError(
-                "a stored Slack token opens with none of the keys in DIGILOG_SECRET_KEYS; "
-                "put the key it was sealed with back (after the new one) and rotate again"
-            ) from None
 
 
 def _with(entity: Entity, fields: Sequence[str], sealer: Sealer, sealing: bool) -> Entity:

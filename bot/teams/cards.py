@@ -61,7 +61,7 @@ CARD_BYTES: Final = 28 * 1024
 # word, so no ActionSet of ours holds more.
 MAX_ACTIONS: Final = 6
 # Our assumptions, not documented figures: Teams shows a button's title on one line and
-# ellipsises what does not fit, and a row of buttons shares the card's width. Options
+# cuts what does not fit with an ellipsis, and a row of buttons shares the card's width. Options
 # with a longer label are listed by number above buttons titled with the numbers (the
 # full label is the button's tooltip); a row takes buttons while their titles fit.
 MAX_BUTTON_TITLE: Final = 30

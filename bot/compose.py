@@ -1,0 +1,105 @@
+"""The composition root: the one place that builds what `serve`, `worker` and `console` run.
+
+Settings in; out come the engine and store, the features and `Digilog`, each platform's
+courier and the scheduling of the calendar. Nothing else builds them, so the three
+entry points cannot drift apart, and a rehearsal's clock is given to what it drives
+when that is built rather than set on it afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot.settings import Settings
+from handlers.digilog import Digilog
+from handlers.features import REGISTRY
+from handlers.registry import Registry
+from schedules.clock import Clock, SystemClock
+from schedules.courier import ByPlatform, Courier
+from schedules.service import Scheduling, Timing, scheduling
+from storage import migrate
+from storage.db import create_engine
+from storage.unit import Store
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: Store
+    features: Registry
+    clock: Clock
+    digilog: Digilog
+
+    def on_clock(self, clock: Clock) -> Runtime:
+        """The same store and features, with a Digilog whose time is `clock`'s (a rehearsal)."""
+        digilog = Digilog(self.store, now=clock.now, features=self.features)
+        return Runtime(self.settings, self.store, self.features, clock, digilog)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Once, at the entry point: what goes to the log and how much of it."""
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every start at INFO; only its warnings are news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # and APScheduler every job
+    # At DEBUG slack_sdk logs every response body, the OAuth access token's too.
+    logging.getLogger("slack_sdk.web").setLevel(logging.INFO)
+
+
+def timing_of(settings: Settings) -> Timing:
+    return Timing(
+        sweep_seconds=settings.schedule_sweep_seconds,
+        poll_seconds=settings.sender_poll_seconds,
+        lease_seconds=settings.sender_lease_seconds,
+        election_seconds=settings.leader_retry_seconds,
+    )
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Runtime]:
+    """Everything a command or server needs; the schema is brought up to date first."""
+    settings.prepare()
+    engine = create_engine(settings.effective_database_url)
+    try:
+        if upgrade:
+            await migrate.upgrade(engine)
+        store = Store(engine)
+        clock = SystemClock()
+        digilog = Digilog(store, now=clock.now, features=REGISTRY)
+        yield Runtime(settings, store, REGISTRY, clock, digilog)
+    finally:
+        await engine.dispose()
+
+
+def platform_couriers(
+    settings: Settings, runtime: Runtime, session: aiohttp.ClientSession
+) -> ByPlatform:
+    """A courier for each platform that is configured, sharing one HTTP session."""
+    # Imported here: a process without Slack or Teams does not load their SDKs.
+    couriers: dict[str, Courier] = {}
+    if settings.slack_enabled:
+        from bot.slack.courier import slack_courier
+
+        couriers["slack"] = slack_courier(settings, runtime.store.engine, session)
+    if settings.teams_enabled:
+        from bot.teams.connector import teams_connector
+        from bot.teams.courier import TeamsCourier
+
+        couriers["teams"] = TeamsCourier(runtime.store, teams_connector(settings, session))
+    return ByPlatform(couriers)
+
+
+@asynccontextmanager
+async def running_schedules(
+    runtime: Runtime, courier: Courier, timing: Timing
+) -> AsyncIterator[Scheduling]:
+    """Scheduled posts and nudges through `courier`, on the runtime's clock."""
+    async with scheduling(
+        runtime.store, runtime.digilog, courier, clock=runtime.clock, timing=timing
+    ) as running:
+        yield running
