@@ -26,7 +26,7 @@ from bot.console.render import render
 from bot.settings import Settings
 from handlers import admin, export
 from handlers.features import REGISTRY
-from handlers.i18n import translator
+from handlers.i18n import Translator, translator
 from handlers.programme_file import load_programme
 from handlers.retention import RetentionError
 from handlers.roster import RosterRow, parse_roster
@@ -47,6 +47,11 @@ def bundled_example() -> Path:
         if candidate.exists():
             return candidate
     raise click.ClickException(f"the bundled example {EXAMPLE_NAME} is missing from this install")
+
+
+def _translator() -> Translator:
+    """The administrator's language: DIGILOG_LANGUAGE (Swedish unless set otherwise)."""
+    return translator(Settings().language)
 
 
 def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
@@ -140,8 +145,8 @@ def _load_or_exit(path: Path) -> Any:
     try:
         return load_programme(path)
     except FileProblems as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
+        for line in error.render(_translator()):
+            click.echo(line, err=True)
         sys.exit(1)
 
 
@@ -299,7 +304,7 @@ async def cohort_import(cohort_key: str, file: Path, skip_bad: bool) -> None:
 
 def _report(file: Path, problems: list[Any]) -> None:
     for problem in sorted(problems, key=lambda p: p.line):
-        click.echo(problem.format(str(file)), err=True)
+        click.echo(problem.format(str(file), _translator()), err=True)
 
 
 # ------------------------------------------------------------------ schedule
@@ -324,8 +329,8 @@ async def schedule_load(cohort_key: str, file: Path) -> None:
         try:
             return await admin.load_calendar(runtime.store, cohort_key, file)
         except FileProblems as error:
-            for problem in error.problems:
-                click.echo(str(problem), err=True)
+            for line in error.render(_translator()):
+                click.echo(line, err=True)
             sys.exit(1)
 
     events = await _with_runtime(work)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers import audit, calendar_file, export, retention
 from handlers.context import programme_of
-from handlers.i18n import SUPPORTED
+from handlers.i18n import N_, SUPPORTED
 from handlers.programme_file import Programme
 from handlers.roster import RosterProblem, RosterRow
 from storage.models import AuditEntry, CalendarEntry, Cohort, Role
@@ -146,7 +146,10 @@ async def import_roster(
                 )
                 problems.append(
                     RosterProblem(
-                        row.line, "organisation", f"unknown {row.organisation!r} (known: {known})"
+                        row.line,
+                        "organisation",
+                        N_("unknown “{organisation}” (known: {known})"),
+                        {"organisation": row.organisation, "known": known},
                     )
                 )
             else:

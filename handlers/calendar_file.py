@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from handlers.i18n import N_
 from handlers.programme_file import LocalText, Programme, Strict, Url, before
-from handlers.yaml_file import FileProblems, parse_mapping, read_source
+from handlers.yaml_file import FileProblems, Mistake, parse_mapping, read_source
 from storage.models import CalendarEntry
 
 
@@ -25,7 +26,7 @@ class Window(Strict):
     @model_validator(mode="after")
     def _in_order(self) -> Window:
         if not before(self.opens, self.closes):
-            raise ValueError("it closes before it opens")
+            raise Mistake(N_("it closes before it opens"), at=("closes",))
         return self
 
 
@@ -38,7 +39,7 @@ class Session(Strict):
     @model_validator(mode="after")
     def _in_order(self) -> Session:
         if self.end is not None and not before(self.start, self.end):
-            raise ValueError("it ends before it starts")
+            raise Mistake(N_("it ends before it starts"), at=("end",))
         return self
 
 
@@ -54,7 +55,7 @@ class ThemeDates(Strict):
         for name in WINDOWS:
             window: Window | None = getattr(self, name)
             if window is not None and before(window.opens, self.start):
-                raise ValueError(f"the {name} opens before the theme starts")
+                raise Mistake(N_("it opens before the theme starts"), at=(name, "opens"))
         return self
 
 
@@ -75,7 +76,10 @@ class AssessmentDates(Strict):
     @model_validator(mode="after")
     def _start_before_end(self) -> AssessmentDates:
         if self.start and self.end and before(self.end.opens, self.start.closes):
-            raise ValueError("the end's self-assessment opens before the start's closes")
+            raise Mistake(
+                N_("the self-assessment at the end opens before the one at the start closes"),
+                at=("end", "opens"),
+            )
         return self
 
 
@@ -92,7 +96,9 @@ class Calendar(Strict):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError, OSError):
-                raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Stockholm)") from None
+                raise Mistake(
+                    N_("unknown time zone {zone} (e.g. Europe/Stockholm)"), zone=value
+                ) from None
         return value
 
     @model_validator(mode="after")
@@ -101,7 +107,12 @@ class Calendar(Strict):
         numbers = sorted(self.themes)
         for earlier, later in itertools.pairwise(numbers):
             if before(self.themes[later].start, self.themes[earlier].start):
-                raise ValueError(f"theme {later} starts before theme {earlier}")
+                raise Mistake(
+                    N_("theme {later} starts before theme {earlier}"),
+                    at=("themes", later, "start"),
+                    later=later,
+                    earlier=earlier,
+                )
         return self
 
 
@@ -123,23 +134,25 @@ def parse_calendar(source: str, filename: str, programme: Programme, zone: str) 
 
     Times without a zone are in the file's `timezone:`, else the cohort's (`zone`).
     """
-    located = parse_mapping(source, filename, "themes: (and local_meetings:, self_assessment:)")
+    located = parse_mapping(source, filename, "themes:, local_meetings:, self_assessment:")
     calendar = located.validate(Calendar)
     problems = [
-        located.problem(("themes", number), f"the programme has no theme {number}")
+        located.problem(
+            ("themes", number), N_("the programme has no theme {number}"), number=number
+        )
         for number in calendar.themes
         if programme.theme(number) is None
     ]
     if programme.survey is None:
         problems += [
-            located.problem(("themes", number, "survey"), "the programme has no survey:")
+            located.problem(("themes", number, "survey"), N_("the programme has no survey:"))
             for number, dates in calendar.themes.items()
             if dates.survey is not None
         ]
     assessment = calendar.self_assessment
     if programme.self_assessment is None and (assessment.start or assessment.end):
         problems.append(
-            located.problem(("self_assessment",), "the programme has no self_assessment:")
+            located.problem(("self_assessment",), N_("the programme has no self_assessment:"))
         )
     if problems:
         raise FileProblems(problems)
@@ -211,8 +224,10 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
             {"themes": themes, "local_meetings": meetings, "self_assessment": assessment}
         )
     except ValidationError as error:
-        raise ValueError(
-            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        # The first problem, as its catalogue text: the reader sees it in their language.
+        found = (error.errors()[0].get("ctx") or {}).get("error")
+        raise (
+            found if isinstance(found, Mistake) else Mistake(N_("the calendar does not add up"))
         ) from None
 
 

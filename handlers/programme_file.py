@@ -21,7 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from handlers.yaml_file import parse_mapping, read_source
+from handlers.i18n import N_
+from handlers.yaml_file import Mistake, parse_mapping, read_source
 
 LANGUAGES = ("sv", "en")
 Language = Literal["sv", "en"]
@@ -30,19 +31,21 @@ Language = Literal["sv", "en"]
 def _local_text(value: Any) -> Any:
     if isinstance(value, str):
         if not value.strip():
-            raise ValueError("text is empty")
+            raise Mistake(N_("the text is empty"))
         return dict.fromkeys(LANGUAGES, value.strip())
     if isinstance(value, dict):
         unknown = sorted(str(k) for k in value if k not in LANGUAGES)
         if unknown:
-            raise ValueError(f"unknown language {', '.join(unknown)} (use sv and/or en)")
+            raise Mistake(
+                N_("unknown language {languages} (use sv and/or en)"), languages=", ".join(unknown)
+            )
         if not value:
-            raise ValueError("give the text in sv and/or en")
+            raise Mistake(N_("give the text in sv and/or en"))
         for lang, text in value.items():
             if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"the {lang} text is empty")
+                raise Mistake(N_("the {language} text is empty"), language=lang)
         return {k: v.strip() for k, v in value.items()}
-    raise ValueError("expected a text, or {sv: ..., en: ...}")
+    raise Mistake(N_("expected a text, or {{sv: ..., en: ...}}"))
 
 
 LocalText = Annotated[dict[str, str], BeforeValidator(_local_text)]
@@ -62,13 +65,13 @@ def _slug(value: str) -> str:
     import re
 
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
-        raise ValueError("use lowercase letters a-z, digits and hyphens, e.g. pitea-kommun")
+        raise Mistake(N_("use lowercase letters a-z, digits and hyphens, e.g. pitea-kommun"))
     return value
 
 
 def _url(value: str) -> str:
     if not value.startswith(("https://", "http://")) or len(value) < 12 or " " in value:
-        raise ValueError("expected a web address starting with https://")
+        raise Mistake(N_("expected a web address starting with https://"))
     return value
 
 
@@ -80,7 +83,7 @@ def before(first: datetime, then: datetime) -> bool:
     """Whether `first` comes strictly before `then`. A time with a zone and one without
     cannot be compared (the one without takes a zone only later): that is a mistake."""
     if (first.tzinfo is None) != (then.tzinfo is None):
-        raise ValueError("give every time with a zone, or none of them: do not mix the two")
+        raise Mistake(N_("give every time with a zone, or none of them: do not mix the two"))
     return first < then
 
 
@@ -108,7 +111,7 @@ class ProgrammeInfo(Strict):
     @classmethod
     def _distinct_languages(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
-            raise ValueError("a language is listed twice")
+            raise Mistake(N_("a language is listed twice"))
         return value
 
     @field_validator("timezone")
@@ -117,7 +120,9 @@ class ProgrammeInfo(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Stockholm)") from None
+            raise Mistake(
+                N_("unknown time zone {zone} (e.g. Europe/Stockholm)"), zone=value
+            ) from None
         return value
 
     @field_validator("organisations")
@@ -158,7 +163,7 @@ class QuizQuestion(Strict):
     @classmethod
     def _one_correct(cls, value: list[QuizOption]) -> list[QuizOption]:
         if not any(o.correct for o in value):
-            raise ValueError("no option is marked `correct: true`")
+            raise Mistake(N_("no option is marked `correct: true`"))
         return value
 
 
@@ -186,9 +191,9 @@ class LabSession(Strict):
     @model_validator(mode="after")
     def _sensible(self) -> LabSession:
         if not before(self.start, self.end):
-            raise ValueError("the session ends before it starts")
+            raise Mistake(N_("the session ends before it starts"))
         if self.place is None and self.link is None:
-            raise ValueError("give a place or a link (or both)")
+            raise Mistake(N_("give a place or a link (or both)"))
         return self
 
 
@@ -211,7 +216,7 @@ class Scale(Strict):
     @model_validator(mode="after")
     def _sensible(self) -> Scale:
         if not 0 <= self.min < self.max <= 10:
-            raise ValueError("a scale runs upwards, from 0 or more to at most 10 (e.g. 1 to 5)")
+            raise Mistake(N_("a scale runs upwards, from 0 or more to at most 10 (e.g. 1 to 5)"))
         return self
 
     def values(self) -> range:
@@ -305,13 +310,13 @@ def _no_duplicates(ids: Iterable[str]) -> None:
     seen: set[str] = set()
     for value in ids:
         if value in seen:
-            raise ValueError(f"id {value!r} is used twice")
+            raise Mistake(N_("the id {id} is used twice"), id=value)
         seen.add(value)
 
 
 def parse_programme(source: str, filename: str) -> Programme:
     located = parse_mapping(
-        source, filename, "programme:, themes:, labs:, survey: and self_assessment:"
+        source, filename, "programme:, themes:, labs:, survey:, self_assessment:"
     )
     return located.validate(Programme)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.i18n import N_, Translator, translator
 from storage.models import Role
 
 HEADERS = {
@@ -53,11 +56,21 @@ class RosterRow:
 @dataclass(frozen=True)
 class RosterProblem:
     line: int
-    field: str
-    message: str
+    field: str  # a column's name as the file has it, or one of the labels below
+    text: str  # a catalogue text, with {placeholders} for `values`
+    values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-    def format(self, filename: str) -> str:
-        return f"{filename}:{self.line}: {self.field}: {self.message}"
+    @property
+    def message(self) -> str:
+        return self.text.format(**self.values)
+
+    def format(self, filename: str, t: Translator | None = None) -> str:
+        t = t or translator("en")
+        where = t(self.field) if self.field in _LABELS else self.field
+        return f"{filename}:{self.line}: {where}: {t(self.text, **self.values)}"
+
+
+_LABELS = (N_("(file)"), N_("(header)"), N_("(row)"))
 
 
 def decode(data: bytes) -> str:
@@ -75,8 +88,8 @@ def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterProblem]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         return _parse(reader)
-    except csv.Error as error:
-        problem = f"not a CSV file the way it should be ({error})"
+    except csv.Error:
+        problem = N_("not a CSV file the way it should be: save it as CSV from the spreadsheet")
         return [], [RosterProblem(reader.line_num or 1, "(file)", problem)]
 
 
@@ -84,7 +97,7 @@ def parse_roster(data: bytes) -> tuple[list[RosterRow], list[RosterProblem]]:
 def _parse(reader: Any) -> tuple[list[RosterRow], list[RosterProblem]]:  # noqa: C901
     header = next(reader, None)
     if header is None:
-        return [], [RosterProblem(1, "(file)", "the file is empty")]
+        return [], [RosterProblem(1, "(file)", N_("the file is empty"))]
     columns: dict[str, int] = {}
     for index, title in enumerate(header):
         cleaned = title.strip().lower()
@@ -93,9 +106,9 @@ def _parse(reader: Any) -> tuple[list[RosterRow], list[RosterProblem]]:  # noqa:
                 columns[name] = index
     problems: list[RosterProblem] = []
     if "organisation" not in columns:
-        problems.append(RosterProblem(1, "(header)", "no organisation column"))
+        problems.append(RosterProblem(1, "(header)", N_("no organisation column")))
     if "email" not in columns and "user_id" not in columns:
-        problems.append(RosterProblem(1, "(header)", "needs an email or a user id column"))
+        problems.append(RosterProblem(1, "(header)", N_("needs an email or a user id column")))
     if problems:
         return [], problems
     rows: list[RosterRow] = []
@@ -117,22 +130,36 @@ def _parse(reader: Any) -> tuple[list[RosterRow], list[RosterProblem]]:  # noqa:
         )
         row_problems = []
         if not email and not user_id:
-            row_problems.append(RosterProblem(start, "email", "give an email address or a user id"))
+            row_problems.append(
+                RosterProblem(start, "email", N_("give an email address or a user id"))
+            )
         if email and not EMAIL.fullmatch(email):
-            row_problems.append(RosterProblem(start, "email", f"{email!r} is not an email address"))
+            row_problems.append(
+                RosterProblem(
+                    start, "email", N_("“{email}” is not an email address"), {"email": email}
+                )
+            )
         if not organisation:
-            row_problems.append(RosterProblem(start, "organisation", "missing"))
+            row_problems.append(RosterProblem(start, "organisation", N_("missing")))
         role = ROLES.get(cell("role").lower())
         if role is None:
             row_problems.append(
                 RosterProblem(
-                    start, "role", f"{cell('role')!r}: use participant, facilitator or support"
+                    start,
+                    "role",
+                    N_("“{role}”: use participant, facilitator or support"),
+                    {"role": cell("role")},
                 )
             )
         identity = (user_id or email or "").lower()
         if identity and identity in seen:
             row_problems.append(
-                RosterProblem(start, "(row)", f"the same person as on line {seen[identity]}")
+                RosterProblem(
+                    start,
+                    "(row)",
+                    N_("the same person as on line {line}"),
+                    {"line": seen[identity]},
+                )
             )
         if row_problems or role is None:
             problems.extend(row_problems)

@@ -14,6 +14,7 @@ from handlers.programme_file import Programme, localise
 from handlers.progress import missing
 from handlers.registry import Command, Feature, Registry
 from handlers.vocabulary import Message, MessageBuilder, Outgoing, Span
+from handlers.yaml_file import Mistake
 from storage.models import CalendarEntry, Cohort, DeliveryState
 from storage.unit import Repositories
 
@@ -143,8 +144,9 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
         entry.ends_at += shift
     try:
         check_entries(entries)
-    except ValueError as problem:
-        raise Refusal(t("That would not work: {problem}", problem=str(problem))) from None
+    except Mistake as problem:
+        why = t(problem.text, **problem.values)
+        raise Refusal(t("That would not work: {problem}", problem=why)) from None
     return [
         context.reply(
             t(

@@ -41,16 +41,16 @@ def test_the_example_calendar_fits_the_example_programme(programme: Programme) -
         (
             "themes:\n  1:\n    start: 2027-02-01 08:00\n"
             "    quiz: {opens: 2027-02-10 08:00, closes: 2027-02-09 08:00}\n",
-            "cal.yaml:4: themes[1].quiz: it closes before it opens",
+            "cal.yaml:4: themes[1].quiz.closes: it closes before it opens",
         ),
         (
             "themes:\n  1:\n    start: 2027-02-01 08:00\n"
             "    digilog: {opens: 2027-01-20 08:00, closes: 2027-02-09 08:00}\n",
-            "cal.yaml:2: themes[1]: the digilog opens before the theme starts",
+            "cal.yaml:4: themes[1].digilog.opens: it opens before the theme starts",
         ),
         (
             "themes:\n  1: {start: 2027-03-01 08:00}\n  2: {start: 2027-02-01 08:00}\n",
-            "cal.yaml:1: (file): theme 2 starts before theme 1",
+            "cal.yaml:3: themes[2].start: theme 2 starts before theme 1",
         ),
         (
             "themes:\n  1: {start: 2027-02-01 08:00}\n  9: {start: 2027-03-01 08:00}\n",
@@ -62,9 +62,9 @@ def test_the_example_calendar_fits_the_example_programme(programme: Programme) -
         ),
         (
             "timezone: Mars/Olympus\nthemes:\n  1: {start: 2027-02-01 08:00}\n",
-            "cal.yaml:1: timezone: unknown time zone 'Mars/Olympus' (e.g. Europe/Stockholm)",
+            "cal.yaml:1: timezone: unknown time zone Mars/Olympus (e.g. Europe/Stockholm)",
         ),
-        ("themes: [1, 2\n", "cal.yaml:2: (yaml):"),
+        ("themes: [1, 2\n", "cal.yaml:2: (YAML): a list in [brackets] that is never closed"),
     ],
 )
 def test_a_bad_calendar_names_file_line_and_field(
@@ -124,7 +124,7 @@ def test_cli_loads_and_shows_a_calendar(database_url: str, tmp_path: Path) -> No
     bad.write_text("themes:\n  9: {start: 2027-02-01 08:00}\n", encoding="utf-8")
     refused = digilog("schedule", "load", "demo", str(bad))
     assert refused.returncode == 1
-    assert f"{bad}:2: themes[9]: the programme has no theme 9" in refused.stderr
+    assert f"{bad}:2: themes[9]: utbildningen har inget tema 9" in refused.stderr
     loaded = digilog("schedule", "load", "demo", str(EXAMPLE))
     assert loaded.returncode == 0, loaded.stderr
     shown = digilog("schedule", "show", "demo", "--all")

@@ -133,57 +133,54 @@ def changed(old: str, new: str) -> Callable[[str], str]:
 BAD_FILES = {
     "yaml syntax error": (
         changed("  id: prov\n", "  id: prov: igen\n"),
-        ["{file}:2: (yaml): mapping values are not allowed here"],
+        ["{file}:2: (YAML): a colon inside a text: put the text in quotes"],
     ),
     "duplicate key": (
         changed(
             '  title: {sv: "Prov", en: "Trial"}\n',
             '  title: {sv: "Prov", en: "Trial"}\n  id: prov2\n',
         ),
-        ["{file}:4: programme.id: this key appears twice"],
+        ["{file}:4: programme.id: this name appears twice"],
     ),
     "unknown field": (
         changed("    digilog_prompt:", "    colour: blue\n    digilog_prompt:"),
-        ["{file}:12: themes[0].colour: unknown field (check the spelling)"],
+        ["{file}:12: themes[1].colour: unknown field (check the spelling)"],
     ),
     "missing required field": (
         changed('    digilog_prompt: {sv: "Skriv", en: "Write"}          # line 12\n', ""),
-        ["{file}:8: themes[0].digilog_prompt: this field is required"],
+        ["{file}:8: themes[1].digilog_prompt: this field is required"],
     ),
     "a question with one option": (
         changed('            - text: {sv: "Nej", en: "No"}\n', ""),
-        [
-            "{file}:16: themes[0].quiz.questions[0].options: "
-            "List should have at least 2 items after validation, not 1"
-        ],
+        ["{file}:16: themes[1].quiz.questions[1].options: needs at least 2"],
     ),
     "a question with no correct option": (
         changed("              correct: true\n", ""),
-        ["{file}:16: themes[0].quiz.questions[0].options: no option is marked `correct: true`"],
+        ["{file}:16: themes[1].quiz.questions[1].options: no option is marked `correct: true`"],
     ),
     "a bad organisation id": (
         changed("    - id: umea ", "    - id: Umeå "),
         [
-            "{file}:5: programme.organisations[0].id: "
+            "{file}:5: programme.organisations[1].id: "
             "use lowercase letters a-z, digits and hyphens, e.g. pitea-kommun"
         ],
     ),
     "a session that ends before it starts": (
         changed("        end: 2027-02-16 15:00", "        end: 2027-02-16 12:00"),
-        ["{file}:27: labs[0].sessions[0]: the session ends before it starts"],
+        ["{file}:27: labs[1].sessions[1]: the session ends before it starts"],
     ),
     "an unknown language": (
         changed('  - title: {sv: "Tema", en: "Theme"}', '  - title: {sv: "Tema", de: "Thema"}'),
-        ["{file}:8: themes[0].title: unknown language de (use sv and/or en)"],
+        ["{file}:8: themes[1].title: unknown language de (use sv and/or en)"],
     ),
     "several problems at once": (
         lambda text: changed("    - id: umea ", "    - id: Umeå ")(
             changed("              correct: true\n", "")(text)
         ),
         [
-            "{file}:5: programme.organisations[0].id: "
+            "{file}:5: programme.organisations[1].id: "
             "use lowercase letters a-z, digits and hyphens, e.g. pitea-kommun",
-            "{file}:16: themes[0].quiz.questions[0].options: no option is marked `correct: true`",
+            "{file}:16: themes[1].quiz.questions[1].options: no option is marked `correct: true`",
         ],
     ),
 }
@@ -260,7 +257,32 @@ def test_cli_validate_of_a_missing_file(tmp_path: Path) -> None:
     result = digilog("program", "validate", str(path))
 
     assert result.exit_code != 0
-    assert result.stderr.strip() == f"{path}:1: (file): No such file or directory"
+    assert result.stderr.strip() == f"{path}:1: (file): no such file"
+
+
+def test_cli_says_the_problems_in_the_administrators_language(tmp_path: Path) -> None:
+    """DIGILOG_LANGUAGE=sv: every word of a problem is Swedish but the file's own names."""
+    path = write(tmp_path, changed("  id: prov\n", "  id: prov: igen\n")(VALID))
+    tabbed = write(tmp_path, VALID.replace("  id: prov\n", "\tid: prov\n"), "tab.yaml")
+    bad_id = write(tmp_path, BAD_FILES["several problems at once"][0](VALID), "ids.yaml")
+    env = {"DIGILOG_LANGUAGE": "sv"}
+
+    said = [
+        CliRunner().invoke(main, ["program", "validate", str(f)], env=env).stderr.splitlines()
+        for f in (path, tabbed, bad_id, tmp_path / "saknas.yaml")
+    ]
+
+    assert said == [
+        [f"{path}:2: (YAML): ett kolon i texten – sätt texten inom citattecken"],
+        [f"{tabbed}:2: (YAML): ett tabbtecken – använd mellanslag för indrag"],
+        [
+            f"{bad_id}:5: programme.organisations[1].id: använd små bokstäver a–z, siffror "
+            "och bindestreck, till exempel pitea-kommun",
+            f"{bad_id}:16: themes[1].quiz.questions[1].options: inget svarsalternativ är "
+            "markerat med `correct: true`",
+        ],
+        [f"{tmp_path / 'saknas.yaml'}:1: (fil): filen finns inte"],
+    ]
 
 
 async def _programmes(database_url: str) -> list[str]:
@@ -278,7 +300,7 @@ def test_cli_load_of_a_bad_file_stores_nothing(tmp_path: Path, database_url: str
     result = digilog("program", "load", str(path), database_url=database_url)
 
     assert result.exit_code != 0
-    assert f"{path}:5: programme.organisations[0].id:" in result.stderr
+    assert f"{path}:5: programme.organisations[1].id:" in result.stderr
     assert asyncio.run(_programmes(database_url)) == []
 
 

@@ -122,10 +122,10 @@ def test_bad_rows_are_reported_with_their_line_numbers_and_blank_lines_skipped()
     assert [(r.line, r.name) for r in rows] == [(2, "Anna Lindqvist"), (9, "Björn\nÖberg")]
     assert [p.format("roster.csv") for p in problems] == [
         "roster.csv:4: organisation: missing",
-        "roster.csv:5: email: 'inte-en-adress' is not an email address",
-        "roster.csv:6: role: 'chef': use participant, facilitator or support",
+        "roster.csv:5: email: “inte-en-adress” is not an email address",
+        "roster.csv:6: role: “chef”: use participant, facilitator or support",
         "roster.csv:8: (row): the same person as on line 2",
-        "roster.csv:11: email: 'cecilia@skelleftea' is not an email address",
+        "roster.csv:11: email: “cecilia@skelleftea” is not an email address",
     ]
 
 
@@ -215,9 +215,9 @@ KNOWN = "umea, skelleftea, ornskoldsvik, pitea, region-vasterbotten"
 BAD_ROWS = {
     "unknown organisation": (
         GOOD_AND_UNKNOWN_ORGANISATION,
-        f"organisation: unknown 'Luleå kommun' (known: {KNOWN})",
+        f"organisation: unknown “Luleå kommun” (known: {KNOWN})",
     ),
-    "bad email": (GOOD_AND_BAD_EMAIL, "email: 'lena-at-umea.se' is not an email address"),
+    "bad email": (GOOD_AND_BAD_EMAIL, "email: “lena-at-umea.se” is not an email address"),
 }
 GOOD_PEOPLE = [
     ("Per Persson", "per.persson@pitea.se", "pitea", Role.facilitator),
@@ -379,7 +379,7 @@ def test_enrol_in_an_unknown_organisation(database_url: str) -> None:
     )
 
     assert result.exit_code != 0
-    assert f"Error: unknown 'lulea' (known: {KNOWN})" in result.stderr
+    assert f"Error: unknown “lulea” (known: {KNOWN})" in result.stderr
     assert members(database_url) == []
 
 
