@@ -415,6 +415,7 @@ async def _compose_digilog(composing: Composing) -> Decision:
 
 FEATURE = Feature(
     "bank",
+    N_("Reflection bank"),
     commands=(
         Command(
             ("reflect",),
@@ -424,6 +425,7 @@ FEATURE = Feature(
             reflect,
             flags=("cohort", "facilitators", "private"),
             options=("theme", "in"),
+            sv=("reflektera",),
         ),
         Command(
             ("bank",),
@@ -434,6 +436,7 @@ FEATURE = Feature(
             note="only reflections one may read",
             flags=("mine",),
             options=("theme", "kind", "in"),
+            sv=("bank",),
         ),
     ),
     buttons=(

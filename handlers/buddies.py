@@ -340,6 +340,7 @@ async def opt(context: Context, args: Args) -> list[Outgoing]:
 
 FEATURE = Feature(
     "buddies",
+    N_("Learning buddies"),
     commands=(
         Command(
             ("buddies",),
@@ -347,6 +348,7 @@ FEATURE = Feature(
             N_("Take part in learning-buddy pairing, or not."),
             Access.member,
             opt,
+            sv=("lärkompisar",),
         ),
         Command(
             ("pair",),
@@ -355,6 +357,7 @@ FEATURE = Feature(
             Access.facilitator,
             preview,
             options=("seed", "in"),
+            sv=("para",),
         ),
         Command(
             ("pair", "add"),
@@ -362,6 +365,7 @@ FEATURE = Feature(
             N_("Give someone who joined late learning buddies, without reshuffling the rest."),
             Access.facilitator,
             regroup(joining=True),
+            sv=("para", "in"),
         ),
         Command(
             ("pair", "remove"),
@@ -372,6 +376,7 @@ FEATURE = Feature(
             ),
             Access.facilitator,
             regroup(joining=False),
+            sv=("para", "ur"),
         ),
         Command(
             ("pair", "pin"),
@@ -379,6 +384,7 @@ FEATURE = Feature(
             N_("Always pair these two as learning buddies."),
             Access.facilitator,
             rule(pinned=True),
+            sv=("para", "alltid"),
         ),
         Command(
             ("pair", "forbid"),
@@ -386,6 +392,7 @@ FEATURE = Feature(
             N_("Never pair these two."),
             Access.facilitator,
             rule(pinned=False),
+            sv=("para", "aldrig"),
         ),
         Command(
             ("pair", "clear"),
@@ -393,6 +400,7 @@ FEATURE = Feature(
             N_("Pair these two like anyone else again."),
             Access.facilitator,
             rule(pinned=None),
+            sv=("para", "fritt"),
         ),
     ),
     buttons=(

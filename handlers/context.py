@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 MAX_REFLECTION_CHARS = 4000
 DEFAULT_ZONE = "Europe/Stockholm"
+# How a command is typed where the person is: Slack's slash command, a mention in Teams,
+# the bare words in the console.
+COMMAND_PREFIX = {"slack": "/digilog ", "teams": "@Digilog "}
 
 
 def known_zone(name: str) -> bool:
@@ -137,6 +140,10 @@ class Context:
         if member.membership.role != Role.facilitator:
             raise Refusal(self.t("Only a facilitator of this cohort can do that."))
         return member
+
+    def typed(self, command: str) -> str:
+        """`/digilog help` in Slack, `@Digilog help` in Teams, `help` in the console."""
+        return f"`{COMMAND_PREFIX.get(self.actor.platform, '')}{command}`"
 
     def reply(self, message: Message | str) -> Outgoing:
         return Outgoing(ToActor(), say(message) if isinstance(message, str) else message)

@@ -19,7 +19,6 @@ from handlers.vocabulary import (
     FormSubmitted,
     HomeOpened,
     Inbound,
-    MessageBuilder,
     MessageSaved,
     Outgoing,
     PostDeleted,
@@ -131,15 +130,7 @@ class Digilog:
     async def _command(self, context: Context, text: str) -> list[Outgoing]:
         command, rest = self.features.find(text)
         if command is None:
-            word = text.split()[0] if text.split() else ""
-            help_text = guide.help_message(context)
-            lead = (
-                MessageBuilder().para(context.t("I don't know the command “{word}”.", word=word))
-                if word
-                else MessageBuilder()
-            )
-            lead.blocks.extend(help_text.blocks)
-            return [context.reply(lead.build())]
+            return [context.reply(guide.unknown_command(context, text))]
         args = Args.parse(rest, flags=command.flags, options=command.options)
         named, cohort = args.options.get("in"), context.cohort
         if named and cohort is not None and named not in (cohort.key, f"#{cohort.id}"):

@@ -159,6 +159,7 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
 
 FEATURE = Feature(
     "export",
+    N_("Export"),
     commands=(
         Command(
             ("export",),
@@ -170,6 +171,7 @@ FEATURE = Feature(
             Access.facilitator,
             export,
             flags=("pseudonymised", "no-text"),
+            sv=("exportera",),
         ),
     ),
 )

@@ -6,6 +6,8 @@ Who may run a command is its level in the role matrix (handlers/access.py), chec
 
 from __future__ import annotations
 
+import difflib
+
 from handlers import access
 from handlers.context import Args, Context
 from handlers.i18n import N_
@@ -14,23 +16,84 @@ from handlers.vocabulary import Message, MessageBuilder, Outgoing
 
 
 async def _help(context: Context, args: Args) -> list[Outgoing]:
+    if args.rest.strip():
+        return [context.reply(command_help(context, args.rest))]
     return [context.reply(help_message(context))]
 
 
-def help_message(context: Context, extra: list[tuple[str, str]] | None = None) -> Message:
-    """The commands this person may run here, and nothing else."""
-    t = context.t
+def _allowed(context: Context) -> list[Command]:
     standing = access.standing_of(context)
-    build = MessageBuilder().heading(t("Digilog commands"))
-    # What everyone may do first, then the facilitators' own commands.
-    allowed = [c for c in context.registry().commands if access.allows(c.access, standing)]
-    allowed.sort(key=lambda c: c.access is access.Access.facilitator)
-    rows = [(t(c.usage), t(c.summary)) for c in allowed]
-    build.facts(rows + (extra or []))
+    return [c for c in context.registry().commands if access.allows(c.access, standing)]
+
+
+def name_of(context: Context, command: Command) -> str:
+    return " ".join(command.words_in(context.language))
+
+
+def named(context: Context, *words: str) -> str:
+    """A command's name as this person would type it in their language: `hjälp`."""
+    return name_of(context, context.registry().command(words))
+
+
+def help_message(context: Context) -> Message:
+    """A short overview: the commands this person may run here, by feature, in their
+    language; `help COMMAND` tells more of one."""
+    t = context.t
+    features = context.registry()
+    allowed = {c.words for c in _allowed(context)}
+    rows = []
+    for feature in features.features:
+        names = [name_of(context, c) for c in feature.commands if c.words in allowed]
+        if names and feature.commands[0].words != ("help",):
+            rows.append((t(feature.title), ", ".join(names)))
+    build = MessageBuilder().heading(t("Digilog commands")).facts(rows)
+    example = f"{named(context, 'help')} {rows[0][1].split(', ')[0] if rows else ''}"
+    build.note(t("{command} tells more about a command.", command=context.typed(example.strip())))
+    standing = access.standing_of(context)
     if standing in (access.Standing.unknown, access.Standing.known):
-        build.note(t("You are not in a cohort here yet: write `join` in your cohort's channel."))
+        build.note(
+            t(
+                "You are not in a cohort here yet: write {command} in your cohort's channel.",
+                command=context.typed(named(context, "join")),
+            )
+        )
     elif standing is not access.Standing.facilitator:
         build.note(t("Reply in a theme's thread to take part in its digilog."))
+    return build.build()
+
+
+def command_help(context: Context, asked: str) -> Message:
+    """`help theme`: the usage and summary of each command that starts so, in either
+    language, among those this person may run."""
+    t = context.t
+    wanted = tuple(asked.lower().split())
+    found = [
+        c
+        for c in _allowed(context)
+        if any(words[: len(wanted)] == wanted for words in (c.words, c.sv) if words)
+    ]
+    if not found:
+        return unknown_command(context, asked)
+    build = MessageBuilder().heading(t("Digilog commands"))
+    build.facts([(t(c.usage), t(c.summary)) for c in found])
+    return build.build()
+
+
+def unknown_command(context: Context, typed: str) -> Message:
+    """Not a command: the nearest ones this person may run, and how to see them all."""
+    t = context.t
+    word = typed.split()[0] if typed.split() else ""
+    # Names in the reader's language first; the other language's if none is near.
+    near: list[str] = []
+    for language in (context.language, "en"):
+        heads = sorted({" ".join(c.words_in(language)).split()[0] for c in _allowed(context)})
+        near = near or difflib.get_close_matches(word.lower(), heads, n=2, cutoff=0.6)
+    build = MessageBuilder().para(t("I don't know the command “{word}”.", word=word))
+    if near:
+        suggested = t(" or ").join(context.typed(n) for n in near)
+        build.para(t("Did you mean {commands}?", commands=suggested))
+    listing = context.typed(named(context, "help"))
+    build.note(t("{command} lists what you can do.", command=listing))
     return build.build()
 
 
@@ -46,7 +109,15 @@ def matrix_markdown(features: Registry) -> str:
 
 FEATURE = Feature(
     "help",
+    N_("Help"),
     commands=(
-        Command(("help",), N_("help"), N_("Show what you can do."), access.Access.anyone, _help),
+        Command(
+            ("help",),
+            N_("help"),
+            N_("Show what you can do."),
+            access.Access.anyone,
+            _help,
+            sv=("hjälp",),
+        ),
     ),
 )

@@ -487,6 +487,7 @@ async def _plan_reminders(
 
 FEATURE = Feature(
     "labs",
+    N_("Labs"),
     commands=(
         Command(
             ("labs",),
@@ -495,6 +496,7 @@ FEATURE = Feature(
             Access.member,
             catalogue,
             flags=("mine",),
+            sv=("labb",),
         ),
         Command(
             ("lab", "signup"),
@@ -502,6 +504,7 @@ FEATURE = Feature(
             N_("Take a seat at a lab session (or a place on its waitlist)."),
             Access.member,
             sign_up,
+            sv=("labb", "anmäl"),
         ),
         Command(
             ("lab", "cancel"),
@@ -509,6 +512,7 @@ FEATURE = Feature(
             N_("Give up your seat or waitlist place; the next in line gets it."),
             Access.member,
             cancel,
+            sv=("labb", "avboka"),
         ),
         Command(
             ("lab", "ics"),
@@ -516,6 +520,7 @@ FEATURE = Feature(
             N_("The session as a calendar file (.ics)."),
             Access.member,
             calendar_file,
+            sv=("labb", "kalender"),
         ),
         Command(
             ("lab", "attendees"),
@@ -523,6 +528,7 @@ FEATURE = Feature(
             N_("Who has a seat at a lab session, who waits, and how many seats are free."),
             Access.facilitator,
             attendees,
+            sv=("labb", "deltagare"),
         ),
         Command(
             ("lab", "attended"),
@@ -530,6 +536,7 @@ FEATURE = Feature(
             N_("Mark who attended a lab session that has taken place."),
             Access.facilitator,
             attended,
+            sv=("labb", "närvarade"),
         ),
         Command(
             ("lab", "absent"),
@@ -537,6 +544,7 @@ FEATURE = Feature(
             N_("Undo an attendance mark made by mistake."),
             Access.facilitator,
             absent,
+            sv=("labb", "frånvarande"),
         ),
     ),
     buttons=(

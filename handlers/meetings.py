@@ -228,6 +228,7 @@ async def _compose_meeting_reminder(composing: Composing) -> Decision:
 
 FEATURE = Feature(
     "meetings",
+    N_("Local meetings"),
     commands=(
         Command(
             ("needs",),
@@ -239,6 +240,7 @@ FEATURE = Feature(
             Access.member,
             command("needs"),
             flags=("private", "cohort"),
+            sv=("behov",),
         ),
         Command(
             ("plan",),
@@ -250,6 +252,7 @@ FEATURE = Feature(
             Access.member,
             command("plan"),
             flags=("share", "private", "cohort"),
+            sv=("plan",),
         ),
     ),
     buttons=(

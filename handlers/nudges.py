@@ -487,6 +487,7 @@ async def _digilog_of(
 
 FEATURE = Feature(
     "nudges",
+    N_("Reminders"),
     commands=(
         Command(
             ("nudges",),
@@ -495,6 +496,7 @@ FEATURE = Feature(
             Access.enrolled,
             settings,
             note="one's own",
+            sv=("påminnelser",),
         ),
         Command(
             ("hours",),
@@ -503,6 +505,7 @@ FEATURE = Feature(
             Access.enrolled,
             hours,
             note="one's own",
+            sv=("arbetstider",),
         ),
         Command(
             ("nudge",),
@@ -511,6 +514,7 @@ FEATURE = Feature(
             Access.facilitator,
             preview,
             options=("org", "in"),
+            sv=("påminn",),
         ),
         Command(
             ("nudges", "resume"),
@@ -518,6 +522,7 @@ FEATURE = Feature(
             N_("Turn on nudges to someone after they were paused."),
             Access.facilitator,
             resume,
+            sv=("påminnelser", "återuppta"),
         ),
     ),
     buttons=(

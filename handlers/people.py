@@ -205,6 +205,7 @@ async def _join_button(context: Context, action_id: str) -> list[Outgoing]:
 
 FEATURE = Feature(
     "people",
+    N_("Joining and your settings"),
     commands=(
         Command(
             ("join",),
@@ -213,6 +214,7 @@ FEATURE = Feature(
             Access.anyone,
             join,
             note="in the cohort's channel, if it allows self-enrolment",
+            sv=("gå", "med"),
         ),
         Command(
             ("language",),
@@ -221,6 +223,7 @@ FEATURE = Feature(
             Access.enrolled,
             language,
             note="one's own",
+            sv=("språk",),
         ),
         Command(
             ("timezone",),
@@ -229,6 +232,7 @@ FEATURE = Feature(
             Access.enrolled,
             timezone,
             note="one's own",
+            sv=("tidszon",),
         ),
         Command(
             ("enrol",),
@@ -239,6 +243,7 @@ FEATURE = Feature(
             note="the only role change in chat: --facilitator, --support",
             flags=("facilitator", "support"),
             options=("name", "in"),
+            sv=("registrera",),
         ),
         Command(
             ("members",),
@@ -246,6 +251,7 @@ FEATURE = Feature(
             N_("List the people in this cohort."),
             Access.facilitator,
             members,
+            sv=("deltagare",),
         ),
     ),
     buttons=(

@@ -308,6 +308,7 @@ async def erase_person(store: Store, who: Who, *, keep_reflections: bool) -> Era
 
 FEATURE = Feature(
     "personal_data",
+    N_("Your data"),
     commands=(
         Command(
             ("mydata",),
@@ -316,6 +317,7 @@ FEATURE = Feature(
             Access.anyone,
             mydata,
             note="one's own data",
+            sv=("mina", "data"),
         ),
         Command(
             ("forget",),
@@ -324,6 +326,7 @@ FEATURE = Feature(
             Access.anyone,
             forget,
             note="one's own data",
+            sv=("glöm", "mig"),
         ),
     ),
     buttons=(

@@ -326,9 +326,15 @@ async def _compose_quiz(composing: Composing) -> Decision:
 
 FEATURE = Feature(
     "quiz",
+    N_("Quizzes"),
     commands=(
         Command(
-            ("quiz",), N_("quiz [number]"), N_("Take a theme's quiz."), Access.member, take_quiz
+            ("quiz",),
+            N_("quiz [number]"),
+            N_("Take a theme's quiz."),
+            Access.member,
+            take_quiz,
+            sv=("quiz",),
         ),
         Command(
             ("quiz", "start"),
@@ -336,6 +342,7 @@ FEATURE = Feature(
             N_("Open a theme's quiz."),
             Access.facilitator,
             start_quiz,
+            sv=("quiz", "starta"),
         ),
         Command(
             ("quiz", "close"),
@@ -343,6 +350,7 @@ FEATURE = Feature(
             N_("Close a theme's quiz."),
             Access.facilitator,
             close_quiz,
+            sv=("quiz", "stäng"),
         ),
         Command(
             ("results",),
@@ -350,6 +358,7 @@ FEATURE = Feature(
             N_("Quiz results per question and per organisation."),
             Access.facilitator,
             results,
+            sv=("resultat",),
         ),
     ),
     buttons=(

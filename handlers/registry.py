@@ -40,13 +40,17 @@ Planner = Callable[["Repositories", Cohort, "Programme", datetime], Awaitable[It
 @dataclass(frozen=True)
 class Command:
     words: tuple[str, ...]
-    usage: str
+    usage: str  # a catalogue text: its Swedish translation starts with the Swedish words
     summary: str
     access: Access
     run: Run
     flags: tuple[str, ...] = ()
     options: tuple[str, ...] = field(default=("in",))
     note: str = ""  # for the role matrix, in English: what the command checks beyond the role
+    sv: tuple[str, ...] = ()  # the Swedish words; either language's words run the command
+
+    def words_in(self, language: str) -> tuple[str, ...]:
+        return self.sv if language == "sv" and self.sv else self.words
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class FormKind:
 @dataclass(frozen=True)
 class Feature:
     name: str
+    title: str = ""  # a catalogue text: the heading of its commands in help
     commands: tuple[Command, ...] = ()
     buttons: tuple[ButtonKind, ...] = ()
     forms: tuple[FormKind, ...] = ()
@@ -95,7 +100,11 @@ class Registry:
         self.forms = tuple(form for f in self.features for form in f.forms)
         self.steps = tuple(s for f in self.features for s in f.steps)
         self.planners = tuple(p for f in self.features for p in f.planners)
-        self._commands = _unique("command", ((c.words, c) for c in self.commands))
+        self._commands = _unique(
+            "command",
+            ((words, c) for c in self.commands for words in {c.words, c.sv} if words),
+        )
+        self.titles = {c.words: f.title for f in self.features for c in f.commands}
         self._buttons = _unique("button", ((b.kind, b) for b in self.buttons))
         self._forms = _unique("form", ((form.kind, form) for form in self.forms))
         self._composers = _unique(
@@ -116,6 +125,11 @@ class Registry:
                 rest = stripped.split(maxsplit=n)[n:]
                 return self._commands[key], rest[0] if rest else ""
         return None, stripped
+
+    def command(self, words: tuple[str, ...]) -> Command:
+        """The command of these (English or Swedish) words; a KeyError names a mistake in
+        the code, not in what someone typed."""
+        return self._commands[words]
 
     def button(self, action_id: str) -> ButtonKind | None:
         return self._buttons.get(action_id.split(":", 1)[0])

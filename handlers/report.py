@@ -409,6 +409,7 @@ async def report(context: Context, args: Args) -> list[Outgoing]:
 
 FEATURE = Feature(
     "report",
+    N_("Report"),
     commands=(
         Command(
             ("report",),
@@ -416,6 +417,7 @@ FEATURE = Feature(
             N_("How the cohort is doing, per theme and organisation, with a chart."),
             Access.facilitator,
             report,
+            sv=("rapport",),
         ),
     ),
 )

@@ -209,6 +209,7 @@ async def with_deliveries(
 
 FEATURE = Feature(
     "schedule",
+    N_("Calendar"),
     commands=(
         Command(
             ("schedule",),
@@ -217,6 +218,7 @@ FEATURE = Feature(
             Access.member,
             show,
             flags=("all",),
+            sv=("schema",),
         ),
         Command(
             ("schedule", "move"),
@@ -224,6 +226,7 @@ FEATURE = Feature(
             N_("Move one calendar entry; its posts, reminders and nudges move with it."),
             Access.facilitator,
             move,
+            sv=("schema", "flytta"),
         ),
     ),
 )

@@ -609,6 +609,7 @@ _OPENING_AND_CLOSING = ("survey_open", "survey_close", "assessment_open", "asses
 
 FEATURE = Feature(
     "surveys",
+    N_("Surveys and self-assessment"),
     commands=(
         Command(
             ("survey",),
@@ -616,6 +617,7 @@ FEATURE = Feature(
             N_("Answer the survey after a theme."),
             Access.participant,
             take_survey,
+            sv=("enkät",),
         ),
         Command(
             ("assess",),
@@ -624,6 +626,7 @@ FEATURE = Feature(
             Access.participant,
             take_assessment,
             flags=("mine",),
+            sv=("självskattning",),
         ),
         Command(
             ("survey", "open"),
@@ -631,6 +634,7 @@ FEATURE = Feature(
             N_("Open the survey after a theme."),
             Access.facilitator,
             open_command(assessment=False),
+            sv=("enkät", "öppna"),
         ),
         Command(
             ("survey", "close"),
@@ -638,6 +642,7 @@ FEATURE = Feature(
             N_("Close the survey after a theme."),
             Access.facilitator,
             close_command(assessment=False),
+            sv=("enkät", "stäng"),
         ),
         Command(
             ("survey", "results"),
@@ -645,6 +650,7 @@ FEATURE = Feature(
             N_("A survey's ratings per organisation (groups of five or more) and its comments."),
             Access.facilitator,
             survey_results,
+            sv=("enkät", "resultat"),
         ),
         Command(
             ("assess", "open"),
@@ -652,6 +658,7 @@ FEATURE = Feature(
             N_("Open the self-assessment at the start or at the end."),
             Access.facilitator,
             open_command(assessment=True),
+            sv=("självskattning", "öppna"),
         ),
         Command(
             ("assess", "close"),
@@ -659,6 +666,7 @@ FEATURE = Feature(
             N_("Close a round of the self-assessment."),
             Access.facilitator,
             close_command(assessment=True),
+            sv=("självskattning", "stäng"),
         ),
         Command(
             ("assess", "results"),
@@ -666,6 +674,7 @@ FEATURE = Feature(
             N_("The self-assessment's change per area (groups of five or more)."),
             Access.facilitator,
             assessment_results,
+            sv=("självskattning", "resultat"),
         ),
     ),
     buttons=(

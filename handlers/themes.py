@@ -178,6 +178,7 @@ async def _compose_workshop(composing: Composing) -> Decision:
 
 FEATURE = Feature(
     "themes",
+    N_("Themes"),
     commands=(
         Command(
             ("theme",),
@@ -185,6 +186,7 @@ FEATURE = Feature(
             N_("List the themes and which have started."),
             Access.member,
             list_themes,
+            sv=("tema",),
         ),
         Command(
             ("theme", "show"),
@@ -192,6 +194,7 @@ FEATURE = Feature(
             N_("Show a theme's materials and tasks."),
             Access.member,
             show_theme,
+            sv=("tema", "visa"),
         ),
         Command(
             ("theme", "start"),
@@ -200,6 +203,7 @@ FEATURE = Feature(
             Access.facilitator,
             start_theme,
             flags=("force",),
+            sv=("tema", "starta"),
         ),
     ),
     steps=(

@@ -268,14 +268,35 @@ async def test_a_double_click_on_a_join_button_enrols_once(
 # ---------------------------------------------------------------- commands that go wrong
 
 
-async def test_an_unknown_command_is_named_and_the_help_follows(chat: Chat) -> None:
+async def test_an_unknown_command_is_named_with_the_nearest_ones(chat: Chat) -> None:
     reply = await chat.say("anna", "frobnicate now")
 
     assert "I don't know the command “frobnicate”." in reply.text
-    assert "== Digilog commands ==" in reply.text
-    assert "bank [words] [--theme N] [--kind digilog|written|saved|needs|plan]" in reply.text
-    # The help is the member's: no facilitator commands in it.
-    assert "theme start" not in reply.text
+    assert "`help` lists what you can do." in reply.text
+    assert "Did you mean" not in reply.text  # nothing is near
+    near = await chat.say("anna", "bnak ledarskap")
+    assert "Did you mean `bank`?" in near.text
+    # Only what she may run is offered: "them" is near "theme", not "theme start".
+    assert "Did you mean `theme`?" in (await chat.say("anna", "them start 1")).text
+
+
+async def test_help_is_short_and_in_swedish_with_swedish_command_words(chat: Chat) -> None:
+    """A Swedish participant reads an overview in Swedish, types Swedish command words,
+    and `hjälp KOMMANDO` tells more."""
+    await chat.say("anna", "language sv")
+
+    overview = (await chat.say("anna", "hjälp")).text
+    themes = (await chat.say("anna", "hjälp tema")).text
+    listed = await chat.say("anna", "tema")
+
+    assert "== Kommandon i Digilog ==" in overview
+    assert len(overview.splitlines()) <= 15
+    assert "Teman  " in overview and "tema, tema visa" in overview
+    assert "tema starta" not in overview  # a facilitator's, not hers
+    assert "`hjälp gå med` berättar mer om ett kommando." in overview
+    assert "tema visa <nummer>" in themes and "Visa material och uppgifter" in themes
+    assert "Jag känner inte till" not in listed.text
+    assert "Menade du `tema`?" in (await chat.say("anna", "tem")).text
 
 
 async def test_theme_start_without_a_number_says_what_is_missing(chat: Chat, store: Store) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -542,14 +543,19 @@ async def test_every_command_by_everyone_in_the_console(
 
 
 async def test_help_lists_exactly_what_the_matrix_allows(neutral: Neutral) -> None:
+    row = re.compile(r"^ {4}(?P<title>\S.*?) {2,}(?P<names>\S.*)$", re.MULTILINE)
     for who in CONSOLE.principals():
         shown = (await neutral.say(who, "help")).private
-        for command in REGISTRY.commands:
-            usage = f"    {command.usage}  "  # then the summary, after two spaces or more
-            assert (usage in shown) == access.allows(command.access, who.standing), (
-                who.column,
-                command.usage,
-            )
+        listed = {name for m in row.finditer(shown) for name in m["names"].split(", ")}
+        allowed = {
+            " ".join(c.words)
+            for c in REGISTRY.commands
+            if access.allows(c.access, who.standing) and c.words != ("help",)
+        }
+        assert listed == allowed, who.column
+        for words in allowed:  # and `help COMMAND` gives that command's usage
+            usage = next(c.usage for c in REGISTRY.commands if " ".join(c.words) == words)
+            assert usage in (await neutral.say(who, f"help {words}")).private, (who, words)
 
 
 # ---------------------------------------------------------------- buttons and forms

@@ -192,6 +192,7 @@ async def test_help_is_private_and_in_the_persons_language(slack: Slack) -> None
     assert swedish.params["response_type"] == "ephemeral"
     assert "Kommandon i Digilog" in blocks_text(swedish.params["blocks"])
     assert "theme start" not in blocks_text(swedish.params["blocks"])  # not hers to run
+    assert "/digilog hjälp gå med" in blocks_text(swedish.params["blocks"])  # as typed in Slack
     [english] = await slack.command("help", "U_FIA", name="fia")
     text = blocks_text(english.params["blocks"])
     assert "Digilog commands" in text and "theme start" in text

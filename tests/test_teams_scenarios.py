@@ -296,6 +296,7 @@ async def test_help_in_a_personal_chat_and_a_refusal_for_a_participant(teams: Te
     assert await teams.send(teams.activity("29:anna", text="help", personal=True)) == 200
     [card] = teams.connector.cards("a:29:anna")
     assert "Digilog commands" in texts(card) and "theme start" not in texts(card)
+    assert "@Digilog help join" in texts(card)  # a hint says it as it is typed in Teams
     assert await teams.say("29:anna", "theme start 1") == 200
     refusal = teams.connector.cards("a:29:anna")[-1]
     assert "Only a facilitator" in texts(refusal)

@@ -155,7 +155,7 @@ class Console:
             await self.move_clock(rest.strip())
         else:
             await self.send(CommandReceived(self.actor, self.conversation, line))
-            if word == "help":
+            if word in ("help", "hjälp") and not rest.strip():
                 t = self.t
                 self.print("\n".join(f"  {t(usage):<28} {t(text)}" for usage, text in CONSOLE_HELP))
         return True
