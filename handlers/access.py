@@ -194,10 +194,10 @@ def matrix_markdown(
     buttons: Iterable[tuple[str, Access, str, str]],
     forms: Iterable[tuple[str, Access, str, str]],
 ) -> str:
-    """The matrix as Markdown: commands (usage, level, note), buttons and forms (kind, level,
+    """The matrix as Markdown: commands (as labelled, level, note), buttons and forms (kind, level,
     what, what else is checked), and the administrator's acts."""
     lines = [LEGEND]
-    lines += _table("Commands", ((f"`{usage}`", access, note) for usage, access, note in commands))
+    lines += _table("Commands", commands)
     lines += _table("Buttons", ((f"`{k}:…` {what}", a, finer) for k, a, what, finer in buttons))
     lines += _table("Forms", ((f"`{k}:…` {what}", a, finer) for k, a, what, finer in forms))
     names = [name for name, _ in PRINCIPALS]

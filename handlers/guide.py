@@ -101,7 +101,7 @@ def matrix_markdown(features: Registry) -> str:
     """The whole role matrix as Markdown (docs/role-matrix.md): every feature's commands,
     buttons and forms, and the administrator's acts."""
     return access.matrix_markdown(
-        ((c.usage, c.access, c.note) for c in features.commands),
+        ((f"`{c.usage}` (sv: `{' '.join(c.sv)}`)", c.access, c.note) for c in features.commands),
         ((b.kind, b.access, b.what, b.finer) for b in features.buttons),
         ((f.kind, f.access, f.what, f.finer) for f in features.forms),
     )
