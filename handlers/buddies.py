@@ -326,6 +326,7 @@ async def opt(context: Context, args: Args) -> list[Outgoing]:
     member = context.require_member()
     cohort = context.require_cohort()
     choice = args.words[0].lower() if args.words else ""
+    choice = {"avstå": "optout", "delta": "optin"}.get(choice, choice)
     if choice not in ("optout", "optin"):
         raise Refusal(t("Write `buddies optout` or `buddies optin`."))
     await context.repos.buddies.set_opt_out(cohort.id, member.person.id, choice == "optout")

@@ -13,8 +13,9 @@ import holidays
 
 WEEKLY_CAP = 3
 CAP_WINDOW = timedelta(days=7)
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY = "|".join(DAY_NAMES)
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as stored
+SWEDISH_DAY_NAMES = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
+_DAY = "|".join((*DAY_NAMES, *SWEDISH_DAY_NAMES))
 _DAYS = re.compile(rf"^(?:({_DAY})(?:-({_DAY}))?)(?:,(?:({_DAY})(?:-({_DAY}))?))*$")
 _TIMES = re.compile(r"^(\d{1,2})(?::(\d\d))?-(\d{1,2})(?::(\d\d))?$")
 
@@ -34,8 +35,9 @@ class WorkingHours:
 
     @classmethod
     def parse(cls, text: str) -> WorkingHours:
-        """`08-17`, `8:30-16`, `mon-thu 08-17` or `mon,wed,fri 9-15`; ValueError if not."""
-        words = text.lower().split()
+        """`08-17`, `8:30-16`, `mon-thu 08-17` or `mon,wed,fri 9-15` (or `mån-tor 08-17`,
+        with – for - as a Swede may write it); ValueError if not."""
+        words = text.lower().replace("–", "-").split()
         if not 1 <= len(words) <= 2:
             raise ValueError(text)
         days = frozenset(range(1, 6))
@@ -62,8 +64,16 @@ class WorkingHours:
         return DEFAULT_HOURS
 
     def format(self) -> str:
+        """As stored: `mon-fri 08:00-17:00`."""
         end = "24:00" if self.end == time(0) else f"{self.end:%H:%M}"
-        return f"{_format_days(self.days)} {self.start:%H:%M}-{end}"
+        return f"{_format_days(self.days, DAY_NAMES, '-')} {self.start:%H:%M}-{end}"
+
+    def display(self, language: str) -> str:
+        """As a reader writes it: `mån–fre 08:00–17:00` in Swedish."""
+        if language != "sv":
+            return self.format()
+        end = "24:00" if self.end == time(0) else f"{self.end:%H:%M}"
+        return f"{_format_days(self.days, SWEDISH_DAY_NAMES, '–')} {self.start:%H:%M}–{end}"
 
 
 def _parse_days(text: str) -> frozenset[int]:
@@ -72,15 +82,21 @@ def _parse_days(text: str) -> frozenset[int]:
     days: set[int] = set()
     for part in text.split(","):
         first, _, last = part.partition("-")
-        a = DAY_NAMES.index(first) + 1
-        b = DAY_NAMES.index(last) + 1 if last else a
+        a = _day_number(first)
+        b = _day_number(last) if last else a
         if b < a:
             raise ValueError(text)
         days.update(range(a, b + 1))
     return frozenset(days)
 
 
-def _format_days(days: frozenset[int]) -> str:
+def _day_number(name: str) -> int:
+    """1 for Monday, whether written mon or mån."""
+    names = SWEDISH_DAY_NAMES if name in SWEDISH_DAY_NAMES else DAY_NAMES
+    return names.index(name) + 1
+
+
+def _format_days(days: frozenset[int], names: tuple[str, ...], dash: str) -> str:
     ordered = sorted(days)
     runs: list[list[int]] = []
     for day in ordered:
@@ -89,7 +105,7 @@ def _format_days(days: frozenset[int]) -> str:
         else:
             runs.append([day])
     return ",".join(
-        DAY_NAMES[r[0] - 1] + (f"-{DAY_NAMES[r[-1] - 1]}" if len(r) > 1 else "") for r in runs
+        names[r[0] - 1] + (f"{dash}{names[r[-1] - 1]}" if len(r) > 1 else "") for r in runs
     )
 
 

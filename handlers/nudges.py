@@ -30,6 +30,23 @@ IGNORED_IN_A_ROW = 3
 ALERT_PAUSED = "alert_paused"
 ALERT_UNREACHABLE = "alert_unreachable"
 MUTABLE = tuple(Task)  # what a person can mute: post, reply, quiz, survey
+# The words a Swede types after `påminnelser` and `påminn`, for the English ones.
+SWEDISH_WORDS = {
+    "pausa": "snooze",
+    "tysta": "mute",
+    "tillåt": "unmute",
+    "på": "on",
+    "inlägg": "post",
+    "svar": "reply",
+    "enkät": "survey",
+}
+_KIND_WORDS = {"sv": ("inlägg", "svar", "quiz", "enkät"), "en": tuple(t.value for t in Task)}
+
+
+def _kinds(context: Context) -> str:
+    return ", ".join(_KIND_WORDS.get(context.language, _KIND_WORDS["en"]))
+
+
 PREVIEW_NAMES = 30
 
 
@@ -57,18 +74,16 @@ def _person(context: Context) -> Person:
 async def settings(context: Context, args: Args) -> list[Outgoing]:
     """nudges [snooze | mute KIND | unmute KIND | on]."""
     t = context.t
-    words = args.words
-    action = words[0].lower() if words else ""
+    words = [SWEDISH_WORDS.get(word.lower(), word.lower()) for word in args.words]
+    action = words[0] if words else ""
     person = _person(context)
     now = context.now()
     if action == "snooze":
         person.nudges_snoozed_until = now + SNOOZE
     elif action in ("mute", "unmute"):
-        kind = words[1].lower() if len(words) > 1 else ""
+        kind = words[1] if len(words) > 1 else ""
         if kind not in MUTABLE:
-            raise Refusal(
-                t("Mute which kind? One of: {kinds}", kinds=", ".join(k.value for k in MUTABLE))
-            )
+            raise Refusal(t("Mute which kind? One of: {kinds}", kinds=_kinds(context)))
         muted = set(person.muted_nudges or [])
         muted = muted | {kind} if action == "mute" else muted - {kind}
         person.muted_nudges = sorted(muted)
@@ -91,7 +106,8 @@ def _settings_message(context: Context, person: Person) -> MessageBuilder:
     elif person.nudges_snoozed_until is not None and person.nudges_snoozed_until > now:
         until = person.nudges_snoozed_until.astimezone(context.zone).strftime("%Y-%m-%d %H:%M")
         state = t("snoozed until {when}", when=until)
-    muted = ", ".join(person.muted_nudges or []) or t("none")
+    words = dict(zip(_KIND_WORDS["en"], _KIND_WORDS.get(context.language, _KIND_WORDS["en"])))
+    muted = ", ".join(words.get(kind, kind) for kind in person.muted_nudges or []) or t("none")
     return (
         MessageBuilder()
         .heading(t("Your nudges"))
@@ -99,7 +115,7 @@ def _settings_message(context: Context, person: Person) -> MessageBuilder:
             [
                 (t("Nudges"), state),
                 (t("Muted kinds"), muted),
-                (t("Working hours"), f"{hours.format()} ({context.zone.key})"),
+                (t("Working hours"), f"{hours.display(context.language)} ({context.zone.key})"),
             ]
         )
         .note(
@@ -157,14 +173,14 @@ async def resume(context: Context, args: Args) -> list[Outgoing]:
 
 
 def _task(context: Context, args: Args) -> Task:
-    words = args.words
-    if len(words) < 2 or words[1].lower() not in Task.__members__:
+    words = [SWEDISH_WORDS.get(word.lower(), word.lower()) for word in args.words]
+    if len(words) < 2 or words[1] not in Task.__members__:
         raise Refusal(
             context.t(
                 "Write it like `nudge 2 post --org pitea`: a theme, then post, reply or quiz."
             )
         )
-    return Task(words[1].lower())
+    return Task(words[1])
 
 
 async def preview(context: Context, args: Args) -> list[Outgoing]:

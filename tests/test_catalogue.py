@@ -75,3 +75,47 @@ def test_translators_are_called_t_so_their_texts_are_extracted() -> None:
         if match.group(1) != "t"
     ]
     assert others == []
+
+
+TERMINOLOGY = ROOT / "docs" / "terminology.md"
+
+
+def forbidden_words() -> dict[str, str]:
+    """Each word of the terminology list's last column, and the word to use instead."""
+    forbidden = {}
+    for line in TERMINOLOGY.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[2] and cells[0] not in ("English", "---"):
+            for word in cells[2].split(","):
+                forbidden[word.split("(")[0].strip().lower()] = cells[1]
+    return forbidden
+
+
+def test_swedish_texts_follow_the_terminology_list() -> None:
+    forbidden = forbidden_words()
+    assert {"knuff", "kohort", "workshopp"} <= set(forbidden)
+    found = []
+    for msgstr in swedish().values():
+        for text in [msgstr] if isinstance(msgstr, str) else list(msgstr):
+            # Commands and flags in backquotes are typed as they are, in either language.
+            prose = re.sub(r"`[^`]*`|\{\w+\}|--[\w-]+", " ", text).lower()
+            for word in re.findall(r"[\wåäö]+", prose):
+                if word in forbidden:
+                    found.append(f"{word!r} (use {forbidden[word]}) in {text!r}")
+    assert found == []
+
+
+def test_swedish_usage_starts_with_the_swedish_command_words() -> None:
+    from handlers.features import REGISTRY
+
+    catalogue = swedish()
+    wrong = []
+    for command in REGISTRY.commands:
+        usage = catalogue[command.usage]
+        assert isinstance(usage, str)
+        english = " ".join(command.words)
+        if not usage.startswith(" ".join(command.sv)) or (
+            command.sv != command.words and f" {english} " in f" {usage} "
+        ):
+            wrong.append(f"{command.usage!r} → {usage!r}")
+    assert wrong == []

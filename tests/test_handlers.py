@@ -7,6 +7,7 @@ we look at what they were told and at what the database now holds.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -772,3 +773,24 @@ async def test_in_another_cohorts_channel_in_key_is_refused_rather_than_ignored(
     assert "names another cohort" not in started.text
     async with store.transaction() as repos:
         assert [run.theme_number for run in await repos.themes.started(other.id)] == [1]
+
+
+async def test_settings_in_swedish_words(chat: Chat, store: Store) -> None:
+    """What follows a Swedish command word is Swedish too, and is shown back in Swedish."""
+    await chat.say("anna", "språk sv")
+
+    paused = await chat.say("anna", "påminnelser pausa")
+    muted = await chat.say("anna", "påminnelser tysta inlägg")
+    hours = await chat.say("anna", "arbetstider mån-tor 09-15")
+    opted = await chat.say("anna", "lärkompisar avstå")
+
+    assert "pausade till" in paused.text  # snoozed for a week
+    assert re.search(r"Avstängda typer +inlägg", muted.text)
+    assert "mån–tor 09:00–15:00" in hours.text
+    assert "Du får ingen lärkompis." in opted.text
+    async with store.transaction() as repos:
+        anna = await repos.people.by_account("console", "local", "anna")
+        assert anna is not None
+        assert anna.muted_nudges == ["post"] and anna.working_hours == "mon-thu 09:00-15:00"
+    preview = await chat.say("fia", "påminn 1 inlägg")
+    assert "Nudge preview" in preview.text and "have not posted in the digilog" in preview.text
