@@ -111,7 +111,7 @@ def db_backup(file: Path) -> None:
     if make_url(url).get_backend_name() != "sqlite":
         click.echo(
             "digilog db backup: the database is PostgreSQL; back it up with "
-            "`pg_dump --format=custom --file=FILE DATABASE` (see the README)",
+            "`pg_dump --format=custom --file=FILE DATABASE` (see docs/operations.md, Backups)",
             err=True,
         )
         sys.exit(2)
@@ -814,7 +814,8 @@ def _serving_settings(command: str) -> Settings:
         click.echo(
             f"digilog {command}: no Slack credentials are configured (SLACK_BOT_TOKEN, or "
             "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) and no Teams bot (TEAMS_APP_ID); see "
-            "the README. `digilog console` runs a programme in the terminal.",
+            "docs/slack.md and docs/microsoft-teams.md. `digilog console` runs a programme in the "
+            "terminal.",
             err=True,
         )
         sys.exit(2)

@@ -16,7 +16,7 @@ def start() -> None:
         return
     print(
         "No Slack or Teams credentials are configured, so Digilog starts the terminal "
-        "console on the bundled example programme (see README: Connecting Slack).",
+        "console on the bundled example programme (see docs/slack.md and docs/microsoft-teams.md).",
         file=sys.stderr,
     )
     main(["console"])

@@ -1,4 +1,4 @@
-"""Redraw the README's example charts from a generated cohort, through the real handlers.
+"""Redraw the example charts of docs/reports.md from a generated cohort, through the real handlers.
 
     .venv/bin/python docs/make_examples.py
 

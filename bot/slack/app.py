@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/digilog"
 SAVE_SHORTCUT = "save_to_bank"
-# The fewest bot scopes that do the job; the README says why each is there.
+# The fewest bot scopes that do the job; docs/slack.md says why each is there.
 BOT_SCOPES = (
     "commands",
     "chat:write",
