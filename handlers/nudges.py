@@ -106,7 +106,8 @@ def _settings_message(context: Context, person: Person) -> MessageBuilder:
     elif person.nudges_snoozed_until is not None and person.nudges_snoozed_until > now:
         until = person.nudges_snoozed_until.astimezone(context.zone).strftime("%Y-%m-%d %H:%M")
         state = t("snoozed until {when}", when=until)
-    words = dict(zip(_KIND_WORDS["en"], _KIND_WORDS.get(context.language, _KIND_WORDS["en"])))
+    shown = _KIND_WORDS.get(context.language, _KIND_WORDS["en"])
+    words = dict(zip(_KIND_WORDS["en"], shown, strict=True))
     muted = ", ".join(words.get(kind, kind) for kind in person.muted_nudges or []) or t("none")
     return (
         MessageBuilder()
