@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers import anonymity, surveys
+from handlers import anonymity, gatherings, surveys
 from handlers.access import Access
 from handlers.context import Args, Context, programme_of
 from handlers.i18n import N_, Translator
@@ -61,6 +61,9 @@ class Report:
     areas: list[tuple[str, str]] = field(default_factory=list)  # id, title
     assessment: AssessmentFigures | None = None
     scale: tuple[int, int] = (1, 5)  # the self-assessment's
+    # Per gathering (workshop, local meeting, event): how many of each group were present.
+    attendance: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    group_sizes: dict[str, int] = field(default_factory=dict)
 
     def row(self, theme: int, organisation: str) -> Row:
         return self.rows.setdefault((theme, organisation), Row())
@@ -112,6 +115,9 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
                 row.quiz_done += 1
                 row.score_sum += right / len(quiz.questions)
     report.buddies = await repos.buddies.met_by_theme(cohort.id)
+    report.attendance = await gatherings.report_counts(repos, cohort, t, organisation)
+    for name in organisation.values():
+        report.group_sizes[name] = report.group_sizes.get(name, 0) + 1
     for counts, people in (
         (report.lab_seats, await repos.labs.seated_people(cohort.id)),
         (report.lab_attended, await repos.labs.attended_people(cohort.id)),
@@ -189,6 +195,21 @@ def message(t: Translator, report: Report) -> Message:
             )
             for name in report.organisations
         )
+    if any(counts for _, counts in report.attendance):
+        build.para(Span(t("Attendance"), strong=True))
+        for label, counts in report.attendance:
+            build.para(label)
+            build.facts(
+                (
+                    name,
+                    t(
+                        "{present} of {people} present",
+                        present=counts.get(name, 0),
+                        people=report.group_sizes.get(name, 0),
+                    ),
+                )
+                for name in report.organisations
+            )
     if report.assessment is not None:
         _assessment(t, report, report.assessment, build)
     return build.build()
