@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import re
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from handlers.digilog import Digilog
 from handlers.features import REGISTRY
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
-from handlers.vocabulary import FileMessage, Outgoing, ToConversation
+from handlers.vocabulary import FileMessage, HomeOpened, Outgoing, ToConversation
 from handlers.yaml_file import FileProblems
 from storage.models import Cohort, Delivery, Role
 from storage.unit import Store
@@ -177,6 +179,10 @@ async def test_hours_add_up_per_theme_and_in_total_in_either_language(
     assert "Lab: Handling information · 2 h" in mine
     swedish = plain((await Chat(digilog, cohort, locale="sv-SE").say("anna", "närvaro mina")).text)
     assert "Tema 1 3 tim" in swedish and "Totalt 17 tim" in swedish
+    home = await chat.send(HomeOpened(chat.actor("anna"), chat.channel))
+    assert "Your attendance: 17 h in total" in plain(home.text)
+    nothing = await chat.send(HomeOpened(chat.actor("bjorn"), chat.channel))
+    assert "Your attendance" not in nothing.text
 
 
 async def _marked_cohort(store: Store, programme: Programme, language: str) -> Cohort:
@@ -440,3 +446,28 @@ def test_bad_event_calendars_name_the_line(programme: Programme, tmp_path: Path)
     with pytest.raises(FileProblems) as problems:
         read_calendar(path, programme, "Europe/Stockholm")
     assert "cal.yaml:5: events[2].registration.capacity: must be more than 0" in str(problems.value)
+
+
+async def test_ones_attendance_is_in_mydata_and_goes_with_forget(
+    store: Store, cohort: Cohort, digilog: Digilog
+) -> None:
+    await with_calendar(store, cohort)
+    digilog.now = lambda: datetime(2027, 4, 1, tzinfo=UTC)
+    chat = Chat(digilog, cohort)
+    assert "You are registered" in (await chat.say("anna", "event register motesplats")).text
+    async with store.transaction() as repos:
+        anna = await repos.people.by_account("console", "local", "anna")
+        assert anna is not None
+        await repos.gatherings.mark(cohort.id, "theme:1:workshop", [anna.id], present=True)
+    data = await chat.say("anna", "mydata")
+    with zipfile.ZipFile(io.BytesIO(file_of(data.outgoing).content)) as archive:
+        found = json.loads(archive.read("data.json"))
+    assert [r["entry_key"] for r in found["attendance"]] == ["theme:1:workshop"]
+    assert [r["entry_key"] for r in found["event_registrations"]] == ["event:motesplats"]
+    await chat.click("anna", f"forget:{cohort.id}:{anna.id}:all")
+    async with store.transaction() as repos:
+        assert await repos.gatherings.present(cohort.id) == {}
+        assert await repos.gatherings.registered(cohort.id, "event:motesplats") == []
+    # Her seat went back: 150 are free again.
+    listed = await chat.say("bjorn", "events")
+    assert "150 of 150 seats free" in listed.text
