@@ -25,10 +25,10 @@ from icalendar import Calendar, Event
 from handlers import labs
 from handlers.access import Access
 from handlers.calendar_file import EVENT_PREFIX
-from handlers.context import Args, Context, Refusal, cohort_channel, programme_of
+from handlers.context import Args, Context, Refusal, cohort_channel, programme_of, zone_of
 from handlers.deliveries import Composing, Decision
 from handlers.formats import when_text, where_spans
-from handlers.i18n import N_, Translator
+from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Programme, localise
 from handlers.registry import ButtonKind, Command, Feature
 from handlers.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
@@ -155,7 +155,7 @@ async def overview(context: Context, args: Args) -> list[Outgoing]:
             allowed = "self" in args.flags
             await context.repos.gatherings.allow_self_marking(cohort.id, entry.key, allowed)
             if allowed:
-                outgoing.append(_invitation(context, cohort, entry))
+                outgoing.append(_invitation(cohort, entry))
         return [context.reply(await participant_list(context, cohort, entry)), *outgoing]
     t = context.t
     found = gatherings_of(entries)
@@ -244,16 +244,17 @@ def _ids(members: list[Member]) -> set[int]:
     return {m.person.id for m in members}
 
 
-def _invitation(context: Context, cohort: Cohort, entry: CalendarEntry) -> Outgoing:
-    """The post in the cohort's channel that lets each participant say they were there."""
-    t = context.t
+def _invitation(cohort: Cohort, entry: CalendarEntry) -> Outgoing:
+    """The post in the cohort's channel that lets each participant say they were there:
+    in the cohort's language and time zone, as the channel's other posts."""
+    t = translator(cohort.language)
     message = (
         MessageBuilder()
         .para(
             t(
                 "Were you at {gathering} ({when})? Say so, and your hours count.",
                 gathering=gathering_title(t, entry),
-                when=when_text(entry.starts_at, entry.ends_at, context.zone),
+                when=when_text(entry.starts_at, entry.ends_at, zone_of(None, cohort)),
             )
         )
         .choices([Option(f"here:{cohort.id}:{entry.key}", t("I was there"), "primary")])
@@ -278,7 +279,7 @@ async def mark_button(context: Context, action_id: str) -> list[Outgoing]:
         await context.repos.gatherings.allow_self_marking(cohort.id, entry.key, verb == "on")
         outgoing = [context.reply(await participant_list(context, cohort, entry))]
         if verb == "on":
-            outgoing.append(_invitation(context, cohort, entry))
+            outgoing.append(_invitation(cohort, entry))
         return outgoing
     if not who.isdigit() or verb not in ("present", "absent"):
         raise Refusal(t("That button no longer does anything."))

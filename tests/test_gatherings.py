@@ -346,6 +346,14 @@ async def test_events_are_in_the_schedule_with_reminders_and_a_calendar_file(
     assert steps[("event_soon", "event:motesplats")] == datetime(2027, 4, 22, 6, tzinfo=UTC)
     assert ("event_soon", "event:avslutning") in steps
 
+    moved = await chat.say("fia", "schedule move event:motesplats 2027-04-23 09:00")
+    assert "event:motesplats moved to 2027-04-23 09:00" in moved.text
+    async with store.transaction() as repos:
+        entries = await repos.calendar.entries(cohort.id)
+    [conference] = [e for e in entries if e.key == "event:motesplats"]
+    assert conference.ends_at == datetime(2027, 4, 23, 14, 0, tzinfo=UTC)  # still 7 hours
+    await chat.say("fia", "schedule move event:motesplats 2027-04-22 09:00")
+
     ics = await chat.say("anna", "event ics motesplats")
     file = file_of(ics.outgoing)
     assert file.filename == "motesplats.ics"
