@@ -381,6 +381,17 @@ def survey_table(report: Report) -> str:
     return out.getvalue()
 
 
+def attendance_table(report: Report) -> str:
+    """Attendance as CSV: one row per gathering and group (each of at least K people)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["gathering", "group", "present", "people"])
+    for label, counts in report.attendance:
+        for group in report.organisations:
+            writer.writerow([label, group, counts.get(group, 0), report.group_sizes.get(group, 0)])
+    return out.getvalue()
+
+
 def assessment_table(report: Report) -> str:
     """The self-assessment as CSV: one row per area and group."""
     out = io.StringIO()
@@ -403,6 +414,8 @@ def files(t: Translator, report: Report) -> list[tuple[str, str | bytes, str]]:
         found.append(("participation.png", png, t("Participation by theme and organisation")))
     if report.surveys:
         found.append(("surveys.csv", survey_table(report), t("Survey ratings")))
+    if any(counts for _, counts in report.attendance):
+        found.append(("attendance.csv", attendance_table(report), t("Attendance")))
     if report.assessment is not None:
         found.append(("self-assessment.csv", assessment_table(report), t("Self-assessment")))
     if (png := assessment_chart(t, report)) is not None:

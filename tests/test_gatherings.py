@@ -17,11 +17,13 @@ from icalendar import Calendar
 
 from bot.console.render import render
 from bot.console.shell import Console
+from handlers import report
 from handlers.admin import import_roster, load_calendar
 from handlers.calendar_file import load_calendar as read_calendar
 from handlers.deliveries import Send, compose
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
+from handlers.i18n import translator
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
 from handlers.vocabulary import FileMessage, HomeOpened, Outgoing, ToConversation
@@ -307,14 +309,21 @@ async def test_the_report_counts_attendance_per_gathering(
         await repos.gatherings.mark(
             cohort.id, "theme:1:workshop", [ids[u] for u in ("u0", "u1", "u2", "p0")], present=True
         )
-    report = await Chat(digilog, cohort).say("fia", "report")
-    text = report.text
+    text = (await Chat(digilog, cohort).say("fia", "report")).text
     section = plain(text.split("**Attendance**", 1)[1])
     assert "Workshop, theme 1 (2027-02-10)" in section
     # Piteå's three are too few to stand alone and no other small group can take them in,
     # so Umeå joins them: the figures are for all organisations together.
     assert "All organisations 4 of 9 present" in section
     assert "Piteå" not in section and "Umeå" not in section
+    async with store.transaction() as repos:
+        found = await report.figures(repos, cohort, translator("en"))
+    [table] = [
+        content
+        for name, content, _ in report.files(translator("en"), found)
+        if name == "attendance.csv"
+    ]
+    assert "\"Workshop, theme 1 (2027-02-10)\",All organisations,4,9" in str(table)
 
 
 # ------------------------------------------------------------------ events
