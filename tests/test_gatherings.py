@@ -323,7 +323,7 @@ async def test_the_report_counts_attendance_per_gathering(
         for name, content, _ in report.files(translator("en"), found)
         if name == "attendance.csv"
     ]
-    assert "\"Workshop, theme 1 (2027-02-10)\",All organisations,4,9" in str(table)
+    assert '"Workshop, theme 1 (2027-02-10)",All organisations,4,9' in str(table)
 
 
 # ------------------------------------------------------------------ events
