@@ -24,7 +24,8 @@ from bot.compose import (
 )
 from bot.console.render import render
 from bot.settings import Settings
-from handlers import admin, export
+from handlers import admin, export, gatherings
+from handlers.context import Refusal, programme_of
 from handlers.features import REGISTRY
 from handlers.i18n import Translator, translator
 from handlers.programme_file import load_programme
@@ -400,6 +401,52 @@ async def bank_export(
 
     rows = await _with_runtime(work)
     click.echo(f"{rows} reflections exported", err=True)
+
+
+@main.group()
+def attendance() -> None:
+    """Attendance at workshops, local meetings, events and labs."""
+
+
+@attendance.command("export")
+@click.argument("cohort_key", metavar="COHORT")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option(
+    "--organisation", help="Only this organisation's participants (its key, or its name)."
+)
+@click.option("--format", "fmt", type=click.Choice(gatherings.FORMATS), default="csv")
+@run_async
+async def attendance_export(
+    cohort_key: str, file: Path, organisation: str | None, fmt: gatherings.Format
+) -> None:
+    """Write the attendance list for the funder (name, organisation, activity, date, hours,
+    signature) as CSV for Excel or as a printable HTML page per organisation, in
+    DIGILOG_LANGUAGE."""
+    t = _translator()
+
+    async def work(runtime: Runtime) -> tuple[bytes, int]:
+        async with runtime.store.transaction() as repos:
+            cohort = await repos.cohorts.by_key(cohort_key)
+            if cohort is None:
+                raise click.ClickException(f"no cohort {cohort_key!r}")
+            programme = await programme_of(repos, cohort.program_id)
+            try:
+                found = await gatherings.export_file(repos, cohort, programme, t, fmt, organisation)
+            except Refusal as refusal:
+                raise click.ClickException(render(refusal.message)[0].strip()) from None
+            await repos.audit.record(
+                "export_attendance",
+                cohort_id=cohort.id,
+                detail={"format": fmt, "rows": found[1], "organisation": organisation},
+            )
+            return found
+
+    content, rows = await _with_runtime(work)
+    await asyncio.to_thread(file.write_bytes, content)
+    click.echo(
+        t.plural("{n} row of attendance, exported.", "{n} rows of attendance, exported.", rows),
+        err=True,
+    )
 
 
 @main.command("report")

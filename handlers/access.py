@@ -117,6 +117,11 @@ ADMINISTRATOR_ACTS: tuple[AdminAct, ...] = (
     ),
     AdminAct(("bank", "export"), "any cohort's reflection bank", (("export",), _THEIR_COHORTS)),
     AdminAct(("report",), "any cohort's report", (("report",), _THEIR_COHORTS)),
+    AdminAct(
+        ("attendance", "export"),
+        "any cohort's attendance list",
+        (("attendance", "export"), _THEIR_COHORTS),
+    ),
     AdminAct(("person", "export"), "everything stored about anyone", (("mydata",), _ONESELF)),
     AdminAct(("person", "erase"), "erase anyone", (("forget",), _ONESELF)),
     AdminAct(("retention", "show"), "how long each cohort's personal data is kept"),

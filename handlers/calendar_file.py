@@ -6,15 +6,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from handlers.i18n import N_
-from handlers.programme_file import LocalText, Programme, Strict, Url, before
+from handlers.programme_file import LocalText, Programme, Slug, Strict, Url, before
 from handlers.yaml_file import FileProblems, Mistake, parse_mapping, read_source
 from storage.models import CalendarEntry
 
@@ -60,11 +60,24 @@ class ThemeDates(Strict):
 
 
 WINDOWS = ("digilog", "quiz", "survey")
+EVENT_PREFIX = "event:"
 
 
 class LocalMeetings(Strict):
     opening: Session | None = None  # needs inventory
     closing: Session | None = None  # plans for change
+
+
+class Registration(Strict):
+    capacity: int = Field(gt=0)
+
+
+class EventDates(Session):
+    """A named event of the programme: a conference, the joint closing, an extra webinar."""
+
+    key: Annotated[Slug, Field(max_length=40)]
+    title: LocalText
+    registration: Registration | None = None
 
 
 class AssessmentDates(Strict):
@@ -88,6 +101,10 @@ class Calendar(Strict):
     themes: dict[int, ThemeDates] = Field(min_length=1)
     local_meetings: LocalMeetings = Field(default_factory=LocalMeetings)
     self_assessment: AssessmentDates = Field(default_factory=AssessmentDates)
+    events: list[EventDates] = Field(default_factory=list)
+    # How long a workshop, local meeting or event without an `end` lasts: its hours count
+    # towards a participant's attendance.
+    default_hours: float | None = Field(default=None, gt=0, le=24)
 
     @field_validator("timezone")
     @classmethod
@@ -115,6 +132,17 @@ class Calendar(Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _events_once(self) -> Calendar:
+        seen: set[str] = set()
+        for n, event in enumerate(self.events):
+            if event.key in seen:
+                raise Mistake(
+                    N_("two events are called {key}"), at=("events", n, "key"), key=event.key
+                )
+            seen.add(event.key)
+        return self
+
 
 @dataclass(frozen=True)
 class Event:
@@ -127,6 +155,8 @@ class Event:
     ends_at: datetime | None = None
     place: dict[str, str] | None = None
     link: str | None = None
+    title: dict[str, str] | None = None
+    capacity: int | None = None
 
 
 def parse_calendar(source: str, filename: str, programme: Programme, zone: str) -> list[Event]:
@@ -134,7 +164,7 @@ def parse_calendar(source: str, filename: str, programme: Programme, zone: str) 
 
     Times without a zone are in the file's `timezone:`, else the cohort's (`zone`).
     """
-    located = parse_mapping(source, filename, "themes:, local_meetings:, self_assessment:")
+    located = parse_mapping(source, filename, "themes:, local_meetings:, self_assessment:, events:")
     calendar = located.validate(Calendar)
     problems = [
         located.problem(
@@ -168,11 +198,19 @@ def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
         return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
     found: list[Event] = []
+    length = timedelta(hours=calendar.default_hours) if calendar.default_hours else None
 
     def session(key: str, kind: str, theme: int | None, value: Session | None) -> None:
         if value is not None:
-            end = at(value.end) if value.end else None
-            found.append(Event(key, kind, theme, at(value.start), end, value.place, value.link))
+            start = at(value.start)
+            end = at(value.end) if value.end else (start + length if length else None)
+            title = capacity = None
+            if isinstance(value, EventDates):
+                title = value.title
+                capacity = value.registration.capacity if value.registration else None
+            found.append(
+                Event(key, kind, theme, start, end, value.place, value.link, title, capacity)
+            )
 
     for number, dates in sorted(calendar.themes.items()):
         prefix = f"theme:{number}:"
@@ -188,6 +226,8 @@ def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
                 )
     session("meeting:opening", "opening_meeting", None, calendar.local_meetings.opening)
     session("meeting:closing", "closing_meeting", None, calendar.local_meetings.closing)
+    for event in calendar.events:
+        session(EVENT_PREFIX + event.key, "event", None, event)
     for name in ("start", "end"):
         if (window := getattr(calendar.self_assessment, name)) is not None:
             prefix = f"assessment:{name}:"
@@ -201,8 +241,13 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
     themes: dict[int, dict[str, Any]] = {}
     meetings: dict[str, Any] = {}
     assessment: dict[str, dict[str, Any]] = {}
+    named: list[dict[str, Any]] = []
     for entry in entries:
         session = {"start": entry.starts_at, "end": entry.ends_at}
+        if entry.kind == "event":
+            key = entry.key.removeprefix(EVENT_PREFIX)
+            named.append({**session, "key": key, "title": entry.title or {"en": key}})
+            continue
         if entry.kind in ("opening_meeting", "closing_meeting"):
             meetings[entry.kind.removesuffix("_meeting")] = session
             continue
@@ -221,7 +266,12 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
             dates.setdefault(window, {})["opens" if edge == "open" else "closes"] = entry.starts_at
     try:
         Calendar.model_validate(
-            {"themes": themes, "local_meetings": meetings, "self_assessment": assessment}
+            {
+                "themes": themes,
+                "local_meetings": meetings,
+                "self_assessment": assessment,
+                "events": named,
+            }
         )
     except ValidationError as error:
         # The first problem, as its catalogue text: the reader sees it in their language.
@@ -240,4 +290,6 @@ def as_row(event: Event) -> dict[str, Any]:
         "ends_at": event.ends_at,
         "place": event.place,
         "link": event.link,
+        "title": event.title,
+        "capacity": event.capacity,
     }

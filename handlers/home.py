@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers import buddies, labs, surveys
+from handlers import buddies, gatherings, labs, surveys
 from handlers.context import Context
 from handlers.formats import when_text
 from handlers.programme_file import Programme
@@ -55,6 +55,8 @@ async def _cohort_section(context: Context, build: MessageBuilder) -> None:
         await _open_questionnaires(context, programme, build)
     if member.membership.role == Role.participant and programme.labs:
         await _labs(context, programme, build)
+    if member.membership.role == Role.participant:
+        await _attendance(context, build)
     await _buddies(context, build)
 
 
@@ -76,6 +78,19 @@ async def _open_questionnaires(
         )
         label = t("Change my answers") if done else t("Answer")
         build.choices([Option(f"{surveys.PREFIX}{cohort.id}:{window.survey_key}", label)])
+
+
+async def _attendance(context: Context, build: MessageBuilder) -> None:
+    """The hours the person was marked present, once there are any."""
+    t = context.t
+    cohort, member = context.require_cohort(), context.require_member()
+    hours = await gatherings.my_hours(context.repos, cohort, member.person.id, t)
+    if hours:
+        build.para(
+            Span(t("Your attendance") + ": ", strong=True),
+            Span(t("{hours} h in total", hours=gatherings.hours_text(t, hours))),
+        )
+        build.note(t("Write `attendance mine` to see each time."))
 
 
 async def _buddies(context: Context, build: MessageBuilder) -> None:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers import anonymity, surveys
+from handlers import anonymity, gatherings, surveys
 from handlers.access import Access
 from handlers.context import Args, Context, programme_of
 from handlers.i18n import N_, Translator
@@ -61,6 +61,9 @@ class Report:
     areas: list[tuple[str, str]] = field(default_factory=list)  # id, title
     assessment: AssessmentFigures | None = None
     scale: tuple[int, int] = (1, 5)  # the self-assessment's
+    # Per gathering (workshop, local meeting, event): how many of each group were present.
+    attendance: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    group_sizes: dict[str, int] = field(default_factory=dict)
 
     def row(self, theme: int, organisation: str) -> Row:
         return self.rows.setdefault((theme, organisation), Row())
@@ -112,6 +115,9 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
                 row.quiz_done += 1
                 row.score_sum += right / len(quiz.questions)
     report.buddies = await repos.buddies.met_by_theme(cohort.id)
+    report.attendance = await gatherings.report_counts(repos, cohort, t, organisation)
+    for name in organisation.values():
+        report.group_sizes[name] = report.group_sizes.get(name, 0) + 1
     for counts, people in (
         (report.lab_seats, await repos.labs.seated_people(cohort.id)),
         (report.lab_attended, await repos.labs.attended_people(cohort.id)),
@@ -189,6 +195,21 @@ def message(t: Translator, report: Report) -> Message:
             )
             for name in report.organisations
         )
+    if any(counts for _, counts in report.attendance):
+        build.para(Span(t("Attendance"), strong=True))
+        for label, counts in report.attendance:
+            build.para(label)
+            build.facts(
+                (
+                    name,
+                    t(
+                        "{present} of {people} present",
+                        present=counts.get(name, 0),
+                        people=report.group_sizes.get(name, 0),
+                    ),
+                )
+                for name in report.organisations
+            )
     if report.assessment is not None:
         _assessment(t, report, report.assessment, build)
     return build.build()
@@ -360,6 +381,17 @@ def survey_table(report: Report) -> str:
     return out.getvalue()
 
 
+def attendance_table(report: Report) -> str:
+    """Attendance as CSV: one row per gathering and group (each of at least K people)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["gathering", "group", "present", "people"])
+    for label, counts in report.attendance:
+        for group in report.organisations:
+            writer.writerow([label, group, counts.get(group, 0), report.group_sizes.get(group, 0)])
+    return out.getvalue()
+
+
 def assessment_table(report: Report) -> str:
     """The self-assessment as CSV: one row per area and group."""
     out = io.StringIO()
@@ -382,6 +414,8 @@ def files(t: Translator, report: Report) -> list[tuple[str, str | bytes, str]]:
         found.append(("participation.png", png, t("Participation by theme and organisation")))
     if report.surveys:
         found.append(("surveys.csv", survey_table(report), t("Survey ratings")))
+    if any(counts for _, counts in report.attendance):
+        found.append(("attendance.csv", attendance_table(report), t("Attendance")))
     if report.assessment is not None:
         found.append(("self-assessment.csv", assessment_table(report), t("Self-assessment")))
     if (png := assessment_chart(t, report)) is not None:

@@ -53,7 +53,10 @@ def calendar_message(
             continue
         theme = programme.theme(entry.theme_number) if entry.theme_number else None
         title = localise(theme.title, language) if theme else ""
-        text = t(EVENT_LABELS[entry.kind], number=entry.theme_number, title=title)
+        if entry.kind == "event":  # a named event brings its own title
+            text = localise(entry.title or {"en": entry.key}, language)
+        else:
+            text = t(EVENT_LABELS[entry.kind], number=entry.theme_number, title=title)
         when = when_text(entry.starts_at, entry.ends_at, zone)
         rank = 0 if entry.kind == "theme_start" else 1
         row = _row(t, when, text, entry.place, entry.link)
@@ -124,7 +127,7 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(t("Write it like `schedule move 2:quiz_close 2027-03-31 17:00`."))
     key = (
         words[0]
-        if words[0].startswith(("theme:", "meeting:", "assessment:"))
+        if words[0].startswith(("theme:", "meeting:", "assessment:", "event:"))
         else f"theme:{words[0]}"
     )
     entries = await context.repos.calendar.entries(cohort.id)

@@ -266,6 +266,10 @@ class CalendarEntry(Base):
     ends_at: Mapped[datetime | None]
     place: Mapped[dict[str, Any] | None]
     link: Mapped[str | None] = mapped_column(String(500))
+    # An event's own title ({sv, en}) and the seats of its registration, if it has one;
+    # other kinds take their titles from the programme and have no registration.
+    title: Mapped[dict[str, Any] | None]
+    capacity: Mapped[int | None] = mapped_column(Integer)
 
 
 class DeliveryState(enum.StrEnum):
@@ -522,3 +526,45 @@ class KeptFigure(Base):
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     kept_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Gathering(Base):
+    """What a gathering of a cohort (a workshop, local meeting or event) keeps beside its
+    calendar entry, by the entry's stable key: whether participants may mark themselves
+    present, and an event's seats taken (`taken` only grows while a seat is free)."""
+
+    __tablename__ = "gatherings"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    self_marking: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Attendance(Base):
+    """One person at one gathering: present or not, and who said so."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("cohort_id", "entry_key", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    entry_key: Mapped[str] = mapped_column(String(60))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    present: Mapped[bool] = mapped_column(Boolean)
+    by_self: Mapped[bool] = mapped_column(Boolean, default=False)
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventRegistration(Base):
+    __tablename__ = "event_registrations"
+    __table_args__ = (UniqueConstraint("cohort_id", "entry_key", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    entry_key: Mapped[str] = mapped_column(String(60))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,8 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.gatherings import GatheringRepository
 from storage.labs import LabRepository
 from storage.models import (
+    Attendance,
     BuddyGroup,
     BuddyMember,
     BuddyRound,
@@ -40,6 +42,7 @@ from storage.models import (
     Cohort,
     ConversationAddress,
     Delivery,
+    EventRegistration,
     LabSignup,
     Membership,
     Organisation,
@@ -208,6 +211,17 @@ class PersonalDataRepository:
             LabSignup.state,
             LabSignup.created_at,
             LabSignup.attended_at,
+        )
+        data["attendance"] = await self._own(
+            Attendance,
+            pid,
+            Attendance.entry_key,
+            Attendance.present,
+            Attendance.by_self,
+            Attendance.marked_at,
+        )
+        data["event_registrations"] = await self._own(
+            EventRegistration, pid, EventRegistration.entry_key, EventRegistration.created_at
         )
         data["buddy_groups"] = await self._rows(
             select(
@@ -415,6 +429,18 @@ class PersonalDataRepository:
         erased.lab_signups += await self._delete(
             LabSignup, LabSignup.person_id == pid, within(LabSignup)
         )
+        # Their presence at gatherings, and their seats at events (given back).
+        gatherings = GatheringRepository(s)
+        registered = (
+            await s.execute(
+                select(EventRegistration.cohort_id, EventRegistration.entry_key).where(
+                    EventRegistration.person_id == pid, within(EventRegistration)
+                )
+            )
+        ).all()
+        for held_in, entry_key in registered:
+            await gatherings.cancel(held_in, entry_key, pid)
+        await self._delete(Attendance, Attendance.person_id == pid, within(Attendance))
         in_groups = (
             BuddyMember.group_id.in_(
                 select(BuddyGroup.id)

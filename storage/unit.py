@@ -14,6 +14,7 @@ from storage.buddies import BuddyRepository
 from storage.calendar import CalendarRepository
 from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
+from storage.gatherings import GatheringRepository
 from storage.labs import LabRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.personal_data import PersonalDataRepository
@@ -44,6 +45,7 @@ class Repositories:
     audit: AuditRepository
     retention: RetentionRepository
     personal_data: PersonalDataRepository
+    gatherings: GatheringRepository
 
 
 class Store:
@@ -73,4 +75,5 @@ class Store:
                 audit=AuditRepository(session),
                 retention=RetentionRepository(session),
                 personal_data=PersonalDataRepository(session),
+                gatherings=GatheringRepository(session),
             )
