@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from handlers import (
@@ -45,6 +46,20 @@ from storage.models import ID_LENGTH, utcnow
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
+
+
+def _carries_nul(value: object) -> bool:
+    """Whether any text of an event holds a NUL character, which PostgreSQL cannot store
+    in a text column (it fails the whole transaction) and no person means to send."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_carries_nul(k) or _carries_nul(v) for k, v in value.items())
+    if isinstance(value, tuple | list):
+        return any(_carries_nul(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_carries_nul(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return False
 
 
 def _cohort_of(action_id: str) -> int | None:
@@ -98,6 +113,16 @@ class Digilog:
         elif isinstance(event, FormSubmitted) and (cohort_id := _cohort_of(event.form_id)):
             cohort_key = f"#{cohort_id}"  # a form opened from a direct message or a home page
         try:
+            if _carries_nul(event):
+                # Refused where every inbound text enters, before anything reaches the
+                # database: PostgreSQL would fail the transaction; SQLite would store it.
+                t = translator(language_of(actor.locale))
+                raise Refusal(
+                    t(
+                        "That text holds a NUL character (an invisible control character) "
+                        "that Digilog cannot store. Remove it and send it again."
+                    )
+                )
             async with self.store.transaction() as repos:
                 if delivery_id and not await repos.events.first_time(
                     event.actor.platform, delivery_id

@@ -45,14 +45,83 @@ MAX_QUERY_WORDS = 16
 # Compound modifiers that are prefixes or function words, not words of their own:
 # "samarbete" is not about "simma", nor "förslag" about "slag".
 _NOT_A_MODIFIER = frozenset(
-    """
-    all an av be bi de den det där efter ej emot er fram från för före genom ge hem hos
-    i in inom jag kring med mellan mot ner ni när o och om omkring on på sam sin sina
-    till tills under upp ur ut utan utom vad var vi vid ~ åter över
-    """.split()
+    [
+        "all",
+        "an",
+        "av",
+        "be",
+        "bi",
+        "de",
+        "den",
+        "det",
+        "där",
+        "efter",
+        "ej",
+        "emot",
+        "er",
+        "fram",
+        "från",
+        "för",
+        "före",
+        "genom",
+        "ge",
+        "hem",
+        "hos",
+        "i",
+        "in",
+        "inom",
+        "jag",
+        "kring",
+        "med",
+        "mellan",
+        "mot",
+        "ner",
+        "ni",
+        "när",
+        "o",
+        "och",
+        "om",
+        "omkring",
+        "on",
+        "på",
+        "sam",
+        "sin",
+        "sina",
+        "till",
+        "tills",
+        "under",
+        "upp",
+        "ur",
+        "ut",
+        "utan",
+        "utom",
+        "vad",
+        "var",
+        "vi",
+        "vid",
+        "åter",
+        "över",
+    ]
 )
 # Heads that are suffixes in practice: "frihet" is not about heat.
-_NOT_A_HEAD = frozenset("het heta dom skap else ning ande ende are lig ligt isk ism ist".split())
+_NOT_A_HEAD = frozenset(
+    [
+        "het",
+        "heta",
+        "dom",
+        "skap",
+        "else",
+        "ning",
+        "ande",
+        "ende",
+        "are",
+        "lig",
+        "ligt",
+        "isk",
+        "ism",
+        "ist",
+    ]
+)
 # Endings of a definite or genitive noun ("labben", "invånarnas"), tried when the
 # dictionary lemmatises a form to another word than the one a reader means.
 _NOUN_ENDINGS = (
@@ -238,7 +307,7 @@ def analyse_word(word: str) -> WordTerms:
 
 
 def _hyphenated(word: str) -> WordTerms:
-    """"teams-mötet": based on its last part ("teams-möte"), with every part a part."""
+    """ "teams-mötet": based on its last part ("teams-möte"), with every part a part."""
     pieces = word.split("-")
     *front, last = pieces
     last_terms = analyse_word(last)
