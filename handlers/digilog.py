@@ -24,7 +24,7 @@ from handlers import (
     themes,
 )
 from handlers.context import Args, Context, Refusal, build_context
-from handlers.i18n import language_of, translator
+from handlers.i18n import Translator, language_of, translator
 from handlers.limits import PerPerson
 from handlers.vocabulary import (
     ChoiceMade,
@@ -60,6 +60,15 @@ def _carries_nul(value: object) -> bool:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return any(_carries_nul(getattr(value, f.name)) for f in dataclasses.fields(value))
     return False
+
+
+def _nul_refused(t: Translator) -> Refusal:
+    return Refusal(
+        t(
+            "That text holds a NUL character (an invisible control character) "
+            "that Digilog cannot store. Remove it and send it again."
+        )
+    )
 
 
 def _cohort_of(action_id: str) -> int | None:
@@ -112,17 +121,13 @@ class Digilog:
             cohort_key = f"#{cohort_id}"
         elif isinstance(event, FormSubmitted) and (cohort_id := _cohort_of(event.form_id)):
             cohort_key = f"#{cohort_id}"  # a form opened from a direct message or a home page
+        if cohort_key is not None and "\x00" in cohort_key:
+            cohort_key = None  # refused below, once the reader's language is known
         try:
-            if _carries_nul(event):
-                # Refused where every inbound text enters, before anything reaches the
-                # database: PostgreSQL would fail the transaction; SQLite would store it.
-                t = translator(language_of(actor.locale))
-                raise Refusal(
-                    t(
-                        "That text holds a NUL character (an invisible control character) "
-                        "that Digilog cannot store. Remove it and send it again."
-                    )
-                )
+            if _carries_nul(event.actor) or _carries_nul(event.where):
+                # Before anything reaches the database: PostgreSQL would fail the
+                # transaction on it, SQLite would store it.
+                raise _nul_refused(translator(language_of(actor.locale)))
             async with self.store.transaction() as repos:
                 if delivery_id and not await repos.events.first_time(
                     event.actor.platform, delivery_id
@@ -136,6 +141,8 @@ class Digilog:
                     several_ok=isinstance(event, HomeOpened),  # the home page shows them all
                 )
                 context.now = self.now
+                if _carries_nul(event):
+                    raise _nul_refused(context.t)  # in the reader's language, nothing stored
                 outgoing = await self._dispatch(context, event)
                 here = (event.actor.platform, event.actor.workspace)
                 return await channels.hand_over(repos, context.cohort, outgoing, here, self.now())
