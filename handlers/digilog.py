@@ -42,6 +42,7 @@ from handlers.vocabulary import (
     ToActor,
     say,
 )
+from storage import swedish
 from storage.models import ID_LENGTH, utcnow
 from storage.unit import Store
 
@@ -96,6 +97,7 @@ class Digilog:
         self.store = store
         self.now = now  # a rehearsal or a test moves it
         self.pace = pace or PerPerson()
+        swedish.preload()  # else the first search or saved reflection waits for it
 
     async def handle(self, event: Inbound, *, delivery_id: str | None = None) -> list[Outgoing]:
         """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""

@@ -494,7 +494,7 @@ _CHOICES: list[str] = []
 def nearest_words(word: str, limit: int = 12) -> list[str]:
     """Swedish words within one edit (two for longer words) of `word`, nearest first."""
     if not _CHOICES:
-        _CHOICES.extend(sorted(vocabulary()))
+        _CHOICES.extend(sorted(set(vocabulary())))
     longest = 1 if len(word) <= 4 else 2
     found = process.extract(
         word, _CHOICES, scorer=Levenshtein.distance, score_cutoff=longest, limit=limit
