@@ -37,15 +37,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Table, func, insert, select, text  # noqa: E402
+from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text  # noqa: E402
+from sqlalchemy import cast as cast_  # noqa: E402
+from sqlalchemy.dialects.postgresql import TSVECTOR  # noqa: E402
 from sqlalchemy.engine import URL  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+from sqlalchemy.types import TypeDecorator  # noqa: E402
 
 from bench.search_labels import QUERIES, REFLECTIONS  # noqa: E402
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
@@ -831,6 +834,23 @@ async def check_index(store: Store, added: list[int], bulk_ids: list[int]) -> st
     )
 
 
+class _Tsvector(TypeDecorator[str]):
+    """A tsvector written from its text form: storage.search.tsvector_literal."""
+
+    impl = Text
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return cast_(bindvalue, TSVECTOR)
+
+
+def _with_vector() -> Table:
+    """The reflections table with its search_vector, which the model leaves to the
+    repository: the bulk path writes rows and their vectors in one INSERT."""
+    columns = [c._copy() for c in cast(Table, Reflection.__table__).columns]
+    return Table("reflections", MetaData(), *columns, Column("search_vector", _Tsvector()))
+
+
 # ----------------------------------------------------- recall and precision, old and new
 
 _OLD_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -1012,7 +1032,9 @@ async def run(
             for r in bulk
         ]
     else:
-        terms = [{"id": r["id"], "vector": tsvector_literal(str(r["body"]))} for r in bulk]
+        terms = []
+        for r in bulk:
+            r["search_vector"] = tsvector_literal(str(r["body"]))
     t_analyse = time.perf_counter() - t
     counts = [word_count(str(r["body"])) for r in rows]
     print(
@@ -1022,12 +1044,10 @@ async def run(
     )
 
     t = time.perf_counter()
-    table_ = cast(Table, Reflection.__table__)
-    t_index_writes = 0.0
+    table_ = cast(Table, Reflection.__table__) if dialect == "sqlite" else _with_vector()
     for start in range(0, len(bulk), BATCH):
         async with store.transaction() as repos:
             await repos.session.execute(insert(table_), bulk[start : start + BATCH])
-            t_write = time.perf_counter()
             if dialect == "sqlite":
                 await repos.session.execute(
                     text(
@@ -1036,15 +1056,6 @@ async def run(
                     ),
                     terms[start : start + BATCH],
                 )
-            else:
-                await repos.session.execute(
-                    text(
-                        "UPDATE reflections SET search_vector = CAST(:vector AS tsvector) "
-                        "WHERE id = :id"
-                    ),
-                    terms[start : start + BATCH],
-                )
-            t_index_writes += time.perf_counter() - t_write
     if dialect == "postgresql":
         async with store.transaction() as repos:
             await repos.session.execute(
@@ -1086,11 +1097,10 @@ async def run(
     sample = rng.sample(bulk_ids[1:], min(200, len(bulk) - 1))
     print(f"index:    {await check_index(store, added, [bulk_ids[0], *sample])}")
     del rows, bulk, terms
-    t_indexing = t_analyse + t_index_writes
+    t_indexing = t_analyse + t_bulk
     print(
-        f"indexing: {len(bulk_ids):,} reflections: terms {t_analyse:.1f} s + writing them "
-        f"({'reflection_search' if dialect == 'sqlite' else 'search_vector, GIN'}) "
-        f"{t_index_writes:.1f} s = {t_indexing:.1f} s"
+        f"indexing: {len(bulk_ids):,} reflections: terms {t_analyse:.1f} s + the insert above "
+        f"(rows and index) {t_bulk:.1f} s = {t_indexing:.1f} s"
     )
 
     print(
