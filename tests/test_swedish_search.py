@@ -8,12 +8,14 @@ same reflections for every query, and both must reach the issue's recall and pre
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from bench.search_labels import QUERIES, REFLECTIONS
 from handlers.digilog import Digilog
 from handlers.programme_file import Programme
-from storage import swedish
+from storage import migrate, swedish
 from storage.models import Cohort, Reflection, Role, Source, Visibility
 from storage.reflections import Viewer, reindex_in_background
 from storage.search import ANALYSER_VERSION, highlight, tsvector_literal
@@ -301,3 +303,19 @@ async def test_a_search_only_ever_shows_what_the_viewer_may_read(
     assert await found(store, cohort, "ledarskap", user="bjorn") == []
     assert await found(store, cohort, "ledarskap", user="anna") == ["Ledarskapet privat."]
     assert await found(store, other, "ledarskap", user="olle") == []
+
+
+async def test_the_migration_reindexes_an_existing_bank(store: Store, cohort: Cohort) -> None:
+    await add_all(store, cohort, ["Ledarskapet förändras.", "Quizet var svårt."])
+
+    def back_to_0017(connection: Connection) -> None:
+        command.downgrade(migrate.alembic_config(connection), "0017")
+
+    async with store.engine.begin() as connection:
+        await connection.run_sync(back_to_0017)  # the bank as the old analyser indexed it
+    await migrate.upgrade(store.engine)
+    assert await found(store, cohort, "ledarskap") == ["Ledarskapet förändras."]
+    assert await found(store, cohort, "quiz") == ["Quizet var svårt."]
+    async with store.transaction() as repos:
+        versions = await repos.session.scalars(text("SELECT search_version FROM reflections"))
+        assert set(versions) == {ANALYSER_VERSION}
