@@ -200,10 +200,7 @@ async def all_rows(store: Store) -> dict[str, list[str]]:
 async def fts_hits(store: Store, word: str) -> int:
     async with store.engine.connect() as connection:
         if connection.dialect.name != "sqlite":
-            query = (
-                "SELECT count(*) FROM reflections "
-                "WHERE search_vector @@ CAST(:q AS tsquery)"
-            )
+            query = "SELECT count(*) FROM reflections WHERE search_vector @@ CAST(:q AS tsquery)"
             q = tsquery_literal(parse_query(word))
             return int((await connection.execute(text(query), {"q": q})).scalar_one())
         query = "SELECT count(*) FROM reflection_search WHERE reflection_search MATCH :m"
