@@ -27,7 +27,8 @@ from handlers.vocabulary import (
 )
 from storage.models import Reflection, Role, Source, Visibility
 from storage.reflections import ReflectionView, Viewer
-from storage.search import highlight, query_stems
+from storage.search import highlight
+from storage.swedish import MAX_QUERY_WORDS, ParsedQuery, QueryWord, parse_query
 
 SOURCE_LABELS = {
     Source.digilog_post: N_("digilog"),
@@ -51,6 +52,8 @@ VISIBILITY_LABELS = {
     Visibility.cohort: N_("the whole cohort"),
     Visibility.organisation: N_("the author, the facilitators and the organisation's support"),
 }
+# A search is a few words; a pasted page is refused rather than cut at some word.
+MAX_QUERY_CHARS = 300
 # Only a plan for change is shared with an organisation's support function (`meetings.py`).
 REFLECTION_AUDIENCES = (Visibility.private, Visibility.facilitators, Visibility.cohort)
 
@@ -321,29 +324,67 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
     sources = KINDS.get(kind, ())
     t = context.t
     build = MessageBuilder()
+    matched: tuple[QueryWord, ...] = ()
     if args.rest:
+        parsed = _parsed_query(context, args.rest)
         views = await context.repos.reflections.search(
-            viewer, args.rest, theme=theme, mine=mine, sources=sources, limit=10
+            viewer, parsed, theme=theme, mine=mine, sources=sources, limit=10
         )
-        stems = query_stems(args.rest)
+        matched = parsed.required
         build.heading(t("Reflections matching “{words}”", words=args.rest))
+        if parsed.dropped_words:
+            build.note(
+                t(
+                    "Only the first {n} words were searched for.",
+                    n=MAX_QUERY_WORDS,
+                )
+            )
     else:
-        views, stems = (
-            await context.repos.reflections.visible(
-                viewer, theme=theme, mine=mine, sources=sources, limit=10
-            ),
-            [],
+        parsed = None
+        views = await context.repos.reflections.visible(
+            viewer, theme=theme, mine=mine, sources=sources, limit=10
         )
         build.heading(t("Latest reflections"))
     await _audit_restricted_reading(context, cohort.id, member.person.id, views)
     if not views:
         build.para(t("Nothing found."))
+        if parsed is not None:
+            offers = await context.repos.reflections.suggestions(
+                viewer, parsed, theme=theme, mine=mine, sources=sources
+            )
+            if offers:
+                build.para(t("Did you mean: {words}?", words=", ".join(offers)))
     zone = context.zone
     for view in views:
         build.note(_byline(context, view, zone))
-        build.para(*(Span(f.text, strong=f.match) for f in highlight(view.reflection.body, stems)))
+        build.para(
+            *(Span(f.text, strong=f.match) for f in highlight(view.reflection.body, matched))
+        )
     build.summary = t.plural("{n} reflection", "{n} reflections", len(views))
     return [context.reply(build.build())]
+
+
+def _parsed_query(context: Context, words: str) -> ParsedQuery:
+    """The search a person typed, or a refusal that says what a search can be."""
+    t = context.t
+    if len(words) > MAX_QUERY_CHARS:
+        raise Refusal(
+            t(
+                "A search can be at most {limit} characters; that is {length}. "
+                "Search for a few words.",
+                limit=MAX_QUERY_CHARS,
+                length=len(words),
+            )
+        )
+    parsed = parse_query(words)
+    if parsed.empty:
+        raise Refusal(
+            t(
+                "Search for at least one word. Words in “double quotes” are a phrase, "
+                "and -word leaves out reflections with that word."
+            )
+        )
+    return parsed
 
 
 async def _audit_restricted_reading(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from handlers import access, bank, channels, guide, home, themes
 from handlers.context import Args, Context, Refusal, build_context
 from handlers.features import REGISTRY
-from handlers.i18n import language_of, translator
+from handlers.i18n import Translator, language_of, translator
 from handlers.limits import PerPerson
 from handlers.registry import Registry
 from handlers.vocabulary import (
@@ -27,10 +28,34 @@ from handlers.vocabulary import (
     ToActor,
     say,
 )
+from storage import swedish
 from storage.models import ID_LENGTH, utcnow
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
+
+
+def _carries_nul(value: object) -> bool:
+    """Whether any text of an event holds a NUL character, which PostgreSQL cannot store
+    in a text column (it fails the whole transaction) and no person means to send."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_carries_nul(k) or _carries_nul(v) for k, v in value.items())
+    if isinstance(value, tuple | list):
+        return any(_carries_nul(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_carries_nul(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return False
+
+
+def _nul_refused(t: Translator) -> Refusal:
+    return Refusal(
+        t(
+            "That text holds a NUL character (an invisible control character) "
+            "that Digilog cannot store. Remove it and send it again."
+        )
+    )
 
 
 def _cohort_of(action_id: str) -> int | None:
@@ -57,8 +82,12 @@ class Digilog:
         self.now = now  # a rehearsal or a test moves it
         self.pace = pace or PerPerson()
         self.features = features
+        swedish.preload()  # else the first search or saved reflection waits for it
 
-    async def handle(self, event: Inbound, *, delivery_id: str | None = None) -> list[Outgoing]:
+    # Long on purpose: every guard an event passes before a feature sees it.
+    async def handle(  # noqa: C901
+        self, event: Inbound, *, delivery_id: str | None = None
+    ) -> list[Outgoing]:
         """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""
         actor = event.actor
         if len(actor.user_id or "") > ID_LENGTH or len(actor.workspace or "") > ID_LENGTH:
@@ -82,7 +111,13 @@ class Digilog:
             cohort_key = f"#{cohort_id}"
         elif isinstance(event, FormSubmitted) and (cohort_id := _cohort_of(event.form_id)):
             cohort_key = f"#{cohort_id}"  # a form opened from a direct message or a home page
+        if cohort_key is not None and "\x00" in cohort_key:
+            cohort_key = None  # refused below, once the reader's language is known
         try:
+            if _carries_nul(event.actor) or _carries_nul(event.where):
+                # Before anything reaches the database: PostgreSQL would fail the
+                # transaction on it, SQLite would store it.
+                raise _nul_refused(translator(language_of(actor.locale)))
             async with self.store.transaction() as repos:
                 if delivery_id and not await repos.events.first_time(
                     event.actor.platform, delivery_id
@@ -97,6 +132,8 @@ class Digilog:
                 )
                 context.now = self.now
                 context.features = self.features
+                if _carries_nul(event):
+                    raise _nul_refused(context.t)  # in the reader's language, nothing stored
                 outgoing = await self._dispatch(context, event)
                 here = (event.actor.platform, event.actor.workspace)
                 return await channels.hand_over(repos, context.cohort, outgoing, here, self.now())

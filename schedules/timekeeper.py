@@ -25,6 +25,7 @@ from handlers.features import REGISTRY
 from schedules.clock import Clock
 from schedules.plan import plan_everything, plan_one
 from storage.models import CalendarEntry
+from storage.reflections import reindex_in_background
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,13 @@ log = logging.getLogger(__name__)
 SWEEP_JOB = "sweep"
 RETENTION_EVERY = timedelta(minutes=10)
 STOP_WAIT_SECONDS = 10
+
+
+def _report_reindexing(task: asyncio.Task[int]) -> None:
+    """A failed re-index is logged when it fails; the next leader tries again, and until
+    then searches use the older terms."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("re-indexing the reflection bank failed", exc_info=error)
 
 
 def fingerprint(entries: list[CalendarEntry]) -> str:
@@ -67,6 +75,9 @@ class Timekeeper:
     async def running(self) -> AsyncIterator[None]:
         """Keep time while entered: what the leader does."""
         await self.sweep()  # catches up on what fell due while nobody kept time
+        # A new analyser version re-indexes the bank a batch at a time, beside the bot.
+        reindexing = asyncio.create_task(reindex_in_background(self.store))
+        reindexing.add_done_callback(_report_reindexing)
         self.scheduler.add_job(
             self.sweep,
             "interval",
@@ -79,6 +90,9 @@ class Timekeeper:
         try:
             yield
         finally:
+            reindexing.cancel()
+            with suppress(asyncio.CancelledError, Exception):  # told by _report_reindexing
+                await reindexing
             self.scheduler.pause()
             with suppress(TimeoutError):
                 async with asyncio.timeout(STOP_WAIT_SECONDS), self._busy:

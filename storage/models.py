@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
@@ -223,6 +224,9 @@ class Reflection(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The analyser version (storage/swedish.py) that indexed the body; 0: not yet indexed.
+    # An older one is re-indexed in the background (storage/reflections.py).
+    search_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class QuizAnswer(Base):

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     Select,
     and_,
+    bindparam,
+    cast,
     column,
     delete,
     func,
@@ -20,6 +26,7 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -33,10 +40,27 @@ from storage.models import (
     Visibility,
     utcnow,
 )
-from storage.search import fts5_match, index_text, query_stems
+from storage.search import (
+    ANALYSER_VERSION,
+    FTS5_WEIGHTS,
+    PG_WEIGHTS,
+    fts5_match,
+    phrases_hold,
+    sqlite_columns,
+    tsquery_literal,
+    tsvector_literal,
+)
+from storage.swedish import ParsedQuery, parse_query, query_word, vocabulary
 
-_search_table = table("reflection_search", column("rowid"), column("stems"))
+if TYPE_CHECKING:
+    from storage.unit import Store
+
+log = logging.getLogger(__name__)
+
+_search_table = table("reflection_search", column("rowid"))
 RANK_WINDOW = 2000  # how many of the newest matches search() ranks; see there
+SUGGESTIONS = 3
+REINDEX_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -210,13 +234,46 @@ class ReflectionRepository:
         await self._session.flush()
 
     async def _index(self, reflection: Reflection) -> None:
-        # PostgreSQL keeps its tsvector itself (a generated column); SQLite needs our stems.
-        if not self._sqlite:
-            return
-        await self._session.execute(
-            text("INSERT OR REPLACE INTO reflection_search(rowid, stems) VALUES (:id, :stems)"),
-            {"id": reflection.id, "stems": index_text(reflection.body)},
-        )
+        await self._write_index(reflection.id, reflection.body)
+
+    async def _write_index(self, reflection_id: int, body: str) -> None:
+        """Index a body with this analyser, and mark the reflection as indexed by it."""
+        if self._sqlite:
+            form, base, part = sqlite_columns(body)
+            await self._session.execute(
+                text(
+                    "INSERT OR REPLACE INTO reflection_search(rowid, form, base, part) "
+                    "VALUES (:id, :form, :base, :part)"
+                ),
+                {"id": reflection_id, "form": form, "base": base, "part": part},
+            )
+            await self._session.execute(
+                text("UPDATE reflections SET search_version = :v WHERE id = :id"),
+                {"id": reflection_id, "v": ANALYSER_VERSION},
+            )
+        else:
+            await self._session.execute(
+                text(
+                    "UPDATE reflections SET search_vector = CAST(:vector AS tsvector), "
+                    "search_version = :v WHERE id = :id"
+                ),
+                {"id": reflection_id, "vector": tsvector_literal(body), "v": ANALYSER_VERSION},
+            )
+
+    async def reindex_outdated(self, batch: int = REINDEX_BATCH) -> int:
+        """Re-index up to `batch` reflections an older analyser indexed, newest first
+        (the ones people look for soonest); how many it did."""
+        rows = (
+            await self._session.execute(
+                select(Reflection.id, Reflection.body)
+                .where(Reflection.search_version != ANALYSER_VERSION)
+                .order_by(Reflection.id.desc())
+                .limit(batch)
+            )
+        ).all()
+        for reflection_id, body in rows:
+            await self._write_index(reflection_id, body)
+        return len(rows)
 
     async def visible(
         self,
@@ -236,7 +293,7 @@ class ReflectionRepository:
     async def search(
         self,
         viewer: Viewer,
-        words: str,
+        query: str | ParsedQuery,
         *,
         theme: int | None = None,
         mine: bool = False,
@@ -246,48 +303,133 @@ class ReflectionRepository:
         """Ranked full-text search, best first, within what the viewer may see.
 
         Only the newest RANK_WINDOW matches the viewer may see are ranked. Scoring costs
-        about 1.5 µs a match (bm25 / ts_rank_cd), and a common word matches tens of
+        about 1.5 µs a match (bm25 / ts_rank), and a common word matches tens of
         thousands of reflections in a big bank, while the index hands matches out newest
         first for free. With fewer matches than that the result is the full ranking.
+        A quoted phrase is checked on the words of those matches, in Python, the same
+        way for both databases.
         """
-        stems = query_stems(words)
-        if not stems:
+        parsed = parse_query(query) if isinstance(query, str) else query
+        if parsed.empty:
             return []
-        if self._sqlite:
-            score: ColumnElement[Any] = literal_column("bm25(reflection_search)")
-            candidates = (
-                select(Reflection.id.label("id"), score.label("score"))
-                .join(_search_table, _search_table.c.rowid == Reflection.id)
-                .where(text("reflection_search MATCH :match").bindparams(match=fts5_match(stems)))
-                .order_by(_search_table.c.rowid.desc())
+        conditions = [_visible_to(viewer), *_narrowed(viewer, theme, mine, sources)]
+        candidates, lower_is_better = self._candidates(parsed)
+        candidates = candidates.where(*conditions)
+        if parsed.phrases:
+            window = (
+                await self._session.execute(
+                    candidates.add_columns(Reflection.body).limit(RANK_WINDOW)
+                )
+            ).all()
+            kept = [(id_, score) for id_, score, body in window if phrases_hold(body, parsed)]
+            kept.sort(key=lambda row: (row[1] if lower_is_better else -row[1], -row[0]))
+            ids = [id_ for id_, _ in kept[:limit]]
+            if not ids:
+                return []
+            query_views = _with_people(select(Reflection, Person, Organisation, _ReplyTo)).where(
+                Reflection.id.in_(ids)
             )
-            lower_is_better = True
-        else:
-            tsquery = func.plainto_tsquery("swedish", words)
-            vector: ColumnClause[Any] = column("search_vector")
-            candidates = (
-                select(Reflection.id.label("id"), func.ts_rank_cd(vector, tsquery).label("score"))
-                .where(vector.op("@@")(tsquery))
-                .order_by(Reflection.id.desc())
-            )
-            lower_is_better = False
-        candidates = candidates.where(_visible_to(viewer), *_narrowed(viewer, theme, mine, sources))
-        window = candidates.limit(max(RANK_WINDOW, limit)).subquery()
-        in_window = window.c.score.asc() if lower_is_better else window.c.score.desc()
+            views = {
+                row[0].id: ReflectionView(*row)
+                for row in (await self._session.execute(query_views)).all()
+            }
+            return [views[id_] for id_ in ids]
+        window_query = candidates.limit(max(RANK_WINDOW, limit)).subquery()
+        in_window = window_query.c.score.asc() if lower_is_better else window_query.c.score.desc()
         best = (
-            select(window.c.id, window.c.score)
-            .order_by(in_window, window.c.id.desc())
+            select(window_query.c.id, window_query.c.score)
+            .order_by(in_window, window_query.c.id.desc())
             .limit(limit)
             .subquery()
         )
         ranked = best.c.score.asc() if lower_is_better else best.c.score.desc()
-        query = (
+        statement = (
             _with_people(select(Reflection, Person, Organisation, _ReplyTo))
             .join(best, best.c.id == Reflection.id)
             .order_by(ranked, Reflection.id.desc())
         )
-        rows = (await self._session.execute(query)).all()
+        rows = (await self._session.execute(statement)).all()
         return [ReflectionView(*row) for row in rows]
+
+    def _candidates(self, parsed: ParsedQuery) -> tuple[Select[tuple[int, Any]], bool]:
+        """Every match's id and score, newest first; and whether a lower score is better."""
+        if self._sqlite:
+            weights = ", ".join(str(w) for w in FTS5_WEIGHTS)
+            score: ColumnElement[Any] = literal_column(f"bm25(reflection_search, {weights})")
+            statement = (
+                select(Reflection.id.label("id"), score.label("score"))
+                .join(_search_table, _search_table.c.rowid == Reflection.id)
+                .where(text("reflection_search MATCH :match").bindparams(match=fts5_match(parsed)))
+                .order_by(_search_table.c.rowid.desc())
+            )
+            return statement, True
+        tsquery = cast(bindparam("tsquery", tsquery_literal(parsed)), TSQUERY)
+        vector: ColumnClause[Any] = column("search_vector")
+        statement = (
+            select(
+                Reflection.id.label("id"),
+                func.ts_rank(literal_column(f"'{PG_WEIGHTS}'::float4[]"), vector, tsquery).label(
+                    "score"
+                ),
+            )
+            .where(vector.op("@@")(tsquery))
+            .order_by(Reflection.id.desc())
+        )
+        return statement, False
+
+    async def _any_match(
+        self,
+        viewer: Viewer,
+        parsed: ParsedQuery,
+        theme: int | None,
+        mine: bool,
+        sources: Collection[Source],
+    ) -> bool:
+        candidates, _ = self._candidates(parsed)
+        statement = candidates.where(
+            _visible_to(viewer), *_narrowed(viewer, theme, mine, sources)
+        ).limit(1)
+        return (await self._session.execute(statement)).first() is not None
+
+    async def suggestions(
+        self,
+        viewer: Viewer,
+        parsed: ParsedQuery,
+        *,
+        theme: int | None = None,
+        mine: bool = False,
+        sources: Collection[Source] = (),
+    ) -> list[str]:
+        """For a query that found nothing: the same query with each word that finds
+        nothing on its own replaced by the nearest Swedish words (by edit distance) that
+        do find something the viewer may see. Only words the viewer's own search would
+        find are offered, so a suggestion never tells of a reflection they may not read.
+        """
+        replacements: dict[str, list[str]] = {}
+        for word in parsed.required:
+            alone = ParsedQuery(required=(word,))
+            if await self._any_match(viewer, alone, theme, mine, sources):
+                continue
+            found: list[str] = []
+            for candidate in nearest_words(word.form):
+                probe = ParsedQuery(required=(query_word(candidate),))
+                if await self._any_match(viewer, probe, theme, mine, sources):
+                    found.append(candidate)
+                    if len(found) == SUGGESTIONS:
+                        break
+            if not found:
+                return []  # a word with no near neighbour in the bank: nothing to offer
+            replacements[word.form] = found
+        if not replacements:
+            return []
+        forms = [w.form for w in parsed.required]
+        first_wrong = next(f for f in forms if f in replacements)
+        offers = []
+        for choice in replacements[first_wrong]:
+            offers.append(
+                " ".join(choice if f == first_wrong else replacements.get(f, [f])[0] for f in forms)
+            )
+        return offers
 
     async def naive_search(self, viewer: Viewer, words: str, *, limit: int = 20) -> list[int]:
         """A LIKE scan on the raw words: the baseline that bench/bank_search.py measures against."""
@@ -344,3 +486,36 @@ class ReflectionRepository:
             .group_by(Reflection.organisation_id, answered.organisation_id)
         )
         return [(a, b, n) for a, b, n in (await self._session.execute(query)).all()]
+
+
+_CHOICES: list[str] = []
+
+
+def nearest_words(word: str, limit: int = 12) -> list[str]:
+    """Swedish words within one edit (two for longer words) of `word`, nearest first."""
+    if not _CHOICES:
+        _CHOICES.extend(sorted(set(vocabulary())))
+    longest = 1 if len(word) <= 4 else 2
+    found = process.extract(
+        word, _CHOICES, scorer=Levenshtein.distance, score_cutoff=longest, limit=limit
+    )
+    return [choice for choice, distance, _ in sorted(found, key=lambda f: (f[1], f[2])) if distance]
+
+
+async def reindex_in_background(store: Store, pause: float = 0.05) -> int:
+    """Re-index, a batch per transaction, every reflection an older analyser indexed.
+
+    Searches go on meanwhile (with the old terms until a row's turn comes); the pause
+    between batches leaves the event loop to the bot. Returns how many it re-indexed.
+    """
+    done = 0
+    while True:
+        async with store.transaction() as repos:
+            count = await repos.reflections.reindex_outdated()
+        done += count
+        if count < REINDEX_BATCH:
+            break
+        await asyncio.sleep(pause)
+    if done:
+        log.info("re-indexed %d reflections for search version %d", done, ANALYSER_VERSION)
+    return done

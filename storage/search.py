@@ -1,52 +1,126 @@
-"""Swedish-aware full-text helpers shared by the SQLite index, queries and highlighting.
+"""The reflection bank's full-text index, the same on both databases.
 
-Both databases stem with Snowball's Swedish algorithm, so stemming a query here and
-marking the matching words of a text here agree with what either database matched.
-snowballstemmer is held below 3: its 3.x Swedish stemmer also strips the definite
-"-et" ("ledarskapet" → "ledarskap"), which PostgreSQL 15's 'swedish' does not, and
-the two databases would then find different things (tests/test_repositories.py).
+storage/swedish.py turns a text into terms in Python; this module writes them where each
+database can search them, and turns a parsed query into each database's query language:
+
+- SQLite: an FTS5 table `reflection_search(form, base, part)`, rowid = reflections.id,
+  each column the space-separated terms of that kind;
+- PostgreSQL: `reflections.search_vector`, a tsvector built here from the same terms
+  (lexemes as they are, no dictionary of PostgreSQL's in between) with a GIN index:
+  forms weighted A, bases B, parts C, each word of the text at its own positions.
+
+A query word asks for any of its bases among the bases or parts (FTS5: columns
+`{base part}`; tsquery: weights `:BC`), or its form among the forms, which ranks first.
+Both sides only ever see quoted terms, so no operator of FTS5 or tsquery is interpreted.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-import snowballstemmer
+from storage.swedish import (
+    VERSION,
+    IndexTerms,
+    ParsedQuery,
+    QueryWord,
+    analyse_word,
+    contains_phrase,
+    index_terms,
+    matches,
+    word_spans,
+)
 
-WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-MAX_QUERY_WORDS = 12
-
-_stemmer = snowballstemmer.stemmer("swedish")
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    result: str = _stemmer.stemWord(word.lower())
-    return result
-
-
-def words(text: str) -> list[str]:
-    return WORD.findall(text)
-
-
-def index_text(text: str) -> str:
-    """What the SQLite FTS5 table stores for a text: its stems, in order."""
-    return " ".join(stem(w) for w in words(text))
+ANALYSER_VERSION = VERSION
+# ts_rank weights, in PostgreSQL's order {D, C, B, A}: a form beats an inflection beats
+# a compound part; the same order as FTS5's bm25 column weights below.
+PG_WEIGHTS = "{0, 0.05, 0.3, 1.0}"
+FTS5_WEIGHTS = (10.0, 3.0, 0.5)  # form, base, part
+_POSITIONS_PER_WORD = 3  # a word's form, bases and parts each at their own position
+_MAX_POSITION = 16383  # PostgreSQL's highest; later words share it
+_MAX_POSITIONS_PER_LEXEME = 255  # PostgreSQL keeps at most 256 positions of a lexeme
 
 
-def query_stems(query: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for w in words(query)[:MAX_QUERY_WORDS]:
-        seen.setdefault(stem(w), None)
-    return list(seen)
+def sqlite_columns(text: str) -> tuple[str, str, str]:
+    """The FTS5 row of a text: (forms, bases, parts), each terms joined by spaces."""
+    terms = index_terms(text)
+    return (
+        " ".join(terms.forms),
+        " ".join(b for word in terms.bases for b in word),
+        " ".join(p for word in terms.parts for p in word),
+    )
 
 
-def fts5_match(stems: Iterable[str]) -> str:
-    """An FTS5 MATCH expression requiring every stem; quoting keeps FTS5 syntax out."""
-    return " ".join('"' + s.replace('"', '""') + '"' for s in stems)
+def _lexeme(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(text: str) -> str:
+    """The tsvector of a text in PostgreSQL's input syntax, to be cast with ::tsvector.
+
+    A word's form, bases and parts get positions of their own: PostgreSQL merges equal
+    positions of a lexeme and keeps the higher weight, which would turn a base that is
+    also the word as written into a form only, and `:BC` would no longer find it.
+    """
+    terms: IndexTerms = index_terms(text)
+    positions: dict[str, list[str]] = defaultdict(list)
+
+    def place(term: str, position: int, weight: str) -> None:
+        held = positions[term]
+        if len(held) < _MAX_POSITIONS_PER_LEXEME:
+            held.append(f"{min(position, _MAX_POSITION)}{weight}")
+
+    for i, form in enumerate(terms.forms):
+        first = i * _POSITIONS_PER_WORD + 1
+        place(form, first, "A")
+        for base in terms.bases[i]:
+            place(base, first + 1, "B")
+        for part in terms.parts[i]:
+            place(part, first + 2, "C")
+    return " ".join(f"{_lexeme(t)}:{','.join(p)}" for t, p in positions.items())
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _fts5_string(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _fts5_word(word: QueryWord) -> str:
+    bases = " OR ".join(_fts5_string(b) for b in sorted(word.bases))
+    return f"({{base part}} : ({bases}) OR {{form}} : {_fts5_string(word.form)})"
+
+
+def fts5_match(query: ParsedQuery) -> str:
+    """An FTS5 MATCH expression: every required word, none of the excluded ones."""
+    required = " AND ".join(_fts5_word(w) for w in query.required)
+    if not query.excluded:
+        return required
+    excluded = " OR ".join(_fts5_word(w) for w in query.excluded)
+    return f"({required}) NOT ({excluded})"
+
+
+def _tsquery_word(word: QueryWord) -> str:
+    alternatives = [f"{_lexeme(b)}:BC" for b in sorted(word.bases)]
+    alternatives.append(f"{_lexeme(word.form)}:A")
+    return "(" + " | ".join(alternatives) + ")"
+
+
+def tsquery_literal(query: ParsedQuery) -> str:
+    """The same query in tsquery's input syntax, to be cast with ::tsquery."""
+    parts = [_tsquery_word(w) for w in query.required]
+    parts.extend("!" + _tsquery_word(w) for w in query.excluded)
+    return " & ".join(parts)
+
+
+def phrases_hold(text: str, query: ParsedQuery) -> bool:
+    """Whether every quoted phrase of the query is in the text, its words in order."""
+    return all(contains_phrase(text, phrase) for phrase in query.phrases)
+
+
+# ---------------------------------------------------------------------- highlighting
 
 
 @dataclass(frozen=True)
@@ -55,14 +129,23 @@ class Fragment:
     match: bool
 
 
-def highlight(text: str, stems: Iterable[str], *, context: int = 120) -> list[Fragment]:
-    """Split `text` into fragments, marking words whose stem was searched for.
+def highlight(text: str, query_words: Iterable[QueryWord], *, context: int = 120) -> list[Fragment]:
+    """Split `text` into fragments, marking each word a query word found: the form as
+    written, an inflection ("ledarskapets") or a compound ("digitaliseringsstrategin").
 
     Long texts are cut to a window around the first match, with an ellipsis, so a
     hit in the middle of a 4,000-character reflection still shows where it is.
     """
-    wanted = set(stems)
-    spans = [m.span() for m in WORD.finditer(text) if stem(m.group()) in wanted]
+    wanted = list(query_words)
+    spans: Sequence[tuple[int, int]] = (
+        [
+            (start, end)
+            for start, end, word in word_spans(text)
+            if any(matches(q, analyse_word(word)) for q in wanted)
+        ]
+        if wanted
+        else []
+    )
     start, end, prefix, suffix = 0, len(text), "", ""
     if len(text) > 2 * context + 40:
         first = spans[0][0] if spans else 0

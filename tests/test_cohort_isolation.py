@@ -581,7 +581,7 @@ async def state_of(store: Store, cohort_id: int) -> dict[str, list[tuple[Any, ..
         if s.get_bind().dialect.name == "sqlite":
             ids = select(Reflection.id).where(Reflection.cohort_id == cohort_id)
             index = await s.execute(
-                text("SELECT rowid, stems FROM reflection_search ORDER BY rowid")
+                text("SELECT rowid, form, base, part FROM reflection_search ORDER BY rowid")
             )
             mine = set(await s.scalars(ids))
             found["reflection_search"] = [tuple(r) for r in index if r[0] in mine]

@@ -18,7 +18,8 @@ from handlers.programme_file import Programme
 from handlers.vocabulary import FileMessage, SelectField, ToPerson, say
 from storage.deliveries import Planned
 from storage.models import Cohort, LabSignup, Person, Role, SignupState, utcnow
-from storage.search import fts5_match, query_stems
+from storage.search import fts5_match, tsquery_literal
+from storage.swedish import parse_query
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort, run_digilog
@@ -199,13 +200,11 @@ async def all_rows(store: Store) -> dict[str, list[str]]:
 async def fts_hits(store: Store, word: str) -> int:
     async with store.engine.connect() as connection:
         if connection.dialect.name != "sqlite":
-            query = (
-                "SELECT count(*) FROM reflections "
-                "WHERE search_vector @@ plainto_tsquery('swedish', :w)"
-            )
-            return int((await connection.execute(text(query), {"w": word})).scalar_one())
+            query = "SELECT count(*) FROM reflections WHERE search_vector @@ CAST(:q AS tsquery)"
+            q = tsquery_literal(parse_query(word))
+            return int((await connection.execute(text(query), {"q": q})).scalar_one())
         query = "SELECT count(*) FROM reflection_search WHERE reflection_search MATCH :m"
-        match = fts5_match(query_stems(word))
+        match = fts5_match(parse_query(word))
         return int((await connection.execute(text(query), {"m": match})).scalar_one())
 
 

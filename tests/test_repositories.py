@@ -11,7 +11,6 @@ from handlers.programme_file import Programme
 from storage import migrate
 from storage.models import Cohort, Reflection, Role, Source, Visibility
 from storage.reflections import Viewer
-from storage.search import stem
 from storage.unit import Store
 from tests.conftest import make_cohort
 
@@ -253,35 +252,3 @@ async def test_stored_times_come_back_in_utc(store: Store, cohort: Cohort) -> No
     assert reflection is not None and reflection.created_at.utcoffset() is not None
     assert reflection.created_at.utcoffset().total_seconds() == 0
     assert raw == 1
-
-
-SWEDISH_WORDS = [
-    "reflektionerna",
-    "digitaliseringen",
-    "ledarskapet",
-    "förändringsarbetet",
-    "kompetensen",
-    "medarbetarna",
-    "invånarnas",
-    "arbetssättet",
-    "verksamheterna",
-    "cheferna",
-    "utmaningar",
-    "nyttan",
-    "tilliten",
-    "e-tjänster",
-]
-
-
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_python_stems_like_postgresql_swedish(store: Store) -> None:
-    """Highlighting and the SQLite index stem in Python; on PostgreSQL the database stems.
-
-    Both must agree, or a word would be highlighted that the search did not match.
-    """
-    async with store.transaction() as repos:
-        theirs = [
-            (await repos.session.scalar(text("SELECT ts_lexize('swedish_stem', :w)"), {"w": w}))[0]
-            for w in SWEDISH_WORDS
-        ]
-    assert [stem(w) for w in SWEDISH_WORDS] == theirs
