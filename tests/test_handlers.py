@@ -622,7 +622,6 @@ async def test_the_score_is_the_number_of_right_first_answers(
     assert sum(a.correct for a in answers) == expected
 
 
-
 async def test_simultaneous_clicks_store_one_answer(
     chat: Chat, store: Store, cohort: Cohort, programme: Programme
 ) -> None:
