@@ -138,12 +138,15 @@ async def _labs(context: Context, programme: Programme, build: MessageBuilder) -
         )
         for c, state in chosen
     )
+    # A session that has begun can no longer be given up (`lab cancel` says so).
+    now = context.now()
     build.choices(
         Option(
             f"lab:{cohort.id}:cancel:{c.lab.id}:{c.number}",
             t("Cancel: {lab} {n}", lab=c.lab.id, n=c.number),
         )
         for c, _ in chosen
+        if c.session.start > now
     )
 
 
