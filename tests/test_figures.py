@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.console.render import render
+from bot.slack.blocks import render_message
+from bot.teams.cards import card, choice_of
 from handlers import report
 from handlers.anonymity import K
 from handlers.digilog import Digilog
@@ -356,3 +358,59 @@ async def test_a_waitlist_moves_only_for_a_session_that_has_not_begun(
         assert await repos.labs.people(cohort.id, key, SignupState.signed_up) == []
         waiting = await repos.labs.people(cohort.id, key, SignupState.waiting)
         assert [p.id for p in waiting] == [ids["umea1"]]
+
+
+# ---------------------------------------------------------------- quizzes
+
+
+async def test_options_come_in_each_persons_own_order_and_map_back_in_every_adapter(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    people = roster({"umea": 6})
+    cohort = await make_cohort(store, programme, people=(FACILITATOR, SUPPORT, *people))
+    chat = Chat(digilog, cohort)
+    await chat.say("fia", "theme start 1")
+    await chat.say("fia", "quiz start 1")
+    quiz = programme.themes[0].quiz
+    assert quiz is not None
+    options = quiz.questions[0].options
+    orders = []
+    for user, *_ in people:
+        [(_, shown)] = (await chat.click(user, f"quiz:{cohort.id}-1:begin")).messages
+        [(_, again)] = (await chat.click(user, f"quiz:{cohort.id}-1:begin")).messages
+        assert again == shown  # the same order every time for that person
+        # Console: [n] label, and the option's id names its place in the file.
+        text, choices = render(shown)
+        places = [int(c.action_id.rsplit(":", 1)[1]) for c in choices]
+        assert sorted(places) == list(range(len(options)))
+        for n, (choice, place) in enumerate(zip(choices, places, strict=True), 1):
+            assert f"[{n}] {options[place].text['en']}" in text and choice.label in text
+        # Teams: the numbered list above buttons 1…n, each pressing its option's id.
+        rendered = card(shown)
+        listed = [e["text"] for e in rendered["body"] if e["type"] == "TextBlock"]
+        buttons = [a for e in rendered["body"] if e["type"] == "ActionSet" for a in e["actions"]]
+        for n, (button, place) in enumerate(zip(buttons, places, strict=True), 1):
+            assert button["title"] == str(n)
+            pressed = {"action": {"type": "Action.Execute", "data": button["data"]}}
+            assert choice_of(pressed) == choices[n - 1].action_id
+            assert f"{n}. {options[place].text['en']}" in "\n".join(listed)
+        # Slack is checked end to end in test_slack_scenarios.
+        assert render_message(shown)
+        orders.append(places)
+        reply = await chat.click(user, choices[0].action_id)
+        assert ("Right!" in reply.text) == options[places[0]].correct
+    assert len({tuple(o) for o in orders}) > 1  # not one order for everyone
+    # Facilitators' and support people's tries count nowhere.
+    for user in ("fia", "sune"):
+        await chat.click(user, f"quiz:{cohort.id}-1:0:0")
+    results = await say(chat, "results 1")
+    assert "6 of 6 participants have answered." in results
+    assert "— " + f"{sum(options[o[0]].correct for o in orders)} of 6 right" in results
+    # Per option, in the file's order, counting participants only.
+    chosen = Counter(o[0] for o in orders)
+    listing = results.split(quiz.questions[0].text["en"], 1)[1]
+    lines = [
+        line for line in listing.splitlines() if line.strip().lstrip("• ").startswith(("✅", "▫️"))
+    ]
+    for place, option in enumerate(options):
+        assert lines[place].endswith(f"{option.text['en']}: {chosen[place]}")
