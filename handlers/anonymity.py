@@ -1,17 +1,40 @@
-"""Aggregates by organisation that cannot be traced to a person (k-anonymity).
+"""Figures about groups that cannot be traced to a person (k-anonymity): the one rule.
 
-An organisation's figures are shown only when at least K people stand behind them.
-Smaller organisations are merged into one "other" group; if that group is itself
-smaller than K, the smallest shown organisations join it until it is not, so that
-no small group can be worked out by subtracting the shown ones from the total.
+Every figure about a group that leaves the database stands for at least K people.
+
+- The groups are the cohort's participants by organisation, the same in every figure
+  (report, CSV and charts, the home page, quiz, survey and self-assessment results):
+  an organisation of at least K participants by its name, the smaller ones merged into
+  one "other" group; if that group is itself smaller than K, the smallest shown
+  organisations join it until it is not, so that no small group can be worked out by
+  subtracting the shown ones from the total. One grouping everywhere, because two
+  groupings of the same people would let one subtract a small group out of them.
+- A cohort of fewer than K participants shows no figures at all.
+- A figure over some of a group (a mean score of those who finished, the mean rating of
+  those who answered) stands for those people: it is shown only when they are at least
+  K. And if it cannot be shown for one group, it is shown for none, only for everyone
+  together (when they are at least K): a total beside all groups but one gives that one
+  away. `per_group` decides that, `shown` the rest.
+- Facilitators' and support people's own answers are never in these figures: the groups
+  are participants only.
+
+Where a facilitator needs names (whom a nudge goes to, who sits in a lab), the reply is a
+list of people they may see, not a figure, and this rule does not apply to it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from handlers.i18n import N_, Translator
+from handlers.programme_file import localise
+from storage.models import Cohort, Role
+
+if TYPE_CHECKING:
+    from storage.unit import Repositories
 
 K = 5
 OTHER = N_("Other organisations")
@@ -60,6 +83,17 @@ def in_order(t: Translator, found: Mapping[int, str] | Mapping[str, str]) -> lis
     return groups_in_order(found, t(OTHER))
 
 
+def too_small(t: Translator, participants: int) -> str:
+    return t.plural(
+        "The cohort has {n} participant. Figures are shown from {k} participants on, "
+        "so that none can be traced to a person.",
+        "The cohort has {n} participants. Figures are shown from {k} participants on, "
+        "so that none can be traced to a person.",
+        participants,
+        k=K,
+    )
+
+
 def too_few(t: Translator, respondents: int) -> str:
     return t.plural(
         "{n} has answered. Figures are shown from {k} answers on, so that no answer can be "
@@ -69,3 +103,53 @@ def too_few(t: Translator, respondents: int) -> str:
         respondents,
         k=K,
     )
+
+
+def shown(base: int, k: int = K) -> bool:
+    """Whether a figure over `base` people may be shown."""
+    return base >= k
+
+
+def per_group(bases: Mapping[str, int], groups: list[str], k: int = K) -> bool:
+    """Whether a figure over some of each group (base: how many of the group it is over)
+    may be shown per group: only when it can be for every group, else for none."""
+    return bool(groups) and all(bases.get(group, 0) >= k for group in groups)
+
+
+@dataclass(frozen=True)
+class Groups:
+    """A cohort's participants in the groups every figure about them uses."""
+
+    label_of: dict[int, str]  # participant → group; empty when fewer than K in all
+    organisation_of: dict[int, int]  # participant → their real organisation's id
+    order: list[str]  # the groups by name, "Other organisations" last
+
+    def size(self, group: str) -> int:
+        return sum(1 for label in self.label_of.values() if label == group)
+
+    def bases(self, people: Iterable[int]) -> dict[str, int]:
+        """How many of `people` are in each group (people outside every group left out)."""
+        found: Counter[str] = Counter()
+        for person in people:
+            if person in self.label_of:
+                found[self.label_of[person]] += 1
+        return dict(found)
+
+    def across(self, author: int, answered: int | None) -> bool:
+        """A reply between two real organisations, whatever groups they are merged into."""
+        return (
+            answered is not None
+            and answered in self.organisation_of
+            and author in self.organisation_of
+            and self.organisation_of[answered] != self.organisation_of[author]
+        )
+
+
+async def groups(repos: Repositories, cohort: Cohort, t: Translator) -> Groups:
+    """The cohort's groups, in the reader's language."""
+    members = await repos.people.members(cohort.id, Role.participant)
+    label_of = named_groups(
+        t, {m.person.id: localise(m.organisation.name, t.language) for m in members}
+    )
+    organisation_of = {m.person.id: m.organisation.id for m in members}
+    return Groups(label_of, organisation_of, in_order(t, label_of))

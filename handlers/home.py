@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers import buddies, gatherings, labs, surveys
+from handlers import anonymity, buddies, gatherings, labs, report, surveys
 from handlers.context import Context
 from handlers.formats import when_text
 from handlers.programme_file import Programme
@@ -153,12 +153,15 @@ async def _labs(context: Context, programme: Programme, build: MessageBuilder) -
         )
         for c, state in chosen
     )
+    # A session that has begun can no longer be given up (`lab cancel` says so).
+    now = context.now()
     build.choices(
         Option(
             f"lab:{cohort.id}:cancel:{c.lab.id}:{c.number}",
             t("Cancel: {lab} {n}", lab=c.lab.id, n=c.number),
         )
         for c, _ in chosen
+        if c.session.start > now
     )
 
 
@@ -221,42 +224,35 @@ def _step(label: str, text: str, *, done: bool | None = None) -> tuple[Span, ...
 async def _progress(
     context: Context, programme: Programme, current: ThemeRun, build: MessageBuilder
 ) -> None:
+    """The current theme per group, as the report counts it (the same groups and rule)."""
     t = context.t
-    cohort = context.require_cohort()
     number = current.theme_number
     theme = programme.theme(number)
     assert theme is not None
-    participants = await context.repos.people.members(cohort.id, Role.participant)
-    posted = await context.repos.reflections.digilog_authors(cohort.id, number)
-    scores = await context.repos.quizzes.scores(cohort.id, number)
-    questions = len(theme.quiz.questions) if theme.quiz else 0
+    found = await report.participation(context.repos, context.require_cohort(), t)
     progress = t("Progress in theme {number}", number=number)
     build.para(Span(f"{progress} · {context.local(theme.title)}", strong=True))
-    by_organisation: dict[str, list[int]] = {}
-    for member in participants:
-        name = context.local(member.organisation.name)
-        row = by_organisation.setdefault(name, [0, 0, 0])
-        row[0] += 1
-        row[1] += member.person.id in posted
-        row[2] += bool(questions) and scores.get(member.person.id, (0, 0))[0] == questions
+    if not found.organisations:
+        build.para(anonymity.too_small(t, found.participants))
+        return
     build.facts(
         (
             name,
-            t.plural("{n} participant", "{n} participants", people)
+            t.plural(
+                "{n} participant", "{n} participants", (row := found.row(number, name)).participants
+            )
             + " · "
-            + t("{posted} in the digilog", posted=wrote)
+            + t("{posted} in the digilog", posted=row.posted)
             + " · "
-            + t("{done} finished the quiz", done=done),
+            + t("{done} finished the quiz", done=row.quiz_done),
         )
-        for name, (people, wrote, done) in sorted(by_organisation.items())
+        for name in found.organisations
     )
-    replies = await context.repos.reflections.reply_counts(cohort.id)
-    across = sum(n for author_org, answered_org, n in replies if author_org != answered_org)
     build.para(
         t.plural(
             "{n} reply in the digilogs answered someone from another organisation.",
             "{n} replies in the digilogs answered someone from another organisation.",
-            across,
+            found.replies_across,
         )
     )
     build.note(t("`results {number}` shows the quiz per question.", number=number))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from icalendar import Calendar, Event
 
 from handlers.access import Access
-from handlers.context import Args, Context, Refusal, address_of, zone_of
+from handlers.context import Args, Context, Refusal, address_of, programme_of, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.formats import when_text, where_spans
 from handlers.i18n import N_, translator
@@ -63,6 +63,26 @@ PRESENT, ABSENT = "✅", "⬜"
 
 LAB_TOMORROW = "lab_tomorrow"
 REMINDER_AHEAD = timedelta(days=1)
+
+
+async def not_begun_sessions(
+    repos: Repositories, person_id: int, now: datetime
+) -> set[tuple[int, str]]:
+    """The sessions (cohort, key) the person holds a place in that have not begun: the only
+    ones whose waitlist moves when they leave. A session no longer in the programme moves
+    none."""
+    found: set[tuple[int, str]] = set()
+    for cohort in await repos.cohorts.of_person(person_id):
+        held = await repos.labs.of_person(cohort.id, person_id)
+        if not held:
+            continue
+        sessions = sessions_by_key(await programme_of(repos, cohort.program_id))
+        found |= {
+            (cohort.id, key)
+            for key in held
+            if key in sessions and sessions[key].session.start > now
+        }
+    return found
 
 
 def reminders_due(programme: Programme, now: datetime) -> list[Chosen]:
@@ -262,8 +282,17 @@ async def cancel(context: Context, args: Args) -> list[Outgoing]:
     member = context.require_member()
     cohort = context.require_cohort()
     chosen = _choose(context, await context.programme(), args.words)
-    done = await context.repos.labs.cancel(cohort.id, chosen.key, member.person.id)
     title, when = context.local(chosen.lab.title), _when(context, chosen.session)
+    if chosen.session.start <= context.now():
+        # Its seats and waitlist are its history now: who had a seat is who could attend.
+        raise Refusal(
+            t(
+                "{lab} on {when} has already begun; it can no longer be cancelled.",
+                lab=title,
+                when=when,
+            )
+        )
+    done = await context.repos.labs.cancel(cohort.id, chosen.key, member.person.id)
     if done.was is None:
         raise Refusal(t("You are not signed up for {lab} on {when}.", lab=title, when=when))
     replies = [

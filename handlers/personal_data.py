@@ -17,7 +17,7 @@ from handlers.access import Access
 from handlers.channels import relay
 from handlers.context import Args, Context, Refusal, programme_of
 from handlers.i18n import N_, Translator, translator
-from handlers.labs import _seat_freed, sessions_by_key
+from handlers.labs import _seat_freed, not_begun_sessions, sessions_by_key
 from handlers.registry import ButtonKind, Command, Feature
 from handlers.vocabulary import (
     Actor,
@@ -212,8 +212,12 @@ async def erase(
     cohorts: dict[int, Cohort] = {c.id: c for c in await repos.cohorts.all()}
     names = {cid: translator(c.language)(ANONYMOUS) for cid, c in cohorts.items()}
     erased_id = person.id
+    now = context.now() if context is not None else utcnow()
     erased = await repos.personal_data.erase(
-        person, keep_reflections=keep_reflections, anonymous_names=names
+        person,
+        keep_reflections=keep_reflections,
+        anonymous_names=names,
+        not_begun=await not_begun_sessions(repos, person.id, now),
     )
     # By number only: after this, the number names nobody.
     await repos.audit.record(

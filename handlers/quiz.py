@@ -1,7 +1,12 @@
-"""Quizzes: a facilitator opens a theme's quiz, participants answer, the first answer counts."""
+"""Quizzes: a facilitator opens a theme's quiz, participants answer, the first answer counts.
+
+Each person sees a question's options in an order of their own (`shown_order`); the
+buttons and the stored answers name options by their place in the programme file, and
+results list them in that order."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from handlers import anonymity
@@ -19,8 +24,9 @@ from handlers.vocabulary import (
     MessageBuilder,
     Option,
     Outgoing,
+    Span,
 )
-from storage.models import Cohort, Role, ThemeRun
+from storage.models import Cohort, ThemeRun
 
 
 @dataclass(frozen=True)
@@ -176,11 +182,27 @@ async def _next_question(
         t("Question {position} of {total}", position=index + 1, total=len(quiz.questions))
     )
     build.para(context.local(question.text))
+    # Shown shuffled; the button still names the option by its place in the programme file.
+    order = shown_order(cohort.id, member.person.id, number, index, len(question.options))
     build.choices(
-        Option(action.pick(index, i), context.local(option.text))
-        for i, option in enumerate(question.options)
+        Option(action.pick(index, i), context.local(question.options[i].text)) for i in order
     )
     return context.reply(build.build())
+
+
+def shown_order(
+    cohort_id: int, person_id: int, theme: int, question: int, options: int
+) -> list[int]:
+    """The order in which a person sees a question's options: shuffled, so that no place
+    is always the right one, and the same every time that person sees that question. From
+    a hash of who and which question, never from the random module's state."""
+
+    def rank(option: int) -> bytes:
+        return hashlib.sha256(
+            f"{cohort_id}:{person_id}:{theme}:{question}:{option}".encode()
+        ).digest()
+
+    return sorted(range(options), key=rank)
 
 
 async def choice(context: Context, action: QuizAction) -> list[Outgoing]:
@@ -216,6 +238,8 @@ async def choice(context: Context, action: QuizAction) -> list[Outgoing]:
 
 
 async def results(context: Context, args: Args) -> list[Outgoing]:
+    """results N: participants' answers per question and option (in the programme file's
+    order) and per group, by the rule of `anonymity.py`."""
     t = context.t
     context.require_facilitator()
     cohort = context.require_cohort()
@@ -225,28 +249,36 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
     assert theme is not None
     if theme.quiz is None:
         raise Refusal(t("Theme {number} has no quiz.", number=number))
-    per_question = {
-        r.question_index: r for r in await context.repos.quizzes.by_question(cohort.id, number)
-    }
-    per_organisation = await context.repos.quizzes.by_organisation(cohort.id, number)
-    organisations = {o.id: o for o in await context.repos.programs.organisations(cohort.program_id)}
-    participants = await context.repos.people.members(cohort.id, Role.participant)
-    answered = sum(r.participants for r in per_organisation)
     build = MessageBuilder().heading(t("Quiz results: theme {number}", number=number))
+    groups = await anonymity.groups(context.repos, cohort, t)
+    if not groups.label_of:
+        build.para(anonymity.too_small(t, len(groups.organisation_of)))
+        return [context.reply(build.build())]
+    repos = context.repos
+    per_question = {r.question_index: r for r in await repos.quizzes.by_question(cohort.id, number)}
+    per_option = await repos.quizzes.by_option(cohort.id, number)
+    per_organisation = await repos.quizzes.by_organisation(cohort.id, number)
+    answered = sum(r.participants for r in per_organisation)
     build.para(
         t(
             "{answered} of {total} participants have answered.",
             answered=answered,
-            total=len(participants),
+            total=len(groups.organisation_of),
         )
     )
-    build.para(t("By question"))
-    rows = []
+    if not per_organisation:
+        build.note(t("No answers yet."))
+        return [context.reply(build.build())]
+    build.para(Span(t("By question"), strong=True))
     for i, question in enumerate(theme.quiz.questions):
         result = per_question.get(i)
         n, right = (result.answered, result.correct) if result else (0, 0)
-        rows.append(
-            f"{i + 1}. {context.local(question.text)} — "
+        head = f"{i + 1}. {context.local(question.text)} — "
+        if not anonymity.shown(n):
+            build.para(head + anonymity.too_few(t, n))
+            continue
+        build.para(
+            head
             + t(
                 "{correct} of {answered} right ({percent})",
                 correct=right,
@@ -254,35 +286,39 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
                 percent=_percent(right, n),
             )
         )
-    build.bullets(rows)
-    build.para(t("By organisation"))
-    # Only groups of at least anonymity.K: smaller organisations are merged.
-    name = {
-        r.organisation_id: context.local(organisations[r.organisation_id].name)
-        for r in per_organisation
-    }
-    label = anonymity.named_labels(
-        t, {name[r.organisation_id]: r.participants for r in per_organisation}
-    )
-    groups: dict[str, list[int]] = {}
-    for r in per_organisation:
-        if r.organisation_id in name and name[r.organisation_id] in label:
-            counts = groups.setdefault(label[name[r.organisation_id]], [0, 0, 0])
-            for i, value in enumerate((r.participants, r.answers, r.correct)):
-                counts[i] += value
-    build.facts(
-        (
-            group,
-            t.plural("{n} participant", "{n} participants", groups[group][0])
-            + " · "
-            + t("{percent} right", percent=_percent(groups[group][2], groups[group][1])),
+        build.bullets(
+            f"{'✅' if option.correct else '▫️'} {context.local(option.text)}: "
+            f"{per_option.get((i, o), 0)}"
+            for o, option in enumerate(question.options)
         )
-        for group in anonymity.in_order(t, {g: g for g in groups})
-    )
-    if not per_organisation:
-        build.note(t("No answers yet."))
-    elif not groups:
-        build.note(anonymity.too_few(t, answered))
+    build.para(Span(t("By organisation"), strong=True))
+    label_of_organisation = {
+        groups.organisation_of[person]: label for person, label in groups.label_of.items()
+    }
+    totals: dict[str, list[int]] = {}
+    for r in per_organisation:
+        if r.organisation_id in label_of_organisation:
+            counts = totals.setdefault(label_of_organisation[r.organisation_id], [0, 0, 0])
+            for j, value in enumerate((r.participants, r.answers, r.correct)):
+                counts[j] += value
+    if anonymity.per_group({g: c[0] for g, c in totals.items()}, groups.order):
+        build.facts(
+            (
+                group,
+                t.plural("{n} participant", "{n} participants", totals[group][0])
+                + " · "
+                + t("{percent} right", percent=_percent(totals[group][2], totals[group][1])),
+            )
+            for group in groups.order
+        )
+    else:
+        build.note(
+            t(
+                "Shown per organisation once at least {k} in every group have answered, so "
+                "that no answer can be traced to a person.",
+                k=anonymity.K,
+            )
+        )
     return [context.reply(build.build())]
 
 

@@ -3,8 +3,9 @@
 The figures come from what the cohort did: digilog posts and replies (and replies
 across organisations), quizzes finished and their mean score, buddy groups that met,
 lab seats and attendance, survey ratings and the self-assessment's change. Every
-figure per organisation stands for at least `anonymity.K` people: smaller
-organisations are merged (`anonymity.py`). Charts are drawn with matplotlib, off-screen.
+figure per group stands for at least `anonymity.K` people, by the one rule of
+`anonymity.py`: smaller organisations are merged, a mean over fewer is withheld.
+Charts are drawn with matplotlib, off-screen.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from handlers.programme_file import localise
 from handlers.registry import Command, Feature
 from handlers.surveys import AssessmentFigures, SurveyFigures
 from handlers.vocabulary import FileMessage, Message, MessageBuilder, Outgoing, Span, ToActor
-from storage.models import Cohort, Role, Source
+from storage.models import Cohort, Source
 from storage.unit import Repositories
 
 
@@ -40,8 +41,7 @@ class Row:
     quiz_done: int = 0
     score_sum: float = 0.0  # of those who finished, their share right
 
-    @property
-    def mean_score(self) -> float | None:
+    def mean(self) -> float | None:
         return self.score_sum / self.quiz_done if self.quiz_done else None
 
 
@@ -64,32 +64,41 @@ class Report:
     # Per gathering (workshop, local meeting, event): how many of each group were present.
     attendance: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     group_sizes: dict[str, int] = field(default_factory=dict)
+    # Themes whose mean quiz score is not shown: fewer than K finished in some group.
+    scores_withheld: set[int] = field(default_factory=set)
 
     def row(self, theme: int, organisation: str) -> Row:
         return self.rows.setdefault((theme, organisation), Row())
 
+    def mean_score(self, theme: int, organisation: str) -> float | None:
+        """A group's mean share right of those who finished; None when withheld or none."""
+        return None if theme in self.scores_withheld else self.row(theme, organisation).mean()
 
-# Long on purpose: every figure of the report, counted in one pass over the rows.
-async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:  # noqa: C901
+    @property
+    def replies_across(self) -> int:
+        """Replies to someone of another organisation, in every started theme."""
+        return sum(row.replies_across for row in self.rows.values())
+
+
+async def participation(
+    repos: Repositories, cohort: Cohort, t: Translator, groups: anonymity.Groups | None = None
+) -> Report:
+    """Who took part in each started theme's digilog and quiz, per group: the figures the
+    report and the facilitator's home page share."""
     language = t.language
     programme = await programme_of(repos, cohort.program_id)
-    participants = await repos.people.members(cohort.id, Role.participant)
-    organisation = anonymity.named_groups(
-        t, {m.person.id: localise(m.organisation.name, language) for m in participants}
-    )
-    names = anonymity.in_order(t, organisation)
+    groups = groups or await anonymity.groups(repos, cohort, t)
+    organisation = groups.label_of
     started = [run.theme_number for run in await repos.themes.started(cohort.id)]
     themes = [
         (n, localise(theme.title, language))
         for n, theme in enumerate(programme.themes, start=1)
         if n in started
     ]
-    report = Report(themes, names, participants=len(participants))
+    report = Report(themes, groups.order, participants=len(groups.organisation_of))
     for number, _ in themes:
-        for name in names:
-            report.row(number, name).participants = sum(
-                1 for org in organisation.values() if org == name
-            )
+        for name in groups.order:
+            report.row(number, name).participants = groups.size(name)
     posted: defaultdict[int, set[int]] = defaultdict(set)
     for theme, author, source, answered in await repos.reflections.digilog_activity(cohort.id):
         if theme is None or author not in organisation or theme not in dict(themes):
@@ -98,9 +107,8 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
         posted[theme].add(author)
         if source is Source.digilog_reply:
             row.replies += 1
-            row.replies_across += (
-                answered in organisation and organisation[answered] != organisation[author]
-            )
+            # Between real organisations: two merged into "other" are still two.
+            row.replies_across += groups.across(author, answered)
         else:
             row.posts += 1
     for number, _ in themes:
@@ -109,11 +117,30 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
         quiz = programme.themes[number - 1].quiz
         if quiz is None:
             continue
-        for person, (answered, right) in (await repos.quizzes.scores(cohort.id, number)).items():
-            if person in organisation and answered >= len(quiz.questions):
-                row = report.row(number, organisation[person])
-                row.quiz_done += 1
-                row.score_sum += right / len(quiz.questions)
+        scores = await repos.quizzes.scores(cohort.id, number)
+        finished = [
+            person
+            for person, (answered, _) in scores.items()
+            if person in organisation and answered >= len(quiz.questions)
+        ]
+        for person in finished:
+            row = report.row(number, organisation[person])
+            row.quiz_done += 1
+            row.score_sum += scores[person][1] / len(quiz.questions)
+        # A mean score over fewer than K who finished is withheld, and then for every group.
+        if not anonymity.per_group(groups.bases(finished), groups.order):
+            report.scores_withheld.add(number)
+    return report
+
+
+async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
+    """Every figure of the report, in the reader's language."""
+    language = t.language
+    programme = await programme_of(repos, cohort.program_id)
+    groups = await anonymity.groups(repos, cohort, t)
+    organisation = groups.label_of
+    report = await participation(repos, cohort, t, groups)
+    themes = report.themes
     report.buddies = await repos.buddies.met_by_theme(cohort.id)
     report.attendance = await gatherings.report_counts(repos, cohort, t, organisation)
     for name in organisation.values():
@@ -144,16 +171,7 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
 def message(t: Translator, report: Report) -> Message:
     build = MessageBuilder().heading(t("Report"))
     if not report.organisations:
-        build.para(
-            t.plural(
-                "The cohort has {n} participant. Figures are shown from {k} participants on, "
-                "so that none can be traced to a person.",
-                "The cohort has {n} participants. Figures are shown from {k} participants on, "
-                "so that none can be traced to a person.",
-                report.participants,
-                k=anonymity.K,
-            )
-        )
+        build.para(anonymity.too_small(t, report.participants))
         return build.build()
     if not report.themes:
         build.para(t("No theme has started yet."))
@@ -170,11 +188,23 @@ def message(t: Translator, report: Report) -> Message:
                     replies=row.replies,
                     across=row.replies_across,
                     done=row.quiz_done,
-                    score=f" ({row.mean_score:.0%})" if row.mean_score is not None else "",
+                    score=f" ({mean:.0%})"
+                    if (mean := report.mean_score(number, name)) is not None
+                    else "",
                 ),
             )
             for name in report.organisations
         )
+        if number in report.scores_withheld and any(
+            report.row(number, name).quiz_done for name in report.organisations
+        ):
+            build.note(
+                t(
+                    "Quiz scores are shown once at least {k} in every group have finished the "
+                    "quiz, so that no score can be traced to a person.",
+                    k=anonymity.K,
+                )
+            )
         groups, met = report.buddies.get(number, (0, 0))
         if groups:
             build.note(
@@ -353,6 +383,7 @@ def table(report: Report) -> str:
     for number, _ in report.themes:
         for name in report.organisations:
             row = report.row(number, name)
+            mean = report.mean_score(number, name)
             writer.writerow(
                 [
                     number,
@@ -363,7 +394,7 @@ def table(report: Report) -> str:
                     row.replies,
                     row.replies_across,
                     row.quiz_done,
-                    f"{row.mean_score:.3f}" if row.mean_score is not None else "",
+                    f"{mean:.3f}" if mean is not None else "",
                 ]
             )
     return out.getvalue()

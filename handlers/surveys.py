@@ -3,8 +3,9 @@
 Both are questionnaires from the programme file, answered in a form while a
 facilitator or the calendar keeps them open. A survey's key is `theme:<n>`, a
 self-assessment round's `assessment:start` or `assessment:end`. Answering again
-while it is open replaces one's earlier answers. Facilitators see figures only for
-groups of at least `anonymity.K` respondents, and free text without names.
+while it is open replaces one's earlier answers. Facilitators see figures by the rule
+of `anonymity.py` (only means over at least `anonymity.K` respondents, per group only
+when every group has that many), and free text without names once K have answered.
 """
 
 from __future__ import annotations
@@ -428,15 +429,14 @@ class AssessmentFigures:
     means: dict[str, dict[str, tuple[int, float, float]]] = field(default_factory=dict)
 
 
-async def _organisations(repos: Repositories, cohort: Cohort, language: str) -> dict[int, str]:
-    members = await repos.people.members(cohort.id, Role.participant)
-    return {m.person.id: localise(m.organisation.name, language) for m in members}
-
-
-def _groups(t: Translator, labels: Mapping[int, str]) -> list[str]:
-    """Everyone ("") first, then each group, "other" last; one group is everyone."""
-    groups = anonymity.in_order(t, labels)
-    return ["", *groups] if len(groups) > 1 else [""]
+def _groups(groups: anonymity.Groups, bases: Mapping[str, int], respondents: int) -> list[str]:
+    """Which groups a figure over `respondents` people is shown for: everyone ("") when they
+    are at least K, and each group too when it can be shown for every one of them."""
+    if not anonymity.shown(respondents):
+        return []
+    if len(groups.order) > 1 and anonymity.per_group(bases, groups.order):
+        return ["", *groups.order]
+    return [""]
 
 
 async def survey_figures(
@@ -444,28 +444,31 @@ async def survey_figures(
 ) -> SurveyFigures:
     """Empty of figures when fewer than K have answered."""
     found = questionnaire(programme, survey_key(theme), t)
-    organisation_of = await _organisations(repos, cohort, t.language)
+    groups = await anonymity.groups(repos, cohort, t)
+    labels = groups.label_of
     answers = [
         a
         for a in await repos.surveys.answers(cohort.id, survey_key(theme))
-        if a.person_id in organisation_of
+        if a.person_id in labels
     ]
-    respondents = {a.person_id: organisation_of[a.person_id] for a in answers}
-    figures = SurveyFigures(len(respondents))
-    labels = anonymity.named_groups(t, respondents)
-    if not labels or found is None:
+    figures = SurveyFigures(len({a.person_id for a in answers}))
+    if not labels or not anonymity.shown(figures.respondents) or found is None:
         return figures
-    ratings: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+    ratings: defaultdict[tuple[str, str], dict[int, int]] = defaultdict(dict)
     for answer in answers:
         if answer.rating is not None:
-            ratings[answer.question_id, ""].append(answer.rating)
-            ratings[answer.question_id, labels[answer.person_id]].append(answer.rating)
+            ratings[answer.question_id, ""][answer.person_id] = answer.rating
+            ratings[answer.question_id, labels[answer.person_id]][answer.person_id] = answer.rating
         elif answer.text:
             figures.comments.append(answer.text)
     for question in found.questions:
-        for group in _groups(t, labels):
+        everyone = ratings.get((question.id, ""), {})
+        for group in _groups(groups, groups.bases(everyone), len(everyone)):
             if values := ratings.get((question.id, group)):
-                figures.means.setdefault(question.id, {})[group] = (len(values), fmean(values))
+                figures.means.setdefault(question.id, {})[group] = (
+                    len(values),
+                    fmean(values.values()),
+                )
     # In no particular order: the order of answering says something about who wrote what.
     figures.comments.sort(key=str.casefold)
     return figures
@@ -474,26 +477,26 @@ async def survey_figures(
 async def assessment_figures(
     repos: Repositories, cohort: Cohort, programme: Programme, t: Translator
 ) -> AssessmentFigures:
-    organisation_of = await _organisations(repos, cohort, t.language)
+    groups = await anonymity.groups(repos, cohort, t)
+    labels = groups.label_of
     ratings: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
     for round_ in ROUNDS:
         for answer in await repos.surveys.answers(cohort.id, assessment_key(round_)):
-            if answer.rating is not None and answer.person_id in organisation_of:
+            if answer.rating is not None and answer.person_id in groups.organisation_of:
                 ratings[answer.person_id, answer.question_id][round_] = answer.rating
     both = {p for (p, _), pair in ratings.items() if len(pair) == 2}
     figures = AssessmentFigures(len(both))
-    labels = anonymity.named_groups(t, {p: organisation_of[p] for p in both})
-    if not labels or programme.self_assessment is None:
+    if not labels or not anonymity.shown(len(both)) or programme.self_assessment is None:
         return figures
-    collected: defaultdict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    collected: defaultdict[tuple[str, str], dict[int, tuple[int, int]]] = defaultdict(dict)
     for (person, area_id), pair in ratings.items():
         if len(pair) == 2:
             for group in ("", labels[person]):
-                collected[area_id, group].append((pair["start"], pair["end"]))
+                collected[area_id, group][person] = (pair["start"], pair["end"])
     for area in programme.self_assessment.areas:
-        for group in _groups(t, labels):
-            pairs = collected.get((area.id, group))
-            if pairs:
+        everyone = collected.get((area.id, ""), {})
+        for group in _groups(groups, groups.bases(everyone), len(everyone)):
+            if pairs := list(collected.get((area.id, group), {}).values()):
                 figures.means.setdefault(area.id, {})[group] = (
                     len(pairs),
                     fmean(p[0] for p in pairs),
@@ -513,6 +516,12 @@ def change_text(t: Translator, n: int, start: float, end: float) -> str:
     )
 
 
+async def _too_small(context: Context) -> str:
+    """Why a cohort of fewer than K participants shows no figures; "" when it has K."""
+    found = await anonymity.groups(context.repos, context.require_cohort(), context.t)
+    return "" if found.label_of else anonymity.too_small(context.t, len(found.organisation_of))
+
+
 async def survey_results(context: Context, args: Args) -> list[Outgoing]:
     """survey results N: the ratings per organisation group, and the comments without names."""
     t = context.t
@@ -525,6 +534,8 @@ async def survey_results(context: Context, args: Args) -> list[Outgoing]:
     assert found is not None
     figures = await survey_figures(context.repos, cohort, programme, number, t)
     build = MessageBuilder().heading(found.title)
+    if too_small := await _too_small(context):
+        return [context.reply(build.para(too_small).build())]
     if not figures.means and not figures.comments:
         build.para(anonymity.too_few(t, figures.respondents))
         return [context.reply(build.build())]
@@ -554,6 +565,8 @@ async def assessment_results(context: Context, args: Args) -> list[Outgoing]:
         raise Refusal(t("This programme has no self-assessment."))
     figures = await assessment_figures(context.repos, cohort, programme, t)
     build = MessageBuilder().heading(t("Self-assessment: start and end"))
+    if too_small := await _too_small(context):
+        return [context.reply(build.para(too_small).build())]
     if not figures.means:
         build.para(anonymity.too_few(t, figures.respondents))
         return [context.reply(build.build())]

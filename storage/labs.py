@@ -112,8 +112,11 @@ class LabRepository:
         )
         return SignupState.signed_up, True
 
-    async def cancel(self, cohort_id: int, session_key: str, person_id: int) -> Cancelled:
-        """Give up a seat or a waitlist place; a freed seat goes to the first waiting."""
+    async def cancel(
+        self, cohort_id: int, session_key: str, person_id: int, *, promote: bool = True
+    ) -> Cancelled:
+        """Give up a seat or a waitlist place; a freed seat goes to the first waiting, unless
+        not to `promote` (a session that has begun: its waitlist no longer moves)."""
         was = await self.state(cohort_id, session_key, person_id)
         if was not in (SignupState.signed_up, SignupState.waiting):
             return Cancelled(None, None)
@@ -129,7 +132,7 @@ class LabRepository:
         )
         if was is SignupState.waiting:
             return Cancelled(was, None)
-        while True:
+        while promote:
             first = await self._session.scalar(
                 select(LabSignup.id)
                 .where(*mine, LabSignup.state == SignupState.waiting)
@@ -137,12 +140,7 @@ class LabRepository:
                 .limit(1)
             )
             if first is None:
-                await self._session.execute(
-                    update(LabSeats)
-                    .where(LabSeats.cohort_id == cohort_id, LabSeats.session_key == session_key)
-                    .values(taken=LabSeats.taken - 1)
-                )
-                return Cancelled(was, None)
+                break
             # The seat passes on only if that person is still waiting (a concurrent
             # cancellation may have promoted them); else the next one.
             promoted = await self._session.execute(
@@ -155,6 +153,12 @@ class LabRepository:
                 signup = await self._session.get(LabSignup, first)
                 assert signup is not None
                 return Cancelled(was, await self._session.get(Person, signup.person_id))
+        await self._session.execute(
+            update(LabSeats)
+            .where(LabSeats.cohort_id == cohort_id, LabSeats.session_key == session_key)
+            .values(taken=LabSeats.taken - 1)
+        )
+        return Cancelled(was, None)
 
     async def people(self, cohort_id: int, session_key: str, state: SignupState) -> list[Person]:
         query = (

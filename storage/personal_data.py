@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -319,22 +319,30 @@ class PersonalDataRepository:
         anonymous_names: dict[int, str],
         cohort_id: int | None = None,
         optimise_index: bool = True,
+        not_begun: Collection[tuple[int, str]] = (),
     ) -> Erased:
         """Erase the person, in this transaction. `anonymous_names` is the anonymous
         author's name per cohort, in the cohort's language (for kept reflections).
+        A lab seat they held goes to the first on the waitlist only in the sessions
+        (cohort, session key) of `not_begun`: a session that has taken place keeps its
+        history.
 
         With `cohort_id`, only what they have in that cohort (retention); the person
         themselves goes too once no cohort holds them any more.
         """
         erased = Erased()
-        await self._erase_rows(person, erased, keep_reflections, anonymous_names, cohort_id)
+        await self._erase_rows(
+            person, erased, keep_reflections, anonymous_names, cohort_id, not_begun
+        )
         if cohort_id is not None:
             if await self._session.scalar(
                 select(Membership.id).where(Membership.person_id == person.id).limit(1)
             ):
                 return erased
             # Nothing holds them: whatever is left of theirs elsewhere goes with them.
-            await self._erase_rows(person, erased, keep_reflections, anonymous_names, None)
+            await self._erase_rows(
+                person, erased, keep_reflections, anonymous_names, None, not_begun
+            )
         await self._erase_identity(person, erased)
         if optimise_index:
             await self.optimise_search_index()
@@ -355,6 +363,7 @@ class PersonalDataRepository:
         keep_reflections: bool,
         anonymous_names: dict[int, str],
         cohort_id: int | None,
+        not_begun: Collection[tuple[int, str]],
     ) -> None:
         """Their rows in one cohort (or in all): reflections, answers, sign-ups, buddies,
         deliveries to and about them, memberships."""
@@ -364,7 +373,8 @@ class PersonalDataRepository:
         def within(model: Any) -> Any:
             return literal(True) if cohort_id is None else model.cohort_id == cohort_id
 
-        # A seat they held goes to the first on the waitlist, as if they had cancelled.
+        # A seat they held goes to the first on the waitlist, as if they had cancelled;
+        # only in a session that has not begun.
         labs = LabRepository(s)
         held = (
             await s.execute(
@@ -376,7 +386,8 @@ class PersonalDataRepository:
             )
         ).all()
         for held_in, session_key in held:
-            done = await labs.cancel(held_in, session_key, pid)
+            promote = (held_in, session_key) in not_begun
+            done = await labs.cancel(held_in, session_key, pid, promote=promote)
             if done.promoted is not None:
                 erased.promoted.append((held_in, session_key, done.promoted))
 

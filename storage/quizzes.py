@@ -26,6 +26,12 @@ class OrganisationResult:
     correct: int
 
 
+# The answerer's membership of the cohort: its role says whether the answer is counted.
+_PARTICIPANT = (Membership.person_id == QuizAnswer.person_id) & (
+    Membership.cohort_id == QuizAnswer.cohort_id
+)
+
+
 class QuizRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -90,18 +96,39 @@ class QuizRepository:
         return {person: (n, int(right or 0)) for person, n, right in rows}
 
     async def by_question(self, cohort_id: int, theme_number: int) -> list[QuestionResult]:
+        """Participants' answers per question: facilitators' and support people's tries
+        are not theirs to count."""
         query = (
             select(
                 QuizAnswer.question_index,
                 func.count(),
                 func.sum(case((QuizAnswer.correct, 1), else_=0)),
             )
-            .where(QuizAnswer.cohort_id == cohort_id, QuizAnswer.theme_number == theme_number)
+            .join(Membership, _PARTICIPANT)
+            .where(
+                QuizAnswer.cohort_id == cohort_id,
+                QuizAnswer.theme_number == theme_number,
+                Membership.role == Role.participant,
+            )
             .group_by(QuizAnswer.question_index)
             .order_by(QuizAnswer.question_index)
         )
         rows = (await self._session.execute(query)).all()
         return [QuestionResult(q, n, int(c or 0)) for q, n, c in rows]
+
+    async def by_option(self, cohort_id: int, theme_number: int) -> dict[tuple[int, int], int]:
+        """(question, option as in the programme file) → how many participants chose it."""
+        query = (
+            select(QuizAnswer.question_index, QuizAnswer.option_index, func.count())
+            .join(Membership, _PARTICIPANT)
+            .where(
+                QuizAnswer.cohort_id == cohort_id,
+                QuizAnswer.theme_number == theme_number,
+                Membership.role == Role.participant,
+            )
+            .group_by(QuizAnswer.question_index, QuizAnswer.option_index)
+        )
+        return {(q, o): n for q, o, n in (await self._session.execute(query)).all()}
 
     async def by_organisation(self, cohort_id: int, theme_number: int) -> list[OrganisationResult]:
         query = (
@@ -111,11 +138,7 @@ class QuizRepository:
                 func.count(),
                 func.sum(case((QuizAnswer.correct, 1), else_=0)),
             )
-            .join(
-                Membership,
-                (Membership.person_id == QuizAnswer.person_id)
-                & (Membership.cohort_id == QuizAnswer.cohort_id),
-            )
+            .join(Membership, _PARTICIPANT)
             .where(
                 QuizAnswer.cohort_id == cohort_id,
                 QuizAnswer.theme_number == theme_number,

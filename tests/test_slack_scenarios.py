@@ -285,7 +285,9 @@ async def test_editing_and_deleting_a_digilog_message_follow_in_the_bank(slack: 
 # ---------------------------------------------------------------- quiz
 
 
-async def test_a_quiz_in_slack_counts_the_first_click_only(slack: Slack) -> None:
+async def test_a_quiz_in_slack_counts_the_first_click_only(
+    slack: Slack, programme: Programme
+) -> None:
     await slack.command("theme start 1", "U_FIA")
     await slack.command("quiz start 1", "U_FIA")
     posts = await slack.fake.wait_for("chat.postMessage", count=2)
@@ -305,6 +307,21 @@ async def test_a_quiz_in_slack_counts_the_first_click_only(slack: Slack) -> None
         e for b in question.params["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
     assert len(buttons) >= 2
+    # The options come shuffled; each button names its option by its place in the file.
+    options = programme.themes[0].quiz.questions[0].options  # type: ignore[union-attr]
+    # Long options are listed by number above buttons 1, 2, …: button n is the nth listed.
+    listed = [
+        line
+        for b in question.params["blocks"]
+        if b["type"] == "section"
+        for line in b["text"]["text"].splitlines()
+        if line[:1].isdigit()
+    ]
+    places = [int(button["action_id"].rsplit(":", 1)[1]) for button in buttons]
+    assert sorted(places) == list(range(len(options)))
+    for n, (button, place) in enumerate(zip(buttons, places, strict=True), 1):
+        assert button["text"]["text"] == str(n)
+        assert listed[n - 1] == f"{n}. {options[place].text['sv']}"
     first = buttons[0]
     click = p.block_action(
         first["action_id"], first["value"], user="U_ANNA", container="ephemeral", response_url=url
@@ -332,7 +349,9 @@ async def test_a_quiz_in_slack_counts_the_first_click_only(slack: Slack) -> None
     replies = await slack.fake.wait_for("response_url:quiz", count=4)
     await settle(slack.fake)
     [answer] = await slack.rows(QuizAnswer)
-    assert (answer.question_index, answer.option_index) == (0, 0)
+    chosen = int(first["action_id"].rsplit(":", 1)[1])
+    assert (answer.question_index, answer.option_index) == (0, chosen)
+    assert answer.correct == options[chosen].correct
     feedback = [blocks_text(r.params["blocks"]) for r in replies[1:]]
     assert sum("redan svarat" in text for text in feedback) == 2
     assert all(r.params["replace_original"] for r in replies[1:])
@@ -474,6 +493,10 @@ async def test_a_facilitator_exports_the_bank_as_a_file_in_a_direct_message(slac
 
 
 async def test_the_facilitators_home_shows_progress_by_organisation(slack: Slack) -> None:
+    # Two participants are too few for any figure: five more in each organisation.
+    more = [(f"U_UMEA{n}", "umea") for n in range(5)] + [(f"U_PITEA{n}", "pitea") for n in range(4)]
+    rows = [RosterRow(i, u, None, u, o, Role.participant) for i, (u, o) in enumerate(more, 1)]
+    await import_roster(slack.store, "grupp-1", rows, skip_bad=False)
     root = await start_theme_one(slack)
     await slack.send(p.message_event("Ett inlägg.", user="U_ANNA", channel=CHANNEL, thread_ts=root))
     await slack.fake.wait_for("chat.postEphemeral")
@@ -482,6 +505,7 @@ async def test_the_facilitators_home_shows_progress_by_organisation(slack: Slack
     text = blocks_text(published.params["view"]["blocks"])
     assert "Progress in theme 1" in text
     assert "Umeå Municipality" in text and "1 in the digilog" in text
+    assert "6 participants" in text and "5 participants" in text
 
 
 async def test_a_thread_outside_any_cohort_is_not_a_digilog(slack: Slack) -> None:

@@ -169,20 +169,24 @@ async def test_a_quiz_question_lists_long_options_and_answers_by_number(
 
     listing = texts(question)[-1]
     labels = [line.split(". ", 1)[1] for line in listing.split("\n")]
-    assert listing.startswith("1. Using digital technology to change")
+    # Shown in Anna's own order (handlers.quiz.shown_order), the right one among them.
+    assert "Using digital technology to change" in listing
     buttons = actions(question)
     assert [b["title"] for b in buttons] == [str(n) for n in range(1, len(labels) + 1)]
     assert [b["tooltip"] for b in buttons] == [unescaped(label) for label in labels]
-    answer = await chat.click("anna", choice_of(pressed(buttons[0])) or "")
+    [right] = [b for b in buttons if b["tooltip"].startswith("Using digital technology")]
+    answer = await chat.click("anna", choice_of(pressed(right)) or "")
     assert "Right!" in answer.text
     # The next question's options are short: buttons with the labels themselves.
     short = actions(valid(card(message_of(answer))))
-    assert [b["title"] for b in short] == [
-        "Digitisation",
-        "Digitalisation",
-        "Digital transformation",
-        "Automation",
-    ]
+    assert sorted(b["title"] for b in short) == sorted(
+        [
+            "Digitisation",
+            "Digitalisation",
+            "Digital transformation",
+            "Automation",
+        ]
+    )
     assert not any("tooltip" in b for b in short)
 
 
