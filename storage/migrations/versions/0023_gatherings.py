@@ -2,7 +2,7 @@
 with their own title and an optional registration with seats
 
 Revision ID: 0023
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
