@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot import logs
 from bot.settings import Settings
 from handlers.digilog import Digilog
 from schedules.service import Timing
@@ -34,12 +34,7 @@ def timing_of(settings: Settings) -> Timing:
 @asynccontextmanager
 async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Runtime]:
     """Everything a command or server needs; the schema is brought up to date first."""
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    # Alembic narrates every start at INFO; only its warnings are news.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # and APScheduler every job
-    # At DEBUG slack_sdk logs every response body, the OAuth access token's too.
-    logging.getLogger("slack_sdk.web").setLevel(logging.INFO)
+    logs.configure(settings.log_level, settings.log_format)
     settings.prepare()
     engine = create_engine(settings.effective_database_url)
     try:
