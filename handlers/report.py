@@ -9,14 +9,13 @@ organisations are merged (`anonymity.py`). Charts are drawn with matplotlib, off
 
 from __future__ import annotations
 
-import csv
 import io
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers import anonymity, surveys
+from handlers import anonymity, csv_cells, surveys
 from handlers.context import Args, Context, programme_of
 from handlers.i18n import Translator
 from handlers.programme_file import localise
@@ -312,7 +311,7 @@ def assessment_chart(t: Translator, report: Report) -> bytes | None:
 def table(report: Report) -> str:
     """The same figures as CSV, one row per theme and organisation."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(
         [
             "theme",
@@ -348,7 +347,7 @@ def table(report: Report) -> str:
 def survey_table(report: Report) -> str:
     """The survey ratings as CSV: one row per theme, group and question."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(["theme", "group", "question", "respondents", "mean_rating"])
     for number, found in report.surveys.items():
         for question, groups in found.means.items():
@@ -360,7 +359,7 @@ def survey_table(report: Report) -> str:
 def assessment_table(report: Report) -> str:
     """The self-assessment as CSV: one row per area and group."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(["area", "group", "people", "start", "end", "change"])
     means = report.assessment.means if report.assessment else {}
     for area, groups in means.items():
