@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench catalogue clean
+.PHONY: run test audit lint typecheck bench catalogue clean
 
 $(STAMP): requirements/main.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ test: $(STAMP)
 	$(BIN)/pytest -n $${DIGILOG_TEST_WORKERS:-auto} --durations=15; \
 	status=$$?; echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
+## Known vulnerabilities with a fix in the pinned requirements (pip-audit, its own venv).
+audit:
+	$(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/python -m pip install --quiet pip-audit==2.10.1
+	.venv-audit/bin/pip-audit -r requirements/main.txt -r requirements/dev.txt --no-deps \
+		--disable-pip --progress-spinner off -f json -o .venv-audit/report.json || true
+	$(PYTHON) .ci/audit.py .venv-audit/report.json
+
 bench: $(STAMP)
 	$(BIN)/python bench/bank_search.py
 	$(BIN)/python bench/fanout.py
@@ -40,4 +48,4 @@ catalogue: $(STAMP)
 		--no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-audit .pytest_cache .mypy_cache .ruff_cache

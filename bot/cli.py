@@ -844,7 +844,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from bot.web import create_app
 
-    settings = _serving_settings("serve")
+    settings = _serving_settings("serve", host=host)
     web.run_app(
         create_app(settings),
         host=host or settings.host,
@@ -853,10 +853,13 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
-def _serving_settings(command: str) -> Settings:
+def _serving_settings(command: str, *, host: str | None = None) -> Settings:
     """The settings `serve` and `worker` need (Slack and/or Teams), or exit 2 saying what is
     missing."""
     settings = Settings()
+    if host is not None:
+        # What is checked (anonymous Teams on loopback only) is the address bound.
+        settings = settings.model_copy(update={"host": host})
     if not (settings.slack_enabled or settings.teams_enabled):
         click.echo(
             f"digilog {command}: no Slack credentials are configured (SLACK_BOT_TOKEN, or "

@@ -8,13 +8,13 @@ when that is built rather than set on it afterwards.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
 
+from bot import logs
 from bot.settings import Settings
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
@@ -43,12 +43,7 @@ class Runtime:
 
 def configure_logging(settings: Settings) -> None:
     """Once, at the entry point: what goes to the log and how much of it."""
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    # Alembic narrates every start at INFO; only its warnings are news.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # and APScheduler every job
-    # At DEBUG slack_sdk logs every response body, the OAuth access token's too.
-    logging.getLogger("slack_sdk.web").setLevel(logging.INFO)
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def timing_of(settings: Settings) -> Timing:

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     language: str = Field(default="sv", description="Language of new cohorts and the CLI.")
     timezone: str = Field(default="Europe/Stockholm", description="Time zone of new cohorts.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object per line, each with its request id (for a "
+        "log collector); text: one readable line each.",
+    )
     host: str = Field(default="0.0.0.0", description="Where `digilog serve` listens.")
     port: int = Field(
         default=3000,
@@ -160,7 +165,7 @@ class Settings(BaseSettings):
         """What is wrong with the Teams configuration given, in words an operator can act on."""
         problems = []
         if self.teams_anonymous:
-            if not _is_loopback(self.host):
+            if not is_loopback(self.host):
                 problems.append(
                     "DIGILOG_TEAMS_ANONYMOUS takes activities without checking who sent them: "
                     "it is for the Agents Playground on this machine only, so DIGILOG_HOST "
@@ -185,10 +190,13 @@ class Settings(BaseSettings):
             self.data_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     import ipaddress
 
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return host == "localhost"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback

@@ -12,6 +12,7 @@ from handlers.i18n import N_
 from handlers.registry import ButtonKind, Command, Feature, FormKind
 from handlers.steps import channel_step
 from handlers.vocabulary import (
+    Conversation,
     Form,
     FormSubmitted,
     MessageBuilder,
@@ -79,7 +80,7 @@ async def thread_post(context: Context, event: ThreadPost) -> list[Outgoing]:
     cohort = context.cohort
     if cohort is None or event.where.thread_id is None:
         return []
-    run = await context.repos.themes.by_post(cohort.id, event.where.thread_id)
+    run = await context.repos.themes.by_post(cohort.id, *_thread_of(event.where))
     if run is None:
         return []  # a thread that is not a digilog
     member = context.require_member()
@@ -106,6 +107,13 @@ async def thread_post(context: Context, event: ThreadPost) -> list[Outgoing]:
     if not created:
         return []  # a redelivery: it is saved already, and said so already
     return [context.reply(context.t("Saved in the reflection bank as #{id}.", id=reflection.id))]
+
+
+def _thread_of(where: Conversation) -> tuple[str, str, str, str]:
+    """A thread is known by its workspace, channel and root: a root's id alone (Slack's
+    timestamps) may recur in another channel."""
+    assert where.thread_id is not None
+    return where.platform, where.workspace, where.conversation_id, where.thread_id
 
 
 async def _answered(context: Context, event: ThreadPost, theme: int) -> Reflection | None:
@@ -283,7 +291,7 @@ async def message_saved(context: Context, event: MessageSaved) -> list[Outgoing]
         raise Refusal(context.t("You can only save messages that you wrote yourself."))
     theme = None
     if event.where.thread_id is not None:
-        run = await context.repos.themes.by_post(cohort.id, event.where.thread_id)
+        run = await context.repos.themes.by_post(cohort.id, *_thread_of(event.where))
         theme = run.theme_number if run else None
     return [
         await save_reflection(

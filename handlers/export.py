@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -12,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
+from handlers import csv_cells
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal
 from handlers.i18n import N_
@@ -92,7 +92,7 @@ async def write(
 ) -> int:
     """Write every reflection; nothing at all until the first one is read, so a failure
     before it (an unknown cohort) leaves no half-written file behind."""
-    writer = csv.writer(out) if fmt == "csv" else None
+    writer = csv_cells.writer(out) if fmt == "csv" else None
     rows = 0
 
     def start() -> None:

@@ -11,7 +11,6 @@ Excel and a printable page with a signature column.
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from collections.abc import Iterable
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
-from handlers import labs
+from handlers import csv_cells, labs
 from handlers.access import Access
 from handlers.calendar_file import EVENT_PREFIX
 from handlers.context import Args, Context, Refusal, cohort_channel, programme_of, zone_of
@@ -50,13 +49,6 @@ GATHERING_KINDS = ("workshop", "opening_meeting", "closing_meeting", "event")
 PRESENT, ABSENT = "✅", "⬜"
 Format = Literal["csv", "html"]
 FORMATS: tuple[Format, ...] = ("csv", "html")
-# OWASP's CSV injection: a cell that begins so is a formula to a spreadsheet.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """A cell a spreadsheet shows as text, never runs: a leading quote before a formula."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def short_key(entry: CalendarEntry) -> str:
@@ -435,11 +427,10 @@ def as_csv(t: Translator, rows: list[ListRow]) -> bytes:
     """UTF-8 with a BOM, so that Excel reads å, ä and ö; `;` where Excel is Swedish (its
     list separator there, since the decimal sign is a comma)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";" if t.language == "sv" else ",")
+    writer = csv_cells.writer(buffer, delimiter=";" if t.language == "sv" else ",")
     writer.writerow(header(t))
     for row in rows:
-        cells = [row.name, row.organisation, row.activity, row.date, row.hours, ""]
-        writer.writerow([neutralise(cell) for cell in cells])
+        writer.writerow([row.name, row.organisation, row.activity, row.date, row.hours, ""])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

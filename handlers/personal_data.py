@@ -6,13 +6,13 @@ The same for an administrator at the terminal: `digilog person export` and
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from handlers import csv_cells
 from handlers.access import Access
 from handlers.channels import relay
 from handlers.context import Args, Context, Refusal, programme_of
@@ -62,7 +62,7 @@ def zip_of(data: dict[str, list[Row]]) -> bytes:
             columns: list[str] = []
             for row in rows:
                 columns += [k for k in row if k not in columns]
-            writer = csv.writer(out)
+            writer = csv_cells.writer(out)
             if columns:
                 writer.writerow(columns)
             for row in rows:

@@ -10,14 +10,13 @@ Charts are drawn with matplotlib, off-screen.
 
 from __future__ import annotations
 
-import csv
 import io
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers import anonymity, gatherings, surveys
+from handlers import anonymity, csv_cells, gatherings, surveys
 from handlers.access import Access
 from handlers.context import Args, Context, programme_of
 from handlers.i18n import N_, Translator
@@ -366,7 +365,7 @@ def assessment_chart(t: Translator, report: Report) -> bytes | None:
 def table(report: Report) -> str:
     """The same figures as CSV, one row per theme and organisation."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(
         [
             "theme",
@@ -403,7 +402,7 @@ def table(report: Report) -> str:
 def survey_table(report: Report) -> str:
     """The survey ratings as CSV: one row per theme, group and question."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(["theme", "group", "question", "respondents", "mean_rating"])
     for number, found in report.surveys.items():
         for question, groups in found.means.items():
@@ -415,7 +414,7 @@ def survey_table(report: Report) -> str:
 def attendance_table(report: Report) -> str:
     """Attendance as CSV: one row per gathering and group (each of at least K people)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(["gathering", "group", "present", "people"])
     for label, counts in report.attendance:
         for group in report.organisations:
@@ -426,7 +425,7 @@ def attendance_table(report: Report) -> str:
 def assessment_table(report: Report) -> str:
     """The self-assessment as CSV: one row per area and group."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(["area", "group", "people", "start", "end", "change"])
     means = report.assessment.means if report.assessment else {}
     for area, groups in means.items():

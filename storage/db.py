@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.sql.dml import Insert
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -56,11 +60,73 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # What is deleted is overwritten with zeros, not left in free pages to be read
+        # with a hex editor (SQLite's default build leaves it).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# Set on a session whose transaction erased personal data: once it has committed, the
+# store scrubs what the database still keeps of it (see `scrub`).
+ERASED = "digilog_erased"
+
+
+SCRUB_WAIT_ROUNDS, SCRUB_WAIT_SECONDS = 100, 0.1
+OLDER_TRANSACTIONS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+    " AND backend_xmin IS NOT NULL AND xact_start < :started"
+)
+
+
+def mark_erased(session: AsyncSession) -> None:
+    session.info[ERASED] = True
+
+
+async def scrub(engine: AsyncEngine) -> None:
+    """After an erasure has committed: make the erased bytes unreadable on disk.
+
+    SQLite (secure_delete on) has zeroed the rows in the pages it wrote, but those pages
+    and the rows as they were before sit in the write-ahead log until a checkpoint:
+    TRUNCATE copies the log into the database and empties it. PostgreSQL leaves deleted
+    rows and their index entries in its pages until a vacuum; VACUUM FULL rewrites each
+    table and its indexes into new files and drops the old ones, so nothing of the dead
+    rows is left in any relation file. Every table is done, not only those named in the
+    erasure: ON DELETE CASCADE reaches tables that Python never saw.
+    """
+    if engine.dialect.name == "sqlite":
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            # The driver's own connection: SQLAlchemy would open a transaction first,
+            # and no checkpoint can run inside one.
+            driver = raw.driver_connection
+            assert driver is not None
+            cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = await cursor.fetchone()
+            await cursor.close()
+        if busy:
+            # Another process reads the database: the log is emptied at its next checkpoint.
+            log.warning("after an erasure the write-ahead log could not be emptied yet")
+        return
+    from storage.models import Base
+
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        # A vacuum keeps a deleted row that a transaction begun before the deletion may
+        # still see (another request's, an ANALYZE's): wait for those to end, briefly.
+        started = await autocommit.scalar(text("SELECT clock_timestamp()"))
+        for _ in range(SCRUB_WAIT_ROUNDS):
+            older = await autocommit.scalar(OLDER_TRANSACTIONS, {"started": started})
+            if not older:
+                break
+            await asyncio.sleep(SCRUB_WAIT_SECONDS)
+        else:
+            log.warning("after an erasure older transactions were still open; vacuuming anyway")
+        await autocommit.execute(text(f"VACUUM (FULL) {tables}"))
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Insert:

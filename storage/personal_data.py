@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import mark_erased
 from storage.gatherings import GatheringRepository
 from storage.labs import LabRepository
 from storage.models import (
@@ -330,6 +331,7 @@ class PersonalDataRepository:
         With `cohort_id`, only what they have in that cohort (retention); the person
         themselves goes too once no cohort holds them any more.
         """
+        mark_erased(self._session)
         erased = Erased()
         await self._erase_rows(
             person, erased, keep_reflections, anonymous_names, cohort_id, not_begun

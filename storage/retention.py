@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import mark_erased
 from storage.models import (
     BuddyRound,
     CalendarEntry,
@@ -93,6 +94,7 @@ class RetentionRepository:
         )
 
     async def _delete(self, model: Any, *where: Any) -> int:
+        mark_erased(self._session)
         result = await self._session.execute(
             delete(model).where(*where).execution_options(synchronize_session=False)
         )

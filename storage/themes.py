@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import ThemePost, ThemeRun, utcnow
+from storage.models import Cohort, CohortChannel, ThemePost, ThemeRun, utcnow
 
 
 class ThemeRunRepository:
@@ -46,11 +46,22 @@ class ThemeRunRepository:
         query = select(ThemeRun).where(ThemeRun.cohort_id == cohort_id)
         return list((await self._session.scalars(query.order_by(ThemeRun.theme_number))).all())
 
-    async def by_post(self, cohort_id: int, message_id: str) -> ThemeRun | None:
-        """The theme whose post this is, in the cohort's own channel or another of its."""
+    async def by_post(
+        self, cohort_id: int, platform: str, workspace: str, conversation_id: str, message_id: str
+    ) -> ThemeRun | None:
+        """The theme whose post this is, in the cohort's own channel or another of its.
+
+        A message id alone is not enough: Slack's are timestamps, and a message in a
+        private channel or a direct message may carry the same one as a theme post."""
         own = await self._session.scalar(
-            select(ThemeRun).where(
-                ThemeRun.cohort_id == cohort_id, ThemeRun.post_message_id == message_id
+            select(ThemeRun)
+            .join(Cohort, Cohort.id == ThemeRun.cohort_id)
+            .where(
+                ThemeRun.cohort_id == cohort_id,
+                ThemeRun.post_message_id == message_id,
+                Cohort.platform == platform,
+                Cohort.workspace == workspace,
+                Cohort.conversation_id == conversation_id,
             )
         )
         if own is not None:
@@ -58,7 +69,14 @@ class ThemeRunRepository:
         return await self._session.scalar(
             select(ThemeRun)
             .join(ThemePost, ThemePost.run_id == ThemeRun.id)
-            .where(ThemeRun.cohort_id == cohort_id, ThemePost.message_id == message_id)
+            .join(CohortChannel, CohortChannel.id == ThemePost.channel_id)
+            .where(
+                ThemeRun.cohort_id == cohort_id,
+                ThemePost.message_id == message_id,
+                CohortChannel.platform == platform,
+                CohortChannel.workspace == workspace,
+                CohortChannel.conversation_id == conversation_id,
+            )
         )
 
     async def record_post(

@@ -12,6 +12,7 @@ from storage.addresses import AddressRepository
 from storage.audit import AuditRepository
 from storage.buddies import BuddyRepository
 from storage.calendar import CalendarRepository
+from storage.db import ERASED, scrub
 from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
 from storage.gatherings import GatheringRepository
@@ -56,24 +57,30 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repositories]:
         """Everything inside commits together or not at all."""
-        async with self._sessions() as session, session.begin():
-            yield Repositories(
-                session=session,
-                programs=ProgramRepository(session),
-                cohorts=CohortRepository(session),
-                people=PeopleRepository(session),
-                themes=ThemeRunRepository(session),
-                reflections=ReflectionRepository(session),
-                quizzes=QuizRepository(session),
-                events=ProcessedEventRepository(session),
-                calendar=CalendarRepository(session),
-                deliveries=DeliveryRepository(session),
-                labs=LabRepository(session),
-                buddies=BuddyRepository(session),
-                surveys=SurveyRepository(session),
-                addresses=AddressRepository(session),
-                audit=AuditRepository(session),
-                retention=RetentionRepository(session),
-                personal_data=PersonalDataRepository(session),
-                gatherings=GatheringRepository(session),
-            )
+        async with self._sessions() as session:
+            async with session.begin():
+                yield self._repositories(session)
+            if session.info.pop(ERASED, False):
+                await scrub(self.engine)
+
+    def _repositories(self, session: AsyncSession) -> Repositories:
+        return Repositories(
+            session=session,
+            programs=ProgramRepository(session),
+            cohorts=CohortRepository(session),
+            people=PeopleRepository(session),
+            themes=ThemeRunRepository(session),
+            reflections=ReflectionRepository(session),
+            quizzes=QuizRepository(session),
+            events=ProcessedEventRepository(session),
+            calendar=CalendarRepository(session),
+            deliveries=DeliveryRepository(session),
+            labs=LabRepository(session),
+            buddies=BuddyRepository(session),
+            surveys=SurveyRepository(session),
+            addresses=AddressRepository(session),
+            audit=AuditRepository(session),
+            retention=RetentionRepository(session),
+            personal_data=PersonalDataRepository(session),
+            gatherings=GatheringRepository(session),
+        )

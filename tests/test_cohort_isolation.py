@@ -1015,7 +1015,9 @@ async def test_the_repositories_never_return_another_cohorts_rows(
         for cohort in (a, b):
             found_post = await repos.reflections.by_message(cohort, "m-1")
             assert found_post is not None and found_post.cohort_id == cohort
-        assert await repos.themes.by_post(b, world["A"].posts[1]) is None
+        b_channel = world["B"].channel
+        where_b = (b_channel.platform, b_channel.workspace, b_channel.conversation_id)
+        assert await repos.themes.by_post(b, *where_b, world["A"].posts[1]) is None
 
         # The figures behind results, reports, nudges and the home page: B's people only.
         assert set(await repos.quizzes.scores(b, 1)) <= members

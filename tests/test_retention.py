@@ -29,6 +29,7 @@ from storage.models import CalendarEntry, Cohort, Delivery, Role, utcnow
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort, run_digilog
+from tests.test_erasure_bytes import found_in, raw_bytes
 from tests.test_personal_data import (
     EMAIL,
     NEEDS,
@@ -164,6 +165,8 @@ async def test_facilitators_are_told_14_days_before_then_everything_goes_but_the
     assert naming(rows, [POST, PRIVATE, NEEDS]) == []
     for word in SECRET_WORDS:
         assert await fts_hits(store, word) == 0, word
+    # Nor in any byte of the database files (SQLite's WAL, PostgreSQL's pages).
+    assert found_in(await raw_bytes(store), [*GONE, POST, PRIVATE, NEEDS, *SECRET_WORDS]) == []
     assert (await retention.sweep(store, END + 181 * DAY)).deletions == []  # done once
 
     async with store.transaction() as repos:

@@ -224,6 +224,25 @@ async def test_theme_start_posts_block_kit_to_the_channel_and_keeps_its_ts(slack
 # ---------------------------------------------------------------- the digilog
 
 
+async def test_a_thread_elsewhere_with_a_theme_posts_ts_is_no_digilog(slack: Slack) -> None:
+    """Slack's message ids are timestamps: a reply in a direct message or another channel
+    whose thread_ts equals the theme post's is not the theme's thread, and is not shared
+    with the cohort."""
+    root = await start_theme_one(slack)
+    for channel in ("D_ANNA", "G_PRIVATE", "C_OTHER"):
+        elsewhere = p.message_event(
+            "Min privata tanke om chefen.", user="U_ANNA", channel=channel, thread_ts=root
+        )
+        assert (await slack.send(elsewhere)).status == 200
+    await settle(slack.fake)
+    assert await slack.rows(Reflection) == []
+    # The same words in the theme's own thread are the digilog.
+    here = p.message_event("Min tanke.", user="U_ANNA", channel=CHANNEL, thread_ts=root)
+    await slack.send(here)
+    await slack.fake.wait_for("chat.postEphemeral")
+    assert [r.body for r in await slack.rows(Reflection)] == ["Min tanke."]
+
+
 async def test_thread_replies_go_into_the_bank_once_with_who_answered_whom(slack: Slack) -> None:
     root = await start_theme_one(slack)
 

@@ -27,6 +27,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.logs import carrying_request_id
 from bot.settings import Settings
 from bot.slack import translate
 from bot.slack.blocks import values_from_view_state
@@ -148,36 +149,36 @@ class SlackListeners:
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        await self.work.put(partial(self.command, body, client, respond))
+        await self.work.put(carrying_request_id(partial(self.command, body, client, respond)))
 
     async def on_action(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        await self.work.put(partial(self.action, body, client, respond))
+        await self.work.put(carrying_request_id(partial(self.action, body, client, respond)))
 
     async def on_view_submission(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()  # closes the modal
-        await self.work.put(partial(self.view_submission, body, view, client))
+        await self.work.put(carrying_request_id(partial(self.view_submission, body, view, client)))
 
     async def on_save_shortcut(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        await self.work.put(partial(self.save_shortcut, body, client, respond))
+        await self.work.put(carrying_request_id(partial(self.save_shortcut, body, client, respond)))
 
     async def on_message(
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await self.work.put(partial(self.message, body, event, client))
+        await self.work.put(carrying_request_id(partial(self.message, body, event, client)))
 
     async def on_home_opened(
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
         if event.get("tab") == "home":
-            await self.work.put(partial(self.home_opened, body, event, client))
+            await self.work.put(carrying_request_id(partial(self.home_opened, body, event, client)))
 
     # The work: translate, handle, deliver.
 

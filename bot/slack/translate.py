@@ -131,6 +131,8 @@ def _interaction_problem(body: Payload) -> str | None:
     kind = body.get("type")
     wrong = _objects(body, "", "user", "team", "channel", "container", "message")
     wrong = wrong or _objects(body, "", "view")
+    if not wrong and body.get("view") is not None:  # bolt reads a view's type unchecked
+        wrong = _strings(body["view"], "view.", "type", required=("type",))
     wrong = wrong or _ids(body.get("team") or {}, "team.", "id")
     wrong = wrong or _ids(body.get("channel") or {}, "channel.", "id")
     wrong = wrong or _ids(body.get("container") or {}, "container.", "channel_id")

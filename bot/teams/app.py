@@ -11,7 +11,6 @@ machine, skips all that and is refused unless Digilog listens on loopback only.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 
@@ -20,6 +19,9 @@ from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValidator
 from pydantic import ValidationError
 
+from bot.edge import Malformed, load_json
+from bot.logs import carrying_request_id
+from bot.settings import is_loopback
 from bot.teams.connector import ConnectorError
 from bot.teams.messenger import Messenger
 from bot.teams.translate import PLATFORM, conversation_of, event_of, field_of, where_of
@@ -53,9 +55,8 @@ class TeamsAdapter:
         if refused is not None:
             return refused
         try:
-            body = await request.json()
-            activity = Activity.model_validate(body)
-        except (json.JSONDecodeError, ValidationError, UnicodeDecodeError):
+            activity = Activity.model_validate(load_json(await request.read()))
+        except (Malformed, ValidationError, RecursionError):
             return web.json_response({"error": "not an activity"}, status=400)
         claims = request.get(CLAIMS) or {}
         if claims.get("serviceurl") and (
@@ -66,7 +67,7 @@ class TeamsAdapter:
             return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
         # Verified: answered now, handled next (Teams waits 5 s for an invoke's answer,
         # and a burst of clicks must not queue behind each other's database work).
-        await self.work.put(lambda: self._handle(activity))
+        await self.work.put(carrying_request_id(lambda: self._handle(activity)))
         if activity.type == "invoke":
             # The answer Teams waits for; what the person gets comes in their chat.
             return web.json_response(
@@ -149,7 +150,7 @@ class TeamsAdapter:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
-            if self.auth.ANONYMOUS_ALLOWED:
+            if self.auth.ANONYMOUS_ALLOWED and _over_loopback(request):
                 return None
             return web.json_response({"error": "no token"}, status=401)
         if scheme.lower() != "bearer" or not token.strip():
@@ -161,6 +162,16 @@ class TeamsAdapter:
             return web.json_response({"error": "invalid token"}, status=401)
         request[CLAIMS] = dict(identity.claims or {})
         return None
+
+
+def _over_loopback(request: web.Request) -> bool:
+    """The request came over this machine's loopback, both ends: whatever address the
+    server was told to bind, a request from the network never arrives this way."""
+    transport = request.transport
+    if transport is None:
+        return False
+    ends = (transport.get_extra_info("sockname"), transport.get_extra_info("peername"))
+    return all(isinstance(end, tuple) and is_loopback(str(end[0])) for end in ends)
 
 
 def _installed_in_a_team(activity: Activity) -> bool:

@@ -1,0 +1,164 @@
+"""The HTTP edge: what every request meets before any of Digilog's or a library's parsers.
+
+- Each request gets an id (bot/logs.py) that its log lines, its queued work and its
+  outgoing calls carry.
+- A request that fails anyway is answered 503 with one log line naming the failure's
+  type and where it was raised, never its message or the body (either may hold a
+  person's text), and never a traceback.
+- Slack's signature and timestamp are checked here on the raw bytes, before bolt
+  parses anything: an unverifiable request is 401 with one line naming no content.
+- JSON is read only with its nesting bounded, so a body of 5,000 brackets is a 400
+  rather than a RecursionError in a parser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from bot.logs import REQUEST_ID, new_request_id
+
+log = logging.getLogger(__name__)
+
+# Slack's own payloads nest about a dozen levels (a modal's blocks and their rich text).
+MAX_JSON_DEPTH = 64
+# Slack refuses to sign a request older than five minutes; so do we (a replayed one).
+MAX_SIGNATURE_AGE_SECONDS = 60 * 5
+_BRACKETS = str.maketrans({"{": "(", "[": "(", "}": ")", "]": ")"})
+_ROOT = Path(__file__).resolve().parents[1]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Malformed(ValueError):
+    """A body that is not what it claims to be; the reason names no content."""
+
+
+@web.middleware
+async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    token = REQUEST_ID.set(new_request_id(request.headers.get("X-Request-Id")))
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise  # aiohttp's own answers: 404, 405, 413 for a body over the limit
+    except Exception as error:  # the last line of defence: a request never gets a 500
+        log.error(
+            "%s %s failed: %s at %s", request.method, request.path, _kind(error), _where(error)
+        )
+        return web.json_response({"error": "could not be handled; try again"}, status=503)
+    finally:
+        REQUEST_ID.reset(token)
+
+
+def _kind(error: BaseException) -> str:
+    return type(error).__name__
+
+
+def _where(error: BaseException) -> str:
+    """The deepest line of Digilog's own code the failure went through."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        path = Path(frame.filename)
+        if path.is_relative_to(_ROOT) and ".venv" not in path.parts:
+            return f"{path.relative_to(_ROOT)}:{frame.lineno}"
+    return "a library"
+
+
+# ---------------------------------------------------------------- Slack
+
+
+def slack_refusal(secret: str, headers: Any, body: bytes, now: float | None = None) -> str | None:
+    """Why a Slack request is not Slack's (None: it is), checked on the raw bytes.
+
+    The reason names the header at fault, never the body or a header's value."""
+    stamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    if not stamp or not signature:
+        return "unsigned"
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        return "timestamp is not a number"
+    if abs((time.time() if now is None else now) - int(stamp)) > MAX_SIGNATURE_AGE_SECONDS:
+        return "timestamp too old or in the future"
+    expected = (
+        "v0="
+        + hmac.new(
+            secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256
+        ).hexdigest()
+    )
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+        return "signature does not match"
+    return None
+
+
+def slack_body_problem(body: bytes, content_type: str) -> str | None:
+    """Why a signed Slack body cannot be handed to bolt (None: it can)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    if content_type.startswith("application/json"):
+        return depth_problem(text)
+    # A form: a slash command's fields, or an interaction's JSON in `payload`.
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if name == "payload" and (problem := depth_problem(value)):
+            return problem
+    return None
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def depth_problem(text: str) -> str | None:
+    """None when the JSON text nests no deeper than MAX_JSON_DEPTH (brackets in strings
+    do not count); it may still not be JSON."""
+    if "{" not in text and "[" not in text:
+        return None
+    outside_strings = "".join(text.split('"')[::2]) if '\\"' not in text else _unquoted(text)
+    brackets = outside_strings.translate(_BRACKETS)
+    steps = (1 if c == "(" else -1 for c in brackets if c in "()")
+    if max(accumulate(steps), default=0) > MAX_JSON_DEPTH:
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+    return None
+
+
+def _unquoted(text: str) -> str:
+    """The text with its JSON strings (escaped quotes and all) left out."""
+    out: list[str] = []
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def load_json(body: bytes) -> Any:
+    """The body as JSON, its nesting bounded; Malformed otherwise."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Malformed("not UTF-8") from error
+    if problem := depth_problem(text):
+        raise Malformed(problem)
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise Malformed("not JSON") from error

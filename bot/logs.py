@@ -1,0 +1,155 @@
+"""Logging: plain lines or one JSON object per line, each with the id of the request
+it serves, from the edge through the work after the ack to the calls that go out.
+
+The request id lives in a context variable: set by the edge middleware, copied into a
+queued job by `carrying_request_id`, and read by a filter on every handler, so any
+logger's record carries it without passing it around.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from types import SimpleNamespace
+from typing import Literal
+
+import aiohttp
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+# A caller's own id (a proxy's X-Request-Id) is kept only when it cannot carry anything
+# else into the log: a short run of plain characters.
+_GIVEN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+Format = Literal["text", "json"]
+TEXT_FORMAT = "%(levelname)s %(name)s%(request_tag)s: %(message)s"
+
+log = logging.getLogger(__name__)
+
+
+def new_request_id(given: str | None = None) -> str:
+    if given is not None and _GIVEN_ID.fullmatch(given):
+        return given
+    return secrets.token_hex(8)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every record with the request id in force (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = REQUEST_ID.get()
+        record.request_id = request_id
+        record.request_tag = f" [{request_id}]" if request_id else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One object per line: time (UTC), level, logger, message, request id, and for a
+    failure the exception's type and traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = record.exc_info[0].__name__
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: str, format: Format) -> None:
+    """Set up the root logger for a command or server: as logging.basicConfig, left as it
+    is when someone else (a test's log capture) has set it up; ours is replaced."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if getattr(h, "digilog", False)]
+    if len(ours) == len(root.handlers):
+        for old in ours:
+            root.removeHandler(old)
+        handler = logging.StreamHandler()
+        handler.addFilter(RequestIdFilter())
+        formatter = JsonFormatter() if format == "json" else logging.Formatter(TEXT_FORMAT)
+        handler.setFormatter(formatter)
+        handler.digilog = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.setLevel(level)
+    # Alembic narrates every start at INFO; only its warnings are news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # and APScheduler every job
+    # At DEBUG slack_sdk logs every response body, the OAuth access token's too; and
+    # bolt logs a request body whose signature it refused (bot/edge.py refuses those
+    # before bolt sees them, but a body must never reach a log line however it came).
+    logging.getLogger("slack_sdk").setLevel(logging.INFO)
+    logging.getLogger("slack_bolt").setLevel(logging.INFO)
+    # At DEBUG aiosqlite logs every statement with its parameters: people's texts.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+
+
+def carrying_request_id(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """The job, run later by a worker, under the id of the request that queued it."""
+    request_id = REQUEST_ID.get()
+    if request_id is None:
+        return job
+
+    async def carried() -> None:
+        token = REQUEST_ID.set(request_id)
+        try:
+            await job()
+        finally:
+            REQUEST_ID.reset(token)
+
+    return carried
+
+
+def outgoing_calls() -> aiohttp.TraceConfig:
+    """Logs each call Digilog makes (method, host, status, milliseconds; never a path or
+    a body, which name people and hold texts) under the request id in force."""
+    trace = aiohttp.TraceConfig()
+
+    async def started(
+        _session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        _params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        context.started = time.monotonic()
+
+    async def ended(
+        _session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestEndParams,
+    ) -> None:
+        elapsed = (time.monotonic() - getattr(context, "started", time.monotonic())) * 1000
+        log.debug(
+            "outgoing %s %s: %d in %.0f ms",
+            params.method,
+            params.url.host,
+            params.response.status,
+            elapsed,
+        )
+
+    async def failed(
+        _session: aiohttp.ClientSession,
+        _context: SimpleNamespace,
+        params: aiohttp.TraceRequestExceptionParams,
+    ) -> None:
+        log.debug(
+            "outgoing %s %s failed: %s",
+            params.method,
+            params.url.host,
+            type(params.exception).__name__,
+        )
+
+    trace.on_request_start.append(started)
+    trace.on_request_end.append(ended)
+    trace.on_request_exception.append(failed)
+    return trace
