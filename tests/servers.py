@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestServer
+from microsoft_agents.hosting.core.authorization.jwt.jwt_token_validator import (
+    JwtTokenValidator,
+)
 
 from bot.settings import Settings
 from bot.web import create_app
@@ -57,6 +60,10 @@ def serve_settings(
 @asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[TestServer]:
     """The app of `digilog serve` listening on loopback (a free port) until the block ends."""
+    # The Agents SDK keeps one JWKS client per key URL for the whole process, with the keys
+    # it fetched. A test's fake connector serves its keys on a fresh port that an earlier
+    # test's server may have had, so a kept client would answer with another fake's keys.
+    JwtTokenValidator._jwk_client_manager._cache.clear()
     server = TestServer(create_app(settings), host="127.0.0.1")
     await server.start_server()
     try:
