@@ -722,9 +722,8 @@ def event_ics(context: Context, entry: CalendarEntry) -> FileMessage:
 
 async def event_button(context: Context, action_id: str) -> list[Outgoing]:
     """`event:<cohort>:register|cancel|ics:<event>`."""
-    _, cohort_id, verb, key = [*action_id.split(":", 3), "", "", ""][:4]
-    if str(context.require_cohort().id) != cohort_id:
-        raise Refusal(context.t("That button belongs to another cohort."))
+    # The cohort in the id is checked before this runs (`same_cohort` below).
+    _, _, verb, key = [*action_id.split(":", 3), "", "", ""][:4]
     args = Args(key, set(), {})
     if verb == "register":
         return await register(context, args)
@@ -854,6 +853,7 @@ FEATURE = Feature(
             "register, cancel, calendar file",
             event_button,
             "this cohort's event",
+            same_cohort=True,
         ),
     ),
     steps=(

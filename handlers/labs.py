@@ -465,9 +465,8 @@ def session_ics(context: Context, chosen: Chosen) -> FileMessage:
 
 async def choice(context: Context, action_id: str) -> list[Outgoing]:
     """`lab:<cohort>:signup|ics|cancel:<lab>:<n>`: the catalogue, a confirmation, the home page."""
-    _, cohort_id, verb, lab, number = [*action_id.split(":"), "", "", "", ""][:5]
-    if str(context.require_cohort().id) != cohort_id:
-        raise Refusal(context.t("That button belongs to another cohort."))
+    # The cohort in the id is checked before this runs (`same_cohort` below).
+    _, _, verb, lab, number = [*action_id.split(":"), "", "", "", ""][:5]
     args = Args(f"{lab} {number}", set(), {})
     if verb == "signup":
         return await sign_up(context, args)
@@ -578,7 +577,12 @@ FEATURE = Feature(
     ),
     buttons=(
         ButtonKind(
-            "lab", Access.member, "sign up, cancel, calendar file", choice, "this cohort's lab"
+            "lab",
+            Access.member,
+            "sign up, cancel, calendar file",
+            choice,
+            "this cohort's lab",
+            same_cohort=True,
         ),
     ),
     deliveries={LAB_TOMORROW: _compose_reminder},
