@@ -106,6 +106,7 @@ BUTTONS: tuple[Act, ...] = (
     Act("survey", Access.participant, "“Answer” a survey", "this cohort's, open"),
     Act("nudge", Access.facilitator, "send a previewed nudge", "this cohort's; sent once"),
     Act("pair", Access.facilitator, "announce previewed learning buddies", "this cohort's; once"),
+    Act("outbox", Access.facilitator, "who missed a delivery; send it again", "this cohort's"),
     Act("join", Access.anyone, "join as someone of an organisation", "this cohort's channel"),
     Act("forget", Access.anyone, "erase one's data (after `forget`)", "only the person named"),
 )

@@ -163,11 +163,11 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("schedule",),
-        N_("schedule [--all]"),
+        N_("schedule [--all] [--names]"),
         N_("What is coming up: themes, workshops, digilogs, quizzes, meetings, labs."),
         Access.member,
         schedule.show,
-        flags=("all",),
+        flags=("all", "names"),
     ),
     Command(
         ("quiz",), N_("quiz [number]"), N_("Take a theme's quiz."), Access.member, quiz.take_quiz

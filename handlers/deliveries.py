@@ -21,7 +21,7 @@ from handlers.labs import LAB_TOMORROW
 from handlers.programme_file import Programme, localise
 from handlers.progress import done_by
 from handlers.quiz import QuizAction, quiz_announcement
-from handlers.schedule import when_text, where_spans
+from handlers.schedule import OUTAGE_DELAYED, OUTAGE_OVER, outage_notice, when_text, where_spans
 from handlers.steps import AD_HOC, NUDGE_TASKS, Audience, DueStep, Task, deadline, step_of
 from handlers.themes import RECEIPT_PREFIX, theme_post
 from handlers.vocabulary import (
@@ -139,6 +139,13 @@ async def compose(
         return Send(relayed)
     if delivery.kind in (ALERT_PAUSED, ALERT_UNREACHABLE):
         return await _alert(repos, cohort, delivery)
+    if delivery.kind in (OUTAGE_DELAYED, OUTAGE_OVER):
+        told = await outage_notice(repos, cohort, delivery)
+        if isinstance(told, str):
+            return Drop(told)
+        facilitator = await repos.people.get(delivery.person_id or 0)
+        assert facilitator is not None
+        return Send(Outgoing(address_of(facilitator), told))
     if delivery.kind == retention.NOTICE:
         notice = await retention.notice(repos, cohort, delivery)
         return Drop("nobody to tell") if notice is None else Send(notice)
@@ -392,7 +399,7 @@ async def _alert_facilitators(
 async def unreachable(repos: Repositories, delivery: Delivery, now: datetime) -> None:
     """The platform cannot write to the person a delivery was for: no more nudges to them
     until they use Digilog again, and the cohort's facilitators hear of it once."""
-    if delivery.person_id is None or delivery.kind in (ALERT_PAUSED, ALERT_UNREACHABLE):
+    if delivery.person_id is None or delivery.kind.startswith("alert_"):
         return
     person = await repos.people.get(delivery.person_id)
     cohort = await repos.cohorts.by_id(delivery.cohort_id)
@@ -520,4 +527,51 @@ async def _digilog_of(
         await channels.thread_on(repos, cohort, run, person.platform, person.workspace)
         if run
         else None
+    )
+
+
+# ---------------------------------------------------------------- outages
+
+
+async def outage_begun(
+    repos: Repositories, delivery: Delivery, trouble: str, since: datetime, now: datetime
+) -> None:
+    """An outage has kept a step's rows from going out for a while: its facilitators are
+    told, once per step (whichever sender notices first)."""
+    if delivery.step is None or delivery.kind.startswith("alert_"):
+        return  # an alert about an alert would only wait behind the same outage
+    news = await repos.deliveries.outage_begun(
+        delivery.cohort_id, delivery.step, delivery.kind, trouble, since, now
+    )
+    if news:
+        await _tell_facilitators(repos, delivery.cohort_id, delivery.step, OUTAGE_DELAYED, now)
+
+
+async def outages_over(repos: Repositories, now: datetime) -> int:
+    """Steps an outage delayed whose rows have all gone (or are no longer held up): their
+    facilitators are told that it is over. Returns how many steps recovered."""
+    recovered = 0
+    for outage in await repos.deliveries.open_outages():
+        if await repos.deliveries.in_trouble(outage.cohort_id, outage.step):
+            continue
+        outage.recovered_at = now
+        await _tell_facilitators(repos, outage.cohort_id, outage.step, OUTAGE_OVER, now)
+        recovered += 1
+    return recovered
+
+
+async def _tell_facilitators(
+    repos: Repositories, cohort_id: int, step: str, kind: str, now: datetime
+) -> None:
+    facilitators = await repos.people.members(cohort_id, Role.facilitator)
+    await repos.deliveries.add(
+        Planned(
+            key=f"{kind}:c{cohort_id}:{step}:f{f.person.id}",
+            cohort_id=cohort_id,
+            kind=kind,
+            due_at=now,
+            person_id=f.person.id,
+            detail={"step": step},
+        )
+        for f in facilitators
     )

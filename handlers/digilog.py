@@ -19,6 +19,7 @@ from handlers import (
     people,
     personal_data,
     quiz,
+    schedule,
     surveys,
     themes,
 )
@@ -181,6 +182,8 @@ class Digilog:
             return await quiz.choice(context, action)
         if kind == "nudge":
             return await nudges.confirm(context, action_id)
+        if kind == schedule.OUTBOX_PREFIX:
+            return await schedule.outbox_choice(context, action_id)
         if kind == "pair":
             _of_this_cohort(context, action_id)
             return await buddies.announce(context, action_id)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.calendar_file import check_entries
 from handlers.context import Args, Context, Refusal
-from handlers.i18n import N_, Translator
+from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Programme, localise
 from handlers.progress import missing
 from handlers.steps import future_steps
-from handlers.vocabulary import Message, MessageBuilder, Outgoing, Span
-from storage.models import CalendarEntry, Cohort, DeliveryState
+from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span
+from storage.deliveries import Tally
+from storage.models import CalendarEntry, Cohort, Delivery, DeliveryState
 from storage.unit import Repositories
 
 EVENT_LABELS = {
@@ -115,7 +116,15 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
     )
     if context.is_facilitator:
         message = await with_deliveries(
-            context.repos, cohort, context.t, context.zone, message, entries, now
+            context.repos,
+            cohort,
+            context.t,
+            context.zone,
+            message,
+            entries,
+            now,
+            names="names" in args.flags,
+            buttons=True,
         )
     return [context.reply(message)]
 
@@ -185,8 +194,12 @@ async def with_deliveries(
     message: Message,
     entries: list[CalendarEntry],
     now: datetime,
+    *,
+    names: bool = False,
+    buttons: bool = False,
 ) -> Message:
-    """What facilitators also need: who will be nudged when, and what could not be sent."""
+    """What facilitators also need: who will be nudged when, what is waiting and what
+    could not be sent, and why, in words (with the names if asked for)."""
     build = MessageBuilder(list(message.blocks))
     rows: list[tuple[Span, ...]] = []
     for due in future_steps(entries, now):
@@ -205,8 +218,230 @@ async def with_deliveries(
         build.heading(t("Nudges ahead"))
         build.bullets(rows)
         build.note(t("Each goes within the person's working hours, at most 3 a week."))
-    failed = await repos.deliveries.of_cohort(cohort.id, [DeliveryState.failed], limit=10)
-    if failed:
-        build.heading(t("Could not be sent"))
-        build.bullets(f"{when_text(d.due_at, None, zone)}  {d.kind}: {d.reason}" for d in failed)
+    await outbox_summary(repos, cohort, t, build, names=names, buttons=buttons)
+    return build.build()
+
+
+# ---------------------------------------------------------------- the outbox, for facilitators
+
+OUTBOX_PREFIX = "outbox"  # buttons: `outbox:<cohort>:names`, `outbox:<cohort>:again`
+KIND_LABELS = {
+    "theme_start": N_("Theme posts"),
+    "digilog_open": N_("Digilog openings"),
+    "digilog_close": N_("Digilog closings"),
+    "quiz_open": N_("Quiz openings"),
+    "quiz_close": N_("Quiz closings"),
+    "workshop_tomorrow": N_("Workshop reminders"),
+    "workshop_soon": N_("Workshop reminders"),
+    "meeting_tomorrow": N_("Local meeting reminders"),
+    "survey_open": N_("Survey openings"),
+    "survey_close": N_("Survey closings"),
+    "assessment_open": N_("Self-assessment openings"),
+    "assessment_close": N_("Self-assessment closings"),
+    "nudge_post": N_("Nudges to post in the digilog"),
+    "nudge_reply": N_("Nudges to reply in the digilog"),
+    "nudge_quiz": N_("Nudges to finish the quiz"),
+    "nudge_survey": N_("Nudges to answer the survey"),
+    "nudge_adhoc": N_("Nudges sent by a facilitator"),
+    "lab_tomorrow": N_("Lab reminders"),
+    "relay": N_("Posts to the cohort's other channels"),
+    "retention_notice": N_("Notices before personal data is erased"),
+    "alert_paused": N_("Alerts to facilitators"),
+    "alert_unreachable": N_("Alerts to facilitators"),
+    "alert_outage": N_("Alerts to facilitators"),
+    "alert_recovered": N_("Alerts to facilitators"),
+}
+TROUBLE_WORDS = {
+    "no_answer": N_("{platform} did not answer"),
+    "rate_limited": N_("{platform} limited the sending"),
+    "refused": N_("{platform} refused them"),
+    "unreachable": N_("{platform} cannot reach the person"),
+    "not_connected": N_("Digilog is not connected to {platform}"),
+    "expired": N_("their deadline passed before they could go out"),
+}
+OUTAGE_DELAYED = "alert_outage"
+OUTAGE_OVER = "alert_recovered"
+WAITING = (DeliveryState.pending, DeliveryState.sending)
+
+
+def kind_label(t: Translator, kind: str) -> str:
+    label = KIND_LABELS.get(kind)
+    return t(label) if label else t("Other messages")
+
+
+def trouble_words(t: Translator, trouble: str | None, platform: str) -> str:
+    words = TROUBLE_WORDS.get(trouble or "")
+    return t(words, platform=platform_name(platform)) if words else t("another reason")
+
+
+def platform_name(platform: str) -> str:
+    return {"slack": "Slack", "teams": "Teams"}.get(platform, platform.title())
+
+
+async def outbox_summary(
+    repos: Repositories,
+    cohort: Cohort,
+    t: Translator,
+    build: MessageBuilder,
+    *,
+    names: bool,
+    buttons: bool,
+) -> None:
+    """Per kind: how many wait to go out and how many failed, and why, in words."""
+    tallies = await repos.deliveries.tally(cohort.id, [*WAITING, DeliveryState.failed])
+    if not tallies:
+        return
+    by_label: dict[str, list[Tally]] = {}
+    for tally in tallies:
+        by_label.setdefault(kind_label(t, tally.kind), []).append(tally)
+    rows: list[tuple[Span, ...]] = []
+    for label, found in sorted(by_label.items()):
+        parts = []
+        waiting = [x for x in found if x.state in WAITING]
+        if waiting:
+            count = sum(x.count for x in waiting)
+            text = t.plural("{n} waiting", "{n} waiting", count)
+            parts.append(text + _why(t, waiting, cohort.platform, only_troubled=True))
+        failed = [x for x in found if x.state is DeliveryState.failed]
+        if failed:
+            count = sum(x.count for x in failed)
+            failed_text = t.plural("{n} failed", "{n} failed", count)
+            parts.append(failed_text + _why(t, failed, cohort.platform, only_troubled=False))
+        rows.append((Span(label + ": ", strong=True), Span("; ".join(parts))))
+    build.heading(t("Deliveries"))
+    build.bullets(rows)
+    failed_rows = [x for x in tallies if x.state is DeliveryState.failed]
+    if names:
+        await _names(repos, cohort, t, build)
+    if failed_rows and buttons:
+        build.choices(
+            [
+                Option(f"{OUTBOX_PREFIX}:{cohort.id}:names", t("Who missed them")),
+                Option(
+                    f"{OUTBOX_PREFIX}:{cohort.id}:again",
+                    t("Send again to those who missed it"),
+                    style="primary",
+                ),
+            ]
+        )
+    elif failed_rows:
+        build.note(t("`schedule --names` lists who missed them."))
+
+
+def _why(t: Translator, tallies: list[Tally], platform: str, *, only_troubled: bool) -> str:
+    """ " (1750: Slack did not answer)": the troubles behind the count, in words."""
+    merged: dict[str | None, int] = {}
+    for tally in tallies:
+        if tally.trouble is not None or not only_troubled:
+            merged[tally.trouble] = merged.get(tally.trouble, 0) + tally.count
+    if not merged:
+        return ""
+    words = "; ".join(
+        f"{count}: {trouble_words(t, trouble, platform)}"
+        for trouble, count in sorted(merged.items(), key=lambda kv: -kv[1])
+    )
+    return f" ({words})"
+
+
+async def _names(repos: Repositories, cohort: Cohort, t: Translator, build: MessageBuilder) -> None:
+    """Who missed what: the people behind the failed rows, and behind those that wait
+    after trouble."""
+    rows = await repos.deliveries.of_cohort(cohort.id, [DeliveryState.failed, *WAITING], limit=500)
+    lines: list[str] = []
+    for row in rows:
+        if row.state in WAITING and row.trouble is None:
+            continue  # waiting for its time, working hours or the weekly cap: not missed
+        who = await repos.people.get(row.person_id) if row.person_id else None
+        name = who.display_name if who else t("the cohort's channel")
+        state = t("failed") if row.state is DeliveryState.failed else t("waiting")
+        lines.append(
+            f"{name}: {kind_label(t, row.kind)}, {state}, "
+            f"{trouble_words(t, row.trouble, cohort.platform)}"
+        )
+    build.heading(t("Who missed them"))
+    if not lines:
+        build.para(t("Nobody: nothing failed or is held up."))
+    build.bullets(sorted(lines))
+
+
+async def outbox_choice(context: Context, action_id: str) -> list[Outgoing]:
+    """The buttons under `schedule`: the names, or sending again to those who missed it."""
+    t = context.t
+    context.require_facilitator()
+    cohort = context.require_cohort()
+    parts = action_id.split(":")
+    if len(parts) != 3 or parts[1] != str(cohort.id):
+        raise Refusal(t("That button belongs to another cohort."))
+    if parts[2] == "names":
+        build = MessageBuilder()
+        await _names(context.repos, cohort, t, build)
+        return [context.reply(build.build())]
+    if parts[2] != "again":
+        raise Refusal(t("That button no longer does anything."))
+    count = await send_again(context.repos, cohort, context.now())
+    text = (
+        t.plural(
+            "{n} message will be sent again, to those who missed it, as soon as it may.",
+            "{n} messages will be sent again, to those who missed them, as soon as they may.",
+            count,
+        )
+        if count
+        else t("Nothing failed: there is nothing to send again.")
+    )
+    return [context.reply(text)]
+
+
+SEND_AGAIN_WITHIN = 14  # days: older failures are history, not something to send now
+
+
+async def send_again(repos: Repositories, cohort: Cohort, now: datetime) -> int:
+    """Failed rows, due again now. Each keeps its key (so it still goes out at most once)
+    and its doubt (one that may have gone is looked for first); one that no longer
+    matters is dropped when its turn comes, as any row is."""
+    failed = await repos.deliveries.failed_since(cohort.id, now - timedelta(days=SEND_AGAIN_WITHIN))
+    for row in failed:
+        row.state, row.due_at, row.attempts = DeliveryState.pending, now, 0
+        row.trouble, row.trouble_since, row.claimed_by = None, None, None
+        row.reason = "sent again by a facilitator"
+    await repos.session.flush()
+    return len(failed)
+
+
+async def outage_notice(repos: Repositories, cohort: Cohort, delivery: Delivery) -> Message | str:
+    """The message to a facilitator that an outage delays a step, or that it is over;
+    a reason (str) not to send it."""
+    facilitator = await repos.people.get(delivery.person_id or 0)
+    step = str((delivery.detail or {}).get("step", ""))
+    outage = await repos.deliveries.outage(cohort.id, step)
+    if facilitator is None or facilitator.user_id is None or outage is None:
+        return "nobody to tell"
+    t = translator(facilitator.language or cohort.language)
+    zone = ZoneInfo(facilitator.timezone or cohort.timezone)
+    what = kind_label(t, outage.kind)
+    why = trouble_words(t, outage.trouble, cohort.platform)
+    since = when_text(outage.since, None, zone)
+    if delivery.kind == OUTAGE_DELAYED:
+        if outage.recovered_at is not None:
+            return "the outage was over before this could be told"
+        waiting = await repos.deliveries.in_trouble(cohort.id, step)
+        text = t(
+            "{what} are delayed: {why} since {since}. {n} wait and will go out when it "
+            "answers again; nothing is lost.",
+            what=what,
+            why=why,
+            since=since,
+            n=waiting,
+        )
+    else:
+        sent, last = await repos.deliveries.step_sent(cohort.id, step)
+        text = t(
+            "{what} are on their way again: {why} from {since}; {n} have gone out, "
+            "the last at {last}.",
+            what=what,
+            why=why,
+            since=since,
+            n=sent,
+            last=when_text(last, None, zone) if last else "–",
+        )
+    build = MessageBuilder().para(text).note(t("`schedule` shows what waits and what failed."))
     return build.build()

@@ -1,7 +1,14 @@
-"""Turning the calendar into delivery rows: whatever has fallen due and still matters."""
+"""Turning the calendar into delivery rows: whatever has fallen due and still matters.
+
+Planning is incremental: each step of each cohort, once planned, leaves a marker of what
+it was planned from (the step's time; for a nudge, also the roster). A sweep plans a step
+again only when that changed (the calendar moved it, someone joined or left), so a due
+nudge step for 2,500 people costs its rows once, not every sweep.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import datetime
 
@@ -21,7 +28,17 @@ async def plan_cohort(repos: Repositories, cohort: Cohort, now: datetime) -> int
     planned before (and perhaps sent) is not planned again.
     """
     planned: list[Planned] = []
+    marks = await repos.deliveries.planned_marks(cohort.id)
+    roster: str | None = None
     for due in due_steps(await repos.calendar.entries(cohort.id), now):
+        step = due.key(cohort.id)
+        mark = due.at.isoformat()
+        if due.step.audience is not Audience.channel:
+            roster = roster or await repos.deliveries.roster_mark(cohort.id)
+            mark += f"|{roster}"
+        if marks.get(step) == mark:
+            continue  # planned from what is still true
+        await repos.deliveries.mark_planned(cohort.id, step, mark, now)
         channel_post = Planned(
             key=due.key(cohort.id),
             cohort_id=cohort.id,
@@ -43,6 +60,10 @@ async def plan_cohort(repos: Repositories, cohort: Cohort, now: datetime) -> int
     programme = await programme_of(repos, cohort.program_id)
     for chosen in reminders_due(programme, now):
         signed_up = await repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
+        step, mark = f"{LAB_TOMORROW}:{chosen.key}", _ids_mark([p.id for p in signed_up])
+        if marks.get(step) == mark:
+            continue
+        await repos.deliveries.mark_planned(cohort.id, step, mark, now)
         planned += [
             Planned(
                 key=f"{LAB_TOMORROW}:c{cohort.id}:{chosen.key}:p{person.id}",
@@ -56,6 +77,10 @@ async def plan_cohort(repos: Repositories, cohort: Cohort, now: datetime) -> int
             for person in signed_up
         ]
     return await repos.deliveries.add(planned)
+
+
+def _ids_mark(ids: list[int]) -> str:
+    return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:32]
 
 
 async def plan_everything(store: Store, now: datetime) -> int:

@@ -36,6 +36,8 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 TABLES = (
+    "delivery_outages",
+    "planned_steps",
     "kept_figures",
     "retention",
     "audit_log",

@@ -528,8 +528,8 @@ async def test_a_refused_post_is_retried_then_shown_to_facilitators(
     assert row.state is DeliveryState.failed and row.reason == "Slack: channel_not_found"
     assert row.attempts == 3
     shown = await Chat(digilog, cohort).say("fia", "schedule")
-    assert "Could not be sent" in shown.text
-    assert "theme_start: Slack: channel_not_found" in shown.text
+    assert "Theme posts:** 1 failed (1: Console refused them)" in shown.text
+    assert "Send again to those who missed it" in shown.text
 
 
 async def test_a_nudges_button_works_in_a_direct_message_for_someone_in_two_cohorts(
