@@ -251,15 +251,16 @@ class Sender:
                 Delivered(outgoing.receipt, outgoing.to.conversation, message_id)
             )
 
-    def deadline(self, delivery: Delivery) -> datetime:
-        """Until when the row is worth trying: its own relevance, else a day."""
-        return delivery.relevant_until or (delivery.created_at + NO_DEADLINE)
+    def deadline(self, delivery: Delivery, now: datetime) -> datetime:
+        """Until when the row is worth trying: its own relevance, else a day from its
+        first trouble."""
+        return delivery.relevant_until or ((delivery.trouble_since or now) + NO_DEADLINE)
 
     async def _retry(self, delivery: Delivery, reason: str, maybe_sent: bool, trouble: str) -> None:
         now = self.clock.now()
         ceiling = min(FIRST_RETRY * 2 ** min(delivery.attempts - 1, 20), LONGEST_RETRY)
         wait = ceiling * (0.5 + self.jitter() / 2)
-        if now + wait >= self.deadline(delivery):
+        if now + wait >= self.deadline(delivery, now):
             await self._fail(delivery, f"{reason} (tried until its deadline)", trouble)
             return
         log.warning("delivery %s: %s; trying again in %s", delivery.key, reason, wait)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
@@ -427,4 +427,6 @@ def _troubled(trouble: str | None, now: datetime | None) -> dict[str, Any]:
     if trouble is None:
         return {}
     since = now or utcnow()
-    return {"trouble": trouble, "trouble_since": func.coalesce(Delivery.trouble_since, since)}
+    # Typed, so that the column's UTC conversion applies to it as to any other value.
+    stamp = literal(since, type_=Delivery.__table__.c.trouble_since.type)
+    return {"trouble": trouble, "trouble_since": func.coalesce(Delivery.trouble_since, stamp)}

@@ -19,7 +19,8 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
-from bot.slack.courier import SlackCourier, courier_client
+from bot.pace import Pacer
+from bot.slack.courier import SlackCourier, courier_client, slack_limits
 from handlers.admin import load_calendar
 from handlers.digilog import Digilog
 from handlers.humane import WorkingHours, cap_frees_at, holiday_name, next_humane_time
@@ -104,7 +105,9 @@ def sender_for(
     async def client_for(workspace: str) -> AsyncWebClient:
         return client
 
-    courier = SlackCourier(client_for, posts_per_second=1000, per_channel_seconds=0)
+    # No outage hold between the test's steps: its clock, not the wall's, moves them.
+    pacer = Pacer(slack_limits(1000, per_channel_seconds=0), outage_first=0.0)
+    courier = SlackCourier(client_for, posts_per_second=1000, pacer=pacer)
     return Sender(store, digilog, courier, clock, worker=worker)
 
 
