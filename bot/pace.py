@@ -38,7 +38,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 OUTAGE_FIRST = 1.0  # the first hold after the platform did not answer, in seconds
-OUTAGE_CAP = 30.0  # the longest: an outage is probed at least this often
+OUTAGE_CAP = 10.0  # the longest: an outage is probed at least this often
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Busy(TryLater):
     """The lane is held or full for longer than the caller would wait; nothing was sent."""
 
     def __init__(self, seconds: float, reason: str, *, outage: bool = False) -> None:
-        super().__init__(seconds, reason, NO_ANSWER if outage else RATE_LIMITED)
+        super().__init__(seconds, reason, NO_ANSWER if outage else RATE_LIMITED, whole=outage)
         self.outage = outage
 
 

@@ -36,12 +36,21 @@ class TryLater(Exception):
     """The platform said not now (Slack: 429 with Retry-After); nothing was sent."""
 
     def __init__(
-        self, seconds: float, reason: str = "rate limited", trouble: str = RATE_LIMITED
+        self,
+        seconds: float,
+        reason: str = "rate limited",
+        trouble: str = RATE_LIMITED,
+        *,
+        whole: bool = False,
     ) -> None:
         super().__init__(reason)
         self.seconds = seconds
         self.reason = reason
         self.trouble = trouble
+        # Everything to that workspace or tenant waits (an outage, a throttle on posting),
+        # not only this call's lane (a lookup's): the sender then leaves the cohort's other
+        # rows alone meanwhile.
+        self.whole = whole
 
 
 class Refused(Exception):

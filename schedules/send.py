@@ -187,7 +187,8 @@ class Sender:
         except TryLater as later:
             # Not now (a throttle, our own pacing, an outage before anything left): later,
             # same row, not a failed attempt. A row in doubt stays so unless it was looked up.
-            self._hold(claimed.cohort_id, later.seconds)
+            if later.whole:
+                self._hold(claimed.cohort_id, later.seconds)
             async with self.store.transaction() as repos:
                 await repos.deliveries.postpone(
                     claimed.id,

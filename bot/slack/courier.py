@@ -178,7 +178,12 @@ class SlackCourier:
 
         Raises Busy (not sent: a lane held or full), TryLater (429, not sent),
         OutcomeUnknown (no answer or 5xx: it may have been done), Refused."""
-        await self.pacer.turn(workspace, lanes, self.longest_wait, "Slack: paced")
+        try:
+            await self.pacer.turn(workspace, lanes, self.longest_wait, "Slack: paced")
+        except Busy as busy:
+            # Posting is what waits (not only a lookup): every row of the workspace waits.
+            busy.whole = busy.whole or lanes[0][0] == POST
+            raise
         try:
             async with asyncio.timeout(self.request_seconds):
                 response = await call()
@@ -188,7 +193,9 @@ class SlackCourier:
                 self.pacer.answered(workspace)
                 seconds = float(error.response.headers.get("Retry-After", 1))
                 self.pacer.retry_after(retry_lane, seconds)
-                raise TryLater(seconds, "Slack: ratelimited") from error
+                raise TryLater(
+                    seconds, "Slack: ratelimited", whole=retry_lane[0] == POST
+                ) from error
             answer = error.response.data
             if status >= 500 or not isinstance(answer, dict) or not answer:
                 held = self.pacer.no_answer(workspace)

@@ -246,7 +246,9 @@ class TeamsCourier:
             self.pacer.answered(tenant)
             seconds = error.retry_after if error.retry_after is not None else 1.0
             self._throttle(tenant, conversation, seconds)
-            raise TryLater(seconds, f"Teams: throttled (429), {seconds:g} s") from error
+            raise TryLater(
+                seconds, f"Teams: throttled (429), {seconds:g} s", whole=conversation is None
+            ) from error
         if status in PASSING:
             # The service is struggling: hold the tenant a while, as for a dropped call.
             if status != 412:
