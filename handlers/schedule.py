@@ -324,7 +324,7 @@ async def outbox_summary(
                 ),
             ]
         )
-    elif failed_rows:
+    elif failed_rows and not names:
         build.note(t("`schedule --names` lists who missed them."))
 
 

@@ -34,6 +34,7 @@ from storage.deliveries import Planned
 from storage.models import Cohort, Delivery, DeliveryState, PlannedStep, Role
 from storage.unit import Store
 from tests.chat import Chat
+from tests.conftest import run_digilog
 from tests.slack_fake import FakeSlack
 from tests.teams_fake import ACCESS_TOKEN, APP_ID, TENANT, FakeConnector, teams_cohort
 from tests.test_schedules import (
@@ -479,3 +480,21 @@ async def test_teams_429_502_and_a_dropped_connection_each_row_once(
     assert [r.state for r in rows] == [DeliveryState.sent] * 2
     assert len(bot_connector.posted("a:29:anna")) == 1
     assert len(bot_connector.posted("a:29:bjorn")) == 1
+
+
+async def test_the_cli_schedule_shows_what_failed_and_who_missed_it(
+    store: Store,
+    cohort: Cohort,
+    running: Programme,
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+    await three_nudges_queued(store, cohort, Digilog(store), running, tmp_path)
+    running.slack.fail("chat.postMessage", error="user_not_found", times=2)
+    await running.at(running.clock.moment)
+    shown = await asyncio.to_thread(
+        run_digilog, database_url, tmp_path, "schedule", "show", cohort.key, "--names"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Nudges sent by a facilitator:** 2 failed (2: Console refused them)" in shown.stdout
+    assert "Anna Lindqvist: Nudges sent by a facilitator, failed, Console refused" in shown.stdout
