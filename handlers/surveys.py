@@ -711,4 +711,10 @@ FEATURE = Feature(
     ),
     steps=tuple(channel_step(kind) for kind in _OPENING_AND_CLOSING),
     deliveries=dict.fromkeys(_OPENING_AND_CLOSING, _compose_opening_or_closing),
+    labels={
+        "survey_open": N_("Survey openings"),
+        "survey_close": N_("Survey closings"),
+        "assessment_open": N_("Self-assessment openings"),
+        "assessment_close": N_("Self-assessment closings"),
+    },
 )
