@@ -372,7 +372,12 @@ def _target(outgoing: Outgoing) -> tuple[str, str, str | None]:
     """Workspace, channel and thread; a person is written to by user id."""
     match outgoing.to:
         case ToConversation(conversation=conversation):
+            if conversation.thread_id == "":
+                # A thread whose first message's id was lost: an empty thread_ts would put
+                # the reply in the channel instead.
+                raise Refused("Slack: the thread's first message id is unknown", permanent=True)
             return conversation.workspace, conversation.conversation_id, conversation.thread_id
         case ToPerson(workspace=workspace, user_id=user_id):
             return workspace, user_id, None
-    raise ValueError(f"a scheduled delivery cannot go to {type(outgoing.to).__name__}")
+    # A refusal the sender records, not an error that would leave the row to its lease.
+    raise Refused(f"a scheduled delivery cannot go to {type(outgoing.to).__name__}", permanent=True)

@@ -58,7 +58,7 @@ from bot.teams.connector import Connector, ConnectorError
 from bot.teams.messenger import activity_of
 from bot.teams.translate import PLATFORM
 from handlers.i18n import translator
-from handlers.vocabulary import FileMessage, Outgoing, ToConversation, ToPerson
+from handlers.vocabulary import Message, Outgoing, ToConversation, ToPerson
 from schedules.courier import NO_ANSWER, OutcomeUnknown, Refused, Sent, TryLater
 from storage.unit import Repositories, Store
 
@@ -125,8 +125,10 @@ class TeamsCourier:
         self._throttled: dict[str, str] = {}
 
     async def send(self, key: str, outgoing: Outgoing) -> Sent:
-        if isinstance(outgoing.message, FileMessage):
-            raise Refused("Teams: files are not scheduled", permanent=True)
+        if not isinstance(outgoing.message, Message):
+            # A form would draw as a card all the same; no schedule sends one (nor do the
+            # other couriers).
+            raise Refused("Teams: only messages are scheduled, not forms or files", permanent=True)
         await self._token()
         route = await self._route(outgoing)
         activity = activity_of(outgoing.message, translator(route.language))
