@@ -192,6 +192,8 @@ class Digilog:
             return await labs.choice(context, action_id)
         if kind == personal_data.PREFIX:
             return await personal_data.forget_choice(context, action_id)
+        if kind == "join" and (cohort_id := _cohort_of(action_id)) is not None:
+            await people.cohort_of_join_button(context, cohort_id)
         if kind in ("reflect", "join", "survey"):
             # `reflect:<cohort>:<theme>` on a theme post, `join:<cohort>:<organisation>`,
             # `survey:<cohort>:theme:3` when a survey opens.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import audit, retention
+from handlers import audit, channels, retention
 from handlers.context import Args, Context, Refusal, known_zone
 from handlers.i18n import N_, SUPPORTED, translator
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
@@ -23,6 +23,24 @@ async def find_organisation(context: Context, wanted: str) -> Organisation:
             choices=", ".join(f"{o.key} ({context.local(o.name)})" for o in organisations),
         )
     )
+
+
+async def cohort_of_join_button(context: Context, cohort_id: int) -> None:
+    """An organisation button carries its cohort: pressed where the cohort cannot be told
+    from the conversation (Teams shows it in the person's chat with Digilog), it is the
+    button's, if that cohort meets on the platform and workspace the person is in."""
+    if context.cohort is not None:
+        return
+    cohort = await context.repos.cohorts.by_id(cohort_id)
+    here = (context.actor.platform, context.actor.workspace)
+    if cohort is None or not any(
+        (c.conversation.platform, c.conversation.workspace) == here
+        for c in await channels.channels_of(context.repos, cohort)
+    ):
+        raise Refusal(context.t("That button no longer does anything."))
+    context.cohort = cohort
+    if context.person is not None:
+        context.member = await context.repos.people.member(cohort.id, context.person.id)
 
 
 async def join(context: Context, args: Args) -> list[Outgoing]:

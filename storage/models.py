@@ -522,3 +522,17 @@ class KeptFigure(Base):
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     kept_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OfferedFile(Base):
+    """A file Digilog offered a Teams user with a file consent card, kept until they accept
+    or decline it (Teams then gives the address to upload it to), or until it expires."""
+
+    __tablename__ = "offered_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, in the card
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -15,6 +15,7 @@ from storage.calendar import CalendarRepository
 from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
 from storage.labs import LabRepository
+from storage.offered_files import OfferedFileRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.programs import ProgramRepository
 from storage.quizzes import QuizRepository
@@ -42,6 +43,7 @@ class Repositories:
     addresses: AddressRepository
     audit: AuditRepository
     retention: RetentionRepository
+    offered_files: OfferedFileRepository
 
 
 class Store:
@@ -70,4 +72,5 @@ class Store:
                 addresses=AddressRepository(session),
                 audit=AuditRepository(session),
                 retention=RetentionRepository(session),
+                offered_files=OfferedFileRepository(session),
             )

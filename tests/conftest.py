@@ -36,6 +36,7 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 TABLES = (
+    "offered_files",
     "kept_figures",
     "retention",
     "audit_log",
