@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from bot.teams.cards import shown_values
 from bot.teams.connector import ConnectorError
-from bot.teams.files import answer_consent
+from bot.teams.files import answer_consent, on_loopback
 from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
 from bot.teams.translate import (
     PLATFORM,
@@ -146,7 +146,9 @@ class TeamsAdapter:
             where,
             value,
             translator(where.language),
-            loopback_ok=bool(self.auth.ANONYMOUS_ALLOWED),
+            # Plain http on loopback only where Teams itself is on loopback (the Agents
+            # Playground, the tests' fake): OneDrive is https.
+            loopback_ok=on_loopback(where.service_url),
         )
         if answer is not None:
             try:

@@ -51,18 +51,21 @@ def consent_card(file: FileMessage, file_id: str, t: Translator) -> dict[str, An
     }
 
 
+def on_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _upload_allowed(url: str, *, loopback_ok: bool) -> bool:
-    """Only https (OneDrive's), or loopback where Digilog itself runs on loopback only (the
-    Agents Playground, the tests): the bytes are someone's personal data."""
+    """Only https (OneDrive's), or plain http on loopback when `loopback_ok`: the bytes are
+    someone's personal data."""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return True
-    if parts.scheme != "http" or not loopback_ok or not parts.hostname:
-        return False
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return parts.hostname == "localhost"
+    return parts.scheme == "http" and loopback_ok and on_loopback(url)
 
 
 async def answer_consent(

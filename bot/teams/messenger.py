@@ -119,12 +119,10 @@ class Messenger:
                 log.error("Teams refused %s: %s", type(item.to).__name__, error)
         missed = {u: n for u, n in tally.missed.items() if u != where.user_id}
         if missed:
-            note = t.plural(
-                "{n} of {total} people could not be reached in Teams, as they have not opened "
-                "Digilog there: {names}. They get nothing from Digilog until they do.",
-                "{n} of {total} people could not be reached in Teams, as they have not opened "
-                "Digilog there: {names}. They get nothing from Digilog until they do.",
-                len(missed),
+            note = t(
+                "Not reached in Teams: {n} of {total} people ({names}). They have not opened "
+                "Digilog there, and get nothing from it until they do.",
+                n=len(missed),
                 total=len(tally.tried),
                 names=", ".join(sorted(missed.values())),
             )
