@@ -15,6 +15,7 @@ from handlers.vocabulary import (
     MessageBuilder,
     Option,
     Outgoing,
+    Span,
 )
 from storage.models import Cohort, Role, ThemeRun
 
@@ -202,6 +203,8 @@ async def choice(context: Context, action: QuizAction) -> list[Outgoing]:
         lead.note(t("You have already answered that question; your first answer counts."))
     else:
         correct = [context.local(o.text) for o in question.options if o.correct]
+        # The question stays above its answer where the question's message is replaced.
+        lead.para(Span(context.local(question.text), strong=True))
         if answer.correct:
             lead.para(t("✅ Right!"))
         else:

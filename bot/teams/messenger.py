@@ -19,6 +19,7 @@ import html
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from bot.teams.cards import CARD_BYTES, card, card_size, form_card, image
 from bot.teams.chats import personal_chat
@@ -66,7 +67,17 @@ def activity_of(content: Message | Form, t: Translator) -> dict[str, Any]:
 def card_of(content: Message | Form, t: Translator) -> dict[str, Any]:
     if isinstance(content, Form):
         return form_card(content, placeholder=t("Choose"), required=t("Please fill this in."))
-    return card(content)
+    return card(content, link_to=message_link)
+
+
+def message_link(where: Conversation) -> str | None:
+    """A Teams deep link to a channel message (a theme's post, its thread): opens it in the
+    Teams client of whoever follows it, if they are in the team."""
+    if where.platform != PLATFORM or not where.thread_id:
+        return None
+    channel = quote(where.conversation_id, safe="")
+    query = urlencode({"tenantId": where.workspace, "parentMessageId": where.thread_id})
+    return f"https://teams.microsoft.com/l/message/{channel}/{where.thread_id}?{query}"
 
 
 def _summary(content: Message | Form) -> str:
@@ -150,7 +161,12 @@ class Messenger:
             None,
         )
         if mine is None:
-            clicked.give(_banner(t("Done.")))
+            files = any(isinstance(item.message, FileMessage) for item in outgoing)
+            clicked.give(
+                _banner(
+                    t("The file is offered in your chat with Digilog.") if files else t("Done.")
+                )
+            )
             return outgoing
         first = outgoing[mine].message
         assert not isinstance(first, FileMessage)
