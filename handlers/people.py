@@ -37,7 +37,7 @@ async def cohort_of_join_button(context: Context, cohort_id: int) -> None:
         (c.conversation.platform, c.conversation.workspace) == here
         for c in await channels.channels_of(context.repos, cohort)
     ):
-        raise Refusal(context.t("That button no longer does anything."))
+        return  # not a cohort of this workspace: refused as any button outside its cohort
     context.cohort = cohort
     if context.person is not None:
         context.member = await context.repos.people.member(cohort.id, context.person.id)
