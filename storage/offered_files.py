@@ -46,14 +46,6 @@ class OfferedFileRepository:
             await self._session.flush()
         return found
 
-    async def forget_person(self, workspace: str, user_id: str) -> int:
-        result = await self._session.execute(
-            delete(OfferedFile).where(
-                OfferedFile.workspace == workspace, OfferedFile.user_id == user_id
-            )
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
-
     async def forget_before(self, moment: datetime) -> int:
         """Offers nobody answered: a person's data is not kept for a card they ignored."""
         result = await self._session.execute(

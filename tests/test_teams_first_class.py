@@ -5,6 +5,7 @@ fake Bot Connector (and its fake OneDrive upload endpoint)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -59,6 +60,14 @@ async def test_an_organisation_button_in_the_personal_chat_joins_its_cohort(team
     assert await teams.say("29:cia", "join") == 200
     offer = teams.connector.cards("a:29:cia")[-1]  # the buttons come in her own chat
     umea = next(b for b in buttons(offer) if b["data"]["action_id"].endswith(":umea"))
+    # The button says which channel it was asked for in; without that, the personal chat
+    # names no cohort, and a button of a cohort not yet hers does nothing there.
+    assert umea["data"]["asked_in"] == CHANNEL
+    bare = {k: v for k, v in umea["data"].items() if k != "asked_in"}
+    status, refused = await teams.execute("29:cia", bare, personal=True)
+    assert status == 200 and "cohort" in json.dumps(refused)
+    async with teams.store.transaction() as repos:
+        assert await repos.people.by_account("teams", TENANT, "29:cia") is None
     status, answer = await teams.execute("29:cia", umea["data"], personal=True)
     assert status == 200
     # The card she clicked now says what happened, its buttons gone.
@@ -247,6 +256,21 @@ async def test_an_export_arrives_through_the_file_consent_flow(teams: Teams) -> 
     # Accepting again sends nothing twice.
     await teams.invoke(accepted)
     assert len(teams.connector.uploads) == 1
+
+
+async def test_a_file_never_accepted_goes_when_its_person_is_erased(teams: Teams) -> None:
+    assert await teams.send(teams.activity("29:anna", text="mydata", personal=True)) == 200
+    assert await teams.count(OfferedFile) == 1
+    assert await teams.send(teams.activity("29:anna", text="forget", personal=True)) == 200
+    [erase_all] = [
+        b["data"]
+        for card in teams.connector.cards("a:29:anna")
+        for b in buttons(card)
+        if b["data"]["action_id"].endswith(":all")
+    ]
+    status, _ = await teams.execute("29:anna", erase_all, personal=True)
+    assert status == 200
+    assert await teams.count(OfferedFile) == 0
 
 
 # ---------------------------------------------------------------- buddies, the unreachable

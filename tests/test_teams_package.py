@@ -108,7 +108,7 @@ def test_the_bot_is_the_app(manifest: dict[str, Any]) -> None:
     (bot,) = manifest["bots"]
     assert manifest["id"] == bot["botId"] == manifest["webApplicationInfo"]["id"] == BOT_ID
     assert bot["scopes"] == ["team", "groupChat", "personal"]
-    assert bot["supportsFiles"] is False
+    assert bot["supportsFiles"] is True
     assert bot["isNotificationOnly"] is False
     assert manifest["name"]["short"] == "Digilog"
     assert manifest["localizationInfo"]["defaultLanguageTag"] == "en-us"

@@ -263,7 +263,7 @@ def manifest_and_swedish(
             {
                 "botId": bot_id,
                 "scopes": ["team", "groupChat", "personal"],
-                "supportsFiles": False,
+                "supportsFiles": True,  # the file consent flow (bot/teams/files.py)
                 "isNotificationOnly": False,
                 "commandLists": command_lists,
             }
