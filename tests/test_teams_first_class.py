@@ -184,6 +184,9 @@ async def test_home_and_the_first_opening_of_the_personal_chat_show_the_journey(
     assert "Grupp 1" in texts(greeting) and "Now: theme 1" in texts(greeting)
     assert await teams.send(teams.activity("29:anna", text="home", personal=True)) == 200
     assert texts(teams.connector.cards("a:29:anna")[-1]) == texts(greeting)
+    # The Swedish word too, as the Swedish command menu's reader would write it.
+    assert await teams.send(teams.activity("29:anna", text="Hem", personal=True)) == 200
+    assert texts(teams.connector.cards("a:29:anna")[-1]) == texts(greeting)
 
 
 async def test_times_are_in_the_teams_clients_zone_until_the_person_sets_one(

@@ -18,6 +18,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from bot.teams.translate import HOME_WORDS
 from handlers.access import Access
 from handlers.context import Args, Context
 from handlers.features import REGISTRY
@@ -305,11 +306,12 @@ async def _home(context: Context, args: Args) -> list[Outgoing]:
 # Teams' own word for the page Slack shows on App Home: bot/teams/translate.py turns it into
 # HomeOpened, as opening App Home is in Slack. Listed here for the personal command menu.
 HOME_COMMAND = Command(
-    ("home",),
+    HOME_WORDS[:1],
     N_("home"),
     N_("Your page: where you are in the programme, and what comes next."),
     Access.anyone,
     _home,
+    sv=HOME_WORDS[1:],
 )
 
 

@@ -34,7 +34,8 @@ from handlers.vocabulary import (
 PLATFORM = "teams"
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 _MENTION_NAME = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
-HOME = "home"  # Slack has its App Home tab; in Teams the word asks for the same page
+# Slack has its App Home tab; in Teams the word (English or Swedish) asks for the same page.
+HOME_WORDS = ("home", "hem")
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)
 
@@ -220,7 +221,7 @@ def event_of(activity: Activity) -> Inbound | None:
         # it starts with a command word.
         is_command = bot_mentioned and not (in_thread and REGISTRY.find(text)[0] is None)
         if is_command or personal:
-            if text.strip().lower() == HOME:
+            if text.strip().lower() in HOME_WORDS:
                 return HomeOpened(actor, where)
             return CommandReceived(actor, where, text)
         if in_thread and activity.id:
