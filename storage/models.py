@@ -572,3 +572,17 @@ class EventRegistration(Base):
     entry_key: Mapped[str] = mapped_column(String(60))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OfferedFile(Base):
+    """A file Digilog offered a Teams user with a file consent card, kept until they accept
+    or decline it (Teams then gives the address to upload it to), or until it expires."""
+
+    __tablename__ = "offered_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, in the card
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

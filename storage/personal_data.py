@@ -46,6 +46,7 @@ from storage.models import (
     EventRegistration,
     LabSignup,
     Membership,
+    OfferedFile,
     Organisation,
     Person,
     ProcessedEvent,
@@ -529,6 +530,13 @@ class PersonalDataRepository:
         if personal:
             erased.deliveries += await self._delete(
                 Delivery, Delivery.conversation_id.in_(personal)
+            )
+        if person.user_id is not None:
+            # A file offered in Teams and not yet accepted is a copy of their data.
+            await self._delete(
+                OfferedFile,
+                OfferedFile.workspace == person.workspace,
+                OfferedFile.user_id == person.user_id,
             )
 
         # A delivery id is the platform's; a Teams one begins with the conversation's id,

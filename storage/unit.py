@@ -17,6 +17,7 @@ from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
 from storage.gatherings import GatheringRepository
 from storage.labs import LabRepository
+from storage.offered_files import OfferedFileRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.personal_data import PersonalDataRepository
 from storage.programs import ProgramRepository
@@ -47,6 +48,7 @@ class Repositories:
     retention: RetentionRepository
     personal_data: PersonalDataRepository
     gatherings: GatheringRepository
+    offered_files: OfferedFileRepository
 
 
 class Store:
@@ -83,4 +85,5 @@ class Store:
             retention=RetentionRepository(session),
             personal_data=PersonalDataRepository(session),
             gatherings=GatheringRepository(session),
+            offered_files=OfferedFileRepository(session),
         )
