@@ -513,6 +513,11 @@ async def _plan_reminders(
     return planned
 
 
+def _reminder_moments(programme: Programme) -> list[datetime]:
+    """When each session's reminder falls due (what `_plan_reminders` looks for)."""
+    return [c.session.start - REMINDER_AHEAD for c in sessions_by_key(programme).values()]
+
+
 FEATURE = Feature(
     "labs",
     N_("Labs"),
@@ -587,4 +592,5 @@ FEATURE = Feature(
     ),
     deliveries={LAB_TOMORROW: _compose_reminder},
     planners=(_plan_reminders,),
+    moments=(_reminder_moments,),
 )
