@@ -211,7 +211,13 @@ FEATURE = Feature(
         Step(
             "workshop_tomorrow", "workshop", DAY_BEFORE, Audience.channel, relevance=EVENING_BEFORE
         ),
-        Step("workshop_soon", "workshop", -timedelta(hours=1), Audience.channel),
+        Step(
+            "workshop_soon",
+            "workshop",
+            -timedelta(hours=1),
+            Audience.channel,
+            working_time=False,
+        ),
     ),
     deliveries={
         "theme_start": _compose_theme_start,
