@@ -24,6 +24,7 @@ from storage.quizzes import QuizRepository
 from storage.reflections import ReflectionRepository
 from storage.retention import RetentionRepository
 from storage.surveys import SurveyRepository
+from storage.tasks import ReflectionTaskRepository
 from storage.themes import ThemeRunRepository
 
 
@@ -47,6 +48,7 @@ class Repositories:
     retention: RetentionRepository
     personal_data: PersonalDataRepository
     gatherings: GatheringRepository
+    tasks: ReflectionTaskRepository
 
 
 class Store:
@@ -83,4 +85,5 @@ class Store:
             retention=RetentionRepository(session),
             personal_data=PersonalDataRepository(session),
             gatherings=GatheringRepository(session),
+            tasks=ReflectionTaskRepository(session),
         )
