@@ -93,6 +93,7 @@ class Source(enum.StrEnum):
     saved_message = "saved_message"
     needs_inventory = "needs_inventory"  # the opening local meeting: what I want to develop
     change_plan = "change_plan"  # the closing local meeting: my plan for change
+    task_finding = "task_finding"  # what we found in a theme's reflection task
 
 
 naming = {
@@ -603,3 +604,25 @@ class OfferedFile(Base):
     filename: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     offered_at: Mapped[datetime] = mapped_column(default=stamped, index=True)
+class ReflectionTaskChoice(Base):
+    """How a participant does a theme's reflection task (with a colleague or with their
+    learning buddy), with whom, and when "what we found" was handed in."""
+
+    __tablename__ = "reflection_task_choices"
+    __table_args__ = (UniqueConstraint("cohort_id", "theme_number", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    theme_number: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    form: Mapped[str] = mapped_column(String(20))  # "colleague" or "buddy"
+    # A colleague in the roster, or a name written by hand (someone not in the programme).
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    partner_name: Mapped[str | None] = mapped_column(String(200))
+    chosen_at: Mapped[datetime] = mapped_column(default=stamped)
+    done_at: Mapped[datetime | None] = mapped_column()
+    finding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reflections.id", ondelete="SET NULL")
+    )

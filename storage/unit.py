@@ -27,6 +27,7 @@ from storage.quizzes import QuizRepository
 from storage.reflections import ReflectionRepository
 from storage.retention import RetentionRepository
 from storage.surveys import SurveyRepository
+from storage.tasks import ReflectionTaskRepository
 from storage.themes import ThemeRunRepository
 
 
@@ -51,6 +52,7 @@ class Repositories:
     personal_data: PersonalDataRepository
     gatherings: GatheringRepository
     offered_files: OfferedFileRepository
+    tasks: ReflectionTaskRepository
 
 
 class Store:
@@ -96,4 +98,5 @@ class Store:
             personal_data=PersonalDataRepository(session),
             gatherings=GatheringRepository(session),
             offered_files=OfferedFileRepository(session),
+            tasks=ReflectionTaskRepository(session),
         )
