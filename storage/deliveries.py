@@ -18,6 +18,7 @@ from storage.models import (
     DeliveryState,
     Membership,
     PlannedStep,
+    now_of,
     utcnow,
 )
 
@@ -85,7 +86,7 @@ class DeliveryRepository:
                 "state": DeliveryState.pending,
                 "attempts": 0,
                 "maybe_sent": False,
-                "created_at": utcnow(),
+                "created_at": now_of(self._session),
                 "priority": priority_of(p.kind, p.person_id),
                 "step": step_of_key(p.key),
             }
@@ -434,6 +435,36 @@ class DeliveryRepository:
 
     async def outage(self, cohort_id: int, step: str) -> DeliveryOutage | None:
         return await self._session.get(DeliveryOutage, (cohort_id, step), populate_existing=True)
+
+    # What a rehearsal asks of the outbox: it moves its clock from one due moment to the
+    # next, and says so when something that fell due was not sent.
+
+    async def due_pending(self, now: datetime) -> list[int]:
+        """The rows waiting to go that are due by `now`."""
+        query = select(Delivery.id).where(
+            Delivery.state == DeliveryState.pending, Delivery.due_at <= now
+        )
+        return list(await self._session.scalars(query))
+
+    async def next_due(self, after: datetime, until: datetime) -> datetime | None:
+        """When the next row waiting to go falls due, after `after` and by `until`."""
+        query = select(func.min(Delivery.due_at)).where(
+            Delivery.state == DeliveryState.pending,
+            Delivery.due_at > after,
+            Delivery.due_at <= until,
+        )
+        return await self._session.scalar(query)
+
+    async def skipped_among(self, delivery_ids: list[int]) -> list[Delivery]:
+        """Which of these rows were skipped, in due order."""
+        if not delivery_ids:
+            return []
+        query = (
+            select(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.state == DeliveryState.skipped)
+            .order_by(Delivery.due_at, Delivery.id)
+        )
+        return list(await self._session.scalars(query))
 
 
 def _troubled(trouble: str | None, now: datetime | None) -> dict[str, Any]:
