@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from handlers.formats import list_text
 from handlers.i18n import Translator, language_of, translator
 from handlers.programme_file import Programme, localise, programme_from_json
 from handlers.vocabulary import Actor, Conversation, Message, Outgoing, ToActor, ToPerson, say
@@ -186,7 +187,7 @@ async def build_context(
             raise Refusal(
                 context.t(
                     "You are in several cohorts; say which with --in: {keys}",
-                    keys=", ".join(c.key for c in cohorts),
+                    keys=list_text((c.key for c in cohorts), context.language, either=True),
                 )
             )
     if person is not None and actor.display_name and person.display_name != actor.display_name:

@@ -154,7 +154,7 @@ class Composing:
         """ "{what} is tomorrow" (or "starts in an hour"), with when, where and any buttons."""
         assert self.due is not None
         t, entry = self.t, self.due.entry
-        when = when_text(entry.starts_at, entry.ends_at, zone_of(None, self.cohort))
+        when = when_text(entry.starts_at, entry.ends_at, zone_of(None, self.cohort), t.language)
         lead = (
             t("{what} starts in an hour: {when}.", what=what, when=when)
             if soon

@@ -14,6 +14,7 @@ from typing import Any, Literal, TextIO
 from handlers import csv_cells
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal
+from handlers.formats import list_text
 from handlers.i18n import N_
 from handlers.registry import Command, Feature
 from handlers.vocabulary import FileMessage, Outgoing, ToActor
@@ -123,7 +124,12 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
     cohort = context.require_cohort()
     fmt = (args.words[0] if args.words else "csv").lower()
     if fmt not in FORMATS:
-        raise Refusal(context.t("Choose a format: {choices}", choices=", ".join(FORMATS)))
+        raise Refusal(
+            context.t(
+                "Choose a format: {choices}",
+                choices=list_text(FORMATS, context.language, either=True),
+            )
+        )
     pseudonyms = None
     if "pseudonymised" in args.flags:
         if cohort.pseudonym_salt is None:

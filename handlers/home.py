@@ -140,7 +140,10 @@ async def _labs(context: Context, programme: Programme, build: MessageBuilder) -
         return
     build.bullets(
         (
-            Span(when_text(c.session.start, c.session.end, context.zone) + "  ", strong=True),
+            Span(
+                when_text(c.session.start, c.session.end, context.zone, context.language) + "  ",
+                strong=True,
+            ),
             Span(context.local(c.lab.title)),
             Span(
                 " · "

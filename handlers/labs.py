@@ -11,7 +11,7 @@ from icalendar import Calendar, Event
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of, programme_of, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.formats import when_text, where_spans
+from handlers.formats import list_text, when_text, where_spans
 from handlers.i18n import N_, translator
 from handlers.programme_file import Lab, LabSession, Programme, localise
 from handlers.registry import ButtonKind, Command, Feature
@@ -108,7 +108,7 @@ async def reminder(
         return "nobody to remind"
     t = translator(person.language or cohort.language)
     session = chosen.session
-    when = when_text(session.start, session.end, zone_of(person, cohort))
+    when = when_text(session.start, session.end, zone_of(person, cohort), t.language)
     build = MessageBuilder().para(
         Span(t("Reminder") + ": ", strong=True),
         Span(
@@ -146,7 +146,7 @@ def _choose_session(
             t(
                 "There is no lab {lab}. The labs are: {labs}",
                 lab=words[0],
-                labs=", ".join(lab.id for lab in programme.labs),
+                labs=list_text((lab.id for lab in programme.labs), t.language),
             )
         )
     numbered = len(words) > 1 and words[1].isdigit()
@@ -175,7 +175,7 @@ def _choose(context: Context, programme: Programme, words: list[str]) -> Chosen:
 
 
 def _when(context: Context, session: LabSession) -> str:
-    return when_text(session.start, session.end, context.zone)
+    return when_text(session.start, session.end, context.zone, context.language)
 
 
 async def catalogue(context: Context, args: Args) -> list[Outgoing]:
@@ -312,7 +312,9 @@ def _seat_freed(cohort: Cohort, chosen: Chosen, promoted: Person, context: Conte
             t(
                 "A seat freed up: you now have a seat at {lab} on {when}.",
                 lab=localise(chosen.lab.title, t.language),
-                when=when_text(chosen.session.start, chosen.session.end, context.zone),
+                when=when_text(
+                    chosen.session.start, chosen.session.end, zone_of(promoted, cohort), t.language
+                ),
             )
         )
         .choices(
@@ -421,7 +423,7 @@ async def _mark(context: Context, args: Args, *, present: bool) -> list[Outgoing
     await context.repos.labs.set_attended(
         cohort.id, chosen.key, [p.id for p in people], context.now() if present else None
     )
-    names = ", ".join(p.display_name for p in people)
+    names = list_text((p.display_name for p in people), t.language)
     lead = (
         t("Marked as attended: {names}.", names=names)
         if present

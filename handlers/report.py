@@ -19,6 +19,7 @@ from typing import Any
 from handlers import anonymity, csv_cells, gatherings, surveys
 from handlers.access import Access
 from handlers.context import Args, Context, programme_of
+from handlers.formats import number_text, share_text
 from handlers.i18n import N_, Translator
 from handlers.programme_file import localise
 from handlers.registry import Command, Feature
@@ -187,7 +188,7 @@ def message(t: Translator, report: Report) -> Message:
                     replies=row.replies,
                     across=row.replies_across,
                     done=row.quiz_done,
-                    score=f" ({mean:.0%})"
+                    score=f" ({share_text(mean, t.language)})"
                     if (mean := report.mean_score(number, name)) is not None
                     else "",
                 ),
@@ -259,7 +260,8 @@ def _survey(t: Translator, report: Report, found: SurveyFigures, build: MessageB
         (
             t("Survey, {group}", group=_everyone(t, group)),
             " · ".join(
-                f"{text}: {found.means[qid][group][1]:.1f} ({found.means[qid][group][0]})"
+                f"{text}: {number_text(found.means[qid][group][1], t.language)} "
+                f"({found.means[qid][group][0]})"
                 for qid, text in report.questions
                 if group in found.means.get(qid, {})
             ),

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.console.render import render
 from handlers.digilog import Digilog
+from handlers.formats import when_text
 from handlers.i18n import N_, Translator, translator
 from handlers.vocabulary import (
     Actor,
@@ -280,7 +281,8 @@ class Console:
             self.clock.jump(target)
             await self.scheduling.catch_up()
         now = self.clock.now().astimezone(self.zone)
-        self.print("  " + self.t("(it is {when})", when=now.strftime("%a %Y-%m-%d %H:%M %Z")))
+        when = when_text(now, None, self.zone, self.t.language, year=True) + f" {now:%Z}"
+        self.print("  " + self.t("(it is {when})", when=when))
 
     async def pick(self, number: int) -> None:
         options = self._choices.get(self.user_id, self._choices.get(None, []))
