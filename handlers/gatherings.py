@@ -426,14 +426,13 @@ def header(t: Translator) -> list[str]:
 
 
 def as_csv(t: Translator, rows: list[ListRow]) -> bytes:
-    """UTF-8 with a BOM, so that Excel reads å, ä and ö; `;` where Excel is Swedish (its
-    list separator there, since the decimal sign is a comma)."""
+    """For Excel in the reader's language (handlers/csv_cells.py)."""
     buffer = io.StringIO()
-    writer = csv_cells.writer(buffer, delimiter=";" if t.language == "sv" else ",")
+    writer = csv_cells.writer(buffer, t.language)
     writer.writerow(header(t))
     for row in rows:
         writer.writerow([row.name, row.organisation, row.activity, row.date, row.hours, ""])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return buffer.getvalue().encode("utf-8")
 
 
 def as_html(t: Translator, cohort: Cohort, rows: list[ListRow]) -> bytes:
