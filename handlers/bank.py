@@ -47,6 +47,14 @@ KINDS = {
     "needs": (Source.needs_inventory,),
     "plan": (Source.change_plan,),
 }
+# The kinds as a Swede writes them; either language's word works.
+SWEDISH_KINDS = {
+    "digilog": "digilog",
+    "skrivna": "written",
+    "sparade": "saved",
+    "behov": "needs",
+    "plan": "plan",
+}
 VISIBILITY_LABELS = {
     Visibility.private: N_("only the author"),
     Visibility.facilitators: N_("the author and the facilitators"),
@@ -324,13 +332,15 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
     viewer = Viewer(cohort.id, member.person.id, context.is_facilitator, supports)
     theme = await _theme_option(context, args)
     mine = "mine" in args.flags
-    kind = (args.options.get("kind") or "").lower()
+    typed = (args.options.get("kind") or "").lower()
+    kind = SWEDISH_KINDS.get(typed, typed)
     if kind and kind not in KINDS:
+        names = SWEDISH_KINDS if context.language == "sv" else KINDS
         raise Refusal(
             context.t(
                 "There is no kind “{kind}”: use {kinds}.",
-                kind=kind,
-                kinds=list_text(KINDS, context.language, either=True),
+                kind=typed,
+                kinds=list_text(names, context.language, either=True),
             )
         )
     sources = KINDS.get(kind, ())

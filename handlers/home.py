@@ -7,6 +7,7 @@ from dataclasses import replace
 from handlers import anonymity, buddies, gatherings, labs, report, surveys
 from handlers.context import Context
 from handlers.formats import when_text
+from handlers.i18n import N_
 from handlers.programme_file import Programme
 from handlers.vocabulary import MessageBuilder, Option, Outgoing, Span, ToHome
 from storage.models import Role, SignupState, ThemeRun
@@ -161,7 +162,7 @@ async def _labs(context: Context, programme: Programme, build: MessageBuilder) -
     build.choices(
         Option(
             f"lab:{cohort.id}:cancel:{c.lab.id}:{c.number}",
-            t("Cancel: {lab} {n}", lab=c.lab.id, n=c.number),
+            labs.button_label(context, N_("Cancel: {lab}, {when}"), c.lab, c.session),
         )
         for c, _ in chosen
         if c.session.start > now

@@ -51,13 +51,28 @@ async def test_sign_up_cancel_and_the_catalogue(cohort: Cohort, digilog: Digilog
     assert "30 of 30 seats free" in (await chat.say("bjorn", "labs")).text
 
 
+async def test_lab_buttons_say_the_labs_title_and_the_sessions_day(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    cohort = await make_cohort(store, programme, language="sv")
+    chat = Chat(digilog, cohort)
+    labels = {o.action_id: o.label for o in (await chat.say("anna", "labb")).options}
+    assert labels[f"lab:{cohort.id}:signup:{LAB}:1"] == (
+        "Anmäl mig: Hantera information, tis 16 feb. 13:00"
+    )
+    assert not [label for label in labels.values() if LAB in label or "-" in label.split(":")[1]]
+    await chat.say("anna", f"labb anmäl {LAB} 2")
+    home = _only((await chat.send(HomeOpened(chat.actor("anna"), chat.channel))).outgoing)
+    assert [o.label for o in render(home)[1]] == ["Avboka: Hantera information, ons 17 mars 09:00"]
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
         ("lab signup", "Which lab?"),
         ("lab signup no-such-lab", "There is no lab no-such-lab."),
-        (f"lab signup {LAB}", f"Which session of {LAB}? Give its number, 1–2."),
-        (f"lab signup {LAB} 7", f"{LAB} has sessions 1–2."),
+        (f"lab signup {LAB}", "Which session of Handling information? Give its number, 1–2."),
+        (f"lab signup {LAB} 7", "Handling information has sessions 1–2."),
         (f"lab cancel {LAB} 2", "You are not signed up for Handling information"),
         (f"lab attendees {LAB} 1", "Only a facilitator"),
     ],
@@ -218,8 +233,8 @@ async def test_a_facilitator_marks_who_attended_and_can_undo_it(
         ("fia", f"lab attended {LAB} 1 fia", "Fia Facilitator has no seat"),
         ("fia", f"lab attended {LAB} 2 bjorn", "on Wed 17 Mar 09:00–11:00 has not taken place"),
         ("fia", "lab attended no-such-lab 1 bjorn", "There is no lab no-such-lab."),
-        ("fia", f"lab attended {LAB} bjorn", f"Which session of {LAB}?"),
-        ("fia", f"lab attended {LAB} 3 bjorn", f"{LAB} has sessions 1–2."),
+        ("fia", f"lab attended {LAB} bjorn", "Which session of Handling information?"),
+        ("fia", f"lab attended {LAB} 3 bjorn", "Handling information has sessions 1–2."),
         ("fia", f"lab attended {LAB} 1", "Name the people by user id"),
         ("fia", f"lab absent {LAB} 1 anna nobody", "nobody is not in this cohort."),
         ("fia", f"lab absent {LAB} 1 anna cecilia", "Cecilia Åström has no seat"),
