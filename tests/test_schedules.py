@@ -229,14 +229,16 @@ async def test_after_downtime_what_still_matters_goes_out_once(
     await running.at(local("2027-04-28 10:00"))
     await running.at(local("2027-04-28 10:01"))
     sent = [row for row in await running.rows() if row.state is DeliveryState.sent]
+    # The facilitators' digest of the digilog is still worth having until the workshop.
     assert [(r.kind, r.sent_at) for r in sent] == [
-        ("theme_start", local("2027-04-28 10:00").astimezone(UTC))
+        ("theme_start", local("2027-04-28 10:00").astimezone(UTC)),
+        ("digest_before_workshop", local("2027-04-28 10:00").astimezone(UTC)),
     ]
     # Down again over the evening before the workshop: "tomorrow" is not said on the day.
     await running.at(local("2027-04-29 09:00"))
     await running.at(local("2027-04-29 12:00"))
     kinds = [r.kind for r in await running.rows() if r.state is DeliveryState.sent]
-    assert kinds == ["theme_start", "workshop_soon"]
+    assert kinds == ["theme_start", "digest_before_workshop", "workshop_soon"]
 
 
 async def test_nothing_goes_out_once_it_no_longer_matters(
