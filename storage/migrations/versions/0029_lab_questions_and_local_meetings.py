@@ -3,7 +3,7 @@ enough for a lab session's (`lab:<lab>@<start>`), and a calendar entry's organis
 host (an organisation's own opening or closing meeting)
 
 Revision ID: 0029
-Revises: 0028
+Revises: 0030
 Create Date: 2026-12-05
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0029"
-down_revision: str | None = "0028"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
