@@ -382,7 +382,7 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("language",): "From now on I will write to you in English.",
     ("timezone",): "Times are shown to you in Europe/Stockholm.",
     ("nudges",): "== Your nudges ==",
-    ("hours",): "mon-fri 08:00-17:00",
+    ("hours",): "Mon–Fri 08–17",
     ("theme",): "1. Why there is such a focus on digital transformation (started, quiz open)",
     ("theme", "show"): "== Theme 1: Why there is such a focus on digital transformation ==",
     ("reflect",): "Saved in the reflection bank as #",
