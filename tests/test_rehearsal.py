@@ -84,20 +84,26 @@ async def empty_postgres(url: str) -> None:
         await engine.dispose()
 
 
-def rehearse(url: str, cwd: Path) -> str:
+def run_console_at(url: str, cwd: Path, transcript: str, at: str, cohort: str | None = None) -> str:
+    """`digilog console --at` with the transcript piped in: its output."""
     env = {**os.environ, "DIGILOG_DATABASE_URL": url, "DIGILOG_LANGUAGE": "en"}
+    chosen = ["--cohort", cohort] if cohort else []
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "console", "--at", START],
-        input=TRANSCRIPT,
+        [sys.executable, "-m", "bot.cli", "console", "--at", at, *chosen],
+        input=transcript,
         capture_output=True,
         text=True,
         env=env,
         cwd=cwd,
-        timeout=300,
+        timeout=900,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def rehearse(url: str, cwd: Path) -> str:
+    return run_console_at(url, cwd, TRANSCRIPT, START)
 
 
 def test_a_rehearsal_says_the_same_every_time_on_both_databases(

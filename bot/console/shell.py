@@ -132,7 +132,7 @@ class Console:
         """In a rehearsal whose clock stands still, what a line made due goes out before the
         next line is read (nothing runs in the background, so nothing comes late)."""
         if self.rehearsal is not None and self.rehearsal.clock.frozen:
-            self.tell_skipped(await self.rehearsal.run_due())
+            self.tell_skipped(await self.rehearsal.after_line())
 
     def tell_skipped(self, skipped: list[Delivery]) -> None:
         for delivery in skipped:
