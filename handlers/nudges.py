@@ -10,7 +10,7 @@ from handlers import channels, surveys
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of, cohort_channel, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send, SharedReads, Wait
-from handlers.formats import when_text
+from handlers.formats import list_text, when_text
 from handlers.humane import (
     DEFAULT_HOURS,
     WorkingHours,
@@ -57,7 +57,7 @@ _KIND_WORDS = {"sv": ("inlägg", "svar", "quiz", "enkät"), "en": tuple(t.value 
 
 
 def _kinds(context: Context) -> str:
-    return ", ".join(_KIND_WORDS.get(context.language, _KIND_WORDS["en"]))
+    return list_text(_KIND_WORDS.get(context.language, _KIND_WORDS["en"]), context.language)
 
 
 PREVIEW_NAMES = 30
@@ -117,11 +117,11 @@ def _settings_message(context: Context, person: Person) -> MessageBuilder:
     if person.nudges_paused_at is not None:
         state = t("stopped by a facilitator; `nudges on` turns them on")
     elif person.nudges_snoozed_until is not None and person.nudges_snoozed_until > now:
-        until = person.nudges_snoozed_until.astimezone(context.zone).strftime("%Y-%m-%d %H:%M")
+        until = when_text(person.nudges_snoozed_until, None, context.zone, context.language)
         state = t("snoozed until {when}", when=until)
     shown = _KIND_WORDS.get(context.language, _KIND_WORDS["en"])
     words = dict(zip(_KIND_WORDS["en"], shown, strict=True))
-    muted = ", ".join(words.get(kind, kind) for kind in person.muted_nudges or []) or t("none")
+    muted = list_text((words.get(k, k) for k in person.muted_nudges or []), t.language) or t("none")
     return (
         MessageBuilder()
         .heading(t("Your nudges"))
@@ -576,7 +576,9 @@ async def _day_message(
         text = _line_text(t, task, number)
         closes = composing.features.deadline(entries, task, number)
         if closes is not None:
-            text = t("{what} (closes {when})", what=text, when=when_text(closes, None, zone))
+            text = t(
+                "{what} (closes {when})", what=text, when=when_text(closes, None, zone, t.language)
+            )
         spans = [Span(text)]
         if task is Task.quiz:
             label = t("Take the quiz of theme {number}", number=number)

@@ -93,6 +93,7 @@ class Source(enum.StrEnum):
     saved_message = "saved_message"
     needs_inventory = "needs_inventory"  # the opening local meeting: what I want to develop
     change_plan = "change_plan"  # the closing local meeting: my plan for change
+    task_finding = "task_finding"  # what we found in a theme's reflection task
 
 
 naming = {
@@ -155,7 +156,12 @@ class Cohort(Base):
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+    # A number is never given again (SQLite reuses the highest id without it): the audit
+    # log names people by number, and an erased person's number must name nobody.
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
@@ -221,6 +227,7 @@ class Reflection(Base):
     __table_args__ = (
         UniqueConstraint("cohort_id", "message_id"),
         Index(None, "cohort_id", "created_at"),
+        {"sqlite_autoincrement": True},  # "Sparad som #16" names one reflection, ever
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -504,6 +511,7 @@ class AuditEntry(Base):
     are named by number only, so an erased person's entries name nobody."""
 
     __tablename__ = "audit_log"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=stamped, index=True)
@@ -589,3 +597,39 @@ class EventRegistration(Base):
     entry_key: Mapped[str] = mapped_column(String(60))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=stamped)
+
+
+class OfferedFile(Base):
+    """A file Digilog offered a Teams user with a file consent card, kept until they accept
+    or decline it (Teams then gives the address to upload it to), or until it expires."""
+
+    __tablename__ = "offered_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, in the card
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    offered_at: Mapped[datetime] = mapped_column(default=stamped, index=True)
+class ReflectionTaskChoice(Base):
+    """How a participant does a theme's reflection task (with a colleague or with their
+    learning buddy), with whom, and when "what we found" was handed in."""
+
+    __tablename__ = "reflection_task_choices"
+    __table_args__ = (UniqueConstraint("cohort_id", "theme_number", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    theme_number: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    form: Mapped[str] = mapped_column(String(20))  # "colleague" or "buddy"
+    # A colleague in the roster, or a name written by hand (someone not in the programme).
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    partner_name: Mapped[str | None] = mapped_column(String(200))
+    chosen_at: Mapped[datetime] = mapped_column(default=stamped)
+    done_at: Mapped[datetime | None] = mapped_column()
+    finding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reflections.id", ondelete="SET NULL")
+    )

@@ -19,6 +19,7 @@ from storage.events import ProcessedEventRepository
 from storage.gatherings import GatheringRepository
 from storage.labs import LabRepository
 from storage.models import CLOCK
+from storage.offered_files import OfferedFileRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.personal_data import PersonalDataRepository
 from storage.programs import ProgramRepository
@@ -26,6 +27,7 @@ from storage.quizzes import QuizRepository
 from storage.reflections import ReflectionRepository
 from storage.retention import RetentionRepository
 from storage.surveys import SurveyRepository
+from storage.tasks import ReflectionTaskRepository
 from storage.themes import ThemeRunRepository
 
 
@@ -49,6 +51,8 @@ class Repositories:
     retention: RetentionRepository
     personal_data: PersonalDataRepository
     gatherings: GatheringRepository
+    offered_files: OfferedFileRepository
+    tasks: ReflectionTaskRepository
 
 
 class Store:
@@ -93,4 +97,6 @@ class Store:
             retention=RetentionRepository(session),
             personal_data=PersonalDataRepository(session),
             gatherings=GatheringRepository(session),
+            offered_files=OfferedFileRepository(session),
+            tasks=ReflectionTaskRepository(session),
         )
