@@ -202,7 +202,7 @@ async def test_a_theme_runs_itself_and_nudges_only_at_humane_times(
             assert holiday_name(moment.date()) is None
     # Each nudge says what is missing and points at it; Slack got each delivery once.
     [quiz_nudge] = running.dms("bjorn")
-    assert "Theme 1: you have not finished the quiz (closes 2027-05-10 17:00)" in quiz_nudge
+    assert "Theme 1: you have not finished the quiz (closes Mon 10 May 17:00)" in quiz_nudge
     reply_nudge = next(
         c for c in running.slack.calls_to("chat.postMessage") if c.params["channel"] == "anna"
     )
@@ -383,8 +383,8 @@ async def test_one_message_a_day_lists_everything_open(
     ]
     blocks = json.dumps(call.params["blocks"], ensure_ascii=False)
     assert "Still open for you:" in blocks
-    assert "Theme 1: you have not posted in the digilog yet (closes 2027-05-08 10:00)" in blocks
-    assert "Theme 1: you have not finished the quiz (closes 2027-05-10 17:00)" in blocks
+    assert "Theme 1: you have not posted in the digilog yet (closes Sat 8 May 10:00)" in blocks
+    assert "Theme 1: you have not finished the quiz (closes Mon 10 May 17:00)" in blocks
     assert "Take the quiz of theme 1" in blocks and "/archives/" in blocks
     async with store.transaction() as repos:
         bjorn = await repos.people.by_account("console", "local", "bjorn")
@@ -809,7 +809,7 @@ async def test_a_reminder_moved_before_a_holiday_says_when_not_tomorrow(
     await running.at(local("2027-05-05 13:00"))
     posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
     [reminder] = [p for p in posts if "The workshop of theme 1" in p]
-    assert "The workshop of theme 1 is coming up: 2027-05-07 13:00–16:00." in reminder
+    assert "The workshop of theme 1 is coming up: Fri 7 May 13:00–16:00." in reminder
     await running.at(local("2027-05-06 13:00"))  # the holiday itself: nothing more
     posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
     assert len([p for p in posts if "The workshop of theme 1" in p]) == 1

@@ -204,5 +204,5 @@ def test_a_whole_term_says_the_same_every_time_and_the_report_adds_up(
     assert "Traceback" not in out and "(no choice" not in out
     check_report(out, expected)
     # Nudges: at most one message a day to anyone.
-    days = re.findall(r"^\[\w{3} (\d{4}-\d\d-\d\d) \d\d:\d\d\] \[Digilog → (.+), direct", out, re.M)
+    days = re.findall(r"^\[\w{3} (\d{1,2} \w{3}) \d\d:\d\d\] \[Digilog → (.+), direct", out, re.M)
     assert days and len(days) == len(set(days))
