@@ -304,6 +304,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("schedule", "move"): "schedule move 2:quiz_close 2031-03-04 10:00",
     ("nudge",): "nudge 1 post",
     ("nudges", "resume"): "nudges resume {anna}",
+    ("nudges", "stop"): "nudges stop {anna}",
     ("members",): "members",
     ("mydata",): "mydata",
     ("forget",): "forget",
@@ -435,6 +436,7 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("schedule", "move"): "The calendar has no 2:quiz_close.",
     ("nudge",): "== Nudge preview ==",
     ("nudges", "resume"): "Nudges to Anna are on again.",
+    ("nudges", "stop"): "Nudges to Anna are stopped",
     ("members",): "== People in Grupp 1 ==",
     # Someone of another workspace with the facilitator's user id gets nothing of hers.
     ("mydata",): ("[file digilog-my-data-", "Digilog stores nothing about you."),
