@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
+from bot.lanes import Lanes
 from bot.runtime import Runtime, open_runtime, timing_of
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
@@ -23,7 +24,7 @@ from bot.teams.app import TeamsAdapter, auth_configuration
 from bot.teams.connector import teams_connector
 from bot.teams.courier import TeamsCourier
 from bot.teams.messenger import Messenger
-from bot.work import WorkQueue
+from bot.work import Journal, JournalTiming
 from schedules.courier import ByPlatform, Courier
 from schedules.service import Scheduling, scheduling
 
@@ -36,7 +37,8 @@ MAX_BODY_BYTES = 1024 * 1024
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 SLACK = web.AppKey("slack", AsyncApp)
-WORK = web.AppKey("work", WorkQueue)
+WORK = web.AppKey("work", Journal)
+LANES = web.AppKey("lanes", Lanes)
 TEAMS = web.AppKey("teams", TeamsAdapter)
 COURIERS: web.AppKey[dict[str, Courier]] = web.AppKey("couriers")
 SCHEDULING = web.AppKey("scheduling", Scheduling)
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_teams)
         app.router.add_post("/api/messages", teams_messages)
     if settings.slack_enabled or settings.teams_enabled:
+        app.cleanup_ctx.append(_start_work)  # once each platform has added its work
         app.cleanup_ctx.append(_scheduling)  # last: it needs the platforms' couriers
     return app
 
@@ -74,23 +77,36 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _work(app: web.Application) -> AsyncIterator[None]:
-    """Work after an ack, for both platforms: what was acked is finished before stopping."""
-    engine = app[RUNTIME].store.engine
-    # SQLite takes one writer at a time: more workers would only queue at the database.
-    work = WorkQueue(workers=1 if engine.dialect.name == "sqlite" else 4)
-    app[WORK] = work
-    work.start()
-    try:
-        yield
-    finally:
-        await work.close()
+    """The inbound journal's workers, for both platforms (they add their halves of the
+    work as they start), and the lanes their replies go out in."""
+    settings, engine = app[SETTINGS], app[RUNTIME].store.engine
+    timing = JournalTiming(
+        # SQLite takes one writer at a time: more workers would only queue at the database.
+        workers=1 if engine.dialect.name == "sqlite" else 4,
+        lease_seconds=settings.inbound_lease_seconds,
+        poll_seconds=settings.inbound_poll_seconds,
+        attempts=settings.inbound_attempts,
+        backoff_seconds=settings.inbound_backoff_seconds,
+    )
+    journal = Journal(app[RUNTIME].store, timing)
+    app[WORK] = journal
+    app[LANES] = Lanes()
+    yield
+    # The platforms' cleanups ran first, each closing the journal while its session was
+    # still open; closing again does nothing.
+    await journal.close()
+
+
+async def _start_work(app: web.Application) -> AsyncIterator[None]:
+    app[WORK].start()
+    yield
 
 
 async def _slack(app: web.Application) -> AsyncIterator[None]:
     settings, runtime = app[SETTINGS], app[RUNTIME]
     engine, work = runtime.store.engine, app[WORK]
     async with aiohttp.ClientSession() as session:
-        bolt = build_slack_app(settings, runtime.digilog, engine, work, session)
+        bolt = build_slack_app(settings, runtime.digilog, engine, work, app[LANES], session)
         app[SLACK] = bolt
         handler = None
         if settings.slack_app_token is not None:
@@ -103,8 +119,8 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
         finally:
             if handler is not None:
                 await handler.close_async()  # type: ignore[no-untyped-call]
-            # Replies still queued need this session: finish them before it closes.
-            await work.drained()
+            # Replies on their way need this session: finish them before it closes.
+            await work.close()
 
 
 async def _teams(app: web.Application) -> AsyncIterator[None]:
@@ -115,12 +131,15 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
         auth = auth_configuration(
             settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
         )
-        app[TEAMS] = TeamsAdapter(runtime.digilog, messenger, auth, runtime.store, app[WORK])
+        app[TEAMS] = TeamsAdapter(
+            runtime.digilog, messenger, auth, runtime.store, app[WORK], app[LANES]
+        )
         app[COURIERS]["teams"] = TeamsCourier(runtime.store, connector)
         try:
             yield
         finally:
-            await app[WORK].drained()
+            # Replies on their way need this session: finish them before it closes.
+            await app[WORK].close()
 
 
 async def _scheduling(app: web.Application) -> AsyncIterator[None]:

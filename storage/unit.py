@@ -14,6 +14,7 @@ from storage.buddies import BuddyRepository
 from storage.calendar import CalendarRepository
 from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
+from storage.inbound import InboundRepository
 from storage.labs import LabRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.programs import ProgramRepository
@@ -42,6 +43,7 @@ class Repositories:
     addresses: AddressRepository
     audit: AuditRepository
     retention: RetentionRepository
+    inbound: InboundRepository
 
 
 class Store:
@@ -70,4 +72,5 @@ class Store:
                 addresses=AddressRepository(session),
                 audit=AuditRepository(session),
                 retention=RetentionRepository(session),
+                inbound=InboundRepository(session),
             )

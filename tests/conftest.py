@@ -36,6 +36,8 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 TABLES = (
+    "inbound_failures",
+    "inbound_journal",
     "kept_figures",
     "retention",
     "audit_log",
