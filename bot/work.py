@@ -145,8 +145,10 @@ class Journal:
                     await asyncio.wait_for(self._changed.wait(), self.timing.poll_seconds)
 
     async def close(self, grace: float = 10.0) -> None:
-        """Finish what is in hand (replies for up to `grace` s), then stop. Entries left
-        behind stay in the journal for the next process."""
+        """Finish what is in hand (replies for up to `grace` s, at most a lease: by then
+        another process may have taken the entry), then stop. Entries left behind stay in
+        the journal for the next process."""
+        grace = min(grace, self.timing.lease_seconds)
         self._closing = True
         self._wake.set()
         for task in self._tasks:

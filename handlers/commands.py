@@ -14,6 +14,7 @@ from handlers import (
     bank,
     buddies,
     export,
+    failures,
     labs,
     meetings,
     nudges,
@@ -399,6 +400,13 @@ COMMANDS: tuple[Command, ...] = (
         N_("List the people in this cohort."),
         Access.facilitator,
         people.members,
+    ),
+    Command(
+        ("failures",),
+        N_("failures"),
+        N_("Actions of this cohort's people that did not go through, newest first."),
+        Access.facilitator,
+        failures.failures,
     ),
     Command(
         ("mydata",),
