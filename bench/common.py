@@ -141,6 +141,60 @@ async def stop(process: asyncio.subprocess.Process, how: signal.Signals = signal
             await process.wait()
 
 
+COUNTED = """\
+\"\"\"Run a module as `python -m` does, counting the SQL statements it sends (for a bench):
+the count is written to the file named first, every 0.1 s.\"\"\"
+import os
+import runpy
+import sys
+import threading
+import time
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+count = 0
+
+
+def _count(*_args):
+    global count
+    count += 1
+
+
+event.listen(Engine, "before_cursor_execute", _count)
+out = sys.argv[1]
+
+
+def _write():
+    while True:
+        with open(out + ".tmp", "w") as f:
+            f.write(str(count))
+        os.replace(out + ".tmp", out)
+        time.sleep(0.1)
+
+
+threading.Thread(target=_write, daemon=True).start()
+module = sys.argv[2]
+sys.argv = [module, *sys.argv[3:]]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def counted_command(python: str, workdir: Path, module_args: Sequence[str]) -> tuple[list[str], Path]:
+    """`python -m <module_args>`, counting its SQL statements into the returned file."""
+    script, counts = workdir / "counted.py", workdir / "sql_statements.txt"
+    script.write_text(COUNTED)
+    return [python, str(script), str(counts), *module_args], counts
+
+
+def statements(counts: Path) -> int | None:
+    """The SQL statements the counted server has sent so far (see counted_command)."""
+    try:
+        return int(counts.read_text() or 0)
+    except (OSError, ValueError):
+        return None
+
+
 # ------------------------------------------------------------------ the database
 
 
