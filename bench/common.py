@@ -69,6 +69,7 @@ class Server:
     process: asyncio.subprocess.Process
     log: Path
     path: str  # where the requests go, e.g. /slack/events
+    counts: Path | None = None  # its SQL statement count, when run by counted_command
 
     @property
     def url(self) -> str:
@@ -93,6 +94,7 @@ async def running(
     path: str,
     health: str | None = "/healthz",
     log_name: str | None = None,
+    counts: Path | None = None,
 ) -> AsyncIterator[Server]:
     """A server subprocess, ready for requests; stopped (SIGINT, then kill) on the way out.
     Its output goes to `log_name` in workdir (default: the name, spaces as underscores)."""
@@ -101,7 +103,7 @@ async def running(
         process = await asyncio.create_subprocess_exec(
             *args, cwd=workdir, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
         )
-    server = Server(name, port, process, log, path)
+    server = Server(name, port, process, log, path, counts)
     try:
         await wait_ready(server, health)
         yield server
@@ -180,7 +182,9 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 
-def counted_command(python: str, workdir: Path, module_args: Sequence[str]) -> tuple[list[str], Path]:
+def counted_command(
+    python: str, workdir: Path, module_args: Sequence[str]
+) -> tuple[list[str], Path]:
     """`python -m <module_args>`, counting its SQL statements into the returned file."""
     script, counts = workdir / "counted.py", workdir / "sql_statements.txt"
     script.write_text(COUNTED)

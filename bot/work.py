@@ -33,6 +33,8 @@ from storage.unit import Store
 
 log = logging.getLogger(__name__)
 
+# An action to journal: platform, kind, payload, the platform's event id.
+Action = tuple[str, str, dict[str, Any], str | None]
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
 
 
@@ -99,6 +101,10 @@ class Journal:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        self._finished: list[int] = []  # done, to be deleted with the next few
+        self._recording: list[tuple[Action, asyncio.Future[bool]]] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._to_flush = asyncio.Event()
 
     def add(self, platform: str, performer: Performer) -> None:
         self.performers[platform] = performer
@@ -119,13 +125,31 @@ class Journal:
     ) -> bool:
         """Journal an action before it is acknowledged; False for a platform event already
         in the journal (a retry). Raises when the database does not take it: then the
-        request must not be acknowledged, so that the platform tries again."""
-        async with self.store.transaction() as repos:
-            entry_id = await repos.inbound.record(platform, kind, payload, event_id, utcnow())
-        if entry_id is None:
-            return False
-        self._wake.set()
-        return True
+        request must not be acknowledged, so that the platform tries again.
+
+        Requests that come while a write is under way are written together, in one
+        transaction (a group commit): in a burst, one INSERT serves dozens of acks."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._recording.append(((platform, kind, payload, event_id), future))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_waiting())
+        return await future
+
+    async def _record_waiting(self) -> None:
+        while self._recording:
+            batch, self._recording = self._recording, []
+            try:
+                async with self.store.transaction() as repos:
+                    new = await repos.inbound.record_many([a for a, _ in batch], utcnow())
+            except Exception as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (platform, _, _, event_id), future in batch:
+                if not future.done():
+                    future.set_result(event_id is None or (platform, event_id) in new)
+            self._wake.set()
 
     # ------------------------------------------------------------ lifetime
 
@@ -134,6 +158,7 @@ class Journal:
             return
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self.timing.workers)]
         self._tasks.append(asyncio.create_task(self._keep_leases()))
+        self._tasks.append(asyncio.create_task(self._flush_finished()))
 
     async def drained(self) -> None:
         """Until the journal is empty and nothing is being sent (tests wait for this)."""
@@ -159,6 +184,7 @@ class Journal:
         for task in self._finishing:
             task.cancel()
         await asyncio.gather(*self._finishing, return_exceptions=True)
+        await self._flush()
 
     async def _waiting(self) -> int:
         try:
@@ -251,11 +277,30 @@ class Journal:
         await self._done(entry)
 
     async def _done(self, entry: Entry) -> None:
+        """Deleted with the next few entries done, in one statement. Should this process
+        die before, the next one finds the entry marked handled and only deletes it (an
+        entry never handled, such as a refusal, is answered again: it changed nothing)."""
+        self._finished.append(entry.id)
+        self._to_flush.set()
+
+    async def _flush_finished(self) -> None:
+        while True:
+            await self._to_flush.wait()
+            # A moment for more to finish: one DELETE then serves a whole batch.
+            await asyncio.sleep(0.05)
+            self._to_flush.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        finished, self._finished = self._finished, []
+        if not finished:
+            return
         try:
             async with self.store.transaction() as repos:
-                await repos.inbound.done(entry.id, self.worker)
-        except Exception as error:  # left in the journal: its lease runs out, it is done again
-            log.warning("inbound entry %d done, but not marked so: %s", entry.id, error)
+                await repos.inbound.all_done(finished, self.worker)
+        except Exception as error:  # left in the journal: the lease runs out, then deleted
+            log.warning("%d inbound entries done, but not deleted: %s", len(finished), error)
+        await self._changed_now()
 
     async def _release(self, entry: Entry) -> None:
         later = utcnow() + timedelta(seconds=self.timing.lease_seconds)

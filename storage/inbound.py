@@ -50,6 +50,34 @@ class InboundRepository:
             .returning(InboundEntry.id)
         )
 
+    async def record_many(
+        self, actions: list[tuple[str, str, dict[str, Any], str | None]], now: datetime
+    ) -> set[tuple[str, str]]:
+        """Journal several actions (platform, kind, payload, event id) in one statement per
+        hundred; returns the (platform, event id) of those new (the rest were retries)."""
+        new: set[tuple[str, str]] = set()
+        for start in range(0, len(actions), 100):  # under SQLite's bound-parameter limit
+            rows = [
+                {
+                    "platform": platform,
+                    "event_id": event_id,
+                    "kind": kind,
+                    "payload": payload,
+                    "due_at": now,
+                    "attempts": 0,
+                    "handled": False,
+                    "received_at": now,
+                }
+                for platform, kind, payload, event_id in actions[start : start + 100]
+            ]
+            inserted = await self._session.execute(
+                insert_ignoring_duplicates(self._session, InboundEntry)
+                .values(rows)
+                .returning(InboundEntry.platform, InboundEntry.event_id)
+            )
+            new |= {(platform, event_id) for platform, event_id in inserted if event_id}
+        return new
+
     async def claim(
         self, worker: str, now: datetime, lease: timedelta, limit: int
     ) -> list[InboundEntry]:
@@ -100,6 +128,15 @@ class InboundRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def all_done(self, entry_ids: list[int], worker: str) -> int:
+        """Several entries done at once (their work was marked handled as it was stored)."""
+        result = await self._session.execute(
+            delete(InboundEntry)
+            .where(InboundEntry.id.in_(entry_ids), InboundEntry.claimed_by == worker)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def retry_at(self, entry_id: int, worker: str, when: datetime, reason: str) -> bool:
         result = await self._session.execute(
