@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # An action to journal: platform, kind, payload, the platform's event id.
 Action = tuple[str, str, dict[str, Any], str | None]
+FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
 
 
@@ -287,7 +288,7 @@ class Journal:
         while True:
             await self._to_flush.wait()
             # A moment for more to finish: one DELETE then serves a whole batch.
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(FLUSH_SECONDS)
             self._to_flush.clear()
             await self._flush()
 
