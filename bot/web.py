@@ -191,8 +191,9 @@ async def _dispatch(request: web.Request) -> web.Response:
         log.warning("Slack request with a malformed body refused")
         return web.Response(status=400, text="malformed request")
     response = await bolt.async_dispatch(bolt_request)
-    if response.status >= 500:
+    if response.status >= 500 and response.status != 503:
         # bolt has logged the failure; a 500 would only make Slack retry the same request.
+        # A 503 is meant: an event the inbound journal could not take, for Slack to resend.
         response = BoltResponse(status=200, body="")
     return await to_aiohttp_response(response)
 
