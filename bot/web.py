@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -20,13 +21,12 @@ from bot.runtime import Runtime, open_runtime, timing_of
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.courier import slack_courier
-from bot.teams.app import TeamsAdapter, auth_configuration
-from bot.teams.connector import teams_connector
-from bot.teams.courier import TeamsCourier
-from bot.teams.messenger import Messenger
 from bot.work import Journal, JournalTiming
 from schedules.courier import ByPlatform, Courier
 from schedules.service import Scheduling, scheduling
+
+if TYPE_CHECKING:
+    from bot.teams.app import TeamsAdapter
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ RUNTIME = web.AppKey("runtime", Runtime)
 SLACK = web.AppKey("slack", AsyncApp)
 WORK = web.AppKey("work", Journal)
 LANES = web.AppKey("lanes", Lanes)
-TEAMS = web.AppKey("teams", TeamsAdapter)
+# The Agents SDK takes a second or more to import: loaded only when Teams is on.
+TEAMS: web.AppKey[TeamsAdapter] = web.AppKey("teams")
 COURIERS: web.AppKey[dict[str, Courier]] = web.AppKey("couriers")
 SCHEDULING = web.AppKey("scheduling", Scheduling)
 
@@ -124,6 +125,11 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _teams(app: web.Application) -> AsyncIterator[None]:
+    from bot.teams.app import TeamsAdapter, auth_configuration
+    from bot.teams.connector import teams_connector
+    from bot.teams.courier import TeamsCourier
+    from bot.teams.messenger import Messenger
+
     settings, runtime = app[SETTINGS], app[RUNTIME]
     async with aiohttp.ClientSession() as session:
         connector = teams_connector(settings, session)

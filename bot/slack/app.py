@@ -174,7 +174,8 @@ class SlackClients:
         bot = await self._installations.async_find_bot(
             enterprise_id=enterprise_id,
             team_id=translate.team_of(body) or None,
-            is_enterprise_install=bool(body.get("is_enterprise_install")),
+            # A slash command's form says "false" as a string.
+            is_enterprise_install=body.get("is_enterprise_install") in (True, "true"),
         )
         if bot is None or not bot.bot_token:
             raise LookupError(f"no installation for workspace {translate.team_of(body)}")
