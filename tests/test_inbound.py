@@ -375,3 +375,20 @@ async def test_a_throttled_channel_holds_no_one_elses_reply(slack: Slack) -> Non
     [started] = await slack.fake.wait_for("response_url:f")
     assert "2" in reply_text(started)
     assert slack.fake.calls_to("chat.postMessage") == [held]
+
+
+async def test_a_retried_event_still_in_the_journal_is_journalled_once(slack: Slack) -> None:
+    # The work waits for Slack's answer about Anna, which never comes: the event stays in
+    # the journal while Slack, having had no reply in time, sends it again.
+    slack.fake.stall_answer("users.info")
+    event = p.message_event(
+        "Hej alla!", user="U_ANNA", channel=CHANNEL, thread_ts="1700000000.000100"
+    )
+    await slack.send(event)
+    await slack.fake.wait_for("users.info")
+    headers = event.headers(SLACK_SECRET, retry_num=1, retry_reason="http_timeout")
+    async with slack.http.post(slack.url, data=event.body.encode(), headers=headers) as response:
+        assert response.status == 200
+    async with slack.store.transaction() as repos:
+        entries = list(await repos.session.scalars(select(InboundEntry)))
+    assert [(e.kind, e.event_id) for e in entries] == [("message", event.payload["event_id"])]
