@@ -39,6 +39,10 @@ FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
 
 
+class NotJournalled(Exception):
+    """The database did not take an action: the request must not be acknowledged."""
+
+
 @dataclass
 class Entry:
     """A journal entry as a worker holds it."""
@@ -142,10 +146,10 @@ class Journal:
             try:
                 async with self.store.transaction() as repos:
                     new = await repos.inbound.record_many([a for a, _ in batch], utcnow())
-            except Exception as error:
+            except Exception as error:  # each request hears of it, and is not acked
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(error)
+                        future.set_exception(NotJournalled(str(error)))
                 continue
             for (platform, _, _, event_id), future in batch:
                 if not future.done():

@@ -245,15 +245,15 @@ async def slack(
 
 
 @asynccontextmanager
-async def quiz_answers_refused(store: Store) -> AsyncIterator[None]:
-    """The database refuses every new quiz answer, as a full disk would, until the block
-    ends (PostgreSQL's test database outlives the test: the trigger goes with it)."""
+async def writes_refused(store: Store, table: str = "quiz_answers") -> AsyncIterator[None]:
+    """The database refuses every new row of `table`, as a full disk would, until the
+    block ends (PostgreSQL's test database outlives the test: the trigger goes with it)."""
     async with store.transaction() as repos:
         sqlite = repos.session.get_bind().dialect.name == "sqlite"
         if sqlite:
             await repos.session.execute(
                 text(
-                    "CREATE TRIGGER refuse_answers BEFORE INSERT ON quiz_answers "
+                    f"CREATE TRIGGER refuse_answers BEFORE INSERT ON {table} "
                     "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
                 )
             )
@@ -266,7 +266,7 @@ async def quiz_answers_refused(store: Store) -> AsyncIterator[None]:
             )
             await repos.session.execute(
                 text(
-                    "CREATE TRIGGER refuse_answers BEFORE INSERT ON quiz_answers "
+                    f"CREATE TRIGGER refuse_answers BEFORE INSERT ON {table} "
                     "FOR EACH ROW EXECUTE FUNCTION refuse_answers()"
                 )
             )
@@ -277,14 +277,14 @@ async def quiz_answers_refused(store: Store) -> AsyncIterator[None]:
             if sqlite:
                 await repos.session.execute(text("DROP TRIGGER refuse_answers"))
             else:
-                await repos.session.execute(text("DROP TRIGGER refuse_answers ON quiz_answers"))
+                await repos.session.execute(text(f"DROP TRIGGER refuse_answers ON {table}"))
                 await repos.session.execute(text("DROP FUNCTION refuse_answers()"))
 
 
 async def test_an_action_that_keeps_failing_reaches_the_person_and_the_facilitators(
     slack: Slack, database_url: str, tmp_path: Path
 ) -> None:
-    async with quiz_answers_refused(slack.store):
+    async with writes_refused(slack.store):
         await slack.send(click(slack.cohort_id, slack.fake, "anna"))
         await slack.drained()
 
@@ -392,3 +392,17 @@ async def test_a_retried_event_still_in_the_journal_is_journalled_once(slack: Sl
     async with slack.store.transaction() as repos:
         entries = list(await repos.session.scalars(select(InboundEntry)))
     assert [(e.kind, e.event_id) for e in entries] == [("message", event.payload["event_id"])]
+
+
+async def test_an_action_the_journal_cannot_take_is_not_acknowledged(slack: Slack) -> None:
+    async with writes_refused(slack.store, "inbound_journal"):
+        # Slack then shows Anna its own error for the click, and resends the event.
+        for request in (
+            click(slack.cohort_id, slack.fake, "anna"),
+            p.message_event("Hej", user="U_ANNA", channel=CHANNEL, thread_ts="1700000000.1"),
+        ):
+            assert await post(slack.http, slack.url, request) == 503
+    assert await count(slack.store, InboundEntry) == 0
+    # Once the database takes writes again, so does Digilog.
+    await slack.send(click(slack.cohort_id, slack.fake, "again"))
+    await slack.fake.wait_for("response_url:again")

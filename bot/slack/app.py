@@ -34,7 +34,7 @@ from bot.slack.blocks import values_from_view_state
 from bot.slack.directory import Directory
 from bot.slack.messenger import Origin, deliver
 from bot.slack.secure_store import sealed_installation_store
-from bot.work import Entry, Journal
+from bot.work import Entry, Journal, NotJournalled
 from handlers import failures
 from handlers.digilog import Digilog, cohort_of
 from handlers.i18n import language_of, translator
@@ -246,7 +246,7 @@ class SlackListeners:
             try:
                 # Slack resends an event it thinks failed: its event_id makes that a no-op.
                 await self.journal.record("slack", kind, body, event_id=body.get("event_id"))
-            except Exception as error:
+            except NotJournalled as error:  # not acked: Slack sends it again
                 log.error("Slack event not journalled, left for Slack to resend: %s", error)
                 return BoltResponse(status=503, body="")
             return await next()  # type: ignore[func-returns-value]
@@ -471,7 +471,14 @@ class SlackListeners:
         failed = Failed("slack", team, user_id, channel, entry.kind, what, reason)
         return failed, cohort
 
-    async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+    async def on_error(
+        self, error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> None:
         # SlackApp.async_dispatch refused a malformed payload: body and event are objects.
         kind = body.get("type") or (body.get("event") or {}).get("type") or body.get("command")
+        if isinstance(error, NotJournalled) and response is not None:
+            # Not acked: Slack shows the person its own error (and resends an event).
+            response.status = 503
+            log.error("Slack request (%s) not journalled, not acked: %s", kind, error)
+            return
         log.exception("Slack request (%s) failed: %s", kind, error, exc_info=error)
