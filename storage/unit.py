@@ -16,6 +16,7 @@ from storage.db import ERASED, scrub
 from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
 from storage.gatherings import GatheringRepository
+from storage.inbound import InboundRepository
 from storage.labs import LabRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.personal_data import PersonalDataRepository
@@ -47,6 +48,7 @@ class Repositories:
     retention: RetentionRepository
     personal_data: PersonalDataRepository
     gatherings: GatheringRepository
+    inbound: InboundRepository
 
 
 class Store:
@@ -83,4 +85,5 @@ class Store:
             retention=RetentionRepository(session),
             personal_data=PersonalDataRepository(session),
             gatherings=GatheringRepository(session),
+            inbound=InboundRepository(session),
         )

@@ -303,6 +303,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("nudge",): "nudge 1 post",
     ("nudges", "resume"): "nudges resume {anna}",
     ("members",): "members",
+    ("failures",): "failures",
     ("mydata",): "mydata",
     ("forget",): "forget",
 }
@@ -432,6 +433,7 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("nudge",): "== Nudge preview ==",
     ("nudges", "resume"): "Nudges to Anna are on again.",
     ("members",): "== People in Grupp 1 ==",
+    ("failures",): "== Actions that did not go through ==",
     # Someone of another workspace with the facilitator's user id gets nothing of hers.
     ("mydata",): ("[file digilog-my-data-", "Digilog stores nothing about you."),
     ("forget",): ("== Erase your data ==", "Digilog stores nothing about you."),

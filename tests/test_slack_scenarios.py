@@ -578,6 +578,20 @@ async def test_oauth_installs_another_workspace_into_our_tables(
                 ("T2", "xoxb-installed-t2")
             ]
 
+            # The work after the ack (in the inbound journal's worker) uses the token that
+            # workspace installed, opened from the sealed store.
+            hello = p.slash_command(
+                "help", user="U_T2", team="T2", response_url=fake.response_url("t2")
+            )
+            async with http.post(
+                server.make_url("/slack/events"),
+                data=hello.body.encode(),
+                headers=hello.headers(SECRET),
+            ) as r:
+                assert r.status == 200, await r.text()
+            await fake.wait_for("response_url:t2")
+            assert {c.token for c in fake.calls_to("users.info")} == {"xoxb-installed-t2"}
+
             # The workspace uninstalls Digilog: its tokens go from our tables too.
             uninstalled = p.event_callback({"type": "app_uninstalled"}, team="T2")
             async with http.post(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -20,13 +21,19 @@ from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValida
 from pydantic import ValidationError
 
 from bot.edge import Malformed, load_json
-from bot.logs import carrying_request_id
+from bot.lanes import Lanes
+from bot.logs import failure_of
 from bot.settings import is_loopback
+from bot.teams.cards import choice_of
 from bot.teams.connector import ConnectorError
 from bot.teams.messenger import Messenger
 from bot.teams.translate import PLATFORM, conversation_of, event_of, field_of, where_of
-from bot.work import WorkQueue
-from handlers.digilog import Digilog
+from bot.work import Entry, Journal
+from handlers import failures
+from handlers.digilog import Digilog, cohort_of
+from handlers.i18n import translator
+from handlers.vocabulary import Outgoing, ToActor
+from storage.inbound import Failed
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
@@ -39,7 +46,8 @@ class TeamsAdapter:
     messenger: Messenger
     auth: AgentAuthConfiguration
     store: Store
-    work: WorkQueue
+    work: Journal
+    lanes: Lanes
     # The address last kept per conversation: written again only when Teams changes it.
     _addresses: dict[tuple[str, str], tuple[str, str, str | None]] = field(default_factory=dict)
 
@@ -55,7 +63,8 @@ class TeamsAdapter:
         if refused is not None:
             return refused
         try:
-            activity = Activity.model_validate(load_json(await request.read()))
+            body = load_json(await request.read())
+            activity = Activity.model_validate(body)
         except (Malformed, ValidationError, RecursionError):
             return web.json_response({"error": "not an activity"}, status=400)
         claims = request.get(CLAIMS) or {}
@@ -65,9 +74,12 @@ class TeamsAdapter:
         ):
             log.warning("Teams activity refused: its serviceUrl is not the token's")
             return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
-        # Verified: answered now, handled next (Teams waits 5 s for an invoke's answer,
-        # and a burst of clicks must not queue behind each other's database work).
-        await self.work.put(carrying_request_id(lambda: self._handle(activity)))
+        # Verified: journalled, answered now, handled next (Teams waits 5 s for an
+        # invoke's answer, and a burst of clicks must not queue behind each other's work).
+        # Hashed: a fixed length whatever Teams' ids, and no chat id that names someone.
+        raw = activity.conversation.id if activity.conversation else ""
+        delivery = hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
+        await self.work.record(PLATFORM, "activity", body, event_id=delivery)
         if activity.type == "invoke":
             # The answer Teams waits for; what the person gets comes in their chat.
             return web.json_response(
@@ -79,17 +91,53 @@ class TeamsAdapter:
             )
         return web.Response(status=200)
 
-    async def _handle(self, activity: Activity) -> None:
+    def __post_init__(self) -> None:
+        self.work.add(PLATFORM, self)
+        self.messenger.lanes = self.lanes
+
+    async def perform(self, entry: Entry) -> Awaitable[None] | None:
+        activity = Activity.model_validate(entry.payload)
         await self._remember(activity)
         if _installed_in_a_team(activity):
             await self._link_roster(activity)
         event = event_of(activity)
-        if event is not None:
-            raw = activity.conversation.id if activity.conversation else ""
-            # Hashed: a fixed length whatever Teams' ids, and no chat id that names someone.
-            delivery = hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
-            outgoing = await self.digilog.handle(event, delivery_id=delivery)
-            await self.messenger.deliver(where_of(activity), outgoing)
+        if event is None:
+            return None
+        raw = activity.conversation.id if activity.conversation else ""
+        delivery = hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
+        outgoing = await self.digilog.handle(event, delivery_id=delivery, journal_id=entry.id)
+        entry.handled = True
+        return self.messenger.deliver(where_of(activity), outgoing)
+
+    async def tell_failed(self, entry: Entry) -> bool:
+        activity = Activity.model_validate(entry.payload)
+        where = where_of(activity)
+        if not where.user_id or activity.type not in ("message", "invoke"):
+            return False
+        try:
+            language = await failures.language(self.store, PLATFORM, where.tenant_id, where.user_id)
+        except Exception as error:
+            log.warning("language of a Teams user unknown: %s", failure_of(error))
+            language = None
+        kind = "choice" if activity.type == "invoke" else "other"
+        notice = failures.notice(translator(language or where.language), kind)
+        sending = self.messenger.deliver(where, [Outgoing(ToActor(), notice)])
+        if sending is not None:
+            await sending
+        return True
+
+    def failed(self, entry: Entry, reason: str) -> tuple[Failed, int | None]:
+        activity = Activity.model_validate(entry.payload)
+        where = where_of(activity)
+        what, cohort = activity.type or "activity", None
+        action_id = choice_of(activity.value) if isinstance(activity.value, dict) else None
+        if isinstance(action_id, str):
+            what, cohort = f"button: {action_id[:150]}", cohort_of(action_id)
+        conversation = conversation_of(activity).conversation_id
+        failed = Failed(
+            PLATFORM, where.tenant_id, where.user_id, conversation, "activity", what, reason
+        )
+        return failed, cohort
 
     async def _link_roster(self, activity: Activity) -> None:
         """When Digilog joins a team, tie the people a roster named only by e-mail address

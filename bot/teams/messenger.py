@@ -9,9 +9,12 @@ people (learning buddies) goes to each of them in their own chat.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Hashable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from bot.lanes import Lanes, Throttled, all_sent
 from bot.teams.cards import card, form_card
 from bot.teams.chats import personal_chat
 from bot.teams.connector import Connector, ConnectorError
@@ -56,14 +59,37 @@ class Messenger:
     connector: Connector
     digilog: Digilog
     store: Store
+    lanes: Lanes = field(default_factory=Lanes)
 
-    async def deliver(self, where: Where, outgoing: list[Outgoing]) -> None:
-        for item in outgoing:
-            try:
-                await self._deliver(where, item)
-            except ConnectorError as error:
-                # One refused reply must not stop the others (the theme post still goes out).
-                log.error("Teams refused %s: %s", type(item.to).__name__, error)
+    def deliver(self, where: Where, outgoing: list[Outgoing]) -> Awaitable[None] | None:
+        """Hand each reply to its destination's lane (bot/lanes.py): a throttled chat holds
+        no one else's; what is returned finishes when all went, or raises the first error."""
+        if not outgoing:
+            return None
+        futures = [
+            self.lanes.send(self.lane_of(where, item), partial(self._send, where, item))
+            for item in outgoing
+        ]
+        return all_sent(futures)
+
+    @staticmethod
+    def lane_of(where: Where, item: Outgoing) -> Hashable:
+        match item.to:
+            case ToConversation(conversation=conversation):
+                return ("teams", where.tenant_id, "conversation", conversation.conversation_id)
+            case ToPerson(user_id=user_id):
+                return ("teams", where.tenant_id, "person", user_id)
+            case ToGroup(user_ids=user_ids):
+                return ("teams", where.tenant_id, "group", tuple(sorted(user_ids)))
+        return ("teams", where.tenant_id, "person", where.user_id)
+
+    async def _send(self, where: Where, item: Outgoing) -> None:
+        try:
+            await self._deliver(where, item)
+        except ConnectorError as error:
+            if error.status == 429:
+                raise Throttled(error.retry_after or 1.0, str(error)) from error
+            raise
 
     async def _deliver(self, where: Where, item: Outgoing) -> None:
         t = translator(where.language)
