@@ -279,6 +279,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("assess", "results"): "assess results",
     ("results",): "results 1",
     ("report",): "report",
+    ("digest",): "digest 1",
     ("pair",): "pair 1 --seed 7",
     ("pair", "add"): "pair add {cecilia} 1",
     ("pair", "remove"): "pair remove {cecilia} 1",
@@ -408,6 +409,7 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("assess", "results"): "== Self-assessment: start and end ==",
     ("results",): "== Quiz results: theme 1 ==",
     ("report",): "== Report ==",
+    ("digest",): "== Digest of the digilog, theme 1",
     ("pair",): "== Learning buddies for theme 1 ==",
     ("pair", "add"): "No learning buddies have been announced for that yet.",
     ("pair", "remove"): "No learning buddies have been announced for that yet.",
@@ -617,6 +619,7 @@ USES = (
     Use("attend:{c}:{anna_id}:present:theme:1:workshop", "no longer on the calendar"),
     Use("here:{c}:theme:1:workshop", "no longer on the calendar"),
     Use("event:{c}:ics:motesplats", "There is no event motesplats."),
+    Use("digest:{c}:1", "== Digest of the digilog, theme 1"),
     Use("survey:{c}:theme:1", "[form survey:{c}:theme:1: Survey after theme 1]"),
     Use(
         "reflect:{c}",
