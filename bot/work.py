@@ -56,6 +56,7 @@ class Entry:
     received_at: datetime
     handled: bool = False  # its work is stored: never do it again, only its replies remain
     request_id: str | None = None
+    event_id: str | None = None
 
     @classmethod
     def of(cls, row: InboundEntry) -> Entry:
@@ -68,6 +69,7 @@ class Entry:
             row.received_at,
             row.handled,
             row.request_id,
+            row.event_id,
         )
 
 

@@ -38,6 +38,7 @@ SOURCE_LABELS = {
     Source.saved_message: N_("saved message"),
     Source.needs_inventory: N_("needs inventory"),
     Source.change_plan: N_("plan for change"),
+    Source.task_finding: N_("what we found (reflection task)"),
 }
 # `bank --kind KIND`
 KINDS = {
@@ -46,6 +47,7 @@ KINDS = {
     "saved": (Source.saved_message,),
     "needs": (Source.needs_inventory,),
     "plan": (Source.change_plan,),
+    "task": (Source.task_finding,),
 }
 VISIBILITY_LABELS = {
     Visibility.private: N_("only the author"),

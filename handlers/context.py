@@ -100,6 +100,9 @@ class Context:
 
     @property
     def zone(self) -> ZoneInfo:
+        hint = self.actor.zone_hint
+        if hint and not (self.person and self.person.timezone) and known_zone(hint):
+            return ZoneInfo(hint)
         return zone_of(self.person, self.cohort)
 
     @property

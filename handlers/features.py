@@ -21,6 +21,7 @@ from handlers import (
     retention,
     schedule,
     surveys,
+    tasks,
     themes,
 )
 from handlers.registry import Registry
@@ -32,6 +33,7 @@ REGISTRY = Registry(
         people.FEATURE,
         nudges.FEATURE,
         themes.FEATURE,
+        tasks.FEATURE,
         bank.FEATURE,
         meetings.FEATURE,
         surveys.FEATURE,

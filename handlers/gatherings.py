@@ -858,7 +858,7 @@ FEATURE = Feature(
     ),
     steps=(
         Step("event_tomorrow", "event", DAY_BEFORE, Audience.channel, relevance=EVENING_BEFORE),
-        Step("event_soon", "event", -timedelta(hours=1), Audience.channel),
+        Step("event_soon", "event", -timedelta(hours=1), Audience.channel, working_time=False),
     ),
     deliveries={
         "event_tomorrow": _compose_event_reminder,

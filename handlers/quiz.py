@@ -228,6 +228,8 @@ async def choice(context: Context, action: QuizAction) -> list[Outgoing]:
         lead.note(t("You have already answered that question; your first answer counts."))
     else:
         correct = [context.local(o.text) for o in question.options if o.correct]
+        # The question stays above its answer where the question's message is replaced.
+        lead.para(Span(context.local(question.text), strong=True))
         if answer.correct:
             lead.para(t("✅ Right!"))
         else:

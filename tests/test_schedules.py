@@ -683,3 +683,57 @@ themes:
         "nudge_survey": 2,
         "survey_close": 1,
     }
+
+
+def test_a_channel_reminder_keeps_a_swedish_workplaces_calendar() -> None:
+    from handlers.features import REGISTRY
+    from storage.models import CalendarEntry
+
+    def entry(key: str, kind: str, at: str) -> CalendarEntry:
+        return CalendarEntry(key=key, kind=kind, theme_number=1, starts_at=local(at))
+
+    entries = [
+        # Monday 7 June 2027: the day before is Sunday 6 June, National Day.
+        entry("meeting:closing", "closing_meeting", "2027-06-07 13:00"),
+        # Friday 7 May 2027: the day before is Ascension Day.
+        entry("theme:1:workshop", "workshop", "2027-05-07 09:00"),
+        # Wednesday 12 May 2027 at 07:30: the day before at 07:30 is before work begins.
+        entry("event:early", "event", "2027-05-12 07:30"),
+        # A quiz closes on a Sunday evening: its time is the point.
+        entry("theme:1:quiz_close", "quiz_close", "2027-05-09 17:00"),
+    ]
+    due = {
+        (d.step.kind, d.entry.key): d.at.astimezone(STOCKHOLM)
+        for d in REGISTRY.future_steps(entries, local("2027-01-01 00:00"))
+    }
+    assert due["meeting_tomorrow", "meeting:closing"] == local("2027-06-04 13:00")
+    assert due["workshop_tomorrow", "theme:1:workshop"] == local("2027-05-05 09:00")
+    assert due["event_tomorrow", "event:early"] == local("2027-05-10 08:00")
+    # "Starts in an hour" is sent an hour before, whatever the day; a quiz closes when
+    # the calendar says.
+    assert due["workshop_soon", "theme:1:workshop"] == local("2027-05-07 08:00")
+    assert due["quiz_close", "theme:1:quiz_close"] == local("2027-05-09 17:00")
+    # Each still goes before it stops being true (the evening before).
+    for d in REGISTRY.future_steps(entries, local("2027-01-01 00:00")):
+        assert d.at < d.relevant_until or d.step.kind == "quiz_close"
+
+
+async def test_a_reminder_moved_before_a_holiday_says_when_not_tomorrow(
+    store: Store, cohort: Cohort, running: Programme, tmp_path: Path
+) -> None:
+    # The workshop on Friday 7 May 2027 follows Ascension Day: its reminder goes on
+    # Wednesday, and says when rather than "tomorrow".
+    calendar = CALENDAR.replace("2027-04-29 13:00", "2027-05-07 13:00").replace(
+        "2027-04-29 16:00", "2027-05-07 16:00"
+    )
+    await with_calendar(store, cohort, tmp_path, calendar)
+    await running.at(local("2027-05-05 12:59"))
+    posts = [c.params.get("text") for c in running.slack.calls_to("chat.postMessage")]
+    assert not any("workshop" in str(p).lower() for p in posts)
+    await running.at(local("2027-05-05 13:00"))
+    posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
+    [reminder] = [p for p in posts if "The workshop of theme 1" in p]
+    assert "The workshop of theme 1 is coming up: 2027-05-07 13:00–16:00." in reminder
+    await running.at(local("2027-05-06 13:00"))  # the holiday itself: nothing more
+    posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
+    assert len([p for p in posts if "The workshop of theme 1" in p]) == 1

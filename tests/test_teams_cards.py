@@ -212,7 +212,9 @@ async def test_the_reflection_form_round_trips_and_user_text_shows_literally(
     assert fields["text"]["isRequired"] is True and fields["text"]["errorMessage"]
     [submit] = rendered["actions"]
     assert submit["type"] == "Action.Execute" and submit["title"] == "Save"
-    assert submit["data"] == {"form_id": form.form_id}
+    assert submit["data"]["form_id"] == form.form_id
+    # How the card showed each field travels with the answers, for the answered card.
+    assert submit["data"]["shown"]["visibility"][0] == fields["visibility"]["label"]
 
     reflection = "Jag lärde mig **mycket** av [x](y) – och _det_ var `bra` <3 & mer."
     filled = {"theme": "1", "visibility": "cohort", "text": reflection}
@@ -473,7 +475,14 @@ def test_a_form_card_in_full(valid: Any) -> None:
             "type": "Action.Execute",
             "title": "Spara",
             "verb": VERB,
-            "data": {"form_id": "reflect:3"},
+            "data": {
+                "form_id": "reflect:3",
+                "shown": {
+                    "text": ["Vad tar du med dig?", {}],
+                    "theme": ["Tema", {"1": "Tema 1", "2": "Tema 2"}],
+                    "extra": ["Något mer?", {}],
+                },
+            },
             "style": "positive",
         }
     ]
