@@ -398,7 +398,7 @@ async def bank_export(
             salt = await admin.pseudonym_salt(runtime.store, cohort_key)
             pseudonyms = export.Pseudonyms(salt, text=not no_text)
         views = admin.export_reflections(runtime.store, cohort_key, private=include_private)
-        return await export.write(views, out, fmt, pseudonyms)
+        return await export.write(views, out, fmt, _translator(), pseudonyms)
 
     rows = await _with_runtime(work)
     click.echo(f"{rows} reflections exported", err=True)
@@ -559,7 +559,7 @@ async def person_export(
         raise click.UsageError("--out must name a .zip file")
 
     async def work(runtime: Runtime) -> bytes:
-        _, content = await export_person(runtime.store, who)
+        _, content = await export_person(runtime.store, who, _translator())
         return content
 
     content = await _person_work(work)

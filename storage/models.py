@@ -156,7 +156,12 @@ class Cohort(Base):
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+    # A number is never given again (SQLite reuses the highest id without it): the audit
+    # log names people by number, and an erased person's number must name nobody.
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
@@ -222,6 +227,7 @@ class Reflection(Base):
     __table_args__ = (
         UniqueConstraint("cohort_id", "message_id"),
         Index(None, "cohort_id", "created_at"),
+        {"sqlite_autoincrement": True},  # "Sparad som #16" names one reflection, ever
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -292,6 +298,10 @@ class CalendarEntry(Base):
     # other kinds take their titles from the programme and have no registration.
     title: Mapped[dict[str, Any] | None]
     capacity: Mapped[int | None] = mapped_column(Integer)
+    # An organisation's own local meeting: the organisation's id in the programme, and who
+    # hosts it there; None for what the whole cohort shares.
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeliveryState(enum.StrEnum):
@@ -435,7 +445,7 @@ class SurveyWindow(Base):
     cohort_id: Mapped[int] = mapped_column(
         ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
     )
-    survey_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    survey_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
@@ -448,7 +458,7 @@ class SurveyAnswer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
-    survey_key: Mapped[str] = mapped_column(String(40))
+    survey_key: Mapped[str] = mapped_column(String(100))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[str] = mapped_column(String(64))
     rating: Mapped[int | None] = mapped_column(Integer)
@@ -505,6 +515,7 @@ class AuditEntry(Base):
     are named by number only, so an erased person's entries name nobody."""
 
     __tablename__ = "audit_log"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=stamped, index=True)

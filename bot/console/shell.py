@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.console.render import render
 from handlers.digilog import Digilog
+from handlers.formats import when_text
 from handlers.i18n import N_, Translator, translator
 from handlers.vocabulary import (
     Actor,
@@ -303,7 +304,8 @@ class Console:
             # Every moment on the way that something falls due, in turn, at its own time.
             self.tell_skipped(await self.rehearsal.advance(target))
         now = self.clock.now().astimezone(self.zone)
-        self.print("  " + self.t("(it is {when})", when=now.strftime("%a %Y-%m-%d %H:%M %Z")))
+        when = when_text(now, None, self.zone, self.t.language, year=True) + f" {now:%Z}"
+        self.print("  " + self.t("(it is {when})", when=when))
 
     async def pick(self, number: int) -> None:
         options = self._choices.get(self.user_id, self._choices.get(None, []))
