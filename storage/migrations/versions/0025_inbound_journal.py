@@ -1,7 +1,7 @@
 """The inbound journal (actions recorded before they are acknowledged) and failed actions
 
 Revision ID: 0025
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0028"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
