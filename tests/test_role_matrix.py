@@ -306,6 +306,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("nudges", "resume"): "nudges resume {anna}",
     ("nudges", "stop"): "nudges stop {anna}",
     ("members",): "members",
+    ("failures",): "failures",
     ("mydata",): "mydata",
     ("forget",): "forget",
 }
@@ -438,6 +439,7 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("nudges", "resume"): "Nudges to Anna are on again.",
     ("nudges", "stop"): "Nudges to Anna are stopped",
     ("members",): "== People in Grupp 1 ==",
+    ("failures",): "== Actions that did not go through ==",
     # Someone of another workspace with the facilitator's user id gets nothing of hers.
     ("mydata",): ("[file digilog-my-data-", "Digilog stores nothing about you."),
     ("forget",): ("== Erase your data ==", "Digilog stores nothing about you."),
