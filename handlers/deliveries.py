@@ -154,7 +154,7 @@ class Composing:
         """ "{what} is tomorrow" (or "starts in an hour"), with when, where and any buttons."""
         assert self.due is not None
         t, entry, zone = self.t, self.due.entry, zone_of(None, self.cohort)
-        when = when_text(entry.starts_at, entry.ends_at, zone)
+        when = when_text(entry.starts_at, entry.ends_at, zone, t.language)
         # A reminder moved to the working day before a weekend or holiday is not "tomorrow".
         tomorrow = (self.now.astimezone(zone) + timedelta(days=1)).date()
         if soon:

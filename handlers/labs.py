@@ -12,7 +12,7 @@ from icalendar import Calendar, Event
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of, programme_of, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.formats import when_text, where_spans
+from handlers.formats import clock_text, day_text, list_text, when_text, where_spans
 from handlers.humane import DEFAULT_HOURS, working_moment_before
 from handlers.i18n import N_, translator
 from handlers.programme_file import Lab, LabSession, Programme, localise
@@ -28,7 +28,7 @@ from handlers.vocabulary import (
     ToActor,
 )
 from storage.deliveries import Planned
-from storage.models import Cohort, Person, SignupState
+from storage.models import CalendarEntry, Cohort, Person, SignupState
 from storage.unit import Repositories
 
 CATEGORY_LABELS = {
@@ -122,7 +122,7 @@ async def reminder(
         return "nobody to remind"
     t = translator(person.language or cohort.language)
     session, zone = chosen.session, zone_of(person, cohort)
-    when = when_text(session.start, session.end, zone)
+    when = when_text(session.start, session.end, zone, t.language)
     what = t("Lab: {title}", title=localise(chosen.lab.title, t.language))
     tomorrow = (now.astimezone(zone) + timedelta(days=1)).date()
     if session.start.astimezone(zone).date() == tomorrow:
@@ -157,7 +157,7 @@ def _choose_session(
             t(
                 "There is no lab {lab}. The labs are: {labs}",
                 lab=words[0],
-                labs=", ".join(lab.id for lab in programme.labs),
+                labs=list_text((lab.id for lab in programme.labs), t.language),
             )
         )
     numbered = len(words) > 1 and words[1].isdigit()
@@ -165,13 +165,15 @@ def _choose_session(
         raise Refusal(
             t(
                 "Which session of {lab}? Give its number, 1–{last}.",
-                lab=lab.id,
+                lab=context.local(lab.title),
                 last=len(lab.sessions),
             )
         )
     number = int(words[1]) if numbered else 1
     if not 1 <= number <= len(lab.sessions):
-        raise Refusal(t("{lab} has sessions 1–{last}.", lab=lab.id, last=len(lab.sessions)))
+        raise Refusal(
+            t("{lab} has sessions 1–{last}.", lab=context.local(lab.title), last=len(lab.sessions))
+        )
     return Chosen(lab, number, lab.sessions[number - 1]), words[2 if numbered else 1 :]
 
 
@@ -181,12 +183,24 @@ def _choose(context: Context, programme: Programme, words: list[str]) -> Chosen:
     chosen, rest = _choose_session(context, programme, words)
     if rest and not words[1].isdigit():
         last = len(chosen.lab.sessions)
-        raise Refusal(context.t("{lab} has sessions 1–{last}.", lab=chosen.lab.id, last=last))
+        raise Refusal(
+            context.t(
+                "{lab} has sessions 1–{last}.", lab=context.local(chosen.lab.title), last=last
+            )
+        )
     return chosen
 
 
 def _when(context: Context, session: LabSession) -> str:
-    return when_text(session.start, session.end, context.zone)
+    return when_text(session.start, session.end, context.zone, context.language)
+
+
+def button_label(context: Context, action: str, lab: Lab, session: LabSession) -> str:
+    """What a lab's button does, by the lab's title and the session's day and time (not
+    its id: "Anmäl mig: Hantera information, tis 16 feb. 13:00")."""
+    starts = session.start.astimezone(context.zone)
+    when = f"{day_text(starts, context.language)} {clock_text(starts, context.language)}"
+    return context.t(action, lab=context.local(lab.title), when=when)
 
 
 async def catalogue(context: Context, args: Args) -> list[Outgoing]:
@@ -232,7 +246,7 @@ async def catalogue(context: Context, args: Args) -> list[Outgoing]:
                     options.append(
                         Option(
                             f"lab:{cohort.id}:signup:{lab.id}:{n}",
-                            t("Sign up: {lab} {n}", lab=lab.id, n=n),
+                            button_label(context, N_("Sign up: {lab}, {when}"), lab, session),
                         )
                     )
                 rows.append(tuple(row))
@@ -323,7 +337,9 @@ def _seat_freed(cohort: Cohort, chosen: Chosen, promoted: Person, context: Conte
             t(
                 "A seat freed up: you now have a seat at {lab} on {when}.",
                 lab=localise(chosen.lab.title, t.language),
-                when=when_text(chosen.session.start, chosen.session.end, context.zone),
+                when=when_text(
+                    chosen.session.start, chosen.session.end, zone_of(promoted, cohort), t.language
+                ),
             )
         )
         .choices(
@@ -432,7 +448,7 @@ async def _mark(context: Context, args: Args, *, present: bool) -> list[Outgoing
     await context.repos.labs.set_attended(
         cohort.id, chosen.key, [p.id for p in people], context.now() if present else None
     )
-    names = ", ".join(p.display_name for p in people)
+    names = list_text((p.display_name for p in people), t.language)
     lead = (
         t("Marked as attended: {names}.", names=names)
         if present
@@ -537,7 +553,9 @@ def _ids_mark(ids: list[int]) -> str:
     return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:32]
 
 
-def _reminder_moments(programme: Programme) -> list[datetime]:
+def _reminder_moments(
+    cohort: Cohort, programme: Programme, entries: list[CalendarEntry]
+) -> list[datetime]:
     """When each session's reminder falls due (what `_plan_reminders` looks for)."""
     return [reminder_at(c.session) for c in sessions_by_key(programme).values()]
 

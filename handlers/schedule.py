@@ -9,14 +9,15 @@ from handlers.access import Access
 from handlers.calendar_file import check_entries
 from handlers.context import Args, Context, Refusal, address_of
 from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.formats import when_text, where_spans
+from handlers.formats import list_text, when_text, where_spans
 from handlers.i18n import N_, Translator, translator
+from handlers.nudges import reachable
 from handlers.programme_file import Programme, localise
 from handlers.progress import missing
 from handlers.registry import ButtonKind, Command, Feature, Registry
 from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span
 from handlers.yaml_file import Mistake
-from storage.deliveries import Planned, Tally
+from storage.deliveries import NUDGE_PREFIX, Planned, Tally
 from storage.models import CalendarEntry, Cohort, Delivery, DeliveryState, Role
 from storage.unit import Repositories
 
@@ -33,6 +34,8 @@ EVENT_LABELS = {
     "survey_close": N_("The survey after theme {number} closes"),
     "assessment_open": N_("The self-assessment opens"),
     "assessment_close": N_("The self-assessment closes"),
+    "final_open": N_("The final evaluation of the programme opens"),
+    "final_close": N_("The final evaluation of the programme closes"),
     "lab": N_("Lab: {title}"),
 }
 
@@ -59,7 +62,7 @@ def calendar_message(
             text = localise(entry.title or {"en": entry.key}, language)
         else:
             text = t(EVENT_LABELS[entry.kind], number=entry.theme_number, title=title)
-        when = when_text(entry.starts_at, entry.ends_at, zone)
+        when = when_text(entry.starts_at, entry.ends_at, zone, language)
         rank = 0 if entry.kind == "theme_start" else 1
         row = _row(t, when, text, entry.place, entry.link)
         if keys:  # what `schedule move` calls the entry
@@ -70,7 +73,7 @@ def calendar_message(
             if session.start < now and not include_past:
                 continue
             text = t(EVENT_LABELS["lab"], title=localise(lab.title, language))
-            when = when_text(session.start, session.end, zone)
+            when = when_text(session.start, session.end, zone, language)
             rows.append((session.start, 1, _row(t, when, text, session.place, session.link)))
     build = MessageBuilder().heading(t("Calendar"))
     if not rows:
@@ -138,7 +141,11 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
     entry = next((e for e in entries if e.key == key), None)
     if entry is None:
         raise Refusal(
-            t("The calendar has no {key}. It has: {keys}", key=words[0], keys=_keys(entries))
+            t(
+                "The calendar has no {key}. It has: {keys}",
+                key=words[0],
+                keys=_keys(entries, t.language),
+            )
         )
     try:
         when = datetime.strptime(f"{words[1]} {words[2]}", "%Y-%m-%d %H:%M")
@@ -159,17 +166,19 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
             t(
                 "{key} moved to {when} ({zone}); what it sets off moves with it.",
                 key=key,
-                when=when_text(moved_to, None, ZoneInfo(cohort.timezone)),
+                when=when_text(moved_to, None, ZoneInfo(cohort.timezone), t.language),
                 zone=cohort.timezone,
             )
         )
     ]
 
 
-def _keys(entries: list[CalendarEntry]) -> str:
-    return ", ".join(e.key.removeprefix("theme:") for e in entries)
+def _keys(entries: list[CalendarEntry], language: str) -> str:
+    return list_text((e.key.removeprefix("theme:") for e in entries), language)
 
 
+WAITING_SHOWN = 30
+AD_HOC_LABEL = N_("Nudge, theme {number}: sent by a facilitator")
 NUDGE_LABELS = {
     "nudge_post": N_("Nudge, theme {number}: not yet posted in the digilog"),
     "nudge_reply": N_("Nudge, theme {number}: posted but not replied to anyone"),
@@ -194,23 +203,51 @@ async def with_deliveries(
     """What facilitators also need: who will be nudged when, what is waiting and what
     could not be sent, and why, in words (with the names if asked for)."""
     build = MessageBuilder(list(message.blocks))
+    shown = {m.person.id: m.person.display_name for m in await repos.people.members(cohort.id)}
     rows: list[tuple[Span, ...]] = []
     for due in features.future_steps(entries, now):
         if due.step.task is None or due.entry.theme_number is None:
             continue
         people = await missing(repos, cohort, due.step.task, due.entry.theme_number)
+        # Who it would really reach: not those who muted the kind, were stopped, snoozed
+        # past it, or cannot be written to.
+        people = await reachable(repos, cohort, people, due.step.task, due.relevant_until)
         label = t(NUDGE_LABELS[due.step.kind], number=due.entry.theme_number)
         count = t.plural("{n} person as of now", "{n} people as of now", len(people))
         rows.append(
             (
-                Span(when_text(due.at, None, zone) + "  ", strong=True),
+                Span(when_text(due.at, None, zone, t.language) + "  ", strong=True),
                 Span(label + " · " + count),
             )
         )
     if rows:
         build.heading(t("Nudges ahead"))
         build.bullets(rows)
-        build.note(t("Each goes within the person's working hours, at most 3 a week."))
+        build.note(
+            t(
+                "Each person gets at most one message a working day, listing everything open "
+                "for them, within their working hours and at most 3 a week; after 3 went "
+                "unheeded, one every other working day."
+            )
+        )
+    waiting = [
+        d
+        for d in await repos.deliveries.of_cohort(cohort.id, [DeliveryState.pending], limit=500)
+        if d.person_id is not None and d.kind.startswith(NUDGE_PREFIX) and d.due_at > now
+    ]
+    if waiting:
+        build.heading(t("Nudges waiting"))
+        build.bullets(
+            t(
+                "{when}  {what} · {name}",
+                when=when_text(d.due_at, None, zone, t.language),
+                what=t(NUDGE_LABELS.get(d.kind, AD_HOC_LABEL), number=d.theme_number),
+                name=shown.get(d.person_id or 0, "?"),
+            )
+            for d in sorted(waiting, key=lambda d: (d.due_at, d.id))[:WAITING_SHOWN]
+        )
+        if len(waiting) > WAITING_SHOWN:
+            build.note(t("… and {n} more.", n=len(waiting) - WAITING_SHOWN))
     await outbox_summary(repos, features, cohort, t, build, names=names, buttons=buttons)
     return build.build()
 
@@ -421,7 +458,7 @@ async def _compose_outage(composing: Composing) -> Decision:
     zone = ZoneInfo(facilitator.timezone or cohort.timezone)
     what = kind_label(t, composing.features, outage.kind)
     why = trouble_words(t, outage.trouble, cohort.platform)
-    since = when_text(outage.since, None, zone)
+    since = when_text(outage.since, None, zone, t.language)
     if delivery.kind == OUTAGE_DELAYED:
         if outage.recovered_at is not None:
             return Drop("the outage was over before this could be told")
@@ -443,7 +480,7 @@ async def _compose_outage(composing: Composing) -> Decision:
             why=why,
             since=since,
             n=sent,
-            last=when_text(last, None, zone) if last else "–",
+            last=when_text(last, None, zone, t.language) if last else "–",
         )
     message = MessageBuilder().para(text).note(t("`schedule` shows what waits and what failed."))
     return Send(Outgoing(address_of(facilitator), message.build()))

@@ -156,7 +156,12 @@ class Cohort(Base):
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+    # A number is never given again (SQLite reuses the highest id without it): the audit
+    # log names people by number, and an erased person's number must name nobody.
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
@@ -222,6 +227,7 @@ class Reflection(Base):
     __table_args__ = (
         UniqueConstraint("cohort_id", "message_id"),
         Index(None, "cohort_id", "created_at"),
+        {"sqlite_autoincrement": True},  # "Sparad som #16" names one reflection, ever
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -292,6 +298,10 @@ class CalendarEntry(Base):
     # other kinds take their titles from the programme and have no registration.
     title: Mapped[dict[str, Any] | None]
     capacity: Mapped[int | None] = mapped_column(Integer)
+    # An organisation's own local meeting: the organisation's id in the programme, and who
+    # hosts it there; None for what the whole cohort shares.
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeliveryState(enum.StrEnum):
@@ -480,7 +490,7 @@ class SurveyWindow(Base):
     cohort_id: Mapped[int] = mapped_column(
         ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
     )
-    survey_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    survey_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
@@ -493,7 +503,7 @@ class SurveyAnswer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
-    survey_key: Mapped[str] = mapped_column(String(40))
+    survey_key: Mapped[str] = mapped_column(String(100))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[str] = mapped_column(String(64))
     rating: Mapped[int | None] = mapped_column(Integer)
@@ -550,6 +560,7 @@ class AuditEntry(Base):
     are named by number only, so an erased person's entries name nobody."""
 
     __tablename__ = "audit_log"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=stamped, index=True)
@@ -673,3 +684,59 @@ class ReflectionTaskChoice(Base):
     finding_id: Mapped[int | None] = mapped_column(
         ForeignKey("reflections.id", ondelete="SET NULL")
     )
+
+
+class InboundEntry(Base):
+    """A person's action (a click, a command, a post), written before it is acknowledged.
+
+    Workers take entries with a lease, do the work and delete them; an entry whose lease
+    ran out belonged to a process that died, and the next worker takes it. The payload is
+    the verified request as the platform sent it, so any process can do the work.
+    """
+
+    __tablename__ = "inbound_journal"
+    __table_args__ = (UniqueConstraint("platform", "event_id"), Index(None, "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    # The platform's id for the delivery (Slack's event_id, a Teams activity's): a retry
+    # of one still in the journal adds nothing. None for what has no such id (clicks).
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict[str, Any]]
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set in the transaction that stored the work: a process that dies after it does
+    # not have the work done twice.
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=stamped)
+    # The id of the request that brought it (bot/logs.py): the work's log lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class InboundFailure(Base):
+    """An action that did not go through after its retries: what facilitators and operators
+    see. No payload (a post's text stays out); who, what kind, and why."""
+
+    __tablename__ = "inbound_failures"
+    __table_args__ = (Index(None, "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    conversation_id: Mapped[str | None] = mapped_column(String(300))
+    # The cohort whose channel or button it was, when that could be told.
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))
+    what: Mapped[str] = mapped_column(String(200))  # e.g. "quiz answer", "command: theme"
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    told: Mapped[bool] = mapped_column(Boolean, default=False)  # the person heard of it
+    received_at: Mapped[datetime]
+    failed_at: Mapped[datetime] = mapped_column(default=stamped)

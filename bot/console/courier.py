@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.console.shell import Console
+from handlers.formats import when_text
 from handlers.vocabulary import Message, Outgoing, ToConversation, ToPerson
 from schedules.clock import Clock
 from schedules.courier import Refused, Sent
@@ -30,7 +31,7 @@ class ConsoleCourier:
             # Refused before it is shown: the console would save a file, or take the
             # reader's next lines as a form's answers, and only then say no.
             raise Refused("only messages are scheduled, not forms or files", permanent=True)
-        when = self.clock.now().astimezone(self.console.zone).strftime("%a %Y-%m-%d %H:%M")
+        when = when_text(self.clock.now(), None, self.console.zone, self.console.t.language)
         message_id = self.console.show(outgoing, when=f"[{when}]")
         assert message_id is not None  # a message always gets an id
         self._sent[key] = Sent(where, message_id)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.console.render import render
 from handlers.digilog import Digilog
+from handlers.formats import when_text
 from handlers.i18n import N_, Translator, translator
 from handlers.vocabulary import (
     Actor,
@@ -132,7 +133,7 @@ class Console:
         """In a rehearsal whose clock stands still, what a line made due goes out before the
         next line is read (nothing runs in the background, so nothing comes late)."""
         if self.rehearsal is not None and self.rehearsal.clock.frozen:
-            self.tell_skipped(await self.rehearsal.run_due())
+            self.tell_skipped(await self.rehearsal.after_line())
 
     def tell_skipped(self, skipped: list[Delivery]) -> None:
         for delivery in skipped:
@@ -141,7 +142,7 @@ class Console:
                 + self.t(
                     "(not sent: {kind}, due {when}; {reason})",
                     kind=delivery.kind,
-                    when=delivery.due_at.astimezone(self.zone).strftime("%a %Y-%m-%d %H:%M"),
+                    when=when_text(delivery.due_at, None, self.zone, self.t.language),
                     reason=delivery.reason or "",
                 )
             )
@@ -303,7 +304,8 @@ class Console:
             # Every moment on the way that something falls due, in turn, at its own time.
             self.tell_skipped(await self.rehearsal.advance(target))
         now = self.clock.now().astimezone(self.zone)
-        self.print("  " + self.t("(it is {when})", when=now.strftime("%a %Y-%m-%d %H:%M %Z")))
+        when = when_text(now, None, self.zone, self.t.language, year=True) + f" {now:%Z}"
+        self.print("  " + self.t("(it is {when})", when=when))
 
     async def pick(self, number: int) -> None:
         options = self._choices.get(self.user_id, self._choices.get(None, []))

@@ -1,7 +1,7 @@
 """Outbox: priority, the step a row belongs to, its trouble; planned steps; outages
 
 Revision ID: 0024
-Revises: 0028
+Revises: 0025
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0028"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
