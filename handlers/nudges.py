@@ -825,6 +825,8 @@ FEATURE = Feature(
         ALERT_UNREACHABLE: _alert,
         ALERT_BEHIND: _far_behind,
     },
+    planners=(_plan_summaries,),
+    moments=(_summary_moments,),
     labels={
         "nudge_post": N_("Nudges to post in the digilog"),
         "nudge_reply": N_("Nudges to reply in the digilog"),
@@ -835,6 +837,4 @@ FEATURE = Feature(
         ALERT_UNREACHABLE: N_("Alerts to facilitators"),
         ALERT_BEHIND: N_("Alerts to facilitators"),
     },
-    planners=(_plan_summaries,),
-    moments=(_summary_moments,),
 )

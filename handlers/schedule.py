@@ -203,7 +203,9 @@ async def with_deliveries(
     """What facilitators also need: who will be nudged when, what is waiting and what
     could not be sent, and why, in words (with the names if asked for)."""
     build = MessageBuilder(list(message.blocks))
-    shown = {m.person.id: m.person.display_name for m in await repos.people.members(cohort.id)}
+    member_names = {
+        m.person.id: m.person.display_name for m in await repos.people.members(cohort.id)
+    }
     rows: list[tuple[Span, ...]] = []
     for due in features.future_steps(entries, now):
         if due.step.task is None or due.entry.theme_number is None:
@@ -242,7 +244,7 @@ async def with_deliveries(
                 "{when}  {what} · {name}",
                 when=when_text(d.due_at, None, zone, t.language),
                 what=t(NUDGE_LABELS.get(d.kind, AD_HOC_LABEL), number=d.theme_number),
-                name=shown.get(d.person_id or 0, "?"),
+                name=member_names.get(d.person_id or 0, "?"),
             )
             for d in sorted(waiting, key=lambda d: (d.due_at, d.id))[:WAITING_SHOWN]
         )

@@ -23,6 +23,9 @@ from storage.models import (
 )
 
 NUDGE_PREFIX = "nudge_"
+# The reason of a nudge that went out as a line of another's message (the day's one
+# message to a person): it was not skipped, it was sent with that one.
+IN_MESSAGE = "sent in the message of "
 ALERT_PREFIX = "alert_"
 # Claimed in this order: a channel post (a theme post, a quiz opening, a workshop
 # reminder) goes before nudges that fell due earlier; a facilitator's alert in between.
@@ -49,11 +52,6 @@ class Tally:
     state: DeliveryState
     trouble: str | None
     count: int
-
-
-# The reason of a nudge that went out as a line of another's message (the day's one
-# message to a person): it was not skipped, it was sent with that one.
-IN_MESSAGE = "sent in the message of "
 
 
 @dataclass(frozen=True)
