@@ -228,7 +228,7 @@ SWEDISH_FLAGS: dict[str, tuple[str, ...]] = {
     "i": ("in",),
     "inte-själv": ("no-self",),
     "mina": ("mine",),
-    "namn": ("name",),
+    "namn": ("name", "names"),
     "privat": ("private",),
     "processledare": ("facilitators", "facilitator"),
     "pseudonymiserad": ("pseudonymised",),

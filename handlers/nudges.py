@@ -835,5 +835,6 @@ FEATURE = Feature(
         AD_HOC: N_("Nudges sent by a facilitator"),
         ALERT_PAUSED: N_("Alerts to facilitators"),
         ALERT_UNREACHABLE: N_("Alerts to facilitators"),
+        ALERT_BEHIND: N_("Alerts to facilitators"),
     },
 )

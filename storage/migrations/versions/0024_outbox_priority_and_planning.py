@@ -1,7 +1,7 @@
 """Outbox: priority, the step a row belongs to, its trouble; planned steps; outages
 
 Revision ID: 0024
-Revises: 0028
+Revises: 0025
 Create Date: 2026-12-05
 """
 
