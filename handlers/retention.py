@@ -23,6 +23,7 @@ from typing import Any
 from handlers import report
 from handlers.context import address_of, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send
+from handlers.formats import day_text
 from handlers.humane import WorkingHours, next_humane_time
 from handlers.i18n import N_, Translator, translator
 from handlers.personal_data import ANONYMOUS
@@ -39,6 +40,7 @@ NOTICE_AHEAD = timedelta(days=14)
 LONGEST_DAYS = 3650
 NOTICE = "retention_notice"
 DEDUPE_KEPT = timedelta(days=7)
+FAILURES_KEPT = timedelta(days=30)
 PEOPLE_PER_TRANSACTION = 5  # about a fifth of a second of SQLite's write lock
 
 
@@ -224,6 +226,8 @@ async def sweep(store: Store, now: datetime) -> Swept:
         ends = await repos.retention.calendar_ends()
         # Platforms retry a delivery within minutes; a week later its mark has no use.
         await repos.events.forget_before(now - DEDUPE_KEPT)
+        # Failed actions name who acted: kept long enough to be looked into, no longer.
+        await repos.inbound.forget_failures_before(now - FAILURES_KEPT)
     swept = Swept()
     for cohort_id in cohort_ids:
         async with store.transaction() as repos:
@@ -306,8 +310,10 @@ def notice_message(t: Translator, cohort: Cohort, detail: dict[str, Any]) -> Mes
         build.para(
             t(
                 "The programme ended on {ended}. On {date}, Digilog deletes:",
-                ended=f"{datetime.fromisoformat(str(ended)).astimezone(zone):%Y-%m-%d}",
-                date=f"{deadline:%Y-%m-%d}",
+                ended=day_text(
+                    datetime.fromisoformat(str(ended)).astimezone(zone), t.language, year=True
+                ),
+                date=day_text(deadline, t.language, year=True),
             )
         )
     build.bullets(t(WHAT[Kind(kind)]) for kind in detail.get("kinds", []) if kind in set(Kind))
@@ -489,4 +495,8 @@ async def _compose_notice(composing: Composing) -> Decision:
     return Drop("nobody to tell") if found is None else Send(found)
 
 
-FEATURE = Feature("retention", deliveries={NOTICE: _compose_notice})
+FEATURE = Feature(
+    "retention",
+    deliveries={NOTICE: _compose_notice},
+    labels={NOTICE: N_("Notices before personal data is erased")},
+)
