@@ -15,6 +15,7 @@ from handlers.bank import VISIBILITY_LABELS, check_length, chosen_audience
 from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of
 from handlers.deliveries import Composing, Decision
 from handlers.i18n import N_, translator
+from handlers.lab_suggestions import suggestions_for
 from handlers.registry import ButtonKind, Command, Feature, FormKind
 from handlers.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
 from handlers.vocabulary import (
@@ -165,6 +166,9 @@ async def _save(context: Context, kind: str, text: str, visibility: Visibility) 
     ]
     if visibility == Visibility.organisation and not was_shared:
         outgoing += await _tell_support(context, reflection)
+    if kind == "needs":
+        # The inventory leads somewhere: labs that meet it, to sign up for at once.
+        outgoing += await suggestions_for(context, await context.programme(), body)
     return outgoing
 
 

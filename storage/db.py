@@ -76,9 +76,14 @@ ERASED = "digilog_erased"
 
 
 SCRUB_WAIT_ROUNDS, SCRUB_WAIT_SECONDS = 100, 0.1
+# Transactions of this database (others do not hold its dead rows back) begun before the
+# erasure committed that still hold a snapshot, or an id: a transaction that wrote keeps
+# rows deleted after it began from a vacuum even between its statements, when it holds
+# no snapshot.
 OLDER_TRANSACTIONS = text(
     "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
-    " AND backend_xmin IS NOT NULL AND xact_start < :started"
+    " AND datname = current_database()"
+    " AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND xact_start < :started"
 )
 
 
@@ -92,10 +97,20 @@ async def scrub(engine: AsyncEngine) -> None:
     SQLite (secure_delete on) has zeroed the rows in the pages it wrote, but those pages
     and the rows as they were before sit in the write-ahead log until a checkpoint:
     TRUNCATE copies the log into the database and empties it. PostgreSQL leaves deleted
-    rows and their index entries in its pages until a vacuum; VACUUM FULL rewrites each
-    table and its indexes into new files and drops the old ones, so nothing of the dead
-    rows is left in any relation file. Every table is done, not only those named in the
-    erasure: ON DELETE CASCADE reaches tables that Python never saw.
+    rows and their index entries in its pages until a vacuum; a VACUUM removes them and
+    VACUUM FULL then rewrites each table and its indexes into new files and drops the
+    old ones, so nothing of the dead rows is left in any relation file. Every table is
+    done, not only those named in the erasure: ON DELETE CASCADE reaches tables that
+    Python never saw.
+
+    PostgreSQL also keeps copies of values in its statistics (pg_statistic: most common
+    values and histogram bounds, TOASTed when long): an ANALYZE before the erasure (the
+    autovacuum's, whenever it came) sampled the person's e-mail, name and texts. So the
+    tables are analysed anew and pg_statistic itself is rewritten, which drops the old
+    statistics rows. ANALYZE leaves an emptied table's statistics as they were, so a
+    superuser first deletes the tables' statistics; a database owner who is no
+    superuser cannot, and the statistics of a table only the erased person had rows in
+    stay until the table has rows again and is analysed (docs/security.md says so).
     """
     if engine.dialect.name == "sqlite":
         async with engine.connect() as connection:
@@ -126,7 +141,25 @@ async def scrub(engine: AsyncEngine) -> None:
             await asyncio.sleep(SCRUB_WAIT_SECONDS)
         else:
             log.warning("after an erasure older transactions were still open; vacuuming anyway")
+        # First a plain VACUUM, which removes the dead rows; then VACUUM FULL, which
+        # writes what is left into new files, leaving no freed space behind. VACUUM
+        # FULL alone copies a dead row it deems "recently dead": unlike a plain vacuum
+        # it counts its own snapshot, whose horizon is the oldest transaction still
+        # running in any database of the server (another application's, a long
+        # import's), so it kept the erased rows now and then.
+        await autocommit.execute(text(f"VACUUM {tables}"))
         await autocommit.execute(text(f"VACUUM (FULL) {tables}"))
+        superuser = text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if await autocommit.scalar(superuser):
+            # ANALYZE leaves an empty table's statistics as they were: a table only the
+            # erased person had rows in would go on holding them.
+            await autocommit.execute(
+                text("DELETE FROM pg_statistic WHERE starelid = ANY(CAST(:tables AS regclass[]))"),
+                {"tables": [table.name for table in Base.metadata.sorted_tables]},
+            )
+        await autocommit.execute(text(f"ANALYZE {tables}"))
+        await autocommit.execute(text("VACUUM pg_statistic"))
+        await autocommit.execute(text("VACUUM (FULL) pg_statistic"))
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Insert:

@@ -20,7 +20,13 @@ def include_object(
 ) -> bool:
     """Not for autogenerate: the search index, written by hand in 0001 (FTS5 / tsvector),
     and slack_sdk's OAuth tables, which 0002 creates but our models do not describe."""
-    not_ours = ("reflection_search", "ix_reflections_search", "search_vector", "slack_")
+    not_ours = (
+        "reflection_search",
+        "ix_reflections_search",
+        "search_vector",
+        "search_forms",
+        "slack_",
+    )
     return not (name or "").startswith(not_ours) and not (
         type_ == "index" and getattr(getattr(obj, "table", None), "name", "").startswith("slack_")
     )

@@ -7,16 +7,16 @@ database can search them, and turns a parsed query into each database's query la
   each column the space-separated terms of that kind;
 - PostgreSQL: `reflections.search_vector`, a tsvector built here from the same terms
   (lexemes as they are, no dictionary of PostgreSQL's in between) with a GIN index:
-  forms weighted A, bases B, parts C, each word of the text at its own positions.
+  the set of the text's bases and of its parts marked `~`; and `search_forms`, the set
+  of its words as written, which only ranks.
 
 A query word asks for any of its bases among the bases or parts (FTS5: columns
-`{base part}`; tsquery: weights `:BC`), or its form among the forms, which ranks first.
+`{base part}`; tsquery: `base | ~base`), or its form among the forms, which ranks first.
 Both sides only ever see quoted terms, so no operator of FTS5 or tsquery is interpreted.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -32,14 +32,15 @@ from storage.swedish import (
     word_spans,
 )
 
-ANALYSER_VERSION = VERSION
-# ts_rank weights, in PostgreSQL's order {D, C, B, A}: a form beats an inflection beats
-# a compound part; the same order as FTS5's bm25 column weights below.
-PG_WEIGHTS = "{0, 0.05, 0.3, 1.0}"
+# The index's layout is part of what a stored row's version says: 2 is PostgreSQL's
+# two tsvectors below (version 1 had one, weighted, at three positions a word).
+INDEX_LAYOUT = 2
+ANALYSER_VERSION = VERSION * 100 + INDEX_LAYOUT
 FTS5_WEIGHTS = (10.0, 3.0, 0.5)  # form, base, part
-_POSITIONS_PER_WORD = 3  # a word's form, bases and parts each at their own position
-_MAX_POSITION = 16383  # PostgreSQL's highest; later words share it
-_MAX_POSITIONS_PER_LEXEME = 255  # PostgreSQL keeps at most 256 positions of a lexeme
+# PostgreSQL: what a query word scores when a text has its form as written, one of its
+# bases, or only a compound part with it; the same order as FTS5's bm25 weights.
+PG_SCORES = (1.0, 0.3, 0.05)
+PART_MARK = "~"  # "~strategi": a compound part
 
 
 def sqlite_columns(text: str) -> tuple[str, str, str]:
@@ -57,28 +58,23 @@ def _lexeme(term: str) -> str:
 
 
 def tsvector_literal(text: str) -> str:
-    """The tsvector of a text in PostgreSQL's input syntax, to be cast with ::tsvector.
+    """What finds a text on PostgreSQL (`search_vector`), in tsvector's input syntax, to
+    be cast with ::tsvector: the set of its bases, and of its compound parts marked `~`.
 
-    A word's form, bases and parts get positions of their own: PostgreSQL merges equal
-    positions of a lexeme and keeps the higher weight, which would turn a base that is
-    also the word as written into a form only, and `:BC` would no longer find it.
+    No positions, no weights, no forms: a query's tsquery then names only lexemes, GIN
+    answers it exactly (a weight in a tsquery makes every GIN match a recheck of the
+    row's tsvector), and the vector stays small enough to stay in the row, uncompressed,
+    so testing a row against it is cheap. Forms go to forms_literal, for ranking.
     """
     terms: IndexTerms = index_terms(text)
-    positions: dict[str, list[str]] = defaultdict(list)
+    lexemes = {base for bases in terms.bases for base in bases}
+    lexemes.update(PART_MARK + part for parts in terms.parts for part in parts)
+    return " ".join(_lexeme(t) for t in sorted(lexemes))
 
-    def place(term: str, position: int, weight: str) -> None:
-        held = positions[term]
-        if len(held) < _MAX_POSITIONS_PER_LEXEME:
-            held.append(f"{min(position, _MAX_POSITION)}{weight}")
 
-    for i, form in enumerate(terms.forms):
-        first = i * _POSITIONS_PER_WORD + 1
-        place(form, first, "A")
-        for base in terms.bases[i]:
-            place(base, first + 1, "B")
-        for part in terms.parts[i]:
-            place(part, first + 2, "C")
-    return " ".join(f"{_lexeme(t)}:{','.join(p)}" for t, p in positions.items())
+def forms_literal(text: str) -> str:
+    """The words of a text as written (`search_forms`), to rank an exact form first."""
+    return " ".join(_lexeme(t) for t in sorted(set(index_terms(text).forms)))
 
 
 # --------------------------------------------------------------------------- queries
@@ -102,17 +98,32 @@ def fts5_match(query: ParsedQuery) -> str:
     return f"({required}) NOT ({excluded})"
 
 
-def _tsquery_word(word: QueryWord) -> str:
-    alternatives = [f"{_lexeme(b)}:BC" for b in sorted(word.bases)]
-    alternatives.append(f"{_lexeme(word.form)}:A")
-    return "(" + " | ".join(alternatives) + ")"
+def _tsquery_bases(word: QueryWord) -> str:
+    """Any of the word's bases, as a base or as a compound part."""
+    found = (_lexeme(m + b) for b in sorted(word.bases) for m in ("", PART_MARK))
+    return "(" + " | ".join(found) + ")"
 
 
 def tsquery_literal(query: ParsedQuery) -> str:
-    """The same query in tsquery's input syntax, to be cast with ::tsquery."""
-    parts = [_tsquery_word(w) for w in query.required]
-    parts.extend("!" + _tsquery_word(w) for w in query.excluded)
+    """What finds the query's reflections, in tsquery's input syntax (cast with
+    ::tsquery): every required word's bases, none of an excluded word's. A form of a text
+    word has that word's bases, so asking for the bases also finds the form."""
+    parts = [_tsquery_bases(w) for w in query.required]
+    parts.extend("!" + _tsquery_bases(w) for w in query.excluded)
     return " & ".join(parts)
+
+
+def tsquery_rank_literals(query: ParsedQuery) -> list[tuple[str, str]]:
+    """For each required word, the tsquery of its form as written (for `search_forms`) and
+    that of its bases (for `search_vector`): a found text has the form (scores
+    PG_SCORES[0]), else a base (PG_SCORES[1]), else only a part (PG_SCORES[2])."""
+    return [
+        (
+            _lexeme(w.form),
+            " | ".join(_lexeme(b) for b in sorted(w.bases)),
+        )
+        for w in query.required
+    ]
 
 
 def phrases_hold(text: str, query: ParsedQuery) -> bool:
