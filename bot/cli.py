@@ -342,9 +342,11 @@ async def schedule_load(cohort_key: str, file: Path) -> None:
 @schedule.command("show")
 @click.argument("cohort_key", metavar="COHORT")
 @click.option("--all", "include_past", is_flag=True, help="Also what has already happened.")
+@click.option("--names", is_flag=True, help="Who missed a message (failed or held up), by name.")
 @run_async
-async def schedule_show(cohort_key: str, include_past: bool) -> None:
-    """List what is coming up, and who will be nudged when, in the cohort's language and zone."""
+async def schedule_show(cohort_key: str, include_past: bool, names: bool) -> None:
+    """List what is coming up, and who will be nudged when, in the cohort's language and zone;
+    what waits to go out and what failed, and why."""
 
     async def work(runtime: Runtime) -> str:
         cohort, programme, entries = await admin.calendar(runtime.store, cohort_key)
@@ -353,7 +355,9 @@ async def schedule_show(cohort_key: str, include_past: bool) -> None:
             t, programme, entries, zone, now=now, include_past=include_past, keys=True
         )
         async with runtime.store.transaction() as repos:
-            message = await with_deliveries(repos, REGISTRY, cohort, t, zone, message, entries, now)
+            message = await with_deliveries(
+                repos, REGISTRY, cohort, t, zone, message, entries, now, names=names
+            )
         return render(message, indent="")[0]
 
     click.echo(await _with_runtime(work))
@@ -764,6 +768,40 @@ async def audit_command(cohort_key: str | None) -> None:
         click.echo(
             f"{entry.at:%Y-%m-%d %H:%M:%S}Z  {key or '-':<12} {entry.action:<28} {who}{about}  "
             f"{detail}".rstrip()
+        )
+
+
+@main.command("failures")
+@click.option("--cohort", "cohort_key", help="Only this cohort's failed actions.")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@run_async
+async def failures_command(cohort_key: str | None, limit: int) -> None:
+    """People's actions that did not go through after their retries (newest first), and
+    how many actions wait in the inbound journal now. See docs/inbound.md."""
+
+    async def work(runtime: Runtime) -> tuple[list[Any], int, int, dict[int, str]]:
+        async with runtime.store.transaction() as repos:
+            cohort_id = None
+            if cohort_key is not None:
+                found = await repos.cohorts.by_key(cohort_key)
+                if found is None:
+                    raise click.ClickException(f"no cohort {cohort_key}")
+                cohort_id = found.id
+            rows = await repos.inbound.failures(cohort_id=cohort_id, limit=limit)
+            total = await repos.inbound.failure_count(cohort_id=cohort_id)
+            waiting = await repos.inbound.waiting()
+            keys = {c.id: c.key for c in await repos.cohorts.all()}
+            return rows, total, waiting, keys
+
+    rows, total, waiting, keys = await _with_runtime(work)
+    click.echo(f"{total} failed action(s); {waiting} action(s) in the inbound journal now.")
+    for row in rows:
+        cohort = keys.get(row.cohort_id, "-") if row.cohort_id else "-"
+        told = "told" if row.told else "NOT told"
+        click.echo(
+            f"{row.failed_at:%Y-%m-%d %H:%M:%S}Z  {cohort:<12} {row.platform:<5} "
+            f"{row.workspace}/{row.user_id}  {row.what}  {told}, {row.attempts} attempt(s): "
+            f"{row.reason.splitlines()[0][:300] if row.reason else ''}"
         )
 
 

@@ -223,6 +223,8 @@ async def reflection_form(context: Context, theme: int | None) -> Form:
     cohort = context.require_cohort()
     programme = await context.programme()
     started = [r.theme_number for r in await context.repos.themes.started(cohort.id)]
+    if theme is not None and programme.theme(theme) is None:
+        theme = None  # a button that names a theme the programme does not have
     if theme is None and started:
         theme = started[-1]
     themes = sorted({*started, *([theme] if theme else [])})
@@ -515,4 +517,5 @@ FEATURE = Feature(
     forms=(FormKind("reflect", Access.member, "a reflection", form_submitted, "this cohort's"),),
     steps=(channel_step("digilog_open"), channel_step("digilog_close")),
     deliveries={"digilog_open": _compose_digilog, "digilog_close": _compose_digilog},
+    labels={"digilog_open": N_("Digilog openings"), "digilog_close": N_("Digilog closings")},
 )

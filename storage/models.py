@@ -298,6 +298,10 @@ class CalendarEntry(Base):
     # other kinds take their titles from the programme and have no registration.
     title: Mapped[dict[str, Any] | None]
     capacity: Mapped[int | None] = mapped_column(Integer)
+    # An organisation's own local meeting: the organisation's id in the programme, and who
+    # hosts it there; None for what the whole cohort shares.
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeliveryState(enum.StrEnum):
@@ -316,7 +320,12 @@ class Delivery(Base):
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index(None, "state", "due_at"), Index(None, "person_id", "sent_at"))
+    __table_args__ = (
+        Index(None, "state", "due_at"),
+        Index(None, "person_id", "sent_at"),
+        Index(None, "state", "priority", "due_at"),
+        Index(None, "cohort_id", "step"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -345,6 +354,46 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=stamped)
+    # Claimed lowest first: channel posts, then alerts to facilitators, then nudges.
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    # The step it belongs to (its key without the person): what `schedule` and an outage
+    # notice count by.
+    step: Mapped[str | None] = mapped_column(String(200))
+    # Why it waits or failed, as a category (schedules/courier.py: NO_ANSWER, …), and since
+    # when it has been in trouble without a success: an outage notice counts from it.
+    trouble: Mapped[str | None] = mapped_column(String(30))
+    trouble_since: Mapped[datetime | None]
+
+
+class PlannedStep(Base):
+    """A calendar step of a cohort that has been planned, and what it was planned from: it
+    is planned again only when the step's time or the cohort's roster changed."""
+
+    __tablename__ = "planned_steps"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mark: Mapped[str] = mapped_column(String(200))
+    planned_at: Mapped[datetime] = mapped_column(default=stamped)
+
+
+class DeliveryOutage(Base):
+    """A step an outage delayed: its facilitators are told once when it is delayed and
+    once when everything went out."""
+
+    __tablename__ = "delivery_outages"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    trouble: Mapped[str] = mapped_column(String(30))
+    since: Mapped[datetime]
+    noticed_at: Mapped[datetime]
+    recovered_at: Mapped[datetime | None]
 
 
 class SignupState(enum.StrEnum):
@@ -441,7 +490,7 @@ class SurveyWindow(Base):
     cohort_id: Mapped[int] = mapped_column(
         ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
     )
-    survey_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    survey_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
@@ -454,7 +503,7 @@ class SurveyAnswer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
-    survey_key: Mapped[str] = mapped_column(String(40))
+    survey_key: Mapped[str] = mapped_column(String(100))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[str] = mapped_column(String(64))
     rating: Mapped[int | None] = mapped_column(Integer)
@@ -611,6 +660,8 @@ class OfferedFile(Base):
     filename: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     offered_at: Mapped[datetime] = mapped_column(default=stamped, index=True)
+
+
 class ReflectionTaskChoice(Base):
     """How a participant does a theme's reflection task (with a colleague or with their
     learning buddy), with whom, and when "what we found" was handed in."""
@@ -633,3 +684,59 @@ class ReflectionTaskChoice(Base):
     finding_id: Mapped[int | None] = mapped_column(
         ForeignKey("reflections.id", ondelete="SET NULL")
     )
+
+
+class InboundEntry(Base):
+    """A person's action (a click, a command, a post), written before it is acknowledged.
+
+    Workers take entries with a lease, do the work and delete them; an entry whose lease
+    ran out belonged to a process that died, and the next worker takes it. The payload is
+    the verified request as the platform sent it, so any process can do the work.
+    """
+
+    __tablename__ = "inbound_journal"
+    __table_args__ = (UniqueConstraint("platform", "event_id"), Index(None, "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    # The platform's id for the delivery (Slack's event_id, a Teams activity's): a retry
+    # of one still in the journal adds nothing. None for what has no such id (clicks).
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict[str, Any]]
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set in the transaction that stored the work: a process that dies after it does
+    # not have the work done twice.
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=stamped)
+    # The id of the request that brought it (bot/logs.py): the work's log lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class InboundFailure(Base):
+    """An action that did not go through after its retries: what facilitators and operators
+    see. No payload (a post's text stays out); who, what kind, and why."""
+
+    __tablename__ = "inbound_failures"
+    __table_args__ = (Index(None, "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    conversation_id: Mapped[str | None] = mapped_column(String(300))
+    # The cohort whose channel or button it was, when that could be told.
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))
+    what: Mapped[str] = mapped_column(String(200))  # e.g. "quiz answer", "command: theme"
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    told: Mapped[bool] = mapped_column(Boolean, default=False)  # the person heard of it
+    received_at: Mapped[datetime]
+    failed_at: Mapped[datetime] = mapped_column(default=stamped)

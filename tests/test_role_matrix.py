@@ -306,6 +306,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("nudges", "resume"): "nudges resume {anna}",
     ("nudges", "stop"): "nudges stop {anna}",
     ("members",): "members",
+    ("failures",): "failures",
     ("mydata",): "mydata",
     ("forget",): "forget",
 }
@@ -383,7 +384,7 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("language",): "From now on I will write to you in English.",
     ("timezone",): "Times are shown to you in Europe/Stockholm.",
     ("nudges",): "== Your nudges ==",
-    ("hours",): "mon-fri 08:00-17:00",
+    ("hours",): "Mon–Fri 08–17",
     ("theme",): "1. Why there is such a focus on digital transformation (started, quiz open)",
     ("theme", "show"): "== Theme 1: Why there is such a focus on digital transformation ==",
     ("reflect",): "Saved in the reflection bank as #",
@@ -438,6 +439,7 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("nudges", "resume"): "Nudges to Anna are on again.",
     ("nudges", "stop"): "Nudges to Anna are stopped",
     ("members",): "== People in Grupp 1 ==",
+    ("failures",): "== Actions that did not go through ==",
     # Someone of another workspace with the facilitator's user id gets nothing of hers.
     ("mydata",): ("[file digilog-my-data-", "Digilog stores nothing about you."),
     ("forget",): ("== Erase your data ==", "Digilog stores nothing about you."),
@@ -614,6 +616,7 @@ USES = (
     Use("quiz:{c}-1:begin", "== Question 1 of 8 =="),
     Use("nudge:{c}:1:post:-:walk", "The nudge goes to 3 people"),
     Use("pair:{c}:1:7", "1 group announced."),
+    Use("outbox:{c}:names", "Nobody: nothing failed or is held up."),
     Use("met:{c}:{group}", "Noted: you met. Thank you!"),
     Use("meeting:{c}:needs", "[form meeting:{c}:needs: My needs inventory]"),
     Use("lab:{c}:signup:" + LAB + ":1", "You have a seat at Handling information"),
