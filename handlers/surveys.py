@@ -22,11 +22,12 @@ from handlers.channels import to_every_channel
 from handlers.context import Args, Context, Refusal, address_of
 from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.formats import number_text, signed_text
+from handlers.humane import DEFAULT_HOURS, next_humane_time
 from handlers.i18n import N_, Translator, translator
 from handlers.labs import _choose, sessions_by_key
-from handlers.programme_file import Programme, Scale, SurveyQuestion, localise
+from handlers.programme_file import LabSession, Programme, Scale, SurveyQuestion, localise
 from handlers.registry import ButtonKind, Command, Feature, FormKind
-from handlers.steps import assessment_key, channel_step, survey_key
+from handlers.steps import WORKPLACE_ZONE, assessment_key, channel_step, survey_key
 from handlers.themes import theme_number
 from handlers.vocabulary import (
     Field,
@@ -42,7 +43,7 @@ from handlers.vocabulary import (
     ToActor,
 )
 from storage.deliveries import Planned
-from storage.models import Cohort, Role, SignupState, SurveyAnswer
+from storage.models import CalendarEntry, Cohort, Role, SignupState, SurveyAnswer
 from storage.surveys import Answer
 from storage.unit import Repositories
 
@@ -705,6 +706,25 @@ _OPENING_AND_CLOSING = (
 )
 
 
+def _lab_questions_at(session: LabSession) -> datetime:
+    """An hour after the session, in a Swedish workplace's working time (as nudges go)."""
+    return next_humane_time(session.end + LAB_ASKED_AFTER, WORKPLACE_ZONE, DEFAULT_HOURS)
+
+
+def _unmarked_at(session: LabSession) -> datetime:
+    return next_humane_time(session.end + LAB_MARKING_WAIT, WORKPLACE_ZONE, DEFAULT_HOURS)
+
+
+def _lab_questions_moments(
+    cohort: Cohort, programme: Programme, entries: list[CalendarEntry]
+) -> list[datetime]:
+    """When `_plan_lab_questions` may find questions due: a rehearsal stops there."""
+    if programme.survey is None or programme.survey.lab is None:
+        return []
+    sessions = [c.session for c in sessions_by_key(programme).values()]
+    return [at for s in sessions for at in (_lab_questions_at(s), _unmarked_at(s))]
+
+
 async def _plan_lab_questions(
     repos: Repositories, cohort: Cohort, programme: Programme, now: datetime
 ) -> list[Planned]:
@@ -713,17 +733,21 @@ async def _plan_lab_questions(
         return []
     planned: list[Planned] = []
     for key, chosen in sessions_by_key(programme).items():
-        asked_from = chosen.session.end + LAB_ASKED_AFTER
+        asked_from = _lab_questions_at(chosen.session)
         closes = chosen.session.end + LAB_ANSWERS_FOR
         if not asked_from <= now < closes:
             continue
+        # Nobody marked present: everyone with a seat is asked once the wait for marking
+        # is over, and that is when it fell due.
+        marked = bool(await repos.labs.attended(cohort.id, key))
+        due_at = asked_from if marked else max(asked_from, _unmarked_at(chosen.session))
         for person in sorted(await lab_attendees(repos, cohort, key, chosen.session.end, now)):
             planned.append(
                 Planned(
                     key=f"{LAB_QUESTIONS}:c{cohort.id}:{key}:p{person}",
                     cohort_id=cohort.id,
                     kind=LAB_QUESTIONS,
-                    due_at=asked_from,
+                    due_at=due_at,
                     relevant_until=closes,
                     person_id=person,
                     detail={"session": key},
@@ -863,6 +887,7 @@ FEATURE = Feature(
         LAB_QUESTIONS: _compose_lab_questions,
     },
     planners=(_plan_lab_questions,),
+    moments=(_lab_questions_moments,),
     labels={
         LAB_QUESTIONS: N_("Questions after a lab session"),
         "survey_open": N_("Survey openings"),

@@ -44,6 +44,7 @@ THEMES = {
     4: ("2027-05-03 10:00", "2027-05-24 10:00"),
 }
 QUESTIONS = {1: 8, 2: 8, 3: 8, 4: 8}
+LAB = "hantera-information"  # its first session: Tuesday 16 February
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Expected:
     replies: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     across: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     quizzers: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    seated: list[str] = field(default_factory=list)  # a seat at the first lab session
+    attended: list[str] = field(default_factory=list)
 
 
 def organisation(user: str) -> str:
@@ -92,6 +95,12 @@ def transcript() -> tuple[str, Expected]:
             expected.replies[theme, label(user)] += 1
             if organisation(posts[target]) != organisation(user):
                 expected.across[theme, label(user)] += 1
+        if theme == 1:  # every third person takes a seat at a lab; most of them go
+            for i, (user, _, _) in enumerate(PEOPLE):
+                if i % 3 == 0:
+                    lines += [f"as {user}", f"lab signup {LAB} 1"]
+                    expected.seated.append(user)
+            expected.attended = [u for n, u in enumerate(expected.seated) if n % 4 != 3]
         lines.append(f"clock {quiz_opens}")
         for i, (user, _, _) in enumerate(PEOPLE):
             if theme % 2 == 1 and (i + theme) % 5 == 0:
@@ -99,7 +108,13 @@ def transcript() -> tuple[str, Expected]:
             answer = str(1 + (i + theme) % 2)
             lines += [f"as {user}", f"quiz {theme}", *[answer] * QUESTIONS[theme]]
             expected.quizzers[theme].append(user)
-    lines += ["clock 2027-06-20 10:00", "as fia", "report", "quit"]
+    lines += [
+        "clock 2027-06-20 10:00",
+        "as fia",
+        f"lab attended {LAB} 1 {' '.join(expected.attended)}",
+        "report",
+        "quit",
+    ]
     return "\n".join(lines) + "\n", expected
 
 
@@ -177,6 +192,11 @@ def check_report(out: str, expected: Expected) -> None:
                 assert mean is not None and int(mean) == round(share * 100), (theme, group)
             else:
                 assert mean is None, (theme, group)
+    labs = report.split("Labs: seats taken, and sessions attended", 1)[1]
+    for group in GROUPS:
+        seats = sum(1 for u in expected.seated if label(u) == group)
+        went = sum(1 for u in expected.attended if label(u) == group)
+        assert re.search(rf"^\s+{group}\s+{seats} seats · {went} attended$", labs, re.M), group
 
 
 def test_a_whole_term_says_the_same_every_time_and_the_report_adds_up(
@@ -188,13 +208,13 @@ def test_a_whole_term_says_the_same_every_time_and_the_report_adds_up(
         path = tmp_path / f"term{run}.db"
         shutil.copy(sqlite_template, path)
         url = f"sqlite+aiosqlite:///{path}"
-        asyncio.run(prepare(url))
-        outputs.append(run_console_at(url, tmp_path, text, "2027-01-31 08:00", "term"))
-        asyncio.run(empty_postgres(postgres_database))
-        asyncio.run(prepare(postgres_database))
-        outputs.append(
-            run_console_at(postgres_database, tmp_path, text, "2027-01-31 08:00", "term")
-        )
+        for n, database in enumerate((url, postgres_database)):
+            if database == postgres_database:
+                asyncio.run(empty_postgres(postgres_database))
+            asyncio.run(prepare(database))
+            cwd = tmp_path / f"run{run}-{n}"  # the report's chart is saved there
+            cwd.mkdir()
+            outputs.append(run_console_at(database, cwd, text, "2027-01-31 08:00", "term"))
     (tmp_path / "term.txt").write_text(outputs[0])
     for other in outputs[1:]:
         assert other == outputs[0]
@@ -203,6 +223,19 @@ def test_a_whole_term_says_the_same_every_time_and_the_report_adds_up(
     assert len(told_scores(out)) == sum(len(u) for u in expected.quizzers.values())
     assert "Traceback" not in out and "(no choice" not in out
     check_report(out, expected)
-    # Nudges: at most one message a day to anyone.
-    days = re.findall(r"^\[\w{3} (\d{1,2} \w{3}) \d\d:\d\d\] \[Digilog → (.+), direct", out, re.M)
+    # Nudges: at most one message a day to anyone, and never a message that someone's
+    # nudges were paused.
+    days = [
+        (day, name)
+        for day, name, body in re.findall(
+            r"^\[\w{3} (\d{1,2} \w{3}) \d\d:\d\d\] \[Digilog → (.+), direct message\]\n"
+            r"((?:  .*\n)+)",
+            out,
+            re.M,
+        )
+        if "One such message a day at most" in body
+    ]
     assert days and len(days) == len(set(days))
+    assert "are paused" not in out
+    # The lab's reminder went the day before, to each with a seat.
+    assert out.count("Lab: Handling information is tomorrow") == len(expected.seated)
