@@ -143,11 +143,17 @@ async def test_an_answered_question_shows_its_answer_and_loses_its_buttons(teams
     question = teams.connector.cards("a:29:anna")[-1]
     assert "Question 1" in texts(question)
     posted = len(teams.connector.cards("a:29:anna"))
-    status, answer = await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    status, answer = await teams.execute(
+        "29:anna", buttons(question)[0]["data"], personal=True, card_id="question-1"
+    )
     replaced = answer["value"]
     assert answer["type"] == "application/vnd.microsoft.card.adaptive"
     assert ("Right!" in texts(replaced)) or ("Not quite" in texts(replaced))
     assert not buttons(replaced)
+    # And the message itself becomes the answered card: so it stays, after a reload too.
+    [kept] = [c for c in teams.connector.calls if c.method == "PUT"]
+    assert kept.path.endswith("/activities/question-1") and kept.conversation_id == "a:29:anna"
+    assert kept.body["attachments"][0]["content"] == replaced
     # The next question is a new card below it.
     [following] = teams.connector.cards("a:29:anna")[posted:]
     assert "Question 2" in texts(following) and buttons(following)

@@ -90,6 +90,7 @@ class TeamsAdapter:
                 personal=where_of(activity).personal,
                 answer=asyncio.get_running_loop().create_future(),
                 values=shown_values(activity.value) if isinstance(activity.value, dict) else (),
+                card_id=activity.reply_to_id,
             )
             await self.work.put(carrying_request_id(lambda: self._handle(activity, clicked)))
             # This request now waits on its own work: the queue must not wait for it.

@@ -98,6 +98,10 @@ class Clicked:
     personal: bool
     answer: asyncio.Future[dict[str, Any]]
     values: tuple[tuple[str, str], ...] = ()
+    # The message the clicked card is in (the invoke's replyToId): in the person's own
+    # chat it becomes the answered card for good, on every device and after a reload.
+    card_id: str | None = None
+    replaced: dict[str, Any] | None = None
 
     def give(self, body: dict[str, Any]) -> bool:
         if self.answer.done():
@@ -126,6 +130,19 @@ class Messenger:
         t = translator(where.language)
         if clicked is not None:
             outgoing = self._answer_click(where, outgoing, clicked, t)
+        if clicked is not None and clicked.replaced is not None and clicked.card_id:
+            # Teams shows an invoke's card to the person until the card is drawn again; the
+            # message itself, in a chat that is theirs alone, is made the same.
+            answered = {
+                "type": "message",
+                "attachments": [{"contentType": CARD, "content": clicked.replaced}],
+            }
+            try:
+                await self.connector.update(
+                    where.service_url, where.conversation_id, clicked.card_id, answered
+                )
+            except ConnectorError as error:
+                log.warning("Teams refused to keep the answered card: %s", error)
         tally = _Tally()
         for item in outgoing:
             try:
@@ -194,6 +211,7 @@ class Messenger:
             return outgoing  # too large to answer in place: it goes as a message
         if not clicked.give({"statusCode": 200, "type": INVOKE_CARD, "value": replaced}):
             return outgoing
+        clicked.replaced = replaced
         rest = [*outgoing[:mine], *outgoing[mine + 1 :]]
         if then is not None:
             rest.insert(mine, Outgoing(ToActor(), then))
