@@ -194,6 +194,23 @@ async def test_home_and_the_first_opening_of_the_personal_chat_show_the_journey(
     assert await teams.send(teams.activity("29:anna", text="Hem", personal=True)) == 200
     assert texts(teams.connector.cards("a:29:anna")[-1]) == texts(greeting)
 
+    # Where Teams tells of the opening as a conversationUpdate (the bot added to the chat),
+    # the same greeting; someone else added to a chat is no opening of Digilog's.
+    opened = teams.activity(
+        "29:bjorn",
+        kind="conversationUpdate",
+        personal=True,
+        membersAdded=[{"id": BOT}],
+    )
+    assert await teams.send(opened) == 200
+    [bjorns] = teams.connector.cards("a:29:bjorn")
+    assert "Now: theme 1" in texts(bjorns)
+    other = teams.activity(
+        "29:bjorn", kind="conversationUpdate", personal=True, membersAdded=[{"id": "29:bjorn"}]
+    )
+    assert await teams.send(other) == 200
+    assert len(teams.connector.cards("a:29:bjorn")) == 1
+
 
 async def test_times_are_in_the_teams_clients_zone_until_the_person_sets_one(
     teams: Teams,
