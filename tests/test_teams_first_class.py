@@ -5,6 +5,7 @@ fake Bot Connector (and its fake OneDrive upload endpoint)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from handlers.admin import import_roster
 from handlers.roster import RosterRow
 from storage.models import OfferedFile, Reflection, Role
+from storage.swedish import LEXICON
 from tests.teams_fake import BOT, CHANNEL, TENANT
 from tests.test_teams_scenarios import Teams, actions, teams, texts
 
@@ -336,3 +338,64 @@ async def test_buddies_meet_in_a_channel_thread_and_the_unreachable_are_counted(
     async with teams.store.transaction() as repos:
         anna = await repos.people.by_account("teams", TENANT, "29:anna")
     assert anna is not None and anna.unreachable_since is not None
+
+
+# ---------------------------------------------------------------- save a message
+
+
+def save_action(teams: Teams, user: str, author: str, message_id: str, **payload: Any) -> Any:
+    """ "Save to Digilog" from a channel message's menu, as Teams sends it."""
+    return teams.activity(
+        user,
+        kind="invoke",
+        name="composeExtension/fetchTask",
+        value={
+            "commandId": "saveToBank",
+            "commandContext": "message",
+            "messagePayload": {
+                "id": message_id,
+                "from": {"user": {"id": f"aad-{author}", "displayName": author}},
+                "body": {"contentType": "html", "content": payload.pop("html")},
+                **payload,
+            },
+        },
+    )
+
+
+async def test_a_message_of_ones_own_is_saved_to_the_bank_from_its_menu(teams: Teams) -> None:
+    root = await start_theme(teams)
+    # The Swedish dictionary loads in the background as a process starts; a process that
+    # has just started answers "on it" instead, and this test is about the answer.
+    await asyncio.to_thread(LEXICON.lemma, "")
+    status, answer = await teams.invoke(
+        save_action(teams, "29:anna", "29:anna", "m-1", html="<p>Vi har <b>börjat</b>.</p>")
+    )
+    assert status == 200
+    assert answer["task"]["type"] == "message"
+    assert answer["task"]["value"].startswith("Saved in the reflection bank as #")
+    # In a theme's thread it is that theme's; someone else's message is not one's to save.
+    thread_reply = save_action(
+        teams, "29:anna", "29:anna", "m-2", html="<p>Och <at>Björn</at> med.</p>", replyToId=root
+    )
+    assert (await teams.invoke(thread_reply))[0] == 200
+    _, refused = await teams.invoke(save_action(teams, "29:bjorn", "29:anna", "m-3", html="Hej"))
+    assert refused["task"]["value"] == "You can only save messages that you wrote yourself."
+    async with teams.store.transaction() as repos:
+        saved = (await repos.session.scalars(select(Reflection).order_by(Reflection.id))).all()
+    assert [(r.body, r.theme_number, r.source.value) for r in saved] == [
+        ("Vi har börjat.", 1, "saved_message"),  # the theme under way
+        ("Och @Björn med.", 1, "saved_message"),
+    ]
+    # Saving it again adds nothing.
+    _, again = await teams.invoke(
+        save_action(teams, "29:anna", "29:anna", "m-1", html="<p>Vi har börjat.</p>")
+    )
+    assert "already in the reflection bank" in again["task"]["value"]
+    assert await teams.count(Reflection) == 2
+    # Another app's command, or a payload that is not one: a line, and nothing saved.
+    for value in ({"commandId": "other"}, {"commandId": "saveToBank", "messagePayload": "x"}):
+        odd = teams.activity("29:anna", kind="invoke", name="composeExtension/fetchTask")
+        odd["value"] = value
+        status, said = await teams.invoke(odd)
+        assert status == 200 and said["task"]["value"] == "That is not something Digilog saves."
+    assert await teams.count(Reflection) == 2

@@ -28,6 +28,7 @@ from bot.teams.connector import ConnectorError
 from bot.teams.files import answer_consent, on_loopback
 from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
 from bot.teams.translate import (
+    MESSAGE_ACTION,
     PLATFORM,
     actor_of,
     conversation_of,
@@ -38,7 +39,7 @@ from bot.teams.translate import (
 from bot.work import WorkQueue
 from handlers.digilog import Digilog
 from handlers.i18n import translator
-from handlers.vocabulary import HomeOpened
+from handlers.vocabulary import HomeOpened, Message
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class TeamsAdapter:
         if activity.type == "invoke" and activity.name == FILE_CONSENT:
             await self.work.put(carrying_request_id(lambda: self._file_consent(activity)))
             return web.json_response({"status": 200})
+        if activity.type == "invoke" and activity.name == MESSAGE_ACTION:
+            return web.json_response(await self._message_action(activity))
         if activity.type == "invoke":
             clicked = Clicked(
                 personal=where_of(activity).personal,
@@ -120,12 +123,7 @@ class TeamsAdapter:
             if event is None and _opened_personally(activity):
                 event = HomeOpened(actor_of(activity), conversation_of(activity))
             if event is not None:
-                raw = activity.conversation.id if activity.conversation else ""
-                # Hashed: a fixed length whatever Teams' ids, and no chat id that names someone.
-                delivery = hashlib.sha256(
-                    f"{raw}:{activity.type}:{activity.id}".encode()
-                ).hexdigest()
-                outgoing = await self.digilog.handle(event, delivery_id=delivery)
+                outgoing = await self.digilog.handle(event, delivery_id=_delivery_of(activity))
                 await self.messenger.deliver(where_of(activity), outgoing, clicked)
         finally:
             if clicked is not None:
@@ -137,6 +135,43 @@ class TeamsAdapter:
                         "value": translator(where_of(activity).language)("Done."),
                     }
                 )
+
+    async def _message_action(self, activity: Activity) -> dict[str, object]:
+        """ "Save to Digilog" on a message: the answer is the line Teams shows in a small
+        dialog; past INVOKE_WAIT, the line says so and the answer comes in the chat."""
+        said: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        await self.work.put(carrying_request_id(lambda: self._save_message(activity, said)))
+        self.work.request_finished()  # this request now waits on its own work
+        try:
+            line = await asyncio.wait_for(asyncio.shield(said), INVOKE_WAIT)
+        except TimeoutError:
+            t = translator(where_of(activity).language)
+            line = t("Digilog is on it: the answer comes in your chat.")
+            if not said.done():
+                said.set_result(line)
+        finally:
+            self.work.request_started()
+        return {"task": {"type": "message", "value": line}}
+
+    async def _save_message(self, activity: Activity, said: asyncio.Future[str]) -> None:
+        where = where_of(activity)
+        try:
+            event = event_of(activity)
+            if event is None:
+                t = translator(where.language)
+                said.set_result(t("That is not something Digilog saves."))
+                return
+            outgoing = await self.digilog.handle(event, delivery_id=_delivery_of(activity))
+            first = next((o for o in outgoing if isinstance(o.message, Message)), None)
+            if first is not None and not said.done():
+                assert isinstance(first.message, Message)
+                said.set_result(first.message.summary)
+                outgoing = [o for o in outgoing if o is not first]
+            await self.messenger.deliver(where, outgoing)
+        finally:
+            if not said.done():
+                t = translator(where.language)
+                said.set_result(t("Done."))
 
     async def _file_consent(self, activity: Activity) -> None:
         """The person accepted (or declined) a file Digilog offered: upload it, and say so."""
@@ -231,6 +266,13 @@ class TeamsAdapter:
             return web.json_response({"error": "invalid token"}, status=401)
         request[CLAIMS] = dict(identity.claims or {})
         return None
+
+
+def _delivery_of(activity: Activity) -> str:
+    """The activity's id for handling it once. Hashed: a fixed length whatever Teams' ids,
+    and no chat id that names someone."""
+    raw = activity.conversation.id if activity.conversation else ""
+    return hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
 
 
 def _over_loopback(request: web.Request) -> bool:
