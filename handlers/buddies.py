@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from handlers import channels
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of
-from handlers.formats import when_text
+from handlers.formats import list_text, when_text
 from handlers.i18n import N_, translator
 from handlers.pairing import Candidate, best_group_for, pair_up
 from handlers.programme_file import localise
@@ -106,7 +106,7 @@ async def preview(context: Context, args: Args) -> list[Outgoing]:
         build.note(
             t(
                 "Not paired (opted out, or not on the platform yet): {names}",
-                names=", ".join(m.person.display_name for m in left_out),
+                names=list_text((m.person.display_name for m in left_out), t.language),
             )
         )
     build.note(
@@ -187,7 +187,7 @@ async def _introduction(
             None,
         )
         if workshop is not None:
-            when = when_text(workshop.starts_at, None, ZoneInfo(cohort.timezone))
+            when = when_text(workshop.starts_at, None, ZoneInfo(cohort.timezone), t.language)
             build.para(
                 t("Meet before the workshop on {when}, and do the task together.", when=when)
             )

@@ -20,6 +20,7 @@ from handlers import (
     retention,
     schedule,
     surveys,
+    tasks,
     themes,
 )
 from handlers.registry import Registry
@@ -31,6 +32,7 @@ REGISTRY = Registry(
         people.FEATURE,
         nudges.FEATURE,
         themes.FEATURE,
+        tasks.FEATURE,
         bank.FEATURE,
         meetings.FEATURE,
         surveys.FEATURE,

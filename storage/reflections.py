@@ -38,7 +38,7 @@ from storage.models import (
     Reflection,
     Source,
     Visibility,
-    utcnow,
+    now_of,
 )
 from storage.search import (
     ANALYSER_VERSION,
@@ -138,7 +138,7 @@ class ReflectionRepository:
             await self._session.flush()
             await self._index(reflection)
             return reflection, True
-        now = utcnow()
+        now = now_of(self._session)
         values = {
             column.key: getattr(reflection, column.key)
             for column in Reflection.__table__.columns
@@ -221,7 +221,7 @@ class ReflectionRepository:
 
     async def edit(self, reflection: Reflection, body: str) -> None:
         reflection.body = body
-        reflection.updated_at = utcnow()
+        reflection.updated_at = now_of(self._session)
         await self._session.flush()
         await self._index(reflection)
 
