@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 
@@ -100,6 +101,11 @@ async def test_an_at_mention_reply_in_a_theme_thread_is_a_digilog_post(teams: Te
     assert await teams.send(teams.activity("29:anna", text="help", thread=root, mention_bot=True))
     assert "Digilog commands" in texts(teams.connector.cards("a:29:anna")[before])
     assert await teams.count(Reflection) == 1
+    # In the bank, the post links to its thread in Teams.
+    assert await teams.send(teams.activity("29:anna", text="bank", personal=True)) == 200
+    listed = texts(teams.connector.cards("a:29:anna")[-1])
+    link = f"(https://teams.microsoft.com/l/message/{quote(CHANNEL, safe='')}/{root}?"
+    assert f"[Open the thread]{link}" in listed
 
 
 async def test_facilitator_commands_name_people_by_at_mention(teams: Teams) -> None:

@@ -150,7 +150,7 @@ class SlackCourier:
         if not isinstance(outgoing.message, Message):
             raise Refused("only messages are scheduled, not forms or files", permanent=True)
         client = await self.client_for(workspace)
-        message = await _resolve_refs(client, outgoing.message, self._permalinks)
+        message = await resolve_refs(client, outgoing.message, self._permalinks)
         pace = self._pace(workspace)
         metadata = {"event_type": METADATA_TYPE, "event_payload": {"key": key}}
         first: Sent | None = None
@@ -247,7 +247,7 @@ def _translated(error: SlackApiError, pace: Pace) -> Exception:
     return Refused(f"Slack: {code}", permanent=code in PERMANENT_ERRORS)
 
 
-async def _resolve_refs(
+async def resolve_refs(
     client: AsyncWebClient, message: Message, known: dict[tuple[str, str], str]
 ) -> Message:
     """Links to messages become Slack permalinks (or plain text if Slack has none)."""

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import render_home, render_message, render_modal
+from bot.slack.courier import resolve_refs
 from handlers.digilog import Digilog
 from handlers.vocabulary import (
     Delivered,
@@ -19,6 +20,7 @@ from handlers.vocabulary import (
     Form,
     Message,
     Outgoing,
+    Paragraph,
     ToActor,
     ToConversation,
     ToGroup,
@@ -69,6 +71,12 @@ async def _deliver(digilog: Digilog, origin: Origin, item: Outgoing) -> None:
     if isinstance(message, FileMessage):
         await _upload(origin, message)
         return
+    if any(
+        span.ref is not None
+        for block in message.blocks
+        for span in (block.spans if isinstance(block, Paragraph) else ())
+    ):
+        message = await resolve_refs(origin.client, message, {})  # links to threads
     match item.to:
         case ToActor():
             await _to_actor(origin, message)
