@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from microsoft_agents.activity import Activity
@@ -21,9 +23,10 @@ from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValida
 from pydantic import ValidationError
 
 from bot.edge import Malformed, load_json
-from bot.logs import carrying_request_id
+from bot.lanes import Lanes
+from bot.logs import failure_of
 from bot.settings import is_loopback
-from bot.teams.cards import shown_values
+from bot.teams.cards import choice_of, shown_values
 from bot.teams.connector import ConnectorError
 from bot.teams.files import answer_consent, on_loopback
 from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
@@ -36,10 +39,12 @@ from bot.teams.translate import (
     field_of,
     where_of,
 )
-from bot.work import WorkQueue
-from handlers.digilog import Digilog
+from bot.work import Entry, Journal
+from handlers import failures
+from handlers.digilog import Digilog, cohort_of
 from handlers.i18n import translator
-from handlers.vocabulary import HomeOpened, Message
+from handlers.vocabulary import HomeOpened, Message, Outgoing, ToActor
+from storage.inbound import Failed
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
@@ -54,9 +59,19 @@ class TeamsAdapter:
     messenger: Messenger
     auth: AgentAuthConfiguration
     store: Store
-    work: WorkQueue
+    work: Journal
+    lanes: Lanes
     # The address last kept per conversation: written again only when Teams changes it.
     _addresses: dict[tuple[str, str], tuple[str, str, str | None]] = field(default_factory=dict)
+    # Clicks waiting in this process for their answer card, by the activity's delivery id:
+    # this process's worker gives it (another process's worker sends a message instead).
+    _clicks: dict[str, Clicked] = field(default_factory=dict)
+    # "Save to Digilog" waiting for its line, likewise.
+    _saves: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.work.add(PLATFORM, self)
+        self.messenger.lanes = self.lanes
 
     async def messages(self, request: web.Request) -> web.Response:
         self.work.request_started()  # queued work waits while requests are answered
@@ -70,7 +85,8 @@ class TeamsAdapter:
         if refused is not None:
             return refused
         try:
-            activity = Activity.model_validate(load_json(await request.read()))
+            body = load_json(await request.read())
+            activity = Activity.model_validate(body)
         except (Malformed, ValidationError, RecursionError):
             return web.json_response({"error": "not an activity"}, status=400)
         claims = request.get(CLAIMS) or {}
@@ -80,41 +96,54 @@ class TeamsAdapter:
         ):
             log.warning("Teams activity refused: its serviceUrl is not the token's")
             return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
-        # Verified: handled next, in the work queue (a burst of clicks must not queue behind
-        # each other's database work). A card's click waits for its answer, for at most
+        # Verified: journalled (one INSERT, bot/work.py), then answered; a worker of any
+        # process does the work. A card's click waits for its answer, for at most
         # INVOKE_WAIT of the 5 s Teams gives: the updated card, or a line, never nothing.
-        if activity.type == "invoke" and activity.name == FILE_CONSENT:
-            await self.work.put(carrying_request_id(lambda: self._file_consent(activity)))
-            return web.json_response({"status": 200})
+        delivery = _delivery_id(activity)
         if activity.type == "invoke" and activity.name == MESSAGE_ACTION:
-            return web.json_response(await self._message_action(activity))
-        if activity.type == "invoke":
+            return web.json_response(await self._message_action(activity, body, delivery))
+        if activity.type == "invoke" and activity.name != FILE_CONSENT:
             clicked = Clicked(
                 personal=where_of(activity).personal,
                 answer=asyncio.get_running_loop().create_future(),
                 values=shown_values(activity.value) if isinstance(activity.value, dict) else (),
                 card_id=activity.reply_to_id,
             )
-            await self.work.put(carrying_request_id(lambda: self._handle(activity, clicked)))
-            # This request now waits on its own work: the queue must not wait for it.
-            self.work.request_finished()
+            self._clicks[delivery] = clicked
             try:
-                body = await asyncio.wait_for(asyncio.shield(clicked.answer), INVOKE_WAIT)
-            except TimeoutError:
-                t = translator(where_of(activity).language)
-                body = {
-                    "statusCode": 200,
-                    "type": INVOKE_MESSAGE,
-                    "value": t("Digilog is on it: the answer comes in your chat."),
-                }
-                clicked.give(body)  # what comes later goes as a message
+                await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+                # This request now waits on its own work: the workers must not wait for it.
+                self.work.request_finished()
+                try:
+                    answer = await asyncio.wait_for(asyncio.shield(clicked.answer), INVOKE_WAIT)
+                except TimeoutError:
+                    t = translator(where_of(activity).language)
+                    answer = {
+                        "statusCode": 200,
+                        "type": INVOKE_MESSAGE,
+                        "value": t("Digilog is on it: the answer comes in your chat."),
+                    }
+                    clicked.give(answer)  # what comes later goes as a message
+                finally:
+                    self.work.request_started()  # as `messages` counts it
             finally:
-                self.work.request_started()  # as `messages` counts it
-            return web.json_response(body)
-        await self.work.put(carrying_request_id(lambda: self._handle(activity)))
+                self._clicks.pop(delivery, None)
+            return web.json_response(answer)
+        await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+        if activity.type == "invoke":
+            return web.json_response({"status": 200})
         return web.Response(status=200)
 
-    async def _handle(self, activity: Activity, clicked: Clicked | None = None) -> None:
+    # The work, for the journal's Teams entries.
+
+    async def perform(self, entry: Entry) -> Awaitable[None] | None:
+        activity = Activity.model_validate(entry.payload)
+        if activity.type == "invoke" and activity.name == FILE_CONSENT:
+            await self._file_consent(activity)
+            return None
+        if activity.type == "invoke" and activity.name == MESSAGE_ACTION:
+            return await self._save_message(activity, entry)
+        clicked = self._clicks.get(entry.event_id or "") if activity.type == "invoke" else None
         try:
             await self._remember(activity)
             if _installed_in_a_team(activity):
@@ -122,9 +151,13 @@ class TeamsAdapter:
             event = event_of(activity)
             if event is None and _opened_personally(activity):
                 event = HomeOpened(actor_of(activity), conversation_of(activity))
-            if event is not None:
-                outgoing = await self.digilog.handle(event, delivery_id=_delivery_of(activity))
-                await self.messenger.deliver(where_of(activity), outgoing, clicked)
+            if event is None:
+                return None
+            outgoing = await self.digilog.handle(
+                event, delivery_id=_delivery_id(activity), journal_id=entry.id
+            )
+            entry.handled = True
+            return self.messenger.deliver(where_of(activity), outgoing, clicked)
         finally:
             if clicked is not None:
                 # A click handled before (Teams sent it again) or with nothing to say.
@@ -136,42 +169,84 @@ class TeamsAdapter:
                     }
                 )
 
-    async def _message_action(self, activity: Activity) -> dict[str, object]:
+    async def _message_action(
+        self, activity: Activity, body: dict[str, Any], delivery: str
+    ) -> dict[str, object]:
         """ "Save to Digilog" on a message: the answer is the line Teams shows in a small
         dialog; past INVOKE_WAIT, the line says so and the answer comes in the chat."""
         said: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        await self.work.put(carrying_request_id(lambda: self._save_message(activity, said)))
-        self.work.request_finished()  # this request now waits on its own work
+        self._saves[delivery] = said
         try:
-            line = await asyncio.wait_for(asyncio.shield(said), INVOKE_WAIT)
-        except TimeoutError:
-            t = translator(where_of(activity).language)
-            line = t("Digilog is on it: the answer comes in your chat.")
-            if not said.done():
-                said.set_result(line)
+            await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+            self.work.request_finished()  # this request now waits on its own work
+            try:
+                line = await asyncio.wait_for(asyncio.shield(said), INVOKE_WAIT)
+            except TimeoutError:
+                t = translator(where_of(activity).language)
+                line = t("Digilog is on it: the answer comes in your chat.")
+                if not said.done():
+                    said.set_result(line)  # what comes later goes as a message
+            finally:
+                self.work.request_started()
         finally:
-            self.work.request_started()
+            self._saves.pop(delivery, None)
         return {"task": {"type": "message", "value": line}}
 
-    async def _save_message(self, activity: Activity, said: asyncio.Future[str]) -> None:
+    async def _save_message(self, activity: Activity, entry: Entry) -> Awaitable[None] | None:
         where = where_of(activity)
+        # Waited for in this process, or (another process's, or after a restart) not at all.
+        said = self._saves.get(entry.event_id or "")
+        if said is None:
+            said = asyncio.get_running_loop().create_future()
         try:
             event = event_of(activity)
             if event is None:
                 t = translator(where.language)
                 said.set_result(t("That is not something Digilog saves."))
-                return
-            outgoing = await self.digilog.handle(event, delivery_id=_delivery_of(activity))
+                return None
+            outgoing = await self.digilog.handle(
+                event, delivery_id=_delivery_id(activity), journal_id=entry.id
+            )
+            entry.handled = True
             first = next((o for o in outgoing if isinstance(o.message, Message)), None)
-            if first is not None and not said.done():
-                assert isinstance(first.message, Message)
+            if first is not None and isinstance(first.message, Message) and not said.done():
                 said.set_result(first.message.summary)
                 outgoing = [o for o in outgoing if o is not first]
-            await self.messenger.deliver(where, outgoing)
+            return self.messenger.deliver(where, outgoing)
         finally:
             if not said.done():
                 t = translator(where.language)
                 said.set_result(t("Done."))
+
+    async def tell_failed(self, entry: Entry) -> bool:
+        activity = Activity.model_validate(entry.payload)
+        where = where_of(activity)
+        if not where.user_id or activity.type not in ("message", "invoke"):
+            return False
+        try:
+            language = await failures.language(self.store, PLATFORM, where.tenant_id, where.user_id)
+        except Exception as error:
+            log.warning("language of a Teams user unknown: %s", failure_of(error))
+            language = None
+        kind = "choice" if activity.type == "invoke" else "other"
+        notice = failures.notice(translator(language or where.language), kind)
+        sending = self.messenger.deliver(where, [Outgoing(ToActor(), notice)])
+        if sending is not None:
+            await sending
+        return True
+
+    def failed(self, entry: Entry, reason: str) -> tuple[Failed, int | None]:
+        activity = Activity.model_validate(entry.payload)
+        where = where_of(activity)
+        what, cohort = activity.type or "activity", None
+        action_id = choice_of(activity.value) if isinstance(activity.value, dict) else None
+        if isinstance(action_id, str):
+            what, cohort = f"button: {action_id[:150]}", cohort_of(action_id)
+        conversation = conversation_of(activity).conversation_id
+        failed = Failed(
+            PLATFORM, where.tenant_id, where.user_id, conversation, "activity", what, reason
+        )
+        return failed, cohort
 
     async def _file_consent(self, activity: Activity) -> None:
         """The person accepted (or declined) a file Digilog offered: upload it, and say so."""
@@ -268,8 +343,8 @@ class TeamsAdapter:
         return None
 
 
-def _delivery_of(activity: Activity) -> str:
-    """The activity's id for handling it once. Hashed: a fixed length whatever Teams' ids,
+def _delivery_id(activity: Activity) -> str:
+    """The activity's id for deduplication. Hashed: a fixed length whatever Teams' ids,
     and no chat id that names someone."""
     raw = activity.conversation.id if activity.conversation else ""
     return hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
