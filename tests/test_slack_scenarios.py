@@ -930,7 +930,7 @@ async def test_a_digilog_reply_in_the_bank_links_to_its_thread(slack: Slack) -> 
     await slack.send(
         p.message_event("Vi har börjat.", user="U_ANNA", channel=CHANNEL, thread_ts=root)
     )
-    await settle(slack.fake)
+    await slack.drained()
     [listed] = await slack.command("bank", "U_ANNA")
     shown = blocks_text(listed.params["blocks"])
     permalink = f"https://{p.TEAM_DOMAIN}.slack.com/archives/{CHANNEL}/p{root.replace('.', '')}"
