@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from handlers import channels
 from handlers.access import Access
 from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal
 from handlers.deliveries import Composing, Decision, Drop
@@ -383,11 +384,13 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
                     t("Did you mean: {words}?", words=list_text(offers, t.language, either=True))
                 )
     zone = context.zone
+    threads: dict[int, Conversation | None] = {}
     for view in views:
         build.note(_byline(context, view, zone))
-        build.para(
-            *(Span(f.text, strong=f.match) for f in highlight(view.reflection.body, matched))
-        )
+        spans = [Span(f.text, strong=f.match) for f in highlight(view.reflection.body, matched)]
+        if (thread := await _thread_of_entry(context, view, threads)) is not None:
+            spans += [Span(" · "), Span(t("Open the thread"), ref=thread)]
+        build.para(*spans)
     build.summary = t.plural("{n} reflection", "{n} reflections", len(views))
     return [context.reply(build.build())]
 
@@ -432,6 +435,30 @@ async def _audit_restricted_reading(
             actor_person_id=reader_id,
             detail={"reflections": read},
         )
+
+
+async def _thread_of_entry(
+    context: Context, view: ReflectionView, threads: dict[int, Conversation | None]
+) -> Conversation | None:
+    """The thread a digilog post or reply was written in, when the reader can open it: on
+    their own platform (a Teams reader is linked to the Teams thread, where a Teams author
+    wrote it). `threads` keeps each theme's, looked up once per list."""
+    r, actor = view.reflection, context.actor
+    if (
+        r.theme_number is None
+        or r.source not in (Source.digilog_post, Source.digilog_reply)
+        or (view.author.platform, view.author.workspace) != (actor.platform, actor.workspace)
+    ):
+        return None
+    if r.theme_number not in threads:
+        cohort = context.require_cohort()
+        run = await context.repos.themes.get(cohort.id, r.theme_number)
+        threads[r.theme_number] = (
+            await channels.thread_on(context.repos, cohort, run, actor.platform, actor.workspace)
+            if run is not None
+            else None
+        )
+    return threads[r.theme_number]
 
 
 def _byline(context: Context, view: ReflectionView, zone: ZoneInfo) -> str:

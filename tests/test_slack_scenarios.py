@@ -923,3 +923,15 @@ async def test_a_buddy_says_we_met_in_the_group_conversation(slack: Slack) -> No
     assert "Only the buddies of this group can say they met." in blocks_text(
         refused.params["blocks"]
     )
+
+
+async def test_a_digilog_reply_in_the_bank_links_to_its_thread(slack: Slack) -> None:
+    root = await start_theme_one(slack)
+    await slack.send(
+        p.message_event("Vi har börjat.", user="U_ANNA", channel=CHANNEL, thread_ts=root)
+    )
+    await slack.drained()
+    [listed] = await slack.command("bank", "U_ANNA")
+    shown = blocks_text(listed.params["blocks"])
+    permalink = f"https://{p.TEAM_DOMAIN}.slack.com/archives/{CHANNEL}/p{root.replace('.', '')}"
+    assert f"<{permalink}|Öppna tråden>" in shown

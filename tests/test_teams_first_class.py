@@ -5,14 +5,17 @@ fake Bot Connector (and its fake OneDrive upload endpoint)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 
 from handlers.admin import import_roster
 from handlers.roster import RosterRow
 from storage.models import OfferedFile, Reflection, Role
+from storage.swedish import LEXICON
 from tests.teams_fake import BOT, CHANNEL, TENANT
 from tests.test_teams_scenarios import Teams, actions, teams, texts
 
@@ -98,6 +101,11 @@ async def test_an_at_mention_reply_in_a_theme_thread_is_a_digilog_post(teams: Te
     assert await teams.send(teams.activity("29:anna", text="help", thread=root, mention_bot=True))
     assert "Digilog commands" in texts(teams.connector.cards("a:29:anna")[before])
     assert await teams.count(Reflection) == 1
+    # In the bank, the post links to its thread in Teams.
+    assert await teams.send(teams.activity("29:anna", text="bank", personal=True)) == 200
+    listed = texts(teams.connector.cards("a:29:anna")[-1])
+    link = f"(https://teams.microsoft.com/l/message/{quote(CHANNEL, safe='')}/{root}?"
+    assert f"[Open the thread]{link}" in listed
 
 
 async def test_facilitator_commands_name_people_by_at_mention(teams: Teams) -> None:
@@ -143,11 +151,17 @@ async def test_an_answered_question_shows_its_answer_and_loses_its_buttons(teams
     question = teams.connector.cards("a:29:anna")[-1]
     assert "Question 1" in texts(question)
     posted = len(teams.connector.cards("a:29:anna"))
-    status, answer = await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    status, answer = await teams.execute(
+        "29:anna", buttons(question)[0]["data"], personal=True, card_id="question-1"
+    )
     replaced = answer["value"]
     assert answer["type"] == "application/vnd.microsoft.card.adaptive"
     assert ("Right!" in texts(replaced)) or ("Not quite" in texts(replaced))
     assert not buttons(replaced)
+    # And the message itself becomes the answered card: so it stays, after a reload too.
+    [kept] = [c for c in teams.connector.calls if c.method == "PUT"]
+    assert kept.path.endswith("/activities/question-1") and kept.conversation_id == "a:29:anna"
+    assert kept.body["attachments"][0]["content"] == replaced
     # The next question is a new card below it.
     [following] = teams.connector.cards("a:29:anna")[posted:]
     assert "Question 2" in texts(following) and buttons(following)
@@ -187,6 +201,23 @@ async def test_home_and_the_first_opening_of_the_personal_chat_show_the_journey(
     # The Swedish word too, as the Swedish command menu's reader would write it.
     assert await teams.send(teams.activity("29:anna", text="Hem", personal=True)) == 200
     assert texts(teams.connector.cards("a:29:anna")[-1]) == texts(greeting)
+
+    # Where Teams tells of the opening as a conversationUpdate (the bot added to the chat),
+    # the same greeting; someone else added to a chat is no opening of Digilog's.
+    opened = teams.activity(
+        "29:bjorn",
+        kind="conversationUpdate",
+        personal=True,
+        membersAdded=[{"id": BOT}],
+    )
+    assert await teams.send(opened) == 200
+    [bjorns] = teams.connector.cards("a:29:bjorn")
+    assert "Now: theme 1" in texts(bjorns)
+    other = teams.activity(
+        "29:bjorn", kind="conversationUpdate", personal=True, membersAdded=[{"id": "29:bjorn"}]
+    )
+    assert await teams.send(other) == 200
+    assert len(teams.connector.cards("a:29:bjorn")) == 1
 
 
 async def test_times_are_in_the_teams_clients_zone_until_the_person_sets_one(
@@ -313,3 +344,64 @@ async def test_buddies_meet_in_a_channel_thread_and_the_unreachable_are_counted(
     async with teams.store.transaction() as repos:
         anna = await repos.people.by_account("teams", TENANT, "29:anna")
     assert anna is not None and anna.unreachable_since is not None
+
+
+# ---------------------------------------------------------------- save a message
+
+
+def save_action(teams: Teams, user: str, author: str, message_id: str, **payload: Any) -> Any:
+    """ "Save to Digilog" from a channel message's menu, as Teams sends it."""
+    return teams.activity(
+        user,
+        kind="invoke",
+        name="composeExtension/fetchTask",
+        value={
+            "commandId": "saveToBank",
+            "commandContext": "message",
+            "messagePayload": {
+                "id": message_id,
+                "from": {"user": {"id": f"aad-{author}", "displayName": author}},
+                "body": {"contentType": "html", "content": payload.pop("html")},
+                **payload,
+            },
+        },
+    )
+
+
+async def test_a_message_of_ones_own_is_saved_to_the_bank_from_its_menu(teams: Teams) -> None:
+    root = await start_theme(teams)
+    # The Swedish dictionary loads in the background as a process starts; a process that
+    # has just started answers "on it" instead, and this test is about the answer.
+    await asyncio.to_thread(LEXICON.lemma, "")
+    status, answer = await teams.invoke(
+        save_action(teams, "29:anna", "29:anna", "m-1", html="<p>Vi har <b>börjat</b>.</p>")
+    )
+    assert status == 200
+    assert answer["task"]["type"] == "message"
+    assert answer["task"]["value"].startswith("Saved in the reflection bank as #")
+    # In a theme's thread it is that theme's; someone else's message is not one's to save.
+    thread_reply = save_action(
+        teams, "29:anna", "29:anna", "m-2", html="<p>Och <at>Björn</at> med.</p>", replyToId=root
+    )
+    assert (await teams.invoke(thread_reply))[0] == 200
+    _, refused = await teams.invoke(save_action(teams, "29:bjorn", "29:anna", "m-3", html="Hej"))
+    assert refused["task"]["value"] == "You can only save messages that you wrote yourself."
+    async with teams.store.transaction() as repos:
+        saved = (await repos.session.scalars(select(Reflection).order_by(Reflection.id))).all()
+    assert [(r.body, r.theme_number, r.source.value) for r in saved] == [
+        ("Vi har börjat.", 1, "saved_message"),  # the theme under way
+        ("Och @Björn med.", 1, "saved_message"),
+    ]
+    # Saving it again adds nothing.
+    _, again = await teams.invoke(
+        save_action(teams, "29:anna", "29:anna", "m-1", html="<p>Vi har börjat.</p>")
+    )
+    assert "already in the reflection bank" in again["task"]["value"]
+    assert await teams.count(Reflection) == 2
+    # Another app's command, or a payload that is not one: a line, and nothing saved.
+    for value in ({"commandId": "other"}, {"commandId": "saveToBank", "messagePayload": "x"}):
+        odd = teams.activity("29:anna", kind="invoke", name="composeExtension/fetchTask")
+        odd["value"] = value
+        status, said = await teams.invoke(odd)
+        assert status == 200 and said["task"]["value"] == "That is not something Digilog saves."
+    assert await teams.count(Reflection) == 2

@@ -167,6 +167,7 @@ def test_the_swedish_file_keeps_the_localization_schema(
     command_key = re.compile(
         r"^bots\[0\]\.commandLists\[([0-2])\]\.commands\[([0-9])\]\.(title|description)$"
     )
+    action_key = re.compile(r"^composeExtensions\[0\]\.commands\[([0-9])\]\.(title|description)$")
     assert {"name.short", "name.full", "description.short", "description.full"} <= set(swedish)
     assert swedish["$schema"].endswith("/v1.29/MicrosoftTeams.Localization.schema.json")
     to_swedish = translator("sv")
@@ -176,6 +177,13 @@ def test_the_swedish_file_keeps_the_localization_schema(
         assert isinstance(value, str)
         if key in fixed:
             assert len(value) <= fixed[key], key
+            continue
+        action = action_key.match(key)
+        if action:
+            # The message action's title and description (32 and 128 characters), in Swedish.
+            command = manifest["composeExtensions"][0]["commands"][int(action[1])]
+            assert len(value) <= (MAX_TITLE if action[2] == "title" else MAX_DESCRIPTION), key
+            assert value == to_swedish(command[action[2]]) and value != command[action[2]]
             continue
         match = command_key.match(key)
         assert match, f"{key} is not a key the localization schema allows"
@@ -189,6 +197,18 @@ def test_the_swedish_file_keeps_the_localization_schema(
     assert described == sum(len(command_list["commands"]) for command_list in lists)
     assert swedish["name.short"] == manifest["name"]["short"]
     assert "lärkompisar" in swedish["description.full"]
+    assert swedish["composeExtensions[0].commands[0].title"] == "Spara i Digilog"
+
+
+def test_a_message_of_ones_own_can_be_saved_from_its_menu(manifest: dict[str, Any]) -> None:
+    """Teams' counterpart of Slack's message shortcut: one action, on messages only, that
+    Digilog answers at once (fetchTask), by the same bot."""
+    [extension] = manifest["composeExtensions"]
+    assert extension["botId"] == BOT_ID
+    [command] = extension["commands"]
+    assert command["id"] == "saveToBank" and command["type"] == "action"
+    assert command["context"] == ["message"] and command["fetchTask"] is True
+    assert len(command["title"]) <= MAX_TITLE
 
 
 def test_the_color_icon_is_192_pixels_in_full_colour(files: dict[str, bytes]) -> None:

@@ -135,9 +135,10 @@ class Teams:
         activity_id: str | None = None,
         *,
         personal: bool = False,
+        card_id: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """An Action.Execute, and the invoke's answer: the card Teams shows in place of the
-        one clicked, or the line it shows."""
+        one clicked, or the line it shows. `card_id` is the clicked card's message."""
         value = {"action": {"type": "Action.Execute", "verb": "digilog", "data": data}}
         body = self.activity(
             user,
@@ -147,6 +148,8 @@ class Teams:
             activity_id=activity_id,
             personal=personal,
         )
+        if card_id is not None:
+            body["replyToId"] = card_id
         return await self.invoke(body)
 
     async def invoke(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -23,6 +23,8 @@ from handlers.vocabulary import (
     Form,
     Message,
     Outgoing,
+    Paragraph,
+    Span,
     ToActor,
     ToConversation,
     ToGroup,
@@ -120,6 +122,12 @@ async def _deliver(digilog: Digilog, origin: Origin, item: Outgoing, progress: _
     if isinstance(message, FileMessage):
         await _upload(origin, message)
         return
+    if any(
+        span.ref is not None
+        for block in message.blocks
+        for span in (block.spans if isinstance(block, Paragraph) else ())
+    ):
+        message = await resolve_refs(origin.client, message, {})  # links to threads
     match item.to:
         case ToActor():
             await _to_actor(origin, message, progress)
@@ -208,6 +216,34 @@ async def _to_actor(origin: Origin, message: Message, progress: _Progress) -> No
                 channel=channel, text=part.text, blocks=part.blocks
             )
         progress.parts += 1
+
+
+async def resolve_refs(
+    client: AsyncWebClient, message: Message, known: dict[tuple[str, str], str]
+) -> Message:
+    """Links to threads (a bank entry's) become Slack permalinks, or plain text if Slack has
+    none; the courier does the same for scheduled posts, paced as they are."""
+
+    async def span(value: Span) -> Span:
+        if value.ref is None or value.ref.thread_id is None:
+            return value
+        where = (value.ref.conversation_id, value.ref.thread_id)
+        try:
+            if where not in known:
+                found = await client.chat_getPermalink(channel=where[0], message_ts=where[1])
+                known[where] = str(found["permalink"])
+            return replace(value, link=known[where], ref=None)
+        except SlackApiError as error:
+            log.warning("no permalink for a message: %s", refusal(error))
+            return replace(value, ref=None)
+
+    blocks = [
+        Paragraph(tuple([await span(s) for s in block.spans]))
+        if isinstance(block, Paragraph)
+        else block
+        for block in message.blocks
+    ]
+    return replace(message, blocks=tuple(blocks))
 
 
 async def _upload(origin: Origin, file: FileMessage) -> None:

@@ -15,6 +15,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from microsoft_agents.activity import Activity
@@ -30,6 +31,7 @@ from bot.teams.connector import ConnectorError
 from bot.teams.files import answer_consent, on_loopback
 from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
 from bot.teams.translate import (
+    MESSAGE_ACTION,
     PLATFORM,
     actor_of,
     conversation_of,
@@ -41,7 +43,7 @@ from bot.work import Entry, Journal
 from handlers import failures
 from handlers.digilog import Digilog, cohort_of
 from handlers.i18n import translator
-from handlers.vocabulary import HomeOpened, Outgoing, ToActor
+from handlers.vocabulary import HomeOpened, Message, Outgoing, ToActor
 from storage.inbound import Failed
 from storage.unit import Store
 
@@ -64,6 +66,8 @@ class TeamsAdapter:
     # Clicks waiting in this process for their answer card, by the activity's delivery id:
     # this process's worker gives it (another process's worker sends a message instead).
     _clicks: dict[str, Clicked] = field(default_factory=dict)
+    # "Save to Digilog" waiting for its line, likewise.
+    _saves: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.work.add(PLATFORM, self)
@@ -96,11 +100,14 @@ class TeamsAdapter:
         # process does the work. A card's click waits for its answer, for at most
         # INVOKE_WAIT of the 5 s Teams gives: the updated card, or a line, never nothing.
         delivery = _delivery_id(activity)
+        if activity.type == "invoke" and activity.name == MESSAGE_ACTION:
+            return web.json_response(await self._message_action(activity, body, delivery))
         if activity.type == "invoke" and activity.name != FILE_CONSENT:
             clicked = Clicked(
                 personal=where_of(activity).personal,
                 answer=asyncio.get_running_loop().create_future(),
                 values=shown_values(activity.value) if isinstance(activity.value, dict) else (),
+                card_id=activity.reply_to_id,
             )
             self._clicks[delivery] = clicked
             try:
@@ -134,6 +141,8 @@ class TeamsAdapter:
         if activity.type == "invoke" and activity.name == FILE_CONSENT:
             await self._file_consent(activity)
             return None
+        if activity.type == "invoke" and activity.name == MESSAGE_ACTION:
+            return await self._save_message(activity, entry)
         clicked = self._clicks.get(entry.event_id or "") if activity.type == "invoke" else None
         try:
             await self._remember(activity)
@@ -159,6 +168,55 @@ class TeamsAdapter:
                         "value": translator(where_of(activity).language)("Done."),
                     }
                 )
+
+    async def _message_action(
+        self, activity: Activity, body: dict[str, Any], delivery: str
+    ) -> dict[str, object]:
+        """ "Save to Digilog" on a message: the answer is the line Teams shows in a small
+        dialog; past INVOKE_WAIT, the line says so and the answer comes in the chat."""
+        said: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._saves[delivery] = said
+        try:
+            await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+            self.work.request_finished()  # this request now waits on its own work
+            try:
+                line = await asyncio.wait_for(asyncio.shield(said), INVOKE_WAIT)
+            except TimeoutError:
+                t = translator(where_of(activity).language)
+                line = t("Digilog is on it: the answer comes in your chat.")
+                if not said.done():
+                    said.set_result(line)  # what comes later goes as a message
+            finally:
+                self.work.request_started()
+        finally:
+            self._saves.pop(delivery, None)
+        return {"task": {"type": "message", "value": line}}
+
+    async def _save_message(self, activity: Activity, entry: Entry) -> Awaitable[None] | None:
+        where = where_of(activity)
+        # Waited for in this process, or (another process's, or after a restart) not at all.
+        said = self._saves.get(entry.event_id or "")
+        if said is None:
+            said = asyncio.get_running_loop().create_future()
+        try:
+            event = event_of(activity)
+            if event is None:
+                t = translator(where.language)
+                said.set_result(t("That is not something Digilog saves."))
+                return None
+            outgoing = await self.digilog.handle(
+                event, delivery_id=_delivery_id(activity), journal_id=entry.id
+            )
+            entry.handled = True
+            first = next((o for o in outgoing if isinstance(o.message, Message)), None)
+            if first is not None and isinstance(first.message, Message) and not said.done():
+                said.set_result(first.message.summary)
+                outgoing = [o for o in outgoing if o is not first]
+            return self.messenger.deliver(where, outgoing)
+        finally:
+            if not said.done():
+                t = translator(where.language)
+                said.set_result(t("Done."))
 
     async def tell_failed(self, entry: Entry) -> bool:
         activity = Activity.model_validate(entry.payload)

@@ -101,6 +101,10 @@ class Clicked:
     personal: bool
     answer: asyncio.Future[dict[str, Any]]
     values: tuple[tuple[str, str], ...] = ()
+    # The message the clicked card is in (the invoke's replyToId): in the person's own
+    # chat it becomes the answered card for good, on every device and after a reload.
+    card_id: str | None = None
+    replaced: dict[str, Any] | None = None
 
     def give(self, body: dict[str, Any]) -> bool:
         if self.answer.done():
@@ -134,10 +138,22 @@ class Messenger:
         t = translator(where.language)
         if clicked is not None:
             outgoing = self._answer_click(where, outgoing, clicked, t)
-        if not outgoing:
+        # Teams shows an invoke's card to the person until the card is drawn again; the
+        # message itself, in a chat that is theirs alone, is made the same.
+        kept = (
+            [
+                self.lanes.send(
+                    ("teams", where.tenant_id, "person", where.user_id),  # the person's lane
+                    partial(self._keep_answered, where, clicked.card_id, clicked.replaced),
+                )
+            ]
+            if clicked is not None and clicked.replaced is not None and clicked.card_id
+            else []
+        )
+        if not outgoing and not kept:
             return None
         tally = _Tally()
-        futures = [
+        futures = kept + [
             self.lanes.send(self.lane_of(where, item), partial(self._send, where, item, tally))
             for item in outgoing
         ]
@@ -173,6 +189,13 @@ class Messenger:
             case ToGroup(user_ids=user_ids):
                 return ("teams", where.tenant_id, "group", tuple(sorted(user_ids)))
         return ("teams", where.tenant_id, "person", where.user_id)
+
+    async def _keep_answered(self, where: Where, card_id: str, replaced: dict[str, Any]) -> None:
+        answered = {"type": "message", "attachments": [{"contentType": CARD, "content": replaced}]}
+        try:
+            await self.connector.update(where.service_url, where.conversation_id, card_id, answered)
+        except ConnectorError as error:
+            log.warning("Teams refused to keep the answered card: %s", error)
 
     async def _send(self, where: Where, item: Outgoing, tally: _Tally) -> None:
         try:
@@ -229,6 +252,7 @@ class Messenger:
             return outgoing  # too large to answer in place: it goes as a message
         if not clicked.give({"statusCode": 200, "type": INVOKE_CARD, "value": replaced}):
             return outgoing
+        clicked.replaced = replaced
         rest = [*outgoing[:mine], *outgoing[mine + 1 :]]
         if then is not None:
             rest.insert(mine, Outgoing(ToActor(), then))

@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from bot.teams.translate import HOME_WORDS
+from bot.teams.translate import HOME_WORDS, SAVE_MESSAGE
 from handlers.access import Access
 from handlers.context import Args, Context
 from handlers.features import REGISTRY
@@ -269,6 +269,22 @@ def manifest_and_swedish(
                 "commandLists": command_lists,
             }
         ],
+        # Teams' counterpart of Slack's message shortcut (bot/teams/translate.py).
+        "composeExtensions": [
+            {
+                "botId": bot_id,
+                "commands": [
+                    {
+                        "id": SAVE_MESSAGE,
+                        "type": "action",
+                        "title": SAVE_TITLE,
+                        "description": SAVE_DESCRIPTION,
+                        "context": ["message"],
+                        "fetchTask": True,
+                    }
+                ],
+            }
+        ],
         "validDomains": domains,
         # RSC needs webApplicationInfo; its `resource` is unused by RSC but must be set. This
         # is the Application ID URI Microsoft's bot sign-in expects, should that come.
@@ -296,7 +312,17 @@ def manifest_and_swedish(
                 MAX_DESCRIPTION,
             )
             swedish[f"bots[0].commandLists[{i}].commands[{j}].description"] = description
+    swedish["composeExtensions[0].commands[0].title"] = _limited(
+        "the Swedish title of the message action", t(SAVE_TITLE), MAX_TITLE
+    )
+    swedish["composeExtensions[0].commands[0].description"] = _limited(
+        "the Swedish description of the message action", t(SAVE_DESCRIPTION), MAX_DESCRIPTION
+    )
     return manifest, swedish
+
+
+SAVE_TITLE = N_("Save to Digilog")
+SAVE_DESCRIPTION = N_("Save this message of yours in the reflection bank.")
 
 
 async def _home(context: Context, args: Args) -> list[Outgoing]:

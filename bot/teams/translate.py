@@ -26,6 +26,7 @@ from handlers.vocabulary import (
     FormSubmitted,
     HomeOpened,
     Inbound,
+    MessageSaved,
     PostDeleted,
     PostEdited,
     ThreadPost,
@@ -34,6 +35,11 @@ from handlers.vocabulary import (
 PLATFORM = "teams"
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 _MENTION_NAME = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+# The message action (`composeExtensions` in the manifest): "Save to Digilog" in a message's
+# menu, Teams' counterpart of Slack's message shortcut. With fetchTask, Teams asks the bot
+# at once, and the answer is the line it shows: one click, no dialog to fill in.
+SAVE_MESSAGE = "saveToBank"
+MESSAGE_ACTION = "composeExtension/fetchTask"
 # Slack has its App Home tab; in Teams the word (English or Swedish) asks for the same page.
 HOME_WORDS = ("home", "hem")
 _TAG = re.compile(r"<[^>]+>")
@@ -203,6 +209,8 @@ def event_of(activity: Activity) -> Inbound | None:
     personal = activity.conversation is not None and (
         activity.conversation.conversation_type == "personal"
     )
+    if activity.type == "invoke" and activity.name == MESSAGE_ACTION:
+        return _saved_message(activity, actor, where)
     if activity.type == "invoke" and activity.name == "adaptiveCard/action":
         return _card_action(actor, where, field_of(data, "action", "data"), personal)
     if activity.type == "message":
@@ -232,6 +240,32 @@ def event_of(activity: Activity) -> Inbound | None:
     if activity.type == "messageDelete" and activity.id:
         return PostDeleted(actor, where, activity.id)
     return None
+
+
+def _saved_message(activity: Activity, actor: Actor, where: Conversation) -> Inbound | None:
+    """ "Save to Digilog" on a message: who wrote it, its text, and the thread it is in."""
+    value: Any = activity.value
+    if field_of(value, "commandId") != SAVE_MESSAGE:
+        return None
+    payload = field_of(value, "messagePayload")
+    message_id = field_of(payload, "id")
+    if not isinstance(message_id, str) or not message_id:
+        return None
+    # The payload names its author by Entra object id, the activity its sender by both.
+    author = field_of(payload, "from", "user", "id")
+    sender = activity.from_property
+    own = sender is not None and bool(author) and author == sender.aad_object_id
+    root = field_of(payload, "replyToId")
+    thread = root if isinstance(root, str) and root else where.thread_id
+    body = field_of(payload, "body", "content")
+    text = _MENTION_NAME.sub(r"@\1", body) if isinstance(body, str) else ""
+    return MessageSaved(
+        actor,
+        Conversation(where.platform, where.workspace, where.conversation_id, thread),
+        message_id,
+        actor.user_id if own else str(author or ""),
+        plain_text(text),
+    )
 
 
 def _card_action(actor: Actor, where: Conversation, data: Any, personal: bool) -> Inbound | None:
