@@ -59,6 +59,11 @@ def short_key(entry: CalendarEntry) -> str:
 def gathering_title(t: Translator, entry: CalendarEntry) -> str:
     if entry.kind == "workshop":
         return t("Workshop, theme {number}", number=entry.theme_number)
+    if entry.kind in ("opening_meeting", "closing_meeting") and entry.organisation:
+        # An organisation's own meeting: its id says whose (the titles are per language).
+        if entry.kind == "opening_meeting":
+            return t("The opening local meeting of {organisation}", organisation=entry.organisation)
+        return t("The closing local meeting of {organisation}", organisation=entry.organisation)
     if entry.kind == "opening_meeting":
         return t("The opening local meeting")
     if entry.kind == "closing_meeting":
