@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -228,7 +228,12 @@ def parse_calendar(source: str, filename: str, programme: Programme, zone: str) 
         )
     if problems:
         raise FileProblems(problems)
-    return events(calendar, ZoneInfo(calendar.timezone or zone))
+    names = {o.id: o.name for o in programme.programme.organisations}
+    # An organisation's own meeting is titled with its name, as the programme spells it.
+    return [
+        replace(e, title=names[e.organisation]) if e.organisation else e
+        for e in events(calendar, ZoneInfo(calendar.timezone or zone))
+    ]
 
 
 def load_calendar(path: Path, programme: Programme, zone: str) -> list[Event]:
