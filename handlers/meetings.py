@@ -18,7 +18,7 @@ from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, addre
 from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.digest import Contribution, distinctive, excerpt
 from handlers.formats import when_text, where_spans
-from handlers.humane import DEFAULT_HOURS, working_moment_before
+from handlers.humane import DEFAULT_HOURS, next_humane_time, working_moment_before
 from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Programme, localise
 from handlers.registry import ButtonKind, Command, Feature, FormKind
@@ -242,8 +242,6 @@ async def _meeting_button(context: Context, action_id: str) -> list[Outgoing]:
 async def _compose_meeting_reminder(composing: Composing) -> Decision:
     """The local meeting is tomorrow, with a button to write for it."""
     assert composing.due is not None
-    if composing.due.entry.organisation is not None:
-        return Drop("an organisation's own meeting is for its own people (meeting_own)")
     t, cohort = composing.t, composing.cohort
     opening = composing.due.entry.kind == "opening_meeting"
     kind = "needs" if opening else "plan"
@@ -296,7 +294,7 @@ async def _plan_own_meetings(
             rows.append(
                 (OWN_MEETING, due, until, await _people_of(repos, cohort, entry.organisation))
             )
-        summary_at = entry.starts_at + SUMMARY_AFTER
+        summary_at = next_humane_time(entry.starts_at + SUMMARY_AFTER, zone, DEFAULT_HOURS)
         if entry.kind == "opening_meeting" and summary_at <= now < summary_at + SUMMARY_FOR:
             support = [
                 m
