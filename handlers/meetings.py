@@ -603,4 +603,9 @@ FEATURE = Feature(
         SUMMARY: _compose_summary,
     },
     planners=(_plan_own_meetings,),
+    labels={
+        "meeting_tomorrow": N_("Local meeting reminders"),
+        OWN_MEETING: N_("An organisation's own local meeting reminders"),
+        SUMMARY: N_("The support function's needs summary"),
+    },
 )
