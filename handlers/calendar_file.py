@@ -4,8 +4,8 @@ local meetings. Validated like programme files, and against the cohort's program
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,9 +63,24 @@ WINDOWS = ("digilog", "quiz", "survey")
 EVENT_PREFIX = "event:"
 
 
+class OrganisationMeeting(Session):
+    """One organisation's own local meeting, with whoever hosts it there."""
+
+    host: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class OrganisationMeetings(Strict):
+    opening: OrganisationMeeting | None = None
+    closing: OrganisationMeeting | None = None
+
+
 class LocalMeetings(Strict):
-    opening: Session | None = None  # needs inventory
-    closing: Session | None = None  # plans for change
+    opening: Session | None = None  # needs inventory, for the whole cohort
+    closing: Session | None = None  # plans for change, for the whole cohort
+    # Each organisation's own opening and closing meeting, by its id in the programme.
+    organisations: dict[Annotated[str, Field(max_length=40)], OrganisationMeetings] = Field(
+        default_factory=dict
+    )
 
 
 class Registration(Strict):
@@ -160,6 +175,8 @@ class Event:
     link: str | None = None
     title: dict[str, str] | None = None
     capacity: int | None = None
+    organisation: str | None = None  # an organisation's own local meeting
+    host: str | None = None
 
 
 def parse_calendar(source: str, filename: str, programme: Programme, zone: str) -> list[Event]:
@@ -191,6 +208,16 @@ def parse_calendar(source: str, filename: str, programme: Programme, zone: str) 
         problems.append(
             located.problem(("self_assessment",), N_("the programme has no self_assessment:"))
         )
+    known = {o.id for o in programme.programme.organisations}
+    problems += [
+        located.problem(
+            ("local_meetings", "organisations", organisation),
+            N_("the programme has no organisation {id}"),
+            id=organisation,
+        )
+        for organisation in calendar.local_meetings.organisations
+        if organisation not in known
+    ]
     if calendar.final_evaluation is not None and (
         programme.survey is None or programme.survey.final is None
     ):
@@ -201,7 +228,12 @@ def parse_calendar(source: str, filename: str, programme: Programme, zone: str) 
         )
     if problems:
         raise FileProblems(problems)
-    return events(calendar, ZoneInfo(calendar.timezone or zone))
+    names = {o.id: o.name for o in programme.programme.organisations}
+    # An organisation's own meeting is titled with its name, as the programme spells it.
+    return [
+        replace(e, title=names[e.organisation]) if e.organisation else e
+        for e in events(calendar, ZoneInfo(calendar.timezone or zone))
+    ]
 
 
 def load_calendar(path: Path, programme: Programme, zone: str) -> list[Event]:
@@ -223,8 +255,23 @@ def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
             if isinstance(value, EventDates):
                 title = value.title
                 capacity = value.registration.capacity if value.registration else None
+            organisation = host = None
+            if isinstance(value, OrganisationMeeting):
+                organisation, host = key.rpartition(":")[2], value.host
             found.append(
-                Event(key, kind, theme, start, end, value.place, value.link, title, capacity)
+                Event(
+                    key,
+                    kind,
+                    theme,
+                    start,
+                    end,
+                    value.place,
+                    value.link,
+                    title,
+                    capacity,
+                    organisation,
+                    host,
+                )
             )
 
     for number, dates in sorted(calendar.themes.items()):
@@ -241,17 +288,28 @@ def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
                 )
     session("meeting:opening", "opening_meeting", None, calendar.local_meetings.opening)
     session("meeting:closing", "closing_meeting", None, calendar.local_meetings.closing)
+    for organisation, own in sorted(calendar.local_meetings.organisations.items()):
+        session(f"meeting:opening:{organisation}", "opening_meeting", None, own.opening)
+        session(f"meeting:closing:{organisation}", "closing_meeting", None, own.closing)
     for event in calendar.events:
         session(EVENT_PREFIX + event.key, "event", None, event)
-    for name in ("start", "end"):
-        if (window := getattr(calendar.self_assessment, name)) is not None:
-            prefix = f"assessment:{name}:"
-            found.append(Event(prefix + "open", "assessment_open", None, at(window.opens)))
-            found.append(Event(prefix + "close", "assessment_close", None, at(window.closes)))
-    if (window := calendar.final_evaluation) is not None:
-        found.append(Event("final:open", "final_open", None, at(window.opens)))
-        found.append(Event("final:close", "final_close", None, at(window.closes)))
+    found += _programme_windows(calendar, at)
     return sorted(found, key=lambda e: (e.starts_at, e.key))
+
+
+def _programme_windows(calendar: Calendar, at: Callable[[datetime], datetime]) -> list[Event]:
+    """The self-assessment's rounds and the final evaluation: open, then closed."""
+    found: list[Event] = []
+    windows = [
+        (f"assessment:{name}:", "assessment_", getattr(calendar.self_assessment, name))
+        for name in ("start", "end")
+    ]
+    windows.append(("final:", "final_", calendar.final_evaluation))
+    for prefix, kind, window in windows:
+        if window is not None:
+            found.append(Event(prefix + "open", kind + "open", None, at(window.opens)))
+            found.append(Event(prefix + "close", kind + "close", None, at(window.closes)))
+    return found
 
 
 def check_entries(entries: Iterable[CalendarEntry]) -> None:
@@ -268,7 +326,12 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
             named.append({**session, "key": key, "title": entry.title or {"en": key}})
             continue
         if entry.kind in ("opening_meeting", "closing_meeting"):
-            meetings[entry.kind.removesuffix("_meeting")] = session
+            which = entry.kind.removesuffix("_meeting")
+            if entry.organisation is not None:
+                own = meetings.setdefault("organisations", {}).setdefault(entry.organisation, {})
+                own[which] = {**session, "host": entry.host}
+            else:
+                meetings[which] = session
             continue
         if entry.kind in ("final_open", "final_close"):
             final["opens" if entry.kind == "final_open" else "closes"] = entry.starts_at
@@ -315,4 +378,6 @@ def as_row(event: Event) -> dict[str, Any]:
         "link": event.link,
         "title": event.title,
         "capacity": event.capacity,
+        "organisation": event.organisation,
+        "host": event.host,
     }

@@ -59,11 +59,24 @@ def short_key(entry: CalendarEntry) -> str:
 def gathering_title(t: Translator, entry: CalendarEntry) -> str:
     if entry.kind == "workshop":
         return t("Workshop, theme {number}", number=entry.theme_number)
+    if entry.kind in ("opening_meeting", "closing_meeting") and entry.organisation:
+        # An organisation's own meeting: its title is the organisation's name.
+        name = localise(entry.title or {"en": entry.organisation}, t.language)
+        if entry.kind == "opening_meeting":
+            return t("The opening local meeting of {organisation}", organisation=name)
+        return t("The closing local meeting of {organisation}", organisation=name)
     if entry.kind == "opening_meeting":
         return t("The opening local meeting")
     if entry.kind == "closing_meeting":
         return t("The closing local meeting")
     return localise(entry.title or {"en": short_key(entry)}, t.language)
+
+
+def expected_at(entry: CalendarEntry, members: list[Member]) -> list[Member]:
+    """Who a gathering is for: an organisation's own local meeting is for its people."""
+    if entry.organisation is None:
+        return members
+    return [m for m in members if m.organisation.key == entry.organisation]
 
 
 def hours_of(entry: CalendarEntry) -> float | None:
@@ -153,7 +166,7 @@ async def overview(context: Context, args: Args) -> list[Outgoing]:
     if not found:
         raise Refusal(t("The calendar has no workshops, local meetings or events yet."))
     present = await context.repos.gatherings.present(cohort.id)
-    participants = len(await context.repos.people.members(cohort.id, Role.participant))
+    everyone = await context.repos.people.members(cohort.id, Role.participant)
     build = MessageBuilder().heading(t("Attendance"))
     rows = []
     for entry in found:
@@ -169,7 +182,7 @@ async def overview(context: Context, args: Args) -> list[Outgoing]:
                 + t(
                     "{present} of {people} present",
                     present=len(present.get(entry.key, ())),
-                    people=participants,
+                    people=len(expected_at(entry, everyone)),
                 )
             ),
         ]
@@ -191,7 +204,7 @@ async def overview(context: Context, args: Args) -> list[Outgoing]:
 async def participant_list(context: Context, cohort: Cohort, entry: CalendarEntry) -> Message:
     """The participants of one gathering with a button each that turns their mark over."""
     t = context.t
-    members = await context.repos.people.members(cohort.id, Role.participant)
+    members = expected_at(entry, await context.repos.people.members(cohort.id, Role.participant))
     present = (await context.repos.gatherings.present(cohort.id, entry.key)).get(entry.key, set())
     self_marking = entry.key in await context.repos.gatherings.self_marking(cohort.id)
     title = gathering_title(t, entry)
@@ -282,6 +295,8 @@ async def mark_button(context: Context, action_id: str) -> list[Outgoing]:
     member = await context.repos.people.member(cohort.id, int(who))
     if member is None or member.membership.role != Role.participant:
         raise Refusal(t("That person is no longer in this cohort."))
+    if not expected_at(entry, [member]):
+        raise Refusal(t("That meeting is another organisation's own."))
     await context.repos.gatherings.mark(
         cohort.id, entry.key, [member.person.id], present=verb == "present", when=context.now()
     )
@@ -554,6 +569,11 @@ async def report_counts(
     present = await repos.gatherings.present(cohort.id)
     found = []
     for entry in gatherings_of(await repos.calendar.entries(cohort.id)):
+        if entry.organisation is not None:
+            # An organisation's own meeting is a figure about that organisation alone, which
+            # the report's groups may merge or not show: the facilitators see it by name in
+            # `attendance`, and in the ESF list.
+            continue
         counts: dict[str, int] = {}
         for person in present.get(entry.key, ()):
             if person in organisation:

@@ -9,18 +9,25 @@ support function of one's own organisation, who are told when it is.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
+from handlers import anonymity
 from handlers.access import Access
 from handlers.bank import VISIBILITY_LABELS, check_length, chosen_audience
-from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of
-from handlers.deliveries import Composing, Decision
-from handlers.i18n import N_, translator
+from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of, zone_of
+from handlers.deliveries import Composing, Decision, Drop, Send
+from handlers.digest import Contribution, distinctive, excerpt
+from handlers.formats import when_text, where_spans
+from handlers.humane import DEFAULT_HOURS, next_humane_time, working_moment_before
+from handlers.i18n import N_, Translator, translator
 from handlers.lab_suggestions import suggestions_for
+from handlers.programme_file import Programme, localise
 from handlers.registry import ButtonKind, Command, Feature, FormKind
 from handlers.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
 from handlers.vocabulary import (
     Form,
     FormSubmitted,
+    Message,
     MessageBuilder,
     Option,
     Outgoing,
@@ -29,7 +36,19 @@ from handlers.vocabulary import (
     TextField,
     ToActor,
 )
-from storage.models import Reflection, Role, Source, Visibility
+from storage.deliveries import Planned
+from storage.models import (
+    CalendarEntry,
+    Cohort,
+    Organisation,
+    Reflection,
+    Role,
+    Source,
+    Visibility,
+)
+from storage.people import Member
+from storage.reflections import Viewer
+from storage.unit import Repositories
 
 Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
 PREFIX = "meeting:"  # of forms and buttons: `meeting:<cohort>:needs|plan`
@@ -39,9 +58,15 @@ QUESTIONS = {
     "needs": N_("What do I want to develop during the programme, and why?"),
     "plan": N_("What will I change in my own organisation, with whom, and by when?"),
 }
-# Only a plan is for one's organisation's support function: they help carry it out.
+# Both may be shared with one's organisation's support function: a needs inventory goes
+# into their summary of what their managers asked for, a plan they help carry out.
 AUDIENCES = {
-    "needs": (Visibility.private, Visibility.facilitators, Visibility.cohort),
+    "needs": (
+        Visibility.private,
+        Visibility.facilitators,
+        Visibility.organisation,
+        Visibility.cohort,
+    ),
     "plan": (
         Visibility.private,
         Visibility.facilitators,
@@ -164,7 +189,7 @@ async def _save(context: Context, kind: str, text: str, visibility: Visibility) 
             )
         )
     ]
-    if visibility == Visibility.organisation and not was_shared:
+    if kind == "plan" and visibility == Visibility.organisation and not was_shared:
         outgoing += await _tell_support(context, reflection)
     if kind == "needs":
         # The inventory leads somewhere: labs that meet it, to sign up for at once.
@@ -230,21 +255,304 @@ async def _compose_meeting_reminder(composing: Composing) -> Decision:
     return await composing.everywhere(composing.reminder(what, soon=False, choices=choices))
 
 
+# ------------------------------------------------ each organisation's own local meetings
+
+OWN_MEETING = "meeting_own"  # a delivery: an organisation's meeting, to one of its people
+SUMMARY = "needs_summary"  # a delivery: the needs summary, to one support person
+SUMMARY_AFTER = timedelta(days=7)  # after the organisation's opening meeting
+SUMMARY_FOR = timedelta(days=14)
+SUMMARY_TEXTS = 20  # shared inventories listed in a summary; the rest are counted
+
+
+def own_meetings(entries: list[CalendarEntry]) -> list[CalendarEntry]:
+    return [
+        e
+        for e in entries
+        if e.kind in ("opening_meeting", "closing_meeting") and e.organisation is not None
+    ]
+
+
+async def _people_of(repos: Repositories, cohort: Cohort, organisation: str) -> list[Member]:
+    """An organisation's participants and support people, who its meetings are for."""
+    return [
+        m
+        for m in await repos.people.members(cohort.id)
+        if m.organisation.key == organisation
+        and m.membership.role in (Role.participant, Role.support)
+    ]
+
+
+async def _plan_own_meetings(
+    repos: Repositories, cohort: Cohort, programme: Programme, now: datetime
+) -> list[Planned]:
+    """A reminder to each of an organisation's people on the working day before its own
+    meeting; and, a week after its opening meeting, the needs summary to its support."""
+    planned: list[Planned] = []
+    zone = zone_of(None, cohort)
+    for entry in own_meetings(await repos.calendar.entries(cohort.id)):
+        assert entry.organisation is not None
+        due = working_moment_before(entry.starts_at + DAY_BEFORE, zone, DEFAULT_HOURS)
+        until = entry.starts_at + EVENING_BEFORE
+        rows: list[tuple[str, datetime, datetime, list[Member]]] = []
+        if due <= now < until:
+            rows.append(
+                (OWN_MEETING, due, until, await _people_of(repos, cohort, entry.organisation))
+            )
+        summary_at = next_humane_time(entry.starts_at + SUMMARY_AFTER, zone, DEFAULT_HOURS)
+        if entry.kind == "opening_meeting" and summary_at <= now < summary_at + SUMMARY_FOR:
+            support = [
+                m
+                for m in await _people_of(repos, cohort, entry.organisation)
+                if m.membership.role == Role.support
+            ]
+            rows.append((SUMMARY, summary_at, summary_at + SUMMARY_FOR, support))
+        for kind, at, relevant, people in rows:
+            planned += [
+                Planned(
+                    key=f"{kind}:c{cohort.id}:{entry.key}:p{m.person.id}",
+                    cohort_id=cohort.id,
+                    kind=kind,
+                    due_at=at,
+                    relevant_until=relevant,
+                    person_id=m.person.id,
+                    detail={"meeting": entry.key},
+                )
+                for m in people
+            ]
+    return planned
+
+
+async def _meeting_and_member(
+    composing: Composing,
+) -> tuple[CalendarEntry, Member] | str:
+    """The organisation's meeting a row is about, and the member it goes to (or why not)."""
+    repos, cohort, delivery = composing.repos, composing.cohort, composing.delivery
+    key = (delivery.detail or {}).get("meeting")
+    entry = next(
+        (e for e in await composing.reads.calendar(repos, cohort.id) if e.key == key), None
+    )
+    if entry is None or entry.organisation is None:
+        return "no longer on the calendar"
+    if delivery.person_id is None:
+        return "it goes to one person"
+    member = await repos.people.member(cohort.id, delivery.person_id)
+    if member is None or member.organisation.key != entry.organisation:
+        return "no longer one of the organisation's people"
+    if member.person.user_id is None:
+        return "no account to write to"
+    return entry, member
+
+
+def meeting_title(t: Translator, entry: CalendarEntry, organisation: str) -> str:
+    """ "Umeå kommun's opening local meeting"."""
+    if entry.kind == "opening_meeting":
+        return t("The opening local meeting of {organisation}", organisation=organisation)
+    return t("The closing local meeting of {organisation}", organisation=organisation)
+
+
+async def _compose_own_meeting(composing: Composing) -> Decision:
+    """An organisation's own meeting is coming up: when, where, who hosts it; participants
+    get the button to write their needs inventory or plan for change."""
+    found = await _meeting_and_member(composing)
+    if isinstance(found, str):
+        return Drop(found)
+    entry, member = found
+    cohort = composing.cohort
+    t = translator(member.person.language or cohort.language)
+    zone = zone_of(member.person, cohort)
+    name = localise(member.organisation.name, t.language)
+    build = MessageBuilder().para(
+        Span(t("Reminder") + ": ", strong=True),
+        Span(
+            t(
+                "{meeting} is on {when}.",
+                meeting=meeting_title(t, entry, name),
+                when=when_text(entry.starts_at, entry.ends_at, zone, t.language),
+            )
+        ),
+    )
+    if where := where_spans(t, entry.place, entry.link):
+        build.para(*where)
+    if entry.host:
+        build.para(t("Host: {host}", host=entry.host))
+    opening = entry.kind == "opening_meeting"
+    if member.membership.role == Role.participant:
+        kind = "needs" if opening else "plan"
+        label = t("Write your needs inventory") if opening else t("Write your plan for change")
+        build.choices([Option(f"{PREFIX}{cohort.id}:{kind}", label)])
+    elif opening:
+        build.note(
+            t(
+                "As support: a week after the meeting you get a summary of what your "
+                "organisation's managers wrote in their needs inventories."
+            )
+        )
+    return Send(Outgoing(address_of(member.person), build.build()))
+
+
+async def _compose_summary(composing: Composing) -> Decision:
+    found = await _meeting_and_member(composing)
+    if isinstance(found, str):
+        return Drop(found)
+    _, member = found
+    t = translator(member.person.language or composing.cohort.language)
+    message = await needs_summary(composing.repos, composing.cohort, member.organisation, t)
+    return Send(Outgoing(address_of(member.person), message))
+
+
+async def needs_summary(
+    repos: Repositories, cohort: Cohort, organisation: Organisation, t: Translator
+) -> Message:
+    """What an organisation's managers asked for in their needs inventories: how many
+    wrote one (a figure: only for an organisation of at least K participants), the words
+    that came up in those shared with its support or the cohort (more than in the other
+    organisations'), and those texts themselves. Nothing of another organisation, and no
+    text that was not shared."""
+    name = localise(organisation.name, t.language)
+    build = MessageBuilder().heading(
+        t("Summary of the needs inventories of {organisation}", organisation=name)
+    )
+    participants = {
+        m.person.id
+        for m in await repos.people.members(cohort.id, Role.participant)
+        if m.organisation.id == organisation.id
+    }
+    written = participants & await repos.reflections.authors_of(cohort.id, Source.needs_inventory)
+    if anonymity.shown(len(participants)):
+        build.para(
+            t(
+                "{written} of the organisation's {people} participants have written their "
+                "needs inventory.",
+                written=len(written),
+                people=len(participants),
+            )
+        )
+    else:
+        build.note(
+            t(
+                "{organisation} has fewer than {k} participants in the programme, so no "
+                "figures are shown for it.",
+                organisation=name,
+                k=anonymity.K,
+            )
+        )
+    # What the organisation's support function may read: shared with it, or with everyone.
+    viewer = Viewer(cohort.id, 0, is_facilitator=False, supports_organisation_id=organisation.id)
+    shared = [
+        v
+        for v in await repos.reflections.visible(
+            viewer, sources=(Source.needs_inventory,), limit=1000
+        )
+        if v.organisation.id == organisation.id and v.author.id in participants
+    ]
+    elsewhere = [
+        v.reflection.body
+        for v in await repos.reflections.visible(
+            Viewer(cohort.id, 0, is_facilitator=False),
+            sources=(Source.needs_inventory,),
+            limit=1000,
+        )
+        if v.organisation.id != organisation.id
+    ]
+    if not shared:
+        build.para(t("Nobody has shared their needs inventory with the support function yet."))
+        return build.build()
+    contributions = [
+        Contribution(
+            v.reflection.id,
+            v.author.id,
+            v.author.display_name,
+            name,
+            v.reflection.body,
+            False,
+            None,
+            None,
+            v.reflection.created_at,
+        )
+        for v in shared
+    ]
+    words, phrases = distinctive(contributions, elsewhere)
+    if words or phrases:
+        build.para(Span(t("What came up"), strong=True))
+        build.facts(
+            [
+                (label, " · ".join(f"{term.shown} ({term.posts})" for term in terms))
+                for label, terms in ((t("Words"), words), (t("Phrases"), phrases))
+                if terms
+            ]
+        )
+        build.note(t("In brackets: in how many of the shared needs inventories."))
+    build.para(Span(t("Shared with you"), strong=True))
+    build.bullets(
+        (Span(f"{c.author}: ", strong=True), Span(excerpt(c.body)))
+        for c in contributions[:SUMMARY_TEXTS]
+    )
+    if len(contributions) > SUMMARY_TEXTS:
+        build.note(t("And {n} more: `bank --kind needs`.", n=len(contributions) - SUMMARY_TEXTS))
+    return build.build()
+
+
+async def summary_command(context: Context, args: Args) -> list[Outgoing]:
+    """`needs summary [--org ORG]`: the support function's summary of its own organisation;
+    a facilitator names the organisation."""
+    t, cohort = context.t, context.require_cohort()
+    member = context.require_member()
+    role = member.membership.role
+    if role == Role.participant:
+        raise Refusal(
+            t(
+                "The summary of the needs inventories is for the support function and the "
+                "facilitators."
+            )
+        )
+    organisation = member.organisation
+    wanted = args.options.get("org")
+    if role == Role.facilitator:
+        found = {
+            m.organisation.key: m.organisation
+            for m in await context.repos.people.members(cohort.id)
+        }
+        if not wanted or wanted not in found:
+            raise Refusal(
+                t(
+                    "Say which organisation with --org: {keys}",
+                    keys=", ".join(sorted(k for k in found if k)),
+                )
+            )
+        organisation = found[wanted]
+    elif wanted and wanted != organisation.key:
+        raise Refusal(t("The support function sees only its own organisation's summary."))
+    return [context.reply(await needs_summary(context.repos, cohort, organisation, t))]
+
+
 FEATURE = Feature(
     "meetings",
     N_("Local meetings"),
     commands=(
         Command(
             ("needs",),
-            N_("needs [--private | --cohort] [text]"),
+            N_("needs [--private | --share | --cohort] [text]"),
             N_(
                 "Your needs inventory from the opening local meeting: what you want to develop. "
                 "The facilitators see it unless you say otherwise."
             ),
             Access.member,
             command("needs"),
-            flags=("private", "cohort"),
+            flags=("private", "cohort", "share"),
             sv=("behov",),
+        ),
+        Command(
+            ("needs", "summary"),
+            N_("needs summary [--org ORG]"),
+            N_(
+                "For the support function: what your organisation's managers wrote in their "
+                "needs inventories (a facilitator names the organisation)."
+            ),
+            Access.member,
+            summary_command,
+            options=("in", "org"),
+            note="the support function: its own organisation only; facilitators: any",
+            sv=("behov", "sammanfattning"),
         ),
         Command(
             ("plan",),
@@ -293,6 +601,15 @@ FEATURE = Feature(
             relevance=EVENING_BEFORE,
         ),
     ),
-    deliveries={"meeting_tomorrow": _compose_meeting_reminder},
-    labels={"meeting_tomorrow": N_("Local meeting reminders")},
+    deliveries={
+        "meeting_tomorrow": _compose_meeting_reminder,
+        OWN_MEETING: _compose_own_meeting,
+        SUMMARY: _compose_summary,
+    },
+    planners=(_plan_own_meetings,),
+    labels={
+        "meeting_tomorrow": N_("Local meeting reminders"),
+        OWN_MEETING: N_("An organisation's own local meeting reminders"),
+        SUMMARY: N_("The support function's needs summary"),
+    },
 )

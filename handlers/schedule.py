@@ -11,6 +11,7 @@ from handlers.context import Args, Context, Refusal, address_of
 from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.formats import list_text, when_text, where_spans
 from handlers.i18n import N_, Translator, translator
+from handlers.meetings import meeting_title
 from handlers.nudges import reachable
 from handlers.programme_file import Programme, localise
 from handlers.progress import missing
@@ -49,17 +50,26 @@ def calendar_message(
     now: datetime,
     include_past: bool,
     keys: bool = False,
+    organisation: str | None = None,
 ) -> Message:
-    """The calendar with the programme's lab sessions, oldest first."""
+    """The calendar with the programme's lab sessions, oldest first. With `organisation`
+    (someone's own), other organisations' own local meetings are left out."""
     language = t.language
+    names = {o.id: localise(o.name, language) for o in programme.programme.organisations}
     rows: list[tuple[datetime, int, tuple[Span, ...]]] = []  # a theme's start comes first
     for entry in entries:
         if entry.starts_at < now and not include_past:
+            continue
+        if organisation is not None and entry.organisation not in (None, organisation):
             continue
         theme = programme.theme(entry.theme_number) if entry.theme_number else None
         title = localise(theme.title, language) if theme else ""
         if entry.kind == "event":  # a named event brings its own title
             text = localise(entry.title or {"en": entry.key}, language)
+        elif entry.organisation is not None:
+            text = meeting_title(t, entry, names.get(entry.organisation, entry.organisation))
+            if entry.host:
+                text += " · " + t("Host: {host}", host=entry.host)
         else:
             text = t(EVENT_LABELS[entry.kind], number=entry.theme_number, title=title)
         when = when_text(entry.starts_at, entry.ends_at, zone, language)
@@ -107,6 +117,9 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
         now=now,
         include_past="all" in args.flags,
         keys=context.is_facilitator,
+        organisation=None
+        if context.is_facilitator or context.member is None
+        else context.member.organisation.key,
     )
     if context.is_facilitator:
         message = await with_deliveries(

@@ -104,6 +104,8 @@ def _timed(steps: Sequence[Step], entries: list[CalendarEntry]) -> Iterator[DueS
                 continue
             if step.kind == "digilog_open" and _opens_with_theme(entry, entries):
                 continue  # the theme's own post opens its digilog
+            if step.audience is Audience.channel and entry.organisation is not None:
+                continue  # an organisation's own meeting is not the whole channel's
             at = entry.starts_at + step.offset
             if step.audience is Audience.channel and step.working_time:
                 at = working_moment_before(at, WORKPLACE_ZONE, DEFAULT_HOURS)

@@ -498,6 +498,14 @@ class ReflectionRepository:
         async for row in result:
             yield ReflectionView(*row)
 
+    async def authors_of(self, cohort_id: int, source: Source) -> set[int]:
+        """Who has written a reflection of one kind (a needs inventory), whoever may read it:
+        for a count, never for its text."""
+        query = select(Reflection.author_id).where(
+            Reflection.cohort_id == cohort_id, Reflection.source == source
+        )
+        return set((await self._session.scalars(query.distinct())).all())
+
     async def shared_digilog(self, cohort_id: int, theme: int) -> list[ReflectionView]:
         """A theme's digilog posts and replies that the whole cohort may see, oldest first:
         what a digest may count and quote."""

@@ -79,7 +79,11 @@ async def test_a_facilitator_marks_attendance_in_the_console(
         said.append(out.getvalue()[start:])
     overview, _, first, second, _, mine, _, _, last = said
     assert "Workshop, theme 1 · 0 of 3 present · 3 h  [1:workshop]" in overview
-    assert "The opening local meeting · 0 of 3 present · 2 h  [meeting:opening]" in overview
+    # Each organisation holds its own: Umeå's is for its one participant here.
+    assert (
+        "The opening local meeting of Umeå Municipality · 0 of 1 present · 2 h  "
+        "[meeting:opening:umea]" in overview
+    )
     assert "Mötesplats Digitala Västerbotten (hybrid conference)" in overview
     assert "[1] ⬜ Anna Lindqvist" in said[1] and "[4] Let participants mark" in said[1]
     assert "1 of 3 present" in first and "[1] ✅ Anna Lindqvist" in first
@@ -106,8 +110,7 @@ async def test_marking_waits_for_the_gathering_and_bad_keys_change_nothing(
     assert not [o for o in early.options if o.action_id.startswith("attend:")]
     wrong = await chat.say("fia", "attendance 9:workshop")
     assert (
-        "There is no gathering 9:workshop. The gatherings are: meeting:opening, 1:workshop,"
-        in wrong.text
+        "There is no gathering 9:workshop. The gatherings are: meeting:opening:umea, " in wrong.text
     )
     async with store.transaction() as repos:
         anna = await repos.people.by_account("console", "local", "anna")
@@ -166,7 +169,12 @@ async def test_hours_add_up_per_theme_and_in_total_in_either_language(
     async with store.transaction() as repos:
         anna = await repos.people.by_account("console", "local", "anna")
         assert anna is not None
-        for key in ("theme:1:workshop", "theme:2:workshop", "meeting:opening", "event:motesplats"):
+        for key in (
+            "theme:1:workshop",
+            "theme:2:workshop",
+            "meeting:opening:umea",
+            "event:motesplats",
+        ):
             await repos.gatherings.mark(cohort.id, key, [anna.id], present=True)
     # A lab session she was marked at counts too (13:00–15:00).
     digilog.now = lambda: datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
@@ -200,7 +208,7 @@ async def _marked_cohort(store: Store, programme: Programme, language: str) -> C
         await repos.gatherings.mark(
             cohort.id, "theme:1:workshop", [ids["anna"], ids["bjorn"], ids["eve"]], present=True
         )
-        await repos.gatherings.mark(cohort.id, "meeting:opening", [ids["anna"]], present=True)
+        await repos.gatherings.mark(cohort.id, "meeting:opening:umea", [ids["anna"]], present=True)
     return cohort
 
 
@@ -216,7 +224,10 @@ async def test_the_attendance_list_opens_in_swedish_excel(
     assert content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
     lines = content.decode("utf-8").removeprefix("\ufeff").splitlines()
     assert lines[0] == "Namn;Organisation;Aktivitet;Datum;Timmar;Underskrift"
-    assert "Anna Lindqvist;Umeå kommun;Den inledande lokala träffen;2027-01-25;2;" in lines
+    assert (
+        "Anna Lindqvist;Umeå kommun;Den inledande lokala träffen i Umeå kommun;2027-01-25;2;"
+        in lines
+    )
     assert "Anna Lindqvist;Umeå kommun;Workshop, tema 1;2027-02-10;3;" in lines
     # The formula is text: a quote before it, and the quote doubled by CSV quoting.
     rows = list(csv.reader(lines[1:], delimiter=";"))
@@ -259,7 +270,10 @@ async def test_the_english_list_uses_commas(
     reply = await Chat(digilog, cohort).say("fia", "attendance export csv")
     lines = file_of(reply.outgoing).content.decode("utf-8").removeprefix("\ufeff").splitlines()
     assert lines[0] == "Name,Organisation,Activity,Date,Hours,Signature"
-    assert "Anna Lindqvist,Umeå Municipality,The opening local meeting,2027-01-25,2," in lines
+    assert (
+        "Anna Lindqvist,Umeå Municipality,The opening local meeting of Umeå Municipality,"
+        "2027-01-25,2," in lines
+    )
 
 
 async def test_the_administrator_exports_the_list_from_the_cli(

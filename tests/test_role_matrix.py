@@ -281,6 +281,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("report",): "report",
     ("digest",): "digest 1",
     ("task",): "task 1",
+    ("needs", "summary"): "needs summary --org umea",
     ("pair",): "pair 1 --seed 7",
     ("pair", "add"): "pair add {cecilia} 1",
     ("pair", "remove"): "pair remove {cecilia} 1",
@@ -413,6 +414,9 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("report",): "== Report ==",
     ("digest",): "== Digest of the digilog, theme 1",
     ("task",): "== Reflection task, theme 1 ==",
+    # A participant is refused by the feature, the support function and facilitators are
+    # shown the summary: both name it.
+    ("needs", "summary"): "the needs inventories",
     ("pair",): "== Learning buddies for theme 1 ==",
     ("pair", "add"): "No learning buddies have been announced for that yet.",
     ("pair", "remove"): "No learning buddies have been announced for that yet.",
