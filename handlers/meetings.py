@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from handlers import bank
 from handlers.access import Access
 from handlers.bank import VISIBILITY_LABELS, check_length, chosen_audience
-from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of
+from handlers.context import (
+    MAX_REFLECTION_CHARS,
+    Args,
+    Context,
+    Refusal,
+    address_of,
+    command_on,
+    flag_in,
+)
 from handlers.deliveries import Composing, Decision
 from handlers.i18n import N_, translator
 from handlers.registry import ButtonKind, Command, Feature, FormKind
@@ -203,7 +212,18 @@ async def _tell_support(context: Context, plan: Reflection) -> list[Outgoing]:
                 )
             )
             .para(plan.body)
-            .note(t("Find every shared plan with `bank --kind plan`."))
+            .note(
+                t(
+                    "Find every shared plan with {command}.",
+                    command=command_on(
+                        bank.FEATURE,
+                        reader.person.platform,
+                        t.language,
+                        ("bank",),
+                        f"{flag_in(t.language, 'kind')} plan",
+                    ),
+                )
+            )
             .build()
         )
         outgoing.append(Outgoing(address_of(reader.person), message))

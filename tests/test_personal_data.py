@@ -334,9 +334,11 @@ def test_person_export_and_erase_from_the_terminal(
         (("person", "erase", "--email", "nobody@example.org", "--yes"), "nobody is stored as"),
         (("person", "export", "--email", EMAIL, "--out", str(tmp_path / "x.txt")), ".zip"),
     ):
-        refused = run_digilog(database_url, tmp_path, *args)
+        refused = run_digilog(database_url, tmp_path, *args, language="en")
         assert refused.returncode != 0 and message in refused.stderr, (args, refused.stderr)
-    declined = run_digilog(database_url, tmp_path, "person", "erase", *account, stdin="n\n")
+    declined = run_digilog(
+        database_url, tmp_path, "person", "erase", *account, stdin="n\n", language="en"
+    )
     assert declined.returncode == 1 and "nothing was erased" in declined.stdout
     assert "Reflections you wrote: 4" in declined.stdout
 
