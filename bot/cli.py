@@ -110,6 +110,7 @@ def _translate_help(command: click.Command, t: Translator) -> None:
     )
     command.help = t(english[0]) if english[0] else english[0]
     command.short_help = t(english[1]) if english[1] else english[1]
+    command._help_option = None  # click keeps its --help option, words and all, once made
     for param in command.params:
         if isinstance(param, click.Option):
             said = param.__dict__.setdefault("_english", param.help)
@@ -814,9 +815,10 @@ async def retention_run() -> None:
     swept = await _with_runtime(work)
     t = _translator()
     click.echo(
-        t(
+        t.plural(
+            "{n} notice to facilitators planned (`serve` or `worker` sends it)",
             "{n} notices to facilitators planned (`serve` or `worker` sends them)",
-            n=swept.notices,
+            swept.notices,
         )
     )
     for key, kind, counts in swept.deletions:

@@ -351,7 +351,7 @@ def test_person_export_and_erase_from_the_terminal(
     assert asyncio.run(still_there())
     erased = run_digilog(database_url, tmp_path, "person", "erase", *account, "--yes")
     assert erased.returncode == 0, erased.stderr
-    assert "is erased" in erased.stdout
+    assert "är raderad" in erased.stdout  # in DIGILOG_LANGUAGE
 
     async def scan() -> tuple[list[str], int]:
         rows = await all_rows(store)
@@ -367,4 +367,4 @@ def test_person_export_and_erase_from_the_terminal(
     assert leftovers == []
     assert waiting == 0  # Björn got her seat
     again = run_digilog(database_url, tmp_path, "person", "erase", *account, "--yes")
-    assert again.returncode != 0 and "nobody is stored as" in again.stderr
+    assert again.returncode != 0 and "ingen är sparad som" in again.stderr

@@ -330,9 +330,11 @@ def test_retention_from_the_terminal(
     assert refused.returncode != 0 and "från 1 till" in refused.stderr  # in DIGILOG_LANGUAGE
     ran = run_digilog(database_url, tmp_path, "retention", "run")
     assert ran.returncode == 0, ran.stderr
-    assert "1 notices" in ran.stdout  # one facilitator, one date: all kinds are due
+    assert (
+        "1 meddelande till processledare" in ran.stdout
+    )  # one facilitator, one date: all kinds are due
     again = run_digilog(database_url, tmp_path, "retention", "run")
-    assert "0 notices" in again.stdout and "deleted" not in again.stdout
+    assert "0 meddelanden" in again.stdout and "raderade" not in again.stdout
     shown = run_digilog(database_url, tmp_path, "retention", "show")
     assert "facilitators told" in shown.stdout
     audit = run_digilog(database_url, tmp_path, "audit")
