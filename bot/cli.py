@@ -21,6 +21,7 @@ from bot.compose import (
     configure_logging,
     open_runtime,
     platform_couriers,
+    rehearsal,
     running_schedules,
     timing_of,
 )
@@ -458,9 +459,11 @@ async def schedule_load(cohort_key: str, file: Path) -> None:
 @schedule.command("show")
 @click.argument("cohort_key", metavar="COHORT")
 @click.option("--all", "include_past", is_flag=True, help="Also what has already happened.")
+@click.option("--names", is_flag=True, help="Who missed a message (failed or held up), by name.")
 @run_async
-async def schedule_show(cohort_key: str, include_past: bool) -> None:
-    """List what is coming up, and who will be nudged when, in the cohort's language and zone."""
+async def schedule_show(cohort_key: str, include_past: bool, names: bool) -> None:
+    """List what is coming up, and who will be nudged when, in the cohort's language and zone;
+    what waits to go out and what failed, and why."""
 
     async def work(runtime: Runtime) -> str:
         cohort, programme, entries = await admin.calendar(runtime.store, cohort_key)
@@ -469,7 +472,9 @@ async def schedule_show(cohort_key: str, include_past: bool) -> None:
             t, programme, entries, zone, now=now, include_past=include_past, keys=True
         )
         async with runtime.store.transaction() as repos:
-            message = await with_deliveries(repos, REGISTRY, cohort, t, zone, message, entries, now)
+            message = await with_deliveries(
+                repos, REGISTRY, cohort, t, zone, message, entries, now, names=names
+            )
         return render(message, indent="")[0]
 
     click.echo(await _with_runtime(work))
@@ -925,6 +930,40 @@ async def audit_command(cohort_key: str | None) -> None:
         )
 
 
+@main.command("failures")
+@click.option("--cohort", "cohort_key", help="Only this cohort's failed actions.")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@run_async
+async def failures_command(cohort_key: str | None, limit: int) -> None:
+    """People's actions that did not go through after their retries (newest first), and
+    how many actions wait in the inbound journal now. See docs/inbound.md."""
+
+    async def work(runtime: Runtime) -> tuple[list[Any], int, int, dict[int, str]]:
+        async with runtime.store.transaction() as repos:
+            cohort_id = None
+            if cohort_key is not None:
+                found = await repos.cohorts.by_key(cohort_key)
+                if found is None:
+                    raise click.ClickException(f"no cohort {cohort_key}")
+                cohort_id = found.id
+            rows = await repos.inbound.failures(cohort_id=cohort_id, limit=limit)
+            total = await repos.inbound.failure_count(cohort_id=cohort_id)
+            waiting = await repos.inbound.waiting()
+            keys = {c.id: c.key for c in await repos.cohorts.all()}
+            return rows, total, waiting, keys
+
+    rows, total, waiting, keys = await _with_runtime(work)
+    click.echo(f"{total} failed action(s); {waiting} action(s) in the inbound journal now.")
+    for row in rows:
+        cohort = keys.get(row.cohort_id, "-") if row.cohort_id else "-"
+        told = "told" if row.told else "NOT told"
+        click.echo(
+            f"{row.failed_at:%Y-%m-%d %H:%M:%S}Z  {cohort:<12} {row.platform:<5} "
+            f"{row.workspace}/{row.user_id}  {row.what}  {told}, {row.attempts} attempt(s): "
+            f"{row.reason.splitlines()[0][:300] if row.reason else ''}"
+        )
+
+
 # ------------------------------------------------------------------ console and serve
 
 
@@ -950,7 +989,8 @@ async def console(
 
     On an empty database it loads the bundled example programme and a demo cohort. The
     cohort's calendar runs while the console does: posts and nudges appear when due. With
-    --at or --speed the time is a rehearsal's, and `clock +2d` moves it.
+    --at the time is a rehearsal's and stands still until `clock +2d` moves it (stopping at
+    everything that falls due on the way); with --speed it also runs by itself.
     """
     from bot.console.courier import ConsoleCourier
     from bot.console.setup import choose_cohort
@@ -960,14 +1000,16 @@ async def console(
 
     async def work(runtime: Runtime) -> None:
         cohort, default_user = await choose_cohort(runtime, bundled_example(), cohort_key)
+        rehearsed: RehearsalClock | None = None
         if start_at is not None or speed is not None:
             zone = ZoneInfo(cohort.timezone)
             start = parse_moment(start_at, utcnow(), zone) if start_at else utcnow()
             if start is None:
                 t = _translator()
                 raise click.BadParameter(t("write it like 2027-02-01 09:00"), param_hint="--at")
-            runtime = runtime.on_clock(RehearsalClock(start, speed or 1.0))
-        clock = runtime.clock
+            # Without --speed the rehearsal's clock stands still until `clock` moves it.
+            rehearsed = RehearsalClock(start, speed or 0.0)
+            runtime = runtime.on_clock(rehearsed)
         shell = Console(
             runtime.digilog,
             runtime.store,
@@ -975,21 +1017,27 @@ async def console(
             user_id or default_user,
             color=sys.stdout.isatty(),
             echo=not sys.stdin.isatty(),
-            clock=clock,
+            clock=runtime.clock,
         )
-        # Every second of real time: a rehearsal's clock runs ahead of APScheduler's timers.
-        timing = Timing(sweep_seconds=1.0, poll_seconds=1.0)
-        async with running_schedules(runtime, ConsoleCourier(shell, clock), timing) as running:
-            shell.scheduling = running
-            if sys.stdin.isatty():
-                click.echo(
-                    shell.t(
-                        "Digilog console — cohort {key}, acting as {user}. "
-                        "Write help, or quit to leave.",
-                        key=cohort.key,
-                        user=shell.user_id,
-                    )
+        courier = ConsoleCourier(shell, runtime.clock)
+        if rehearsed is not None:
+            shell.rehearsal = rehearsal(runtime, courier, rehearsed)
+        if sys.stdin.isatty():
+            click.echo(
+                shell.t(
+                    "Digilog console — cohort {key}, acting as {user}. "
+                    "Write help, or quit to leave.",
+                    key=cohort.key,
+                    user=shell.user_id,
                 )
+            )
+        if rehearsed is not None and rehearsed.frozen:
+            await shell.run(interactive_reader(sys.stdin))
+            return
+        # Every second of real time: a running rehearsal's clock runs ahead of
+        # APScheduler's timers.
+        timing = Timing(sweep_seconds=1.0, poll_seconds=1.0)
+        async with running_schedules(runtime, courier, timing):
             await shell.run(interactive_reader(sys.stdin))
 
     await _with_runtime(work)

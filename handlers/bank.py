@@ -38,6 +38,7 @@ SOURCE_LABELS = {
     Source.saved_message: N_("saved message"),
     Source.needs_inventory: N_("needs inventory"),
     Source.change_plan: N_("plan for change"),
+    Source.task_finding: N_("what we found (reflection task)"),
 }
 # `bank --kind KIND`
 KINDS = {
@@ -46,6 +47,7 @@ KINDS = {
     "saved": (Source.saved_message,),
     "needs": (Source.needs_inventory,),
     "plan": (Source.change_plan,),
+    "task": (Source.task_finding,),
 }
 # The kinds as a Swede writes them; either language's word works.
 SWEDISH_KINDS = {
@@ -221,6 +223,8 @@ async def reflection_form(context: Context, theme: int | None) -> Form:
     cohort = context.require_cohort()
     programme = await context.programme()
     started = [r.theme_number for r in await context.repos.themes.started(cohort.id)]
+    if theme is not None and programme.theme(theme) is None:
+        theme = None  # a button that names a theme the programme does not have
     if theme is None and started:
         theme = started[-1]
     themes = sorted({*started, *([theme] if theme else [])})
@@ -513,4 +517,5 @@ FEATURE = Feature(
     forms=(FormKind("reflect", Access.member, "a reflection", form_submitted, "this cohort's"),),
     steps=(channel_step("digilog_open"), channel_step("digilog_close")),
     deliveries={"digilog_open": _compose_digilog, "digilog_close": _compose_digilog},
+    labels={"digilog_open": N_("Digilog openings"), "digilog_close": N_("Digilog closings")},
 )

@@ -119,6 +119,9 @@ class Context:
 
     @property
     def zone(self) -> ZoneInfo:
+        hint = self.actor.zone_hint
+        if hint and not (self.person and self.person.timezone) and known_zone(hint):
+            return ZoneInfo(hint)
         return zone_of(self.person, self.cohort)
 
     @property
@@ -254,7 +257,7 @@ SWEDISH_FLAGS: dict[str, tuple[str, ...]] = {
     "i": ("in",),
     "inte-själv": ("no-self",),
     "mina": ("mine",),
-    "namn": ("name",),
+    "namn": ("name", "names"),
     "privat": ("private",),
     "processledare": ("facilitators", "facilitator"),
     "pseudonymiserad": ("pseudonymised",),

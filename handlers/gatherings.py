@@ -869,10 +869,11 @@ FEATURE = Feature(
     ),
     steps=(
         Step("event_tomorrow", "event", DAY_BEFORE, Audience.channel, relevance=EVENING_BEFORE),
-        Step("event_soon", "event", -timedelta(hours=1), Audience.channel),
+        Step("event_soon", "event", -timedelta(hours=1), Audience.channel, working_time=False),
     ),
     deliveries={
         "event_tomorrow": _compose_event_reminder,
         "event_soon": _compose_event_reminder,
     },
+    labels={"event_tomorrow": N_("Event reminders"), "event_soon": N_("Event reminders")},
 )

@@ -142,6 +142,33 @@ def next_humane_time(at: datetime, zone: ZoneInfo, hours: WorkingHours) -> datet
     raise ValueError(f"no working time within two months of {at}")
 
 
+def next_working_day(day: date, hours: WorkingHours) -> date:
+    """The first of the person's working days after `day` that is no public holiday."""
+    for offset in range(1, 61):
+        candidate = day + timedelta(days=offset)
+        if candidate.isoweekday() in hours.days and not holiday_name(candidate):
+            return candidate
+    raise ValueError(f"no working day within two months of {day}")
+
+
+def working_moment_before(at: datetime, zone: ZoneInfo, hours: WorkingHours) -> datetime:
+    """`at` if it falls in working time; else the same time of day (kept within working
+    hours) on the working day before: a reminder may come early, never after the fact."""
+    local = at.astimezone(zone)
+    for offset in range(60):
+        day = local.date() - timedelta(days=offset)
+        if day.isoweekday() not in hours.days or holiday_name(day):
+            continue
+        opens, closes = datetime.combine(day, hours.start, zone), hours.closes_on(day, zone)
+        if offset == 0 and local < opens:
+            continue  # before the day's work begins: the day before
+        moment = datetime.combine(day, local.time(), zone)
+        # The last hour of the working day, if the time of day falls after it ends.
+        latest = max(opens, closes - timedelta(hours=1))
+        return min(max(moment, opens), latest).astimezone(UTC)
+    raise ValueError(f"no working time within two months before {at}")
+
+
 def cap_frees_at(sent: list[datetime], now: datetime) -> datetime | None:
     """None while the weekly cap allows a nudge now; else when it will again."""
     recent = sorted(when for when in sent if when > now - CAP_WINDOW)

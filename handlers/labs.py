@@ -3,6 +3,7 @@ has a waitlist), get a session into one's own calendar, and see who is coming.""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,9 +21,11 @@ from handlers.context import (
 )
 from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.formats import clock_text, day_text, list_text, when_text, where_spans
+from handlers.humane import DEFAULT_HOURS, working_moment_before
 from handlers.i18n import N_, translator
 from handlers.programme_file import Lab, LabSession, Programme, localise
 from handlers.registry import ButtonKind, Command, Feature
+from handlers.steps import WORKPLACE_ZONE
 from handlers.vocabulary import (
     FileMessage,
     Message,
@@ -33,7 +36,7 @@ from handlers.vocabulary import (
     ToActor,
 )
 from storage.deliveries import Planned
-from storage.models import Cohort, Person, SignupState
+from storage.models import CalendarEntry, Cohort, Person, SignupState
 from storage.unit import Repositories
 
 CATEGORY_LABELS = {
@@ -93,17 +96,28 @@ async def not_begun_sessions(
     return found
 
 
+def reminder_at(session: LabSession) -> datetime:
+    """A day ahead, in a Swedish workplace's working time (the working day before, if the
+    day ahead is a weekend or a holiday), as the channel's reminders go."""
+    return working_moment_before(session.start - REMINDER_AHEAD, WORKPLACE_ZONE, DEFAULT_HOURS)
+
+
 def reminders_due(programme: Programme, now: datetime) -> list[Chosen]:
-    """Sessions whose reminder (a day ahead) is due and that have not begun."""
+    """Sessions whose reminder is due and that have not begun."""
     return [
         chosen
         for chosen in sessions_by_key(programme).values()
-        if chosen.session.start - REMINDER_AHEAD <= now < chosen.session.start
+        if reminder_at(chosen.session) <= now < chosen.session.start
     ]
 
 
 async def reminder(
-    repos: Repositories, cohort: Cohort, programme: Programme, person_id: int, key: str
+    repos: Repositories,
+    cohort: Cohort,
+    programme: Programme,
+    person_id: int,
+    key: str,
+    now: datetime,
 ) -> Message | str:
     """The reminder for someone signed up, or why there is none (a reason to skip)."""
     chosen = sessions_by_key(programme).get(key)
@@ -115,18 +129,15 @@ async def reminder(
     if person is None or person.user_id is None:
         return "nobody to remind"
     t = translator(person.language or cohort.language)
-    session = chosen.session
-    when = when_text(session.start, session.end, zone_of(person, cohort), t.language)
-    build = MessageBuilder().para(
-        Span(t("Reminder") + ": ", strong=True),
-        Span(
-            t(
-                "{what} is tomorrow: {when}.",
-                what=t("Lab: {title}", title=localise(chosen.lab.title, t.language)),
-                when=when,
-            )
-        ),
-    )
+    session, zone = chosen.session, zone_of(person, cohort)
+    when = when_text(session.start, session.end, zone, t.language)
+    what = t("Lab: {title}", title=localise(chosen.lab.title, t.language))
+    tomorrow = (now.astimezone(zone) + timedelta(days=1)).date()
+    if session.start.astimezone(zone).date() == tomorrow:
+        lead = t("{what} is tomorrow: {when}.", what=what, when=when)
+    else:  # sent on the working day before a weekend or a holiday
+        lead = t("{what} is coming up: {when}.", what=what, when=when)
+    build = MessageBuilder().para(Span(t("Reminder") + ": ", strong=True), Span(lead))
     link = str(session.link) if session.link else None
     if where := where_spans(t, session.place, link):
         build.para(*where)
@@ -520,7 +531,9 @@ async def _compose_reminder(composing: Composing) -> Decision:
     if delivery.person_id is None:
         return Drop(f"unknown kind {delivery.kind}")
     key = str((delivery.detail or {}).get("session"))
-    found = await reminder(repos, cohort, composing.programme, delivery.person_id, key)
+    found = await reminder(
+        repos, cohort, composing.programme, delivery.person_id, key, composing.now
+    )
     if isinstance(found, str):
         return Drop(found)
     person = await repos.people.get(delivery.person_id)
@@ -531,16 +544,23 @@ async def _compose_reminder(composing: Composing) -> Decision:
 async def _plan_reminders(
     repos: Repositories, cohort: Cohort, programme: Programme, now: datetime
 ) -> list[Planned]:
-    """A reminder row for everyone with a seat at a session that is a day away."""
+    """A reminder row for everyone with a seat at a session that is a day away; a session
+    is planned again only when who has a seat changed (schedules/plan.py's markers)."""
     planned: list[Planned] = []
+    marks: dict[str, str] | None = None
     for chosen in reminders_due(programme, now):
         signed_up = await repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
+        marks = marks if marks is not None else await repos.deliveries.planned_marks(cohort.id)
+        step, mark = f"{LAB_TOMORROW}:{chosen.key}", _ids_mark([p.id for p in signed_up])
+        if marks.get(step) == mark:
+            continue
+        await repos.deliveries.mark_planned(cohort.id, step, mark, now)
         planned += [
             Planned(
                 key=f"{LAB_TOMORROW}:c{cohort.id}:{chosen.key}:p{person.id}",
                 cohort_id=cohort.id,
                 kind=LAB_TOMORROW,
-                due_at=chosen.session.start - REMINDER_AHEAD,
+                due_at=reminder_at(chosen.session),
                 relevant_until=chosen.session.start,
                 person_id=person.id,
                 detail={"session": chosen.key},
@@ -548,6 +568,17 @@ async def _plan_reminders(
             for person in signed_up
         ]
     return planned
+
+
+def _ids_mark(ids: list[int]) -> str:
+    return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:32]
+
+
+def _reminder_moments(
+    cohort: Cohort, programme: Programme, entries: list[CalendarEntry]
+) -> list[datetime]:
+    """When each session's reminder falls due (what `_plan_reminders` looks for)."""
+    return [reminder_at(c.session) for c in sessions_by_key(programme).values()]
 
 
 FEATURE = Feature(
@@ -623,5 +654,7 @@ FEATURE = Feature(
         ),
     ),
     deliveries={LAB_TOMORROW: _compose_reminder},
+    labels={LAB_TOMORROW: N_("Lab reminders")},
     planners=(_plan_reminders,),
+    moments=(_reminder_moments,),
 )

@@ -229,6 +229,8 @@ async def choice(context: Context, action: QuizAction) -> list[Outgoing]:
         lead.note(t("You have already answered that question; your first answer counts."))
     else:
         correct = [context.local(o.text) for o in question.options if o.correct]
+        # The question stays above its answer where the question's message is replaced.
+        lead.para(Span(context.local(question.text), strong=True))
         if answer.correct:
             lead.para(t("✅ Right!"))
         else:
@@ -408,4 +410,5 @@ FEATURE = Feature(
     ),
     steps=(channel_step("quiz_open"), channel_step("quiz_close")),
     deliveries={"quiz_open": _compose_quiz, "quiz_close": _compose_quiz},
+    labels={"quiz_open": N_("Quiz openings"), "quiz_close": N_("Quiz closings")},
 )

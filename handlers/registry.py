@@ -35,6 +35,8 @@ Press = Callable[[Context, str], Awaitable[list[Outgoing]]]  # the button's acti
 Submit = Callable[[Context, FormSubmitted], Awaitable[list[Outgoing]]]
 Compose = Callable[["Composing"], Awaitable["Decision"]]
 Planner = Callable[["Repositories", Cohort, "Programme", datetime], Awaitable[Iterable["Planned"]]]
+# When a feature's planner may find something due: a rehearsal moving its clock stops there.
+Moments = Callable[[Cohort, "Programme", list[CalendarEntry]], Iterable[datetime]]
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,12 @@ class Feature:
     buttons: tuple[ButtonKind, ...] = ()
     forms: tuple[FormKind, ...] = ()
     deliveries: dict[str, Compose] = field(default_factory=dict)  # delivery kind -> composer
+    # Delivery kind -> what a facilitator calls such messages (a catalogue text), for
+    # `schedule`'s count of what waits and what failed.
+    labels: dict[str, str] = field(default_factory=dict)
     steps: tuple[Step, ...] = ()
     planners: tuple[Planner, ...] = ()
+    moments: tuple[Moments, ...] = ()
 
     def command(self, words: tuple[str, ...]) -> Command:
         """One of this feature's commands, by its English words (for a scheduled message,
@@ -105,6 +111,7 @@ class Registry:
         self.forms = tuple(form for f in self.features for form in f.forms)
         self.steps = tuple(s for f in self.features for s in f.steps)
         self.planners = tuple(p for f in self.features for p in f.planners)
+        self.moments = tuple(m for f in self.features for m in f.moments)
         self._commands = _unique(
             "command",
             ((words, c) for c in self.commands for words in {c.words, c.sv} if words),
@@ -114,6 +121,10 @@ class Registry:
         self._forms = _unique("form", ((form.kind, form) for form in self.forms))
         self._composers = _unique(
             "delivery kind", ((kind, c) for f in self.features for kind, c in f.deliveries.items())
+        )
+        self._labels = _unique(
+            "delivery label",
+            ((kind, label) for f in self.features for kind, label in f.labels.items()),
         )
         self._nudge_tasks = {s.kind: s.task for s in self.steps if s.task is not None}
         # A nudge's step is set off by the entry that closes its task: that entry is its deadline.
@@ -144,6 +155,10 @@ class Registry:
 
     def composer(self, kind: str) -> Compose | None:
         return self._composers.get(kind)
+
+    def label(self, kind: str) -> str | None:
+        """What facilitators call a delivery kind's messages (untranslated)."""
+        return self._labels.get(kind)
 
     def nudge_task(self, kind: str) -> Task | None:
         return self._nudge_tasks.get(kind)

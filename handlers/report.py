@@ -66,6 +66,8 @@ class Report:
     group_sizes: dict[str, int] = field(default_factory=dict)
     # Themes whose mean quiz score is not shown: fewer than K finished in some group.
     scores_withheld: set[int] = field(default_factory=set)
+    # Per theme, participants who handed in their reflection task, by how it was done.
+    tasks: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def row(self, theme: int, organisation: str) -> Row:
         return self.rows.setdefault((theme, organisation), Row())
@@ -142,6 +144,10 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
     report = await participation(repos, cohort, t, groups)
     themes = report.themes
     report.buddies = await repos.buddies.met_by_theme(cohort.id)
+    for theme, form, person in await repos.tasks.done_by_kind(cohort.id):
+        if person in organisation:  # participants only, as every figure here
+            counts = report.tasks.setdefault(theme, {})
+            counts[form] = counts.get(form, 0) + 1
     report.attendance = await gatherings.report_counts(repos, cohort, t, organisation)
     for name in organisation.values():
         report.group_sizes[name] = report.group_sizes.get(name, 0) + 1
@@ -203,6 +209,16 @@ def message(t: Translator, report: Report) -> Message:
                     "Quiz scores are shown once at least {k} in every group have finished the "
                     "quiz, so that no score can be traced to a person.",
                     k=anonymity.K,
+                )
+            )
+        if number in report.tasks:
+            done = report.tasks[number]
+            build.note(
+                t(
+                    "Reflection task handed in: {colleague} with a colleague, {buddy} with a "
+                    "learning buddy.",
+                    colleague=done.get("colleague", 0),
+                    buddy=done.get("buddy", 0),
                 )
             )
         groups, met = report.buddies.get(number, (0, 0))

@@ -33,6 +33,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The execution option (on the engine a `Store` writes through) and the session info key
+# that carry the store's clock: a rehearsal's rows carry the rehearsal's time.
+CLOCK = "digilog_clock"
+
+
+def stamped(context: Any) -> datetime:
+    """A column's default time: the writing store's clock, else the system's."""
+    clock = context.execution_options.get(CLOCK) if context is not None else None
+    return clock() if clock is not None else utcnow()
+
+
+def now_of(session: Any) -> datetime:
+    """The time by the clock of the store whose session (sync or async) this is."""
+    clock = session.info.get(CLOCK)
+    return clock() if clock is not None else utcnow()
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC everywhere and always hands back aware datetimes (SQLite keeps none)."""
 
@@ -76,6 +93,7 @@ class Source(enum.StrEnum):
     saved_message = "saved_message"
     needs_inventory = "needs_inventory"  # the opening local meeting: what I want to develop
     change_plan = "change_plan"  # the closing local meeting: my plan for change
+    task_finding = "task_finding"  # what we found in a theme's reflection task
 
 
 naming = {
@@ -104,7 +122,7 @@ class Program(Base):
     title: Mapped[dict[str, Any]]
     definition: Mapped[dict[str, Any]]
     checksum: Mapped[str] = mapped_column(String(64))
-    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    loaded_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class Organisation(Base):
@@ -133,12 +151,17 @@ class Cohort(Base):
     self_enrol: Mapped[bool] = mapped_column(Boolean, default=False)
     # The secret behind a pseudonymised export's ids: stable for the cohort, never shown.
     pseudonym_salt: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+    # A number is never given again (SQLite reuses the highest id without it): the audit
+    # log names people by number, and an erased person's number must name nobody.
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
@@ -158,7 +181,7 @@ class Person(Base):
     # Set when the platform said the bot cannot write to the person (Teams: they have not
     # installed the app); cleared when they next use Digilog.
     unreachable_since: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
 
     @validates("display_name")
     def _fitting(self, key: str, value: str) -> str:
@@ -175,7 +198,7 @@ class Membership(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     role: Mapped[Role] = mapped_column(_enum(Role))
-    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    joined_at: Mapped[datetime] = mapped_column(default=stamped)
     buddy_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -189,7 +212,7 @@ class ThemeRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     theme_number: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=stamped)
     started_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where the theme post landed; its thread is the theme's digilog.
@@ -204,6 +227,7 @@ class Reflection(Base):
     __table_args__ = (
         UniqueConstraint("cohort_id", "message_id"),
         Index(None, "cohort_id", "created_at"),
+        {"sqlite_autoincrement": True},  # "Sparad som #16" names one reflection, ever
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -222,8 +246,8 @@ class Reflection(Base):
     replied_to_person_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped, onupdate=stamped)
     # The analyser version (storage/swedish.py) that indexed the body; 0: not yet indexed.
     # An older one is re-indexed in the background (storage/reflections.py).
     search_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -240,7 +264,7 @@ class QuizAnswer(Base):
     question_index: Mapped[int] = mapped_column(Integer)
     option_index: Mapped[int] = mapped_column(Integer)
     correct: Mapped[bool] = mapped_column(Boolean)
-    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class ProcessedEvent(Base):
@@ -252,7 +276,7 @@ class ProcessedEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
     delivery_id: Mapped[str] = mapped_column(String(200))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    received_at: Mapped[datetime] = mapped_column(default=stamped, index=True)
 
 
 class CalendarEntry(Base):
@@ -274,6 +298,10 @@ class CalendarEntry(Base):
     # other kinds take their titles from the programme and have no registration.
     title: Mapped[dict[str, Any] | None]
     capacity: Mapped[int | None] = mapped_column(Integer)
+    # An organisation's own local meeting: the organisation's id in the programme, and who
+    # hosts it there; None for what the whole cohort shares.
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeliveryState(enum.StrEnum):
@@ -292,7 +320,12 @@ class Delivery(Base):
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index(None, "state", "due_at"), Index(None, "person_id", "sent_at"))
+    __table_args__ = (
+        Index(None, "state", "due_at"),
+        Index(None, "person_id", "sent_at"),
+        Index(None, "state", "priority", "due_at"),
+        Index(None, "cohort_id", "step"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -320,7 +353,47 @@ class Delivery(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
+    # Claimed lowest first: channel posts, then alerts to facilitators, then nudges.
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    # The step it belongs to (its key without the person): what `schedule` and an outage
+    # notice count by.
+    step: Mapped[str | None] = mapped_column(String(200))
+    # Why it waits or failed, as a category (schedules/courier.py: NO_ANSWER, …), and since
+    # when it has been in trouble without a success: an outage notice counts from it.
+    trouble: Mapped[str | None] = mapped_column(String(30))
+    trouble_since: Mapped[datetime | None]
+
+
+class PlannedStep(Base):
+    """A calendar step of a cohort that has been planned, and what it was planned from: it
+    is planned again only when the step's time or the cohort's roster changed."""
+
+    __tablename__ = "planned_steps"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mark: Mapped[str] = mapped_column(String(200))
+    planned_at: Mapped[datetime] = mapped_column(default=stamped)
+
+
+class DeliveryOutage(Base):
+    """A step an outage delayed: its facilitators are told once when it is delayed and
+    once when everything went out."""
+
+    __tablename__ = "delivery_outages"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    trouble: Mapped[str] = mapped_column(String(30))
+    since: Mapped[datetime]
+    noticed_at: Mapped[datetime]
+    recovered_at: Mapped[datetime | None]
 
 
 class SignupState(enum.StrEnum):
@@ -355,7 +428,7 @@ class LabSignup(Base):
     session_key: Mapped[str] = mapped_column(String(120))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     state: Mapped[SignupState] = mapped_column(_enum(SignupState))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
     attended_at: Mapped[datetime | None]  # a facilitator marked them present at the session
 
 
@@ -369,7 +442,7 @@ class BuddyRound(Base):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     theme_number: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class BuddyGroup(Base):
@@ -417,7 +490,7 @@ class SurveyWindow(Base):
     cohort_id: Mapped[int] = mapped_column(
         ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
     )
-    survey_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    survey_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
@@ -430,12 +503,12 @@ class SurveyAnswer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
-    survey_key: Mapped[str] = mapped_column(String(40))
+    survey_key: Mapped[str] = mapped_column(String(100))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[str] = mapped_column(String(64))
     rating: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
-    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class ConversationAddress(Base):
@@ -451,7 +524,7 @@ class ConversationAddress(Base):
     address: Mapped[str] = mapped_column(String(500))
     bot_id: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[str | None] = mapped_column(String(200), index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class CohortChannel(Base):
@@ -487,9 +560,10 @@ class AuditEntry(Base):
     are named by number only, so an erased person's entries name nobody."""
 
     __tablename__ = "audit_log"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=stamped, index=True)
     action: Mapped[str] = mapped_column(String(40))
     # No foreign keys: the log outlives cohorts and people.
     cohort_id: Mapped[int | None] = mapped_column(Integer)
@@ -529,7 +603,7 @@ class KeptFigure(Base):
     name: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
-    kept_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kept_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class Gathering(Base):
@@ -560,7 +634,7 @@ class Attendance(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     present: Mapped[bool] = mapped_column(Boolean)
     by_self: Mapped[bool] = mapped_column(Boolean, default=False)
-    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    marked_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class EventRegistration(Base):
@@ -571,4 +645,98 @@ class EventRegistration(Base):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     entry_key: Mapped[str] = mapped_column(String(60))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
+
+
+class OfferedFile(Base):
+    """A file Digilog offered a Teams user with a file consent card, kept until they accept
+    or decline it (Teams then gives the address to upload it to), or until it expires."""
+
+    __tablename__ = "offered_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, in the card
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    offered_at: Mapped[datetime] = mapped_column(default=stamped, index=True)
+
+
+class ReflectionTaskChoice(Base):
+    """How a participant does a theme's reflection task (with a colleague or with their
+    learning buddy), with whom, and when "what we found" was handed in."""
+
+    __tablename__ = "reflection_task_choices"
+    __table_args__ = (UniqueConstraint("cohort_id", "theme_number", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    theme_number: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    form: Mapped[str] = mapped_column(String(20))  # "colleague" or "buddy"
+    # A colleague in the roster, or a name written by hand (someone not in the programme).
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    partner_name: Mapped[str | None] = mapped_column(String(200))
+    chosen_at: Mapped[datetime] = mapped_column(default=stamped)
+    done_at: Mapped[datetime | None] = mapped_column()
+    finding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reflections.id", ondelete="SET NULL")
+    )
+
+
+class InboundEntry(Base):
+    """A person's action (a click, a command, a post), written before it is acknowledged.
+
+    Workers take entries with a lease, do the work and delete them; an entry whose lease
+    ran out belonged to a process that died, and the next worker takes it. The payload is
+    the verified request as the platform sent it, so any process can do the work.
+    """
+
+    __tablename__ = "inbound_journal"
+    __table_args__ = (UniqueConstraint("platform", "event_id"), Index(None, "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    # The platform's id for the delivery (Slack's event_id, a Teams activity's): a retry
+    # of one still in the journal adds nothing. None for what has no such id (clicks).
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict[str, Any]]
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set in the transaction that stored the work: a process that dies after it does
+    # not have the work done twice.
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=stamped)
+    # The id of the request that brought it (bot/logs.py): the work's log lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class InboundFailure(Base):
+    """An action that did not go through after its retries: what facilitators and operators
+    see. No payload (a post's text stays out); who, what kind, and why."""
+
+    __tablename__ = "inbound_failures"
+    __table_args__ = (Index(None, "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    conversation_id: Mapped[str | None] = mapped_column(String(300))
+    # The cohort whose channel or button it was, when that could be told.
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))
+    what: Mapped[str] = mapped_column(String(200))  # e.g. "quiz answer", "command: theme"
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    told: Mapped[bool] = mapped_column(Boolean, default=False)  # the person heard of it
+    received_at: Mapped[datetime]
+    failed_at: Mapped[datetime] = mapped_column(default=stamped)

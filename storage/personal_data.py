@@ -44,13 +44,16 @@ from storage.models import (
     ConversationAddress,
     Delivery,
     EventRegistration,
+    InboundFailure,
     LabSignup,
     Membership,
+    OfferedFile,
     Organisation,
     Person,
     ProcessedEvent,
     QuizAnswer,
     Reflection,
+    ReflectionTaskChoice,
     SignupState,
     SurveyAnswer,
     ThemeRun,
@@ -221,6 +224,16 @@ class PersonalDataRepository:
             Attendance.by_self,
             Attendance.marked_at,
         )
+        data["reflection_tasks"] = await self._own(
+            ReflectionTaskChoice,
+            pid,
+            ReflectionTaskChoice.theme_number,
+            ReflectionTaskChoice.form,
+            ReflectionTaskChoice.partner_name,
+            ReflectionTaskChoice.chosen_at,
+            ReflectionTaskChoice.done_at,
+            ReflectionTaskChoice.finding_id,
+        )
         data["event_registrations"] = await self._own(
             EventRegistration, pid, EventRegistration.entry_key, EventRegistration.created_at
         )
@@ -287,6 +300,22 @@ class PersonalDataRepository:
                         ConversationAddress.workspace == person.workspace,
                         ConversationAddress.user_id == person.user_id,
                     )
+                )
+            ]
+            if person.user_id is not None
+            else []
+        )
+        data["failed_actions"] = (
+            [
+                row_of(f)
+                for f in await self._session.scalars(
+                    select(InboundFailure)
+                    .where(
+                        InboundFailure.platform == person.platform,
+                        InboundFailure.workspace == person.workspace,
+                        InboundFailure.user_id == person.user_id,
+                    )
+                    .order_by(InboundFailure.id)
                 )
             ]
             if person.user_id is not None
@@ -454,6 +483,18 @@ class PersonalDataRepository:
         for held_in, entry_key in registered:
             await gatherings.cancel(held_in, entry_key, pid)
         await self._delete(Attendance, Attendance.person_id == pid, within(Attendance))
+        # Their reflection tasks; a colleague who named them keeps the task, not the name.
+        await self._delete(
+            ReflectionTaskChoice,
+            ReflectionTaskChoice.person_id == pid,
+            within(ReflectionTaskChoice),
+        )
+        await s.execute(
+            update(ReflectionTaskChoice)
+            .where(ReflectionTaskChoice.partner_id == pid, within(ReflectionTaskChoice))
+            .values(partner_id=None)
+            .execution_options(synchronize_session=False)
+        )
         in_groups = (
             BuddyMember.group_id.in_(
                 select(BuddyGroup.id)
@@ -530,6 +571,13 @@ class PersonalDataRepository:
             erased.deliveries += await self._delete(
                 Delivery, Delivery.conversation_id.in_(personal)
             )
+        if person.user_id is not None:
+            # A file offered in Teams and not yet accepted is a copy of their data.
+            await self._delete(
+                OfferedFile,
+                OfferedFile.workspace == person.workspace,
+                OfferedFile.user_id == person.user_id,
+            )
 
         # A delivery id is the platform's; a Teams one begins with the conversation's id,
         # and a personal chat's id may carry the person's own.
@@ -540,6 +588,13 @@ class PersonalDataRepository:
             ]
             await self._delete(
                 ProcessedEvent, ProcessedEvent.platform == person.platform, or_(*marks)
+            )
+            # Their actions that did not go through name them.
+            await self._delete(
+                InboundFailure,
+                InboundFailure.platform == person.platform,
+                InboundFailure.workspace == person.workspace,
+                InboundFailure.user_id == person.user_id,
             )
             # Slack keeps who installed the app; the workspace's bot stays installed.
             if person.platform == "slack":

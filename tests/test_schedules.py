@@ -19,7 +19,8 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
-from bot.slack.courier import SlackCourier, courier_client
+from bot.pace import Pacer
+from bot.slack.courier import SlackCourier, courier_client, slack_limits
 from handlers.admin import load_calendar
 from handlers.digilog import Digilog
 from handlers.humane import WorkingHours, cap_frees_at, holiday_name, next_humane_time
@@ -104,7 +105,9 @@ def sender_for(
     async def client_for(workspace: str) -> AsyncWebClient:
         return client
 
-    courier = SlackCourier(client_for, posts_per_second=1000, per_channel_seconds=0)
+    # No outage hold between the test's steps: its clock, not the wall's, moves them.
+    pacer = Pacer(slack_limits(1000, per_channel_seconds=0), outage_first=0.0)
+    courier = SlackCourier(client_for, posts_per_second=1000, pacer=pacer)
     return Sender(store, digilog, courier, clock, worker=worker)
 
 
@@ -202,7 +205,7 @@ async def test_a_theme_runs_itself_and_nudges_only_at_humane_times(
             assert holiday_name(moment.date()) is None
     # Each nudge says what is missing and points at it; Slack got each delivery once.
     [quiz_nudge] = running.dms("bjorn")
-    assert "not finished the quiz of theme 1" in quiz_nudge
+    assert "Theme 1: you have not finished the quiz (closes Mon 10 May 17:00)" in quiz_nudge
     reply_nudge = next(
         c for c in running.slack.calls_to("chat.postMessage") if c.params["channel"] == "anna"
     )
@@ -229,14 +232,16 @@ async def test_after_downtime_what_still_matters_goes_out_once(
     await running.at(local("2027-04-28 10:00"))
     await running.at(local("2027-04-28 10:01"))
     sent = [row for row in await running.rows() if row.state is DeliveryState.sent]
-    assert [(r.kind, r.sent_at) for r in sent] == [
-        ("theme_start", local("2027-04-28 10:00").astimezone(UTC))
+    # The theme's post, and the facilitators' digest of a digilog whose workshop is tomorrow.
+    assert sorted((r.kind, r.sent_at) for r in sent) == [
+        ("digest_before_workshop", local("2027-04-28 10:00").astimezone(UTC)),
+        ("theme_start", local("2027-04-28 10:00").astimezone(UTC)),
     ]
     # Down again over the evening before the workshop: "tomorrow" is not said on the day.
     await running.at(local("2027-04-29 09:00"))
     await running.at(local("2027-04-29 12:00"))
     kinds = [r.kind for r in await running.rows() if r.state is DeliveryState.sent]
-    assert kinds == ["theme_start", "workshop_soon"]
+    assert sorted(kinds) == ["digest_before_workshop", "theme_start", "workshop_soon"]
 
 
 async def test_nothing_goes_out_once_it_no_longer_matters(
@@ -300,32 +305,106 @@ async def test_weekly_cap_snooze_and_mute_hold(
     assert "2 people in theme 1 have not posted" in await nudge(chat, "nudge 1 post")
     await running.at(monday + timedelta(days=8, minutes=1))
     assert running.dms("bjorn") == [] and running.dms("cecilia") == []
-    reasons = {r.reason for r in await running.rows() if r.state is DeliveryState.skipped}
+    reasons = {
+        r.reason
+        for r in await running.rows()
+        if r.state is DeliveryState.skipped and r.kind.startswith("nudge_")
+    }
     assert reasons == {"the person muted post nudges", "snoozed until it was too late"}
 
 
-async def test_three_unheeded_nudges_pause_the_next_and_tell_the_facilitator(
+async def test_unheeded_nudges_come_less_often_never_stop_and_the_facilitator_sees_who(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    # A survey keeps the calendar (and the facilitators' weekly list) going to June.
+    calendar = CALENDAR + "    survey: {opens: 2027-05-10 17:00, closes: 2027-05-31 17:00}\n"
+    await with_calendar(store, cohort, tmp_path, calendar)
+    chat = Chat(digilog, cohort)
+    await running.at(local("2027-04-26 08:00"))
+    monday = local("2027-05-03 09:00")
+
+    async def nudge_bjorn(at: datetime) -> None:
+        running.clock.moment = at
+        preview = await chat.say("fia", "nudge 1 post --org pitea")
+        [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
+        await chat.click("fia", send.action_id)
+        await running.at(at + timedelta(minutes=1))
+
+    for week in range(4):
+        await nudge_bjorn(monday + timedelta(days=7 * week))
+    # Never paused: all four went, and the facilitator got no message per person, but
+    # a list on the Monday morning after three went unheeded.
+    assert len(running.dms("bjorn")) == 4
+    summaries = [
+        json.dumps(c.params["blocks"], ensure_ascii=False)
+        for c in running.slack.calls_to("chat.postMessage")
+        if c.params.get("channel") == "fia"
+    ]
+    # Monday 24 May, the first Monday after three went unheeded (none before: nobody
+    # was far behind, and a list of nobody is not sent).
+    [summary] = summaries
+    assert "Far behind this week" in summary and "Björn Öberg (Piteå" in summary
+    async with store.transaction() as repos:
+        bjorn = await repos.people.by_account("console", "local", "bjorn")
+    assert bjorn is not None and bjorn.nudges_paused_at is None
+    # After three unheeded, one every other working day: Tuesday's waits for Wednesday.
+    await nudge_bjorn(monday + timedelta(days=22))
+    assert len(running.dms("bjorn")) == 4
+    [waiting] = [
+        r
+        for r in await running.rows()
+        if r.state is DeliveryState.pending and r.kind.startswith("nudge_")
+    ]
+    assert waiting.reason == "every other working day after unheeded nudges"
+    assert waiting.due_at == local("2027-05-26 08:00").astimezone(UTC)
+    await running.at(local("2027-05-26 08:00"))
+    assert len(running.dms("bjorn")) == 5
+    # Only a facilitator (or he himself) stops them.
+    stopped = await chat.say("fia", "nudges stop bjorn")
+    assert "stopped" in stopped.text
+    await nudge_bjorn(local("2027-05-28 09:00"))
+    assert len(running.dms("bjorn")) == 5
+    resumed = await chat.say("fia", "nudges resume bjorn")
+    assert "on again" in resumed.text
+
+
+async def test_one_message_a_day_lists_everything_open(
     store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
 ) -> None:
     await with_calendar(store, cohort, tmp_path)
     chat = Chat(digilog, cohort)
-    await running.at(local("2027-04-26 08:00"))
-    monday = local("2027-05-03 09:00")
-    for week in range(4):
-        running.clock.moment = monday + timedelta(days=7 * week)
-        preview = await chat.say("fia", "nudge 1 post --org pitea")
+    await running.at(local("2027-04-26 08:00"))  # theme 1 starts
+    await running.at(local("2027-05-03 08:30"))  # its quiz is open
+    for command in ("nudge 1 post --org pitea", "nudge 1 quiz --org pitea"):
+        preview = await chat.say("fia", command)
         [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
         await chat.click("fia", send.action_id)
-        await running.at(monday + timedelta(days=7 * week, minutes=1))
-        await running.at(monday + timedelta(days=7 * week, minutes=2))
-    assert len(running.dms("bjorn")) == 3  # the fourth was not sent
-    [alert] = running.dms("fia")
-    assert "Nudges to Björn Öberg are paused" in alert
+    await running.at(local("2027-05-03 08:31"))
+    # Two nudges, one message: a line each, with the digilog's link and the quiz's button.
+    [call] = [
+        c for c in running.slack.calls_to("chat.postMessage") if c.params["channel"] == "bjorn"
+    ]
+    blocks = json.dumps(call.params["blocks"], ensure_ascii=False)
+    assert "Still open for you:" in blocks
+    assert "Theme 1: you have not posted in the digilog yet (closes Sat 8 May 10:00)" in blocks
+    assert "Theme 1: you have not finished the quiz (closes Mon 10 May 17:00)" in blocks
+    assert "Take the quiz of theme 1" in blocks and "/archives/" in blocks
     async with store.transaction() as repos:
         bjorn = await repos.people.by_account("console", "local", "bjorn")
-    assert bjorn is not None and bjorn.nudges_paused_at is not None
-    resumed = await chat.say("fia", "nudges resume bjorn")
-    assert "on again" in resumed.text
+    assert bjorn is not None
+    rows = [r for r in await running.rows() if r.person_id == bjorn.id]
+    sent = [r for r in rows if r.state is DeliveryState.sent]
+    [carried] = [r for r in rows if r.state is DeliveryState.skipped]
+    assert len(sent) == 1 and carried.reason == f"sent in the message of {sent[0].key}"
+    assert sent[0].detail is not None and sent[0].detail["carries"] == [carried.key]
+    # A third nudge the same day waits for the next working day.
+    preview = await chat.say("fia", "nudge 1 post --org pitea")
+    [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
+    await chat.click("fia", send.action_id)
+    await running.at(local("2027-05-03 10:00"))
+    assert len(running.dms("bjorn")) == 1
+    await running.at(local("2027-05-04 08:00"))
+    assert len(running.dms("bjorn")) == 2
 
 
 async def test_a_lost_answer_is_looked_up_rather_than_sent_again(
@@ -461,7 +540,7 @@ async def test_a_facilitator_moves_an_entry_and_its_timers_follow(
     assert "That would not work: it closes before it opens" in refused.text
     await chat.say("fia", "language sv")  # and a Swedish facilitator reads it in Swedish
     refused = await chat.say("fia", "schedule move 1:quiz_close 2027-05-02 17:00")
-    assert "Det går inte: den stänger innan den öppnar" in refused.text
+    assert "Det skulle inte fungera: den stängs innan den öppnas" in refused.text
     await chat.say("fia", "language en")
     unknown = await chat.say("fia", "schedule move 7:quiz_close 2027-05-12 17:00")
     assert "The calendar has no 7:quiz_close" in unknown.text
@@ -532,8 +611,8 @@ async def test_a_refused_post_is_retried_then_shown_to_facilitators(
     assert row.state is DeliveryState.failed and row.reason == "Slack: channel_not_found"
     assert row.attempts == 3
     shown = await Chat(digilog, cohort).say("fia", "schedule")
-    assert "Could not be sent" in shown.text
-    assert "theme_start: Slack: channel_not_found" in shown.text
+    assert "Theme posts:** 1 failed (1: Console refused them)" in shown.text
+    assert "Send again to those who missed it" in shown.text
 
 
 async def test_a_nudges_button_works_in_a_direct_message_for_someone_in_two_cohorts(
@@ -666,7 +745,7 @@ themes:
     await running.at(local("2027-09-16 15:00"))  # a day before it closes
     assert running.dms("anna") == []
     [nudge_text] = running.dms("bjorn")
-    assert "You have not answered the survey after theme 1" in nudge_text
+    assert "Theme 1: you have not answered the survey yet (it takes a minute)" in nudge_text
     assert len(running.dms("cecilia")) == 1 and running.dms("fia") == []
     await running.at(local("2027-09-17 15:00"))
     assert "“Survey after theme 1” has closed" in channel_posts()[-1][0]
@@ -683,3 +762,57 @@ themes:
         "nudge_survey": 2,
         "survey_close": 1,
     }
+
+
+def test_a_channel_reminder_keeps_a_swedish_workplaces_calendar() -> None:
+    from handlers.features import REGISTRY
+    from storage.models import CalendarEntry
+
+    def entry(key: str, kind: str, at: str) -> CalendarEntry:
+        return CalendarEntry(key=key, kind=kind, theme_number=1, starts_at=local(at))
+
+    entries = [
+        # Monday 7 June 2027: the day before is Sunday 6 June, National Day.
+        entry("meeting:closing", "closing_meeting", "2027-06-07 13:00"),
+        # Friday 7 May 2027: the day before is Ascension Day.
+        entry("theme:1:workshop", "workshop", "2027-05-07 09:00"),
+        # Wednesday 12 May 2027 at 07:30: the day before at 07:30 is before work begins.
+        entry("event:early", "event", "2027-05-12 07:30"),
+        # A quiz closes on a Sunday evening: its time is the point.
+        entry("theme:1:quiz_close", "quiz_close", "2027-05-09 17:00"),
+    ]
+    due = {
+        (d.step.kind, d.entry.key): d.at.astimezone(STOCKHOLM)
+        for d in REGISTRY.future_steps(entries, local("2027-01-01 00:00"))
+    }
+    assert due["meeting_tomorrow", "meeting:closing"] == local("2027-06-04 13:00")
+    assert due["workshop_tomorrow", "theme:1:workshop"] == local("2027-05-05 09:00")
+    assert due["event_tomorrow", "event:early"] == local("2027-05-10 08:00")
+    # "Starts in an hour" is sent an hour before, whatever the day; a quiz closes when
+    # the calendar says.
+    assert due["workshop_soon", "theme:1:workshop"] == local("2027-05-07 08:00")
+    assert due["quiz_close", "theme:1:quiz_close"] == local("2027-05-09 17:00")
+    # Each still goes before it stops being true (the evening before).
+    for d in REGISTRY.future_steps(entries, local("2027-01-01 00:00")):
+        assert d.at < d.relevant_until or d.step.kind == "quiz_close"
+
+
+async def test_a_reminder_moved_before_a_holiday_says_when_not_tomorrow(
+    store: Store, cohort: Cohort, running: Programme, tmp_path: Path
+) -> None:
+    # The workshop on Friday 7 May 2027 follows Ascension Day: its reminder goes on
+    # Wednesday, and says when rather than "tomorrow".
+    calendar = CALENDAR.replace("2027-04-29 13:00", "2027-05-07 13:00").replace(
+        "2027-04-29 16:00", "2027-05-07 16:00"
+    )
+    await with_calendar(store, cohort, tmp_path, calendar)
+    await running.at(local("2027-05-05 12:59"))
+    posts = [c.params.get("text") for c in running.slack.calls_to("chat.postMessage")]
+    assert not any("workshop" in str(p).lower() for p in posts)
+    await running.at(local("2027-05-05 13:00"))
+    posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
+    [reminder] = [p for p in posts if "The workshop of theme 1" in p]
+    assert "The workshop of theme 1 is coming up: Fri 7 May 13:00–16:00." in reminder
+    await running.at(local("2027-05-06 13:00"))  # the holiday itself: nothing more
+    posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
+    assert len([p for p in posts if "The workshop of theme 1" in p]) == 1

@@ -10,8 +10,10 @@ machine, skips all that and is refused unless Digilog listens on loopback only.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -20,17 +22,33 @@ from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValida
 from pydantic import ValidationError
 
 from bot.edge import Malformed, load_json
-from bot.logs import carrying_request_id
+from bot.lanes import Lanes
+from bot.logs import failure_of
 from bot.settings import is_loopback
+from bot.teams.cards import choice_of, shown_values
 from bot.teams.connector import ConnectorError
-from bot.teams.messenger import Messenger
-from bot.teams.translate import PLATFORM, conversation_of, event_of, field_of, where_of
-from bot.work import WorkQueue
-from handlers.digilog import Digilog
+from bot.teams.files import answer_consent, on_loopback
+from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
+from bot.teams.translate import (
+    PLATFORM,
+    actor_of,
+    conversation_of,
+    event_of,
+    field_of,
+    where_of,
+)
+from bot.work import Entry, Journal
+from handlers import failures
+from handlers.digilog import Digilog, cohort_of
+from handlers.i18n import translator
+from handlers.vocabulary import HomeOpened, Outgoing, ToActor
+from storage.inbound import Failed
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
 CLAIMS = web.RequestKey("claims", dict[str, object])
+FILE_CONSENT = "fileConsent/invoke"
+INVOKE_WAIT = 4.0  # seconds of Teams' 5 for an invoke's answer
 
 
 @dataclass
@@ -39,9 +57,17 @@ class TeamsAdapter:
     messenger: Messenger
     auth: AgentAuthConfiguration
     store: Store
-    work: WorkQueue
+    work: Journal
+    lanes: Lanes
     # The address last kept per conversation: written again only when Teams changes it.
     _addresses: dict[tuple[str, str], tuple[str, str, str | None]] = field(default_factory=dict)
+    # Clicks waiting in this process for their answer card, by the activity's delivery id:
+    # this process's worker gives it (another process's worker sends a message instead).
+    _clicks: dict[str, Clicked] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.work.add(PLATFORM, self)
+        self.messenger.lanes = self.lanes
 
     async def messages(self, request: web.Request) -> web.Response:
         self.work.request_started()  # queued work waits while requests are answered
@@ -55,7 +81,8 @@ class TeamsAdapter:
         if refused is not None:
             return refused
         try:
-            activity = Activity.model_validate(load_json(await request.read()))
+            body = load_json(await request.read())
+            activity = Activity.model_validate(body)
         except (Malformed, ValidationError, RecursionError):
             return web.json_response({"error": "not an activity"}, status=400)
         claims = request.get(CLAIMS) or {}
@@ -65,31 +92,125 @@ class TeamsAdapter:
         ):
             log.warning("Teams activity refused: its serviceUrl is not the token's")
             return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
-        # Verified: answered now, handled next (Teams waits 5 s for an invoke's answer,
-        # and a burst of clicks must not queue behind each other's database work).
-        await self.work.put(carrying_request_id(lambda: self._handle(activity)))
-        if activity.type == "invoke":
-            # The answer Teams waits for; what the person gets comes in their chat.
-            return web.json_response(
-                {
-                    "statusCode": 200,
-                    "type": "application/vnd.microsoft.activity.message",
-                    "value": "",
-                }
+        # Verified: journalled (one INSERT, bot/work.py), then answered; a worker of any
+        # process does the work. A card's click waits for its answer, for at most
+        # INVOKE_WAIT of the 5 s Teams gives: the updated card, or a line, never nothing.
+        delivery = _delivery_id(activity)
+        if activity.type == "invoke" and activity.name != FILE_CONSENT:
+            clicked = Clicked(
+                personal=where_of(activity).personal,
+                answer=asyncio.get_running_loop().create_future(),
+                values=shown_values(activity.value) if isinstance(activity.value, dict) else (),
             )
+            self._clicks[delivery] = clicked
+            try:
+                await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+                # This request now waits on its own work: the workers must not wait for it.
+                self.work.request_finished()
+                try:
+                    answer = await asyncio.wait_for(asyncio.shield(clicked.answer), INVOKE_WAIT)
+                except TimeoutError:
+                    t = translator(where_of(activity).language)
+                    answer = {
+                        "statusCode": 200,
+                        "type": INVOKE_MESSAGE,
+                        "value": t("Digilog is on it: the answer comes in your chat."),
+                    }
+                    clicked.give(answer)  # what comes later goes as a message
+                finally:
+                    self.work.request_started()  # as `messages` counts it
+            finally:
+                self._clicks.pop(delivery, None)
+            return web.json_response(answer)
+        await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+        if activity.type == "invoke":
+            return web.json_response({"status": 200})
         return web.Response(status=200)
 
-    async def _handle(self, activity: Activity) -> None:
-        await self._remember(activity)
-        if _installed_in_a_team(activity):
-            await self._link_roster(activity)
-        event = event_of(activity)
-        if event is not None:
-            raw = activity.conversation.id if activity.conversation else ""
-            # Hashed: a fixed length whatever Teams' ids, and no chat id that names someone.
-            delivery = hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
-            outgoing = await self.digilog.handle(event, delivery_id=delivery)
-            await self.messenger.deliver(where_of(activity), outgoing)
+    # The work, for the journal's Teams entries.
+
+    async def perform(self, entry: Entry) -> Awaitable[None] | None:
+        activity = Activity.model_validate(entry.payload)
+        if activity.type == "invoke" and activity.name == FILE_CONSENT:
+            await self._file_consent(activity)
+            return None
+        clicked = self._clicks.get(entry.event_id or "") if activity.type == "invoke" else None
+        try:
+            await self._remember(activity)
+            if _installed_in_a_team(activity):
+                await self._link_roster(activity)
+            event = event_of(activity)
+            if event is None and _opened_personally(activity):
+                event = HomeOpened(actor_of(activity), conversation_of(activity))
+            if event is None:
+                return None
+            outgoing = await self.digilog.handle(
+                event, delivery_id=_delivery_id(activity), journal_id=entry.id
+            )
+            entry.handled = True
+            return self.messenger.deliver(where_of(activity), outgoing, clicked)
+        finally:
+            if clicked is not None:
+                # A click handled before (Teams sent it again) or with nothing to say.
+                clicked.give(
+                    {
+                        "statusCode": 200,
+                        "type": INVOKE_MESSAGE,
+                        "value": translator(where_of(activity).language)("Done."),
+                    }
+                )
+
+    async def tell_failed(self, entry: Entry) -> bool:
+        activity = Activity.model_validate(entry.payload)
+        where = where_of(activity)
+        if not where.user_id or activity.type not in ("message", "invoke"):
+            return False
+        try:
+            language = await failures.language(self.store, PLATFORM, where.tenant_id, where.user_id)
+        except Exception as error:
+            log.warning("language of a Teams user unknown: %s", failure_of(error))
+            language = None
+        kind = "choice" if activity.type == "invoke" else "other"
+        notice = failures.notice(translator(language or where.language), kind)
+        sending = self.messenger.deliver(where, [Outgoing(ToActor(), notice)])
+        if sending is not None:
+            await sending
+        return True
+
+    def failed(self, entry: Entry, reason: str) -> tuple[Failed, int | None]:
+        activity = Activity.model_validate(entry.payload)
+        where = where_of(activity)
+        what, cohort = activity.type or "activity", None
+        action_id = choice_of(activity.value) if isinstance(activity.value, dict) else None
+        if isinstance(action_id, str):
+            what, cohort = f"button: {action_id[:150]}", cohort_of(action_id)
+        conversation = conversation_of(activity).conversation_id
+        failed = Failed(
+            PLATFORM, where.tenant_id, where.user_id, conversation, "activity", what, reason
+        )
+        return failed, cohort
+
+    async def _file_consent(self, activity: Activity) -> None:
+        """The person accepted (or declined) a file Digilog offered: upload it, and say so."""
+        where = where_of(activity)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        answer = await answer_consent(
+            self.store,
+            self.messenger.connector.session,
+            where,
+            value,
+            translator(where.language),
+            # Plain http on loopback only where Teams itself is on loopback (the Agents
+            # Playground, the tests' fake): OneDrive is https.
+            loopback_ok=on_loopback(where.service_url),
+        )
+        if answer is not None:
+            try:
+                await self.messenger.connector.send(
+                    where.service_url, where.conversation_id, answer
+                )
+            except ConnectorError as error:
+                log.error("Teams refused the file's card: %s", error)
 
     async def _link_roster(self, activity: Activity) -> None:
         """When Digilog joins a team, tie the people a roster named only by e-mail address
@@ -164,6 +285,13 @@ class TeamsAdapter:
         return None
 
 
+def _delivery_id(activity: Activity) -> str:
+    """The activity's id for deduplication. Hashed: a fixed length whatever Teams' ids,
+    and no chat id that names someone."""
+    raw = activity.conversation.id if activity.conversation else ""
+    return hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
+
+
 def _over_loopback(request: web.Request) -> bool:
     """The request came over this machine's loopback, both ends: whatever address the
     server was told to bind, a request from the network never arrives this way."""
@@ -172,6 +300,18 @@ def _over_loopback(request: web.Request) -> bool:
         return False
     ends = (transport.get_extra_info("sockname"), transport.get_extra_info("peername"))
     return all(isinstance(end, tuple) and is_loopback(str(end[0])) for end in ends)
+
+
+def _opened_personally(activity: Activity) -> bool:
+    """Digilog was added to someone's personal scope: the first opening of their chat."""
+    conversation = activity.conversation
+    if conversation is None or conversation.conversation_type != "personal":
+        return False
+    if activity.type == "installationUpdate":
+        return activity.action in (None, "add", "add-upgrade")
+    if activity.type == "conversationUpdate" and activity.recipient is not None:
+        return any(m.id == activity.recipient.id for m in activity.members_added or [])
+    return False
 
 
 def _installed_in_a_team(activity: Activity) -> bool:
