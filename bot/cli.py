@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -28,7 +30,9 @@ from bot.settings import Settings
 from handlers import admin, export, gatherings
 from handlers.context import Refusal, programme_of
 from handlers.features import REGISTRY
-from handlers.i18n import Translator, translator
+from handlers.formats import list_text
+from handlers.i18n import N_, Translator, language_of, translator
+from handlers.people import ROLE_NAMES
 from handlers.programme_file import load_programme
 from handlers.retention import RetentionError
 from handlers.roster import RosterRow, parse_roster
@@ -48,12 +52,81 @@ def bundled_example() -> Path:
     for candidate in (here / "examples" / EXAMPLE_NAME, here.parent / "examples" / EXAMPLE_NAME):
         if candidate.exists():
             return candidate
-    raise click.ClickException(f"the bundled example {EXAMPLE_NAME} is missing from this install")
+    t = _translator()
+    raise click.ClickException(
+        t("the bundled example {name} is missing from this install", name=EXAMPLE_NAME)
+    )
 
 
 def _translator() -> Translator:
-    """The administrator's language: DIGILOG_LANGUAGE (Swedish unless set otherwise)."""
-    return translator(Settings().language)
+    """The administrator's language: DIGILOG_LANGUAGE if set, else the terminal's locale
+    (LC_ALL, LC_MESSAGES, LANG) if it is Swedish or English, else Swedish."""
+    settings = Settings()
+    if "language" in settings.model_fields_set:
+        return translator(settings.language)
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if found := language_of(os.environ.get(variable)):
+            return translator(found)
+    return translator(settings.language)
+
+
+# click says its own words ("Usage:", "Missing argument", "Show this message and exit.")
+# through gettext, bound in each of its modules as `_`; they are in our catalogue too, so
+# the administrator reads them in the same language as the rest.
+_CLICK_MODULES = (
+    click.core,
+    click.decorators,
+    click.exceptions,
+    click.formatting,
+    click.parser,
+    click.termui,
+    click.types,
+)
+
+
+def _speak(t: Translator) -> None:
+    """Every help text and every message of click's in `t`'s language, from the English
+    kept on first use (a second run in another language starts from it again)."""
+
+    def say(message: str) -> str:
+        return t(message)
+
+    def say_plural(singular: str, plural: str, n: int) -> str:
+        return t(singular) if n == 1 else t(plural)
+
+    for module in _CLICK_MODULES:
+        if hasattr(module, "_"):
+            module._ = say  # type: ignore[attr-defined]
+        if hasattr(module, "ngettext"):
+            module.ngettext = say_plural  # type: ignore[attr-defined]
+    _translate_help(main, t)
+
+
+def _translate_help(command: click.Command, t: Translator) -> None:
+    english = command.__dict__.setdefault(
+        "_english",
+        tuple(
+            inspect.cleandoc(text) if text else text for text in (command.help, command.short_help)
+        ),
+    )
+    command.help = t(english[0]) if english[0] else english[0]
+    command.short_help = t(english[1]) if english[1] else english[1]
+    command._help_option = None  # click keeps its --help option, words and all, once made
+    for param in command.params:
+        if isinstance(param, click.Option):
+            said = param.__dict__.setdefault("_english", param.help)
+            param.help = t(said) if said else said
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _translate_help(sub, t)
+
+
+class DigilogGroup(click.Group):
+    """The `digilog` group: speaks the administrator's language before click parses."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _speak(_translator())
+        return super().main(*args, **kwargs)
 
 
 def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
@@ -69,10 +142,10 @@ async def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
         try:
             return await work(runtime)
         except (admin.AdminError, RetentionError) as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(error.said(_translator())) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DigilogGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="digilog")
 def main() -> None:
     """Digilog: cohort-based learning programmes in Slack, Teams and a terminal console."""
@@ -94,7 +167,10 @@ async def db_upgrade() -> None:
     settings = Settings()
     async with open_runtime(settings):
         pass
-    click.echo(f"database is up to date: {_safe_url(settings.effective_database_url)}")
+    t = _translator()
+    click.echo(
+        t("the database is up to date: {url}", url=_safe_url(settings.effective_database_url))
+    )
 
 
 @db.command("backup")
@@ -109,16 +185,23 @@ def db_backup(file: Path) -> None:
     from storage.db import backup_sqlite
 
     settings = Settings()
+    t = _translator()
     url = settings.effective_database_url
     if make_url(url).get_backend_name() != "sqlite":
         click.echo(
-            "digilog db backup: the database is PostgreSQL; back it up with "
-            "`pg_dump --format=custom --file=FILE DATABASE` (see docs/operations.md, Backups)",
+            "digilog db backup: "
+            + t(
+                "the database is PostgreSQL; back it up with "
+                "`pg_dump --format=custom --file=FILE DATABASE` (see docs/operations.md, Backups)"
+            ),
             err=True,
         )
         sys.exit(2)
     if file.exists():
-        click.echo(f"digilog db backup: {file} exists already; choose a new file", err=True)
+        click.echo(
+            "digilog db backup: " + t("{file} exists already; choose a new file", file=file),
+            err=True,
+        )
         sys.exit(2)
     try:
         backup_sqlite(url, file)
@@ -126,7 +209,7 @@ def db_backup(file: Path) -> None:
         click.echo(f"digilog db backup: {error}", err=True)
         file.unlink(missing_ok=True)
         sys.exit(1)
-    click.echo(f"copied {_safe_url(url)} to {file}")
+    click.echo(t("copied {url} to {file}", url=_safe_url(url), file=file))
 
 
 def _safe_url(url: str) -> str:
@@ -157,11 +240,19 @@ def _load_or_exit(path: Path) -> Any:
 def program_validate(file: Path) -> None:
     """Check a programme file; prints FILE:LINE: field: problem for each problem."""
     programme = _load_or_exit(file)
-    questions = sum(len(t.quiz.questions) for t in programme.themes if t.quiz)
+    t = _translator()
+    questions = sum(len(theme.quiz.questions) for theme in programme.themes if theme.quiz)
     click.echo(
-        f"{file}: ok — {programme.id}: {len(programme.themes)} themes, "
-        f"{questions} quiz questions, {len(programme.labs)} labs, "
-        f"{len(programme.programme.organisations)} organisations"
+        t(
+            "{file}: ok — {id}: {themes} themes, {questions} quiz questions, {labs} labs, "
+            "{organisations} organisations",
+            file=file,
+            id=programme.id,
+            themes=len(programme.themes),
+            questions=questions,
+            labs=len(programme.labs),
+            organisations=len(programme.programme.organisations),
+        )
     )
 
 
@@ -176,7 +267,8 @@ async def program_load(file: Path) -> None:
         return await admin.load_programme(runtime.store, programme)
 
     changed = await _with_runtime(work)
-    click.echo(f"{programme.id}: {'loaded' if changed else 'unchanged'}")
+    t = _translator()
+    click.echo(f"{programme.id}: " + (t("loaded") if changed else t("unchanged")))
 
 
 # ------------------------------------------------------------------ cohort
@@ -226,7 +318,8 @@ async def cohort_create(
         await admin.create_cohort(runtime.store, spec)
 
     await _with_runtime(work)
-    click.echo(f"cohort {key} created")
+    t = _translator()
+    click.echo(t("cohort {key} created", key=key))
 
 
 @cohort.command("channel")
@@ -242,7 +335,15 @@ async def cohort_channel(key: str, platform: str, workspace: str, conversation: 
         await admin.add_channel(runtime.store, key, platform, workspace, conversation)
 
     await _with_runtime(work)
-    click.echo(f"cohort {key} also meets in {platform} channel {conversation}")
+    t = _translator()
+    click.echo(
+        t(
+            "cohort {key} also meets in {platform} channel {conversation}",
+            key=key,
+            platform=platform,
+            conversation=conversation,
+        )
+    )
 
 
 @cohort.command("enrol")
@@ -262,15 +363,17 @@ async def cohort_enrol(
     role: str,
 ) -> None:
     """Enrol one person in a cohort."""
+    t = _translator()
     if not user_id and not email:
-        raise click.UsageError("give --user-id or --email")
+        raise click.UsageError(t("give --user-id or --email"))
     row = RosterRow(1, name or user_id or email or "", email, user_id, organisation, Role(role))
 
     async def work(runtime: Runtime) -> bool:
         return await admin.enrol(runtime.store, cohort_key, row)
 
     created = await _with_runtime(work)
-    click.echo(f"{row.name}: {'enrolled' if created else 'updated'} as {role}")
+    said = t("{name}: enrolled as {role}") if created else t("{name}: updated as {role}")
+    click.echo(said.format(name=row.name, role=t(ROLE_NAMES[Role(role)])))
 
 
 @cohort.command("import")
@@ -284,10 +387,12 @@ async def cohort_import(cohort_key: str, file: Path, skip_bad: bool) -> None:
     Comma or semicolon separated, with or without a byte-order mark. Unless
     --skip-bad is given, nothing is stored if any row is bad.
     """
+    t = _translator()
+    nothing = t("nothing was imported; fix the rows above or use --skip-bad")
     rows, problems = parse_roster(await asyncio.to_thread(file.read_bytes))
     if problems and not skip_bad:
         _report(file, problems)
-        raise click.ClickException("nothing was imported; fix the rows above or use --skip-bad")
+        raise click.ClickException(nothing)
 
     async def work(runtime: Runtime) -> tuple[int, list[Any]]:
         return await admin.import_roster(runtime.store, cohort_key, rows, skip_bad=skip_bad)
@@ -296,12 +401,17 @@ async def cohort_import(cohort_key: str, file: Path, skip_bad: bool) -> None:
     problems += more
     _report(file, problems)
     if more and not skip_bad:
-        raise click.ClickException("nothing was imported; fix the rows above or use --skip-bad")
+        raise click.ClickException(nothing)
     stored = len(rows) - len(more)
-    click.echo(
-        f"{stored} people enrolled ({created} new, {stored - created} updated)"
-        + (f"; {len(problems)} rows skipped" if problems else "")
+    said = t(
+        "{stored} people enrolled ({created} new, {updated} updated)",
+        stored=stored,
+        created=created,
+        updated=stored - created,
     )
+    if problems:
+        said += "; " + t.plural("{n} row skipped", "{n} rows skipped", len(problems))
+    click.echo(said)
 
 
 def _report(file: Path, problems: list[Any]) -> None:
@@ -336,7 +446,14 @@ async def schedule_load(cohort_key: str, file: Path) -> None:
             sys.exit(1)
 
     events = await _with_runtime(work)
-    click.echo(f"{cohort_key}: calendar with {events} events loaded")
+    click.echo(
+        _translator().plural(
+            "{key}: calendar with {n} event loaded",
+            "{key}: calendar with {n} events loaded",
+            events,
+            key=cohort_key,
+        )
+    )
 
 
 @schedule.command("show")
@@ -393,8 +510,9 @@ async def bank_export(
 ) -> None:
     """Write a cohort's reflections as CSV or JSON, streamed row by row; without the
     private ones unless --include-private."""
+    t = _translator()
     if no_text and not pseudonymised:
-        raise click.UsageError("--no-text goes with --pseudonymised")
+        raise click.UsageError(t("--no-text goes with --pseudonymised"))
 
     async def work(runtime: Runtime) -> int:
         pseudonyms = None
@@ -402,10 +520,10 @@ async def bank_export(
             salt = await admin.pseudonym_salt(runtime.store, cohort_key)
             pseudonyms = export.Pseudonyms(salt, text=not no_text)
         views = admin.export_reflections(runtime.store, cohort_key, private=include_private)
-        return await export.write(views, out, fmt, _translator(), pseudonyms)
+        return await export.write(views, out, fmt, t, pseudonyms)
 
     rows = await _with_runtime(work)
-    click.echo(f"{rows} reflections exported", err=True)
+    click.echo(t.plural("{n} reflection exported", "{n} reflections exported", rows), err=True)
 
 
 @main.group()
@@ -433,7 +551,7 @@ async def attendance_export(
         async with runtime.store.transaction() as repos:
             cohort = await repos.cohorts.by_key(cohort_key)
             if cohort is None:
-                raise click.ClickException(f"no cohort {cohort_key!r}")
+                raise click.ClickException(t("no cohort “{key}”", key=cohort_key))
             programme = await programme_of(repos, cohort.program_id)
             try:
                 found = await gatherings.export_file(repos, cohort, programme, t, fmt, organisation)
@@ -473,10 +591,11 @@ async def report_command(cohort_key: str, out: Path) -> None:
         async with runtime.store.transaction() as repos:
             cohort = await repos.cohorts.by_key(cohort_key)
             if cohort is None:
-                raise admin.AdminError(f"no cohort {cohort_key!r}")
+                raise admin.AdminError(N_("no cohort “{key}”"), key=cohort_key)
             kept = await retention.kept_report(repos, cohort)
             if kept is not None:
-                click.echo("the figures kept before the cohort's personal data was deleted")
+                t = _translator()
+                click.echo(t("the figures kept before the cohort's personal data was deleted"))
                 return list(kept)
             t = translator(cohort.language)
             return report.files(t, await report.figures(repos, cohort, t))
@@ -491,7 +610,8 @@ async def report_command(cohort_key: str, out: Path) -> None:
         return [out / name for name, _, _ in files]
 
     written = await asyncio.to_thread(write, await _with_runtime(work))
-    click.echo("wrote " + ", ".join(str(path) for path in written))
+    t = _translator()
+    click.echo(t("wrote {files}", files=list_text((str(p) for p in written), t.language)))
 
 
 # ------------------------------------------------------------------ person
@@ -508,13 +628,16 @@ def _who(
     """The person named either by account (all three) or by e-mail address, never both."""
     from handlers.personal_data import Who
 
+    t = _translator()
     account = (user_id, platform, workspace)
     if email and any(account):
-        raise click.UsageError("give either --email or --user-id with --platform and --workspace")
+        raise click.UsageError(
+            t("give either --email or --user-id with --platform and --workspace")
+        )
     if email:
         return Who(email=email)
     if not all(account):
-        raise click.UsageError("give --user-id, --platform and --workspace together, or --email")
+        raise click.UsageError(t("give --user-id, --platform and --workspace together, or --email"))
     return Who(user_id=user_id, platform=platform, workspace=workspace)
 
 
@@ -538,7 +661,7 @@ async def _person_work(work: Callable[[Runtime], Awaitable[T]]) -> T:
         try:
             return await work(runtime)
         except PersonNotFound as error:
-            raise admin.AdminError(str(error)) from None
+            raise admin.AdminError(error.text, **error.values) from None
 
     return await _with_runtime(guarded)
 
@@ -559,16 +682,17 @@ async def person_export(
     from handlers.personal_data import export_person
 
     who = _who(user_id, platform, workspace, email)
+    t = _translator()
     if out.suffix.lower() != ".zip":
-        raise click.UsageError("--out must name a .zip file")
+        raise click.UsageError(t("--out must name a .zip file"))
 
     async def work(runtime: Runtime) -> bytes:
-        _, content = await export_person(runtime.store, who, _translator())
+        _, content = await export_person(runtime.store, who, t)
         return content
 
     content = await _person_work(work)
     await asyncio.to_thread(out.write_bytes, content)
-    click.echo(f"wrote {out}")
+    click.echo(t("wrote {files}", files=out))
 
 
 @person.command("erase")
@@ -598,14 +722,17 @@ async def person_erase(
         return counts
 
     counts = await _person_work(preview)
+    t = _translator()
     if not yes:
-        click.echo(f"This erases {who.describe()} and everything Digilog stores about them:")
+        click.echo(
+            t("This erases {who} and everything Digilog stores about them:", who=who.describe())
+        )
         for label, count in counts:
-            click.echo(f"  {label}: {count}")
+            click.echo(f"  {t(label)}: {count}")
         if keep_reflections:
-            click.echo("Their shared reflections stay in the bank under an anonymous author.")
-        if not click.confirm("Erase?", default=False):
-            click.echo("nothing was erased")
+            click.echo(t("Their shared reflections stay in the bank under an anonymous author."))
+        if not click.confirm(t("Erase?"), default=False):
+            click.echo(t("nothing was erased"))
             sys.exit(1)
 
     async def work(runtime: Runtime) -> Any:
@@ -613,10 +740,19 @@ async def person_erase(
 
     erased = await _person_work(work)
     click.echo(
-        f"{who.describe()} is erased: {erased.reflections} reflections deleted, "
-        f"{erased.kept} kept anonymously, {erased.memberships} memberships, "
-        f"{erased.quiz_answers} quiz answers, {erased.survey_answers} survey answers, "
-        f"{erased.lab_signups} lab sign-ups, {erased.deliveries} deliveries"
+        t(
+            "{who} is erased: {reflections} reflections deleted, {kept} kept anonymously, "
+            "{memberships} memberships, {quiz} quiz answers, {survey} survey answers, "
+            "{labs} lab sign-ups, {deliveries} deliveries",
+            who=who.describe(),
+            reflections=erased.reflections,
+            kept=erased.kept,
+            memberships=erased.memberships,
+            quiz=erased.quiz_answers,
+            survey=erased.survey_answers,
+            labs=erased.lab_signups,
+            deliveries=erased.deliveries,
+        )
     )
 
 
@@ -682,9 +818,23 @@ async def retention_run() -> None:
         return await policy.sweep(runtime.store, utcnow())
 
     swept = await _with_runtime(work)
-    click.echo(f"{swept.notices} notices to facilitators planned (`serve` or `worker` sends them)")
+    t = _translator()
+    click.echo(
+        t.plural(
+            "{n} notice to facilitators planned (`serve` or `worker` sends it)",
+            "{n} notices to facilitators planned (`serve` or `worker` sends them)",
+            swept.notices,
+        )
+    )
     for key, kind, counts in swept.deletions:
-        click.echo(f"{key}: {kind.value} deleted: {json.dumps(counts)}")
+        click.echo(
+            t(
+                "{key}: {kind} deleted: {counts}",
+                key=key,
+                kind=kind.value,
+                counts=json.dumps(counts, ensure_ascii=False),
+            )
+        )
 
 
 # ------------------------------------------------------------------ teams
@@ -742,11 +892,17 @@ def teams_package(
         raise click.UsageError(str(error)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(package)
-    click.echo(f"wrote {out}: upload it in Teams (Apps, Manage your apps, Upload an app)")
+    t = _translator()
+    click.echo(
+        t("wrote {file}: upload it in Teams (Apps, Manage your apps, Upload an app)", file=out)
+    )
     if website is None or privacy is None or terms is None:
         click.echo(
-            "note: without --website, --privacy and --terms the app's links point at "
-            "placeholders on example.org; give your organisation's pages before you publish it",
+            t(
+                "note: without --website, --privacy and --terms the app's links point at "
+                "placeholders on example.org; give your organisation's pages before you "
+                "publish it"
+            ),
             err=True,
         )
 
@@ -761,9 +917,12 @@ async def audit_command(cohort_key: str | None) -> None:
     async def work(runtime: Runtime) -> list[tuple[Any, str]]:
         return await admin.audit_entries(runtime.store, cohort_key)
 
+    t = _translator()
     for entry, key in await _with_runtime(work):
-        who = f"#{entry.actor_person_id}" if entry.actor_person_id else "administrator"
-        about = f" about #{entry.subject_person_id}" if entry.subject_person_id else ""
+        who = f"#{entry.actor_person_id}" if entry.actor_person_id else t("administrator")
+        about = (
+            " " + t("about #{id}", id=entry.subject_person_id) if entry.subject_person_id else ""
+        )
         detail = json.dumps(entry.detail, ensure_ascii=False) if entry.detail else ""
         click.echo(
             f"{entry.at:%Y-%m-%d %H:%M:%S}Z  {key or '-':<12} {entry.action:<28} {who}{about}  "
@@ -846,7 +1005,8 @@ async def console(
             zone = ZoneInfo(cohort.timezone)
             start = parse_moment(start_at, utcnow(), zone) if start_at else utcnow()
             if start is None:
-                raise click.BadParameter("use YYYY-MM-DD HH:MM", param_hint="--at")
+                t = _translator()
+                raise click.BadParameter(t("write it like 2027-02-01 09:00"), param_hint="--at")
             # Without --speed the rehearsal's clock stands still until `clock` moves it.
             rehearsed = RehearsalClock(start, speed or 0.0)
             runtime = runtime.on_clock(rehearsed)
@@ -864,8 +1024,12 @@ async def console(
             shell.rehearsal = rehearsal(runtime, courier, rehearsed)
         if sys.stdin.isatty():
             click.echo(
-                f"Digilog console — cohort {cohort.key}, acting as {shell.user_id}. "
-                "Write help, or quit to leave."
+                shell.t(
+                    "Digilog console — cohort {key}, acting as {user}. "
+                    "Write help, or quit to leave.",
+                    key=cohort.key,
+                    user=shell.user_id,
+                )
             )
         if rehearsed is not None and rehearsed.frozen:
             await shell.run(interactive_reader(sys.stdin))
@@ -909,11 +1073,14 @@ def _serving_settings(command: str, *, host: str | None = None) -> Settings:
         # What is checked (anonymous Teams on loopback only) is the address bound.
         settings = settings.model_copy(update={"host": host})
     if not (settings.slack_enabled or settings.teams_enabled):
+        t = _translator()
         click.echo(
-            f"digilog {command}: no Slack credentials are configured (SLACK_BOT_TOKEN, or "
-            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) and no Teams bot (TEAMS_APP_ID); see "
-            "docs/slack.md and docs/microsoft-teams.md. `digilog console` runs a programme in the "
-            "terminal.",
+            f"digilog {command}: "
+            + t(
+                "no Slack credentials are configured (SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET) and no Teams bot (TEAMS_APP_ID); see docs/slack.md and "
+                "docs/microsoft-teams.md. `digilog console` runs a programme in the terminal."
+            ),
             err=True,
         )
         sys.exit(2)
@@ -947,7 +1114,10 @@ async def worker() -> None:
     async with open_runtime(settings) as runtime, aiohttp.ClientSession() as session:
         couriers = platform_couriers(settings, runtime, session)
         async with running_schedules(runtime, couriers, timing_of(settings)):
-            click.echo(f"digilog worker {worker_name()}: sending", err=True)
+            click.echo(
+                f"digilog worker {worker_name()}: " + _translator()("sending"),
+                err=True,
+            )
             await stop.wait()
 
 
@@ -986,10 +1156,13 @@ async def secrets_rotate() -> None:
     except SecretKeyError as error:
         raise click.ClickException(str(error)) from None
     others = len(settings.secret_key_list()) - 1
-    click.echo(
-        f"{changed} stored secrets encrypted with the newest key"
-        + (f"; the {others} older key(s) may now be dropped" if others else "")
-    )
+    t = _translator()
+    said = t("{n} stored secrets encrypted with the newest key", n=changed)
+    if others:
+        said += "; " + t.plural(
+            "the older key may now be dropped", "the {n} older keys may now be dropped", others
+        )
+    click.echo(said)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers import audit, calendar_file, export, retention
 from handlers.context import programme_of
-from handlers.i18n import N_, SUPPORTED
+from handlers.i18n import N_, SUPPORTED, Said
 from handlers.programme_file import Programme
 from handlers.roster import RosterProblem, RosterRow
 from storage.models import AuditEntry, CalendarEntry, Cohort, Role
@@ -18,8 +18,8 @@ from storage.reflections import ReflectionView
 from storage.unit import Repositories, Store
 
 
-class AdminError(Exception):
-    """A clear reason why nothing was done."""
+class AdminError(Said):
+    """A clear reason why nothing was done, in the administrator's language."""
 
 
 async def load_programme(store: Store, programme: Programme) -> bool:
@@ -50,21 +50,31 @@ class CohortSpec:
 
 async def create_cohort(store: Store, spec: CohortSpec) -> Cohort:
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", spec.key):
-        raise AdminError(f"cohort key {spec.key!r}: use lowercase letters, digits and hyphens")
+        raise AdminError(
+            N_("cohort key “{key}”: use lowercase letters, digits and hyphens"), key=spec.key
+        )
     if spec.language not in SUPPORTED:
-        raise AdminError(f"language {spec.language!r}: choose one of {', '.join(SUPPORTED)}")
+        raise AdminError(N_("language “{language}”: choose sv or en"), language=spec.language)
     try:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise AdminError(f"unknown time zone {spec.timezone!r}") from None
+        raise AdminError(
+            N_("unknown time zone “{zone}” (write it like Europe/Stockholm)"), zone=spec.timezone
+        ) from None
     async with store.transaction() as repos:
         if await repos.programs.get(spec.program_id) is None:
-            raise AdminError(f"no programme {spec.program_id!r} is loaded (digilog program load)")
+            raise AdminError(
+                N_("no programme “{id}” is loaded (digilog program load FILE)"),
+                id=spec.program_id,
+            )
         if await repos.cohorts.by_key(spec.key) is not None:
-            raise AdminError(f"a cohort {spec.key!r} exists already")
+            raise AdminError(N_("a cohort “{key}” exists already"), key=spec.key)
         conversation = spec.conversation_id or spec.key
         if await repos.cohorts.by_conversation(spec.platform, spec.workspace, conversation):
-            raise AdminError(f"conversation {conversation!r} already belongs to a cohort")
+            raise AdminError(
+                N_("the conversation “{conversation}” already belongs to a cohort"),
+                conversation=conversation,
+            )
         return await repos.cohorts.create(
             Cohort(
                 key=spec.key,
@@ -101,7 +111,7 @@ async def calendar(store: Store, cohort_key: str) -> tuple[Cohort, Programme, li
 async def _cohort(repos: Repositories, key: str) -> Cohort:
     cohort = await repos.cohorts.by_key(key)
     if cohort is None:
-        raise AdminError(f"no cohort {key!r}")
+        raise AdminError(N_("no cohort “{key}”"), key=key)
     return cohort
 
 
@@ -115,14 +125,14 @@ async def add_channel(
         try:
             await repos.cohorts.add_channel(cohort.id, platform, workspace, conversation_id)
         except ValueError as problem:
-            raise AdminError(str(problem)) from None
+            raise AdminError(N_("{problem}"), problem=str(problem)) from None
 
 
 async def enrol(store: Store, cohort_key: str, row: RosterRow) -> bool:
     """Enrol one person; True if they were new to the cohort."""
     created, problems = await import_roster(store, cohort_key, [row], skip_bad=False)
     if problems:
-        raise AdminError(problems[0].message)
+        raise AdminError(problems[0].text, **problems[0].values)
     return created == 1
 
 
@@ -133,7 +143,9 @@ async def import_roster(
     async with store.transaction() as repos:
         cohort = await _cohort(repos, cohort_key)
         if await retention.is_closed(repos, cohort):
-            raise AdminError(f"{cohort_key}: its personal data has been deleted (retention)")
+            raise AdminError(
+                N_("{key}: its personal data has been deleted (retention)"), key=cohort_key
+            )
         organisations = {}
         problems = []
         for row in rows:

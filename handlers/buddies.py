@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from handlers import channels
 from handlers.access import Access
-from handlers.context import Args, Context, Refusal, address_of
+from handlers.context import Args, Context, Refusal, address_of, command_on
 from handlers.formats import list_text, when_text
 from handlers.i18n import N_, translator
 from handlers.pairing import Candidate, best_group_for, pair_up
@@ -111,9 +111,10 @@ async def preview(context: Context, args: Args) -> list[Outgoing]:
         )
     build.note(
         t(
-            "The same seed gives the same pairs: `pair {theme} --seed {seed}`.",
-            theme=theme or "",
-            seed=seed,
+            "The same seed gives the same pairs: {command}.",
+            command=context.command(
+                "pair", then=f"{theme or ''} {context.flag('seed')} {seed}".strip()
+            ),
         )
     )
     build.choices([Option(f"pair:{cohort.id}:{theme}:{seed}", t("Announce"), style="primary")])
@@ -151,7 +152,14 @@ async def announce(context: Context, action_id: str) -> list[Outgoing]:
                     .para(
                         t(
                             "You are not paired with a learning buddy this time, as you opted "
-                            "out. Write `buddies optin` to take part next time."
+                            "out. Write {command} to take part next time.",
+                            command=command_on(
+                                FEATURE,
+                                member.person.platform,
+                                t.language,
+                                ("buddies",),
+                                _choice(t.language, "optin"),
+                            ),
                         )
                     )
                     .build(),
@@ -230,7 +238,12 @@ def rule(pinned: bool | None) -> Callable[[Context, Args], Awaitable[list[Outgoi
         cohort = context.require_cohort()
         words = [w.lstrip("@") for w in args.words]
         if len(words) != 2 or words[0] == words[1]:
-            raise Refusal(t("Name two people by user id, like `pair pin anna bjorn`."))
+            raise Refusal(
+                t(
+                    "Name two people by user id, like {example}.",
+                    example=context.command("pair", "pin", then="anna bjorn"),
+                )
+            )
         members = {
             m.person.user_id: m
             for m in await context.repos.people.members(cohort.id, Role.participant)
@@ -260,7 +273,12 @@ def regroup(joining: bool) -> Callable[[Context, Args], Awaitable[list[Outgoing]
         cohort = context.require_cohort()
         words = args.words
         if not words:
-            raise Refusal(t("Name the person by user id, like `pair add anna 2`."))
+            raise Refusal(
+                t(
+                    "Name the person by user id, like {example}.",
+                    example=context.command("pair", "add", then="anna 2"),
+                )
+            )
         theme = (
             theme_number(context, Args(words[1], set(), {}), await context.programme())
             if len(words) > 1
@@ -340,19 +358,37 @@ async def _best_group(
     )
 
 
+# The words after `lärkompisar`, for the English ones.
+SWEDISH_CHOICES = {"avstå": "optout", "delta": "optin"}
+
+
+def _choice(language: str, choice: str) -> str:
+    swedish = {english: sv for sv, english in SWEDISH_CHOICES.items()}
+    return swedish[choice] if language == "sv" else choice
+
+
 async def opt(context: Context, args: Args) -> list[Outgoing]:
     """buddies optout|optin: take part in pairing, or not."""
     t = context.t
     member = context.require_member()
     cohort = context.require_cohort()
     choice = args.words[0].lower() if args.words else ""
-    choice = {"avstå": "optout", "delta": "optin"}.get(choice, choice)
+    choice = SWEDISH_CHOICES.get(choice, choice)
     if choice not in ("optout", "optin"):
-        raise Refusal(t("Write `buddies optout` or `buddies optin`."))
+        raise Refusal(
+            t(
+                "Write {optout} or {optin}.",
+                optout=context.command("buddies", then=_choice(t.language, "optout")),
+                optin=context.command("buddies", then=_choice(t.language, "optin")),
+            )
+        )
     await context.repos.buddies.set_opt_out(cohort.id, member.person.id, choice == "optout")
     return [
         context.reply(
-            t("You will not be paired with a learning buddy. `buddies optin` undoes it.")
+            t(
+                "You will not be paired with a learning buddy. {command} undoes it.",
+                command=context.command("buddies", then=_choice(t.language, "optin")),
+            )
             if choice == "optout"
             else t("You will be paired with a learning buddy from another organisation.")
         )

@@ -18,13 +18,31 @@ from storage.people import Member
 from storage.unit import Repositories
 
 if TYPE_CHECKING:
-    from handlers.registry import Registry
+    from handlers.registry import Feature, Registry
 
 MAX_REFLECTION_CHARS = 4000
 DEFAULT_ZONE = "Europe/Stockholm"
 # How a command is typed where the person is: Slack's slash command, a mention in Teams,
 # the bare words in the console.
 COMMAND_PREFIX = {"slack": "/digilog ", "teams": "@Digilog "}
+
+
+def typed_on(platform: str, command: str) -> str:
+    """How a command is typed on a platform, as code: `/digilog help` in Slack."""
+    return f"`{COMMAND_PREFIX.get(platform, '')}{command}`"
+
+
+def command_on(
+    features: Registry | Feature,
+    platform: str,
+    language: str,
+    words: tuple[str, ...],
+    then: str = "",
+) -> str:
+    """A command's words in the reader's language, and what follows, typed on a platform;
+    for a message that has no Context (a scheduled one)."""
+    name = " ".join(features.command(words).words_in(language))
+    return typed_on(platform, f"{name} {then}".strip())
 
 
 def known_zone(name: str) -> bool:
@@ -132,9 +150,10 @@ class Context:
         if self.member is None:
             raise Refusal(
                 self.t(
-                    "You are not enrolled in {cohort}. Write `join` in the cohort's channel, "
+                    "You are not enrolled in {cohort}. Write {command} in the cohort's channel, "
                     "or ask a facilitator to enrol you.",
                     cohort=cohort.title,
+                    command=self.command("join"),
                 )
             )
         return self.member
@@ -147,7 +166,17 @@ class Context:
 
     def typed(self, command: str) -> str:
         """`/digilog help` in Slack, `@Digilog help` in Teams, `help` in the console."""
-        return f"`{COMMAND_PREFIX.get(self.actor.platform, '')}{command}`"
+        return typed_on(self.actor.platform, command)
+
+    def flag(self, name: str) -> str:
+        return flag_in(self.language, name)
+
+    def command(self, *words: str, then: str = "") -> str:
+        """A command as this person types it, where they are and in their language:
+        `/digilog labb avboka hantera-information 2` for ("lab", "cancel") in Slack."""
+        if self.features is None:  # a context made outside Digilog.handle: English words
+            return self.typed(f"{' '.join(words)} {then}".strip())
+        return command_on(self.features, self.actor.platform, self.language, words, then)
 
     def reply(self, message: Message | str) -> Outgoing:
         return Outgoing(ToActor(), say(message) if isinstance(message, str) else message)
@@ -241,6 +270,13 @@ SWEDISH_FLAGS: dict[str, tuple[str, ...]] = {
     "ändå": ("force",),
 }
 SAME_IN_SWEDISH = frozenset({"org", "organisation"})
+
+
+def flag_in(language: str, name: str) -> str:
+    """`--mina` for a Swede, `--mine` for others."""
+    if language == "sv":
+        name = next((sv for sv, english in SWEDISH_FLAGS.items() if name in english), name)
+    return f"--{name}"
 
 
 def _english_name(name: str, known: set[str]) -> str:

@@ -307,7 +307,12 @@ async def here(context: Context, args: Args) -> list[Outgoing]:
     """attendance here KEY: "I was there", when the facilitators allow it."""
     t = context.t
     if not args.words:
-        raise Refusal(t("Which gathering? Write `attendance mine` to see yours."))
+        raise Refusal(
+            t(
+                "Which gathering? Write {command} to see yours.",
+                command=context.command("attendance", "mine"),
+            )
+        )
     entries = await context.repos.calendar.entries(context.require_cohort().id)
     return await _here(context, find_gathering(t, entries, args.words[0]))
 
@@ -595,7 +600,9 @@ async def _event(context: Context, args: Args) -> CalendarEntry:
     t = context.t
     entries = _events(await context.repos.calendar.entries(context.require_cohort().id))
     if not args.words:
-        raise Refusal(t("Which event? Write `events` to see them."))
+        raise Refusal(
+            t("Which event? Write {command} to see them.", command=context.command("events"))
+        )
     word = args.words[0].lower().removeprefix(EVENT_PREFIX)
     found = next((e for e in entries if e.key == EVENT_PREFIX + word), None)
     if found is None:

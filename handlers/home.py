@@ -25,8 +25,9 @@ async def home(context: Context) -> list[Outgoing]:
         build.heading(t("Welcome to Digilog"))
         build.para(
             t(
-                "You are not in a cohort yet. Write `join` in your cohort's channel, "
-                "or ask a facilitator to enrol you."
+                "You are not in a cohort yet. Write {command} in your cohort's channel, "
+                "or ask a facilitator to enrol you.",
+                command=context.command("join"),
             )
         )
         return [Outgoing(ToHome(), build.build())]
@@ -91,7 +92,9 @@ async def _attendance(context: Context, build: MessageBuilder) -> None:
             Span(t("Your attendance") + ": ", strong=True),
             Span(t("{hours} h in total", hours=gatherings.hours_text(t, hours))),
         )
-        build.note(t("Write `attendance mine` to see each time."))
+        build.note(
+            t("Write {command} to see each time.", command=context.command("attendance", "mine"))
+        )
 
 
 async def _buddies(context: Context, build: MessageBuilder) -> None:
@@ -137,7 +140,12 @@ async def _labs(context: Context, programme: Programme, build: MessageBuilder) -
     )
     build.para(Span(t("Your labs"), strong=True))
     if not chosen:
-        build.para(t("You have not signed up for a lab yet: write `labs` to see them."))
+        build.para(
+            t(
+                "You have not signed up for a lab yet: write {command} to see them.",
+                command=context.command("labs"),
+            )
+        )
         return
     build.bullets(
         (
@@ -204,7 +212,9 @@ async def _journey(
         if answered == len(quiz.questions):
             state = t("{score} of {total} right", score=right, total=len(quiz.questions))
         elif run.quiz_opened_at and not run.quiz_closed_at:
-            state = t("open: write `quiz {number}`", number=run.theme_number)
+            state = t(
+                "open: write {command}", command=context.command("quiz", then=str(run.theme_number))
+            )
         else:
             state = t("not open")
         scores.append((t("Quiz, theme {number}", number=run.theme_number), state))
@@ -212,9 +222,10 @@ async def _journey(
     count = await context.repos.reflections.count_by(cohort.id, me)
     build.note(
         t.plural(
-            "You have {n} reflection in the bank; write `bank --mine` to read them.",
-            "You have {n} reflections in the bank; write `bank --mine` to read them.",
+            "You have {n} reflection in the bank; write {command} to read it.",
+            "You have {n} reflections in the bank; write {command} to read them.",
             count,
+            command=context.command("bank", then=context.flag("mine")),
         )
     )
 
@@ -259,4 +270,9 @@ async def _progress(
             found.replies_across,
         )
     )
-    build.note(t("`results {number}` shows the quiz per question.", number=number))
+    build.note(
+        t(
+            "{command} shows the quiz per question.",
+            command=context.command("results", then=str(number)),
+        )
+    )

@@ -72,5 +72,17 @@ class Translator:
         return chosen.format(n=n, **values)
 
 
+class Said(Exception):
+    """An error whose message is a catalogue text: English in a log, the reader's language
+    where a person reads it (`said(t)`)."""
+
+    def __init__(self, text: str, /, **values: object) -> None:
+        super().__init__(text.format(**values) if values else text)
+        self.text, self.values = text, values
+
+    def said(self, t: Translator) -> str:
+        return t(self.text, **self.values)
+
+
 def translator(language: str | None) -> Translator:
     return Translator(language if language in SUPPORTED else SUPPORTED[0])

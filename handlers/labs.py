@@ -10,7 +10,15 @@ from datetime import UTC, datetime, timedelta
 from icalendar import Calendar, Event
 
 from handlers.access import Access
-from handlers.context import Args, Context, Refusal, address_of, programme_of, zone_of
+from handlers.context import (
+    Args,
+    Context,
+    Refusal,
+    address_of,
+    command_on,
+    programme_of,
+    zone_of,
+)
 from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.formats import clock_text, day_text, list_text, when_text, where_spans
 from handlers.humane import DEFAULT_HOURS, working_moment_before
@@ -135,9 +143,14 @@ async def reminder(
         build.para(*where)
     build.note(
         t(
-            "Cannot come? `lab cancel {lab} {n}` gives your seat to the next in line.",
-            lab=chosen.lab.id,
-            n=chosen.number,
+            "Cannot come? {command} gives your seat to the next in line.",
+            command=command_on(
+                FEATURE,
+                person.platform,
+                t.language,
+                ("lab", "cancel"),
+                f"{chosen.lab.id} {chosen.number}",
+            ),
         )
     )
     return build.build()
@@ -150,7 +163,7 @@ def _choose_session(
     number may be left out when the lab has only one."""
     t = context.t
     if not words:
-        raise Refusal(t("Which lab? Write `labs` to see them."))
+        raise Refusal(t("Which lab? Write {command} to see them.", command=context.command("labs")))
     lab = next((lab for lab in programme.labs if lab.id == words[0].lower()), None)
     if lab is None:
         raise Refusal(
@@ -251,7 +264,14 @@ async def catalogue(context: Context, args: Args) -> list[Outgoing]:
                     )
                 rows.append(tuple(row))
             build.bullets(rows)
-    build.note(t("`lab signup LAB N` takes a seat; `lab cancel LAB N` gives it up."))
+    lab_n = t("LAB N")
+    build.note(
+        t(
+            "{signup} takes a seat; {cancel} gives it up.",
+            signup=context.command("lab", "signup", then=lab_n),
+            cancel=context.command("lab", "cancel", then=lab_n),
+        )
+    )
     if options:
         build.choices(options)
     return [context.reply(build.build())]
@@ -416,9 +436,10 @@ async def _mark(context: Context, args: Args, *, present: bool) -> list[Outgoing
     if not users:
         raise Refusal(
             t(
-                "Name the people by user id, like `lab attended {lab} {n} anna bjorn`.",
-                lab=chosen.lab.id,
-                n=chosen.number,
+                "Name the people by user id, like {example}.",
+                example=context.command(
+                    "lab", "attended", then=f"{chosen.lab.id} {chosen.number} anna bjorn"
+                ),
             )
         )
     if chosen.session.start > context.now():

@@ -11,10 +11,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from handlers import anonymity
+from handlers import anonymity, bank
 from handlers.access import Access
 from handlers.bank import VISIBILITY_LABELS, check_length, chosen_audience
-from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of, zone_of
+from handlers.context import (
+    MAX_REFLECTION_CHARS,
+    Args,
+    Context,
+    Refusal,
+    address_of,
+    command_on,
+    flag_in,
+    zone_of,
+)
 from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.digest import Contribution, distinctive, excerpt
 from handlers.formats import when_text, where_spans
@@ -232,7 +241,18 @@ async def _tell_support(context: Context, plan: Reflection) -> list[Outgoing]:
                 )
             )
             .para(plan.body)
-            .note(t("Find every shared plan with `bank --kind plan`."))
+            .note(
+                t(
+                    "Find every shared plan with {command}.",
+                    command=command_on(
+                        bank.FEATURE,
+                        reader.person.platform,
+                        t.language,
+                        ("bank",),
+                        f"{flag_in(t.language, 'kind')} plan",
+                    ),
+                )
+            )
             .build()
         )
         outgoing.append(Outgoing(address_of(reader.person), message))

@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 
 from handlers import channels, surveys
 from handlers.access import Access
-from handlers.context import Args, Context, Refusal, address_of, cohort_channel, zone_of
+from handlers.context import (
+    Args,
+    Context,
+    Refusal,
+    address_of,
+    cohort_channel,
+    command_on,
+    zone_of,
+)
 from handlers.deliveries import Composing, Decision, Drop, Send, SharedReads, Wait
 from handlers.formats import list_text, when_text
 from handlers.humane import (
@@ -54,6 +62,34 @@ SWEDISH_WORDS = {
     "enkät": "survey",
 }
 _KIND_WORDS = {"sv": ("inlägg", "svar", "quiz", "enkät"), "en": tuple(t.value for t in Task)}
+
+
+# Working hours as a reader may write them: shown in their language.
+EXAMPLES = ("08-17", "mon-thu 8:30-16", "mon,wed,fri 9-15")
+
+
+def _said(language: str, *words: str) -> str:
+    """Sub-words in the reader's language: ("mute", "quiz") → `tysta quiz` for a Swede."""
+    swedish = {english: sv for sv, english in SWEDISH_WORDS.items()}
+    return " ".join(swedish.get(w, w) if language == "sv" else w for w in words)
+
+
+def _nudges(context: Context, *words: str) -> str:
+    """`nudges snooze` in the reader's words: `påminnelser pausa`."""
+    return context.command("nudges", then=_said(context.language, *words))
+
+
+def _settings_commands(context: Context) -> str:
+    return list_text(
+        (
+            context.command("nudges"),
+            _nudges(context, "snooze"),
+            _nudges(context, "mute", "quiz"),
+            _nudges(context, "on"),
+        ),
+        context.language,
+        either=True,
+    )
 
 
 def _kinds(context: Context) -> str:
@@ -105,7 +141,7 @@ async def settings(context: Context, args: Args) -> list[Outgoing]:
         person.nudges_paused_at = None
         person.muted_nudges = []
     elif action:
-        raise Refusal(t("Write `nudges`, `nudges snooze`, `nudges mute quiz` or `nudges on`."))
+        raise Refusal(t("Write {commands}.", commands=_settings_commands(context)))
     return [context.reply(_settings_message(context, person).build())]
 
 
@@ -115,7 +151,10 @@ def _settings_message(context: Context, person: Person) -> MessageBuilder:
     hours = WorkingHours.stored(person.working_hours)
     state = t("on")
     if person.nudges_paused_at is not None:
-        state = t("stopped by a facilitator; `nudges on` turns them on")
+        state = t(
+            "stopped by a facilitator; {command} turns them on",
+            command=_nudges(context, "on"),
+        )
     elif person.nudges_snoozed_until is not None and person.nudges_snoozed_until > now:
         until = when_text(person.nudges_snoozed_until, None, context.zone, context.language)
         state = t("snoozed until {when}", when=until)
@@ -135,8 +174,12 @@ def _settings_message(context: Context, person: Person) -> MessageBuilder:
         .note(
             t(
                 "Nudges come only in your working hours, never on a public holiday, and at "
-                "most 3 a week. `nudges snooze` pauses them for a week; `nudges mute quiz` "
-                "(or post, reply) mutes a kind; `hours mon-fri 08-17` sets your hours."
+                "most 3 a week. {snooze} pauses them for a week; {mute} (or {others}) mutes a "
+                "kind; {hours} sets your hours.",
+                snooze=_nudges(context, "snooze"),
+                mute=_nudges(context, "mute", "quiz"),
+                others=list_text(_KIND_WORDS.get(t.language, _KIND_WORDS["en"])[:2], t.language),
+                hours=context.command("hours", then=DEFAULT_HOURS.display(t.language)),
             )
         )
     )
@@ -151,9 +194,13 @@ async def hours(context: Context, args: Args) -> list[Outgoing]:
         except ValueError:
             raise Refusal(
                 context.t(
-                    "I could not read “{hours}”. Write it like `08-17`, `mon-thu 8:30-16` "
-                    "or `mon,wed,fri 9-15`.",
+                    "I could not read “{hours}”. Write it like {examples}.",
                     hours=args.rest.strip(),
+                    examples=list_text(
+                        (f"`{WorkingHours.parse(e).display(context.language)}`" for e in EXAMPLES),
+                        context.language,
+                        either=True,
+                    ),
                 )
             ) from None
     return [context.reply(_settings_message(context, person).build())]
@@ -210,7 +257,15 @@ def _task(context: Context, args: Args) -> Task:
     if len(words) < 2 or words[1] not in Task.__members__:
         raise Refusal(
             context.t(
-                "Write it like `nudge 2 post --org pitea`: a theme, then post, reply or quiz."
+                "Write it like {example}: a theme, then {kinds}.",
+                example=context.command(
+                    "nudge", then=f"2 {_KIND_WORDS.get(context.language, _KIND_WORDS['en'])[0]}"
+                ),
+                kinds=list_text(
+                    _KIND_WORDS.get(context.language, _KIND_WORDS["en"]),
+                    context.language,
+                    either=True,
+                ),
             )
         )
     return Task(words[1])
@@ -518,9 +573,21 @@ async def _alert(composing: Composing) -> Decision:
         )
         .note(
             t(
-                "They can turn them on again with `nudges on`, "
-                "and you with `nudges resume {user}`.",
-                user=about.user_id or about.display_name,
+                "They can turn them on again with {on}, and you with {resume}.",
+                on=command_on(
+                    composing.features,
+                    about.platform,
+                    t.language,
+                    ("nudges",),
+                    _said(t.language, "on"),
+                ),
+                resume=command_on(
+                    composing.features,
+                    facilitator.platform,
+                    t.language,
+                    ("nudges", "resume"),
+                    about.user_id or about.display_name,
+                ),
             )
         )
         .build()

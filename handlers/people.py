@@ -93,7 +93,8 @@ async def join(context: Context, args: Args) -> list[Outgoing]:
         context.reply(
             t(
                 "Welcome to {cohort}, {name} from {organisation}! "
-                "Write `help` to see what you can do.",
+                "Write {command} to see what you can do.",
+                command=context.command("help"),
                 cohort=cohort.title,
                 name=person.display_name,
                 organisation=context.local(organisation.name),

@@ -16,7 +16,7 @@ from handlers import csv_cells
 from handlers.access import Access
 from handlers.channels import relay
 from handlers.context import Args, Context, Refusal, programme_of
-from handlers.i18n import N_, Translator, translator
+from handlers.i18n import N_, Said, Translator, translator
 from handlers.labs import _seat_freed, not_begun_sessions, sessions_by_key
 from handlers.registry import ButtonKind, Command, Feature
 from handlers.vocabulary import (
@@ -244,8 +244,8 @@ def _context_for(repos: Repositories, cohort: Cohort) -> Context:
 # ---------------------------------------------------------------- administrator
 
 
-class PersonNotFound(LookupError):
-    pass
+class PersonNotFound(Said, LookupError):
+    """Nobody, or more than one, answers to what the administrator named."""
 
 
 @dataclass(frozen=True)
@@ -268,12 +268,17 @@ async def find_person(repos: Repositories, who: Who) -> Person:
         user_id=who.user_id, platform=who.platform, workspace=who.workspace, email=who.email
     )
     if not found:
-        raise PersonNotFound(f"nobody is stored as {who.describe()}")
+        raise PersonNotFound(N_("nobody is stored as {who}"), who=who.describe())
     if len(found) > 1:
         accounts = ", ".join(f"{p.platform}/{p.workspace}/{p.user_id or '-'}" for p in found)
         raise PersonNotFound(
-            f"{who.describe()} is {len(found)} people ({accounts}); "
-            "name one with --user-id, --platform and --workspace"
+            N_(
+                "{who} is {n} people ({accounts}); name one with --user-id, --platform and "
+                "--workspace"
+            ),
+            who=who.describe(),
+            n=len(found),
+            accounts=accounts,
         )
     return found[0]
 

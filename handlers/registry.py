@@ -95,6 +95,11 @@ class Feature:
     planners: tuple[Planner, ...] = ()
     moments: tuple[Moments, ...] = ()
 
+    def command(self, words: tuple[str, ...]) -> Command:
+        """One of this feature's commands, by its English words (for a scheduled message,
+        which has no Registry at hand)."""
+        return next(c for c in self.commands if c.words == words)
+
 
 class Registry:
     """Every feature's declarations as lookup tables; two features may not claim one name."""

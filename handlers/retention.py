@@ -25,7 +25,7 @@ from handlers.context import address_of, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.formats import day_text
 from handlers.humane import WorkingHours, next_humane_time
-from handlers.i18n import N_, Translator, translator
+from handlers.i18n import N_, Said, Translator, translator
 from handlers.personal_data import ANONYMOUS
 from handlers.registry import Feature
 from handlers.vocabulary import Message, MessageBuilder, Outgoing
@@ -63,8 +63,8 @@ WHAT = {
 }
 
 
-class RetentionError(ValueError):
-    """A clear reason why a period was not changed."""
+class RetentionError(Said):
+    """A clear reason why a period was not changed, in the administrator's language."""
 
 
 @dataclass(frozen=True)
@@ -165,14 +165,21 @@ async def set_policy(
     """Change what is given; a zero for reflections or quiz answers means "as the rest"."""
     current = await retention_of(repos, cohort)
     if current.closed:
-        raise RetentionError(f"{cohort.key}: its personal data has already been deleted")
+        raise RetentionError(
+            N_("{key}: its personal data has already been deleted"), key=cohort.key
+        )
     for name, value, least in (
         ("--days", days, 1),
         ("--reflections", reflection_days, 0),
         ("--quiz-answers", quiz_answer_days, 0),
     ):
         if value is not None and not least <= value <= LONGEST_DAYS:
-            raise RetentionError(f"{name} {value}: give a number of days from 1 to {LONGEST_DAYS}")
+            raise RetentionError(
+                N_("{name} {value}: give a number of days from 1 to {most}"),
+                name=name,
+                value=value,
+                most=LONGEST_DAYS,
+            )
     old = current.policy
     new = Policy(
         ends_at or old.ends_at,
@@ -182,12 +189,18 @@ async def set_policy(
     )
     if new.quiz_answer_days is not None and new.quiz_answer_days > new.days:
         raise RetentionError(
-            "quiz answers name their person, so they cannot be kept longer than the rest "
-            f"({new.quiz_answer_days} > {new.days} days)"
+            N_(
+                "quiz answers name their person, so they cannot be kept longer than the rest "
+                "({quiz} > {days} days)"
+            ),
+            quiz=new.quiz_answer_days,
+            days=new.days,
         )
     for kind in Kind:
         if kind.value in current.deleted and new.deadline(kind) != old.deadline(kind):
-            raise RetentionError(f"{cohort.key}: {kind.value} have already been deleted")
+            raise RetentionError(
+                N_("{key}: {kind} have already been deleted"), key=cohort.key, kind=kind.value
+            )
     row = await repos.retention.get_or_add(cohort.id, old.days)
     if ends_at is not None:
         row.ends_at = ends_at
@@ -421,7 +434,7 @@ async def overview(store: Store, cohort_key: str | None = None) -> list[CohortRe
         if cohort_key is not None:
             cohorts = [c for c in cohorts if c.key == cohort_key]
             if not cohorts:
-                raise RetentionError(f"no cohort {cohort_key!r}")
+                raise RetentionError(N_("no cohort “{key}”"), key=cohort_key)
         return [await retention_of(repos, cohort, ends) for cohort in cohorts]
 
 
@@ -437,7 +450,7 @@ async def change(
     async with store.transaction() as repos:
         cohort = await repos.cohorts.by_key(cohort_key)
         if cohort is None:
-            raise RetentionError(f"no cohort {cohort_key!r}")
+            raise RetentionError(N_("no cohort “{key}”"), key=cohort_key)
         # The end of that day where the cohort meets: its last evening is part of it.
         ends_at = (
             datetime.combine(ends_on, time(23, 59), zone_of(None, cohort)) if ends_on else None

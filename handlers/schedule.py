@@ -144,7 +144,12 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
     cohort = context.require_cohort()
     words = args.words
     if len(words) != 3:
-        raise Refusal(t("Write it like `schedule move 2:quiz_close 2027-03-31 17:00`."))
+        raise Refusal(
+            t(
+                "Write it like {example}.",
+                example=context.command("schedule", "move", then="2:quiz_close 2027-03-31 17:00"),
+            )
+        )
     key = (
         words[0]
         if words[0].startswith(("theme:", "meeting:", "assessment:", "event:"))

@@ -57,6 +57,7 @@ LAB_ANSWERS_FOR = timedelta(days=14)
 LAB_MARKING_WAIT = timedelta(days=1)
 FINAL_WORDS = ("final", "slut")  # `survey open final`, `enkät öppna slut`
 ROUNDS = ("start", "end")
+SWEDISH_ROUNDS = {"början": "start", "slut": "end", "slutet": "end"}
 Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
 MAX_ANSWER_CHARS = 2000
 
@@ -428,6 +429,7 @@ async def _facilitated_key(context: Context, args: Args, assessment: bool) -> st
         if programme.self_assessment is None:
             raise Refusal(t("This programme has no self-assessment."))
         which = args.words[0].lower() if args.words else ""
+        which = SWEDISH_ROUNDS.get(which, which)
         if which not in ROUNDS:
             raise Refusal(t("Say which round: start or end."))
         return assessment_key(which)

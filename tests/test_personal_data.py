@@ -351,9 +351,11 @@ def test_person_export_and_erase_from_the_terminal(
         (("person", "erase", "--email", "nobody@example.org", "--yes"), "nobody is stored as"),
         (("person", "export", "--email", EMAIL, "--out", str(tmp_path / "x.txt")), ".zip"),
     ):
-        refused = run_digilog(database_url, tmp_path, *args)
+        refused = run_digilog(database_url, tmp_path, *args, language="en")
         assert refused.returncode != 0 and message in refused.stderr, (args, refused.stderr)
-    declined = run_digilog(database_url, tmp_path, "person", "erase", *account, stdin="n\n")
+    declined = run_digilog(
+        database_url, tmp_path, "person", "erase", *account, stdin="n\n", language="en"
+    )
     assert declined.returncode == 1 and "nothing was erased" in declined.stdout
     assert "Reflections you wrote: 4" in declined.stdout
 
@@ -366,7 +368,7 @@ def test_person_export_and_erase_from_the_terminal(
     assert asyncio.run(still_there())
     erased = run_digilog(database_url, tmp_path, "person", "erase", *account, "--yes")
     assert erased.returncode == 0, erased.stderr
-    assert "is erased" in erased.stdout
+    assert "är raderad" in erased.stdout  # in DIGILOG_LANGUAGE
 
     async def scan() -> tuple[list[str], int]:
         rows = await all_rows(store)
@@ -382,4 +384,4 @@ def test_person_export_and_erase_from_the_terminal(
     assert leftovers == []
     assert waiting == 0  # Björn got her seat
     again = run_digilog(database_url, tmp_path, "person", "erase", *account, "--yes")
-    assert again.returncode != 0 and "nobody is stored as" in again.stderr
+    assert again.returncode != 0 and "ingen är sparad som" in again.stderr

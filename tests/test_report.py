@@ -128,7 +128,7 @@ def test_the_cli_writes_the_chart_and_the_csv(database_url: str, tmp_path: Path)
     assert ["1", "Umeå kommun", "6"] in [row[:3] for row in rows]
     assert ["1", "Övriga organisationer", "7"] in [row[:3] for row in rows]
     missing = run_digilog(database_url, tmp_path, "report", "nope")
-    assert missing.returncode == 1 and "no cohort 'nope'" in missing.stderr
+    assert missing.returncode == 1 and "det finns ingen deltagargrupp ”nope”" in missing.stderr
 
 
 async def test_a_pseudonymised_export_in_the_chat(cohort: Cohort, digilog: Digilog) -> None:

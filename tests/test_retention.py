@@ -327,12 +327,14 @@ def test_retention_from_the_terminal(
     assert "ends 2020-01-31 23:59 (Europe/Stockholm)" in done.stdout  # that day, in full
     assert "quiz answers" in done.stdout and "10 days" in done.stdout
     refused = run_digilog(database_url, tmp_path, "retention", "set", "grupp-1", "--days", "0")
-    assert refused.returncode != 0 and "from 1 to" in refused.stderr
+    assert refused.returncode != 0 and "från 1 till" in refused.stderr  # in DIGILOG_LANGUAGE
     ran = run_digilog(database_url, tmp_path, "retention", "run")
     assert ran.returncode == 0, ran.stderr
-    assert "1 notices" in ran.stdout  # one facilitator, one date: all kinds are due
+    assert (
+        "1 meddelande till processledare" in ran.stdout
+    )  # one facilitator, one date: all kinds are due
     again = run_digilog(database_url, tmp_path, "retention", "run")
-    assert "0 notices" in again.stdout and "deleted" not in again.stdout
+    assert "0 meddelanden" in again.stdout and "raderade" not in again.stdout
     shown = run_digilog(database_url, tmp_path, "retention", "show")
     assert "facilitators told" in shown.stdout
     audit = run_digilog(database_url, tmp_path, "audit")

@@ -51,6 +51,7 @@ from bot.web import RUNTIME, WORK
 from handlers import access, bank, guide, meetings, personal_data, surveys
 from handlers.access import Access, Standing
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
+from handlers.context import typed_on
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
 from handlers.i18n import Translator, translator
@@ -189,24 +190,28 @@ async def two_cohorts(store: Store, programme: Programme, platform: Platform) ->
 # ---------------------------------------------------------------- what they are told
 
 
-def refusals(t: Translator) -> dict[str, str]:
-    """The role refusals, as the person reads them."""
+def refusals(t: Translator, platform: str = "console") -> dict[str, str]:
+    """The role refusals, as the person reads them (a hint typed as their platform needs)."""
+    join = " ".join(REGISTRY.command(("join",)).words_in(t.language))
     return {
         "enrolled": t("Join a cohort first; then your settings can be saved."),
         "no cohort": t("This conversation is not a cohort's channel."),
         "not a member": t(
-            "You are not enrolled in {cohort}. Write `join` in the cohort's channel, "
+            "You are not enrolled in {cohort}. Write {command} in the cohort's channel, "
             "or ask a facilitator to enrol you.",
             cohort=TITLE,
+            command=typed_on(platform, join),
         ),
         "participant": t("Surveys and self-assessments are for participants."),
         "facilitator": t("Only a facilitator of this cohort can do that."),
     }
 
 
-def expected_refusal(access_: Access, who: Principal, t: Translator) -> str | None:
+def expected_refusal(
+    access_: Access, who: Principal, t: Translator, platform: str = "console"
+) -> str | None:
     """The refusal the matrix promises this person, or None where it lets them."""
-    said = refusals(t)
+    said = refusals(t, platform)
     if access.allows(access_, who.standing):
         return None
     if access_ is Access.enrolled:
@@ -223,8 +228,8 @@ class Answer:
     private: str  # what the person alone was shown
     public: int  # messages to the channel or to other people
 
-    def refused_for_role(self, t: Translator) -> list[str]:
-        return [text for text in refusals(t).values() if text in self.private]
+    def refused_for_role(self, t: Translator, platform: str = "console") -> list[str]:
+        return [text for text in refusals(t, platform).values() if text in self.private]
 
 
 def answer_of(outgoing: Iterable[Outgoing]) -> Answer:
@@ -332,23 +337,23 @@ async def walk_commands(
     t = translator(platform.language)
     facilitator = platform.principals()[2]
     for line in SETUP:
-        assert not (await say(facilitator, line)).refused_for_role(t), line
+        assert not (await say(facilitator, line)).refused_for_role(t, platform.name), line
     allowed = {}
     for command in REGISTRY.commands:
         line = example(command.words, platform)
         for who in platform.principals():
-            want = expected_refusal(command.access, who, t)
+            want = expected_refusal(command.access, who, t, platform.name)
             if who.elsewhere and command.words in NEEDS_THE_CHANNEL:
                 want = refusals(t)["no cohort"]
             before = await snapshot() if want is not None else {}
             got = await say(who, line)
             if want is not None:
                 assert want in got.private, (line, who.column, got)
-                assert got.refused_for_role(t) == [want], (line, who.column, got)
+                assert got.refused_for_role(t, platform.name) == [want], (line, who.column, got)
                 assert got.public == 0, (line, who.column)
                 assert await snapshot() == before, (line, who.column)
             else:
-                assert got.refused_for_role(t) == [], (line, who.column, got)
+                assert got.refused_for_role(t, platform.name) == [], (line, who.column, got)
                 assert got.private.strip() or got.public, (line, who.column)
                 allowed[command.words, who.column] = got
     # What went to the channel: the facilitator's theme 2, its quiz, the survey after it and

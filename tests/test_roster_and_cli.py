@@ -253,7 +253,7 @@ def test_import_skipping_bad_rows_stores_the_good_ones(
     result = ok(database_url, "cohort", "import", "grupp-1", str(path), "--skip-bad")
 
     assert result.stderr.splitlines() == [f"{path}:3: {problem}"]
-    assert result.stdout.strip() == "2 people enrolled (2 new, 0 updated); 1 rows skipped"
+    assert result.stdout.strip() == "2 people enrolled (2 new, 0 updated); 1 row skipped"
     assert members(database_url) == GOOD_PEOPLE
 
 
@@ -281,7 +281,7 @@ def test_import_into_an_unknown_cohort(database_url: str, tmp_path: Path) -> Non
     result = digilog(database_url, "cohort", "import", "grupp-9", str(path))
 
     assert result.exit_code != 0
-    assert "no cohort 'grupp-9'" in result.stderr
+    assert "no cohort “grupp-9”" in result.stderr
 
 
 # ---------------------------------------------------------------- digilog cohort create / enrol
@@ -295,7 +295,7 @@ def test_create_a_cohort_for_an_unknown_programme(database_url: str) -> None:
     )
 
     assert result.exit_code != 0
-    assert "Error: no programme 'okand' is loaded (digilog program load)" in result.stderr
+    assert "Error: no programme “okand” is loaded (digilog program load FILE)" in result.stderr
     assert asyncio.run(_cohort_keys(database_url)) == []
 
 
@@ -314,7 +314,7 @@ def test_create_a_cohort_twice(database_url: str) -> None:
     )
 
     assert result.exit_code != 0
-    assert "Error: a cohort 'grupp-1' exists already" in result.stderr
+    assert "Error: a cohort “grupp-1” exists already" in result.stderr
     assert asyncio.run(_cohort_keys(database_url)) == ["grupp-1"]
 
 
@@ -333,7 +333,7 @@ def test_create_a_cohort_with_a_bad_key(database_url: str) -> None:
     )
 
     assert result.exit_code != 0
-    assert "cohort key 'Grupp 1': use lowercase letters, digits and hyphens" in result.stderr
+    assert "cohort key “Grupp 1”: use lowercase letters, digits and hyphens" in result.stderr
     assert asyncio.run(_cohort_keys(database_url)) == []
 
 
@@ -524,7 +524,7 @@ def test_export_of_an_unknown_cohort(database_url: str, fmt: str) -> None:
     result = digilog(database_url, "bank", "export", "grupp-9", "--format", fmt)
 
     assert result.exit_code != 0
-    assert "Error: no cohort 'grupp-9'" in result.stderr
+    assert "Error: no cohort “grupp-9”" in result.stderr
 
 
 # ---------------------------------------------------------------- --help everywhere
@@ -583,4 +583,4 @@ def test_a_backup_of_a_sqlite_database_is_a_consistent_copy(
         [(body,)] = connection.execute("SELECT body FROM reflections").fetchall()
     assert body == "Ett inlägg om digitalisering."
     again = run_digilog(database_url, tmp_path, "db", "backup", str(copy))
-    assert again.returncode == 2 and "exists already" in again.stderr
+    assert again.returncode == 2 and "finns redan" in again.stderr  # the CLI speaks Swedish

@@ -172,7 +172,7 @@ async def test_the_cli_makes_a_key_and_rotates(
     monkeypatch.setenv("DIGILOG_SECRET_KEYS", f"{key},{OLD_KEY}")
     rotated = run_digilog(database_url, tmp_path, "secrets", "rotate")
     assert rotated.returncode == 0, rotated.stderr
-    assert "7 stored secrets" in rotated.stdout and "may now be dropped" in rotated.stdout
+    assert "7 sparade hemligheter" in rotated.stdout and "kan nu tas bort" in rotated.stdout
     values = await stored_values(store)
     assert all(Sealer([key]).open(value) in SECRETS.values() for value in values)
     assert all(value.startswith("gAAAAA") for value in values)

@@ -5,8 +5,6 @@ what the database holds."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from storage.models import QuizAnswer, Reflection, Role, Source, ThemeRun, Visib
 from storage.unit import Store
 from tests import slack_fake
 from tests import slack_payloads as p
+from tests.excel import open_as_excel
 from tests.servers import SLACK_SECRET as SECRET
 from tests.servers import serve, serve_settings
 from tests.slack_fake import Call, FakeSlack
@@ -503,8 +502,8 @@ async def test_a_facilitator_exports_the_bank_as_a_file_in_a_direct_message(slac
     [done] = await slack.fake.wait_for("files.completeUploadExternal")
     assert done.params["channel_id"] == "DU_FIA"
     [uploaded] = slack.fake.files.values()
-    rows = list(csv.reader(io.StringIO(uploaded.content.decode("utf-8"))))
-    assert rows[0][:4] == ["id", "created_at", "updated_at", "author"]
+    rows = open_as_excel(uploaded.content, "en")  # Fia reads English
+    assert rows[0][:4] == ["ID", "Created", "Updated", "Author"]
     assert rows[1][3] == "Anna Lindqvist" and rows[1][-1] == 'Ledarskap, tillit; och "citat".'
 
 

@@ -3,8 +3,24 @@ whole exchanges."""
 
 from __future__ import annotations
 
+import inspect
+import re
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import main
 from handlers.context import SAME_IN_SWEDISH, SWEDISH_FLAGS, Args
+from handlers.digilog import Digilog
 from handlers.features import REGISTRY
+from handlers.i18n import translator
+from handlers.programme_file import Programme
+from handlers.vocabulary import FileMessage
+from storage.unit import Store
+from tests.chat import Chat
+from tests.conftest import make_cohort
+from tests.excel import open_as_excel
 
 
 def test_every_flag_and_option_has_a_swedish_name() -> None:
@@ -28,3 +44,111 @@ def test_swedish_flags_are_read_as_the_english_ones() -> None:
     assert Args.parse("--processledare", flags=("facilitators",)).flags == {"facilitators"}
     assert Args.parse("anna umea --processledare", flags=("facilitator",)).flags == {"facilitator"}
     assert Args.parse("--ändå 3", flags=("force",)) == Args("3", {"force"}, {})
+
+
+# ---------------------------------------------------------------- the administrator's CLI
+
+
+def _helps(command: click.Command) -> list[str]:
+    texts = [inspect.cleandoc(command.help)] if command.help else []
+    texts += [p.help for p in command.params if isinstance(p, click.Option) and p.help]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            texts += _helps(sub)
+    return texts
+
+
+def test_every_help_text_of_the_cli_is_in_swedish() -> None:
+    t = translator("sv")
+    assert [text for text in _helps(main) if t(text) == text] == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_cli_speaks_swedish(database_url: str) -> None:
+    def digilog(*args: str, language: str = "sv") -> Result:
+        env = {"DIGILOG_DATABASE_URL": database_url, "DIGILOG_LANGUAGE": language}
+        return CliRunner().invoke(main, list(args), env=env)
+
+    helped = digilog("cohort", "--help")
+    assert "Användning:" in helped.output and "Deltagargrupper och vilka" in helped.output
+    assert "Visa den här hjälpen och avsluta." in helped.output
+    missing = digilog("cohort", "enrol", "grupp-1")
+    assert missing.exit_code == 2 and "Fel: Flagga saknas '--org'" in missing.output
+    unknown = digilog("schedule", "show", "finns-inte")
+    assert unknown.exit_code == 1
+    assert "det finns ingen deltagargrupp ”finns-inte”" in unknown.output
+    bad_date = digilog("retention", "set", "grupp-1", "--ends", "2027-13-01")
+    assert "har inte formatet" in bad_date.output and "2027-06-30" in bad_date.output
+    # And back in English in the same process: click's words are not left in Swedish.
+    english = digilog("cohort", "--help", language="en")
+    assert "Usage:" in english.output and "Cohorts and who is in them." in english.output
+
+
+# ---------------------------------------------------------------- whole exchanges in Swedish
+
+ENGLISH_WORDS = re.compile(
+    r"\b(?:the|and|you|your|write|theme|cohort|seats?|free|sign up|cancel|nudges?|"
+    r"Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
+)
+
+
+def english_in(text: str) -> list[str]:
+    """English words in a Swedish reply, leaving out what is typed (`…`) and names."""
+    prose = re.sub(r"`[^`]*`", " ", text)
+    return ENGLISH_WORDS.findall(prose)
+
+
+async def test_a_swedish_participant_in_slack(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """Help, an unknown command, a Swedish command word and a date, as Anna meets them in
+    Slack: in Swedish, short, and every hint typed as Slack needs it."""
+    cohort = await make_cohort(store, programme, language="sv", platform="slack", workspace="T1")
+    chat = Chat(digilog, cohort)
+
+    helped = (await chat.say("anna", "hjälp")).text
+    assert "Kommandon i Digilog" in helped
+    assert len(helped.strip().splitlines()) <= 15
+    assert "`/digilog hjälp KOMMANDO`" in helped or "`/digilog hjälp" in helped
+    assert english_in(helped) == [], helped
+
+    unknown = (await chat.say("anna", "schemma")).text
+    assert "Jag känner inte till kommandot ”schemma”" in unknown
+    assert "`/digilog schema`" in unknown
+    assert len(unknown.strip().splitlines()) <= 3  # a suggestion, not the whole help
+
+    calendar = (await chat.say("anna", "schema")).text
+    assert "Kalender" in calendar
+    assert "tis 16 feb. 13:00–15:00" in calendar  # a lab session, in Swedish
+    assert english_in(calendar) == [], calendar
+
+    labs = await chat.say("anna", "labb")
+    assert "Anmäl mig: Hantera information, tis 16 feb. 13:00" in [o.label for o in labs.options]
+    assert "`/digilog labb anmäl LABB N`" in labs.text
+    seated = (await chat.say("anna", "labb anmäl hantera-information 1")).text
+    assert "Du har en plats på Hantera information, tis 16 feb. 13:00–15:00." in seated
+    assert "`/digilog labb avboka" not in seated or english_in(seated) == []
+
+    hours = (await chat.say("anna", "arbetstider mån-tor 9-15")).text
+    assert "mån–tor 09–15" in hours and "`/digilog påminnelser pausa`" in hours
+    assert english_in(hours) == [], hours
+
+
+async def test_a_swedish_facilitator_exports_for_excel(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    cohort = await make_cohort(store, programme, language="sv", platform="teams", workspace="T")
+    chat = Chat(digilog, cohort)
+    started = (await chat.say("fia", "tema starta 1")).text
+    assert english_in(started) == [], started
+    await chat.post("anna", 1, "Vi testade 3,5 timmar; det gick bra.")
+    exported = await chat.say("fia", "exportera csv")
+    [file] = [o.message for o in exported.outgoing if isinstance(o.message, FileMessage)]
+    head, *rows = open_as_excel(file.content, "sv")
+    assert head[:4] == ["ID", "Skapad", "Uppdaterad", "Skribent"]
+    assert rows[0][head.index("Text")] == "Vi testade 3,5 timmar; det gick bra."
+    refused = (await chat.say("fia", "exportera xml")).text
+    assert "csv eller json" in refused
+    not_member = Chat(digilog, cohort)
+    outsider = (await not_member.say("okand", "bank")).text
+    assert "`@Digilog gå med`" in outsider  # Teams: a mention, in Swedish

@@ -271,7 +271,7 @@ class Console:
     async def answer_form(self, line: str) -> None:
         """One line answers one field; the last one sends the form."""
         assert self._form is not None
-        if line.lower() == "cancel":
+        if line.lower() in ("cancel", "avbryt"):  # the prompt names the reader's word
             self._form = None
             self.print("  " + self.t("(cancelled)"))
             return
