@@ -38,6 +38,7 @@ from handlers.retention import RetentionError
 from handlers.roster import RosterRow, parse_roster
 from handlers.schedule import calendar_message, with_deliveries
 from handlers.yaml_file import FileProblems
+from storage import swedish
 from storage.models import Role, utcnow
 
 P = ParamSpec("P")
@@ -999,6 +1000,8 @@ async def console(
     from schedules.service import Timing
 
     async def work(runtime: Runtime) -> None:
+        # Someone is about to type: the dictionary loads while they read the greeting.
+        swedish.preload()
         cohort, default_user = await choose_cohort(runtime, bundled_example(), cohort_key)
         rehearsed: RehearsalClock | None = None
         if start_at is not None or speed is not None:

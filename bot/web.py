@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.work import Journal, JournalTiming
 from schedules.service import Scheduling
+from storage import swedish
 
 if TYPE_CHECKING:
     from bot.teams.app import TeamsAdapter
@@ -88,7 +89,9 @@ async def _work(app: web.Application) -> AsyncIterator[None]:
         attempts=settings.inbound_attempts,
         backoff_seconds=settings.inbound_backoff_seconds,
     )
-    journal = Journal(app[RUNTIME].store, timing)
+    # The Swedish dictionary (search, the bank's index) loads in the background at the
+    # first action rather than at start: an idle server stays small and starts at once.
+    journal = Journal(app[RUNTIME].store, timing, warm=swedish.preload)
     app[WORK] = journal
     app[LANES] = Lanes()
     yield

@@ -22,7 +22,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -103,8 +103,16 @@ def worker_name() -> str:
 
 
 class Journal:
-    def __init__(self, store: Store, timing: JournalTiming | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        timing: JournalTiming | None = None,
+        warm: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
+        # Run at the first action: what the work will soon need and an idle process need
+        # not hold (the Swedish dictionary, 100 MB and a second or more to load).
+        self._warm = warm
         self.timing = timing or JournalTiming()
         self.worker = worker_name()
         self.performers: dict[str, Performer] = {}
@@ -145,6 +153,9 @@ class Journal:
 
         Requests that come while a write is under way are written together, in one
         transaction (a group commit): in a burst, one INSERT serves dozens of acks."""
+        if self._warm is not None:
+            warm, self._warm = self._warm, None
+            warm()
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         action = (platform, kind, payload, event_id, REQUEST_ID.get())
         self._recording.append((action, future))

@@ -28,7 +28,6 @@ from handlers.vocabulary import (
     ToActor,
     say,
 )
-from storage import swedish
 from storage.models import ID_LENGTH, utcnow
 from storage.unit import Store
 
@@ -91,7 +90,6 @@ class Digilog:
         self.now = now  # a rehearsal or a test moves it
         self.pace = pace or PerPerson()
         self.features = features
-        swedish.preload()  # else the first search or saved reflection waits for it
 
     # Long on purpose: every guard an event passes before a feature sees it.
     async def handle(  # noqa: C901

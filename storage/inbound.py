@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
@@ -34,31 +34,38 @@ class InboundRepository:
     async def record_many(
         self, actions: list[tuple[str, str, dict[str, Any], str | None, str | None]], now: datetime
     ) -> set[tuple[str, str]]:
-        """Journal several actions (platform, kind, payload, event id, request id) in one
-        statement per hundred; returns the (platform, event id) of those new (the rest were
-        retries)."""
+        """Journal several actions (platform, kind, payload, event id, request id) at once;
+        returns the (platform, event id) of those new (the rest were retries)."""
+        rows = [
+            {
+                "platform": platform,
+                "event_id": event_id,
+                "kind": kind,
+                "payload": payload,
+                "due_at": now,
+                "attempts": 0,
+                "handled": False,
+                "received_at": now,
+                "request_id": request_id,
+            }
+            for platform, kind, payload, event_id, request_id in actions
+        ]
+        # Clicks and commands have no platform id to be resent by: one executemany, its
+        # statement compiled once for good (a multi-row VALUES is compiled anew for each
+        # number of rows, which cost more than writing them).
+        if plain := [row for row in rows if row["event_id"] is None]:
+            await self._session.execute(insert(InboundEntry), plain)
         new: set[tuple[str, str]] = set()
-        for start in range(0, len(actions), 100):  # under SQLite's bound-parameter limit
-            rows = [
-                {
-                    "platform": platform,
-                    "event_id": event_id,
-                    "kind": kind,
-                    "payload": payload,
-                    "due_at": now,
-                    "attempts": 0,
-                    "handled": False,
-                    "received_at": now,
-                    "request_id": request_id,
-                }
-                for platform, kind, payload, event_id, request_id in actions[start : start + 100]
-            ]
-            inserted = await self._session.execute(
+        for row in rows:
+            if row["event_id"] is None:
+                continue
+            inserted = await self._session.scalar(
                 insert_ignoring_duplicates(self._session, InboundEntry)
-                .values(rows)
-                .returning(InboundEntry.platform, InboundEntry.event_id)
+                .values(**row)
+                .returning(InboundEntry.id)
             )
-            new |= {(platform, event_id) for platform, event_id in inserted if event_id}
+            if inserted is not None:
+                new.add((str(row["platform"]), str(row["event_id"])))
         return new
 
     async def claim(

@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.lanes import Lanes, Throttled, all_sent
 from bot.slack.blocks import render_home, render_message, render_modal
@@ -179,14 +178,24 @@ async def _post(
 
 
 async def _respond(origin: Origin, **message: Any) -> None:
-    """Post to the response_url; Slack answers 429 there too, per URL."""
+    """Post to the response_url; Slack answers 429 there too, per URL. Straight on the
+    shared session: slack_sdk's webhook client cost a reply more than the POST itself."""
     assert origin.response_url is not None
-    webhook = AsyncWebhookClient(origin.response_url, session=origin.session, retry_handlers=[])
-    response = await webhook.send(**message)
-    if response.status_code == 429:
-        raise Throttled(retry_after(response.headers))
-    if response.status_code >= 300:
-        raise RuntimeError(f"the response_url answered HTTP {response.status_code}")
+    body = {key: value for key, value in message.items() if value is not None}
+    if origin.session is None:
+        async with aiohttp.ClientSession() as session:
+            await _post_response(session, origin.response_url, body)
+    else:
+        await _post_response(origin.session, origin.response_url, body)
+
+
+async def _post_response(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> None:
+    async with session.post(url, json=body) as response:
+        await response.read()
+        if response.status == 429:
+            raise Throttled(retry_after(response.headers))
+        if response.status >= 300:
+            raise RuntimeError(f"the response_url answered HTTP {response.status}")
 
 
 async def _to_actor(origin: Origin, message: Message, progress: _Progress) -> None:
