@@ -33,7 +33,7 @@ test: $(STAMP)
 ## minute or two. On a failure it prints where its screenshots and logs are.
 e2e: $(STAMP) tests/e2e/node_modules/.package-lock.json
 	@start=$$(date +%s); \
-	cd tests/e2e && DIGILOG_BIN=$(CURDIR)/$(BIN)/digilog \
+	cd tests/e2e && DIGILOG_BIN=$(abspath $(BIN))/digilog \
 		node --test --test-concurrency=1 playground.test.mjs; \
 	status=$$?; echo "make e2e: $$(( $$(date +%s) - start )) s"; exit $$status
 
