@@ -19,6 +19,7 @@ from bot.compose import (
     configure_logging,
     open_runtime,
     platform_couriers,
+    rehearsal,
     running_schedules,
     timing_of,
 )
@@ -397,7 +398,7 @@ async def bank_export(
             salt = await admin.pseudonym_salt(runtime.store, cohort_key)
             pseudonyms = export.Pseudonyms(salt, text=not no_text)
         views = admin.export_reflections(runtime.store, cohort_key, private=include_private)
-        return await export.write(views, out, fmt, pseudonyms)
+        return await export.write(views, out, fmt, _translator(), pseudonyms)
 
     rows = await _with_runtime(work)
     click.echo(f"{rows} reflections exported", err=True)
@@ -558,7 +559,7 @@ async def person_export(
         raise click.UsageError("--out must name a .zip file")
 
     async def work(runtime: Runtime) -> bytes:
-        _, content = await export_person(runtime.store, who)
+        _, content = await export_person(runtime.store, who, _translator())
         return content
 
     content = await _person_work(work)
@@ -791,7 +792,8 @@ async def console(
 
     On an empty database it loads the bundled example programme and a demo cohort. The
     cohort's calendar runs while the console does: posts and nudges appear when due. With
-    --at or --speed the time is a rehearsal's, and `clock +2d` moves it.
+    --at the time is a rehearsal's and stands still until `clock +2d` moves it (stopping at
+    everything that falls due on the way); with --speed it also runs by itself.
     """
     from bot.console.courier import ConsoleCourier
     from bot.console.setup import choose_cohort
@@ -801,13 +803,15 @@ async def console(
 
     async def work(runtime: Runtime) -> None:
         cohort, default_user = await choose_cohort(runtime, bundled_example(), cohort_key)
+        rehearsed: RehearsalClock | None = None
         if start_at is not None or speed is not None:
             zone = ZoneInfo(cohort.timezone)
             start = parse_moment(start_at, utcnow(), zone) if start_at else utcnow()
             if start is None:
                 raise click.BadParameter("use YYYY-MM-DD HH:MM", param_hint="--at")
-            runtime = runtime.on_clock(RehearsalClock(start, speed or 1.0))
-        clock = runtime.clock
+            # Without --speed the rehearsal's clock stands still until `clock` moves it.
+            rehearsed = RehearsalClock(start, speed or 0.0)
+            runtime = runtime.on_clock(rehearsed)
         shell = Console(
             runtime.digilog,
             runtime.store,
@@ -815,17 +819,23 @@ async def console(
             user_id or default_user,
             color=sys.stdout.isatty(),
             echo=not sys.stdin.isatty(),
-            clock=clock,
+            clock=runtime.clock,
         )
-        # Every second of real time: a rehearsal's clock runs ahead of APScheduler's timers.
+        courier = ConsoleCourier(shell, runtime.clock)
+        if rehearsed is not None:
+            shell.rehearsal = rehearsal(runtime, courier, rehearsed)
+        if sys.stdin.isatty():
+            click.echo(
+                f"Digilog console — cohort {cohort.key}, acting as {shell.user_id}. "
+                "Write help, or quit to leave."
+            )
+        if rehearsed is not None and rehearsed.frozen:
+            await shell.run(interactive_reader(sys.stdin))
+            return
+        # Every second of real time: a running rehearsal's clock runs ahead of
+        # APScheduler's timers.
         timing = Timing(sweep_seconds=1.0, poll_seconds=1.0)
-        async with running_schedules(runtime, ConsoleCourier(shell, clock), timing) as running:
-            shell.scheduling = running
-            if sys.stdin.isatty():
-                click.echo(
-                    f"Digilog console — cohort {cohort.key}, acting as {shell.user_id}. "
-                    "Write help, or quit to leave."
-                )
+        async with running_schedules(runtime, courier, timing):
             await shell.run(interactive_reader(sys.stdin))
 
     await _with_runtime(work)

@@ -19,9 +19,12 @@ from bot.settings import Settings
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
 from handlers.registry import Registry
-from schedules.clock import Clock, SystemClock
+from schedules.clock import Clock, RehearsalClock, SystemClock
 from schedules.courier import ByPlatform, Courier
-from schedules.service import Scheduling, Timing, scheduling
+from schedules.rehearsal import Rehearsal
+from schedules.send import Sender
+from schedules.service import Scheduling, Timing, scheduling, worker_name
+from schedules.timekeeper import Timekeeper
 from storage import migrate
 from storage.db import create_engine
 from storage.unit import Store
@@ -36,9 +39,11 @@ class Runtime:
     digilog: Digilog
 
     def on_clock(self, clock: Clock) -> Runtime:
-        """The same store and features, with a Digilog whose time is `clock`'s (a rehearsal)."""
-        digilog = Digilog(self.store, now=clock.now, features=self.features)
-        return Runtime(self.settings, self.store, self.features, clock, digilog)
+        """The same database and features on `clock`'s time (a rehearsal): Digilog's, and
+        that of every row written, a reflection as much as a quiz answer or a sign-up."""
+        store = self.store.on_clock(clock.now)
+        digilog = Digilog(store, now=clock.now, features=self.features)
+        return Runtime(self.settings, store, self.features, clock, digilog)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -98,3 +103,13 @@ async def running_schedules(
         runtime.store, runtime.digilog, courier, clock=runtime.clock, timing=timing
     ) as running:
         yield running
+
+
+def rehearsal(runtime: Runtime, courier: Courier, clock: RehearsalClock) -> Rehearsal:
+    """The calendar on a rehearsal's clock, run only when asked (after each console line,
+    or when the clock is moved): no timer, no background sender, no leader to elect."""
+    sender = Sender(
+        runtime.store, runtime.digilog, courier, clock, worker=f"rehearsal:{worker_name()}"
+    )
+    timekeeper = Timekeeper(runtime.store, clock, lambda: None, sweep_seconds=0, timers=False)
+    return Rehearsal(runtime.store, clock, Scheduling(timekeeper, sender), runtime.features)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.access import Access
 from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal
 from handlers.deliveries import Composing, Decision, Drop
+from handlers.formats import list_text, when_text
 from handlers.i18n import N_
 from handlers.registry import ButtonKind, Command, Feature, FormKind
 from handlers.steps import channel_step
@@ -38,6 +38,7 @@ SOURCE_LABELS = {
     Source.saved_message: N_("saved message"),
     Source.needs_inventory: N_("needs inventory"),
     Source.change_plan: N_("plan for change"),
+    Source.task_finding: N_("what we found (reflection task)"),
 }
 # `bank --kind KIND`
 KINDS = {
@@ -46,6 +47,15 @@ KINDS = {
     "saved": (Source.saved_message,),
     "needs": (Source.needs_inventory,),
     "plan": (Source.change_plan,),
+    "task": (Source.task_finding,),
+}
+# The kinds as a Swede writes them; either language's word works.
+SWEDISH_KINDS = {
+    "digilog": "digilog",
+    "skrivna": "written",
+    "sparade": "saved",
+    "behov": "needs",
+    "plan": "plan",
 }
 VISIBILITY_LABELS = {
     Visibility.private: N_("only the author"),
@@ -324,10 +334,16 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
     viewer = Viewer(cohort.id, member.person.id, context.is_facilitator, supports)
     theme = await _theme_option(context, args)
     mine = "mine" in args.flags
-    kind = (args.options.get("kind") or "").lower()
+    typed = (args.options.get("kind") or "").lower()
+    kind = SWEDISH_KINDS.get(typed, typed)
     if kind and kind not in KINDS:
+        names = SWEDISH_KINDS if context.language == "sv" else KINDS
         raise Refusal(
-            context.t("There is no kind “{kind}”: use {kinds}.", kind=kind, kinds=", ".join(KINDS))
+            context.t(
+                "There is no kind “{kind}”: use {kinds}.",
+                kind=typed,
+                kinds=list_text(names, context.language, either=True),
+            )
         )
     sources = KINDS.get(kind, ())
     t = context.t
@@ -361,7 +377,9 @@ async def bank(context: Context, args: Args) -> list[Outgoing]:
                 viewer, parsed, theme=theme, mine=mine, sources=sources
             )
             if offers:
-                build.para(t("Did you mean: {words}?", words=", ".join(offers)))
+                build.para(
+                    t("Did you mean: {words}?", words=list_text(offers, t.language, either=True))
+                )
     zone = context.zone
     for view in views:
         build.note(_byline(context, view, zone))
@@ -428,12 +446,8 @@ def _byline(context: Context, view: ReflectionView, zone: ZoneInfo) -> str:
         parts.append(t("reply to {name}", name=view.replied_to.display_name))
     if r.visibility != Visibility.cohort:
         parts.append(t("visible to {audience}", audience=t(VISIBILITY_LABELS[r.visibility])))
-    parts.append(_when(r.created_at, zone))
+    parts.append(when_text(r.created_at, None, zone, t.language))
     return " · ".join(parts)
-
-
-def _when(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 async def _reflect_button(context: Context, action_id: str) -> list[Outgoing]:

@@ -7,15 +7,24 @@ import secrets
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from handlers import channels
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of
-from handlers.formats import when_text
+from handlers.formats import list_text, when_text
 from handlers.i18n import N_, translator
 from handlers.pairing import Candidate, best_group_for, pair_up
 from handlers.programme_file import localise
 from handlers.registry import ButtonKind, Command, Feature
 from handlers.themes import theme_number
-from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span, ToGroup
+from handlers.vocabulary import (
+    Conversation,
+    Message,
+    MessageBuilder,
+    Option,
+    Outgoing,
+    Span,
+    ToGroup,
+)
 from storage.models import Cohort, Role
 from storage.people import Member
 
@@ -54,18 +63,26 @@ def _names(group: tuple[Member, ...], language: str) -> str:
     )
 
 
-def _conversations(group: tuple[Member, ...]) -> list[ToGroup]:
+def _conversations(
+    group: tuple[Member, ...], channels: list[Conversation] | None = None
+) -> list[ToGroup]:
     """The group's conversation on each platform its buddies use (Slack and Teams cannot
-    share one): each gets the same introduction."""
+    share one): each gets the same introduction. Each names the cohort's channel on that
+    platform, where a platform that cannot open group conversations starts a thread."""
     by_platform: dict[tuple[str, str], list[str]] = {}
     for member in group:
         if member.person.user_id:
             key = (member.person.platform, member.person.workspace)
             by_platform.setdefault(key, []).append(member.person.user_id)
+    meet_in = {(c.platform, c.workspace): c for c in reversed(channels or [])}
     return [
-        ToGroup(platform, workspace, tuple(ids))
+        ToGroup(platform, workspace, tuple(ids), meet_in.get((platform, workspace)))
         for (platform, workspace), ids in by_platform.items()
     ]
+
+
+async def _channels(context: Context, cohort: Cohort) -> list[Conversation]:
+    return [c.conversation for c in await channels.channels_of(context.repos, cohort)]
 
 
 async def preview(context: Context, args: Args) -> list[Outgoing]:
@@ -89,7 +106,7 @@ async def preview(context: Context, args: Args) -> list[Outgoing]:
         build.note(
             t(
                 "Not paired (opted out, or not on the platform yet): {names}",
-                names=", ".join(m.person.display_name for m in left_out),
+                names=list_text((m.person.display_name for m in left_out), t.language),
             )
         )
     build.note(
@@ -123,7 +140,7 @@ async def announce(context: Context, action_id: str) -> list[Outgoing]:
         Outgoing(to, introduction)
         for group, group_id in zip(groups, ids, strict=True)
         if (introduction := await _introduction(context, cohort, theme, group, group_id))
-        for to in _conversations(group)
+        for to in _conversations(group, await _channels(context, cohort))
     ]
     for member in left_out:
         if member.person.user_id:
@@ -170,7 +187,7 @@ async def _introduction(
             None,
         )
         if workshop is not None:
-            when = when_text(workshop.starts_at, None, ZoneInfo(cohort.timezone))
+            when = when_text(workshop.starts_at, None, ZoneInfo(cohort.timezone), t.language)
             build.para(
                 t("Meet before the workshop on {when}, and do the task together.", when=when)
             )
@@ -290,7 +307,10 @@ def regroup(joining: bool) -> Callable[[Context, Args], Awaitable[list[Outgoing]
             now = await buddies.round_groups(cohort.id, theme) or {}
             group = tuple(members[p] for p in now.get(group_id, []) if p in members)
             introduction = await _introduction(context, cohort, theme, group, group_id)
-            sent += [Outgoing(to, introduction) for to in _conversations(group)]
+            sent += [
+                Outgoing(to, introduction)
+                for to in _conversations(group, await _channels(context, cohort))
+            ]
         done = (
             t("{name} has joined learning buddies.", name=person.person.display_name)
             if joining

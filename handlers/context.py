@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from handlers.formats import list_text
 from handlers.i18n import Translator, language_of, translator
 from handlers.programme_file import Programme, localise, programme_from_json
 from handlers.vocabulary import Actor, Conversation, Message, Outgoing, ToActor, ToPerson, say
@@ -100,6 +101,9 @@ class Context:
 
     @property
     def zone(self) -> ZoneInfo:
+        hint = self.actor.zone_hint
+        if hint and not (self.person and self.person.timezone) and known_zone(hint):
+            return ZoneInfo(hint)
         return zone_of(self.person, self.cohort)
 
     @property
@@ -186,7 +190,7 @@ async def build_context(
             raise Refusal(
                 context.t(
                     "You are in several cohorts; say which with --in: {keys}",
-                    keys=", ".join(c.key for c in cohorts),
+                    keys=list_text((c.key for c in cohorts), context.language, either=True),
                 )
             )
     if person is not None and actor.display_name and person.display_name != actor.display_name:
@@ -212,7 +216,36 @@ def _language(person: Person | None, actor: Actor, cohort: Cohort | None) -> Tra
 
 
 # A value never starts with "--": `--pseudonymised --no-text` is two flags.
-_OPTION = re.compile(r"(?:^|\s)--([a-z][a-z-]*)(?:[ =](?!--)(\S+))?")
+_OPTION = re.compile(r"(?:^|\s)--([a-zåäö][a-zåäö-]*)(?:[ =](?!--)(\S+))?")
+
+# Every flag and option has a Swedish name beside its English one (docs/commands.md). One
+# Swedish word may stand for two English ones that no command takes both of: the command's
+# own decide. `--org` and `--organisation` are Swedish as they are.
+SWEDISH_FLAGS: dict[str, tuple[str, ...]] = {
+    "alla": ("all",),
+    "dela": ("share",),
+    "grupp": ("cohort",),
+    "i": ("in",),
+    "inte-själv": ("no-self",),
+    "mina": ("mine",),
+    "namn": ("name",),
+    "privat": ("private",),
+    "processledare": ("facilitators", "facilitator"),
+    "pseudonymiserad": ("pseudonymised",),
+    "själv": ("self",),
+    "startvärde": ("seed",),
+    "stödfunktion": ("support",),
+    "tema": ("theme",),
+    "typ": ("kind",),
+    "utan-text": ("no-text",),
+    "ändå": ("force",),
+}
+SAME_IN_SWEDISH = frozenset({"org", "organisation"})
+
+
+def _english_name(name: str, known: set[str]) -> str:
+    """The English name the command declares for a flag typed in either language."""
+    return next((e for e in SWEDISH_FLAGS.get(name, ()) if e in known), name)
 
 
 @dataclass
@@ -230,13 +263,14 @@ class Args:
         found_options: dict[str, str] = {}
         kept, cursor = [], 0
         for match in _OPTION.finditer(raw):
-            name, value = match.group(1), match.group(2)
+            name = _english_name(match.group(1), flag_names | option_names)
+            value = match.group(2)
             if name in option_names and value is not None:
                 found_options[name] = value
             elif name in flag_names:
                 found_flags.add(name)
                 if value is not None:  # the word after a flag is not its value
-                    kept.append(raw[cursor : match.start(2)].replace(f"--{name}", "", 1))
+                    kept.append(raw[cursor : match.start(2)].replace(f"--{match.group(1)}", "", 1))
                     cursor = match.start(2)
                     continue
             else:

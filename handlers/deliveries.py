@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers import channels
 from handlers.context import cohort_channel, programme_of, zone_of
@@ -153,13 +153,16 @@ class Composing:
     def reminder(self, what: str, *, soon: bool, choices: Sequence[Option] = ()) -> Message:
         """ "{what} is tomorrow" (or "starts in an hour"), with when, where and any buttons."""
         assert self.due is not None
-        t, entry = self.t, self.due.entry
-        when = when_text(entry.starts_at, entry.ends_at, zone_of(None, self.cohort))
-        lead = (
-            t("{what} starts in an hour: {when}.", what=what, when=when)
-            if soon
-            else t("{what} is tomorrow: {when}.", what=what, when=when)
-        )
+        t, entry, zone = self.t, self.due.entry, zone_of(None, self.cohort)
+        when = when_text(entry.starts_at, entry.ends_at, zone, t.language)
+        # A reminder moved to the working day before a weekend or holiday is not "tomorrow".
+        tomorrow = (self.now.astimezone(zone) + timedelta(days=1)).date()
+        if soon:
+            lead = t("{what} starts in an hour: {when}.", what=what, when=when)
+        elif entry.starts_at.astimezone(zone).date() == tomorrow:
+            lead = t("{what} is tomorrow: {when}.", what=what, when=when)
+        else:
+            lead = t("{what} is coming up: {when}.", what=what, when=when)
         build = MessageBuilder().para(Span(t("Reminder") + ": ", strong=True), Span(lead))
         if where := where_spans(t, entry.place, entry.link):
             build.para(*where)

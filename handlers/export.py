@@ -14,7 +14,8 @@ from typing import Any, Literal, TextIO
 from handlers import csv_cells
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal
-from handlers.i18n import N_
+from handlers.formats import list_text
+from handlers.i18n import N_, Translator
 from handlers.registry import Command, Feature
 from handlers.vocabulary import FileMessage, Outgoing, ToActor
 from storage.models import Person
@@ -88,16 +89,18 @@ async def write(
     views: AsyncIterator[ReflectionView],
     out: TextIO,
     fmt: Format,
+    t: Translator,
     pseudonyms: Pseudonyms | None = None,
 ) -> int:
     """Write every reflection; nothing at all until the first one is read, so a failure
     before it (an unknown cohort) leaves no half-written file behind."""
-    writer = csv_cells.writer(out) if fmt == "csv" else None
+    # A CSV opens in Excel in the reader's language; the JSON keeps its keys for programs.
+    writer = csv_cells.writer(out, t.language) if fmt == "csv" else None
     rows = 0
 
     def start() -> None:
         if writer:
-            writer.writerow(FIELDS)
+            writer.writerow(csv_cells.header(t, FIELDS))
         else:
             out.write("[")
 
@@ -123,7 +126,12 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
     cohort = context.require_cohort()
     fmt = (args.words[0] if args.words else "csv").lower()
     if fmt not in FORMATS:
-        raise Refusal(context.t("Choose a format: {choices}", choices=", ".join(FORMATS)))
+        raise Refusal(
+            context.t(
+                "Choose a format: {choices}",
+                choices=list_text(FORMATS, context.language, either=True),
+            )
+        )
     pseudonyms = None
     if "pseudonymised" in args.flags:
         if cohort.pseudonym_salt is None:
@@ -133,7 +141,7 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
     # What the facilitator may read: never someone's private reflection.
     viewer = Viewer(cohort.id, context.require_member().person.id, is_facilitator=True)
     views = context.repos.reflections.export(cohort.id, viewer)
-    rows = await write(views, buffer, fmt, pseudonyms)
+    rows = await write(views, buffer, fmt, context.t, pseudonyms)
     await context.repos.audit.record(
         "export_bank",
         cohort_id=cohort.id,

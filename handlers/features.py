@@ -6,6 +6,7 @@ from handlers import (
     bank,
     buddies,
     deliveries,
+    digest,
     export,
     gatherings,
     guide,
@@ -19,6 +20,7 @@ from handlers import (
     retention,
     schedule,
     surveys,
+    tasks,
     themes,
 )
 from handlers.registry import Registry
@@ -30,6 +32,7 @@ REGISTRY = Registry(
         people.FEATURE,
         nudges.FEATURE,
         themes.FEATURE,
+        tasks.FEATURE,
         bank.FEATURE,
         meetings.FEATURE,
         surveys.FEATURE,
@@ -39,6 +42,7 @@ REGISTRY = Registry(
         labs.FEATURE,
         gatherings.FEATURE,
         report.FEATURE,
+        digest.FEATURE,
         export.FEATURE,
         personal_data.FEATURE,
         retention.FEATURE,

@@ -26,7 +26,7 @@ from handlers.access import Access
 from handlers.calendar_file import EVENT_PREFIX
 from handlers.context import Args, Context, Refusal, cohort_channel, programme_of, zone_of
 from handlers.deliveries import Composing, Decision
-from handlers.formats import when_text, where_spans
+from handlers.formats import day_text, hours_number, list_text, when_text, where_spans
 from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Programme, localise
 from handlers.registry import ButtonKind, Command, Feature
@@ -74,8 +74,7 @@ def hours_of(entry: CalendarEntry) -> float | None:
 
 def hours_text(t: Translator, hours: float) -> str:
     """1.5 in English, 1,5 in Swedish; whole hours without decimals."""
-    text = f"{hours:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") if t.language == "sv" else text
+    return hours_number(hours, t.language)
 
 
 def gatherings_of(entries: Iterable[CalendarEntry]) -> list[CalendarEntry]:
@@ -93,7 +92,7 @@ def find_gathering(t: Translator, entries: list[CalendarEntry], word: str) -> Ca
         t(
             "There is no gathering {key}. The gatherings are: {keys}",
             key=word,
-            keys=", ".join(short_key(e) for e in found) or "–",
+            keys=list_text((short_key(e) for e in found), t.language) or "–",
         )
     )
 
@@ -160,7 +159,10 @@ async def overview(context: Context, args: Args) -> list[Outgoing]:
     for entry in found:
         length = hours_of(entry)
         row = [
-            Span(when_text(entry.starts_at, entry.ends_at, context.zone) + "  ", strong=True),
+            Span(
+                when_text(entry.starts_at, entry.ends_at, context.zone, t.language) + "  ",
+                strong=True,
+            ),
             Span(gathering_title(t, entry)),
             Span(
                 " · "
@@ -194,7 +196,7 @@ async def participant_list(context: Context, cohort: Cohort, entry: CalendarEntr
     self_marking = entry.key in await context.repos.gatherings.self_marking(cohort.id)
     title = gathering_title(t, entry)
     build = MessageBuilder().heading(
-        f"{title} · {when_text(entry.starts_at, entry.ends_at, context.zone)}"
+        f"{title} · {when_text(entry.starts_at, entry.ends_at, context.zone, t.language)}"
     )
     build.para(
         t(
@@ -246,7 +248,7 @@ def _invitation(cohort: Cohort, entry: CalendarEntry) -> Outgoing:
             t(
                 "Were you at {gathering} ({when})? Say so, and your hours count.",
                 gathering=gathering_title(t, entry),
-                when=when_text(entry.starts_at, entry.ends_at, zone_of(None, cohort)),
+                when=when_text(entry.starts_at, entry.ends_at, zone_of(None, cohort), t.language),
             )
         )
         .choices([Option(f"here:{cohort.id}:{entry.key}", t("I was there"), "primary")])
@@ -347,7 +349,7 @@ async def mine(context: Context, args: Args) -> list[Outgoing]:
         return [context.reply(build.build())]
     build.bullets(
         (
-            Span(when_text(r.starts_at, None, context.zone)[:10] + "  ", strong=True),
+            Span(day_text(r.starts_at.astimezone(context.zone), t.language) + "  ", strong=True),
             Span(f"{r.activity} · " + t("{hours} h", hours=hours_text(t, r.hours))),
         )
         for r in rows
@@ -424,14 +426,13 @@ def header(t: Translator) -> list[str]:
 
 
 def as_csv(t: Translator, rows: list[ListRow]) -> bytes:
-    """UTF-8 with a BOM, so that Excel reads å, ä and ö; `;` where Excel is Swedish (its
-    list separator there, since the decimal sign is a comma)."""
+    """For Excel in the reader's language (handlers/csv_cells.py)."""
     buffer = io.StringIO()
-    writer = csv_cells.writer(buffer, delimiter=";" if t.language == "sv" else ",")
+    writer = csv_cells.writer(buffer, t.language)
     writer.writerow(header(t))
     for row in rows:
         writer.writerow([row.name, row.organisation, row.activity, row.date, row.hours, ""])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return buffer.getvalue().encode("utf-8")
 
 
 def as_html(t: Translator, cohort: Cohort, rows: list[ListRow]) -> bytes:
@@ -493,7 +494,7 @@ async def export_file(
                 t(
                     "There is no organisation {organisation}. The organisations are: {keys}",
                     organisation=organisation,
-                    keys=", ".join(o.id for o in programme.programme.organisations),
+                    keys=list_text((o.id for o in programme.programme.organisations), t.language),
                 )
             )
         rows = [r for r in rows if r.organisation == names[wanted]]
@@ -509,7 +510,9 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
     typed = (args.words[0] if args.words else "csv").lower()
     fmt = next((f for f in FORMATS if f == typed), None)
     if fmt is None:
-        raise Refusal(t("Choose a format: {choices}", choices=", ".join(FORMATS)))
+        raise Refusal(
+            t("Choose a format: {choices}", choices=list_text(FORMATS, t.language, either=True))
+        )
     organisation = args.options.get("organisation")
     content, rows = await export_file(
         context.repos,
@@ -555,7 +558,7 @@ async def report_counts(
         for person in present.get(entry.key, ()):
             if person in organisation:
                 counts[organisation[person]] = counts.get(organisation[person], 0) + 1
-        day = entry.starts_at.astimezone(ZoneInfo(cohort.timezone)).strftime("%Y-%m-%d")
+        day = day_text(entry.starts_at.astimezone(ZoneInfo(cohort.timezone)), t.language)
         label = f"{gathering_title(t, entry)} ({day})"
         found.append((label, counts))
     return found
@@ -580,7 +583,8 @@ async def _event(context: Context, args: Args) -> CalendarEntry:
             t(
                 "There is no event {event}. The events are: {events}",
                 event=args.words[0],
-                events=", ".join(e.key.removeprefix(EVENT_PREFIX) for e in entries) or "–",
+                events=list_text((e.key.removeprefix(EVENT_PREFIX) for e in entries), t.language)
+                or "–",
             )
         )
     return found
@@ -604,7 +608,7 @@ async def list_events(context: Context, args: Args) -> list[Outgoing]:
     for entry in entries:
         key = _event_key(entry)
         build.para(Span(gathering_title(t, entry), strong=True), Span(f" ({key})"))
-        row = [Span(when_text(entry.starts_at, entry.ends_at, context.zone))]
+        row = [Span(when_text(entry.starts_at, entry.ends_at, context.zone, t.language))]
         if where := where_spans(t, entry.place, entry.link):
             row += [Span(" · "), *where]
         build.para(*row)
@@ -647,7 +651,7 @@ async def register(context: Context, args: Args) -> list[Outgoing]:
     )
     if done is None:
         raise Refusal(t("{event} is full.", event=title))
-    when = when_text(entry.starts_at, entry.ends_at, context.zone)
+    when = when_text(entry.starts_at, entry.ends_at, context.zone, t.language)
     lead = (
         t("You are registered for {event} on {when}.", event=title, when=when)
         if done
@@ -858,7 +862,7 @@ FEATURE = Feature(
     ),
     steps=(
         Step("event_tomorrow", "event", DAY_BEFORE, Audience.channel, relevance=EVENING_BEFORE),
-        Step("event_soon", "event", -timedelta(hours=1), Audience.channel),
+        Step("event_soon", "event", -timedelta(hours=1), Audience.channel, working_time=False),
     ),
     deliveries={
         "event_tomorrow": _compose_event_reminder,

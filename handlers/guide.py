@@ -41,11 +41,13 @@ def help_message(context: Context) -> Message:
     t = context.t
     features = context.registry()
     allowed = {c.words for c in _allowed(context)}
-    rows = []
+    # Features of one title share a row: the reflection tasks' command sits with the themes'.
+    by_title: dict[str, list[str]] = {}
     for feature in features.features:
         names = [name_of(context, c) for c in feature.commands if c.words in allowed]
         if names and feature.commands[0].words != ("help",):
-            rows.append((t(feature.title), ", ".join(names)))
+            by_title.setdefault(t(feature.title), []).extend(names)
+    rows = [(title, ", ".join(names)) for title, names in by_title.items()]
     build = MessageBuilder().heading(t("Digilog commands")).facts(rows)
     example = f"{named(context, 'help')} {rows[0][1].split(', ')[0] if rows else ''}"
     build.note(t("{command} tells more about a command.", command=context.typed(example.strip())))

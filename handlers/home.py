@@ -7,6 +7,7 @@ from dataclasses import replace
 from handlers import anonymity, buddies, gatherings, labs, report, surveys
 from handlers.context import Context
 from handlers.formats import when_text
+from handlers.i18n import N_
 from handlers.programme_file import Programme
 from handlers.vocabulary import MessageBuilder, Option, Outgoing, Span, ToHome
 from storage.models import Role, SignupState, ThemeRun
@@ -140,7 +141,10 @@ async def _labs(context: Context, programme: Programme, build: MessageBuilder) -
         return
     build.bullets(
         (
-            Span(when_text(c.session.start, c.session.end, context.zone) + "  ", strong=True),
+            Span(
+                when_text(c.session.start, c.session.end, context.zone, context.language) + "  ",
+                strong=True,
+            ),
             Span(context.local(c.lab.title)),
             Span(
                 " · "
@@ -158,7 +162,7 @@ async def _labs(context: Context, programme: Programme, build: MessageBuilder) -
     build.choices(
         Option(
             f"lab:{cohort.id}:cancel:{c.lab.id}:{c.number}",
-            t("Cancel: {lab} {n}", lab=c.lab.id, n=c.number),
+            labs.button_label(context, N_("Cancel: {lab}, {when}"), c.lab, c.session),
         )
         for c, _ in chosen
         if c.session.start > now

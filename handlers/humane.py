@@ -69,11 +69,15 @@ class WorkingHours:
         return f"{_format_days(self.days, DAY_NAMES, '-')} {self.start:%H:%M}-{end}"
 
     def display(self, language: str) -> str:
-        """As a reader writes it: `mån–fre 08:00–17:00` in Swedish."""
-        if language != "sv":
-            return self.format()
-        end = "24:00" if self.end == time(0) else f"{self.end:%H:%M}"
-        return f"{_format_days(self.days, SWEDISH_DAY_NAMES, '–')} {self.start:%H:%M}–{end}"
+        """As a reader writes it: `mån–fre 08–17` in Swedish, `Mon–Fri 08–17` in English
+        (both read back by `parse`); minutes only where there are some, `08:30–16`."""
+        names = SWEDISH_DAY_NAMES if language == "sv" else tuple(n.title() for n in DAY_NAMES)
+        end = "24" if self.end == time(0) else _hour(self.end)
+        return f"{_format_days(self.days, names, '–')} {_hour(self.start)}–{end}"
+
+
+def _hour(at: time) -> str:
+    return f"{at:%H}" if not at.minute else f"{at:%H:%M}"
 
 
 def _parse_days(text: str) -> frozenset[int]:
@@ -136,6 +140,24 @@ def next_humane_time(at: datetime, zone: ZoneInfo, hours: WorkingHours) -> datet
             continue
         return max(opens, local).astimezone(UTC)
     raise ValueError(f"no working time within two months of {at}")
+
+
+def working_moment_before(at: datetime, zone: ZoneInfo, hours: WorkingHours) -> datetime:
+    """`at` if it falls in working time; else the same time of day (kept within working
+    hours) on the working day before: a reminder may come early, never after the fact."""
+    local = at.astimezone(zone)
+    for offset in range(60):
+        day = local.date() - timedelta(days=offset)
+        if day.isoweekday() not in hours.days or holiday_name(day):
+            continue
+        opens, closes = datetime.combine(day, hours.start, zone), hours.closes_on(day, zone)
+        if offset == 0 and local < opens:
+            continue  # before the day's work begins: the day before
+        moment = datetime.combine(day, local.time(), zone)
+        # The last hour of the working day, if the time of day falls after it ends.
+        latest = max(opens, closes - timedelta(hours=1))
+        return min(max(moment, opens), latest).astimezone(UTC)
+    raise ValueError(f"no working time within two months before {at}")
 
 
 def cap_frees_at(sent: list[datetime], now: datetime) -> datetime | None:

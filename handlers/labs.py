@@ -11,10 +11,12 @@ from icalendar import Calendar, Event
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of, programme_of, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.formats import when_text, where_spans
+from handlers.formats import clock_text, day_text, list_text, when_text, where_spans
+from handlers.humane import DEFAULT_HOURS, working_moment_before
 from handlers.i18n import N_, translator
 from handlers.programme_file import Lab, LabSession, Programme, localise
 from handlers.registry import ButtonKind, Command, Feature
+from handlers.steps import WORKPLACE_ZONE
 from handlers.vocabulary import (
     FileMessage,
     Message,
@@ -85,17 +87,28 @@ async def not_begun_sessions(
     return found
 
 
+def reminder_at(session: LabSession) -> datetime:
+    """A day ahead, in a Swedish workplace's working time (the working day before, if the
+    day ahead is a weekend or a holiday), as the channel's reminders go."""
+    return working_moment_before(session.start - REMINDER_AHEAD, WORKPLACE_ZONE, DEFAULT_HOURS)
+
+
 def reminders_due(programme: Programme, now: datetime) -> list[Chosen]:
-    """Sessions whose reminder (a day ahead) is due and that have not begun."""
+    """Sessions whose reminder is due and that have not begun."""
     return [
         chosen
         for chosen in sessions_by_key(programme).values()
-        if chosen.session.start - REMINDER_AHEAD <= now < chosen.session.start
+        if reminder_at(chosen.session) <= now < chosen.session.start
     ]
 
 
 async def reminder(
-    repos: Repositories, cohort: Cohort, programme: Programme, person_id: int, key: str
+    repos: Repositories,
+    cohort: Cohort,
+    programme: Programme,
+    person_id: int,
+    key: str,
+    now: datetime,
 ) -> Message | str:
     """The reminder for someone signed up, or why there is none (a reason to skip)."""
     chosen = sessions_by_key(programme).get(key)
@@ -107,18 +120,15 @@ async def reminder(
     if person is None or person.user_id is None:
         return "nobody to remind"
     t = translator(person.language or cohort.language)
-    session = chosen.session
-    when = when_text(session.start, session.end, zone_of(person, cohort))
-    build = MessageBuilder().para(
-        Span(t("Reminder") + ": ", strong=True),
-        Span(
-            t(
-                "{what} is tomorrow: {when}.",
-                what=t("Lab: {title}", title=localise(chosen.lab.title, t.language)),
-                when=when,
-            )
-        ),
-    )
+    session, zone = chosen.session, zone_of(person, cohort)
+    when = when_text(session.start, session.end, zone, t.language)
+    what = t("Lab: {title}", title=localise(chosen.lab.title, t.language))
+    tomorrow = (now.astimezone(zone) + timedelta(days=1)).date()
+    if session.start.astimezone(zone).date() == tomorrow:
+        lead = t("{what} is tomorrow: {when}.", what=what, when=when)
+    else:  # sent on the working day before a weekend or a holiday
+        lead = t("{what} is coming up: {when}.", what=what, when=when)
+    build = MessageBuilder().para(Span(t("Reminder") + ": ", strong=True), Span(lead))
     link = str(session.link) if session.link else None
     if where := where_spans(t, session.place, link):
         build.para(*where)
@@ -146,7 +156,7 @@ def _choose_session(
             t(
                 "There is no lab {lab}. The labs are: {labs}",
                 lab=words[0],
-                labs=", ".join(lab.id for lab in programme.labs),
+                labs=list_text((lab.id for lab in programme.labs), t.language),
             )
         )
     numbered = len(words) > 1 and words[1].isdigit()
@@ -154,13 +164,15 @@ def _choose_session(
         raise Refusal(
             t(
                 "Which session of {lab}? Give its number, 1–{last}.",
-                lab=lab.id,
+                lab=context.local(lab.title),
                 last=len(lab.sessions),
             )
         )
     number = int(words[1]) if numbered else 1
     if not 1 <= number <= len(lab.sessions):
-        raise Refusal(t("{lab} has sessions 1–{last}.", lab=lab.id, last=len(lab.sessions)))
+        raise Refusal(
+            t("{lab} has sessions 1–{last}.", lab=context.local(lab.title), last=len(lab.sessions))
+        )
     return Chosen(lab, number, lab.sessions[number - 1]), words[2 if numbered else 1 :]
 
 
@@ -170,12 +182,24 @@ def _choose(context: Context, programme: Programme, words: list[str]) -> Chosen:
     chosen, rest = _choose_session(context, programme, words)
     if rest and not words[1].isdigit():
         last = len(chosen.lab.sessions)
-        raise Refusal(context.t("{lab} has sessions 1–{last}.", lab=chosen.lab.id, last=last))
+        raise Refusal(
+            context.t(
+                "{lab} has sessions 1–{last}.", lab=context.local(chosen.lab.title), last=last
+            )
+        )
     return chosen
 
 
 def _when(context: Context, session: LabSession) -> str:
-    return when_text(session.start, session.end, context.zone)
+    return when_text(session.start, session.end, context.zone, context.language)
+
+
+def button_label(context: Context, action: str, lab: Lab, session: LabSession) -> str:
+    """What a lab's button does, by the lab's title and the session's day and time (not
+    its id: "Anmäl mig: Hantera information, tis 16 feb. 13:00")."""
+    starts = session.start.astimezone(context.zone)
+    when = f"{day_text(starts, context.language)} {clock_text(starts, context.language)}"
+    return context.t(action, lab=context.local(lab.title), when=when)
 
 
 async def catalogue(context: Context, args: Args) -> list[Outgoing]:
@@ -221,7 +245,7 @@ async def catalogue(context: Context, args: Args) -> list[Outgoing]:
                     options.append(
                         Option(
                             f"lab:{cohort.id}:signup:{lab.id}:{n}",
-                            t("Sign up: {lab} {n}", lab=lab.id, n=n),
+                            button_label(context, N_("Sign up: {lab}, {when}"), lab, session),
                         )
                     )
                 rows.append(tuple(row))
@@ -312,7 +336,9 @@ def _seat_freed(cohort: Cohort, chosen: Chosen, promoted: Person, context: Conte
             t(
                 "A seat freed up: you now have a seat at {lab} on {when}.",
                 lab=localise(chosen.lab.title, t.language),
-                when=when_text(chosen.session.start, chosen.session.end, context.zone),
+                when=when_text(
+                    chosen.session.start, chosen.session.end, zone_of(promoted, cohort), t.language
+                ),
             )
         )
         .choices(
@@ -421,7 +447,7 @@ async def _mark(context: Context, args: Args, *, present: bool) -> list[Outgoing
     await context.repos.labs.set_attended(
         cohort.id, chosen.key, [p.id for p in people], context.now() if present else None
     )
-    names = ", ".join(p.display_name for p in people)
+    names = list_text((p.display_name for p in people), t.language)
     lead = (
         t("Marked as attended: {names}.", names=names)
         if present
@@ -483,7 +509,9 @@ async def _compose_reminder(composing: Composing) -> Decision:
     if delivery.person_id is None:
         return Drop(f"unknown kind {delivery.kind}")
     key = str((delivery.detail or {}).get("session"))
-    found = await reminder(repos, cohort, composing.programme, delivery.person_id, key)
+    found = await reminder(
+        repos, cohort, composing.programme, delivery.person_id, key, composing.now
+    )
     if isinstance(found, str):
         return Drop(found)
     person = await repos.people.get(delivery.person_id)
@@ -503,7 +531,7 @@ async def _plan_reminders(
                 key=f"{LAB_TOMORROW}:c{cohort.id}:{chosen.key}:p{person.id}",
                 cohort_id=cohort.id,
                 kind=LAB_TOMORROW,
-                due_at=chosen.session.start - REMINDER_AHEAD,
+                due_at=reminder_at(chosen.session),
                 relevant_until=chosen.session.start,
                 person_id=person.id,
                 detail={"session": chosen.key},
@@ -511,6 +539,11 @@ async def _plan_reminders(
             for person in signed_up
         ]
     return planned
+
+
+def _reminder_moments(programme: Programme) -> list[datetime]:
+    """When each session's reminder falls due (what `_plan_reminders` looks for)."""
+    return [reminder_at(c.session) for c in sessions_by_key(programme).values()]
 
 
 FEATURE = Feature(
@@ -587,4 +620,5 @@ FEATURE = Feature(
     ),
     deliveries={LAB_TOMORROW: _compose_reminder},
     planners=(_plan_reminders,),
+    moments=(_reminder_moments,),
 )

@@ -10,7 +10,7 @@ from handlers import channels, surveys
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of, cohort_channel, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send, SharedReads, Wait
-from handlers.formats import when_text
+from handlers.formats import list_text, when_text
 from handlers.humane import WEEKLY_CAP, WorkingHours, cap_frees_at, holiday_name, next_humane_time
 from handlers.i18n import N_, Translator, translator
 from handlers.people import find_organisation
@@ -44,7 +44,7 @@ _KIND_WORDS = {"sv": ("inlägg", "svar", "quiz", "enkät"), "en": tuple(t.value 
 
 
 def _kinds(context: Context) -> str:
-    return ", ".join(_KIND_WORDS.get(context.language, _KIND_WORDS["en"]))
+    return list_text(_KIND_WORDS.get(context.language, _KIND_WORDS["en"]), context.language)
 
 
 PREVIEW_NAMES = 30
@@ -104,11 +104,11 @@ def _settings_message(context: Context, person: Person) -> MessageBuilder:
     if person.nudges_paused_at is not None:
         state = t("paused after several went unheeded; `nudges on` turns them on")
     elif person.nudges_snoozed_until is not None and person.nudges_snoozed_until > now:
-        until = person.nudges_snoozed_until.astimezone(context.zone).strftime("%Y-%m-%d %H:%M")
+        until = when_text(person.nudges_snoozed_until, None, context.zone, context.language)
         state = t("snoozed until {when}", when=until)
     shown = _KIND_WORDS.get(context.language, _KIND_WORDS["en"])
     words = dict(zip(_KIND_WORDS["en"], shown, strict=True))
-    muted = ", ".join(words.get(kind, kind) for kind in person.muted_nudges or []) or t("none")
+    muted = list_text((words.get(k, k) for k in person.muted_nudges or []), t.language) or t("none")
     return (
         MessageBuilder()
         .heading(t("Your nudges"))
@@ -475,7 +475,7 @@ async def _nudge_message(
         )
     closes = composing.features.deadline(await reads.calendar(repos, cohort.id), task, number)
     if closes is not None:
-        build.para(t("It closes {when}.", when=when_text(closes, None, zone)))
+        build.para(t("It closes {when}.", when=when_text(closes, None, zone, t.language)))
     if task is Task.quiz:
         build.choices([Option(QuizAction(cohort.id, number).begin(), t("Take the quiz"))])
     elif task is Task.survey:

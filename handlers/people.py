@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import audit, retention
 from handlers.access import Access
 from handlers.context import Args, Context, Refusal, known_zone
+from handlers.formats import list_text
 from handlers.i18n import N_, SUPPORTED, translator
 from handlers.registry import ButtonKind, Command, Feature
 from handlers.vocabulary import MessageBuilder, Option, Outgoing
@@ -22,7 +23,11 @@ async def find_organisation(context: Context, wanted: str) -> Organisation:
         context.t(
             "There is no organisation {name} in this programme. Choose one of: {choices}",
             name=wanted,
-            choices=", ".join(f"{o.key} ({context.local(o.name)})" for o in organisations),
+            choices=list_text(
+                (f"{o.key} ({context.local(o.name)})" for o in organisations),
+                context.language,
+                either=True,
+            ),
         )
     )
 
@@ -50,7 +55,9 @@ async def join(context: Context, args: Args) -> list[Outgoing]:
         )
     if not cohort.self_enrol:
         facilitators = await context.repos.people.members(cohort.id, Role.facilitator)
-        names = ", ".join(f.person.display_name for f in facilitators) or t("the programme's team")
+        names = list_text(
+            (f.person.display_name for f in facilitators), t.language, either=True
+        ) or t("the programme's team")
         raise Refusal(
             t(
                 "To join {cohort}, ask a facilitator to enrol you: {names}.",
@@ -174,7 +181,12 @@ async def members(context: Context, args: Args) -> list[Outgoing]:
 async def language(context: Context, args: Args) -> list[Outgoing]:
     chosen = args.rest.strip().lower()
     if chosen not in SUPPORTED:
-        raise Refusal(context.t("Choose a language: {choices}", choices=", ".join(SUPPORTED)))
+        raise Refusal(
+            context.t(
+                "Choose a language: {choices}",
+                choices=list_text(SUPPORTED, context.language, either=True),
+            )
+        )
     if context.person is None:
         raise Refusal(context.t("Join a cohort first; then your language choice can be saved."))
     context.person.language = chosen

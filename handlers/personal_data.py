@@ -52,22 +52,18 @@ COUNTED = (
 # ---------------------------------------------------------------- the file
 
 
-def zip_of(data: dict[str, list[Row]]) -> bytes:
-    """data.json with everything, and a CSV per table."""
+def zip_of(data: dict[str, list[Row]], t: Translator) -> bytes:
+    """data.json with everything, and a CSV per table, for Excel in the reader's language
+    (the JSON keeps its keys: it is for programs)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", json.dumps(data, ensure_ascii=False, indent=2))
         for name, rows in data.items():
-            out = io.StringIO()
             columns: list[str] = []
             for row in rows:
                 columns += [k for k in row if k not in columns]
-            writer = csv_cells.writer(out)
-            if columns:
-                writer.writerow(columns)
-            for row in rows:
-                writer.writerow([_cell(row.get(c)) for c in columns])
-            archive.writestr(f"{name}.csv", out.getvalue())
+            cells = ([_cell(row.get(c)) for c in columns] for row in rows)
+            archive.writestr(f"{name}.csv", csv_cells.table(t, columns, cells))
     return buffer.getvalue()
 
 
@@ -97,7 +93,7 @@ async def mydata(context: Context, args: Args) -> list[Outgoing]:
     person = context.person
     if person is None:
         return [context.reply(t("Digilog stores nothing about you."))]
-    content = zip_of(await collect(context.repos, person))
+    content = zip_of(await collect(context.repos, person), t)
     await context.repos.audit.record(
         "export_personal_data", actor_person_id=person.id, subject_person_id=person.id
     )
@@ -282,11 +278,14 @@ async def find_person(repos: Repositories, who: Who) -> Person:
     return found[0]
 
 
-async def export_person(store: Store, who: Who) -> tuple[Person, bytes]:
+async def export_person(store: Store, who: Who, t: Translator) -> tuple[Person, bytes]:
+    """The person's data for the person: in their own language if they chose one, else
+    in the administrator's (`t`)."""
     async with store.transaction() as repos:
         person = await find_person(repos, who)
         await repos.audit.record("export_personal_data", subject_person_id=person.id)
-        return person, zip_of(await collect(repos, person))
+        data = await collect(repos, person)
+        return person, zip_of(data, translator(person.language) if person.language else t)
 
 
 async def preview_person(store: Store, who: Who) -> tuple[Person, list[tuple[str, str]]]:

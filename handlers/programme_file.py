@@ -140,8 +140,20 @@ class Material(Strict):
 
 
 class ReflectionTask(Strict):
+    """A theme's reflection task, done with a learning buddy from another organisation, a
+    colleague from one's own, or (`either`) whichever the participant chooses."""
+
     text: LocalText
-    with_: Literal["buddy", "colleague"] = Field(default="buddy", alias="with")
+    with_: Literal["buddy", "colleague", "either"] = Field(default="buddy", alias="with")
+    # The task as done with a colleague, where it differs from `text` (the buddy's).
+    colleague_text: LocalText | None = None
+
+    def forms(self) -> tuple[str, ...]:
+        """The ways this task may be done: "colleague", "buddy" or both."""
+        return ("colleague", "buddy") if self.with_ == "either" else (self.with_,)
+
+    def text_for(self, form: str) -> dict[str, str]:
+        return self.colleague_text if form == "colleague" and self.colleague_text else self.text
 
 
 class Workshop(Strict):

@@ -14,6 +14,7 @@ from handlers.access import Access
 from handlers.channels import to_every_channel
 from handlers.context import Args, Context, Refusal
 from handlers.deliveries import Composing, Decision, Drop
+from handlers.formats import percent_text
 from handlers.i18n import N_, translator
 from handlers.programme_file import Programme, Quiz, Theme, localise
 from handlers.registry import ButtonKind, Command, Feature
@@ -228,6 +229,8 @@ async def choice(context: Context, action: QuizAction) -> list[Outgoing]:
         lead.note(t("You have already answered that question; your first answer counts."))
     else:
         correct = [context.local(o.text) for o in question.options if o.correct]
+        # The question stays above its answer where the question's message is replaced.
+        lead.para(Span(context.local(question.text), strong=True))
         if answer.correct:
             lead.para(t("✅ Right!"))
         else:
@@ -283,7 +286,7 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
                 "{correct} of {answered} right ({percent})",
                 correct=right,
                 answered=n,
-                percent=_percent(right, n),
+                percent=percent_text(right, n, t.language),
             )
         )
         build.bullets(
@@ -307,7 +310,10 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
                 group,
                 t.plural("{n} participant", "{n} participants", totals[group][0])
                 + " · "
-                + t("{percent} right", percent=_percent(totals[group][2], totals[group][1])),
+                + t(
+                    "{percent} right",
+                    percent=percent_text(totals[group][2], totals[group][1], t.language),
+                ),
             )
             for group in groups.order
         )
@@ -320,10 +326,6 @@ async def results(context: Context, args: Args) -> list[Outgoing]:
             )
         )
     return [context.reply(build.build())]
-
-
-def _percent(part: int, whole: int) -> str:
-    return f"{round(100 * part / whole)} %" if whole else "–"
 
 
 async def _quiz_button(context: Context, action_id: str) -> list[Outgoing]:

@@ -35,6 +35,8 @@ Press = Callable[[Context, str], Awaitable[list[Outgoing]]]  # the button's acti
 Submit = Callable[[Context, FormSubmitted], Awaitable[list[Outgoing]]]
 Compose = Callable[["Composing"], Awaitable["Decision"]]
 Planner = Callable[["Repositories", Cohort, "Programme", datetime], Awaitable[Iterable["Planned"]]]
+# When a feature's planner may find something due: a rehearsal moving its clock stops there.
+Moments = Callable[["Programme"], Iterable[datetime]]
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Feature:
     deliveries: dict[str, Compose] = field(default_factory=dict)  # delivery kind -> composer
     steps: tuple[Step, ...] = ()
     planners: tuple[Planner, ...] = ()
+    moments: tuple[Moments, ...] = ()
 
 
 class Registry:
@@ -100,6 +103,7 @@ class Registry:
         self.forms = tuple(form for f in self.features for form in f.forms)
         self.steps = tuple(s for f in self.features for s in f.steps)
         self.planners = tuple(p for f in self.features for p in f.planners)
+        self.moments = tuple(m for f in self.features for m in f.moments)
         self._commands = _unique(
             "command",
             ((words, c) for c in self.commands for words in {c.words, c.sv} if words),

@@ -19,6 +19,7 @@ from typing import Any
 from handlers import anonymity, csv_cells, gatherings, surveys
 from handlers.access import Access
 from handlers.context import Args, Context, programme_of
+from handlers.formats import number_text, share_text
 from handlers.i18n import N_, Translator
 from handlers.programme_file import localise
 from handlers.registry import Command, Feature
@@ -65,6 +66,8 @@ class Report:
     group_sizes: dict[str, int] = field(default_factory=dict)
     # Themes whose mean quiz score is not shown: fewer than K finished in some group.
     scores_withheld: set[int] = field(default_factory=set)
+    # Per theme, participants who handed in their reflection task, by how it was done.
+    tasks: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def row(self, theme: int, organisation: str) -> Row:
         return self.rows.setdefault((theme, organisation), Row())
@@ -141,6 +144,10 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
     report = await participation(repos, cohort, t, groups)
     themes = report.themes
     report.buddies = await repos.buddies.met_by_theme(cohort.id)
+    for theme, form, person in await repos.tasks.done_by_kind(cohort.id):
+        if person in organisation:  # participants only, as every figure here
+            counts = report.tasks.setdefault(theme, {})
+            counts[form] = counts.get(form, 0) + 1
     report.attendance = await gatherings.report_counts(repos, cohort, t, organisation)
     for name in organisation.values():
         report.group_sizes[name] = report.group_sizes.get(name, 0) + 1
@@ -187,7 +194,7 @@ def message(t: Translator, report: Report) -> Message:
                     replies=row.replies,
                     across=row.replies_across,
                     done=row.quiz_done,
-                    score=f" ({mean:.0%})"
+                    score=f" ({share_text(mean, t.language)})"
                     if (mean := report.mean_score(number, name)) is not None
                     else "",
                 ),
@@ -202,6 +209,16 @@ def message(t: Translator, report: Report) -> Message:
                     "Quiz scores are shown once at least {k} in every group have finished the "
                     "quiz, so that no score can be traced to a person.",
                     k=anonymity.K,
+                )
+            )
+        if number in report.tasks:
+            done = report.tasks[number]
+            build.note(
+                t(
+                    "Reflection task handed in: {colleague} with a colleague, {buddy} with a "
+                    "learning buddy.",
+                    colleague=done.get("colleague", 0),
+                    buddy=done.get("buddy", 0),
                 )
             )
         groups, met = report.buddies.get(number, (0, 0))
@@ -259,7 +276,8 @@ def _survey(t: Translator, report: Report, found: SurveyFigures, build: MessageB
         (
             t("Survey, {group}", group=_everyone(t, group)),
             " · ".join(
-                f"{text}: {found.means[qid][group][1]:.1f} ({found.means[qid][group][0]})"
+                f"{text}: {number_text(found.means[qid][group][1], t.language)} "
+                f"({found.means[qid][group][0]})"
                 for qid, text in report.questions
                 if group in found.means.get(qid, {})
             ),
@@ -362,28 +380,25 @@ def assessment_chart(t: Translator, report: Report) -> bytes | None:
     return _png(figure)
 
 
-def table(report: Report) -> str:
+def table(t: Translator, report: Report) -> str:
     """The same figures as CSV, one row per theme and organisation."""
-    out = io.StringIO()
-    writer = csv_cells.writer(out)
-    writer.writerow(
-        [
-            "theme",
-            "organisation",
-            "participants",
-            "posted",
-            "posts",
-            "replies",
-            "replies_across",
-            "quiz_done",
-            "quiz_mean_score",
-        ]
+    columns = (
+        "theme",
+        "organisation",
+        "participants",
+        "posted",
+        "posts",
+        "replies",
+        "replies_across",
+        "quiz_done",
+        "quiz_mean_score",
     )
+    rows = []
     for number, _ in report.themes:
         for name in report.organisations:
             row = report.row(number, name)
             mean = report.mean_score(number, name)
-            writer.writerow(
+            rows.append(
                 [
                     number,
                     name,
@@ -393,61 +408,67 @@ def table(report: Report) -> str:
                     row.replies,
                     row.replies_across,
                     row.quiz_done,
-                    f"{mean:.3f}" if mean is not None else "",
+                    round(mean, 3) if mean is not None else "",
                 ]
             )
-    return out.getvalue()
+    return csv_cells.table(t, columns, rows)
 
 
-def survey_table(report: Report) -> str:
+def survey_table(t: Translator, report: Report) -> str:
     """The survey ratings as CSV: one row per theme, group and question."""
-    out = io.StringIO()
-    writer = csv_cells.writer(out)
-    writer.writerow(["theme", "group", "question", "respondents", "mean_rating"])
-    for number, found in report.surveys.items():
-        for question, groups in found.means.items():
-            for group, (n, mean) in groups.items():
-                writer.writerow([number, group or "all", question, n, f"{mean:.3f}"])
-    return out.getvalue()
+    columns = ("theme", "group", "question", "respondents", "mean_rating")
+    rows = [
+        [number, group or t("Everyone"), question, n, round(mean, 3)]
+        for number, found in report.surveys.items()
+        for question, groups in found.means.items()
+        for group, (n, mean) in groups.items()
+    ]
+    return csv_cells.table(t, columns, rows)
 
 
-def attendance_table(report: Report) -> str:
+def attendance_table(t: Translator, report: Report) -> str:
     """Attendance as CSV: one row per gathering and group (each of at least K people)."""
-    out = io.StringIO()
-    writer = csv_cells.writer(out)
-    writer.writerow(["gathering", "group", "present", "people"])
-    for label, counts in report.attendance:
-        for group in report.organisations:
-            writer.writerow([label, group, counts.get(group, 0), report.group_sizes.get(group, 0)])
-    return out.getvalue()
+    columns = ("gathering", "group", "present", "people")
+    rows = [
+        [label, group, counts.get(group, 0), report.group_sizes.get(group, 0)]
+        for label, counts in report.attendance
+        for group in report.organisations
+    ]
+    return csv_cells.table(t, columns, rows)
 
 
-def assessment_table(report: Report) -> str:
+def assessment_table(t: Translator, report: Report) -> str:
     """The self-assessment as CSV: one row per area and group."""
-    out = io.StringIO()
-    writer = csv_cells.writer(out)
-    writer.writerow(["area", "group", "people", "start", "end", "change"])
+    columns = ("area", "group", "people", "start", "end", "change")
     means = report.assessment.means if report.assessment else {}
-    for area, groups in means.items():
-        for group, (n, start, end) in groups.items():
-            row = [area, group or "all", n, f"{start:.3f}", f"{end:.3f}", f"{end - start:+.3f}"]
-            writer.writerow(row)
-    return out.getvalue()
+    rows = [
+        [
+            area,
+            group or t("Everyone"),
+            n,
+            round(start, 3),
+            round(end, 3),
+            round(end - start, 3),
+        ]
+        for area, groups in means.items()
+        for group, (n, start, end) in groups.items()
+    ]
+    return csv_cells.table(t, columns, rows)
 
 
 def files(t: Translator, report: Report) -> list[tuple[str, str | bytes, str]]:
     """What `report` sends and `digilog report` writes: file name, content, title."""
     found: list[tuple[str, str | bytes, str]] = [
-        ("report.csv", table(report), t("Participation by theme and organisation")),
+        ("report.csv", table(t, report), t("Participation by theme and organisation")),
     ]
     if (png := chart(t, report)) is not None:
         found.append(("participation.png", png, t("Participation by theme and organisation")))
     if report.surveys:
-        found.append(("surveys.csv", survey_table(report), t("Survey ratings")))
+        found.append(("surveys.csv", survey_table(t, report), t("Survey ratings")))
     if any(counts for _, counts in report.attendance):
-        found.append(("attendance.csv", attendance_table(report), t("Attendance")))
+        found.append(("attendance.csv", attendance_table(t, report), t("Attendance")))
     if report.assessment is not None:
-        found.append(("self-assessment.csv", assessment_table(report), t("Self-assessment")))
+        found.append(("self-assessment.csv", assessment_table(t, report), t("Self-assessment")))
     if (png := assessment_chart(t, report)) is not None:
         found.append(("self-assessment.png", png, t("Self-assessment before and after")))
     return found

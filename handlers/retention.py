@@ -23,6 +23,7 @@ from typing import Any
 from handlers import report
 from handlers.context import address_of, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send
+from handlers.formats import day_text
 from handlers.humane import WorkingHours, next_humane_time
 from handlers.i18n import N_, Translator, translator
 from handlers.personal_data import ANONYMOUS
@@ -306,8 +307,10 @@ def notice_message(t: Translator, cohort: Cohort, detail: dict[str, Any]) -> Mes
         build.para(
             t(
                 "The programme ended on {ended}. On {date}, Digilog deletes:",
-                ended=f"{datetime.fromisoformat(str(ended)).astimezone(zone):%Y-%m-%d}",
-                date=f"{deadline:%Y-%m-%d}",
+                ended=day_text(
+                    datetime.fromisoformat(str(ended)).astimezone(zone), t.language, year=True
+                ),
+                date=day_text(deadline, t.language, year=True),
             )
         )
     build.bullets(t(WHAT[Kind(kind)]) for kind in detail.get("kinds", []) if kind in set(Kind))

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from handlers.access import Access
 from handlers.calendar_file import check_entries
 from handlers.context import Args, Context, Refusal
-from handlers.formats import when_text, where_spans
+from handlers.formats import list_text, when_text, where_spans
 from handlers.i18n import N_, Translator
 from handlers.programme_file import Programme, localise
 from handlers.progress import missing
@@ -57,7 +57,7 @@ def calendar_message(
             text = localise(entry.title or {"en": entry.key}, language)
         else:
             text = t(EVENT_LABELS[entry.kind], number=entry.theme_number, title=title)
-        when = when_text(entry.starts_at, entry.ends_at, zone)
+        when = when_text(entry.starts_at, entry.ends_at, zone, language)
         rank = 0 if entry.kind == "theme_start" else 1
         row = _row(t, when, text, entry.place, entry.link)
         if keys:  # what `schedule move` calls the entry
@@ -68,7 +68,7 @@ def calendar_message(
             if session.start < now and not include_past:
                 continue
             text = t(EVENT_LABELS["lab"], title=localise(lab.title, language))
-            when = when_text(session.start, session.end, zone)
+            when = when_text(session.start, session.end, zone, language)
             rows.append((session.start, 1, _row(t, when, text, session.place, session.link)))
     build = MessageBuilder().heading(t("Calendar"))
     if not rows:
@@ -134,7 +134,11 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
     entry = next((e for e in entries if e.key == key), None)
     if entry is None:
         raise Refusal(
-            t("The calendar has no {key}. It has: {keys}", key=words[0], keys=_keys(entries))
+            t(
+                "The calendar has no {key}. It has: {keys}",
+                key=words[0],
+                keys=_keys(entries, t.language),
+            )
         )
     try:
         when = datetime.strptime(f"{words[1]} {words[2]}", "%Y-%m-%d %H:%M")
@@ -155,15 +159,15 @@ async def move(context: Context, args: Args) -> list[Outgoing]:
             t(
                 "{key} moved to {when} ({zone}); what it sets off moves with it.",
                 key=key,
-                when=when_text(moved_to, None, ZoneInfo(cohort.timezone)),
+                when=when_text(moved_to, None, ZoneInfo(cohort.timezone), t.language),
                 zone=cohort.timezone,
             )
         )
     ]
 
 
-def _keys(entries: list[CalendarEntry]) -> str:
-    return ", ".join(e.key.removeprefix("theme:") for e in entries)
+def _keys(entries: list[CalendarEntry], language: str) -> str:
+    return list_text((e.key.removeprefix("theme:") for e in entries), language)
 
 
 NUDGE_LABELS = {
@@ -195,7 +199,7 @@ async def with_deliveries(
         count = t.plural("{n} person as of now", "{n} people as of now", len(people))
         rows.append(
             (
-                Span(when_text(due.at, None, zone) + "  ", strong=True),
+                Span(when_text(due.at, None, zone, t.language) + "  ", strong=True),
                 Span(label + " · " + count),
             )
         )
@@ -206,7 +210,9 @@ async def with_deliveries(
     failed = await repos.deliveries.of_cohort(cohort.id, [DeliveryState.failed], limit=10)
     if failed:
         build.heading(t("Could not be sent"))
-        build.bullets(f"{when_text(d.due_at, None, zone)}  {d.kind}: {d.reason}" for d in failed)
+        build.bullets(
+            f"{when_text(d.due_at, None, zone, t.language)}  {d.kind}: {d.reason}" for d in failed
+        )
     return build.build()
 
 

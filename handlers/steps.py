@@ -13,8 +13,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
+from handlers.humane import DEFAULT_HOURS, working_moment_before
 from storage.models import CalendarEntry
+
+# The workplace whose calendar channel posts keep: a Swedish one (its public holidays are
+# Sweden's, as for nudges).
+WORKPLACE_ZONE = ZoneInfo("Europe/Stockholm")
 
 # A state change (a digilog or quiz closing) is still worth doing this long after an outage.
 CLOSING_GRACE = timedelta(days=7)
@@ -44,6 +50,11 @@ class Step:
     # Worth sending until the entry's time plus this: a reminder that something is
     # tomorrow stops being true in the evening before it.
     relevance: timedelta = timedelta(0)
+    # A post in the channel goes in a Swedish workplace's working time: on a weekend or a
+    # public holiday, or outside working hours, it goes on the working day before. False
+    # when its time is the point: a quiz opens or closes when the calendar says, and
+    # "starts in an hour" is sent an hour before, whatever the day.
+    working_time: bool = True
 
 
 DAY_BEFORE, EVENING_BEFORE = -timedelta(days=1), -timedelta(hours=12)
@@ -51,8 +62,16 @@ AD_HOC = "nudge_adhoc"
 
 
 def channel_step(kind: str, entry_kind: str | None = None) -> Step:
-    """A post in the channel when its entry's time comes, worth doing for a week after."""
-    return Step(kind, entry_kind or kind, timedelta(0), Audience.channel, relevance=CLOSING_GRACE)
+    """A post in the channel when its entry's time comes (it opens or closes something
+    then), worth doing for a week after."""
+    return Step(
+        kind,
+        entry_kind or kind,
+        timedelta(0),
+        Audience.channel,
+        relevance=CLOSING_GRACE,
+        working_time=False,
+    )
 
 
 def survey_key(theme: int) -> str:
@@ -85,9 +104,10 @@ def _timed(steps: Sequence[Step], entries: list[CalendarEntry]) -> Iterator[DueS
                 continue
             if step.kind == "digilog_open" and _opens_with_theme(entry, entries):
                 continue  # the theme's own post opens its digilog
-            yield DueStep(
-                step, entry, entry.starts_at + step.offset, entry.starts_at + step.relevance
-            )
+            at = entry.starts_at + step.offset
+            if step.audience is Audience.channel and step.working_time:
+                at = working_moment_before(at, WORKPLACE_ZONE, DEFAULT_HOURS)
+            yield DueStep(step, entry, at, entry.starts_at + step.relevance)
 
 
 def _opens_with_theme(entry: CalendarEntry, entries: list[CalendarEntry]) -> bool:

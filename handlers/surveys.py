@@ -20,6 +20,7 @@ from handlers.access import Access
 from handlers.channels import to_every_channel
 from handlers.context import Args, Context, Refusal
 from handlers.deliveries import Composing, Decision, Drop
+from handlers.formats import number_text, signed_text
 from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Programme, Scale, localise
 from handlers.registry import ButtonKind, Command, Feature, FormKind
@@ -507,12 +508,10 @@ async def assessment_figures(
 
 def change_text(t: Translator, n: int, start: float, end: float) -> str:
     """A group's mean at the start and at the end, the change, and how many they are."""
-    return t(
-        "{start:.1f} → {end:.1f} ({change:+.1f}, {n})",
-        start=start,
-        end=end,
-        change=end - start,
-        n=n,
+    language = t.language
+    return (
+        f"{number_text(start, language)} → {number_text(end, language)} "
+        f"({signed_text(end - start, language)}, {n})"
     )
 
 
@@ -546,7 +545,7 @@ async def survey_results(context: Context, args: Args) -> list[Outgoing]:
         groups = figures.means.get(question.id, {})
         build.para(Span(question.label, strong=True))
         build.facts(
-            (name or t("Everyone"), t("{mean:.1f} ({n})", mean=mean, n=n))
+            (name or t("Everyone"), f"{number_text(mean, context.language)} ({n})")
             for name, (n, mean) in groups.items()
         )
     if figures.comments:

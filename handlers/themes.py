@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from handlers import tasks
 from handlers.access import Access
 from handlers.channels import to_every_channel
 from handlers.context import Args, Context, Refusal
@@ -71,11 +72,7 @@ def theme_post(theme: Theme, number: int, language: str, cohort_id: int) -> Mess
     task = theme.reflection_task
     build.para(Span(t("Reflection task"), strong=True))
     build.para(local(task.text))
-    build.note(
-        t("Do it with your learning buddy from another organisation.")
-        if task.with_ == "buddy"
-        else t("Do it with a colleague.")
-    )
+    build.note(tasks.how_note(t, task))
     if theme.workshop is not None:
         build.para(Span(t("Workshop"), strong=True), Span(": " + local(theme.workshop.title)))
         if theme.workshop.description:
@@ -83,7 +80,12 @@ def theme_post(theme: Theme, number: int, language: str, cohort_id: int) -> Mess
     build.divider()
     build.para(Span(t("Digilog"), strong=True), Span(": " + local(theme.digilog_prompt)))
     build.note(t("Reply in the thread under this post; every reply goes into the reflection bank."))
-    build.choices([Option(f"reflect:{cohort_id}:{number}", t("Write a reflection"))])
+    build.choices(
+        [
+            *tasks.choices(t, task, cohort_id, number),
+            Option(f"reflect:{cohort_id}:{number}", t("Write a reflection")),
+        ]
+    )
     build.summary = t("Theme {number}: {title}", number=number, title=local(theme.title))
     return build.build()
 
@@ -211,7 +213,13 @@ FEATURE = Feature(
         Step(
             "workshop_tomorrow", "workshop", DAY_BEFORE, Audience.channel, relevance=EVENING_BEFORE
         ),
-        Step("workshop_soon", "workshop", -timedelta(hours=1), Audience.channel),
+        Step(
+            "workshop_soon",
+            "workshop",
+            -timedelta(hours=1),
+            Audience.channel,
+            working_time=False,
+        ),
     ),
     deliveries={
         "theme_start": _compose_theme_start,

@@ -26,6 +26,9 @@ class Actor:
     locale: str | None = None  # the platform's hint, e.g. "sv-SE"; a saved choice wins
     email: str | None = None  # links someone a roster named only by e-mail address
     timezone: str | None = None  # an IANA zone the platform knows for the person
+    # The zone of the device in use (Teams' localTimezone): shown in only while the person
+    # has no zone of their own; never saved, since it follows them when they travel.
+    zone_hint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,9 @@ class ToGroup:
     platform: str
     workspace: str
     user_ids: tuple[str, ...]
+    # Where the group can meet when the platform gives a bot no way to open a group
+    # conversation (Teams): a new thread there names each of them.
+    meet_in: Conversation | None = None
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,6 @@ class Scheduling:
     timekeeper: Timekeeper
     sender: Sender
 
-    async def catch_up(self) -> int:
-        """Plan what is due and send it now (a console rehearsal after moving its clock)."""
-        await self.timekeeper.sweep()
-        return await self.sender.send_due()
-
 
 @asynccontextmanager
 async def scheduling(

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import upsert
-from storage.models import ConversationAddress, utcnow
+from storage.models import ConversationAddress, now_of
 
 
 class AddressRepository:
@@ -38,7 +38,7 @@ class AddressRepository:
                 address=address,
                 bot_id=bot_id,
                 user_id=user_id,
-                updated_at=utcnow(),
+                updated_at=now_of(self._session),
             )
         )
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, utcnow
+from storage.models import AuditEntry, now_of
 
 
 class AuditRepository:
@@ -27,7 +27,7 @@ class AuditRepository:
     ) -> None:
         self._session.add(
             AuditEntry(
-                at=at or utcnow(),
+                at=at or now_of(self._session),
                 action=action,
                 cohort_id=cohort_id,
                 actor_person_id=actor_person_id,

@@ -17,7 +17,7 @@ from storage.models import (
     BuddyRule,
     Membership,
     Person,
-    utcnow,
+    now_of,
 )
 
 
@@ -47,7 +47,9 @@ class BuddyRepository:
         """Store the groups; None if this cohort and theme had its round already."""
         round_id = await self._session.scalar(
             insert_ignoring_duplicates(self._session, BuddyRound)
-            .values(cohort_id=cohort_id, theme_number=theme, seed=seed, created_at=utcnow())
+            .values(
+                cohort_id=cohort_id, theme_number=theme, seed=seed, created_at=now_of(self._session)
+            )
             .returning(BuddyRound.id)
         )
         if round_id is None:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import Delivery, DeliveryState, utcnow
+from storage.models import Delivery, DeliveryState, now_of
 
 NUDGE_PREFIX = "nudge_"
 
@@ -51,7 +51,7 @@ class DeliveryRepository:
                 "state": DeliveryState.pending,
                 "attempts": 0,
                 "maybe_sent": False,
-                "created_at": utcnow(),
+                "created_at": now_of(self._session),
             }
             for p in planned
         ]
@@ -78,7 +78,9 @@ class DeliveryRepository:
             and_(Delivery.state == DeliveryState.pending, Delivery.due_at <= now),
             and_(Delivery.state == DeliveryState.sending, Delivery.lease_until < now),
         )
-        candidates = select(Delivery.id).where(claimable).order_by(Delivery.due_at).limit(limit)
+        candidates = (
+            select(Delivery.id).where(claimable).order_by(Delivery.due_at, Delivery.id).limit(limit)
+        )
         if self._session.get_bind().dialect.name == "postgresql":
             # As a CTE, which PostgreSQL runs once: a `LIMIT … SKIP LOCKED` subquery
             # inside `IN (…)` may be run again per row and claim far more than `limit`.
@@ -251,3 +253,33 @@ class DeliveryRepository:
         )
         rows = (await self._session.execute(query)).all()
         return {DeliveryState(state): count for state, count in rows}
+
+    # What a rehearsal asks of the outbox: it moves its clock from one due moment to the
+    # next, and says so when something that fell due was not sent.
+
+    async def due_pending(self, now: datetime) -> list[int]:
+        """The rows waiting to go that are due by `now`."""
+        query = select(Delivery.id).where(
+            Delivery.state == DeliveryState.pending, Delivery.due_at <= now
+        )
+        return list(await self._session.scalars(query))
+
+    async def next_due(self, after: datetime, until: datetime) -> datetime | None:
+        """When the next row waiting to go falls due, after `after` and by `until`."""
+        query = select(func.min(Delivery.due_at)).where(
+            Delivery.state == DeliveryState.pending,
+            Delivery.due_at > after,
+            Delivery.due_at <= until,
+        )
+        return await self._session.scalar(query)
+
+    async def skipped_among(self, delivery_ids: list[int]) -> list[Delivery]:
+        """Which of these rows were skipped, in due order."""
+        if not delivery_ids:
+            return []
+        query = (
+            select(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.state == DeliveryState.skipped)
+            .order_by(Delivery.due_at, Delivery.id)
+        )
+        return list(await self._session.scalars(query))

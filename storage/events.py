@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import ProcessedEvent, utcnow
+from storage.models import ProcessedEvent, now_of
 
 
 class ProcessedEventRepository:
@@ -19,7 +19,7 @@ class ProcessedEventRepository:
         """Record the delivery; False if it had been recorded before (a retry)."""
         inserted = await self._session.scalar(
             insert_ignoring_duplicates(self._session, ProcessedEvent)
-            .values(platform=platform, delivery_id=delivery_id, received_at=utcnow())
+            .values(platform=platform, delivery_id=delivery_id, received_at=now_of(self._session))
             .returning(ProcessedEvent.id)
         )
         return inserted is not None

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates, upsert
-from storage.models import Attendance, EventRegistration, Gathering, Person, utcnow
+from storage.models import Attendance, EventRegistration, Gathering, Person, now_of
 
 
 class GatheringRepository:
@@ -58,7 +58,7 @@ class GatheringRepository:
         again."""
         if not person_ids:
             return
-        moment = when or utcnow()
+        moment = when or now_of(self._session)
         await self._session.execute(
             upsert(
                 self._session,
@@ -90,7 +90,7 @@ class GatheringRepository:
                 person_id=person_id,
                 present=True,
                 by_self=True,
-                marked_at=utcnow(),
+                marked_at=now_of(self._session),
             )
             .returning(Attendance.id)
         )
@@ -175,7 +175,10 @@ class GatheringRepository:
         added = await self._session.scalar(
             insert_ignoring_duplicates(self._session, EventRegistration)
             .values(
-                cohort_id=cohort_id, entry_key=entry_key, person_id=person_id, created_at=utcnow()
+                cohort_id=cohort_id,
+                entry_key=entry_key,
+                person_id=person_id,
+                created_at=now_of(self._session),
             )
             .returning(EventRegistration.id)
         )

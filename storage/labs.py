@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import LabSeats, LabSignup, Person, SignupState, utcnow
+from storage.models import LabSeats, LabSignup, Person, SignupState, now_of
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class LabRepository:
                     session_key=session_key,
                     person_id=person_id,
                     state=SignupState.waiting,
-                    created_at=utcnow(),
+                    created_at=now_of(self._session),
                 )
                 .returning(LabSignup.id)
             )
@@ -82,7 +82,7 @@ class LabRepository:
             requeued = await self._session.execute(
                 update(LabSignup)
                 .where(*this, LabSignup.state == SignupState.cancelled)
-                .values(state=SignupState.waiting, created_at=utcnow())
+                .values(state=SignupState.waiting, created_at=now_of(self._session))
                 .execution_options(synchronize_session=False)
             )
             changed = requeued.rowcount == 1  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -33,12 +34,43 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
+async def _migrate(engine: AsyncEngine, step: Callable[[Connection], None]) -> None:
+    """Run migrations in one transaction.
 
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    On SQLite, with foreign keys off for it: a migration that rebuilds a table (a copy,
+    DROP, RENAME, as alembic's batch mode does) would otherwise have the DROP delete
+    every row that refers to it, by ON DELETE CASCADE. SQLite ignores the pragma inside
+    a transaction, so it is set on the driver's connection before the transaction
+    begins; the transaction is refused at its end if any reference points nowhere.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    async with engine.connect() as connection:
+        driver = None
+        if sqlite:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            async with connection.begin():
+                await connection.run_sync(step)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"a migration left references to nothing: {broken[:5]}")
+        finally:
+            if driver is not None:
+                await driver.execute("PRAGMA foreign_keys=ON")
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _migrate(engine, lambda connection: command.upgrade(alembic_config(connection), revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    await _migrate(
+        engine, lambda connection: command.downgrade(alembic_config(connection), revision)
+    )
 
 
 async def is_current(engine: AsyncEngine) -> bool:

@@ -33,6 +33,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The execution option (on the engine a `Store` writes through) and the session info key
+# that carry the store's clock: a rehearsal's rows carry the rehearsal's time.
+CLOCK = "digilog_clock"
+
+
+def stamped(context: Any) -> datetime:
+    """A column's default time: the writing store's clock, else the system's."""
+    clock = context.execution_options.get(CLOCK) if context is not None else None
+    return clock() if clock is not None else utcnow()
+
+
+def now_of(session: Any) -> datetime:
+    """The time by the clock of the store whose session (sync or async) this is."""
+    clock = session.info.get(CLOCK)
+    return clock() if clock is not None else utcnow()
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC everywhere and always hands back aware datetimes (SQLite keeps none)."""
 
@@ -76,6 +93,7 @@ class Source(enum.StrEnum):
     saved_message = "saved_message"
     needs_inventory = "needs_inventory"  # the opening local meeting: what I want to develop
     change_plan = "change_plan"  # the closing local meeting: my plan for change
+    task_finding = "task_finding"  # what we found in a theme's reflection task
 
 
 naming = {
@@ -104,7 +122,7 @@ class Program(Base):
     title: Mapped[dict[str, Any]]
     definition: Mapped[dict[str, Any]]
     checksum: Mapped[str] = mapped_column(String(64))
-    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    loaded_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class Organisation(Base):
@@ -133,12 +151,17 @@ class Cohort(Base):
     self_enrol: Mapped[bool] = mapped_column(Boolean, default=False)
     # The secret behind a pseudonymised export's ids: stable for the cohort, never shown.
     pseudonym_salt: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+    # A number is never given again (SQLite reuses the highest id without it): the audit
+    # log names people by number, and an erased person's number must name nobody.
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
@@ -158,7 +181,7 @@ class Person(Base):
     # Set when the platform said the bot cannot write to the person (Teams: they have not
     # installed the app); cleared when they next use Digilog.
     unreachable_since: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
 
     @validates("display_name")
     def _fitting(self, key: str, value: str) -> str:
@@ -175,7 +198,7 @@ class Membership(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     role: Mapped[Role] = mapped_column(_enum(Role))
-    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    joined_at: Mapped[datetime] = mapped_column(default=stamped)
     buddy_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -189,7 +212,7 @@ class ThemeRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     theme_number: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=stamped)
     started_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where the theme post landed; its thread is the theme's digilog.
@@ -204,6 +227,7 @@ class Reflection(Base):
     __table_args__ = (
         UniqueConstraint("cohort_id", "message_id"),
         Index(None, "cohort_id", "created_at"),
+        {"sqlite_autoincrement": True},  # "Sparad som #16" names one reflection, ever
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -222,8 +246,8 @@ class Reflection(Base):
     replied_to_person_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped, onupdate=stamped)
     # The analyser version (storage/swedish.py) that indexed the body; 0: not yet indexed.
     # An older one is re-indexed in the background (storage/reflections.py).
     search_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -240,7 +264,7 @@ class QuizAnswer(Base):
     question_index: Mapped[int] = mapped_column(Integer)
     option_index: Mapped[int] = mapped_column(Integer)
     correct: Mapped[bool] = mapped_column(Boolean)
-    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class ProcessedEvent(Base):
@@ -252,7 +276,7 @@ class ProcessedEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
     delivery_id: Mapped[str] = mapped_column(String(200))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    received_at: Mapped[datetime] = mapped_column(default=stamped, index=True)
 
 
 class CalendarEntry(Base):
@@ -320,7 +344,7 @@ class Delivery(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class SignupState(enum.StrEnum):
@@ -355,7 +379,7 @@ class LabSignup(Base):
     session_key: Mapped[str] = mapped_column(String(120))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     state: Mapped[SignupState] = mapped_column(_enum(SignupState))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
     attended_at: Mapped[datetime | None]  # a facilitator marked them present at the session
 
 
@@ -369,7 +393,7 @@ class BuddyRound(Base):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     theme_number: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class BuddyGroup(Base):
@@ -435,7 +459,7 @@ class SurveyAnswer(Base):
     question_id: Mapped[str] = mapped_column(String(64))
     rating: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
-    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class ConversationAddress(Base):
@@ -451,7 +475,7 @@ class ConversationAddress(Base):
     address: Mapped[str] = mapped_column(String(500))
     bot_id: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[str | None] = mapped_column(String(200), index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class CohortChannel(Base):
@@ -487,9 +511,10 @@ class AuditEntry(Base):
     are named by number only, so an erased person's entries name nobody."""
 
     __tablename__ = "audit_log"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=stamped, index=True)
     action: Mapped[str] = mapped_column(String(40))
     # No foreign keys: the log outlives cohorts and people.
     cohort_id: Mapped[int | None] = mapped_column(Integer)
@@ -529,7 +554,7 @@ class KeptFigure(Base):
     name: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
-    kept_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kept_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class Gathering(Base):
@@ -560,7 +585,7 @@ class Attendance(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     present: Mapped[bool] = mapped_column(Boolean)
     by_self: Mapped[bool] = mapped_column(Boolean, default=False)
-    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    marked_at: Mapped[datetime] = mapped_column(default=stamped)
 
 
 class EventRegistration(Base):
@@ -571,4 +596,40 @@ class EventRegistration(Base):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     entry_key: Mapped[str] = mapped_column(String(60))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped)
+
+
+class OfferedFile(Base):
+    """A file Digilog offered a Teams user with a file consent card, kept until they accept
+    or decline it (Teams then gives the address to upload it to), or until it expires."""
+
+    __tablename__ = "offered_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, in the card
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    offered_at: Mapped[datetime] = mapped_column(default=stamped, index=True)
+class ReflectionTaskChoice(Base):
+    """How a participant does a theme's reflection task (with a colleague or with their
+    learning buddy), with whom, and when "what we found" was handed in."""
+
+    __tablename__ = "reflection_task_choices"
+    __table_args__ = (UniqueConstraint("cohort_id", "theme_number", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    theme_number: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    form: Mapped[str] = mapped_column(String(20))  # "colleague" or "buddy"
+    # A colleague in the roster, or a name written by hand (someone not in the programme).
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    partner_name: Mapped[str | None] = mapped_column(String(200))
+    chosen_at: Mapped[datetime] = mapped_column(default=stamped)
+    done_at: Mapped[datetime | None] = mapped_column()
+    finding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reflections.id", ondelete="SET NULL")
+    )

@@ -16,7 +16,7 @@ from storage.models import (
     Organisation,
     Person,
     Role,
-    utcnow,
+    now_of,
 )
 
 
@@ -171,7 +171,7 @@ class PeopleRepository:
                     user_id=user_id,
                     email=email,
                     display_name=display_name[:NAME_LENGTH],
-                    created_at=utcnow(),
+                    created_at=now_of(self._session),
                 )
             )
             person = await self.by_account(platform, workspace, user_id)
@@ -199,7 +199,7 @@ class PeopleRepository:
                 person_id=person_id,
                 organisation_id=organisation_id,
                 role=role,
-                joined_at=utcnow(),
+                joined_at=now_of(self._session),
             )
             .returning(Membership.id)
         )

@@ -46,11 +46,13 @@ from storage.models import (
     EventRegistration,
     LabSignup,
     Membership,
+    OfferedFile,
     Organisation,
     Person,
     ProcessedEvent,
     QuizAnswer,
     Reflection,
+    ReflectionTaskChoice,
     SignupState,
     SurveyAnswer,
     ThemeRun,
@@ -220,6 +222,16 @@ class PersonalDataRepository:
             Attendance.present,
             Attendance.by_self,
             Attendance.marked_at,
+        )
+        data["reflection_tasks"] = await self._own(
+            ReflectionTaskChoice,
+            pid,
+            ReflectionTaskChoice.theme_number,
+            ReflectionTaskChoice.form,
+            ReflectionTaskChoice.partner_name,
+            ReflectionTaskChoice.chosen_at,
+            ReflectionTaskChoice.done_at,
+            ReflectionTaskChoice.finding_id,
         )
         data["event_registrations"] = await self._own(
             EventRegistration, pid, EventRegistration.entry_key, EventRegistration.created_at
@@ -454,6 +466,18 @@ class PersonalDataRepository:
         for held_in, entry_key in registered:
             await gatherings.cancel(held_in, entry_key, pid)
         await self._delete(Attendance, Attendance.person_id == pid, within(Attendance))
+        # Their reflection tasks; a colleague who named them keeps the task, not the name.
+        await self._delete(
+            ReflectionTaskChoice,
+            ReflectionTaskChoice.person_id == pid,
+            within(ReflectionTaskChoice),
+        )
+        await s.execute(
+            update(ReflectionTaskChoice)
+            .where(ReflectionTaskChoice.partner_id == pid, within(ReflectionTaskChoice))
+            .values(partner_id=None)
+            .execution_options(synchronize_session=False)
+        )
         in_groups = (
             BuddyMember.group_id.in_(
                 select(BuddyGroup.id)
@@ -529,6 +553,13 @@ class PersonalDataRepository:
         if personal:
             erased.deliveries += await self._delete(
                 Delivery, Delivery.conversation_id.in_(personal)
+            )
+        if person.user_id is not None:
+            # A file offered in Teams and not yet accepted is a copy of their data.
+            await self._delete(
+                OfferedFile,
+                OfferedFile.workspace == person.workspace,
+                OfferedFile.user_id == person.user_id,
             )
 
         # A delivery id is the platform's; a Teams one begins with the conversation's id,

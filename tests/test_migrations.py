@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from storage import migrate
-from storage.migrate import alembic_config, include_object
+from storage.migrate import include_object
 from storage.models import Base
 from storage.unit import Store
 
@@ -26,11 +25,7 @@ async def test_models_and_migrations_agree(store: Store) -> None:
 
 
 async def test_every_migration_can_be_undone_and_redone(store: Store) -> None:
-    def downgrade(connection: Connection) -> None:
-        command.downgrade(alembic_config(connection), "base")
-
-    async with store.engine.begin() as connection:
-        await connection.run_sync(downgrade)
+    await migrate.downgrade(store.engine, "base")
     assert not await migrate.is_current(store.engine)
     await migrate.upgrade(store.engine)
     assert await migrate.is_current(store.engine)

@@ -20,6 +20,7 @@ from storage.models import Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort, run_digilog
+from tests.excel import is_number, open_as_excel
 
 ORGS = {
     "umea": "Umeå Municipality",
@@ -80,9 +81,14 @@ async def test_the_report_counts_what_happened(
             across[org],
         ), org
         assert row.quiz_done == done[org]
-    csv_text = table(found)
-    assert csv_text.splitlines()[0].startswith("theme,organisation,participants,posted")
-    assert len(csv_text.splitlines()) == 1 + 3
+    csv_text = table(translator("en"), found)
+    head, *rows = open_as_excel(csv_text, "en")
+    assert head[:4] == ["Theme", "Organisation", "Participants", "Posted"]
+    assert len(rows) == 3
+    head, *rows = open_as_excel(table(translator("sv"), found), "sv")
+    assert head[:4] == ["Tema", "Organisation", "Deltagare", "Har skrivit inlägg"]
+    scores = [row[-1] for row in rows if row[-1]]
+    assert all(is_number(score, "sv") for score in scores), scores
 
     png = chart(translator("en"), found)
     assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -118,8 +124,9 @@ def test_the_cli_writes_the_chart_and_the_csv(database_url: str, tmp_path: Path)
     written = run_digilog(database_url, tmp_path, "report", "demo", "--out", str(tmp_path / "out"))
     assert written.returncode == 0, written.stderr
     assert (tmp_path / "out" / "participation.png").read_bytes()[:4] == b"\x89PNG"
-    csv_text = (tmp_path / "out" / "report.csv").read_text(encoding="utf-8")
-    assert "1,Umeå kommun,6," in csv_text and "1,Övriga organisationer,7," in csv_text
+    rows = open_as_excel((tmp_path / "out" / "report.csv").read_bytes(), "sv")
+    assert ["1", "Umeå kommun", "6"] in [row[:3] for row in rows]
+    assert ["1", "Övriga organisationer", "7"] in [row[:3] for row in rows]
     missing = run_digilog(database_url, tmp_path, "report", "nope")
     assert missing.returncode == 1 and "no cohort 'nope'" in missing.stderr
 

@@ -141,7 +141,7 @@ async def test_facilitators_are_told_14_days_before_then_everything_goes_but_the
     assert (await retention.sweep(store, told_at + timedelta(hours=3))).notices == 0
     [notice] = await notice_rows(store)
     text = await notice_text(store, notice, notice.due_at)
-    assert "2027-12-07" in text and "2027-06-10" in text  # END + 180 days, and END
+    assert "7 Dec 2027" in text and "10 Jun 2027" in text  # END + 180 days, and END
     assert "quiz answers" in text and "reflection bank" in text
     assert f"digilog retention set {cohort.key}" in text
     async with store.transaction() as repos:
@@ -249,7 +249,7 @@ async def test_a_period_shortened_into_the_past_still_gives_the_facilitators_14_
     await retention.change(store, cohort.key, days=30)
     assert (await retention.sweep(store, later)).notices == 1
     [notice] = await notice_rows(store)
-    assert "2027-09-28" in await notice_text(store, notice, later)  # 14 days later
+    assert "28 Sept 2027" in await notice_text(store, notice, later)  # 14 days later
     assert (await retention.sweep(store, later + 13 * DAY)).deletions == []
     swept = await retention.sweep(store, later + 14 * DAY)
     assert Kind.personal_data in [kind for _, kind, _ in swept.deletions]

@@ -7,8 +7,6 @@ set up or inspect data with small asyncio.run helpers of their own.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -19,8 +17,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
+from handlers.csv_cells import header
 from handlers.digilog import Digilog
 from handlers.export import FIELDS as EXPORT_FIELDS
+from handlers.i18n import translator
 from handlers.programme_file import load_programme as read_programme
 from handlers.roster import parse_roster
 from storage.db import create_engine
@@ -28,6 +28,7 @@ from storage.models import Role
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import EXAMPLE, make_cohort, run_digilog
+from tests.excel import open_as_excel
 
 # ---------------------------------------------------------------- parse_roster
 
@@ -431,6 +432,7 @@ EXPECTED_EXPORT = [
         "Min egen tanke, bara för mig.",
     ),
 ]
+EXPORT_HEADER = tuple(header(translator("en"), EXPORT_FIELDS))
 COMPARED = (
     "author",
     "author_user_id",
@@ -448,15 +450,15 @@ def test_export_as_csv_survives_commas_quotes_newlines_and_swedish(database_url:
 
     result = ok(database_url, "bank", "export", "grupp-1", "--format", "csv", "--include-private")
 
-    records = list(csv.reader(io.StringIO(result.stdout, newline="")))
-    assert tuple(records[0]) == EXPORT_FIELDS
+    records = open_as_excel(result.stdout, "en")
+    assert tuple(records[0]) == EXPORT_HEADER
     exported = [dict(zip(EXPORT_FIELDS, record, strict=True)) for record in records[1:]]
     assert [tuple(r[k] for k in COMPARED) for r in exported] == EXPECTED_EXPORT
     assert exported[1]["reply_to_id"] == exported[0]["id"]
     assert result.stderr.strip() == "3 reflections exported"
     # Only when asked: a private reflection is its author's, and the log says who took it.
     shared = ok(database_url, "bank", "export", "grupp-1", "--format", "csv")
-    records = list(csv.reader(io.StringIO(shared.stdout, newline="")))
+    records = open_as_excel(shared.stdout, "en")
     assert [tuple(r[EXPORT_FIELDS.index(k)] for k in COMPARED) for r in records[1:]] == (
         EXPECTED_EXPORT[:2]
     )
@@ -512,7 +514,7 @@ def test_export_of_a_cohort_without_reflections(database_url: str) -> None:
     as_csv = ok(database_url, "bank", "export", "grupp-1")
 
     assert json.loads(as_json.stdout) == []
-    assert list(csv.reader(io.StringIO(as_csv.stdout))) == [list(EXPORT_FIELDS)]
+    assert open_as_excel(as_csv.stdout, "en") == [list(EXPORT_HEADER)]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])

@@ -229,14 +229,16 @@ async def test_after_downtime_what_still_matters_goes_out_once(
     await running.at(local("2027-04-28 10:00"))
     await running.at(local("2027-04-28 10:01"))
     sent = [row for row in await running.rows() if row.state is DeliveryState.sent]
-    assert [(r.kind, r.sent_at) for r in sent] == [
-        ("theme_start", local("2027-04-28 10:00").astimezone(UTC))
+    # The theme's post, and the facilitators' digest of a digilog whose workshop is tomorrow.
+    assert sorted((r.kind, r.sent_at) for r in sent) == [
+        ("digest_before_workshop", local("2027-04-28 10:00").astimezone(UTC)),
+        ("theme_start", local("2027-04-28 10:00").astimezone(UTC)),
     ]
     # Down again over the evening before the workshop: "tomorrow" is not said on the day.
     await running.at(local("2027-04-29 09:00"))
     await running.at(local("2027-04-29 12:00"))
     kinds = [r.kind for r in await running.rows() if r.state is DeliveryState.sent]
-    assert kinds == ["theme_start", "workshop_soon"]
+    assert sorted(kinds) == ["digest_before_workshop", "theme_start", "workshop_soon"]
 
 
 async def test_nothing_goes_out_once_it_no_longer_matters(
@@ -436,9 +438,9 @@ async def test_set_hours_and_see_them(cohort: Cohort, digilog: Digilog) -> None:
     refused = await chat.say("anna", "hours 17-08")
     assert "could not read" in refused.text
     shown = await chat.say("anna", "hours mon-thu 9-15")
-    assert "mon-thu 09:00-15:00 (Europe/Stockholm)" in shown.text
+    assert "Mon–Thu 09–15 (Europe/Stockholm)" in shown.text
     state = await chat.say("anna", "nudges")
-    assert "mon-thu 09:00-15:00" in state.text
+    assert "Mon–Thu 09–15" in state.text
     unknown = await chat.say("anna", "nudges mute everything")
     assert "Mute which kind?" in unknown.text
     not_allowed = await chat.say("anna", "nudge 1 post")
@@ -468,7 +470,7 @@ async def test_a_facilitator_moves_an_entry_and_its_timers_follow(
     not_allowed = await chat.say("anna", "schedule move 1:quiz_close 2027-05-12 17:00")
     assert "Only a facilitator" in not_allowed.text
     moved = await chat.say("fia", "schedule move 1:quiz_close 2027-05-12 17:00")
-    assert "moved to 2027-05-12 17:00" in moved.text
+    assert "moved to Wed 12 May 17:00" in moved.text
     await timekeeper.sweep()
     jobs = {job.id: job.trigger.run_date for job in timekeeper.jobs(cohort.id)}
     assert jobs[f"c{cohort.id}:nudge_quiz:theme:1:quiz_close"] == local("2027-05-11 17:00")
@@ -488,11 +490,11 @@ def test_the_console_rehearses_a_calendar(database_url: str, tmp_path: Path) -> 
     )
     assert rehearsal.returncode == 0, rehearsal.stderr
     out = rehearsal.stdout
-    assert "(it is Sun 2027-01-31 20:00 CET)" in out
+    assert "(it is Sun, 31 Jan 2027 20:00 CET)" in out
     # Theme 1 starts on Monday at 08:00: posted when the rehearsal's clock passes it.
-    assert "[Mon 2027-02-01 08:00] [Digilog in #demo]" in out
+    assert "[Mon 1 Feb 08:00] [Digilog in #demo]" in out
     assert "Theme 1: Why there is such a focus on digital transformation" in out
-    assert "(it is Mon 2027-02-01 08:00 CET)" in out
+    assert "(it is Mon, 1 Feb 2027 08:00 CET)" in out
     assert "Now: theme 1" in out
     moved = digilog("console", "--speed", "0", stdin="quit\n")
     assert moved.returncode == 2 and "--speed" in moved.stderr
@@ -581,7 +583,7 @@ async def test_those_signed_up_for_a_lab_are_reminded_the_day_before(
     assert running.dms("anna") == []
     await running.at(local("2027-02-15 13:00"))
     [reminder] = running.dms("anna")
-    assert "Lab: Handling information is tomorrow: 2027-02-16 13:00–15:00." in reminder
+    assert "Lab: Handling information is tomorrow: Tue 16 Feb 13:00–15:00." in reminder
     assert running.dms("bjorn") == []
     await running.at(local("2027-02-15 13:30"))
     assert len(running.dms("anna")) == 1
@@ -683,3 +685,57 @@ themes:
         "nudge_survey": 2,
         "survey_close": 1,
     }
+
+
+def test_a_channel_reminder_keeps_a_swedish_workplaces_calendar() -> None:
+    from handlers.features import REGISTRY
+    from storage.models import CalendarEntry
+
+    def entry(key: str, kind: str, at: str) -> CalendarEntry:
+        return CalendarEntry(key=key, kind=kind, theme_number=1, starts_at=local(at))
+
+    entries = [
+        # Monday 7 June 2027: the day before is Sunday 6 June, National Day.
+        entry("meeting:closing", "closing_meeting", "2027-06-07 13:00"),
+        # Friday 7 May 2027: the day before is Ascension Day.
+        entry("theme:1:workshop", "workshop", "2027-05-07 09:00"),
+        # Wednesday 12 May 2027 at 07:30: the day before at 07:30 is before work begins.
+        entry("event:early", "event", "2027-05-12 07:30"),
+        # A quiz closes on a Sunday evening: its time is the point.
+        entry("theme:1:quiz_close", "quiz_close", "2027-05-09 17:00"),
+    ]
+    due = {
+        (d.step.kind, d.entry.key): d.at.astimezone(STOCKHOLM)
+        for d in REGISTRY.future_steps(entries, local("2027-01-01 00:00"))
+    }
+    assert due["meeting_tomorrow", "meeting:closing"] == local("2027-06-04 13:00")
+    assert due["workshop_tomorrow", "theme:1:workshop"] == local("2027-05-05 09:00")
+    assert due["event_tomorrow", "event:early"] == local("2027-05-10 08:00")
+    # "Starts in an hour" is sent an hour before, whatever the day; a quiz closes when
+    # the calendar says.
+    assert due["workshop_soon", "theme:1:workshop"] == local("2027-05-07 08:00")
+    assert due["quiz_close", "theme:1:quiz_close"] == local("2027-05-09 17:00")
+    # Each still goes before it stops being true (the evening before).
+    for d in REGISTRY.future_steps(entries, local("2027-01-01 00:00")):
+        assert d.at < d.relevant_until or d.step.kind == "quiz_close"
+
+
+async def test_a_reminder_moved_before_a_holiday_says_when_not_tomorrow(
+    store: Store, cohort: Cohort, running: Programme, tmp_path: Path
+) -> None:
+    # The workshop on Friday 7 May 2027 follows Ascension Day: its reminder goes on
+    # Wednesday, and says when rather than "tomorrow".
+    calendar = CALENDAR.replace("2027-04-29 13:00", "2027-05-07 13:00").replace(
+        "2027-04-29 16:00", "2027-05-07 16:00"
+    )
+    await with_calendar(store, cohort, tmp_path, calendar)
+    await running.at(local("2027-05-05 12:59"))
+    posts = [c.params.get("text") for c in running.slack.calls_to("chat.postMessage")]
+    assert not any("workshop" in str(p).lower() for p in posts)
+    await running.at(local("2027-05-05 13:00"))
+    posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
+    [reminder] = [p for p in posts if "The workshop of theme 1" in p]
+    assert "The workshop of theme 1 is coming up: 2027-05-07 13:00–16:00." in reminder
+    await running.at(local("2027-05-06 13:00"))  # the holiday itself: nothing more
+    posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
+    assert len([p for p in posts if "The workshop of theme 1" in p]) == 1

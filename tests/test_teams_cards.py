@@ -135,7 +135,9 @@ def test_a_theme_post_is_a_valid_card(valid: Any, programme: Programme) -> None:
     # The divider draws its line above the digilog paragraph that follows it.
     [digilog] = [e for e in rendered["body"] if e.get("separator")]
     assert digilog["text"].startswith("**Digilog**: ")
-    [button] = actions(rendered)
+    # Theme 1 lets the participant choose how to do the reflection task, then reflect.
+    *task_choices, button = actions(rendered)
+    assert [c["title"] for c in task_choices] == ["With a colleague", "With my learning buddy"]
     assert button == {
         "type": "Action.Execute",
         "title": "Write a reflection",
@@ -195,7 +197,7 @@ async def test_the_reflection_form_round_trips_and_user_text_shows_literally(
 ) -> None:
     [post] = (await chat.say("fia", "theme start 1")).public
     assert isinstance(post.message, Message)
-    [write] = actions(valid(card(post.message)))
+    *_, write = actions(valid(card(post.message)))  # after the reflection task's choices
     [form] = (await chat.click("anna", choice_of(pressed(write)) or "")).forms
 
     rendered = valid(form_card(form))
@@ -212,7 +214,9 @@ async def test_the_reflection_form_round_trips_and_user_text_shows_literally(
     assert fields["text"]["isRequired"] is True and fields["text"]["errorMessage"]
     [submit] = rendered["actions"]
     assert submit["type"] == "Action.Execute" and submit["title"] == "Save"
-    assert submit["data"] == {"form_id": form.form_id}
+    assert submit["data"]["form_id"] == form.form_id
+    # How the card showed each field travels with the answers, for the answered card.
+    assert submit["data"]["shown"]["visibility"][0] == fields["visibility"]["label"]
 
     reflection = "Jag lärde mig **mycket** av [x](y) – och _det_ var `bra` <3 & mer."
     filled = {"theme": "1", "visibility": "cohort", "text": reflection}
@@ -473,7 +477,14 @@ def test_a_form_card_in_full(valid: Any) -> None:
             "type": "Action.Execute",
             "title": "Spara",
             "verb": VERB,
-            "data": {"form_id": "reflect:3"},
+            "data": {
+                "form_id": "reflect:3",
+                "shown": {
+                    "text": ["Vad tar du med dig?", {}],
+                    "theme": ["Tema", {"1": "Tema 1", "2": "Tema 2"}],
+                    "extra": ["Något mer?", {}],
+                },
+            },
             "style": "positive",
         }
     ]

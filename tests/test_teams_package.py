@@ -17,6 +17,7 @@ from PIL import Image
 
 from bot.cli import main
 from bot.teams.package import (
+    HOME_COMMAND,
     MAX_COMMANDS,
     MAX_DESCRIPTION,
     MAX_TITLE,
@@ -29,7 +30,8 @@ from handlers.i18n import translator
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_SCHEMA = ROOT.parent / "shared" / "schemas" / "teams-manifest-1.29.schema.json"
 BOT_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-BY_TITLE = {" ".join(command.words): command for command in REGISTRY.commands}
+# `home` is Teams' own word (Slack opens the same page as its App Home tab).
+BY_TITLE = {" ".join(command.words): command for command in (*REGISTRY.commands, HOME_COMMAND)}
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def test_the_bot_is_the_app(manifest: dict[str, Any]) -> None:
     (bot,) = manifest["bots"]
     assert manifest["id"] == bot["botId"] == manifest["webApplicationInfo"]["id"] == BOT_ID
     assert bot["scopes"] == ["team", "groupChat", "personal"]
-    assert bot["supportsFiles"] is False
+    assert bot["supportsFiles"] is True
     assert bot["isNotificationOnly"] is False
     assert manifest["name"]["short"] == "Digilog"
     assert manifest["localizationInfo"]["defaultLanguageTag"] == "en-us"

@@ -116,13 +116,47 @@ class Teams:
     async def say(self, user: str, text: str, **where: Any) -> int:
         return await self.send(self.activity(user, text=text, mention_bot=True, **where))
 
-    async def click(self, user: str, data: dict[str, Any], activity_id: str | None = None) -> int:
+    async def click(
+        self,
+        user: str,
+        data: dict[str, Any],
+        activity_id: str | None = None,
+        *,
+        personal: bool = False,
+    ) -> int:
         """An Action.Execute on a card: an `adaptiveCard/action` invoke."""
+        status, _ = await self.execute(user, data, activity_id, personal=personal)
+        return status
+
+    async def execute(
+        self,
+        user: str,
+        data: dict[str, Any],
+        activity_id: str | None = None,
+        *,
+        personal: bool = False,
+    ) -> tuple[int, dict[str, Any]]:
+        """An Action.Execute, and the invoke's answer: the card Teams shows in place of the
+        one clicked, or the line it shows."""
         value = {"action": {"type": "Action.Execute", "verb": "digilog", "data": data}}
         body = self.activity(
-            user, kind="invoke", name="adaptiveCard/action", value=value, activity_id=activity_id
+            user,
+            kind="invoke",
+            name="adaptiveCard/action",
+            value=value,
+            activity_id=activity_id,
+            personal=personal,
         )
-        return await self.send(body)
+        return await self.invoke(body)
+
+    async def invoke(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        token = self.signer.token(audience=APP_ID, service_url=self.connector.service_url)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with self.http.post(self.url, json=body, headers=headers) as response:
+            answer = await response.json(content_type=None)
+        if self.drained is not None:
+            await self.drained()
+        return response.status, answer
 
     async def count(self, table: type) -> int:
         async with self.store.transaction() as repos:

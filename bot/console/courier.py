@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.console.shell import Console
+from handlers.formats import when_text
 from handlers.vocabulary import Outgoing, ToConversation, ToPerson
 from schedules.clock import Clock
 from schedules.courier import Refused, Sent
@@ -23,7 +24,7 @@ class ConsoleCourier:
                 where = user_id
             case _:
                 raise Refused("a scheduled delivery goes to a channel or a person", permanent=True)
-        when = self.clock.now().astimezone(self.console.zone).strftime("%a %Y-%m-%d %H:%M")
+        when = when_text(self.clock.now(), None, self.console.zone, self.console.t.language)
         message_id = self.console.show(outgoing, when=f"[{when}]")
         if message_id is None:
             raise Refused("only messages are scheduled, not forms or files", permanent=True)

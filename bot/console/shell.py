@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.console.render import render
 from handlers.digilog import Digilog
+from handlers.formats import when_text
 from handlers.i18n import N_, Translator, translator
 from handlers.vocabulary import (
     Actor,
@@ -46,9 +47,9 @@ from handlers.vocabulary import (
     ToHome,
     ToPerson,
 )
-from schedules.clock import Clock, RehearsalClock, SystemClock
-from schedules.service import Scheduling
-from storage.models import Cohort
+from schedules.clock import Clock, SystemClock
+from schedules.rehearsal import Rehearsal
+from storage.models import Cohort, Delivery
 from storage.unit import Store
 
 PLATFORM, WORKSPACE = "console", "local"
@@ -86,7 +87,7 @@ class Console:
     _posts: dict[str, tuple[str, str]] = field(default_factory=dict)  # p1 → (message, thread)
     _form: FormInProgress | None = None
     clock: Clock = field(default_factory=SystemClock)
-    scheduling: Scheduling | None = None
+    rehearsal: Rehearsal | None = None  # the calendar on a rehearsal's clock
 
     @property
     def conversation(self) -> Conversation:
@@ -116,6 +117,7 @@ class Console:
 
     async def run(self, read_line: Callable[[str], str]) -> None:
         await self.load_names()
+        await self.run_due()
         while True:
             try:
                 line = await asyncio.to_thread(read_line, f"{self.user_id}> ")
@@ -125,6 +127,25 @@ class Console:
                 self.print(f"{self.user_id}> {line}")
             if not await self.line(line):
                 return
+            await self.run_due()
+
+    async def run_due(self) -> None:
+        """In a rehearsal whose clock stands still, what a line made due goes out before the
+        next line is read (nothing runs in the background, so nothing comes late)."""
+        if self.rehearsal is not None and self.rehearsal.clock.frozen:
+            self.tell_skipped(await self.rehearsal.run_due())
+
+    def tell_skipped(self, skipped: list[Delivery]) -> None:
+        for delivery in skipped:
+            self.print(
+                "  "
+                + self.t(
+                    "(not sent: {kind}, due {when}; {reason})",
+                    kind=delivery.kind,
+                    when=delivery.due_at.astimezone(self.zone).strftime("%a %Y-%m-%d %H:%M"),
+                    reason=delivery.reason or "",
+                )
+            )
 
     async def line(self, line: str) -> bool:
         """Handle one line; False when the person wants to leave."""
@@ -267,7 +288,7 @@ class Console:
     async def move_clock(self, to: str) -> None:
         """`clock`, `clock +2d`, `clock 2027-02-24 09:00`: rehearse a calendar."""
         if to:
-            if not isinstance(self.clock, RehearsalClock) or self.scheduling is None:
+            if self.rehearsal is None:
                 self.print(
                     "  "
                     + self.t("(the clock moves only in a rehearsal: start with --at or --speed)")
@@ -277,10 +298,14 @@ class Console:
             if target is None:
                 self.print("  " + self.t("(clock +2d, clock +3h, or clock 2027-02-24 09:00)"))
                 return
-            self.clock.jump(target)
-            await self.scheduling.catch_up()
+            if target < self.clock.now():
+                self.print("  " + self.t("(a rehearsal's clock moves forward only)"))
+                return
+            # Every moment on the way that something falls due, in turn, at its own time.
+            self.tell_skipped(await self.rehearsal.advance(target))
         now = self.clock.now().astimezone(self.zone)
-        self.print("  " + self.t("(it is {when})", when=now.strftime("%a %Y-%m-%d %H:%M %Z")))
+        when = when_text(now, None, self.zone, self.t.language, year=True) + f" {now:%Z}"
+        self.print("  " + self.t("(it is {when})", when=when))
 
     async def pick(self, number: int) -> None:
         options = self._choices.get(self.user_id, self._choices.get(None, []))

@@ -10,6 +10,7 @@ machine, skips all that and is refused unless Digilog listens on loopback only.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -22,15 +23,28 @@ from pydantic import ValidationError
 from bot.edge import Malformed, load_json
 from bot.logs import carrying_request_id
 from bot.settings import is_loopback
+from bot.teams.cards import shown_values
 from bot.teams.connector import ConnectorError
-from bot.teams.messenger import Messenger
-from bot.teams.translate import PLATFORM, conversation_of, event_of, field_of, where_of
+from bot.teams.files import answer_consent, on_loopback
+from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
+from bot.teams.translate import (
+    PLATFORM,
+    actor_of,
+    conversation_of,
+    event_of,
+    field_of,
+    where_of,
+)
 from bot.work import WorkQueue
 from handlers.digilog import Digilog
+from handlers.i18n import translator
+from handlers.vocabulary import HomeOpened
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
 CLAIMS = web.RequestKey("claims", dict[str, object])
+FILE_CONSENT = "fileConsent/invoke"
+INVOKE_WAIT = 4.0  # seconds of Teams' 5 for an invoke's answer
 
 
 @dataclass
@@ -65,31 +79,85 @@ class TeamsAdapter:
         ):
             log.warning("Teams activity refused: its serviceUrl is not the token's")
             return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
-        # Verified: answered now, handled next (Teams waits 5 s for an invoke's answer,
-        # and a burst of clicks must not queue behind each other's database work).
-        await self.work.put(carrying_request_id(lambda: self._handle(activity)))
+        # Verified: handled next, in the work queue (a burst of clicks must not queue behind
+        # each other's database work). A card's click waits for its answer, for at most
+        # INVOKE_WAIT of the 5 s Teams gives: the updated card, or a line, never nothing.
+        if activity.type == "invoke" and activity.name == FILE_CONSENT:
+            await self.work.put(carrying_request_id(lambda: self._file_consent(activity)))
+            return web.json_response({"status": 200})
         if activity.type == "invoke":
-            # The answer Teams waits for; what the person gets comes in their chat.
-            return web.json_response(
-                {
-                    "statusCode": 200,
-                    "type": "application/vnd.microsoft.activity.message",
-                    "value": "",
-                }
+            clicked = Clicked(
+                personal=where_of(activity).personal,
+                answer=asyncio.get_running_loop().create_future(),
+                values=shown_values(activity.value) if isinstance(activity.value, dict) else (),
             )
+            await self.work.put(carrying_request_id(lambda: self._handle(activity, clicked)))
+            # This request now waits on its own work: the queue must not wait for it.
+            self.work.request_finished()
+            try:
+                body = await asyncio.wait_for(asyncio.shield(clicked.answer), INVOKE_WAIT)
+            except TimeoutError:
+                t = translator(where_of(activity).language)
+                body = {
+                    "statusCode": 200,
+                    "type": INVOKE_MESSAGE,
+                    "value": t("Digilog is on it: the answer comes in your chat."),
+                }
+                clicked.give(body)  # what comes later goes as a message
+            finally:
+                self.work.request_started()  # as `messages` counts it
+            return web.json_response(body)
+        await self.work.put(carrying_request_id(lambda: self._handle(activity)))
         return web.Response(status=200)
 
-    async def _handle(self, activity: Activity) -> None:
-        await self._remember(activity)
-        if _installed_in_a_team(activity):
-            await self._link_roster(activity)
-        event = event_of(activity)
-        if event is not None:
-            raw = activity.conversation.id if activity.conversation else ""
-            # Hashed: a fixed length whatever Teams' ids, and no chat id that names someone.
-            delivery = hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
-            outgoing = await self.digilog.handle(event, delivery_id=delivery)
-            await self.messenger.deliver(where_of(activity), outgoing)
+    async def _handle(self, activity: Activity, clicked: Clicked | None = None) -> None:
+        try:
+            await self._remember(activity)
+            if _installed_in_a_team(activity):
+                await self._link_roster(activity)
+            event = event_of(activity)
+            if event is None and _opened_personally(activity):
+                event = HomeOpened(actor_of(activity), conversation_of(activity))
+            if event is not None:
+                raw = activity.conversation.id if activity.conversation else ""
+                # Hashed: a fixed length whatever Teams' ids, and no chat id that names someone.
+                delivery = hashlib.sha256(
+                    f"{raw}:{activity.type}:{activity.id}".encode()
+                ).hexdigest()
+                outgoing = await self.digilog.handle(event, delivery_id=delivery)
+                await self.messenger.deliver(where_of(activity), outgoing, clicked)
+        finally:
+            if clicked is not None:
+                # A click handled before (Teams sent it again) or with nothing to say.
+                clicked.give(
+                    {
+                        "statusCode": 200,
+                        "type": INVOKE_MESSAGE,
+                        "value": translator(where_of(activity).language)("Done."),
+                    }
+                )
+
+    async def _file_consent(self, activity: Activity) -> None:
+        """The person accepted (or declined) a file Digilog offered: upload it, and say so."""
+        where = where_of(activity)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        answer = await answer_consent(
+            self.store,
+            self.messenger.connector.session,
+            where,
+            value,
+            translator(where.language),
+            # Plain http on loopback only where Teams itself is on loopback (the Agents
+            # Playground, the tests' fake): OneDrive is https.
+            loopback_ok=on_loopback(where.service_url),
+        )
+        if answer is not None:
+            try:
+                await self.messenger.connector.send(
+                    where.service_url, where.conversation_id, answer
+                )
+            except ConnectorError as error:
+                log.error("Teams refused the file's card: %s", error)
 
     async def _link_roster(self, activity: Activity) -> None:
         """When Digilog joins a team, tie the people a roster named only by e-mail address
@@ -172,6 +240,18 @@ def _over_loopback(request: web.Request) -> bool:
         return False
     ends = (transport.get_extra_info("sockname"), transport.get_extra_info("peername"))
     return all(isinstance(end, tuple) and is_loopback(str(end[0])) for end in ends)
+
+
+def _opened_personally(activity: Activity) -> bool:
+    """Digilog was added to someone's personal scope: the first opening of their chat."""
+    conversation = activity.conversation
+    if conversation is None or conversation.conversation_type != "personal":
+        return False
+    if activity.type == "installationUpdate":
+        return activity.action in (None, "add", "add-upgrade")
+    if activity.type == "conversationUpdate" and activity.recipient is not None:
+        return any(m.id == activity.recipient.id for m in activity.members_added or [])
+    return False
 
 
 def _installed_in_a_team(activity: Activity) -> bool:

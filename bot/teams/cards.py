@@ -71,7 +71,14 @@ ROW_CHARS: Final = 60
 # since inputs are merged into the same object.
 FORM_KEY: Final = "form_id"
 ACTION_KEY: Final = "action_id"
-RESERVED_KEYS: Final = frozenset({FORM_KEY, ACTION_KEY, "msteams"})
+# How the form showed its fields (label, and the title of each choice), sent back with the
+# inputs so that the answered card can say what was saved in the words the person saw.
+SHOWN_KEY: Final = "shown"
+# The channel a button was asked for in, on a card Teams shows in the person's own chat
+# (it has no replies for one person in a channel): the click is that channel's, as the same
+# button's would be in Slack, where it stays in the channel.
+ASKED_IN_KEY: Final = "asked_in"
+RESERVED_KEYS: Final = frozenset({FORM_KEY, ACTION_KEY, SHOWN_KEY, ASKED_IN_KEY, "msteams"})
 
 DEFAULT_PLACEHOLDER: Final = "Välj / Choose"  # no translator here; callers pass their own
 DEFAULT_REQUIRED: Final = "Fyll i det här. / Please fill this in."
@@ -404,7 +411,13 @@ def form_card(
     _check_field_ids(form)
     for field in form.fields:
         body.append(_input(field, placeholder, required))
-    submit = _execute(form.submit_label.strip(), {FORM_KEY: form.form_id}, "primary")
+    shown = {
+        f.field_id: [f.label, dict(f.options) if isinstance(f, SelectField) else {}]
+        for f in form.fields
+    }
+    submit = _execute(
+        form.submit_label.strip(), {FORM_KEY: form.form_id, SHOWN_KEY: shown}, "primary"
+    )
     summary = " ".join(form.title.split())
     return _card(body, summary, f"form {form.form_id!r}", [submit])
 
@@ -510,6 +523,56 @@ def submitted_values(value: Mapping[str, Any]) -> tuple[str, dict[str, str]] | N
         return None
     values = {str(k): _as_text(v) for k, v in data.items() if k not in RESERVED_KEYS}
     return form_id, values
+
+
+def shown_values(value: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A submitted form's answers as the card showed them: (label, answer), in order;
+    nothing when the submission does not say how its card showed it."""
+    data = _payload(value)
+    shown = data.get(SHOWN_KEY) if data is not None else None
+    if not isinstance(shown, Mapping):
+        return ()
+    pairs: list[tuple[str, str]] = []
+    for field_id, how in shown.items():
+        if not (isinstance(how, list) and len(how) == 2 and isinstance(how[0], str)):
+            continue
+        label, titles = how
+        answer = _as_text(data.get(field_id)) if data is not None else ""
+        if isinstance(titles, Mapping):
+            answer = str(titles.get(answer, answer))
+        if answer.strip():
+            pairs.append((label, answer))
+    return tuple(pairs)
+
+
+def image(url: str, alt_text: str) -> JSON:
+    """A picture in a card: a data URL (within the card's size) or an https address."""
+    return {"type": "Image", "url": url, "altText": alt_text, "size": "Stretch"}
+
+
+def asked_in(content: JSON, conversation_id: str) -> JSON:
+    """The card with each of its buttons saying which channel it was asked for in."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {key: walk(value) for key, value in node.items()}
+            data = out.get("data")
+            if isinstance(data, dict) and ACTION_KEY in data:
+                out["data"] = {**data, ASKED_IN_KEY: conversation_id}
+            return out
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    result: JSON = walk(content)
+    return result
+
+
+def asked_in_of(value: Mapping[str, Any]) -> str | None:
+    """The channel a pressed button was asked for in, if its card said."""
+    data = _payload(value)
+    channel = data.get(ASKED_IN_KEY) if data is not None else None
+    return channel if isinstance(channel, str) and channel else None
 
 
 def choice_of(value: Mapping[str, Any]) -> str | None:

@@ -2,24 +2,38 @@
 
 Teams has no message that only one person in a channel sees, so what is for the
 person who acted (a quiz question, a form, a refusal) goes to their one-to-one
-chat with the bot. A bot cannot open a group chat either: a message for a few
-people (learning buddies) goes to each of them in their own chat.
+chat with the bot. A bot cannot open a group chat either (that needs Microsoft Graph
+and an admin's consent): learning buddies get a new thread in their cohort's channel
+that @mentions each of them, or, without a channel, a message each in their own chat.
+
+Each person is sent to on their own: one who cannot be reached (403/404: they never
+opened Digilog in Teams) is marked so, the others still get theirs, and the person who
+acted is told the true count.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import html
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlencode
 
-from bot.teams.cards import card, form_card
+from bot.teams.cards import CARD_BYTES, asked_in, card, card_size, form_card, image
 from bot.teams.chats import personal_chat
 from bot.teams.connector import Connector, ConnectorError
-from bot.teams.translate import Where
+from bot.teams.files import OFFER_KEPT, consent_card
+from bot.teams.translate import PLATFORM, Where
 from handlers.digilog import Digilog
 from handlers.i18n import Translator, translator
 from handlers.vocabulary import (
+    Choices,
+    Conversation,
     Delivered,
+    Divider,
+    Facts,
     FileMessage,
     Form,
     Message,
@@ -31,24 +45,73 @@ from handlers.vocabulary import (
     ToHome,
     ToPerson,
 )
+from storage.models import utcnow
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
 CARD = "application/vnd.microsoft.card.adaptive"
+INVOKE_CARD = "application/vnd.microsoft.card.adaptive"
+INVOKE_MESSAGE = "application/vnd.microsoft.activity.message"
+UNREACHABLE = frozenset({403, 404})  # the person never opened Digilog, or left the tenant
 
 
-def activity_of(content: Message | Form, t: Translator) -> dict[str, Any]:
+def activity_of(
+    content: Message | Form, t: Translator, *, asked_in_channel: str | None = None
+) -> dict[str, Any]:
     """A message activity with one Adaptive Card; the summary is the notification's text."""
-    if isinstance(content, Form):
-        rendered = form_card(content, placeholder=t("Choose"), required=t("Please fill this in."))
-        summary = content.title
-    else:
-        rendered, summary = card(content), content.summary
+    shown = card_of(content, t)
+    if asked_in_channel is not None:
+        shown = asked_in(shown, asked_in_channel)
     return {
         "type": "message",
-        "summary": summary,
-        "attachments": [{"contentType": CARD, "content": rendered}],
+        "summary": _summary(content),
+        "attachments": [{"contentType": CARD, "content": shown}],
     }
+
+
+def card_of(content: Message | Form, t: Translator) -> dict[str, Any]:
+    if isinstance(content, Form):
+        return form_card(content, placeholder=t("Choose"), required=t("Please fill this in."))
+    return card(content, link_to=message_link)
+
+
+def message_link(where: Conversation) -> str | None:
+    """A Teams deep link to a channel message (a theme's post, its thread): opens it in the
+    Teams client of whoever follows it, if they are in the team."""
+    if where.platform != PLATFORM or not where.thread_id:
+        return None
+    channel = quote(where.conversation_id, safe="")
+    query = urlencode({"tenantId": where.workspace, "parentMessageId": where.thread_id})
+    return f"https://teams.microsoft.com/l/message/{channel}/{where.thread_id}?{query}"
+
+
+def _summary(content: Message | Form) -> str:
+    return content.title if isinstance(content, Form) else content.summary
+
+
+@dataclass
+class Clicked:
+    """An Action.Execute waiting for its answer: the card to show in place of the one
+    clicked, or a line saying where the answer went. `values` are what a form sent, as
+    its card showed them."""
+
+    personal: bool
+    answer: asyncio.Future[dict[str, Any]]
+    values: tuple[tuple[str, str], ...] = ()
+
+    def give(self, body: dict[str, Any]) -> bool:
+        if self.answer.done():
+            return False  # answered already ("working on it"): the reply goes as a message
+        self.answer.set_result(body)
+        return True
+
+
+@dataclass
+class _Tally:
+    """Who could not be reached in one delivery, for the person who acted."""
+
+    tried: set[str] = field(default_factory=set)
+    missed: dict[str, str] = field(default_factory=dict)  # user id → name
 
 
 @dataclass
@@ -57,28 +120,108 @@ class Messenger:
     digilog: Digilog
     store: Store
 
-    async def deliver(self, where: Where, outgoing: list[Outgoing]) -> None:
+    async def deliver(
+        self, where: Where, outgoing: list[Outgoing], clicked: Clicked | None = None
+    ) -> None:
+        t = translator(where.language)
+        if clicked is not None:
+            outgoing = self._answer_click(where, outgoing, clicked, t)
+        tally = _Tally()
         for item in outgoing:
             try:
-                await self._deliver(where, item)
+                await self._deliver(where, item, tally)
             except ConnectorError as error:
                 # One refused reply must not stop the others (the theme post still goes out).
                 log.error("Teams refused %s: %s", type(item.to).__name__, error)
+        missed = {u: n for u, n in tally.missed.items() if u != where.user_id}
+        if missed:
+            note = t(
+                "Not reached in Teams: {n} of {total} people ({names}). They have not opened "
+                "Digilog there, and get nothing from it until they do.",
+                n=len(missed),
+                total=len(tally.tried),
+                names=", ".join(sorted(missed.values())),
+            )
+            try:
+                await self._to_person(where, where.user_id, MessageBuilder().para(note).build())
+            except ConnectorError as error:
+                log.error("Teams refused the note of who was not reached: %s", error)
 
-    async def _deliver(self, where: Where, item: Outgoing) -> None:
+    # ---------------------------------------------------------------- a click's answer
+
+    def _answer_click(
+        self, where: Where, outgoing: list[Outgoing], clicked: Clicked, t: Translator
+    ) -> list[Outgoing]:
+        """Universal Actions: the invoke's answer. In the person's own chat, the card they
+        clicked becomes what the click did (an answered question its answer, a sent form
+        what it saved), its buttons gone; in a channel, where the card is everyone's, a
+        line says where their answer went. Never an empty banner."""
+        mine = next(
+            (
+                n
+                for n, item in enumerate(outgoing)
+                if isinstance(item.to, ToActor | ToHome)
+                and not isinstance(item.message, FileMessage)
+            ),
+            None,
+        )
+        if mine is None:
+            files = any(isinstance(item.message, FileMessage) for item in outgoing)
+            clicked.give(
+                _banner(
+                    t("The file is offered in your chat with Digilog.") if files else t("Done.")
+                )
+            )
+            return outgoing
+        first = outgoing[mine].message
+        assert not isinstance(first, FileMessage)
+        if not clicked.personal or isinstance(first, Form):
+            if isinstance(first, Form):
+                line = t("The form is in your chat with Digilog.")
+            elif any(isinstance(b, Choices) for b in first.blocks):
+                line = t("The question is in your chat with Digilog.")
+            else:
+                line = t("The answer is in your chat with Digilog.")
+            clicked.give(_banner(line if not clicked.personal else t("Done.")))
+            return outgoing
+        assert isinstance(first, Message)
+        done, then = _split(first)
+        if clicked.values:
+            done = Message((*done.blocks, Facts(clicked.values)), done.summary)
+        try:
+            replaced = card(done)
+        except ValueError:
+            return outgoing  # too large to answer in place: it goes as a message
+        if not clicked.give({"statusCode": 200, "type": INVOKE_CARD, "value": replaced}):
+            return outgoing
+        rest = [*outgoing[:mine], *outgoing[mine + 1 :]]
+        if then is not None:
+            rest.insert(mine, Outgoing(ToActor(), then))
+        return rest
+
+    # ---------------------------------------------------------------- sending
+
+    async def _deliver(self, where: Where, item: Outgoing, tally: _Tally) -> None:
         t = translator(where.language)
         content = item.message
-        if isinstance(content, FileMessage):
-            content = _file_note(t, content)
         match item.to:
             case ToActor() | ToHome():
-                await self._to_person(where, where.user_id, content)
+                await self._to_someone(where, where.user_id, content, tally)
             case ToPerson(user_id=user_id):
-                await self._to_person(where, user_id, content)
-            case ToGroup(user_ids=user_ids):
+                await self._to_someone(where, user_id, content, tally)
+            case ToGroup(user_ids=user_ids, meet_in=meet_in):
+                if (
+                    isinstance(content, Message)
+                    and meet_in is not None
+                    and meet_in.platform == (PLATFORM)
+                ):
+                    await self._group_thread(where, meet_in, user_ids, content, t)
+                    return
                 for user_id in user_ids:
-                    await self._to_person(where, user_id, content)
+                    await self._to_someone(where, user_id, content, tally)
             case ToConversation(conversation=conversation):
+                if isinstance(content, FileMessage):
+                    return  # files are for one person, never a channel
                 target = conversation.conversation_id
                 if conversation.thread_id is not None:
                     target += f";messageid={conversation.thread_id}"
@@ -88,34 +231,127 @@ class Messenger:
                 if item.receipt is not None and message_id:
                     await self.digilog.delivered(Delivered(item.receipt, conversation, message_id))
 
-    async def _to_person(self, where: Where, user_id: str, content: Message | Form) -> None:
+    async def _to_someone(
+        self, where: Where, user_id: str, content: Message | Form | FileMessage, tally: _Tally
+    ) -> None:
+        """One person: what cannot reach them is noted, and the rest goes on."""
+        tally.tried.add(user_id)
+        try:
+            if isinstance(content, FileMessage):
+                await self._offer_file(where, user_id, content)
+            else:
+                await self._to_person(where, user_id, content)
+        except ConnectorError as error:
+            if error.status not in UNREACHABLE:
+                raise
+            tally.missed[user_id] = await self._unreachable(where.tenant_id, user_id)
+        except LookupError as error:  # no address for the tenant yet
+            log.warning("Teams: %s", error)
+            tally.missed[user_id] = user_id
+
+    async def _unreachable(self, tenant: str, user_id: str) -> str:
+        """Mark the person unreachable (nudges wait until they use Digilog); their name."""
+        async with self.store.transaction() as repos:
+            person = await repos.people.by_account(PLATFORM, tenant, user_id)
+            if person is None:
+                return user_id
+            if person.unreachable_since is None:
+                person.unreachable_since = utcnow()
+            return person.display_name
+
+    async def _chat_of(self, where: Where, user_id: str) -> tuple[str, str]:
         if where.personal and user_id == where.user_id:
-            conversation, service_url = where.conversation_id, where.service_url
-        else:
-            conversation, service_url = await personal_chat(
-                self.store,
-                self.connector,
-                where.tenant_id,
-                user_id,
-                service_url=where.service_url,
-                bot_id=where.bot_id,
-            )
-        activity = activity_of(content, translator(where.language))
+            return where.conversation_id, where.service_url
+        return await personal_chat(
+            self.store,
+            self.connector,
+            where.tenant_id,
+            user_id,
+            service_url=where.service_url,
+            bot_id=where.bot_id,
+        )
+
+    async def _to_person(self, where: Where, user_id: str, content: Message | Form) -> None:
+        conversation, service_url = await self._chat_of(where, user_id)
+        # An answer to something asked in a channel goes to the asker's own chat: its
+        # buttons say which channel, so that pressing them there acts in that channel.
+        channel = where.conversation_id.partition(";messageid=")[0]
+        asked = channel if not where.personal and user_id == where.user_id else None
+        activity = activity_of(content, translator(where.language), asked_in_channel=asked)
         await self.connector.send(service_url, conversation, activity)
 
-
-def _file_note(t: Translator, file: FileMessage) -> Message:
-    """Teams needs the person's consent before a bot sends a file; until Digilog asks for it,
-    the person is told where to get the file instead."""
-    return (
-        MessageBuilder()
-        .para(file.title)
-        .note(
-            t(
-                "Teams cannot take files from Digilog yet: {file} is made on the server by "
-                "`digilog report` or `digilog bank export`.",
-                file=file.filename,
+    async def _offer_file(self, where: Where, user_id: str, file: FileMessage) -> None:
+        """Teams takes a bot's file only with the person's consent, in their own chat: a
+        consent card now, the upload when they accept (bot/teams/files.py). A picture also
+        shows in a card at once, when it fits in one."""
+        t = translator(where.language)
+        conversation, service_url = await self._chat_of(where, user_id)
+        async with self.store.transaction() as repos:
+            await repos.offered_files.forget_before(utcnow() - OFFER_KEPT)  # unanswered ones
+            file_id = await repos.offered_files.offer(
+                where.tenant_id, user_id, file.filename, file.content
             )
-        )
-        .build()
-    )
+        if file.filename.lower().endswith(".png"):
+            inline = _inline_picture(file)
+            if inline is not None:
+                await self.connector.send(service_url, conversation, inline)
+        await self.connector.send(service_url, conversation, consent_card(file, file_id, t))
+
+    async def _group_thread(
+        self,
+        where: Where,
+        channel: Conversation,
+        user_ids: tuple[str, ...],
+        content: Message,
+        t: Translator,
+    ) -> None:
+        """A new thread in the cohort's channel that @mentions each buddy: Teams lets a bot
+        start one, and a mention notifies each of them."""
+        async with self.store.transaction() as repos:
+            names = []
+            for user_id in user_ids:
+                person = await repos.people.by_account(PLATFORM, channel.workspace, user_id)
+                names.append(person.display_name if person else user_id)
+        entities: list[dict[str, Any]] = [
+            {
+                "type": "mention",
+                "text": f"<at>{html.escape(name)}</at>",
+                "mentioned": {"id": user_id, "name": name},
+            }
+            for user_id, name in zip(user_ids, names, strict=True)
+        ]
+        activity = activity_of(content, t)
+        activity["text"] = " ".join(e["text"] for e in entities)
+        activity["entities"] = entities
+        await self.connector.send(where.service_url, channel.conversation_id, activity)
+
+
+def _banner(text: str) -> dict[str, Any]:
+    return {"statusCode": 200, "type": INVOKE_MESSAGE, "value": text}
+
+
+def _split(message: Message) -> tuple[Message, Message | None]:
+    """What a click did (up to the first divider), and what comes next (the next question):
+    the first replaces the card clicked, with no buttons left; the second is a new card."""
+    blocks = message.blocks
+    cut = next((n for n, b in enumerate(blocks) if isinstance(b, Divider)), None)
+    if cut is None or cut == 0:
+        return message, None
+    done = tuple(b for b in blocks[:cut] if not isinstance(b, Choices))
+    then = blocks[cut + 1 :]
+    summary = message.summary
+    return Message(done, summary), (Message(then, summary) if then else None)
+
+
+def _inline_picture(file: FileMessage) -> dict[str, Any] | None:
+    """The picture in a card as a data URL, if the card stays within Teams' size."""
+    url = "data:image/png;base64," + base64.b64encode(file.content).decode("ascii")
+    shown = card(MessageBuilder().para(file.title).build())
+    shown["body"].append(image(url, file.title))
+    if card_size(shown) > CARD_BYTES:
+        return None
+    return {
+        "type": "message",
+        "summary": file.title,
+        "attachments": [{"contentType": CARD, "content": shown}],
+    }

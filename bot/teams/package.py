@@ -18,9 +18,14 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from bot.teams.translate import HOME_WORDS
+from handlers.access import Access
+from handlers.context import Args, Context
 from handlers.features import REGISTRY
-from handlers.i18n import translator
+from handlers.home import home
+from handlers.i18n import N_, translator
 from handlers.registry import Command
+from handlers.vocabulary import Outgoing
 
 MANIFEST_VERSION = "1.29"
 SCHEMA_URL = (
@@ -69,9 +74,11 @@ MAX_DEVELOPER = 32  # developer.name
 # personal, the chat with the bot: what a participant does alone, in private. Writing and
 # finding reflections, taking a quiz or survey, the lab catalogue, what is coming up, and the
 # two settings people look for when Digilog writes to them (language, nudges).
+# `home` first: the page Slack shows on App Home (it takes the place of `theme`, which the
+# page covers, as a list holds ten).
 PERSONAL_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("home",),
     ("help",),
-    ("theme",),
     ("reflect",),
     ("bank",),
     ("quiz",),
@@ -257,7 +264,7 @@ def manifest_and_swedish(
             {
                 "botId": bot_id,
                 "scopes": ["team", "groupChat", "personal"],
-                "supportsFiles": False,
+                "supportsFiles": True,  # the file consent flow (bot/teams/files.py)
                 "isNotificationOnly": False,
                 "commandLists": command_lists,
             }
@@ -292,8 +299,24 @@ def manifest_and_swedish(
     return manifest, swedish
 
 
+async def _home(context: Context, args: Args) -> list[Outgoing]:
+    return await home(context)
+
+
+# Teams' own word for the page Slack shows on App Home: bot/teams/translate.py turns it into
+# HomeOpened, as opening App Home is in Slack. Listed here for the personal command menu.
+HOME_COMMAND = Command(
+    HOME_WORDS[:1],
+    N_("home"),
+    N_("Your page: where you are in the programme, and what comes next."),
+    Access.anyone,
+    _home,
+    sv=HOME_WORDS[1:],
+)
+
+
 def _commands(words: Sequence[tuple[str, ...]]) -> list[Command]:
-    by_words = {command.words: command for command in REGISTRY.commands}
+    by_words = {command.words: command for command in (*REGISTRY.commands, HOME_COMMAND)}
     if len(words) > MAX_COMMANDS:
         raise ValueError(f"a Teams command menu holds at most {MAX_COMMANDS} commands")
     found = []

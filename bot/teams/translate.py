@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from microsoft_agents.activity import Activity
 
-from bot.teams.cards import choice_of, submitted_values
+from bot.teams.cards import asked_in_of, choice_of, submitted_values
+from handlers.features import REGISTRY
 from handlers.vocabulary import (
     Actor,
     ChoiceMade,
     CommandReceived,
     Conversation,
     FormSubmitted,
+    HomeOpened,
     Inbound,
     PostDeleted,
     PostEdited,
@@ -30,6 +33,9 @@ from handlers.vocabulary import (
 
 PLATFORM = "teams"
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+_MENTION_NAME = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+# Slack has its App Home tab; in Teams the word (English or Swedish) asks for the same page.
+HOME_WORDS = ("home", "hem")
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)
 
@@ -93,7 +99,18 @@ def actor_of(activity: Activity) -> Actor:
         sender.id if sender else "",
         display_name=sender.name if sender else None,
         locale=activity.locale,
+        zone_hint=_local_timezone(activity),
     )
+
+
+def _local_timezone(activity: Activity) -> str | None:
+    """The IANA zone of the Teams client (`localTimezone`), e.g. "Europe/Stockholm"."""
+    zone = getattr(activity, "local_timezone", None)
+    if not zone and activity.entities:  # older clients put it in the clientInfo entity
+        for entity in activity.entities:
+            if getattr(entity, "type", None) == "clientInfo":
+                zone = getattr(entity, "timezone", None) or getattr(entity, "timeZone", None)
+    return zone if isinstance(zone, str) and 0 < len(zone) <= 64 else None
 
 
 def plain_text(value: str | None) -> str:
@@ -103,23 +120,78 @@ def plain_text(value: str | None) -> str:
     return html.unescape(_TAG.sub("", text)).replace("\xa0", " ").strip()
 
 
-def _mentions(activity: Activity) -> tuple[bool, tuple[str, ...]]:
-    """Whether the bot is @mentioned, and whom else the message @mentions."""
-    bot_id = activity.recipient.id if activity.recipient else None
-    named: list[str] = []
-    bot = False
+@dataclass(frozen=True)
+class Mention:
+    text: str  # as it stands in the message: `<at>Anna Lindqvist</at>`
+    user_id: str
+    name: str
+
+
+def mentions_of(activity: Activity) -> list[Mention]:
+    """The activity's mention entities: who each `<at>…</at>` in its text is."""
+    found: list[Mention] = []
     for entity in activity.entities or []:
         if getattr(entity, "type", None) != "mention":
             continue
         mentioned = getattr(entity, "mentioned", None)
-        mentioned_id = getattr(mentioned, "id", None)
-        if mentioned_id is None and isinstance(mentioned, dict):
-            mentioned_id = mentioned.get("id")
-        if mentioned_id == bot_id:
-            bot = True
-        elif mentioned_id:
-            named.append(str(mentioned_id))
-    return bot, tuple(named)
+        if isinstance(mentioned, dict):
+            user_id, name = mentioned.get("id"), mentioned.get("name")
+        else:
+            user_id, name = getattr(mentioned, "id", None), getattr(mentioned, "name", None)
+        text = getattr(entity, "text", None)
+        if isinstance(user_id, str) and user_id:
+            found.append(
+                Mention(
+                    text if isinstance(text, str) else "",
+                    user_id,
+                    name if isinstance(name, str) else "",
+                )
+            )
+    return found
+
+
+def _mentions(activity: Activity) -> tuple[bool, tuple[str, ...]]:
+    """Whether the bot is @mentioned, and whom else the message @mentions."""
+    bot_id = activity.recipient.id if activity.recipient else None
+    found = mentions_of(activity)
+    bot = any(m.user_id == bot_id for m in found)
+    return bot, tuple(m.user_id for m in found if m.user_id != bot_id)
+
+
+def _with_mentions(activity: Activity, person: Callable[[Mention], str]) -> str:
+    """The text with the bot's mention left out and each person's given by `person`; each
+    `<at>` tag is matched to the entity with its text, in order (two people of one name
+    are two entities)."""
+    bot_id = activity.recipient.id if activity.recipient else None
+    unused = mentions_of(activity)
+
+    def one(match: re.Match[str]) -> str:
+        tag = html.unescape(match.group(0))
+        entity = next(
+            (m for m in unused if html.unescape(m.text) == tag),
+            None,
+        )
+        if entity is None:  # a tag without its entity: the name as written
+            return match.group(1)
+        unused.remove(entity)
+        return "" if entity.user_id == bot_id else person(entity)
+
+    return plain_text(_MENTION_NAME.sub(one, activity.text or ""))
+
+
+def command_text(activity: Activity) -> str:
+    """A command as handlers read it: `enrol <at>David</at> umea` → `enrol 29:… umea`, as
+    Slack's `<@U…>` become plain ids."""
+    return _with_mentions(activity, lambda mention: mention.user_id)
+
+
+def post_text(activity: Activity) -> str:
+    """A digilog post as people read it: the bot's mention left out, others' as @name."""
+    return _with_mentions(activity, lambda mention: f"@{_name_of(mention)}")
+
+
+def _name_of(mention: Mention) -> str:
+    return mention.name or plain_text(mention.text) or mention.user_id
 
 
 def event_of(activity: Activity) -> Inbound | None:
@@ -128,34 +200,51 @@ def event_of(activity: Activity) -> Inbound | None:
     if not actor.user_id:
         return None  # from nobody Digilog could answer or remember
     data: Any = activity.value
+    personal = activity.conversation is not None and (
+        activity.conversation.conversation_type == "personal"
+    )
     if activity.type == "invoke" and activity.name == "adaptiveCard/action":
-        return _card_action(actor, where, field_of(data, "action", "data"))
+        return _card_action(actor, where, field_of(data, "action", "data"), personal)
     if activity.type == "message":
-        if isinstance(data, dict) and (found := _card_action(actor, where, data)):
+        if isinstance(data, dict) and (found := _card_action(actor, where, data, personal)):
             return found  # an Action.Submit arrives as a message with a value
         bot_mentioned, others = _mentions(activity)
-        text = plain_text(activity.text)
-        personal = activity.conversation is not None and (
-            activity.conversation.conversation_type == "personal"
+        in_thread = (
+            not personal
+            and where.thread_id is not None
+            and bool(activity.id)
+            and activity.id != where.thread_id
         )
-        if bot_mentioned or personal:
+        text = command_text(activity)
+        # In a theme's thread, @Digilog is how a reply reaches the bot where the tenant does
+        # not allow it to read every message (and in the Agents Playground): a reply, unless
+        # it starts with a command word.
+        is_command = bot_mentioned and not (in_thread and REGISTRY.find(text)[0] is None)
+        if is_command or personal:
+            if text.strip().lower() in HOME_WORDS:
+                return HomeOpened(actor, where)
             return CommandReceived(actor, where, text)
-        if where.thread_id is not None and activity.id and activity.id != where.thread_id:
-            return ThreadPost(actor, where, activity.id, text, mentions=others)
+        if in_thread and activity.id:
+            return ThreadPost(actor, where, activity.id, post_text(activity), mentions=others)
         return None
     if activity.type == "messageUpdate" and activity.id:
-        return PostEdited(actor, where, activity.id, plain_text(activity.text))
+        return PostEdited(actor, where, activity.id, post_text(activity))
     if activity.type == "messageDelete" and activity.id:
         return PostDeleted(actor, where, activity.id)
     return None
 
 
-def _card_action(actor: Actor, where: Conversation, data: Any) -> Inbound | None:
+def _card_action(actor: Actor, where: Conversation, data: Any, personal: bool) -> Inbound | None:
     if not isinstance(data, dict):
         return None
     if submitted := submitted_values(data):
         form_id, values = submitted
         return FormSubmitted(actor, where, form_id, values)
     if action_id := choice_of(data):
+        channel = asked_in_of(data)
+        if channel and personal:
+            # Pressed in the person's own chat, on a card asked for in that channel: the
+            # channel's cohort is the button's (a join button of a cohort not yet theirs).
+            where = Conversation(where.platform, where.workspace, channel)
         return ChoiceMade(actor, where, action_id)
     return None

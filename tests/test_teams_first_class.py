@@ -1,0 +1,315 @@
+"""Teams as a participant's home: joining by button, replies and names by @mention, cards
+that change once used, files through the consent flow, the home page, buddy threads, and a
+person Digilog cannot reach. Real-shaped activities through `digilog serve`, against the
+fake Bot Connector (and its fake OneDrive upload endpoint)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from handlers.admin import import_roster
+from handlers.roster import RosterRow
+from storage.models import OfferedFile, Reflection, Role
+from tests.teams_fake import BOT, CHANNEL, TENANT
+from tests.test_teams_scenarios import Teams, actions, teams, texts
+
+__all__ = ["teams"]  # the fixture, used by name
+
+
+def mention(user: str, name: str) -> dict[str, Any]:
+    return {"type": "mention", "mentioned": {"id": user, "name": name}, "text": f"<at>{name}</at>"}
+
+
+def with_mentions(body: dict[str, Any], text: str, *people: tuple[str, str]) -> dict[str, Any]:
+    """The activity's text as Teams writes it, each @mention an entity beside it."""
+    body["text"] = text
+    body["entities"] = [mention(BOT, "Digilog"), *(mention(u, n) for u, n in people)]
+    return body
+
+
+async def cohort_id(teams: Teams) -> int:
+    async with teams.store.transaction() as repos:
+        cohort = await repos.cohorts.by_key("grupp-1")
+        assert cohort is not None
+        return cohort.id
+
+
+def buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in actions(card) if a["type"] == "Action.Execute"]
+
+
+async def start_theme(teams: Teams) -> str:
+    await teams.say("29:fia", "theme start 1")
+    async with teams.store.transaction() as repos:
+        [run] = await repos.themes.started(await cohort_id(teams))
+    assert run.post_message_id is not None
+    return run.post_message_id
+
+
+# ---------------------------------------------------------------- join, reply, name
+
+
+async def test_an_organisation_button_in_the_personal_chat_joins_its_cohort(teams: Teams) -> None:
+    async with teams.store.transaction() as repos:
+        cohort = await repos.cohorts.by_key("grupp-1")
+        assert cohort is not None
+        cohort.self_enrol = True
+    assert await teams.say("29:cia", "join") == 200
+    offer = teams.connector.cards("a:29:cia")[-1]  # the buttons come in her own chat
+    umea = next(b for b in buttons(offer) if b["data"]["action_id"].endswith(":umea"))
+    # The button says which channel it was asked for in; without that, the personal chat
+    # names no cohort, and a button of a cohort not yet hers does nothing there.
+    assert umea["data"]["asked_in"] == CHANNEL
+    bare = {k: v for k, v in umea["data"].items() if k != "asked_in"}
+    status, refused = await teams.execute("29:cia", bare, personal=True)
+    assert status == 200 and "cohort" in json.dumps(refused)
+    async with teams.store.transaction() as repos:
+        assert await repos.people.by_account("teams", TENANT, "29:cia") is None
+    status, answer = await teams.execute("29:cia", umea["data"], personal=True)
+    assert status == 200
+    # The card she clicked now says what happened, its buttons gone.
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Welcome to Grupp 1" in texts(answer["value"]) and not buttons(answer["value"])
+    async with teams.store.transaction() as repos:
+        person = await repos.people.by_account("teams", TENANT, "29:cia")
+        assert person is not None
+        member = await repos.people.member(cohort.id, person.id)
+    assert member is not None and member.organisation.key == "umea"
+
+
+async def test_an_at_mention_reply_in_a_theme_thread_is_a_digilog_post(teams: Teams) -> None:
+    root = await start_theme(teams)
+    reply = teams.activity("29:anna", thread=root)
+    with_mentions(
+        reply,
+        "<at>Digilog</at> In vår kommun har <at>Björn Öberg</at> visat vägen.",
+        ("29:bjorn", "Björn Öberg"),
+    )
+    assert await teams.send(reply) == 200
+    async with teams.store.transaction() as repos:
+        [stored] = (await repos.session.scalars(select(Reflection))).all()
+    assert stored.body == "In vår kommun har @Björn Öberg visat vägen."
+    assert stored.theme_number == 1
+    # A command word first: still a command, even in the thread.
+    before = len(teams.connector.cards("a:29:anna"))
+    assert await teams.send(teams.activity("29:anna", text="help", thread=root, mention_bot=True))
+    assert "Digilog commands" in texts(teams.connector.cards("a:29:anna")[before])
+    assert await teams.count(Reflection) == 1
+
+
+async def test_facilitator_commands_name_people_by_at_mention(teams: Teams) -> None:
+    command = teams.activity("29:fia")
+    with_mentions(
+        command,
+        "<at>Digilog</at> enrol <at>David Lycksele</at> umea",
+        ("29:david", "David Lycksele"),
+    )
+    assert await teams.send(command) == 200
+    assert "is enrolled as participant" in texts(teams.connector.cards("a:29:fia")[-1])
+    cohort = await cohort_id(teams)
+    async with teams.store.transaction() as repos:
+        david = await repos.people.by_account("teams", TENANT, "29:david")
+        assert david is not None
+        assert await repos.people.member(cohort, david.id) is not None
+
+    pin = teams.activity("29:fia")
+    with_mentions(
+        pin,
+        "<at>Digilog</at> pair pin <at>Anna Lindqvist</at> <at>Björn Öberg</at>",
+        ("29:anna", "Anna Lindqvist"),
+        ("29:bjorn", "Björn Öberg"),
+    )
+    assert await teams.send(pin) == 200
+    assert "Anna Lindqvist and Björn Öberg will always be paired" in texts(
+        teams.connector.cards("a:29:fia")[-1]
+    )
+
+
+# ---------------------------------------------------------------- cards that change once used
+
+
+async def test_an_answered_question_shows_its_answer_and_loses_its_buttons(teams: Teams) -> None:
+    await start_theme(teams)
+    await teams.say("29:fia", "quiz start 1")
+    [begin] = buttons(teams.connector.cards(CHANNEL)[-1])
+    # In the channel the card is everyone's: a line says where the question went.
+    status, answer = await teams.execute("29:anna", begin["data"])
+    assert status == 200
+    assert answer["type"] == "application/vnd.microsoft.activity.message"
+    assert answer["value"] == "The question is in your chat with Digilog."
+    question = teams.connector.cards("a:29:anna")[-1]
+    assert "Question 1" in texts(question)
+    posted = len(teams.connector.cards("a:29:anna"))
+    status, answer = await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    replaced = answer["value"]
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    assert ("Right!" in texts(replaced)) or ("Not quite" in texts(replaced))
+    assert not buttons(replaced)
+    # The next question is a new card below it.
+    [following] = teams.connector.cards("a:29:anna")[posted:]
+    assert "Question 2" in texts(following) and buttons(following)
+
+
+async def test_a_submitted_form_shows_what_was_saved_and_cannot_be_sent_again(
+    teams: Teams,
+) -> None:
+    await start_theme(teams)
+    await teams.say("29:fia", "survey open 1")
+    [answer_button] = buttons(teams.connector.cards(CHANNEL)[-1])
+    status, answer = await teams.execute("29:anna", answer_button["data"])
+    assert answer["value"] == "The form is in your chat with Digilog."
+    form = teams.connector.cards("a:29:anna")[-1]
+    [submit] = buttons(form)
+    value = {**submit["data"], "useful": "4", "buddy": "5", "comment": "Bra tema"}
+    status, answer = await teams.execute("29:anna", value, personal=True)
+    assert status == 200 and answer["type"] == "application/vnd.microsoft.card.adaptive"
+    saved = answer["value"]
+    assert "are saved" in texts(saved) and "Bra tema" in texts(saved)
+    assert not buttons(saved) and not [e for e in saved["body"] if "Input" in e["type"]]
+
+
+# ---------------------------------------------------------------- home, time zone
+
+
+async def test_home_and_the_first_opening_of_the_personal_chat_show_the_journey(
+    teams: Teams,
+) -> None:
+    await start_theme(teams)
+    installed = teams.activity("29:anna", kind="installationUpdate", action="add", personal=True)
+    assert await teams.send(installed) == 200
+    [greeting] = teams.connector.cards("a:29:anna")
+    assert "Grupp 1" in texts(greeting) and "Now: theme 1" in texts(greeting)
+    assert await teams.send(teams.activity("29:anna", text="home", personal=True)) == 200
+    assert texts(teams.connector.cards("a:29:anna")[-1]) == texts(greeting)
+    # The Swedish word too, as the Swedish command menu's reader would write it.
+    assert await teams.send(teams.activity("29:anna", text="Hem", personal=True)) == 200
+    assert texts(teams.connector.cards("a:29:anna")[-1]) == texts(greeting)
+
+
+async def test_times_are_in_the_teams_clients_zone_until_the_person_sets_one(
+    teams: Teams,
+) -> None:
+    asked = teams.activity("29:anna", text="timezone", personal=True)
+    asked["localTimezone"] = "America/New_York"
+    assert await teams.send(asked) == 200
+    assert r"America/New\_York" in texts(teams.connector.cards("a:29:anna")[-1])
+    await teams.send(teams.activity("29:anna", text="timezone Europe/Helsinki", personal=True))
+    again = teams.activity("29:anna", text="timezone", personal=True)
+    again["localTimezone"] = "America/New_York"
+    await teams.send(again)
+    assert "Europe/Helsinki" in texts(teams.connector.cards("a:29:anna")[-1])
+
+
+# ---------------------------------------------------------------- files
+
+
+async def test_an_export_arrives_through_the_file_consent_flow(teams: Teams) -> None:
+    await start_theme(teams)
+    assert await teams.send(teams.activity("29:fia", text="export csv", personal=True)) == 200
+    [offer] = [
+        a
+        for activity in teams.connector.posted("a:29:fia")
+        for a in activity.get("attachments", [])
+        if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    ]
+    assert offer["name"].endswith(".csv") and offer["content"]["sizeInBytes"] > 0
+    async with teams.store.transaction() as repos:
+        [kept] = (await repos.session.scalars(select(OfferedFile))).all()
+        content = bytes(kept.content)
+
+    # Someone else cannot take it with the same context.
+    stranger = teams.activity(
+        "29:anna",
+        kind="invoke",
+        name="fileConsent/invoke",
+        personal=True,
+        value={
+            "type": "fileUpload",
+            "action": "accept",
+            "context": offer["content"]["acceptContext"],
+            "uploadInfo": teams.connector.upload_info("stolen.csv"),
+        },
+    )
+    assert (await teams.invoke(stranger))[0] == 200
+    assert teams.connector.uploads == {}
+
+    accepted = teams.activity(
+        "29:fia",
+        kind="invoke",
+        name="fileConsent/invoke",
+        personal=True,
+        value={
+            "type": "fileUpload",
+            "action": "accept",
+            "context": offer["content"]["acceptContext"],
+            "uploadInfo": teams.connector.upload_info(offer["name"]),
+        },
+    )
+    status, _ = await teams.invoke(accepted)
+    assert status == 200
+    assert teams.connector.uploads == {offer["name"]: content}
+    info = teams.connector.posted("a:29:fia")[-1]["attachments"][0]
+    assert info["contentType"] == "application/vnd.microsoft.teams.card.file.info"
+    assert info["name"] == offer["name"] and info["content"]["uniqueId"]
+    assert await teams.count(OfferedFile) == 0  # sent once, and not kept
+
+    # Accepting again sends nothing twice.
+    await teams.invoke(accepted)
+    assert len(teams.connector.uploads) == 1
+
+
+async def test_a_file_never_accepted_goes_when_its_person_is_erased(teams: Teams) -> None:
+    assert await teams.send(teams.activity("29:anna", text="mydata", personal=True)) == 200
+    assert await teams.count(OfferedFile) == 1
+    assert await teams.send(teams.activity("29:anna", text="forget", personal=True)) == 200
+    [erase_all] = [
+        b["data"]
+        for card in teams.connector.cards("a:29:anna")
+        for b in buttons(card)
+        if b["data"]["action_id"].endswith(":all")
+    ]
+    status, _ = await teams.execute("29:anna", erase_all, personal=True)
+    assert status == 200
+    assert await teams.count(OfferedFile) == 0
+
+
+# ---------------------------------------------------------------- buddies, the unreachable
+
+
+async def test_buddies_meet_in_a_channel_thread_and_the_unreachable_are_counted(
+    teams: Teams,
+) -> None:
+    rows = [
+        RosterRow(1, "Cia Carlsson", None, "29:cia", "umea", Role.participant),
+        RosterRow(2, "Dan Dahl", None, "29:dan", "pitea", Role.participant),
+    ]
+    await import_roster(teams.store, "grupp-1", rows, skip_bad=False)
+    cohort = await cohort_id(teams)
+    async with teams.store.transaction() as repos:
+        for user in ("29:anna", "29:bjorn"):  # both opted out, so they are told so each
+            person = await repos.people.by_account("teams", TENANT, user)
+            assert person is not None
+            await repos.buddies.set_opt_out(cohort, person.id, True)
+    teams.connector.unreachable.add("29:anna")  # she never opened Digilog in Teams
+
+    await teams.say("29:fia", "pair 1")
+    [announce] = buttons(teams.connector.cards("a:29:fia")[-1])
+    await teams.execute("29:fia", announce["data"], personal=True)
+
+    [thread] = [p for p in teams.connector.posted(CHANNEL) if p.get("entities")]
+    named = {e["mentioned"]["id"] for e in thread["entities"]}
+    assert named == {"29:cia", "29:dan"}
+    assert all(e["text"] in thread["text"] for e in thread["entities"])
+    card = thread["attachments"][0]["content"]
+    assert "Reflection task" in texts(card)
+    assert [b["title"] for b in buttons(card)] == ["We met"]
+    # Björn hears he is not paired; Anna cannot be reached, and Fia is told so, truly.
+    assert "not paired" in texts(teams.connector.cards("a:29:bjorn")[-1])
+    note = texts(teams.connector.cards("a:29:fia")[-1])
+    assert "Not reached in Teams: 1 of 2 people (Anna Lindqvist)" in note
+    async with teams.store.transaction() as repos:
+        anna = await repos.people.by_account("teams", TENANT, "29:anna")
+    assert anna is not None and anna.unreachable_since is not None
