@@ -29,8 +29,8 @@ test: $(STAMP)
 
 ## Digilog in a real Teams client: the Microsoft 365 Agents Playground (npm, pinned in
 ## tests/e2e/package-lock.json) driven headless in Debian's Chromium (/usr/bin/chromium:
-## `apt-get install chromium`) against `digilog serve`. Needs Node.js 20 and npm; takes a
-## minute or two. On a failure it prints where its screenshots and logs are.
+## `apt-get install chromium`) against `digilog serve`. Needs Node.js 20 and npm; takes two
+## or three minutes. On a failure it prints where its screenshots and logs are.
 e2e: $(STAMP) tests/e2e/node_modules/.package-lock.json
 	@start=$$(date +%s); \
 	cd tests/e2e && DIGILOG_BIN=$(abspath $(BIN))/digilog \

@@ -47,6 +47,17 @@ export class Playground {
     }
   }
 
+  async waitForText(pattern, what) {
+    const deadline = Date.now() + UI_TIMEOUT_MS;
+    let delay = 100;
+    for (;;) {
+      if (pattern.test(await this.page.locator('body').innerText())) return;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+
   // Types into a compose box; `@Bot` at the start becomes a real mention through the
   // picker, as a person makes one (the Playground forwards channel messages only then).
   async compose(box, text) {
