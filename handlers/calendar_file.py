@@ -102,6 +102,9 @@ class Calendar(Strict):
     local_meetings: LocalMeetings = Field(default_factory=LocalMeetings)
     self_assessment: AssessmentDates = Field(default_factory=AssessmentDates)
     events: list[EventDates] = Field(default_factory=list)
+    # The final evaluation of the whole programme (the survey's `final:`), e.g. from the
+    # joint closing on.
+    final_evaluation: Window | None = None
     # How long a workshop, local meeting or event without an `end` lasts: its hours count
     # towards a participant's attendance.
     default_hours: float | None = Field(default=None, gt=0, le=24)
@@ -164,7 +167,11 @@ def parse_calendar(source: str, filename: str, programme: Programme, zone: str) 
 
     Times without a zone are in the file's `timezone:`, else the cohort's (`zone`).
     """
-    located = parse_mapping(source, filename, "themes:, local_meetings:, self_assessment:, events:")
+    located = parse_mapping(
+        source,
+        filename,
+        "themes:, local_meetings:, self_assessment:, events:, final_evaluation:",
+    )
     calendar = located.validate(Calendar)
     problems = [
         located.problem(
@@ -183,6 +190,14 @@ def parse_calendar(source: str, filename: str, programme: Programme, zone: str) 
     if programme.self_assessment is None and (assessment.start or assessment.end):
         problems.append(
             located.problem(("self_assessment",), N_("the programme has no self_assessment:"))
+        )
+    if calendar.final_evaluation is not None and (
+        programme.survey is None or programme.survey.final is None
+    ):
+        problems.append(
+            located.problem(
+                ("final_evaluation",), N_("the programme's survey has no final: questions")
+            )
         )
     if problems:
         raise FileProblems(problems)
@@ -233,6 +248,9 @@ def events(calendar: Calendar, zone: ZoneInfo) -> list[Event]:
             prefix = f"assessment:{name}:"
             found.append(Event(prefix + "open", "assessment_open", None, at(window.opens)))
             found.append(Event(prefix + "close", "assessment_close", None, at(window.closes)))
+    if (window := calendar.final_evaluation) is not None:
+        found.append(Event("final:open", "final_open", None, at(window.opens)))
+        found.append(Event("final:close", "final_close", None, at(window.closes)))
     return sorted(found, key=lambda e: (e.starts_at, e.key))
 
 
@@ -242,6 +260,7 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
     meetings: dict[str, Any] = {}
     assessment: dict[str, dict[str, Any]] = {}
     named: list[dict[str, Any]] = []
+    final: dict[str, Any] = {}
     for entry in entries:
         session = {"start": entry.starts_at, "end": entry.ends_at}
         if entry.kind == "event":
@@ -250,6 +269,9 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
             continue
         if entry.kind in ("opening_meeting", "closing_meeting"):
             meetings[entry.kind.removesuffix("_meeting")] = session
+            continue
+        if entry.kind in ("final_open", "final_close"):
+            final["opens" if entry.kind == "final_open" else "closes"] = entry.starts_at
             continue
         if entry.kind in ("assessment_open", "assessment_close"):
             edge = "opens" if entry.kind == "assessment_open" else "closes"
@@ -271,6 +293,7 @@ def check_entries(entries: Iterable[CalendarEntry]) -> None:
                 "local_meetings": meetings,
                 "self_assessment": assessment,
                 "events": named,
+                **({"final_evaluation": final} if final else {}),
             }
         )
     except ValidationError as error:

@@ -241,10 +241,25 @@ class SurveyQuestion(Strict):
     text: LocalText
 
 
-class Survey(Strict):
-    """Asked after each theme: a few ratings and free-text questions."""
+class ThemeSurvey(Strict):
+    """One theme's survey beside the shared questions: a question with a shared one's id
+    replaces it, another is added after them, and `leave_out` drops shared ones (the
+    question about the learning buddy after a theme done with a colleague)."""
 
-    scale: Scale = Field(default_factory=Scale)
+    questions: list[SurveyQuestion] = Field(default_factory=list, max_length=10)
+    leave_out: list[Slug] = Field(default_factory=list)
+
+    @field_validator("questions")
+    @classmethod
+    def _distinct_questions(cls, value: list[SurveyQuestion]) -> list[SurveyQuestion]:
+        _no_duplicates(q.id for q in value)
+        return value
+
+
+class Evaluation(Strict):
+    """A questionnaire of its own: the final evaluation of the whole programme, or the few
+    questions each lab session's attendees are asked afterwards."""
+
     questions: list[SurveyQuestion] = Field(min_length=1, max_length=10)
 
     @field_validator("questions")
@@ -253,8 +268,67 @@ class Survey(Strict):
         _no_duplicates(q.id for q in value)
         return value
 
+
+class Survey(Strict):
+    """Asked after each theme (shared questions, with per-theme changes), at the end of the
+    programme (`final`), and after each lab session (`lab`); one rating scale for all."""
+
+    scale: Scale = Field(default_factory=Scale)
+    questions: list[SurveyQuestion] = Field(min_length=1, max_length=10)
+    themes: dict[PositiveInt, ThemeSurvey] = Field(default_factory=dict)
+    final: Evaluation | None = None
+    lab: Evaluation | None = None
+
+    @field_validator("questions")
+    @classmethod
+    def _distinct_questions(cls, value: list[SurveyQuestion]) -> list[SurveyQuestion]:
+        _no_duplicates(q.id for q in value)
+        return value
+
+    @field_validator("lab")
+    @classmethod
+    def _few_lab_questions(cls, value: Evaluation | None) -> Evaluation | None:
+        if value is not None and len(value.questions) > 3:
+            raise Mistake(N_("a lab session's attendees are asked at most three questions"))
+        return value
+
+    @model_validator(mode="after")
+    def _left_out_are_shared(self) -> Survey:
+        shared = {q.id for q in self.questions}
+        for number, theme in self.themes.items():
+            for question in theme.leave_out:
+                if question not in shared:
+                    raise Mistake(
+                        N_("theme {number} leaves out {id}, which is no shared question"),
+                        at=("themes", number, "leave_out"),
+                        number=number,
+                        id=question,
+                    )
+            if len(self.for_theme(number)) == 0:
+                raise Mistake(
+                    N_("theme {number}'s survey has no questions left"),
+                    at=("themes", number),
+                    number=number,
+                )
+        return self
+
+    def for_theme(self, number: int) -> list[SurveyQuestion]:
+        """The questions after theme `number`: the shared ones as that theme changes them."""
+        own = self.themes.get(number)
+        if own is None:
+            return list(self.questions)
+        replaced = {q.id: q for q in own.questions}
+        found = [replaced.pop(q.id, q) for q in self.questions if q.id not in own.leave_out]
+        return found + list(replaced.values())
+
     def ratings(self) -> list[SurveyQuestion]:
-        return [q for q in self.questions if q.kind == "rating"]
+        """Every rated question after any theme, each once, shared ones first."""
+        found = {q.id: q for q in self.questions if q.kind == "rating"}
+        for theme in self.themes.values():
+            for question in theme.questions:
+                if question.kind == "rating":
+                    found.setdefault(question.id, question)
+        return list(found.values())
 
 
 class AssessmentArea(Strict):
@@ -288,6 +362,18 @@ class Programme(Strict):
     def _distinct_labs(cls, value: list[Lab]) -> list[Lab]:
         _no_duplicates(lab.id for lab in value)
         return value
+
+    @model_validator(mode="after")
+    def _survey_themes_exist(self) -> Programme:
+        if self.survey is not None:
+            for number in self.survey.themes:
+                if number > len(self.themes):
+                    raise Mistake(
+                        N_("the programme has no theme {number}"),
+                        at=("survey", "themes", number),
+                        number=number,
+                    )
+        return self
 
     @model_validator(mode="after")
     def _sessions_in_programme_zone(self) -> Programme:

@@ -31,6 +31,8 @@ EVENT_LABELS = {
     "survey_close": N_("The survey after theme {number} closes"),
     "assessment_open": N_("The self-assessment opens"),
     "assessment_close": N_("The self-assessment closes"),
+    "final_open": N_("The final evaluation of the programme opens"),
+    "final_close": N_("The final evaluation of the programme closes"),
     "lab": N_("Lab: {title}"),
 }
 

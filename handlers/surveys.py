@@ -13,16 +13,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from statistics import fmean
 
 from handlers import anonymity
 from handlers.access import Access
 from handlers.channels import to_every_channel
-from handlers.context import Args, Context, Refusal
-from handlers.deliveries import Composing, Decision, Drop
+from handlers.context import Args, Context, Refusal, address_of
+from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.formats import number_text, signed_text
 from handlers.i18n import N_, Translator, translator
-from handlers.programme_file import Programme, Scale, localise
+from handlers.labs import _choose, sessions_by_key
+from handlers.programme_file import Programme, Scale, SurveyQuestion, localise
 from handlers.registry import ButtonKind, Command, Feature, FormKind
 from handlers.steps import assessment_key, channel_step, survey_key
 from handlers.themes import theme_number
@@ -39,11 +41,20 @@ from handlers.vocabulary import (
     TextField,
     ToActor,
 )
-from storage.models import Cohort, Role, SurveyAnswer
+from storage.deliveries import Planned
+from storage.models import Cohort, Role, SignupState, SurveyAnswer
 from storage.surveys import Answer
 from storage.unit import Repositories
 
 PREFIX = "survey:"  # of forms and buttons: `survey:<cohort>:<key>`
+FINAL = "final"  # the final evaluation of the whole programme
+LAB_QUESTIONS = "lab_questions"  # a delivery: a lab session's questions, to one attendee
+# A lab session's questions are asked from its end, and answered for this long.
+LAB_ASKED_AFTER = timedelta(hours=1)
+LAB_ANSWERS_FOR = timedelta(days=14)
+# Attendance not marked a day after a session: everyone who had a seat is asked instead.
+LAB_MARKING_WAIT = timedelta(days=1)
+FINAL_WORDS = ("final", "slut")  # `survey open final`, `enkät öppna slut`
 ROUNDS = ("start", "end")
 Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
 MAX_ANSWER_CHARS = 2000
@@ -72,18 +83,36 @@ def questionnaire(programme: Programme, key: str, t: Translator) -> Questionnair
     """The questions behind a key, in the reader's language; None if the programme has none."""
     kind, _, which = key.partition(":")
     language = t.language
-    if kind == "theme" and programme.survey is not None and which.isdigit():
+    survey = programme.survey
+
+    def asked(questions: list[SurveyQuestion]) -> tuple[Question, ...]:
+        return tuple(
+            Question(q.id, q.kind == "rating", localise(q.text, language)) for q in questions
+        )
+
+    if kind == "theme" and survey is not None and which.isdigit():
         theme = programme.theme(int(which))
         if theme is None:
             return None
         return Questionnaire(
             key,
             t("Survey after theme {number}", number=int(which)),
-            programme.survey.scale,
-            tuple(
-                Question(q.id, q.kind == "rating", localise(q.text, language))
-                for q in programme.survey.questions
-            ),
+            survey.scale,
+            asked(survey.for_theme(int(which))),
+        )
+    if key == FINAL and survey is not None and survey.final is not None:
+        return Questionnaire(
+            key, t("Final evaluation of the programme"), survey.scale, asked(survey.final.questions)
+        )
+    if kind == "lab" and survey is not None and survey.lab is not None:
+        chosen = sessions_by_key(programme).get(which)
+        if chosen is None:
+            return None
+        return Questionnaire(
+            key,
+            t("After the lab: {title}", title=localise(chosen.lab.title, language)),
+            survey.scale,
+            asked(survey.lab.questions),
         )
     if kind == "assessment" and programme.self_assessment is not None and which in ROUNDS:
         title = (
@@ -168,12 +197,43 @@ async def _open(context: Context, key: str) -> Questionnaire:
     found = questionnaire(await context.programme(), key, t)
     if found is None:
         raise Refusal(t("This programme has no such survey."))
+    if key.startswith("lab:"):
+        await _lab_open(context, key, found)
+        return found
     window = await context.repos.surveys.window(cohort.id, key)
     if window is None:
         raise Refusal(t("“{title}” is not open yet.", title=found.title))
     if window.closed_at is not None:
         raise Refusal(t("“{title}” has closed; answers are no longer taken.", title=found.title))
     return found
+
+
+async def _lab_open(context: Context, key: str, found: Questionnaire) -> None:
+    """A lab session's questions are for its attendees, from its end for two weeks."""
+    t = context.t
+    cohort = context.require_cohort()
+    chosen = sessions_by_key(await context.programme())[key.removeprefix("lab:")]
+    now = context.now()
+    if now < chosen.session.end:
+        raise Refusal(t("“{title}” is not open yet.", title=found.title))
+    if now >= chosen.session.end + LAB_ANSWERS_FOR:
+        raise Refusal(t("“{title}” has closed; answers are no longer taken.", title=found.title))
+    person = context.require_member().person.id
+    if person not in await lab_attendees(
+        context.repos, cohort, chosen.key, chosen.session.end, now
+    ):
+        raise Refusal(t("Only those who attended the session are asked about it."))
+
+
+async def lab_attendees(
+    repos: Repositories, cohort: Cohort, session_key: str, ended: datetime, now: datetime
+) -> set[int]:
+    """Who is asked about a lab session: those marked present; if nobody has been marked a
+    day after it ended, everyone who had a seat (attendance is then not being kept)."""
+    present = await repos.labs.attended(cohort.id, session_key)
+    if present or now < ended + LAB_MARKING_WAIT:
+        return present
+    return {p.id for p in await repos.labs.people(cohort.id, session_key, SignupState.signed_up)}
 
 
 def _participant(context: Context) -> None:
@@ -252,9 +312,11 @@ async def take_survey(context: Context, args: Args) -> list[Outgoing]:
     """survey [N]: the form of theme N's survey, or of the one open now."""
     _participant(context)
     programme = await context.programme()
+    if args.words and args.words[0].lower() in FINAL_WORDS:
+        return [await form_for(context, FINAL)]
     if args.words:
         return [await form_for(context, survey_key(theme_number(context, args, programme)))]
-    open_keys = [k for k in await _open_keys(context) if k.startswith("theme:")]
+    open_keys = [k for k in await _open_keys(context) if k.startswith("theme:") or k == FINAL]
     if not open_keys:
         raise Refusal(context.t("No survey is open right now."))
     return [await form_for(context, open_keys[-1])]
@@ -370,6 +432,10 @@ async def _facilitated_key(context: Context, args: Args, assessment: bool) -> st
         return assessment_key(which)
     if programme.survey is None:
         raise Refusal(t("This programme has no survey."))
+    if args.words and args.words[0].lower() in FINAL_WORDS:
+        if programme.survey.final is None:
+            raise Refusal(t("This programme has no final evaluation."))
+        return FINAL
     number = theme_number(context, args, programme)
     if await context.repos.themes.get(context.require_cohort().id, number) is None:
         raise Refusal(t("Start theme {number} before its survey.", number=number))
@@ -441,17 +507,15 @@ def _groups(groups: anonymity.Groups, bases: Mapping[str, int], respondents: int
 
 
 async def survey_figures(
-    repos: Repositories, cohort: Cohort, programme: Programme, theme: int, t: Translator
+    repos: Repositories, cohort: Cohort, programme: Programme, theme: int | str, t: Translator
 ) -> SurveyFigures:
-    """Empty of figures when fewer than K have answered."""
-    found = questionnaire(programme, survey_key(theme), t)
+    """A survey's figures (after a theme, by its number; else by its key: `final`, a lab
+    session's); empty of figures when fewer than K have answered."""
+    key = survey_key(theme) if isinstance(theme, int) else theme
+    found = questionnaire(programme, key, t)
     groups = await anonymity.groups(repos, cohort, t)
     labels = groups.label_of
-    answers = [
-        a
-        for a in await repos.surveys.answers(cohort.id, survey_key(theme))
-        if a.person_id in labels
-    ]
+    answers = [a for a in await repos.surveys.answers(cohort.id, key) if a.person_id in labels]
     figures = SurveyFigures(len({a.person_id for a in answers}))
     if not labels or not anonymity.shown(figures.respondents) or found is None:
         return figures
@@ -521,6 +585,16 @@ async def _too_small(context: Context) -> str:
     return "" if found.label_of else anonymity.too_small(context.t, len(found.organisation_of))
 
 
+def _results_key(context: Context, args: Args, programme: Programme) -> str:
+    """`survey results 2`, `survey results final`, `survey results lab LAB [N]`."""
+    first = args.words[0].lower() if args.words else ""
+    if first in FINAL_WORDS:
+        return FINAL
+    if first in ("lab", "labb"):
+        return "lab:" + _choose(context, programme, args.words[1:]).key
+    return survey_key(theme_number(context, args, programme))
+
+
 async def survey_results(context: Context, args: Args) -> list[Outgoing]:
     """survey results N: the ratings per organisation group, and the comments without names."""
     t = context.t
@@ -528,10 +602,11 @@ async def survey_results(context: Context, args: Args) -> list[Outgoing]:
     programme = await context.programme()
     if programme.survey is None:
         raise Refusal(t("This programme has no survey."))
-    number = theme_number(context, args, programme)
-    found = questionnaire(programme, survey_key(number), t)
-    assert found is not None
-    figures = await survey_figures(context.repos, cohort, programme, number, t)
+    key = _results_key(context, args, programme)
+    found = questionnaire(programme, key, t)
+    if found is None:
+        raise Refusal(t("This programme has no such survey."))
+    figures = await survey_figures(context.repos, cohort, programme, key, t)
     build = MessageBuilder().heading(found.title)
     if too_small := await _too_small(context):
         return [context.reply(build.para(too_small).build())]
@@ -598,12 +673,15 @@ async def _compose_opening_or_closing(composing: Composing) -> Decision:
     number = composing.theme_number
     if number is not None and await composing.theme_run() is None:
         return Drop(f"theme {number} has not started")
-    # `assessment:start:open` names its round; a survey is its theme's.
-    key = (
-        survey_key(number)
-        if number is not None
-        else assessment_key(composing.due.entry.key.split(":")[1])
-    )
+    # `assessment:start:open` names its round, `final:open` the final evaluation; a survey
+    # is its theme's.
+    entry_key = composing.due.entry.key
+    if number is not None:
+        key = survey_key(number)
+    elif entry_key.startswith(FINAL + ":"):
+        key = FINAL
+    else:
+        key = assessment_key(entry_key.split(":")[1])
     if questionnaire(composing.programme, key, composing.t) is None:
         return Drop("the programme has no such survey")
     opening = composing.due.step.kind.endswith("_open")
@@ -617,7 +695,78 @@ async def _compose_opening_or_closing(composing: Composing) -> Decision:
     return await composing.everywhere(post)
 
 
-_OPENING_AND_CLOSING = ("survey_open", "survey_close", "assessment_open", "assessment_close")
+_OPENING_AND_CLOSING = (
+    "survey_open",
+    "survey_close",
+    "assessment_open",
+    "assessment_close",
+    "final_open",
+    "final_close",
+)
+
+
+async def _plan_lab_questions(
+    repos: Repositories, cohort: Cohort, programme: Programme, now: datetime
+) -> list[Planned]:
+    """After each lab session, its questions to each attendee, once, while they are open."""
+    if programme.survey is None or programme.survey.lab is None:
+        return []
+    planned: list[Planned] = []
+    for key, chosen in sessions_by_key(programme).items():
+        asked_from = chosen.session.end + LAB_ASKED_AFTER
+        closes = chosen.session.end + LAB_ANSWERS_FOR
+        if not asked_from <= now < closes:
+            continue
+        for person in sorted(await lab_attendees(repos, cohort, key, chosen.session.end, now)):
+            planned.append(
+                Planned(
+                    key=f"{LAB_QUESTIONS}:c{cohort.id}:{key}:p{person}",
+                    cohort_id=cohort.id,
+                    kind=LAB_QUESTIONS,
+                    due_at=asked_from,
+                    relevant_until=closes,
+                    person_id=person,
+                    detail={"session": key},
+                )
+            )
+    return planned
+
+
+async def _compose_lab_questions(composing: Composing) -> Decision:
+    """A lab session's questions, to one attendee, with a button that opens the form."""
+    repos, cohort, delivery = composing.repos, composing.cohort, composing.delivery
+    session = str((delivery.detail or {}).get("session"))
+    if delivery.person_id is None:
+        return Drop("a lab's questions go to one person")
+    person = await repos.people.get(delivery.person_id)
+    if person is None or person.user_id is None:
+        return Drop("the person has no account to write to")
+    t = translator(person.language or cohort.language)
+    found = questionnaire(composing.programme, f"lab:{session}", t)
+    if found is None:
+        return Drop("the programme no longer has that session or lab questions")
+    answered = {a.survey_key for a in await repos.surveys.answers_of(cohort.id, person.id)}
+    if found.key in answered:
+        return Drop("already answered")
+    message = (
+        MessageBuilder()
+        .heading(found.title)
+        .para(
+            t.plural(
+                "Thank you for coming. {n} question about the session, to make the labs "
+                "better; facilitators see the answers only together with at least four "
+                "others'.",
+                "Thank you for coming. {n} questions about the session, to make the labs "
+                "better; facilitators see the answers only together with at least four "
+                "others'.",
+                len(found.questions),
+            )
+        )
+        .choices([Option(f"{PREFIX}{cohort.id}:{found.key}", t("Answer"), style="primary")])
+        .build()
+    )
+    return Send(Outgoing(address_of(person), message))
+
 
 FEATURE = Feature(
     "surveys",
@@ -709,5 +858,9 @@ FEATURE = Feature(
         ),
     ),
     steps=tuple(channel_step(kind) for kind in _OPENING_AND_CLOSING),
-    deliveries=dict.fromkeys(_OPENING_AND_CLOSING, _compose_opening_or_closing),
+    deliveries={
+        **dict.fromkeys(_OPENING_AND_CLOSING, _compose_opening_or_closing),
+        LAB_QUESTIONS: _compose_lab_questions,
+    },
+    planners=(_plan_lab_questions,),
 )

@@ -298,6 +298,10 @@ class CalendarEntry(Base):
     # other kinds take their titles from the programme and have no registration.
     title: Mapped[dict[str, Any] | None]
     capacity: Mapped[int | None] = mapped_column(Integer)
+    # An organisation's own local meeting: the organisation's id in the programme, and who
+    # hosts it there; None for what the whole cohort shares.
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeliveryState(enum.StrEnum):
@@ -441,7 +445,7 @@ class SurveyWindow(Base):
     cohort_id: Mapped[int] = mapped_column(
         ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
     )
-    survey_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    survey_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
@@ -454,7 +458,7 @@ class SurveyAnswer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
-    survey_key: Mapped[str] = mapped_column(String(40))
+    survey_key: Mapped[str] = mapped_column(String(100))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[str] = mapped_column(String(64))
     rating: Mapped[int | None] = mapped_column(Integer)
@@ -611,6 +615,8 @@ class OfferedFile(Base):
     filename: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     offered_at: Mapped[datetime] = mapped_column(default=stamped, index=True)
+
+
 class ReflectionTaskChoice(Base):
     """How a participant does a theme's reflection task (with a colleague or with their
     learning buddy), with whom, and when "what we found" was handed in."""

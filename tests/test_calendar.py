@@ -81,13 +81,13 @@ def test_a_bad_calendar_names_file_line_and_field(
 async def test_loading_replaces_the_calendar_and_a_bad_file_changes_nothing(
     store: Store, cohort: Cohort, tmp_path: Path
 ) -> None:
-    assert await load_calendar(store, cohort.key, EXAMPLE) == 40
+    assert await load_calendar(store, cohort.key, EXAMPLE) == 42
     bad = tmp_path / "bad.yaml"
     bad.write_text("themes:\n  9: {start: 2027-02-01 08:00}\n", encoding="utf-8")
     with pytest.raises(FileProblems):
         await load_calendar(store, cohort.key, bad)
     _, _, entries = await calendar(store, cohort.key)
-    assert len(entries) == 40
+    assert len(entries) == 42
     small = tmp_path / "small.yaml"
     small.write_text("themes:\n  1: {start: 2027-02-01 08:00}\n", encoding="utf-8")
     assert await load_calendar(store, cohort.key, small) == 1

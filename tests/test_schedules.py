@@ -735,7 +735,7 @@ async def test_a_reminder_moved_before_a_holiday_says_when_not_tomorrow(
     await running.at(local("2027-05-05 13:00"))
     posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
     [reminder] = [p for p in posts if "The workshop of theme 1" in p]
-    assert "The workshop of theme 1 is coming up: 2027-05-07 13:00–16:00." in reminder
+    assert "The workshop of theme 1 is coming up: Fri 7 May 13:00–16:00." in reminder
     await running.at(local("2027-05-06 13:00"))  # the holiday itself: nothing more
     posts = [str(c.params.get("text")) for c in running.slack.calls_to("chat.postMessage")]
     assert len([p for p in posts if "The workshop of theme 1" in p]) == 1
