@@ -69,6 +69,7 @@ class Server:
     process: asyncio.subprocess.Process
     log: Path
     path: str  # where the requests go, e.g. /slack/events
+    counts: Path | None = None  # its SQL statement count, when run by counted_command
 
     @property
     def url(self) -> str:
@@ -93,6 +94,7 @@ async def running(
     path: str,
     health: str | None = "/healthz",
     log_name: str | None = None,
+    counts: Path | None = None,
 ) -> AsyncIterator[Server]:
     """A server subprocess, ready for requests; stopped (SIGINT, then kill) on the way out.
     Its output goes to `log_name` in workdir (default: the name, spaces as underscores)."""
@@ -101,7 +103,7 @@ async def running(
         process = await asyncio.create_subprocess_exec(
             *args, cwd=workdir, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
         )
-    server = Server(name, port, process, log, path)
+    server = Server(name, port, process, log, path, counts)
     try:
         await wait_ready(server, health)
         yield server
@@ -139,6 +141,62 @@ async def stop(process: asyncio.subprocess.Process, how: signal.Signals = signal
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+
+
+COUNTED = """\
+\"\"\"Run a module as `python -m` does, counting the SQL statements it sends (for a bench):
+the count is written to the file named first, every 0.1 s.\"\"\"
+import os
+import runpy
+import sys
+import threading
+import time
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+count = 0
+
+
+def _count(*_args):
+    global count
+    count += 1
+
+
+event.listen(Engine, "before_cursor_execute", _count)
+out = sys.argv[1]
+
+
+def _write():
+    while True:
+        with open(out + ".tmp", "w") as f:
+            f.write(str(count))
+        os.replace(out + ".tmp", out)
+        time.sleep(0.1)
+
+
+threading.Thread(target=_write, daemon=True).start()
+module = sys.argv[2]
+sys.argv = [module, *sys.argv[3:]]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def counted_command(
+    python: str, workdir: Path, module_args: Sequence[str]
+) -> tuple[list[str], Path]:
+    """`python -m <module_args>`, counting its SQL statements into the returned file."""
+    script, counts = workdir / "counted.py", workdir / "sql_statements.txt"
+    script.write_text(COUNTED)
+    return [python, str(script), str(counts), *module_args], counts
+
+
+def statements(counts: Path) -> int | None:
+    """The SQL statements the counted server has sent so far (see counted_command)."""
+    try:
+        return int(counts.read_text() or 0)
+    except (OSError, ValueError):
+        return None
 
 
 # ------------------------------------------------------------------ the database

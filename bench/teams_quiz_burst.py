@@ -924,7 +924,12 @@ async def wait_done(
     )
 
 
-def print_completion(done: Completion, burst: Burst, timeout: float) -> list[str]:
+TARGET_END_TO_END_RATIO = 0.3  # answers/s to completion ≥ 0.3 × the bare app's req/s
+
+
+def print_completion(
+    done: Completion, burst: Burst, timeout: float, bare: Sequence[Burst] = ()
+) -> list[str]:
     """(b): Digilog's figure alone; the bare app does no work to complete."""
     print(
         f"(b) completion, digilog alone (the bare app does no work): from the burst's first "
@@ -952,6 +957,13 @@ def print_completion(done: Completion, burst: Burst, timeout: float) -> list[str
         f"{done.expected / done.seconds:.0f} answers/s; digilog CPU {cpu} "
         "(answer and work, first request to completion)"
     )
+    if bare:
+        ratios = [done.expected / done.seconds / b.rps for b in bare]
+        print(
+            f"  answers/s ÷ the bare app's req/s: {', '.join(f'{r:.2f}' for r in ratios)} "
+            f"(target ≥ {TARGET_END_TO_END_RATIO:.1f}: "
+            f"{met(all(r >= TARGET_END_TO_END_RATIO for r in ratios))})"
+        )
     return []
 
 
@@ -1055,7 +1067,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         )
         print_table(bursts, server_width=12)
         print_verdict(digilog_burst, [bare_first, bare_second])
-        failures += print_completion(done, digilog_burst, args.timeout)
+        failures += print_completion(done, digilog_burst, args.timeout, [bare_first, bare_second])
 
         print("checks:")
         for burst in (digilog_burst, bare_first):

@@ -767,6 +767,40 @@ async def audit_command(cohort_key: str | None) -> None:
         )
 
 
+@main.command("failures")
+@click.option("--cohort", "cohort_key", help="Only this cohort's failed actions.")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@run_async
+async def failures_command(cohort_key: str | None, limit: int) -> None:
+    """People's actions that did not go through after their retries (newest first), and
+    how many actions wait in the inbound journal now. See docs/inbound.md."""
+
+    async def work(runtime: Runtime) -> tuple[list[Any], int, int, dict[int, str]]:
+        async with runtime.store.transaction() as repos:
+            cohort_id = None
+            if cohort_key is not None:
+                found = await repos.cohorts.by_key(cohort_key)
+                if found is None:
+                    raise click.ClickException(f"no cohort {cohort_key}")
+                cohort_id = found.id
+            rows = await repos.inbound.failures(cohort_id=cohort_id, limit=limit)
+            total = await repos.inbound.failure_count(cohort_id=cohort_id)
+            waiting = await repos.inbound.waiting()
+            keys = {c.id: c.key for c in await repos.cohorts.all()}
+            return rows, total, waiting, keys
+
+    rows, total, waiting, keys = await _with_runtime(work)
+    click.echo(f"{total} failed action(s); {waiting} action(s) in the inbound journal now.")
+    for row in rows:
+        cohort = keys.get(row.cohort_id, "-") if row.cohort_id else "-"
+        told = "told" if row.told else "NOT told"
+        click.echo(
+            f"{row.failed_at:%Y-%m-%d %H:%M:%S}Z  {cohort:<12} {row.platform:<5} "
+            f"{row.workspace}/{row.user_id}  {row.what}  {told}, {row.attempts} attempt(s): "
+            f"{row.reason.splitlines()[0][:300] if row.reason else ''}"
+        )
+
+
 # ------------------------------------------------------------------ console and serve
 
 

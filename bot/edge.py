@@ -18,16 +18,14 @@ import hmac
 import json
 import logging
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from itertools import accumulate
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from bot.logs import REQUEST_ID, new_request_id
+from bot.logs import REQUEST_ID, failure_of, new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +34,6 @@ MAX_JSON_DEPTH = 64
 # Slack refuses to sign a request older than five minutes; so do we (a replayed one).
 MAX_SIGNATURE_AGE_SECONDS = 60 * 5
 _BRACKETS = str.maketrans({"{": "(", "[": "(", "}": ")", "]": ")"})
-_ROOT = Path(__file__).resolve().parents[1]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -53,25 +50,10 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException:
         raise  # aiohttp's own answers: 404, 405, 413 for a body over the limit
     except Exception as error:  # the last line of defence: a request never gets a 500
-        log.error(
-            "%s %s failed: %s at %s", request.method, request.path, _kind(error), _where(error)
-        )
+        log.error("%s %s failed: %s", request.method, request.path, failure_of(error))
         return web.json_response({"error": "could not be handled; try again"}, status=503)
     finally:
         REQUEST_ID.reset(token)
-
-
-def _kind(error: BaseException) -> str:
-    return type(error).__name__
-
-
-def _where(error: BaseException) -> str:
-    """The deepest line of Digilog's own code the failure went through."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        path = Path(frame.filename)
-        if path.is_relative_to(_ROOT) and ".venv" not in path.parts:
-            return f"{path.relative_to(_ROOT)}:{frame.lineno}"
-    return "a library"
 
 
 # ---------------------------------------------------------------- Slack

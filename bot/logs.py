@@ -1,9 +1,10 @@
 """Logging: plain lines or one JSON object per line, each with the id of the request
 it serves, from the edge through the work after the ack to the calls that go out.
 
-The request id lives in a context variable: set by the edge middleware, copied into a
-queued job by `carrying_request_id`, and read by a filter on every handler, so any
-logger's record carries it without passing it around.
+The request id lives in a context variable: set by the edge middleware, written into
+the action's inbound journal entry and set again by the worker that does its work
+(bot/work.py), and read by a filter on every handler, so any logger's record carries it
+without passing it around.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+import traceback
 from contextvars import ContextVar
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal
 
@@ -29,6 +31,7 @@ Format = Literal["text", "json"]
 TEXT_FORMAT = "%(levelname)s %(name)s%(request_tag)s: %(message)s"
 
 log = logging.getLogger(__name__)
+_ROOT = Path(__file__).resolve().parents[1]
 
 
 def new_request_id(given: str | None = None) -> str:
@@ -95,22 +98,6 @@ def configure(level: str, format: Format) -> None:
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
-def carrying_request_id(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-    """The job, run later by a worker, under the id of the request that queued it."""
-    request_id = REQUEST_ID.get()
-    if request_id is None:
-        return job
-
-    async def carried() -> None:
-        token = REQUEST_ID.set(request_id)
-        try:
-            await job()
-        finally:
-            REQUEST_ID.reset(token)
-
-    return carried
-
-
 def outgoing_calls() -> aiohttp.TraceConfig:
     """Logs each call Digilog makes (method, host, status, milliseconds; never a path or
     a body, which name people and hold texts) under the request id in force."""
@@ -153,3 +140,18 @@ def outgoing_calls() -> aiohttp.TraceConfig:
     trace.on_request_end.append(ended)
     trace.on_request_exception.append(failed)
     return trace
+
+
+def failure_of(error: BaseException) -> str:
+    """A failure as a log line may name it: its type and the deepest line of Digilog's own
+    code it went through; never its message, which may quote a body or a statement's
+    parameters (people's texts)."""
+    return f"{type(error).__name__} at {_where(error)}"
+
+
+def _where(error: BaseException) -> str:
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        path = Path(frame.filename)
+        if path.is_relative_to(_ROOT) and ".venv" not in path.parts:
+            return f"{path.relative_to(_ROOT)}:{frame.lineno}"
+    return "a library"

@@ -60,6 +60,23 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often a waiting process tries to keep the calendar."
     )
 
+    # The inbound journal: people's actions, recorded before they are acknowledged.
+    inbound_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a worker holds an action before another process may take it "
+        "(how soon the actions of a process that died are done by another).",
+    )
+    inbound_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often a worker looks for actions others left."
+    )
+    inbound_attempts: int = Field(
+        default=3, ge=1, description="Tries of an action's work before the person is told."
+    )
+    inbound_backoff_seconds: float = Field(
+        default=2.0, ge=0, description="The pause before the first retry; 4 × longer each time."
+    )
+
     # Slack: the usual variable names, without our prefix.
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -18,14 +19,15 @@ from sqlalchemy import text
 
 from bot.compose import Runtime, open_runtime, platform_couriers, running_schedules, timing_of
 from bot.edge import edge, slack_body_problem, slack_refusal
+from bot.lanes import Lanes
 from bot.logs import outgoing_calls
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
-from bot.teams.app import TeamsAdapter, auth_configuration
-from bot.teams.connector import teams_connector
-from bot.teams.messenger import Messenger
-from bot.work import WorkQueue
+from bot.work import Journal, JournalTiming
 from schedules.service import Scheduling
+
+if TYPE_CHECKING:
+    from bot.teams.app import TeamsAdapter
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,10 @@ MAX_BODY_BYTES = 1024 * 1024
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 SLACK = web.AppKey("slack", AsyncApp)
-WORK = web.AppKey("work", WorkQueue)
-TEAMS = web.AppKey("teams", TeamsAdapter)
+WORK = web.AppKey("work", Journal)
+LANES = web.AppKey("lanes", Lanes)
+# The Agents SDK takes a second or more to import: loaded only when Teams is on.
+TEAMS: web.AppKey[TeamsAdapter] = web.AppKey("teams")
 SCHEDULING = web.AppKey("scheduling", Scheduling)
 
 
@@ -61,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_teams)
         app.router.add_post("/api/messages", teams_messages)
     if settings.slack_enabled or settings.teams_enabled:
+        app.cleanup_ctx.append(_start_work)  # once each platform has added its work
         app.cleanup_ctx.append(_scheduling)
     return app
 
@@ -72,23 +77,36 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _work(app: web.Application) -> AsyncIterator[None]:
-    """Work after an ack, for both platforms: what was acked is finished before stopping."""
-    engine = app[RUNTIME].store.engine
-    # SQLite takes one writer at a time: more workers would only queue at the database.
-    work = WorkQueue(workers=1 if engine.dialect.name == "sqlite" else 4)
-    app[WORK] = work
-    work.start()
-    try:
-        yield
-    finally:
-        await work.close()
+    """The inbound journal's workers, for both platforms (they add their halves of the
+    work as they start), and the lanes their replies go out in."""
+    settings, engine = app[SETTINGS], app[RUNTIME].store.engine
+    timing = JournalTiming(
+        # SQLite takes one writer at a time: more workers would only queue at the database.
+        workers=1 if engine.dialect.name == "sqlite" else 4,
+        lease_seconds=settings.inbound_lease_seconds,
+        poll_seconds=settings.inbound_poll_seconds,
+        attempts=settings.inbound_attempts,
+        backoff_seconds=settings.inbound_backoff_seconds,
+    )
+    journal = Journal(app[RUNTIME].store, timing)
+    app[WORK] = journal
+    app[LANES] = Lanes()
+    yield
+    # The platforms' cleanups ran first, each closing the journal while its session was
+    # still open; closing again does nothing.
+    await journal.close()
+
+
+async def _start_work(app: web.Application) -> AsyncIterator[None]:
+    app[WORK].start()
+    yield
 
 
 async def _slack(app: web.Application) -> AsyncIterator[None]:
     settings, runtime = app[SETTINGS], app[RUNTIME]
     engine, work = runtime.store.engine, app[WORK]
     async with aiohttp.ClientSession(trace_configs=[outgoing_calls()]) as session:
-        bolt = build_slack_app(settings, runtime.digilog, engine, work, session)
+        bolt = build_slack_app(settings, runtime.digilog, engine, work, app[LANES], session)
         app[SLACK] = bolt
         handler = None
         if settings.slack_app_token is not None:
@@ -100,11 +118,15 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
         finally:
             if handler is not None:
                 await handler.close_async()  # type: ignore[no-untyped-call]
-            # Replies still queued need this session: finish them before it closes.
-            await work.drained()
+            # Replies on their way need this session: finish them before it closes.
+            await work.close()
 
 
 async def _teams(app: web.Application) -> AsyncIterator[None]:
+    from bot.teams.app import TeamsAdapter, auth_configuration
+    from bot.teams.connector import teams_connector
+    from bot.teams.messenger import Messenger
+
     settings, runtime = app[SETTINGS], app[RUNTIME]
     async with aiohttp.ClientSession(trace_configs=[outgoing_calls()]) as session:
         connector = teams_connector(settings, session)
@@ -112,11 +134,14 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
         auth = auth_configuration(
             settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
         )
-        app[TEAMS] = TeamsAdapter(runtime.digilog, messenger, auth, runtime.store, app[WORK])
+        app[TEAMS] = TeamsAdapter(
+            runtime.digilog, messenger, auth, runtime.store, app[WORK], app[LANES]
+        )
         try:
             yield
         finally:
-            await app[WORK].drained()
+            # Replies on their way need this session: finish them before it closes.
+            await app[WORK].close()
 
 
 async def _scheduling(app: web.Application) -> AsyncIterator[None]:
@@ -183,8 +208,9 @@ async def _dispatch(request: web.Request) -> web.Response:
         log.warning("signed Slack request with a malformed body refused (400)")
         return web.Response(status=400, text="malformed request")
     response = await bolt.async_dispatch(bolt_request)
-    if response.status >= 500:
+    if response.status >= 500 and response.status != 503:
         # bolt has logged the failure; a 500 would only make Slack retry the same request.
+        # A 503 is meant: an event the inbound journal could not take, for Slack to resend.
         response = BoltResponse(status=200, body="")
     return await to_aiohttp_response(response)
 

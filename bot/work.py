@@ -1,10 +1,17 @@
-"""Work that follows an ack, done by a few workers in arrival order.
+"""Record, acknowledge, then work: the inbound journal and the workers that empty it.
 
-Slack wants an ack within 3 seconds, Teams an answer to an invoke within 5. Started
-as a task of its own, every click's work would compete with the acks for the one
-event loop (a burst of 1,000 clicks left 1,000 handlers alive at once, and their
-garbage collections delayed the acks); in a queue it waits its turn, and while
-requests are still coming in, it waits for them.
+Slack wants an ack within 3 seconds, Teams an answer to an invoke within 5. Each action
+that needs work is written to the journal (one INSERT) before it is acknowledged; the
+workers of any process take entries under a lease (PostgreSQL: `SKIP LOCKED`), do the
+work and delete the entry once its replies are out. A process that dies leaves its
+entries behind, and the next worker takes them when their lease runs out.
+
+An entry whose work fails is tried again after a pause; when it still fails, or fails
+after its work was stored (a reply that could not be sent), the person is told in their
+language and the failure is kept for facilitators and operators (`digilog failures`).
+
+Replies do not hold a worker: they go out through the lanes of bot/lanes.py, and the
+entry is deleted when they are out, so a throttled channel holds no one else's work.
 """
 
 from __future__ import annotations
@@ -12,22 +19,113 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import secrets
+import socket
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.logs import REQUEST_ID, failure_of
+from storage.inbound import Failed
+from storage.models import InboundEntry, utcnow
+from storage.unit import Store
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
-MAX_DEFERRAL = 1.0  # seconds a job waits for the requests in flight before it runs anyway
+# An action to journal: platform, kind, payload, the platform's event id, the request's id.
+Action = tuple[str, str, dict[str, Any], str | None, str | None]
+FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
+MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
 
 
-class WorkQueue:
-    def __init__(self, workers: int, capacity: int = 10_000) -> None:
-        self._queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=capacity)
-        self._count = workers
-        self._workers: list[asyncio.Task[None]] = []
+class NotJournalled(Exception):
+    """The database did not take an action: the request must not be acknowledged."""
+
+
+@dataclass
+class Entry:
+    """A journal entry as a worker holds it."""
+
+    id: int
+    platform: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    received_at: datetime
+    handled: bool = False  # its work is stored: never do it again, only its replies remain
+    request_id: str | None = None
+    event_id: str | None = None
+
+    @classmethod
+    def of(cls, row: InboundEntry) -> Entry:
+        return cls(
+            row.id,
+            row.platform,
+            row.kind,
+            row.payload,
+            row.attempts,
+            row.received_at,
+            row.handled,
+            row.request_id,
+            row.event_id,
+        )
+
+
+class Performer(Protocol):
+    """A platform's half of the work: what an entry means, and how to answer it."""
+
+    async def perform(self, entry: Entry) -> Awaitable[None] | None:
+        """Do the entry's work; set `entry.handled` once it is stored. Returns what is
+        still being sent (awaited apart from the worker), or None when all is sent."""
+
+    async def tell_failed(self, entry: Entry) -> bool:
+        """Tell the person their action did not go through; True if the message went."""
+
+    def failed(self, entry: Entry, reason: str) -> tuple[Failed, int | None]:
+        """What the failure row says, and the cohort when the payload names it."""
+
+
+@dataclass(frozen=True)
+class JournalTiming:
+    workers: int = 1
+    batch: int = 20
+    lease_seconds: float = 30.0
+    poll_seconds: float = 2.0
+    attempts: int = 3
+    backoff_seconds: float = 2.0  # the first retry's pause; each later one 4 × longer
+
+
+def worker_name() -> str:
+    """Unique per process and start: a restarted process does not own its old leases."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Journal:
+    def __init__(self, store: Store, timing: JournalTiming | None = None) -> None:
+        self.store = store
+        self.timing = timing or JournalTiming()
+        self.worker = worker_name()
+        self.performers: dict[str, Performer] = {}
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._active = 0  # entries this process holds: being worked, or their replies sent
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closing = False
+        self._finished: list[int] = []  # done, to be deleted with the next few
+        self._recording: list[tuple[Action, asyncio.Future[bool]]] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._to_flush = asyncio.Event()
+
+    def add(self, platform: str, performer: Performer) -> None:
+        self.performers[platform] = performer
+
+    # ------------------------------------------------------------ the ack path
 
     def request_started(self) -> None:
         self._in_flight += 1
@@ -38,34 +136,281 @@ class WorkQueue:
         if self._in_flight == 0:
             self._idle.set()
 
-    def start(self) -> None:
-        self._workers = [asyncio.create_task(self._work()) for _ in range(self._count)]
+    async def record(
+        self, platform: str, kind: str, payload: dict[str, Any], event_id: str | None = None
+    ) -> bool:
+        """Journal an action before it is acknowledged; False for a platform event already
+        in the journal (a retry). Raises when the database does not take it: then the
+        request must not be acknowledged, so that the platform tries again.
 
-    async def put(self, job: Job) -> None:
-        """Queue a job; when the queue is full, wait (the request was acked already)."""
-        await self._queue.put(job)
+        Requests that come while a write is under way are written together, in one
+        transaction (a group commit): in a burst, one INSERT serves dozens of acks."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        action = (platform, kind, payload, event_id, REQUEST_ID.get())
+        self._recording.append((action, future))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_waiting())
+        return await future
 
-    async def _work(self) -> None:
-        while True:
-            job = await self._queue.get()
-            # Requests in flight have a deadline, this job has none: let them answer
-            # first. Only for so long, so that steady traffic still gets its replies.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), MAX_DEFERRAL)
+    async def _record_waiting(self) -> None:
+        while self._recording:
+            batch, self._recording = self._recording, []
             try:
-                await job()
-            except Exception:  # one failed job must not stop the worker; log it whole
-                log.exception("work after an ack failed")
-            finally:
-                self._queue.task_done()
+                async with self.store.transaction() as repos:
+                    new = await repos.inbound.record_many([a for a, _ in batch], utcnow())
+            except Exception as error:  # each request hears of it, and is not acked
+                # Named, not quoted: the database's message holds the payloads' texts.
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(NotJournalled(failure_of(error)))
+                continue
+            for (platform, _, _, event_id, _), future in batch:
+                if not future.done():
+                    future.set_result(event_id is None or (platform, event_id) in new)
+            self._wake.set()
+
+    # ------------------------------------------------------------ lifetime
+
+    def start(self) -> None:
+        if self._tasks or self._closing:
+            return
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(self.timing.workers)]
+        self._tasks.append(asyncio.create_task(self._keep_leases()))
+        self._tasks.append(asyncio.create_task(self._flush_finished()))
 
     async def drained(self) -> None:
-        """Until every job queued so far is done (tests wait for this)."""
-        await self._queue.join()
+        """Until the journal is empty and nothing is being sent (tests wait for this)."""
+        while True:
+            async with self._changed:
+                if self._active == 0 and await self._waiting() == 0:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), self.timing.poll_seconds)
 
-    async def close(self) -> None:
-        """Finish what was acked, then stop."""
-        await self._queue.join()
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+    async def close(self, grace: float = 10.0) -> None:
+        """Finish what is in hand (replies for up to `grace` s, at most a lease: by then
+        another process may have taken the entry), then stop. Entries left behind stay in
+        the journal for the next process."""
+        grace = min(grace, self.timing.lease_seconds)
+        self._closing = True
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._finishing:
+            await asyncio.wait(self._finishing, timeout=grace)
+        for task in self._finishing:
+            task.cancel()
+        await asyncio.gather(*self._finishing, return_exceptions=True)
+        await self._flush()
+
+    async def _waiting(self) -> int:
+        try:
+            async with self.store.transaction() as repos:
+                return await repos.inbound.waiting()
+        except Exception as error:  # the database is away: nothing can be said to be done
+            log.warning("inbound journal unreadable: %s", failure_of(error))
+            return 1
+
+    async def _changed_now(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ------------------------------------------------------------ the workers
+
+    async def _work(self) -> None:
+        while not self._closing:
+            self._wake.clear()
+            try:
+                entries = await self._claim()
+            except Exception as error:  # the database is away: try again at the next poll
+                log.warning("inbound journal: could not take entries: %s", failure_of(error))
+                entries = []
+            if not entries:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.timing.poll_seconds)
+                continue
+            self._active += len(entries)
+            for position, entry in enumerate(entries):
+                if self._closing:
+                    # Not begun: another worker takes them when the lease runs out.
+                    self._active -= len(entries) - position
+                    break
+                # Requests in flight have a deadline and this work has none: let them be
+                # answered first, though not for so long that steady traffic starves it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), MAX_DEFERRAL)
+                # Its log lines and calls out carry the id of the request that brought it.
+                token = REQUEST_ID.set(entry.request_id)
+                try:
+                    await self._run(entry)
+                finally:
+                    REQUEST_ID.reset(token)
+
+    async def _claim(self) -> list[Entry]:
+        lease = timedelta(seconds=self.timing.lease_seconds)
+        async with self.store.transaction() as repos:
+            rows = await repos.inbound.claim(self.worker, utcnow(), lease, self.timing.batch)
+            return [Entry.of(row) for row in rows]
+
+    async def _run(self, entry: Entry) -> None:
+        """Work one entry; it stays counted as active until its replies are out."""
+        if entry.handled:
+            # Its worker stored the work and died before its replies were out; doing it
+            # again would store it twice. What it would have said is not known.
+            log.warning(
+                "inbound entry %d was handled before a restart; its reply is lost", entry.id
+            )
+            self._later(self._done(entry))
+            return
+        performer = self.performers.get(entry.platform)
+        if performer is None:
+            # Another process serves that platform (or it was switched off): leave it.
+            log.warning("inbound entry %d is for %s, not served here", entry.id, entry.platform)
+            self._later(self._release(entry))
+            return
+        try:
+            sending = await performer.perform(entry)
+        except Exception as error:
+            self._later(self._failed(entry, performer, error))
+            return
+        self._later(self._finish(entry, performer, sending))
+
+    def _later(self, job: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await job
+            finally:
+                self._active -= 1
+                await self._changed_now()
+
+        task = asyncio.create_task(run())
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _finish(
+        self, entry: Entry, performer: Performer, sending: Awaitable[None] | None
+    ) -> None:
+        if sending is not None:
+            try:
+                await sending
+            except Exception as error:
+                await self._failed(entry, performer, error)
+                return
+        await self._done(entry)
+
+    async def _done(self, entry: Entry) -> None:
+        """Deleted with the next few entries done, in one statement. Should this process
+        die before, the next one finds the entry marked handled and only deletes it (an
+        entry never handled, such as a refusal, is answered again: it changed nothing)."""
+        self._finished.append(entry.id)
+        self._to_flush.set()
+
+    async def _flush_finished(self) -> None:
+        while True:
+            await self._to_flush.wait()
+            # A moment for more to finish: one DELETE then serves a whole batch.
+            await asyncio.sleep(FLUSH_SECONDS)
+            self._to_flush.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        finished, self._finished = self._finished, []
+        if not finished:
+            return
+        try:
+            async with self.store.transaction() as repos:
+                await repos.inbound.all_done(finished, self.worker)
+        except Exception as error:  # left in the journal: the lease runs out, then deleted
+            log.warning(
+                "%d inbound entries done, but not deleted: %s", len(finished), failure_of(error)
+            )
+        await self._changed_now()
+
+    async def _release(self, entry: Entry) -> None:
+        later = utcnow() + timedelta(seconds=self.timing.lease_seconds)
+        with contextlib.suppress(Exception):
+            async with self.store.transaction() as repos:
+                await repos.inbound.retry_at(entry.id, self.worker, later, "no performer")
+
+    async def _failed(self, entry: Entry, performer: Performer, error: Exception) -> None:
+        # Its type and place, not its message: that may quote the person's text.
+        reason = failure_of(error)
+        log.error(
+            "inbound entry %d (%s %s) failed, attempt %d: %s",
+            entry.id,
+            entry.platform,
+            entry.kind,
+            entry.attempts,
+            reason,
+        )
+        # Work that was stored is not done again; work that was not may be, a few times.
+        if not entry.handled and entry.attempts < self.timing.attempts:
+            pause = self.timing.backoff_seconds * 4 ** (entry.attempts - 1)
+            try:
+                async with self.store.transaction() as repos:
+                    await repos.inbound.retry_at(
+                        entry.id, self.worker, utcnow() + timedelta(seconds=pause), reason
+                    )
+            except Exception as db_error:  # its lease runs out and it is tried again anyway
+                log.warning(
+                    "inbound entry %d: retry not recorded: %s", entry.id, failure_of(db_error)
+                )
+            asyncio.get_running_loop().call_later(pause, self._wake.set)
+            return
+        await self._give_up(entry, performer, reason)
+
+    async def _give_up(self, entry: Entry, performer: Performer, reason: str) -> None:
+        try:
+            told = await performer.tell_failed(entry)
+        except Exception as error:
+            log.error(
+                "inbound entry %d: the person could not be told: %s", entry.id, failure_of(error)
+            )
+            told = False
+        failed, cohort_id = performer.failed(entry, reason)
+        try:
+            async with self.store.transaction() as repos:
+                if cohort_id is None and failed.conversation_id:
+                    cohort = await repos.cohorts.by_conversation(
+                        failed.platform, failed.workspace, failed.conversation_id
+                    )
+                    cohort_id = cohort.id if cohort else None
+                if cohort_id is None:
+                    cohort_id = await _only_cohort(repos, failed)
+                await repos.inbound.fail(
+                    entry.id,
+                    self.worker,
+                    failed,
+                    cohort_id=cohort_id,
+                    attempts=entry.attempts,
+                    received_at=entry.received_at,
+                    told=told,
+                    now=utcnow(),
+                )
+        except Exception as error:  # its lease runs out; the next worker gives up again
+            log.error("inbound entry %d: failure not recorded: %s", entry.id, failure_of(error))
+
+    async def _keep_leases(self) -> None:
+        """Renew this process's leases while it holds entries (replies waiting in a held
+        lane may take longer than one lease)."""
+        every = self.timing.lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            if self._active == 0:
+                continue
+            until = utcnow() + timedelta(seconds=self.timing.lease_seconds)
+            try:
+                async with self.store.transaction() as repos:
+                    await repos.inbound.renew(self.worker, until)
+            except Exception as error:  # the leases may run out; others then take the entries
+                log.warning("inbound journal: leases not renewed: %s", failure_of(error))
+
+
+async def _only_cohort(repos: Any, failed: Failed) -> int | None:
+    """The person's cohort when they are in exactly one (a direct message names none)."""
+    person = await repos.people.by_account(failed.platform, failed.workspace, failed.user_id)
+    if person is None:
+        return None
+    cohorts = await repos.cohorts.of_person(person.id)
+    return cohorts[0].id if len(cohorts) == 1 else None

@@ -128,6 +128,11 @@ ADMINISTRATOR_ACTS: tuple[AdminAct, ...] = (
     AdminAct(("retention", "set"), "a cohort's end and how long its data is kept"),
     AdminAct(("retention", "run"), "delete the personal data that is due"),
     AdminAct(("audit",), "the audit log"),
+    AdminAct(
+        ("failures",),
+        "actions that did not go through, with the reason",
+        (("failures",), _THEIR_COHORTS),
+    ),
     AdminAct(("secrets", "new-key"), "a key to encrypt stored Slack tokens"),
     AdminAct(("secrets", "rotate"), "encrypt stored Slack tokens with the newest key"),
     AdminAct(("teams", "package"), "the Teams app package"),

@@ -223,6 +223,8 @@ async def reflection_form(context: Context, theme: int | None) -> Form:
     cohort = context.require_cohort()
     programme = await context.programme()
     started = [r.theme_number for r in await context.repos.themes.started(cohort.id)]
+    if theme is not None and programme.theme(theme) is None:
+        theme = None  # a button that names a theme the programme does not have
     if theme is None and started:
         theme = started[-1]
     themes = sorted({*started, *([theme] if theme else [])})

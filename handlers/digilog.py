@@ -68,6 +68,15 @@ def _cohort_of(action_id: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+def cohort_of(action_id: str) -> int | None:
+    """The cohort a button or form id names, for those outside a transaction (the failure
+    rows of bot/work.py); None for any id that names none."""
+    try:
+        return _cohort_of(action_id)
+    except ValueError:  # a digit str.isdigit() takes and int() does not (e.g. "²")
+        return None
+
+
 class Digilog:
     """Handles every inbound event in one transaction: all of it is stored, or none of it."""
 
@@ -86,9 +95,12 @@ class Digilog:
 
     # Long on purpose: every guard an event passes before a feature sees it.
     async def handle(  # noqa: C901
-        self, event: Inbound, *, delivery_id: str | None = None
+        self, event: Inbound, *, delivery_id: str | None = None, journal_id: int | None = None
     ) -> list[Outgoing]:
-        """Handle one event; with a delivery id (Slack's event_id), a retry is handled once."""
+        """Handle one event; with a delivery id (Slack's event_id), a retry is handled once.
+
+        `journal_id`, the event's inbound journal entry, is marked handled in the same
+        transaction as the work, so a worker that dies after it never does the work twice."""
         actor = event.actor
         if len(actor.user_id or "") > ID_LENGTH or len(actor.workspace or "") > ID_LENGTH:
             # Longer than any platform's ids: nobody real, and no row could hold it.
@@ -135,6 +147,8 @@ class Digilog:
                 if _carries_nul(event):
                     raise _nul_refused(context.t)  # in the reader's language, nothing stored
                 outgoing = await self._dispatch(context, event)
+                if journal_id is not None:
+                    await repos.inbound.handled(journal_id)
                 here = (event.actor.platform, event.actor.workspace)
                 return await channels.hand_over(repos, context.cohort, outgoing, here, self.now())
         except Refusal as refusal:

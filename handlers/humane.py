@@ -142,6 +142,15 @@ def next_humane_time(at: datetime, zone: ZoneInfo, hours: WorkingHours) -> datet
     raise ValueError(f"no working time within two months of {at}")
 
 
+def next_working_day(day: date, hours: WorkingHours) -> date:
+    """The first of the person's working days after `day` that is no public holiday."""
+    for offset in range(1, 61):
+        candidate = day + timedelta(days=offset)
+        if candidate.isoweekday() in hours.days and not holiday_name(candidate):
+            return candidate
+    raise ValueError(f"no working day within two months of {day}")
+
+
 def working_moment_before(at: datetime, zone: ZoneInfo, hours: WorkingHours) -> datetime:
     """`at` if it falls in working time; else the same time of day (kept within working
     hours) on the working day before: a reminder may come early, never after the fact."""

@@ -27,7 +27,7 @@ from handlers.vocabulary import (
     ToActor,
 )
 from storage.deliveries import Planned
-from storage.models import Cohort, Person, SignupState
+from storage.models import CalendarEntry, Cohort, Person, SignupState
 from storage.unit import Repositories
 
 CATEGORY_LABELS = {
@@ -541,7 +541,9 @@ async def _plan_reminders(
     return planned
 
 
-def _reminder_moments(programme: Programme) -> list[datetime]:
+def _reminder_moments(
+    cohort: Cohort, programme: Programme, entries: list[CalendarEntry]
+) -> list[datetime]:
     """When each session's reminder falls due (what `_plan_reminders` looks for)."""
     return [reminder_at(c.session) for c in sessions_by_key(programme).values()]
 

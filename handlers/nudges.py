@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers import channels, surveys
@@ -11,23 +11,36 @@ from handlers.access import Access
 from handlers.context import Args, Context, Refusal, address_of, cohort_channel, zone_of
 from handlers.deliveries import Composing, Decision, Drop, Send, SharedReads, Wait
 from handlers.formats import list_text, when_text
-from handlers.humane import WEEKLY_CAP, WorkingHours, cap_frees_at, holiday_name, next_humane_time
+from handlers.humane import (
+    DEFAULT_HOURS,
+    WorkingHours,
+    cap_frees_at,
+    holiday_name,
+    next_humane_time,
+    next_working_day,
+)
 from handlers.i18n import N_, Translator, translator
 from handlers.people import find_organisation
-from handlers.programme_file import localise
+from handlers.programme_file import Programme, localise
 from handlers.progress import missing
 from handlers.quiz import QuizAction
-from handlers.registry import ButtonKind, Command, Feature, Registry
+from handlers.registry import ButtonKind, Command, Feature
 from handlers.steps import AD_HOC, CLOSING_GRACE, DAY_BEFORE, Audience, Step, Task, survey_key
 from handlers.themes import theme_number
 from handlers.vocabulary import Conversation, Message, MessageBuilder, Option, Outgoing, Span
-from storage.deliveries import Planned
-from storage.models import Cohort, Delivery, Person, Role
+from storage.deliveries import IN_MESSAGE, Planned
+from storage.models import CalendarEntry, Cohort, Delivery, Person, Role
 from storage.unit import Repositories
 
 SNOOZE = timedelta(days=7)
+# After this many messages in a row went unheeded, one every other working day instead
+# of one a day: fewer, never none. Only the person (`nudges snooze`, `nudges mute`) or a
+# facilitator (`nudges stop`) stops them.
 IGNORED_IN_A_ROW = 3
-ALERT_PAUSED = "alert_paused"
+LOOK_BACK = 5  # the person's latest messages: the weekly cap, heeded or not, what they carried
+ALERT_PAUSED = "alert_paused"  # no longer planned: unheeded nudges come less often instead
+ALERT_BEHIND = "alert_behind"  # the facilitators' weekly list of who is far behind
+SUMMARY_RELEVANCE = timedelta(days=2)
 ALERT_UNREACHABLE = "alert_unreachable"
 MUTABLE = tuple(Task)  # what a person can mute: post, reply, quiz, survey
 # The words a Swede types after `påminnelser` and `påminn`, for the English ones.
@@ -102,7 +115,7 @@ def _settings_message(context: Context, person: Person) -> MessageBuilder:
     hours = WorkingHours.stored(person.working_hours)
     state = t("on")
     if person.nudges_paused_at is not None:
-        state = t("paused after several went unheeded; `nudges on` turns them on")
+        state = t("stopped by a facilitator; `nudges on` turns them on")
     elif person.nudges_snoozed_until is not None and person.nudges_snoozed_until > now:
         until = when_text(person.nudges_snoozed_until, None, context.zone, context.language)
         state = t("snoozed until {when}", when=until)
@@ -146,14 +159,13 @@ async def hours(context: Context, args: Args) -> list[Outgoing]:
     return [context.reply(_settings_message(context, person).build())]
 
 
-async def resume(context: Context, args: Args) -> list[Outgoing]:
-    """nudges resume USER: a facilitator turns on nudges that were paused."""
-    words = args.words
+async def _member_named(context: Context, args: Args) -> Person:
+    """The person of the cohort a facilitator names by user id or email."""
     context.require_facilitator()
     cohort = context.require_cohort()
-    if not words:
+    if not args.words:
         raise Refusal(context.t("Missing {what}.", what=context.t("user id")))
-    wanted = words[0].lstrip("@")
+    wanted = args.words[0].lstrip("@")
     member = next(
         (
             m
@@ -164,9 +176,29 @@ async def resume(context: Context, args: Args) -> list[Outgoing]:
     )
     if member is None:
         raise Refusal(context.t("{user} is not in this cohort.", user=wanted))
-    member.person.nudges_paused_at = None
+    return member.person
+
+
+async def resume(context: Context, args: Args) -> list[Outgoing]:
+    """nudges resume USER: a facilitator turns on nudges they had stopped."""
+    person = await _member_named(context, args)
+    person.nudges_paused_at = None
+    return [context.reply(context.t("Nudges to {name} are on again.", name=person.display_name))]
+
+
+async def stop(context: Context, args: Args) -> list[Outgoing]:
+    """nudges stop USER: a facilitator stops nudges to someone (unheeded ones never do)."""
+    person = await _member_named(context, args)
+    person.nudges_paused_at = context.now()
     return [
-        context.reply(context.t("Nudges to {name} are on again.", name=member.person.display_name))
+        context.reply(
+            context.t(
+                "Nudges to {name} are stopped until you write `nudges resume {user}` or they "
+                "write `nudges on`.",
+                name=person.display_name,
+                user=person.user_id or person.email or "",
+            )
+        )
     ]
 
 
@@ -271,26 +303,23 @@ async def confirm(context: Context, action_id: str) -> list[Outgoing]:
 # ---------------------------------------------------------------- the nudges the calendar plans
 
 
-def _task_of(features: Registry, delivery: Delivery) -> Task | None:
+def _task_of(delivery: Delivery) -> Task | None:
     """What a nudge asks for (an ad-hoc nudge says so in its detail)."""
     if delivery.kind == AD_HOC:
         return Task((delivery.detail or {}).get("task", Task.post))
-    return features.nudge_task(delivery.kind)
+    step = next((s for s in STEPS if s.kind == delivery.kind), None)
+    return step.task if step else None
 
 
 # Long on purpose: each condition of a humane nudge, in the order they are weighed.
 async def _nudge(composing: Composing) -> Decision:  # noqa: C901
-    """A nudge to one participant: still needed, still relevant, not muted or snoozed,
-    inside their working hours, under the weekly cap, and not one too many after several
-    went unheeded."""
-    repos, reads, cohort, delivery = (
-        composing.repos,
-        composing.reads,
-        composing.cohort,
-        composing.delivery,
-    )
+    """The day's one message to a participant, if this nudge is the first of theirs due:
+    it lists everything open for them. Still needed, still relevant, not muted, snoozed or
+    stopped; inside their working hours; one message a working day (every other working
+    day once several went unheeded), and under the weekly cap."""
+    repos, cohort, delivery = composing.repos, composing.cohort, composing.delivery
     relevant_until, now = composing.relevant_until, composing.now
-    task = _task_of(composing.features, delivery)
+    task = _task_of(delivery)
     if task is None or delivery.person_id is None or delivery.theme_number is None:
         return Drop(f"unknown kind {delivery.kind}")
     member = await repos.people.member(cohort.id, delivery.person_id)
@@ -299,15 +328,15 @@ async def _nudge(composing: Composing) -> Decision:  # noqa: C901
     person = member.person
     if person.user_id is None:
         return Drop("the person has not used Digilog yet, so has no account to write to")
-    theme = delivery.theme_number
-    if person.id in await reads.done_by(repos, cohort, task, theme):
-        return Drop("already done")
+    last = await repos.deliveries.last_nudges(person.id, LOOK_BACK)
+    if (carried := _carried_by(last, delivery.key)) is not None:
+        return Drop(IN_MESSAGE + carried.key)
+    if (why := await _not_needed(composing, person, delivery, task)) is not None:
+        return Drop(why)
     if person.nudges_paused_at is not None:
-        return Drop("nudges to this person are paused")
+        return Drop("a facilitator stopped nudges to this person")
     if person.unreachable_since is not None:
         return Drop("the platform cannot deliver to this person until they use Digilog")
-    if task.value in (person.muted_nudges or []):
-        return Drop(f"the person muted {task.value} nudges")
 
     def later(when: datetime, reason: str) -> Decision:
         if relevant_until is not None and when >= relevant_until:
@@ -321,37 +350,108 @@ async def _nudge(composing: Composing) -> Decision:  # noqa: C901
     opens = next_humane_time(now, zone, hours)
     if opens > now:
         return later(opens, "outside working hours")
-    last = await repos.deliveries.last_nudges(person.id, max(WEEKLY_CAP, IGNORED_IN_A_ROW))
+    unheeded = await _unheeded_in_a_row(repos, composing.reads, cohort, last)
+    if (pause := _pause_after(last, unheeded, zone, hours)) is not None and pause > now:
+        reason = (
+            "every other working day after unheeded nudges"
+            if unheeded >= IGNORED_IN_A_ROW
+            else "one message a working day"
+        )
+        return later(pause, reason)
     frees = cap_frees_at([n.sent_at for n in last if n.sent_at is not None], now)
     if frees is not None:
         return later(next_humane_time(frees, zone, hours), "weekly cap reached")
-    unheeded = last[:IGNORED_IN_A_ROW]
-    if await _unheeded_in_a_row(composing.features, repos, reads, cohort, person.id, unheeded):
-        person.nudges_paused_at = now
-        await _alert_facilitators(repos, cohort, person, now)
-        return Drop(f"paused: {IGNORED_IN_A_ROW} nudges in a row went unheeded")
+    lines = [(delivery, task)] + await _also_open(composing, person, delivery)
+    folded = [row for row, _ in lines[1:]]
+    await repos.deliveries.fold_into([row.id for row in folded], delivery.key)
+    # What the message listed, so that a row it carried is not sent again, and so that
+    # whether it was heeded can be told later.
+    delivery.detail = {
+        **(delivery.detail or {}),
+        "lines": [[line_task.value, row.theme_number] for row, line_task in _shown(lines)],
+        "carries": [row.key for row in folded],
+    }
     t = translator(person.language or cohort.language)
-    message = await _nudge_message(composing, t, task, zone, person)
+    message = await _day_message(composing, t, lines, zone, person)
     return Send(Outgoing(address_of(person), message))
 
 
+def _carried_by(last: list[Delivery], key: str) -> Delivery | None:
+    """The message already sent that listed this nudge as one of its lines."""
+    return next((d for d in last if key in (d.detail or {}).get("carries", [])), None)
+
+
+async def _not_needed(
+    composing: Composing, person: Person, row: Delivery, task: Task
+) -> str | None:
+    """Why this nudge is no longer worth a line, if it is not."""
+    theme = row.theme_number
+    assert theme is not None
+    if person.id in await composing.reads.done_by(composing.repos, composing.cohort, task, theme):
+        return "already done"
+    if task.value in (person.muted_nudges or []):
+        return f"the person muted {task.value} nudges"
+    return None
+
+
+async def _also_open(
+    composing: Composing, person: Person, first: Delivery
+) -> list[tuple[Delivery, Task]]:
+    """The person's other nudges that are due and still worth a line: the day's message
+    carries them too (one line each, whatever planned it)."""
+    repos, cohort, now = composing.repos, composing.cohort, composing.now
+    entries = await composing.reads.calendar(repos, cohort.id)
+    lines: list[tuple[Delivery, Task]] = []
+    for row in await repos.deliveries.open_nudges(person.id, cohort.id, now):
+        task = _task_of(row)
+        if row.id == first.id or task is None or row.theme_number is None:
+            continue
+        entry_key = (row.detail or {}).get("entry")
+        due = composing.features.step_of(entries, row.kind, entry_key) if entry_key else None
+        until = due.relevant_until if due else row.relevant_until
+        if until is not None and now >= until:
+            continue  # its own turn drops it as no longer relevant
+        if await _not_needed(composing, person, row, task) is not None:
+            continue
+        lines.append((row, task))  # the same thing asked twice is one line (`_shown`)
+    return lines
+
+
+def _pause_after(
+    last: list[Delivery], unheeded: int, zone: ZoneInfo, hours: WorkingHours
+) -> datetime | None:
+    """When the next message may go: the next working day after the last one, or the one
+    after that once several in a row went unheeded (fewer, never none)."""
+    if not last or last[0].sent_at is None:
+        return None
+    day = last[0].sent_at.astimezone(zone).date()
+    for _ in range(2 if unheeded >= IGNORED_IN_A_ROW else 1):
+        day = next_working_day(day, hours)
+    return next_humane_time(datetime.combine(day, hours.start, zone), zone, hours)
+
+
 async def _unheeded_in_a_row(
-    features: Registry,
     repos: Repositories,
     reads: SharedReads,
     cohort: Cohort,
-    person_id: int,
     last: list[Delivery],
-) -> bool:
-    if len(last) < IGNORED_IN_A_ROW:
-        return False
-    for nudge in last:
-        task = _task_of(features, nudge)
-        if task is None or nudge.theme_number is None:
-            return False
-        if person_id in await reads.done_by(repos, cohort, task, nudge.theme_number):
-            return False
-    return True
+) -> int:
+    """How many of the person's latest messages in a row did nothing: none of their lines
+    has been done since."""
+    person_id = last[0].person_id if last else None
+    count = 0
+    for message in last:
+        lines = (message.detail or {}).get("lines")
+        if lines is None:  # a nudge sent before messages had lines
+            task = _task_of(message)
+            lines = [[task.value, message.theme_number]] if task else []
+        for task_name, theme in lines:
+            if theme is None or person_id is None:
+                return count
+            if person_id in await reads.done_by(repos, cohort, Task(task_name), theme):
+                return count
+        count += 1
+    return count
 
 
 async def _alert_facilitators(
@@ -429,62 +529,210 @@ async def _alert(composing: Composing) -> Decision:
     return Send(Outgoing(to, message))
 
 
-async def _nudge_message(
-    composing: Composing, t: Translator, task: Task, zone: ZoneInfo, person: Person
+def _line_text(t: Translator, task: Task, number: int) -> str:
+    match task:
+        case Task.post:
+            return t("Theme {number}: you have not posted in the digilog yet", number=number)
+        case Task.reply:
+            return t(
+                "Theme {number}: you have posted in the digilog; now reply to someone else's post",
+                number=number,
+            )
+        case Task.quiz:
+            return t("Theme {number}: you have not finished the quiz", number=number)
+        case Task.survey:
+            return t(
+                "Theme {number}: you have not answered the survey yet (it takes a minute)",
+                number=number,
+            )
+
+
+def _shown(lines: list[tuple[Delivery, Task]]) -> list[tuple[Delivery, Task]]:
+    """One line for each thing asked, however many nudges asked for it."""
+    seen: set[tuple[Task, int | None]] = set()
+    shown = []
+    for row, task in lines:
+        if (task, row.theme_number) not in seen:
+            seen.add((task, row.theme_number))
+            shown.append((row, task))
+    return shown
+
+
+async def _day_message(
+    composing: Composing,
+    t: Translator,
+    lines: list[tuple[Delivery, Task]],
+    zone: ZoneInfo,
+    person: Person,
 ) -> Message:
-    """What is missing, by when, and a way straight to it."""
+    """Everything open for the person, a line each: what is missing, by when, and a way
+    straight to it."""
     repos, reads, cohort = composing.repos, composing.reads, composing.cohort
-    programme, delivery = composing.programme, composing.delivery
-    number = delivery.theme_number or 0
-    theme = programme.theme(number)
-    title = localise(theme.title, t.language) if theme else str(number)
+    entries = await reads.calendar(repos, cohort.id)
+    rows: list[list[Span]] = []
+    choices: list[Option] = []
+    for row, task in _shown(lines):
+        number = row.theme_number or 0
+        text = _line_text(t, task, number)
+        closes = composing.features.deadline(entries, task, number)
+        if closes is not None:
+            text = t(
+                "{what} (closes {when})", what=text, when=when_text(closes, None, zone, t.language)
+            )
+        spans = [Span(text)]
+        if task is Task.quiz:
+            label = t("Take the quiz of theme {number}", number=number)
+            choices.append(Option(QuizAction(cohort.id, number).begin(), label))
+        elif task is Task.survey:
+            action = f"{surveys.PREFIX}{cohort.id}:{survey_key(number)}"
+            label = t("Answer the survey after theme {number}", number=number)
+            choices.append(Option(action, label))
+        elif (where := await _digilog_of(reads, repos, cohort, number, person)) is not None:
+            spans += [Span(" · "), Span(t("Go to the digilog"), ref=where)]
+        rows.append(spans)
     build = MessageBuilder()
-    if task is Task.post:
-        build.para(
-            t(
-                "You have not posted in the digilog of theme {number}, “{title}”, yet.",
-                number=number,
-                title=title,
-            )
-        )
-    elif task is Task.reply:
-        build.para(
-            t(
-                "You have posted in the digilog of theme {number}, “{title}”: now reply to "
-                "someone else's post.",
-                number=number,
-                title=title,
-            )
-        )
-    elif task is Task.quiz:
-        build.para(
-            t(
-                "You have not finished the quiz of theme {number}, “{title}”.",
-                number=number,
-                title=title,
-            )
-        )
+    if len(rows) == 1:
+        build.para(*rows[0])
     else:
-        build.para(
-            t(
-                "You have not answered the survey after theme {number}, “{title}”, yet: "
-                "it takes a minute.",
-                number=number,
-                title=title,
+        build.para(t("Still open for you:"))
+        build.bullets(tuple(spans) for spans in rows)
+    if choices:
+        build.choices(choices)
+    build.note(
+        t(
+            "One such message a day at most. Too many? Write `nudges` to snooze them for a "
+            "week or mute a kind."
+        )
+    )
+    return build.build()
+
+
+async def reachable(
+    repos: Repositories, cohort: Cohort, people_ids: list[int], task: Task, until: datetime | None
+) -> list[int]:
+    """Those of `people_ids` a nudge would really reach before `until`: not muted for this
+    kind, not stopped, not snoozed past it, with an account Digilog can write to."""
+    wanted = set(people_ids)
+    return [
+        m.person.id
+        for m in await repos.people.members(cohort.id, Role.participant)
+        if m.person.id in wanted
+        and m.person.user_id is not None
+        and m.person.unreachable_since is None
+        and m.person.nudges_paused_at is None
+        and task.value not in (m.person.muted_nudges or [])
+        and not (
+            until is not None
+            and m.person.nudges_snoozed_until is not None
+            and m.person.nudges_snoozed_until >= until
+        )
+    ]
+
+
+# ---------------------------------------------------------------- the facilitators' week
+
+
+def _summary_times(cohort: Cohort, entries: list[CalendarEntry]) -> list[datetime]:
+    """The first working morning of each week the calendar spans, and of the week after."""
+    if not entries:
+        return []
+    zone = zone_of(None, cohort)
+    first = min(e.starts_at for e in entries).astimezone(zone).date()
+    last = max(e.starts_at for e in entries).astimezone(zone).date() + timedelta(days=7)
+    monday = first - timedelta(days=first.weekday())
+    times = []
+    while monday <= last:
+        opens = datetime.combine(monday, DEFAULT_HOURS.start, zone)
+        times.append(next_humane_time(opens, zone, DEFAULT_HOURS))
+        monday += timedelta(days=7)
+    return times
+
+
+def _summary_moments(
+    cohort: Cohort, programme: Programme, entries: list[CalendarEntry]
+) -> list[datetime]:
+    return _summary_times(cohort, entries)
+
+
+async def _plan_summaries(
+    repos: Repositories, cohort: Cohort, programme: Programme, now: datetime
+) -> list[Planned]:
+    """Each week, one message to each facilitator about who is far behind."""
+    times = _summary_times(cohort, await repos.calendar.entries(cohort.id))
+    current = [at for at in times if at <= now < at + SUMMARY_RELEVANCE]
+    if not current:
+        return []
+    at = current[-1]
+    if not await _behind(repos, SharedReads(), cohort, "en"):
+        return []  # nothing to tell: no message (the list is looked for again next sweep)
+    return [
+        Planned(
+            key=f"{ALERT_BEHIND}:c{cohort.id}:{at.astimezone(UTC):%G-W%V}:p{f.person.id}",
+            cohort_id=cohort.id,
+            kind=ALERT_BEHIND,
+            due_at=at,
+            relevant_until=at + SUMMARY_RELEVANCE,
+            person_id=f.person.id,
+        )
+        for f in await repos.people.members(cohort.id, Role.facilitator)
+    ]
+
+
+async def _behind(
+    repos: Repositories, reads: SharedReads, cohort: Cohort, language: str
+) -> list[str]:
+    """Who let their last few messages go unheeded: name (organisation), in `language`."""
+    behind: list[str] = []
+    candidates = set(await repos.deliveries.nudged_at_least(cohort.id, IGNORED_IN_A_ROW))
+    if not candidates:
+        return behind
+    for member in await repos.people.members(cohort.id, Role.participant):
+        if member.person.id not in candidates:
+            continue
+        last = await repos.deliveries.last_nudges(member.person.id, LOOK_BACK)
+        if await _unheeded_in_a_row(repos, reads, cohort, last) >= IGNORED_IN_A_ROW:
+            organisation = localise(member.organisation.name, language)
+            behind.append(f"{member.person.display_name} ({organisation})")
+    return behind
+
+
+async def _far_behind(composing: Composing) -> Decision:
+    """Who let their last few nudges go unheeded: a list of people the facilitator may see
+    (names, not a figure about a group)."""
+    repos, reads, cohort, delivery = (
+        composing.repos,
+        composing.reads,
+        composing.cohort,
+        composing.delivery,
+    )
+    facilitator = await repos.people.get(delivery.person_id or 0)
+    if facilitator is None or facilitator.user_id is None:
+        return Drop("nobody to tell")
+    t = translator(facilitator.language or cohort.language)
+    behind = await _behind(repos, reads, cohort, t.language)
+    if not behind:
+        return Drop("nobody is far behind any longer")
+    message = (
+        MessageBuilder()
+        .heading(t("Far behind this week"))
+        .para(
+            t.plural(
+                "{n} participant let the last {k} nudges go unheeded:",
+                "{n} participants let the last {k} nudges go unheeded:",
+                len(behind),
+                k=IGNORED_IN_A_ROW,
             )
         )
-    closes = composing.features.deadline(await reads.calendar(repos, cohort.id), task, number)
-    if closes is not None:
-        build.para(t("It closes {when}.", when=when_text(closes, None, zone, t.language)))
-    if task is Task.quiz:
-        build.choices([Option(QuizAction(cohort.id, number).begin(), t("Take the quiz"))])
-    elif task is Task.survey:
-        action = f"{surveys.PREFIX}{cohort.id}:{survey_key(number)}"
-        build.choices([Option(action, t("Answer the survey"))])
-    elif (where := await _digilog_of(reads, repos, cohort, number, person)) is not None:
-        build.para(Span(t("Go to the digilog"), ref=where))
-    build.note(t("Too many nudges? Write `nudges` to snooze them for a week or mute a kind."))
-    return build.build()
+        .bullets(behind)
+        .note(
+            t(
+                "They still get one every other working day. `nudge 2 post --org pitea` nudges "
+                "a group now; `nudges stop <user-id>` stops someone's."
+            )
+        )
+        .build()
+    )
+    return Send(Outgoing(address_of(facilitator), message))
 
 
 async def _digilog_of(
@@ -501,6 +749,13 @@ async def _digilog_of(
         else None
     )
 
+
+STEPS = (
+    Step("nudge_post", "digilog_close", 2 * DAY_BEFORE, Audience.missing, Task.post),
+    Step("nudge_reply", "digilog_close", 2 * DAY_BEFORE, Audience.missing, Task.reply),
+    Step("nudge_quiz", "quiz_close", DAY_BEFORE, Audience.missing, Task.quiz),
+    Step("nudge_survey", "survey_close", DAY_BEFORE, Audience.missing, Task.survey),
+)
 
 FEATURE = Feature(
     "nudges",
@@ -541,6 +796,14 @@ FEATURE = Feature(
             resume,
             sv=("påminnelser", "återuppta"),
         ),
+        Command(
+            ("nudges", "stop"),
+            N_("nudges stop <user-id>"),
+            N_("Stop nudges to someone (unheeded nudges only come less often)."),
+            Access.facilitator,
+            stop,
+            sv=("påminnelser", "stoppa"),
+        ),
     ),
     buttons=(
         ButtonKind(
@@ -551,12 +814,7 @@ FEATURE = Feature(
             "this cohort's; sent once",
         ),
     ),
-    steps=(
-        Step("nudge_post", "digilog_close", 2 * DAY_BEFORE, Audience.missing, Task.post),
-        Step("nudge_reply", "digilog_close", 2 * DAY_BEFORE, Audience.missing, Task.reply),
-        Step("nudge_quiz", "quiz_close", DAY_BEFORE, Audience.missing, Task.quiz),
-        Step("nudge_survey", "survey_close", DAY_BEFORE, Audience.missing, Task.survey),
-    ),
+    steps=STEPS,
     deliveries={
         "nudge_post": _nudge,
         "nudge_reply": _nudge,
@@ -565,5 +823,8 @@ FEATURE = Feature(
         AD_HOC: _nudge,
         ALERT_PAUSED: _alert,
         ALERT_UNREACHABLE: _alert,
+        ALERT_BEHIND: _far_behind,
     },
+    planners=(_plan_summaries,),
+    moments=(_summary_moments,),
 )

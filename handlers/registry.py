@@ -36,7 +36,7 @@ Submit = Callable[[Context, FormSubmitted], Awaitable[list[Outgoing]]]
 Compose = Callable[["Composing"], Awaitable["Decision"]]
 Planner = Callable[["Repositories", Cohort, "Programme", datetime], Awaitable[Iterable["Planned"]]]
 # When a feature's planner may find something due: a rehearsal moving its clock stops there.
-Moments = Callable[["Programme"], Iterable[datetime]]
+Moments = Callable[[Cohort, "Programme", list[CalendarEntry]], Iterable[datetime]]
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ NOTICE_AHEAD = timedelta(days=14)
 LONGEST_DAYS = 3650
 NOTICE = "retention_notice"
 DEDUPE_KEPT = timedelta(days=7)
+FAILURES_KEPT = timedelta(days=30)
 PEOPLE_PER_TRANSACTION = 5  # about a fifth of a second of SQLite's write lock
 
 
@@ -225,6 +226,8 @@ async def sweep(store: Store, now: datetime) -> Swept:
         ends = await repos.retention.calendar_ends()
         # Platforms retry a delivery within minutes; a week later its mark has no use.
         await repos.events.forget_before(now - DEDUPE_KEPT)
+        # Failed actions name who acted: kept long enough to be looked into, no longer.
+        await repos.inbound.forget_failures_before(now - FAILURES_KEPT)
     swept = Swept()
     for cohort_id in cohort_ids:
         async with store.transaction() as repos:

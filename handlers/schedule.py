@@ -10,11 +10,13 @@ from handlers.calendar_file import check_entries
 from handlers.context import Args, Context, Refusal
 from handlers.formats import list_text, when_text, where_spans
 from handlers.i18n import N_, Translator
+from handlers.nudges import reachable
 from handlers.programme_file import Programme, localise
 from handlers.progress import missing
 from handlers.registry import Command, Feature, Registry
 from handlers.vocabulary import Message, MessageBuilder, Outgoing, Span
 from handlers.yaml_file import Mistake
+from storage.deliveries import NUDGE_PREFIX
 from storage.models import CalendarEntry, Cohort, DeliveryState
 from storage.unit import Repositories
 
@@ -172,6 +174,8 @@ def _keys(entries: list[CalendarEntry], language: str) -> str:
     return list_text((e.key.removeprefix("theme:") for e in entries), language)
 
 
+WAITING_SHOWN = 30
+AD_HOC_LABEL = N_("Nudge, theme {number}: sent by a facilitator")
 NUDGE_LABELS = {
     "nudge_post": N_("Nudge, theme {number}: not yet posted in the digilog"),
     "nudge_reply": N_("Nudge, theme {number}: posted but not replied to anyone"),
@@ -192,11 +196,15 @@ async def with_deliveries(
 ) -> Message:
     """What facilitators also need: who will be nudged when, and what could not be sent."""
     build = MessageBuilder(list(message.blocks))
+    names = {m.person.id: m.person.display_name for m in await repos.people.members(cohort.id)}
     rows: list[tuple[Span, ...]] = []
     for due in features.future_steps(entries, now):
         if due.step.task is None or due.entry.theme_number is None:
             continue
         people = await missing(repos, cohort, due.step.task, due.entry.theme_number)
+        # Who it would really reach: not those who muted the kind, were stopped, snoozed
+        # past it, or cannot be written to.
+        people = await reachable(repos, cohort, people, due.step.task, due.relevant_until)
         label = t(NUDGE_LABELS[due.step.kind], number=due.entry.theme_number)
         count = t.plural("{n} person as of now", "{n} people as of now", len(people))
         rows.append(
@@ -208,7 +216,31 @@ async def with_deliveries(
     if rows:
         build.heading(t("Nudges ahead"))
         build.bullets(rows)
-        build.note(t("Each goes within the person's working hours, at most 3 a week."))
+        build.note(
+            t(
+                "Each person gets at most one message a working day, listing everything open "
+                "for them, within their working hours and at most 3 a week; after 3 went "
+                "unheeded, one every other working day."
+            )
+        )
+    waiting = [
+        d
+        for d in await repos.deliveries.of_cohort(cohort.id, [DeliveryState.pending], limit=500)
+        if d.person_id is not None and d.kind.startswith(NUDGE_PREFIX) and d.due_at > now
+    ]
+    if waiting:
+        build.heading(t("Nudges waiting"))
+        build.bullets(
+            t(
+                "{when}  {what} · {name}",
+                when=when_text(d.due_at, None, zone, t.language),
+                what=t(NUDGE_LABELS.get(d.kind, AD_HOC_LABEL), number=d.theme_number),
+                name=names.get(d.person_id or 0, "?"),
+            )
+            for d in sorted(waiting, key=lambda d: (d.due_at, d.id))[:WAITING_SHOWN]
+        )
+        if len(waiting) > WAITING_SHOWN:
+            build.note(t("… and {n} more.", n=len(waiting) - WAITING_SHOWN))
     failed = await repos.deliveries.of_cohort(cohort.id, [DeliveryState.failed], limit=10)
     if failed:
         build.heading(t("Could not be sent"))

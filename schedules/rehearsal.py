@@ -10,33 +10,52 @@ due and was not sent is told, never skipped silently.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers.context import programme_of
 from handlers.registry import Registry
 from schedules.clock import RehearsalClock
 from schedules.service import Scheduling
+from schedules.timekeeper import fingerprint
 from storage.models import Delivery
 from storage.unit import Store
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rehearsal:
     store: Store
     clock: RehearsalClock
     scheduling: Scheduling
     features: Registry
+    # What the calendars were when last planned: a line that changed none (the clock
+    # stood still) made nothing new fall due by the calendar, only rows to send.
+    _planned: dict[int, str] = field(default_factory=dict)
 
-    async def run_due(self) -> list[Delivery]:
-        """Plan and send what is due now; the rows that were due and were skipped."""
+    async def run_due(self, *, plan: bool = True) -> list[Delivery]:
+        """Plan (unless told not to) and send what is due now; the rows that were due and
+        were skipped."""
         now = self.clock.now()
-        await self.scheduling.timekeeper.sweep()
+        if plan:
+            self._planned = await self._calendars()
+            await self.scheduling.timekeeper.sweep()
         async with self.store.transaction() as repos:
             due = await repos.deliveries.due_pending(now)
         await self.scheduling.sender.send_due()
         async with self.store.transaction() as repos:
             return await repos.deliveries.skipped_among(due)
+
+    async def after_line(self) -> list[Delivery]:
+        """What a console line made due (a nudge sent by hand, a calendar moved into the
+        past) goes out before the next line is read."""
+        return await self.run_due(plan=await self._calendars() != self._planned)
+
+    async def _calendars(self) -> dict[int, str]:
+        async with self.store.transaction() as repos:
+            return {
+                c.id: fingerprint(await repos.calendar.entries(c.id))
+                for c in await repos.cohorts.all()
+            }
 
     async def advance(self, to: datetime) -> list[Delivery]:
         """Move the clock to `to`, stopping at every moment something falls due on the way."""
@@ -61,7 +80,10 @@ class Rehearsal:
                 if self.features.moments:
                     programme = await programme_of(repos, cohort.program_id)
                     moments += [
-                        at for rule in self.features.moments for at in rule(programme) if now < at
+                        at
+                        for rule in self.features.moments
+                        for at in rule(cohort, programme, entries)
+                        if now < at
                     ]
         moments = [at for at in moments if now < at <= until]
         return min(moments, default=None)

@@ -14,6 +14,9 @@ from storage.db import insert_ignoring_duplicates
 from storage.models import Delivery, DeliveryState, now_of
 
 NUDGE_PREFIX = "nudge_"
+# The reason of a nudge that went out as a line of another's message (the day's one
+# message to a person): it was not skipped, it was sent with that one.
+IN_MESSAGE = "sent in the message of "
 
 
 @dataclass(frozen=True)
@@ -274,12 +277,63 @@ class DeliveryRepository:
         return await self._session.scalar(query)
 
     async def skipped_among(self, delivery_ids: list[int]) -> list[Delivery]:
-        """Which of these rows were skipped, in due order."""
+        """Which of these rows were skipped (not those sent as part of another's message),
+        in due order."""
         if not delivery_ids:
             return []
         query = (
             select(Delivery)
-            .where(Delivery.id.in_(delivery_ids), Delivery.state == DeliveryState.skipped)
+            .where(
+                Delivery.id.in_(delivery_ids),
+                Delivery.state == DeliveryState.skipped,
+                Delivery.reason.is_(None)
+                | ~Delivery.reason.startswith(IN_MESSAGE, autoescape=True),
+            )
             .order_by(Delivery.due_at, Delivery.id)
         )
         return list(await self._session.scalars(query))
+
+    # A person's nudges go out as one message a day: the row that goes lists the others.
+
+    async def open_nudges(self, person_id: int, cohort_id: int, now: datetime) -> list[Delivery]:
+        """The person's nudges in a cohort that are due and not yet sent or dropped, in due
+        order."""
+        query = (
+            select(Delivery)
+            .where(
+                Delivery.person_id == person_id,
+                Delivery.cohort_id == cohort_id,
+                Delivery.kind.startswith(NUDGE_PREFIX, autoescape=True),
+                Delivery.state.in_([DeliveryState.pending, DeliveryState.sending]),
+                Delivery.due_at <= now,
+            )
+            .order_by(Delivery.due_at, Delivery.id)
+        )
+        return list(await self._session.scalars(query))
+
+    async def fold_into(self, delivery_ids: list[int], key: str) -> None:
+        """These rows, waiting and not held by any sender, go out in the message of `key`."""
+        if not delivery_ids:
+            return
+        await self._session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.state == DeliveryState.pending)
+            .values(state=DeliveryState.skipped, reason=IN_MESSAGE + key)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def nudged_at_least(self, cohort_id: int, count: int) -> list[int]:
+        """The people of a cohort sent at least `count` nudges: the only ones whose last
+        few can have gone unheeded."""
+        query = (
+            select(Delivery.person_id)
+            .where(
+                Delivery.cohort_id == cohort_id,
+                Delivery.kind.startswith(NUDGE_PREFIX, autoescape=True),
+                Delivery.state == DeliveryState.sent,
+                Delivery.person_id.is_not(None),
+            )
+            .group_by(Delivery.person_id)
+            .having(func.count() >= count)
+        )
+        return [p for p in await self._session.scalars(query) if p is not None]

@@ -639,3 +639,59 @@ class ReflectionTaskChoice(Base):
     finding_id: Mapped[int | None] = mapped_column(
         ForeignKey("reflections.id", ondelete="SET NULL")
     )
+
+
+class InboundEntry(Base):
+    """A person's action (a click, a command, a post), written before it is acknowledged.
+
+    Workers take entries with a lease, do the work and delete them; an entry whose lease
+    ran out belonged to a process that died, and the next worker takes it. The payload is
+    the verified request as the platform sent it, so any process can do the work.
+    """
+
+    __tablename__ = "inbound_journal"
+    __table_args__ = (UniqueConstraint("platform", "event_id"), Index(None, "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    # The platform's id for the delivery (Slack's event_id, a Teams activity's): a retry
+    # of one still in the journal adds nothing. None for what has no such id (clicks).
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict[str, Any]]
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set in the transaction that stored the work: a process that dies after it does
+    # not have the work done twice.
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=stamped)
+    # The id of the request that brought it (bot/logs.py): the work's log lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class InboundFailure(Base):
+    """An action that did not go through after its retries: what facilitators and operators
+    see. No payload (a post's text stays out); who, what kind, and why."""
+
+    __tablename__ = "inbound_failures"
+    __table_args__ = (Index(None, "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    conversation_id: Mapped[str | None] = mapped_column(String(300))
+    # The cohort whose channel or button it was, when that could be told.
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))
+    what: Mapped[str] = mapped_column(String(200))  # e.g. "quiz answer", "command: theme"
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    told: Mapped[bool] = mapped_column(Boolean, default=False)  # the person heard of it
+    received_at: Mapped[datetime]
+    failed_at: Mapped[datetime] = mapped_column(default=stamped)

@@ -44,6 +44,7 @@ from storage.models import (
     ConversationAddress,
     Delivery,
     EventRegistration,
+    InboundFailure,
     LabSignup,
     Membership,
     OfferedFile,
@@ -299,6 +300,22 @@ class PersonalDataRepository:
                         ConversationAddress.workspace == person.workspace,
                         ConversationAddress.user_id == person.user_id,
                     )
+                )
+            ]
+            if person.user_id is not None
+            else []
+        )
+        data["failed_actions"] = (
+            [
+                row_of(f)
+                for f in await self._session.scalars(
+                    select(InboundFailure)
+                    .where(
+                        InboundFailure.platform == person.platform,
+                        InboundFailure.workspace == person.workspace,
+                        InboundFailure.user_id == person.user_id,
+                    )
+                    .order_by(InboundFailure.id)
                 )
             ]
             if person.user_id is not None
@@ -571,6 +588,13 @@ class PersonalDataRepository:
             ]
             await self._delete(
                 ProcessedEvent, ProcessedEvent.platform == person.platform, or_(*marks)
+            )
+            # Their actions that did not go through name them.
+            await self._delete(
+                InboundFailure,
+                InboundFailure.platform == person.platform,
+                InboundFailure.workspace == person.workspace,
+                InboundFailure.user_id == person.user_id,
             )
             # Slack keeps who installed the app; the workspace's bot stays installed.
             if person.platform == "slack":

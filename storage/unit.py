@@ -17,6 +17,7 @@ from storage.db import ERASED, scrub
 from storage.deliveries import DeliveryRepository
 from storage.events import ProcessedEventRepository
 from storage.gatherings import GatheringRepository
+from storage.inbound import InboundRepository
 from storage.labs import LabRepository
 from storage.models import CLOCK
 from storage.offered_files import OfferedFileRepository
@@ -53,6 +54,7 @@ class Repositories:
     gatherings: GatheringRepository
     offered_files: OfferedFileRepository
     tasks: ReflectionTaskRepository
+    inbound: InboundRepository
 
 
 class Store:
@@ -99,4 +101,5 @@ class Store:
             gatherings=GatheringRepository(session),
             offered_files=OfferedFileRepository(session),
             tasks=ReflectionTaskRepository(session),
+            inbound=InboundRepository(session),
         )

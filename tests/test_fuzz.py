@@ -53,7 +53,7 @@ from tests.servers import serve, serve_settings
 from tests.slack_fake import FakeSlack
 from tests.teams_fake import APP_ID
 from tests.test_slack_scenarios import PEOPLE as SLACK_PEOPLE
-from tests.test_slack_scenarios import Slack, settle, slack_cohort
+from tests.test_slack_scenarios import Slack, slack_cohort
 
 teams = teams_scenarios.teams  # the fixture: `digilog serve` with Teams, a fake Connector
 Teams = teams_scenarios.Teams
@@ -464,8 +464,9 @@ async def slack_server(
         for user, name, _, _, locale in SLACK_PEOPLE:
             fake.users[user] = {"real_name": name, "display_name": name, "locale": locale}
         async with serve(serve_settings(database_url, tmp_path, slack=fake)) as server:
-            slack = Slack(fake, str(server.make_url("/slack/events")), http, store)
-            yield SlackServer(slack, server.app[WORK].drained)
+            drained = server.app[WORK].drained
+            slack = Slack(fake, str(server.make_url("/slack/events")), http, store, drained)
+            yield SlackServer(slack, drained)
 
 
 def not_a_command(value: str) -> bool:
@@ -549,7 +550,6 @@ async def test_broken_slack_requests_get_no_5xx_no_error_and_change_nothing(
         await server.drained()
         if errors := errors_in(caplog.records[seen:]):
             crashed.append((body, errors))
-    await settle(fake)
     assert crashed == [], "\n".join(f"{b[:400]!r}\n  -> {e}" for b, e in crashed)
     assert changed(before, await row_counts(server.slack.store, BOOKKEEPING)) == {}
     assert set(answers) <= {200, 400, 401, 404, 413}, answers

@@ -23,7 +23,7 @@ from tests import slack_payloads as p
 from tests.servers import serve, serve_settings
 from tests.slack_fake import FakeSlack
 from tests.teams_fake import APP_ID, TENANT, FakeConnector
-from tests.test_slack_scenarios import Slack, buttons, settle, slack_cohort
+from tests.test_slack_scenarios import Slack, buttons, slack_cohort
 from tests.test_teams_scenarios import SIGNER, Teams, actions, texts
 
 SLACK_CHANNEL = "C_COHORT"
@@ -72,7 +72,13 @@ async def both(
         async with serve(settings) as server:
             with SIGNER.serving_keys():
                 yield Both(
-                    Slack(fake, str(server.make_url("/slack/events")), http, store),
+                    Slack(
+                        fake,
+                        str(server.make_url("/slack/events")),
+                        http,
+                        store,
+                        server.app[WORK].drained,
+                    ),
                     Teams(
                         connector,
                         SIGNER,
@@ -83,7 +89,7 @@ async def both(
                     ),
                     store,
                 )
-            await settle(fake)
+            await server.app[WORK].drained()
 
 
 async def test_theme_one_runs_in_a_slack_and_a_teams_channel_at_once(both: Both) -> None:

@@ -17,7 +17,7 @@ from handlers.labs import session_key
 from handlers.programme_file import Programme
 from handlers.vocabulary import FileMessage, SelectField, ToPerson, say
 from storage.deliveries import Planned
-from storage.models import Cohort, LabSignup, Person, Role, SignupState, utcnow
+from storage.models import Cohort, InboundFailure, LabSignup, Person, Role, SignupState, utcnow
 from storage.search import fts5_match, tsquery_literal
 from storage.swedish import parse_query
 from storage.unit import Store
@@ -114,6 +114,22 @@ async def build_activity(store: Store, programme: Programme, digilog: Digilog) -
             "console", "local", f"a:{USER}", "https://service.example/", "bot", user_id=USER
         )
         assert await repos.events.first_time("console", f"a:{USER}:message:1")
+        # An action of hers that did not go through (bot/work.py keeps who, what, why).
+        repos.session.add(
+            InboundFailure(
+                platform="console",
+                workspace="local",
+                user_id=USER,
+                conversation_id=None,
+                cohort_id=cohort.id,
+                kind="action",
+                what="button: quiz",
+                reason="IntegrityError at storage/quizzes.py:58",
+                attempts=3,
+                told=True,
+                received_at=now,
+            )
+        )
     return chat, key
 
 
@@ -151,6 +167,7 @@ async def test_mydata_holds_every_kind_of_data(
         "buddy_rules",
         "deliveries",
         "conversation_addresses",
+        "failed_actions",
     ):
         assert data[table], table
         assert f"{table}.csv" in names

@@ -304,7 +304,9 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("schedule", "move"): "schedule move 2:quiz_close 2031-03-04 10:00",
     ("nudge",): "nudge 1 post",
     ("nudges", "resume"): "nudges resume {anna}",
+    ("nudges", "stop"): "nudges stop {anna}",
     ("members",): "members",
+    ("failures",): "failures",
     ("mydata",): "mydata",
     ("forget",): "forget",
 }
@@ -382,7 +384,7 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("language",): "From now on I will write to you in English.",
     ("timezone",): "Times are shown to you in Europe/Stockholm.",
     ("nudges",): "== Your nudges ==",
-    ("hours",): "mon-fri 08:00-17:00",
+    ("hours",): "Mon–Fri 08–17",
     ("theme",): "1. Why there is such a focus on digital transformation (started, quiz open)",
     ("theme", "show"): "== Theme 1: Why there is such a focus on digital transformation ==",
     ("reflect",): "Saved in the reflection bank as #",
@@ -435,7 +437,9 @@ EFFECTS: dict[tuple[str, ...], str | tuple[str, str]] = {
     ("schedule", "move"): "The calendar has no 2:quiz_close.",
     ("nudge",): "== Nudge preview ==",
     ("nudges", "resume"): "Nudges to Anna are on again.",
+    ("nudges", "stop"): "Nudges to Anna are stopped",
     ("members",): "== People in Grupp 1 ==",
+    ("failures",): "== Actions that did not go through ==",
     # Someone of another workspace with the facilitator's user id gets nothing of hers.
     ("mydata",): ("[file digilog-my-data-", "Digilog stores nothing about you."),
     ("forget",): ("== Erase your data ==", "Digilog stores nothing about you."),

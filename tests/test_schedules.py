@@ -202,7 +202,7 @@ async def test_a_theme_runs_itself_and_nudges_only_at_humane_times(
             assert holiday_name(moment.date()) is None
     # Each nudge says what is missing and points at it; Slack got each delivery once.
     [quiz_nudge] = running.dms("bjorn")
-    assert "not finished the quiz of theme 1" in quiz_nudge
+    assert "Theme 1: you have not finished the quiz (closes Mon 10 May 17:00)" in quiz_nudge
     reply_nudge = next(
         c for c in running.slack.calls_to("chat.postMessage") if c.params["channel"] == "anna"
     )
@@ -302,32 +302,106 @@ async def test_weekly_cap_snooze_and_mute_hold(
     assert "2 people in theme 1 have not posted" in await nudge(chat, "nudge 1 post")
     await running.at(monday + timedelta(days=8, minutes=1))
     assert running.dms("bjorn") == [] and running.dms("cecilia") == []
-    reasons = {r.reason for r in await running.rows() if r.state is DeliveryState.skipped}
+    reasons = {
+        r.reason
+        for r in await running.rows()
+        if r.state is DeliveryState.skipped and r.kind.startswith("nudge_")
+    }
     assert reasons == {"the person muted post nudges", "snoozed until it was too late"}
 
 
-async def test_three_unheeded_nudges_pause_the_next_and_tell_the_facilitator(
+async def test_unheeded_nudges_come_less_often_never_stop_and_the_facilitator_sees_who(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    # A survey keeps the calendar (and the facilitators' weekly list) going to June.
+    calendar = CALENDAR + "    survey: {opens: 2027-05-10 17:00, closes: 2027-05-31 17:00}\n"
+    await with_calendar(store, cohort, tmp_path, calendar)
+    chat = Chat(digilog, cohort)
+    await running.at(local("2027-04-26 08:00"))
+    monday = local("2027-05-03 09:00")
+
+    async def nudge_bjorn(at: datetime) -> None:
+        running.clock.moment = at
+        preview = await chat.say("fia", "nudge 1 post --org pitea")
+        [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
+        await chat.click("fia", send.action_id)
+        await running.at(at + timedelta(minutes=1))
+
+    for week in range(4):
+        await nudge_bjorn(monday + timedelta(days=7 * week))
+    # Never paused: all four went, and the facilitator got no message per person, but
+    # a list on the Monday morning after three went unheeded.
+    assert len(running.dms("bjorn")) == 4
+    summaries = [
+        json.dumps(c.params["blocks"], ensure_ascii=False)
+        for c in running.slack.calls_to("chat.postMessage")
+        if c.params.get("channel") == "fia"
+    ]
+    # Monday 24 May, the first Monday after three went unheeded (none before: nobody
+    # was far behind, and a list of nobody is not sent).
+    [summary] = summaries
+    assert "Far behind this week" in summary and "Björn Öberg (Piteå" in summary
+    async with store.transaction() as repos:
+        bjorn = await repos.people.by_account("console", "local", "bjorn")
+    assert bjorn is not None and bjorn.nudges_paused_at is None
+    # After three unheeded, one every other working day: Tuesday's waits for Wednesday.
+    await nudge_bjorn(monday + timedelta(days=22))
+    assert len(running.dms("bjorn")) == 4
+    [waiting] = [
+        r
+        for r in await running.rows()
+        if r.state is DeliveryState.pending and r.kind.startswith("nudge_")
+    ]
+    assert waiting.reason == "every other working day after unheeded nudges"
+    assert waiting.due_at == local("2027-05-26 08:00").astimezone(UTC)
+    await running.at(local("2027-05-26 08:00"))
+    assert len(running.dms("bjorn")) == 5
+    # Only a facilitator (or he himself) stops them.
+    stopped = await chat.say("fia", "nudges stop bjorn")
+    assert "stopped" in stopped.text
+    await nudge_bjorn(local("2027-05-28 09:00"))
+    assert len(running.dms("bjorn")) == 5
+    resumed = await chat.say("fia", "nudges resume bjorn")
+    assert "on again" in resumed.text
+
+
+async def test_one_message_a_day_lists_everything_open(
     store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
 ) -> None:
     await with_calendar(store, cohort, tmp_path)
     chat = Chat(digilog, cohort)
-    await running.at(local("2027-04-26 08:00"))
-    monday = local("2027-05-03 09:00")
-    for week in range(4):
-        running.clock.moment = monday + timedelta(days=7 * week)
-        preview = await chat.say("fia", "nudge 1 post --org pitea")
+    await running.at(local("2027-04-26 08:00"))  # theme 1 starts
+    await running.at(local("2027-05-03 08:30"))  # its quiz is open
+    for command in ("nudge 1 post --org pitea", "nudge 1 quiz --org pitea"):
+        preview = await chat.say("fia", command)
         [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
         await chat.click("fia", send.action_id)
-        await running.at(monday + timedelta(days=7 * week, minutes=1))
-        await running.at(monday + timedelta(days=7 * week, minutes=2))
-    assert len(running.dms("bjorn")) == 3  # the fourth was not sent
-    [alert] = running.dms("fia")
-    assert "Nudges to Björn Öberg are paused" in alert
+    await running.at(local("2027-05-03 08:31"))
+    # Two nudges, one message: a line each, with the digilog's link and the quiz's button.
+    [call] = [
+        c for c in running.slack.calls_to("chat.postMessage") if c.params["channel"] == "bjorn"
+    ]
+    blocks = json.dumps(call.params["blocks"], ensure_ascii=False)
+    assert "Still open for you:" in blocks
+    assert "Theme 1: you have not posted in the digilog yet (closes Sat 8 May 10:00)" in blocks
+    assert "Theme 1: you have not finished the quiz (closes Mon 10 May 17:00)" in blocks
+    assert "Take the quiz of theme 1" in blocks and "/archives/" in blocks
     async with store.transaction() as repos:
         bjorn = await repos.people.by_account("console", "local", "bjorn")
-    assert bjorn is not None and bjorn.nudges_paused_at is not None
-    resumed = await chat.say("fia", "nudges resume bjorn")
-    assert "on again" in resumed.text
+    assert bjorn is not None
+    rows = [r for r in await running.rows() if r.person_id == bjorn.id]
+    sent = [r for r in rows if r.state is DeliveryState.sent]
+    [carried] = [r for r in rows if r.state is DeliveryState.skipped]
+    assert len(sent) == 1 and carried.reason == f"sent in the message of {sent[0].key}"
+    assert sent[0].detail is not None and sent[0].detail["carries"] == [carried.key]
+    # A third nudge the same day waits for the next working day.
+    preview = await chat.say("fia", "nudge 1 post --org pitea")
+    [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
+    await chat.click("fia", send.action_id)
+    await running.at(local("2027-05-03 10:00"))
+    assert len(running.dms("bjorn")) == 1
+    await running.at(local("2027-05-04 08:00"))
+    assert len(running.dms("bjorn")) == 2
 
 
 async def test_a_lost_answer_is_looked_up_rather_than_sent_again(
@@ -668,7 +742,7 @@ themes:
     await running.at(local("2027-09-16 15:00"))  # a day before it closes
     assert running.dms("anna") == []
     [nudge_text] = running.dms("bjorn")
-    assert "You have not answered the survey after theme 1" in nudge_text
+    assert "Theme 1: you have not answered the survey yet (it takes a minute)" in nudge_text
     assert len(running.dms("cecilia")) == 1 and running.dms("fia") == []
     await running.at(local("2027-09-17 15:00"))
     assert "“Survey after theme 1” has closed" in channel_posts()[-1][0]

@@ -8,7 +8,7 @@ import asyncio
 import csv
 import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 
 from bot.sealing import Sealer
 from bot.slack.app import SAVE_SHORTCUT
+from bot.web import WORK
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
 from handlers.programme_file import Programme
 from handlers.roster import RosterRow
@@ -48,6 +49,9 @@ class Slack:
     url: str
     http: aiohttp.ClientSession
     store: Store
+    # Until every action taken so far is worked and its replies are out (bot/work.py):
+    # what a test waits for, rather than sleeping until Slack hears nothing new.
+    drained: Callable[[], Awaitable[None]]
 
     async def send(self, request: p.SlackRequest, **signing: Any) -> aiohttp.ClientResponse:
         headers = request.headers(SECRET, **signing)
@@ -76,14 +80,6 @@ def blocks_text(blocks: list[dict[str, Any]]) -> str:
         block.validate_json()
         out.append(str(raw))
     return "\n".join(out)
-
-
-async def settle(fake: FakeSlack) -> None:
-    """Let work that runs after the ack finish: wait until Slack hears nothing new."""
-    seen = -1
-    while seen != len(fake.calls):
-        seen = len(fake.calls)
-        await asyncio.sleep(0.3)
 
 
 async def slack_cohort(
@@ -118,8 +114,9 @@ async def slack(
             fake.users[user] = {"real_name": name, "display_name": name, "locale": locale}
         settings = serve_settings(database_url, tmp_path, slack=fake)
         async with serve(settings) as server:
-            yield Slack(fake, str(server.make_url("/slack/events")), http, store)
-            await settle(fake)
+            drained = server.app[WORK].drained
+            yield Slack(fake, str(server.make_url("/slack/events")), http, store, drained)
+            await drained()
             check_everything_sent(fake)
 
 
@@ -136,7 +133,7 @@ async def start_theme_one(slack: Slack) -> str:
     """A facilitator starts theme 1; its post's ts, the root of the digilog thread."""
     await slack.command("theme start 1", "U_FIA")
     await slack.fake.wait_for("chat.postMessage")
-    await settle(slack.fake)
+    await slack.drained()
     return await theme_post_ts(slack)
 
 
@@ -162,7 +159,7 @@ async def test_a_forged_or_stale_request_is_refused_and_changes_nothing(slack: S
         slack.url, data=request.body.encode(), headers=unsigned_headers
     ) as r:
         assert r.status == 401
-    await settle(slack.fake)
+    await slack.drained()
     assert await slack.rows(ThemeRun) == []
     assert slack.fake.calls_to("chat.postMessage") == []
 
@@ -201,7 +198,7 @@ async def test_help_is_private_and_in_the_persons_language(slack: Slack) -> None
 async def test_a_participant_cannot_start_a_theme(slack: Slack) -> None:
     [reply] = await slack.command("theme start 1", "U_ANNA")
     assert "processledare" in blocks_text(reply.params["blocks"])
-    await settle(slack.fake)
+    await slack.drained()
     assert await slack.rows(ThemeRun) == []
     assert slack.fake.calls_to("chat.postMessage") == []
 
@@ -215,7 +212,7 @@ async def test_theme_start_posts_block_kit_to_the_channel_and_keeps_its_ts(slack
     assert "Därför är det stort fokus på digital transformation" in blocks[0]["text"]["text"]
     text = blocks_text(blocks)
     assert "https://larplattform.example.se/digital-kompetens/tema-1/" in text
-    await settle(slack.fake)
+    await slack.drained()
     stored = await theme_post_ts(slack)
     posted = [m for (channel, ts), m in slack.fake.messages.items() if channel == CHANNEL]
     assert [m["ts"] for m in posted] == [stored]
@@ -234,7 +231,7 @@ async def test_a_thread_elsewhere_with_a_theme_posts_ts_is_no_digilog(slack: Sla
             "Min privata tanke om chefen.", user="U_ANNA", channel=channel, thread_ts=root
         )
         assert (await slack.send(elsewhere)).status == 200
-    await settle(slack.fake)
+    await slack.drained()
     assert await slack.rows(Reflection) == []
     # The same words in the theme's own thread are the digilog.
     here = p.message_event("Min tanke.", user="U_ANNA", channel=CHANNEL, thread_ts=root)
@@ -265,7 +262,7 @@ async def test_thread_replies_go_into_the_bank_once_with_who_answered_whom(slack
     await slack.send(p.bot_message("Automatiskt meddelande", channel=CHANNEL, thread_ts=root))
     await slack.send(p.channel_join("U_NEW", channel=CHANNEL))
     await slack.send(p.message_event("Hej alla!", user="U_ANNA", channel=CHANNEL))
-    await settle(slack.fake)
+    await slack.drained()
 
     first, second = await slack.rows(Reflection)
     assert len(await slack.rows(Reflection)) == 2
@@ -292,12 +289,12 @@ async def test_editing_and_deleting_a_digilog_message_follow_in_the_bank(slack: 
     await slack.fake.wait_for("chat.postEphemeral")
 
     await slack.send(p.message_changed(CHANNEL, ts, root, "Om automatisering.", "U_ANNA"))
-    await settle(slack.fake)
+    await slack.drained()
     [edited] = await slack.rows(Reflection)
     assert edited.body == "Om automatisering."
 
     await slack.send(p.message_deleted(CHANNEL, ts, root, "U_ANNA"))
-    await settle(slack.fake)
+    await slack.drained()
     assert await slack.rows(Reflection) == []
 
 
@@ -366,7 +363,7 @@ async def test_a_quiz_in_slack_counts_the_first_click_only(
         )
     )
     replies = await slack.fake.wait_for("response_url:quiz", count=4)
-    await settle(slack.fake)
+    await slack.drained()
     [answer] = await slack.rows(QuizAnswer)
     chosen = int(first["action_id"].rsplit(":", 1)[1])
     assert (answer.question_index, answer.option_index) == (0, chosen)
@@ -430,7 +427,7 @@ async def test_the_save_shortcut_saves_only_ones_own_message_once(slack: Slack) 
     )
     await slack.send(others)
     replies = await slack.fake.wait_for("response_url:save", count=3)
-    await settle(slack.fake)
+    await slack.drained()
     [saved] = await slack.rows(Reflection)
     assert (saved.body, saved.source) == (
         "Vi testar en antipilot i hemtjänsten.",
@@ -457,7 +454,7 @@ async def test_a_rate_limited_post_is_retried_after_retry_after(slack: Slack) ->
     await slack.command("theme start 1", "U_FIA")
     calls = await slack.fake.wait_for("chat.postMessage", count=2, timeout=10)
     assert len(calls) == 2
-    await settle(slack.fake)
+    await slack.drained()
     assert await theme_post_ts(slack)
 
 
@@ -533,7 +530,7 @@ async def test_a_thread_outside_any_cohort_is_not_a_digilog(slack: Slack) -> Non
             "Privat tråd.", user="U_ANNA", channel="C_OTHER", thread_ts="1700000000.000900"
         )
     )
-    await settle(slack.fake)
+    await slack.drained()
     assert await slack.rows(Reflection) == []
     assert slack.fake.calls_to("chat.postEphemeral") == []
 
@@ -577,6 +574,20 @@ async def test_oauth_installs_another_workspace_into_our_tables(
             assert [(team, Sealer([OAUTH_KEY]).open(token)) for team, token in rows] == [
                 ("T2", "xoxb-installed-t2")
             ]
+
+            # The work after the ack (in the inbound journal's worker) uses the token that
+            # workspace installed, opened from the sealed store.
+            hello = p.slash_command(
+                "help", user="U_T2", team="T2", response_url=fake.response_url("t2")
+            )
+            async with http.post(
+                server.make_url("/slack/events"),
+                data=hello.body.encode(),
+                headers=hello.headers(SECRET),
+            ) as r:
+                assert r.status == 200, await r.text()
+            await fake.wait_for("response_url:t2")
+            assert {c.token for c in fake.calls_to("users.info")} == {"xoxb-installed-t2"}
 
             # The workspace uninstalls Digilog: its tokens go from our tables too.
             uninstalled = p.event_callback({"type": "app_uninstalled"}, team="T2")

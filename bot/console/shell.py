@@ -133,7 +133,7 @@ class Console:
         """In a rehearsal whose clock stands still, what a line made due goes out before the
         next line is read (nothing runs in the background, so nothing comes late)."""
         if self.rehearsal is not None and self.rehearsal.clock.frozen:
-            self.tell_skipped(await self.rehearsal.run_due())
+            self.tell_skipped(await self.rehearsal.after_line())
 
     def tell_skipped(self, skipped: list[Delivery]) -> None:
         for delivery in skipped:
@@ -142,7 +142,7 @@ class Console:
                 + self.t(
                     "(not sent: {kind}, due {when}; {reason})",
                     kind=delivery.kind,
-                    when=delivery.due_at.astimezone(self.zone).strftime("%a %Y-%m-%d %H:%M"),
+                    when=when_text(delivery.due_at, None, self.zone, self.t.language),
                     reason=delivery.reason or "",
                 )
             )

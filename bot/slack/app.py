@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -23,20 +22,25 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.logs import carrying_request_id
+from bot.lanes import Lanes
+from bot.logs import failure_of
 from bot.settings import Settings
 from bot.slack import translate
 from bot.slack.blocks import values_from_view_state
 from bot.slack.directory import Directory
 from bot.slack.messenger import Origin, deliver
 from bot.slack.secure_store import sealed_installation_store
-from bot.work import WorkQueue
-from handlers.digilog import Digilog
-from handlers.vocabulary import Actor, FormSubmitted, HomeOpened
+from bot.work import Entry, Journal, NotJournalled
+from handlers import failures
+from handlers.digilog import Digilog, cohort_of
+from handlers.i18n import language_of, translator
+from handlers.vocabulary import Actor, FormSubmitted, HomeOpened, Inbound, Outgoing, ToActor
+from storage.inbound import Failed
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +79,19 @@ def build_slack_app(
     settings: Settings,
     digilog: Digilog,
     engine: AsyncEngine,
-    work: WorkQueue,
+    journal: Journal,
+    lanes: Lanes,
     session: aiohttp.ClientSession,
 ) -> AsyncApp:
-    """The bolt app for one workspace (a bot token) or many (OAuth)."""
+    """The bolt app for one workspace (a bot token) or many (OAuth); its listeners do the
+    work for the journal's Slack entries."""
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
+    installations: AsyncInstallationStore | None = None
     if settings.slack_client_id and settings.slack_client_secret:
         client_id = settings.slack_client_id
+        installations = sealed_installation_store(settings, engine)
         app = SlackApp(
             signing_secret=signing_secret,
             client=web_client(settings, session),
@@ -91,7 +99,7 @@ def build_slack_app(
                 client_id=client_id,
                 client_secret=settings.slack_client_secret.get_secret_value(),
                 scopes=list(BOT_SCOPES),
-                installation_store=sealed_installation_store(settings, engine),
+                installation_store=installations,
                 state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
             ),
         )
@@ -105,7 +113,10 @@ def build_slack_app(
             # Socket Mode connections are authenticated by the app token instead.
             request_verification_enabled=settings.slack_app_token is None,
         )
-    SlackListeners(digilog, Directory(), work).register(app)
+    clients = SlackClients(settings, session, installations)
+    listeners = SlackListeners(digilog, Directory(), journal, lanes, clients, session)
+    listeners.register(app)
+    journal.add("slack", listeners)
     return app
 
 
@@ -126,61 +137,146 @@ class SlackApp(AsyncApp):
         return await super().async_dispatch(req)
 
 
-class SlackListeners:
-    """Each listener acks, then queues the real work (see bot/work.py)."""
+class SlackClients:
+    """Web API clients for the work after the ack, one per bot token. Without the SDK's
+    rate-limit retries: a 429 holds the destination's lane (bot/lanes.py), not a worker."""
 
-    def __init__(self, digilog: Digilog, directory: Directory, work: WorkQueue) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        installations: AsyncInstallationStore | None,
+    ) -> None:
+        self._settings = settings
+        self._session = session
+        self._installations = installations
+        self._clients: dict[str, AsyncWebClient] = {}
+
+    async def of(self, body: dict[str, Any]) -> AsyncWebClient:
+        token = await self._token(body)
+        client = self._clients.get(token)
+        if client is None:
+            client = self._clients[token] = AsyncWebClient(
+                token=token,
+                base_url=self._settings.slack_api_url,
+                session=self._session,
+                retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2)],
+            )
+        return client
+
+    async def _token(self, body: dict[str, Any]) -> str:
+        if self._installations is None:
+            token = self._settings.slack_bot_token
+            if token is None:
+                raise LookupError("no Slack bot token is configured")
+            return token.get_secret_value()
+        enterprise = body.get("enterprise") if isinstance(body.get("enterprise"), dict) else None
+        enterprise_id = (enterprise or {}).get("id") or body.get("enterprise_id")
+        bot = await self._installations.async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=translate.team_of(body) or None,
+            # A slash command's form says "false" as a string.
+            is_enterprise_install=body.get("is_enterprise_install") in (True, "true"),
+        )
+        if bot is None or not bot.bot_token:
+            raise LookupError(f"no installation for workspace {translate.team_of(body)}")
+        return bot.bot_token
+
+
+# What each journal kind is called in a failure row and in the person's notice.
+KINDS = ("command", "action", "view", "shortcut", "message", "home")
+NOTICE_KIND = {"command": "command", "action": "choice", "view": "form", "message": "post"}
+
+
+class SlackListeners:
+    """Each listener journals its request, acks, and leaves the work to the journal's
+    workers (bot/work.py), which call `perform`."""
+
+    def __init__(
+        self,
+        digilog: Digilog,
+        directory: Directory,
+        journal: Journal,
+        lanes: Lanes,
+        clients: SlackClients,
+        session: aiohttp.ClientSession,
+    ) -> None:
         self.digilog = digilog
         self.directory = directory
-        self.work = work
+        self.journal = journal
+        self.lanes = lanes
+        self.clients = clients
+        self.session = session
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self.on_command)
         app.action(re.compile(r".+"))(self.on_action)
         app.view_submission(re.compile(r".+"))(self.on_view_submission)
         app.shortcut(SAVE_SHORTCUT)(self.on_save_shortcut)
-        app.event("message")(self.on_message)
-        app.event("app_home_opened")(self.on_home_opened)
+        # Events are acked by bolt before their listener runs: they are journalled in a
+        # listener middleware, which runs before that.
+        app.event("message", middleware=[self.journal_event("message")])(self.on_event)
+        app.event("app_home_opened", middleware=[self.journal_event("home")])(self.on_event)
         app.error(self.on_error)
 
-    # Listeners: ack, queue the work, return. Events are acked by bolt itself.
+    # Listeners: journal, ack, return.
 
-    async def on_command(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+    async def on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self.journal.record("slack", "command", body)
         await ack()
-        await self.work.put(carrying_request_id(partial(self.command, body, client, respond)))
 
-    async def on_action(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+    async def on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self.journal.record("slack", "action", body)
         await ack()
-        await self.work.put(carrying_request_id(partial(self.action, body, client, respond)))
 
-    async def on_view_submission(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_view_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self.journal.record("slack", "view", body)
         await ack()  # closes the modal
-        await self.work.put(carrying_request_id(partial(self.view_submission, body, view, client)))
 
-    async def on_save_shortcut(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+    async def on_save_shortcut(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self.journal.record("slack", "shortcut", body)
         await ack()
-        await self.work.put(carrying_request_id(partial(self.save_shortcut, body, client, respond)))
 
-    async def on_message(
-        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await self.work.put(carrying_request_id(partial(self.message, body, event, client)))
+    def journal_event(self, kind: str) -> Callable[..., Awaitable[BoltResponse | None]]:
+        async def record(
+            body: dict[str, Any], next: Callable[[], Awaitable[None]]
+        ) -> BoltResponse | None:
+            event = body.get("event") or {}
+            if kind == "home" and event.get("tab") != "home":
+                return await next()  # type: ignore[func-returns-value]
+            try:
+                # Slack resends an event it thinks failed: its event_id makes that a no-op.
+                await self.journal.record("slack", kind, body, event_id=body.get("event_id"))
+            except NotJournalled as error:  # not acked: Slack sends it again
+                # Its type and place only (NotJournalled never quotes the database).
+                log.error("Slack event not journalled, left for Slack to resend: %s", error)
+                return BoltResponse(status=503, body="")
+            return await next()  # type: ignore[func-returns-value]
 
-    async def on_home_opened(
-        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        if event.get("tab") == "home":
-            await self.work.put(carrying_request_id(partial(self.home_opened, body, event, client)))
+        return record
 
-    # The work: translate, handle, deliver.
+    async def on_event(self) -> None:
+        """Journalled by the middleware; the work is the journal's."""
+
+    # The work: translate, handle, hand the replies to their lanes.
+
+    async def perform(self, entry: Entry) -> Awaitable[None] | None:
+        body = entry.payload
+        client = await self.clients.of(body)
+        match entry.kind:
+            case "command":
+                return await self.command(entry, body, client)
+            case "action":
+                return await self.action(entry, body, client)
+            case "view":
+                return await self.view_submission(entry, body, body.get("view") or {}, client)
+            case "shortcut":
+                return await self.save_shortcut(entry, body, client)
+            case "message":
+                return await self.message(entry, body, body.get("event") or {}, client)
+            case "home":
+                return await self.home_opened(entry, body, body.get("event") or {}, client)
+        raise ValueError(f"no Slack work of kind {entry.kind!r}")
 
     async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
         user = await self.directory.user(client, team, user_id)
@@ -193,45 +289,55 @@ class SlackListeners:
             timezone=user.timezone,
         )
 
+    async def _handle(
+        self, entry: Entry, event: Inbound, origin: Origin, delivery_id: str | None = None
+    ) -> Awaitable[None] | None:
+        outgoing = await self.digilog.handle(event, delivery_id=delivery_id, journal_id=entry.id)
+        entry.handled = True
+        return deliver(self.digilog, origin, outgoing, self.lanes)
+
+    def _origin(self, client: AsyncWebClient, team: str, user_id: str, **where: Any) -> Origin:
+        return Origin(client, team, user_id, session=self.session, **where)
+
     async def command(
-        self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+        self, entry: Entry, body: dict[str, Any], client: AsyncWebClient
+    ) -> Awaitable[None] | None:
         team, user_id = translate.team_of(body), str(body["user_id"])
         event = translate.command(body, await self._actor(client, team, user_id))
-        origin = Origin(
+        origin = self._origin(
             client,
             team,
             user_id,
             channel_id=str(body.get("channel_id") or "") or None,
             trigger_id=body.get("trigger_id"),
-            respond=respond,
+            response_url=body.get("response_url") or None,
         )
-        await deliver(self.digilog, origin, await self.digilog.handle(event))
+        return await self._handle(entry, event, origin)
 
     async def action(
-        self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+        self, entry: Entry, body: dict[str, Any], client: AsyncWebClient
+    ) -> Awaitable[None] | None:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         event = translate.choice(body, await self._actor(client, team, user_id))
         if event is None:
-            return
+            return None
         container = body.get("container") or {}
-        origin = Origin(
+        origin = self._origin(
             client,
             team,
             user_id,
             channel_id=event.where.conversation_id or None,
             thread_ts=event.where.thread_id,
             trigger_id=body.get("trigger_id"),
-            respond=respond if body.get("response_url") else None,
+            response_url=body.get("response_url") or None,
             # A private question is replaced by its feedback; a channel post stays.
             replace_original=bool(container.get("is_ephemeral")),
         )
-        await deliver(self.digilog, origin, await self.digilog.handle(event))
+        return await self._handle(entry, event, origin)
 
     async def view_submission(
-        self, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+        self, entry: Entry, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> Awaitable[None] | None:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         channel, thread = translate.form_origin(view) or ("", None)
         event = FormSubmitted(
@@ -240,28 +346,28 @@ class SlackListeners:
             str(view.get("callback_id", "")),
             values_from_view_state((view.get("state") or {}).get("values") or {}),
         )
-        origin = Origin(client, team, user_id, channel_id=channel or None, thread_ts=thread)
-        await deliver(self.digilog, origin, await self.digilog.handle(event))
+        origin = self._origin(client, team, user_id, channel_id=channel or None, thread_ts=thread)
+        return await self._handle(entry, event, origin)
 
     async def save_shortcut(
-        self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+        self, entry: Entry, body: dict[str, Any], client: AsyncWebClient
+    ) -> Awaitable[None] | None:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         text = str((body.get("message") or {}).get("text", ""))
         names = await self.directory.names(client, team, translate.mentions(text))
         event = translate.saved_message(body, await self._actor(client, team, user_id), names)
-        origin = Origin(
+        origin = self._origin(
             client,
             team,
             user_id,
             channel_id=event.where.conversation_id or None,
-            respond=respond if body.get("response_url") else None,
+            response_url=body.get("response_url") or None,
         )
-        await deliver(self.digilog, origin, await self.digilog.handle(event))
+        return await self._handle(entry, event, origin)
 
     async def message(
-        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+        self, entry: Entry, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> Awaitable[None] | None:
         team = translate.team_of(body)
         message = event.get("message") or event
         names = await self.directory.names(
@@ -269,10 +375,10 @@ class SlackListeners:
         )
         neutral = translate.message_event(event, team, names)
         if neutral is None:
-            return
+            return None
         # The same event, with the person's name and locale as Slack knows them.
         neutral = replace(neutral, actor=await self._actor(client, team, neutral.actor.user_id))
-        origin = Origin(
+        origin = self._origin(
             client,
             team,
             neutral.actor.user_id,
@@ -280,19 +386,101 @@ class SlackListeners:
             thread_ts=neutral.where.thread_id,
         )
         # Slack resends an event it thinks failed; its event_id makes the retry a no-op.
-        outgoing = await self.digilog.handle(neutral, delivery_id=body.get("event_id"))
-        await deliver(self.digilog, origin, outgoing)
+        return await self._handle(entry, neutral, origin, delivery_id=body.get("event_id"))
 
     async def home_opened(
-        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+        self, entry: Entry, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> Awaitable[None] | None:
         team, user_id = translate.team_of(body), str(event["user"])
         where = translate.conversation(team, str(event.get("channel", "")))
         neutral = HomeOpened(await self._actor(client, team, user_id), where)
-        origin = Origin(client, team, user_id)
-        await deliver(self.digilog, origin, await self.digilog.handle(neutral))
+        return await self._handle(entry, neutral, self._origin(client, team, user_id))
 
-    async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+    # When it did not go through.
+
+    def _who(self, body: dict[str, Any]) -> tuple[str, str, str | None]:
+        """(workspace, user id, channel) of a payload, whatever its kind."""
+        event = body.get("event") if isinstance(body.get("event"), dict) else None
+        user = body.get("user")
+        if isinstance(user, dict):
+            user_id = str(user.get("id") or "")
+        elif event is not None:
+            user_id = str(event.get("user") or "")
+        else:
+            user_id = str(body.get("user_id") or user or "")
+        channel = body.get("channel")
+        channel_id = (
+            channel.get("id") if isinstance(channel, dict) else body.get("channel_id") or channel
+        )
+        if event is not None:
+            channel_id = event.get("channel") or channel_id
+        return translate.team_of(body), user_id, str(channel_id) if channel_id else None
+
+    async def tell_failed(self, entry: Entry) -> bool:
+        body = entry.payload
+        team, user_id, channel = self._who(body)
+        if not user_id or entry.kind == "home":
+            return False
+        client = await self.clients.of(body)
+        language = await self._language(client, team, user_id)
+        command = str((body.get("command") and body.get("text")) or "").split()[:1]
+        notice = failures.notice(
+            translator(language),
+            NOTICE_KIND.get(entry.kind, "other"),
+            command[0] if command else None,
+        )
+        # A private reply: to the response_url, else only for them in the channel (an
+        # event's channel is where they posted), else their direct conversation.
+        origin = self._origin(
+            client,
+            team,
+            user_id,
+            channel_id=channel if entry.kind != "view" else None,
+            response_url=body.get("response_url") or None,
+        )
+        sending = deliver(self.digilog, origin, [Outgoing(ToActor(), notice)], self.lanes)
+        if sending is not None:
+            await sending
+        return True
+
+    async def _language(self, client: AsyncWebClient, team: str, user_id: str) -> str | None:
+        """The person's language as Digilog knows it, else as Slack does."""
+        try:
+            language = await failures.language(self.digilog.store, "slack", team, user_id)
+        except Exception as error:
+            log.warning("language of a Slack user unknown: %s", failure_of(error))
+            language = None
+        if language is None:
+            language = language_of((await self.directory.user(client, team, user_id)).locale)
+        return language
+
+    def failed(self, entry: Entry, reason: str) -> tuple[Failed, int | None]:
+        body = entry.payload
+        team, user_id, channel = self._who(body)
+        what, cohort = entry.kind, None
+        if entry.kind == "command":
+            words = str(body.get("text") or "").split()
+            what = f"command: {words[0][:40]}" if words else "command"
+        elif entry.kind == "action":
+            actions = body.get("actions") or [{}]
+            action_id = (
+                str(actions[0].get("action_id") or "") if isinstance(actions[0], dict) else ""
+            )
+            what, cohort = f"button: {action_id[:150]}", cohort_of(action_id)
+        elif entry.kind == "view":
+            callback = str((body.get("view") or {}).get("callback_id") or "")
+            what, cohort = f"form: {callback[:150]}", cohort_of(callback)
+        failed = Failed("slack", team, user_id, channel, entry.kind, what, reason)
+        return failed, cohort
+
+    async def on_error(
+        self, error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> None:
         # SlackApp.async_dispatch refused a malformed payload: body and event are objects.
         kind = body.get("type") or (body.get("event") or {}).get("type") or body.get("command")
+        if isinstance(error, NotJournalled) and response is not None:
+            # Not acked: Slack shows the person its own error (and resends an event).
+            response.status = 503
+            log.error("Slack request (%s) not journalled, not acked: %s", kind, error)
+            return
         log.exception("Slack request (%s) failed: %s", kind, error, exc_info=error)

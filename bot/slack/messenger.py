@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Hashable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
-from slack_bolt.context.respond.async_respond import AsyncRespond
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.lanes import Lanes, Throttled, all_sent
 from bot.slack.blocks import render_home, render_message, render_modal
 from handlers.digilog import Digilog
 from handlers.vocabulary import (
@@ -39,17 +43,64 @@ class Origin:
     channel_id: str | None = None
     thread_ts: str | None = None
     trigger_id: str | None = None
-    respond: AsyncRespond | None = None  # the response_url of a command or interaction
+    response_url: str | None = None  # of a command or interaction, when Slack gave one
     replace_original: bool = False  # an ephemeral question answered in place
+    session: aiohttp.ClientSession | None = None  # for the response_url
 
 
-async def deliver(digilog: Digilog, origin: Origin, outgoing: list[Outgoing]) -> None:
-    for item in outgoing:
-        try:
-            await _deliver(digilog, origin, item)
-        except SlackApiError as error:
-            # One failed reply must not stop the others (the theme post still goes out).
-            log.error("Slack refused %s: %s", type(item.to).__name__, refusal(error))
+@dataclass
+class _Progress:
+    """Parts of a message already sent: a retry after a 429 goes on from the next."""
+
+    parts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def deliver(
+    digilog: Digilog, origin: Origin, outgoing: list[Outgoing], lanes: Lanes
+) -> Awaitable[None] | None:
+    """Hand each reply to its destination's lane; what is returned finishes when all went
+    (and raises the first failure, after the others were tried)."""
+    if not outgoing:
+        return None
+    futures = [
+        lanes.send(lane_of(origin, item), partial(_send, digilog, origin, item, _Progress()))
+        for item in outgoing
+    ]
+    return all_sent(futures)
+
+
+def lane_of(origin: Origin, item: Outgoing) -> Hashable:
+    """Slack limits posts per channel; a person's own replies keep their order in one lane."""
+    match item.to:
+        case ToConversation(conversation=conversation):
+            return ("slack", origin.team, "channel", conversation.conversation_id)
+        case ToPerson(user_id=user_id):
+            return ("slack", origin.team, "person", user_id)
+        case ToGroup(user_ids=user_ids):
+            return ("slack", origin.team, "group", tuple(sorted(user_ids)))
+    return ("slack", origin.team, "person", origin.user_id)
+
+
+async def _send(digilog: Digilog, origin: Origin, item: Outgoing, progress: _Progress) -> None:
+    try:
+        await _deliver(digilog, origin, item, progress)
+    except SlackApiError as error:
+        if getattr(error.response, "status_code", None) == 429:
+            raise Throttled(retry_after(getattr(error.response, "headers", None))) from error
+        raise RuntimeError(f"Slack refused {type(item.to).__name__}: {refusal(error)}") from error
+
+
+def retry_after(headers: Mapping[str, Any] | None) -> float:
+    """Slack's Retry-After, in seconds (1 when it is missing or odd)."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) and value else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
 
 
 def refusal(error: SlackApiError) -> str:
@@ -61,7 +112,7 @@ def refusal(error: SlackApiError) -> str:
     return f"HTTP {getattr(response, 'status_code', '?')}"
 
 
-async def _deliver(digilog: Digilog, origin: Origin, item: Outgoing) -> None:
+async def _deliver(digilog: Digilog, origin: Origin, item: Outgoing, progress: _Progress) -> None:
     message = item.message
     if isinstance(message, Form):
         await _open_form(origin, message)
@@ -71,41 +122,73 @@ async def _deliver(digilog: Digilog, origin: Origin, item: Outgoing) -> None:
         return
     match item.to:
         case ToActor():
-            await _to_actor(origin, message)
+            await _to_actor(origin, message, progress)
         case ToHome():
             await origin.client.views_publish(user_id=origin.user_id, view=render_home(message))
         case ToConversation(conversation=conversation):
             ts = await _post(
-                origin.client, conversation.conversation_id, conversation.thread_id, message
+                origin.client,
+                conversation.conversation_id,
+                conversation.thread_id,
+                message,
+                progress,
             )
             if item.receipt is not None and ts is not None:
                 await digilog.delivered(Delivered(item.receipt, conversation, ts))
         case ToPerson(user_id=user_id):
-            opened = await origin.client.conversations_open(users=user_id)
-            await _post(origin.client, opened["channel"]["id"], None, message)
+            channel = await _open(origin.client, user_id, progress)
+            await _post(origin.client, channel, None, message, progress)
         case ToGroup(user_ids=user_ids):
-            opened = await origin.client.conversations_open(users=",".join(user_ids))
-            await _post(origin.client, opened["channel"]["id"], None, message)
+            channel = await _open(origin.client, ",".join(user_ids), progress)
+            await _post(origin.client, channel, None, message, progress)
+
+
+async def _open(client: AsyncWebClient, users: str, progress: _Progress) -> str:
+    """The direct conversation's id, opened once even when a post is tried again."""
+    if "channel" not in progress.extra:
+        opened = await client.conversations_open(users=users)
+        progress.extra["channel"] = opened["channel"]["id"]
+    return str(progress.extra["channel"])
 
 
 async def _post(
-    client: AsyncWebClient, channel: str, thread_ts: str | None, message: Message
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str | None,
+    message: Message,
+    progress: _Progress,
 ) -> str | None:
     """Post a message (in several parts past Slack's limits); the first part's ts is its id."""
-    first: str | None = None
-    for part in render_message(message):
+    parts = render_message(message)
+    for part in parts[progress.parts :]:
         response = await client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=part.text, blocks=part.blocks
         )
-        first = first or response.get("ts")
-    return first
+        progress.extra.setdefault("ts", response.get("ts"))
+        progress.parts += 1
+    first = progress.extra.get("ts")
+    return str(first) if first else None
 
 
-async def _to_actor(origin: Origin, message: Message) -> None:
+async def _respond(origin: Origin, **message: Any) -> None:
+    """Post to the response_url; Slack answers 429 there too, per URL."""
+    assert origin.response_url is not None
+    webhook = AsyncWebhookClient(origin.response_url, session=origin.session, retry_handlers=[])
+    response = await webhook.send(**message)
+    if response.status_code == 429:
+        raise Throttled(retry_after(response.headers))
+    if response.status_code >= 300:
+        raise RuntimeError(f"the response_url answered HTTP {response.status_code}")
+
+
+async def _to_actor(origin: Origin, message: Message, progress: _Progress) -> None:
     parts = render_message(message)
     for i, part in enumerate(parts):
-        if origin.respond is not None:
-            await origin.respond(
+        if i < progress.parts:
+            continue
+        if origin.response_url is not None:
+            await _respond(
+                origin,
                 text=part.text,
                 blocks=part.blocks,
                 response_type="ephemeral",
@@ -120,10 +203,11 @@ async def _to_actor(origin: Origin, message: Message) -> None:
                 blocks=part.blocks,
             )
         else:
-            opened = await origin.client.conversations_open(users=origin.user_id)
+            channel = await _open(origin.client, origin.user_id, progress)
             await origin.client.chat_postMessage(
-                channel=opened["channel"]["id"], text=part.text, blocks=part.blocks
+                channel=channel, text=part.text, blocks=part.blocks
             )
+        progress.parts += 1
 
 
 async def _upload(origin: Origin, file: FileMessage) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -21,9 +22,10 @@ from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValida
 from pydantic import ValidationError
 
 from bot.edge import Malformed, load_json
-from bot.logs import carrying_request_id
+from bot.lanes import Lanes
+from bot.logs import failure_of
 from bot.settings import is_loopback
-from bot.teams.cards import shown_values
+from bot.teams.cards import choice_of, shown_values
 from bot.teams.connector import ConnectorError
 from bot.teams.files import answer_consent, on_loopback
 from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
@@ -35,10 +37,12 @@ from bot.teams.translate import (
     field_of,
     where_of,
 )
-from bot.work import WorkQueue
-from handlers.digilog import Digilog
+from bot.work import Entry, Journal
+from handlers import failures
+from handlers.digilog import Digilog, cohort_of
 from handlers.i18n import translator
-from handlers.vocabulary import HomeOpened
+from handlers.vocabulary import HomeOpened, Outgoing, ToActor
+from storage.inbound import Failed
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
@@ -53,9 +57,17 @@ class TeamsAdapter:
     messenger: Messenger
     auth: AgentAuthConfiguration
     store: Store
-    work: WorkQueue
+    work: Journal
+    lanes: Lanes
     # The address last kept per conversation: written again only when Teams changes it.
     _addresses: dict[tuple[str, str], tuple[str, str, str | None]] = field(default_factory=dict)
+    # Clicks waiting in this process for their answer card, by the activity's delivery id:
+    # this process's worker gives it (another process's worker sends a message instead).
+    _clicks: dict[str, Clicked] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.work.add(PLATFORM, self)
+        self.messenger.lanes = self.lanes
 
     async def messages(self, request: web.Request) -> web.Response:
         self.work.request_started()  # queued work waits while requests are answered
@@ -69,7 +81,8 @@ class TeamsAdapter:
         if refused is not None:
             return refused
         try:
-            activity = Activity.model_validate(load_json(await request.read()))
+            body = load_json(await request.read())
+            activity = Activity.model_validate(body)
         except (Malformed, ValidationError, RecursionError):
             return web.json_response({"error": "not an activity"}, status=400)
         claims = request.get(CLAIMS) or {}
@@ -79,38 +92,49 @@ class TeamsAdapter:
         ):
             log.warning("Teams activity refused: its serviceUrl is not the token's")
             return web.json_response({"error": "serviceUrl does not match the token"}, status=401)
-        # Verified: handled next, in the work queue (a burst of clicks must not queue behind
-        # each other's database work). A card's click waits for its answer, for at most
+        # Verified: journalled (one INSERT, bot/work.py), then answered; a worker of any
+        # process does the work. A card's click waits for its answer, for at most
         # INVOKE_WAIT of the 5 s Teams gives: the updated card, or a line, never nothing.
-        if activity.type == "invoke" and activity.name == FILE_CONSENT:
-            await self.work.put(carrying_request_id(lambda: self._file_consent(activity)))
-            return web.json_response({"status": 200})
-        if activity.type == "invoke":
+        delivery = _delivery_id(activity)
+        if activity.type == "invoke" and activity.name != FILE_CONSENT:
             clicked = Clicked(
                 personal=where_of(activity).personal,
                 answer=asyncio.get_running_loop().create_future(),
                 values=shown_values(activity.value) if isinstance(activity.value, dict) else (),
             )
-            await self.work.put(carrying_request_id(lambda: self._handle(activity, clicked)))
-            # This request now waits on its own work: the queue must not wait for it.
-            self.work.request_finished()
+            self._clicks[delivery] = clicked
             try:
-                body = await asyncio.wait_for(asyncio.shield(clicked.answer), INVOKE_WAIT)
-            except TimeoutError:
-                t = translator(where_of(activity).language)
-                body = {
-                    "statusCode": 200,
-                    "type": INVOKE_MESSAGE,
-                    "value": t("Digilog is on it: the answer comes in your chat."),
-                }
-                clicked.give(body)  # what comes later goes as a message
+                await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+                # This request now waits on its own work: the workers must not wait for it.
+                self.work.request_finished()
+                try:
+                    answer = await asyncio.wait_for(asyncio.shield(clicked.answer), INVOKE_WAIT)
+                except TimeoutError:
+                    t = translator(where_of(activity).language)
+                    answer = {
+                        "statusCode": 200,
+                        "type": INVOKE_MESSAGE,
+                        "value": t("Digilog is on it: the answer comes in your chat."),
+                    }
+                    clicked.give(answer)  # what comes later goes as a message
+                finally:
+                    self.work.request_started()  # as `messages` counts it
             finally:
-                self.work.request_started()  # as `messages` counts it
-            return web.json_response(body)
-        await self.work.put(carrying_request_id(lambda: self._handle(activity)))
+                self._clicks.pop(delivery, None)
+            return web.json_response(answer)
+        await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+        if activity.type == "invoke":
+            return web.json_response({"status": 200})
         return web.Response(status=200)
 
-    async def _handle(self, activity: Activity, clicked: Clicked | None = None) -> None:
+    # The work, for the journal's Teams entries.
+
+    async def perform(self, entry: Entry) -> Awaitable[None] | None:
+        activity = Activity.model_validate(entry.payload)
+        if activity.type == "invoke" and activity.name == FILE_CONSENT:
+            await self._file_consent(activity)
+            return None
+        clicked = self._clicks.get(entry.event_id or "") if activity.type == "invoke" else None
         try:
             await self._remember(activity)
             if _installed_in_a_team(activity):
@@ -118,14 +142,13 @@ class TeamsAdapter:
             event = event_of(activity)
             if event is None and _opened_personally(activity):
                 event = HomeOpened(actor_of(activity), conversation_of(activity))
-            if event is not None:
-                raw = activity.conversation.id if activity.conversation else ""
-                # Hashed: a fixed length whatever Teams' ids, and no chat id that names someone.
-                delivery = hashlib.sha256(
-                    f"{raw}:{activity.type}:{activity.id}".encode()
-                ).hexdigest()
-                outgoing = await self.digilog.handle(event, delivery_id=delivery)
-                await self.messenger.deliver(where_of(activity), outgoing, clicked)
+            if event is None:
+                return None
+            outgoing = await self.digilog.handle(
+                event, delivery_id=_delivery_id(activity), journal_id=entry.id
+            )
+            entry.handled = True
+            return self.messenger.deliver(where_of(activity), outgoing, clicked)
         finally:
             if clicked is not None:
                 # A click handled before (Teams sent it again) or with nothing to say.
@@ -136,6 +159,36 @@ class TeamsAdapter:
                         "value": translator(where_of(activity).language)("Done."),
                     }
                 )
+
+    async def tell_failed(self, entry: Entry) -> bool:
+        activity = Activity.model_validate(entry.payload)
+        where = where_of(activity)
+        if not where.user_id or activity.type not in ("message", "invoke"):
+            return False
+        try:
+            language = await failures.language(self.store, PLATFORM, where.tenant_id, where.user_id)
+        except Exception as error:
+            log.warning("language of a Teams user unknown: %s", failure_of(error))
+            language = None
+        kind = "choice" if activity.type == "invoke" else "other"
+        notice = failures.notice(translator(language or where.language), kind)
+        sending = self.messenger.deliver(where, [Outgoing(ToActor(), notice)])
+        if sending is not None:
+            await sending
+        return True
+
+    def failed(self, entry: Entry, reason: str) -> tuple[Failed, int | None]:
+        activity = Activity.model_validate(entry.payload)
+        where = where_of(activity)
+        what, cohort = activity.type or "activity", None
+        action_id = choice_of(activity.value) if isinstance(activity.value, dict) else None
+        if isinstance(action_id, str):
+            what, cohort = f"button: {action_id[:150]}", cohort_of(action_id)
+        conversation = conversation_of(activity).conversation_id
+        failed = Failed(
+            PLATFORM, where.tenant_id, where.user_id, conversation, "activity", what, reason
+        )
+        return failed, cohort
 
     async def _file_consent(self, activity: Activity) -> None:
         """The person accepted (or declined) a file Digilog offered: upload it, and say so."""
@@ -230,6 +283,13 @@ class TeamsAdapter:
             return web.json_response({"error": "invalid token"}, status=401)
         request[CLAIMS] = dict(identity.claims or {})
         return None
+
+
+def _delivery_id(activity: Activity) -> str:
+    """The activity's id for deduplication. Hashed: a fixed length whatever Teams' ids,
+    and no chat id that names someone."""
+    raw = activity.conversation.id if activity.conversation else ""
+    return hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
 
 
 def _over_loopback(request: web.Request) -> bool:

@@ -17,10 +17,13 @@ import asyncio
 import base64
 import html
 import logging
+from collections.abc import Awaitable, Hashable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from bot.lanes import Lanes, Throttled, all_sent
 from bot.teams.cards import CARD_BYTES, asked_in, card, card_size, form_card, image
 from bot.teams.chats import personal_chat
 from bot.teams.connector import Connector, ConnectorError
@@ -119,33 +122,65 @@ class Messenger:
     connector: Connector
     digilog: Digilog
     store: Store
+    lanes: Lanes = field(default_factory=Lanes)
 
-    async def deliver(
+    def deliver(
         self, where: Where, outgoing: list[Outgoing], clicked: Clicked | None = None
-    ) -> None:
+    ) -> Awaitable[None] | None:
+        """Answer the click in place (Universal Actions) when one waits, and hand each other
+        reply to its destination's lane (bot/lanes.py): a throttled chat holds no one
+        else's. What is returned finishes when all went, or raises the first error after
+        the others were tried."""
         t = translator(where.language)
         if clicked is not None:
             outgoing = self._answer_click(where, outgoing, clicked, t)
+        if not outgoing:
+            return None
         tally = _Tally()
-        for item in outgoing:
-            try:
-                await self._deliver(where, item, tally)
-            except ConnectorError as error:
-                # One refused reply must not stop the others (the theme post still goes out).
-                log.error("Teams refused %s: %s", type(item.to).__name__, error)
-        missed = {u: n for u, n in tally.missed.items() if u != where.user_id}
-        if missed:
-            note = t(
-                "Not reached in Teams: {n} of {total} people ({names}). They have not opened "
-                "Digilog there, and get nothing from it until they do.",
-                n=len(missed),
-                total=len(tally.tried),
-                names=", ".join(sorted(missed.values())),
-            )
-            try:
-                await self._to_person(where, where.user_id, MessageBuilder().para(note).build())
-            except ConnectorError as error:
-                log.error("Teams refused the note of who was not reached: %s", error)
+        futures = [
+            self.lanes.send(self.lane_of(where, item), partial(self._send, where, item, tally))
+            for item in outgoing
+        ]
+        return self._all_sent(where, futures, tally, t)
+
+    async def _all_sent(
+        self, where: Where, futures: list[asyncio.Future[None]], tally: _Tally, t: Translator
+    ) -> None:
+        try:
+            await all_sent(futures)
+        finally:
+            missed = {u: n for u, n in tally.missed.items() if u != where.user_id}
+            if missed:
+                note = t(
+                    "Not reached in Teams: {n} of {total} people ({names}). They have not "
+                    "opened Digilog there, and get nothing from it until they do.",
+                    n=len(missed),
+                    total=len(tally.tried),
+                    names=", ".join(sorted(missed.values())),
+                )
+                try:
+                    await self._to_person(where, where.user_id, MessageBuilder().para(note).build())
+                except ConnectorError as error:
+                    log.error("Teams refused the note of who was not reached: %s", error)
+
+    @staticmethod
+    def lane_of(where: Where, item: Outgoing) -> Hashable:
+        match item.to:
+            case ToConversation(conversation=conversation):
+                return ("teams", where.tenant_id, "conversation", conversation.conversation_id)
+            case ToPerson(user_id=user_id):
+                return ("teams", where.tenant_id, "person", user_id)
+            case ToGroup(user_ids=user_ids):
+                return ("teams", where.tenant_id, "group", tuple(sorted(user_ids)))
+        return ("teams", where.tenant_id, "person", where.user_id)
+
+    async def _send(self, where: Where, item: Outgoing, tally: _Tally) -> None:
+        try:
+            await self._deliver(where, item, tally)
+        except ConnectorError as error:
+            if error.status == 429:
+                raise Throttled(error.retry_after or 1.0, str(error)) from error
+            raise
 
     # ---------------------------------------------------------------- a click's answer
 

@@ -1,0 +1,125 @@
+"""Interactive replies in lanes, one per destination: a 429 holds only its own lane.
+
+A lane is a destination the platform limits on its own: a person (their replies, in
+the order they were made), a channel, a group. Sends in one lane go one after another;
+lanes run side by side, at most `concurrency` calls at once. When the platform answers
+a call with 429 and Retry-After, that lane waits that long and tries the same call
+again; the worker that did the work has long moved on, and every other lane keeps
+going. Scheduled posts do not come here: they have the outbox and its couriers.
+
+(The outbox's couriers pace scheduled posts with a limiter of their own; this class
+only holds a lane after a 429 and keeps a person's replies in order.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_HOLD = 300.0  # seconds of Retry-After one send may wait in all before it fails
+
+
+class Throttled(Exception):
+    """The platform said: not now, try again in `seconds` (HTTP 429, Retry-After)."""
+
+    def __init__(self, seconds: float, detail: str = "") -> None:
+        super().__init__(f"rate limited for {seconds:g} s {detail}".strip())
+        self.seconds = max(0.0, seconds)
+
+
+@dataclass
+class _Lane:
+    # Each send with the context it was queued in: its calls log under its request's id.
+    queue: deque[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any], contextvars.Context]] = (
+        field(default_factory=deque)
+    )
+    held_until: float = 0.0
+    task: asyncio.Task[None] | None = None
+
+
+class Lanes:
+    def __init__(self, concurrency: int = 16, max_hold: float = MAX_HOLD) -> None:
+        self._lanes: dict[Hashable, _Lane] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_hold = max_hold
+
+    def send(self, lane: Hashable, call: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """Queue `call` in `lane`; the future has its result (or its final error)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        state = self._lanes.get(lane)
+        if state is None:
+            state = self._lanes[lane] = _Lane()
+        state.queue.append((call, future, contextvars.copy_context()))
+        if state.task is None:
+            state.task = asyncio.create_task(self._run(lane, state))
+        return future
+
+    def held(self) -> list[Hashable]:
+        """The lanes waiting out a Retry-After now."""
+        now = asyncio.get_running_loop().time()
+        return [key for key, lane in self._lanes.items() if lane.held_until > now]
+
+    async def _run(self, key: Hashable, lane: _Lane) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while lane.queue:
+                call, future, context = lane.queue[0]
+                waited = 0.0
+                while True:
+                    pause = lane.held_until - loop.time()
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                    try:
+                        async with self._slots:
+                            result = await asyncio.create_task(_run(call), context=context)
+                    except Throttled as throttled:
+                        waited += throttled.seconds
+                        if waited > self._max_hold:
+                            _settle(future, error=throttled)
+                            break
+                        # Not the lane's key: it names a person or a channel.
+                        log.info("a lane is held for %g s", throttled.seconds)
+                        lane.held_until = loop.time() + throttled.seconds
+                        continue
+                    except Exception as error:
+                        _settle(future, error=error)
+                    else:
+                        _settle(future, result=result)
+                    break
+                lane.queue.popleft()
+        finally:
+            for _, future, _ in lane.queue:  # cancelled (shutting down): nothing more goes out
+                future.cancel()
+            self._lanes.pop(key, None)
+
+
+async def _run(call: Callable[[], Awaitable[T]]) -> T:
+    return await call()
+
+
+def _settle(
+    future: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+async def all_sent(futures: list[asyncio.Future[Any]]) -> None:
+    """Wait for every send; then raise the first failure, if any (the others went)."""
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

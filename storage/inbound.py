@@ -1,0 +1,197 @@
+"""The inbound journal: each action is written before it is acknowledged, and taken by one
+worker at a time under a lease, as the delivery outbox's rows are (storage/deliveries.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_ignoring_duplicates
+from storage.models import InboundEntry, InboundFailure
+
+
+@dataclass(frozen=True)
+class Failed:
+    """What a failure row says: who acted, where, what it was and why it did not go."""
+
+    platform: str
+    workspace: str
+    user_id: str
+    conversation_id: str | None
+    kind: str
+    what: str
+    reason: str
+
+
+class InboundRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record_many(
+        self, actions: list[tuple[str, str, dict[str, Any], str | None, str | None]], now: datetime
+    ) -> set[tuple[str, str]]:
+        """Journal several actions (platform, kind, payload, event id, request id) in one
+        statement per hundred; returns the (platform, event id) of those new (the rest were
+        retries)."""
+        new: set[tuple[str, str]] = set()
+        for start in range(0, len(actions), 100):  # under SQLite's bound-parameter limit
+            rows = [
+                {
+                    "platform": platform,
+                    "event_id": event_id,
+                    "kind": kind,
+                    "payload": payload,
+                    "due_at": now,
+                    "attempts": 0,
+                    "handled": False,
+                    "received_at": now,
+                    "request_id": request_id,
+                }
+                for platform, kind, payload, event_id, request_id in actions[start : start + 100]
+            ]
+            inserted = await self._session.execute(
+                insert_ignoring_duplicates(self._session, InboundEntry)
+                .values(rows)
+                .returning(InboundEntry.platform, InboundEntry.event_id)
+            )
+            new |= {(platform, event_id) for platform, event_id in inserted if event_id}
+        return new
+
+    async def claim(
+        self, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[InboundEntry]:
+        """Take up to `limit` due entries, oldest first, until the lease runs out; an entry
+        whose lease ran out belonged to a worker that died and is taken again."""
+        claimable = or_(
+            (InboundEntry.lease_until.is_(None)) & (InboundEntry.due_at <= now),
+            InboundEntry.lease_until < now,
+        )
+        candidates = select(InboundEntry.id).where(claimable).order_by(InboundEntry.id).limit(limit)
+        if self._session.get_bind().dialect.name == "postgresql":
+            # As a CTE, run once (see DeliveryRepository.claim); other processes' rows skipped.
+            chosen = candidates.with_for_update(skip_locked=True).cte("chosen")
+            candidates = select(chosen.c.id)
+        claimed = await self._session.scalars(
+            update(InboundEntry)
+            .where(InboundEntry.id.in_(candidates.scalar_subquery()), claimable)
+            .values(lease_until=now + lease, claimed_by=worker, attempts=InboundEntry.attempts + 1)
+            .returning(InboundEntry),
+            execution_options={"populate_existing": True},
+        )
+        return sorted(claimed.all(), key=lambda e: e.id)
+
+    async def renew(self, worker: str, until: datetime) -> None:
+        """Keep this worker's entries: their replies are still on their way."""
+        await self._session.execute(
+            update(InboundEntry)
+            .where(InboundEntry.claimed_by == worker, InboundEntry.lease_until.is_not(None))
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def handled(self, entry_id: int) -> None:
+        """In the transaction that stores the work: it is done, whatever happens next."""
+        await self._session.execute(
+            update(InboundEntry)
+            .where(InboundEntry.id == entry_id)
+            .values(handled=True)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def done(self, entry_id: int, worker: str) -> bool:
+        """The work and its replies are done: the entry goes. False if another worker had
+        taken it meanwhile (this one's lease ran out)."""
+        result = await self._session.execute(
+            delete(InboundEntry)
+            .where(InboundEntry.id == entry_id, InboundEntry.claimed_by == worker)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def all_done(self, entry_ids: list[int], worker: str) -> int:
+        """Several entries done at once (their work was marked handled as it was stored)."""
+        result = await self._session.execute(
+            delete(InboundEntry)
+            .where(InboundEntry.id.in_(entry_ids), InboundEntry.claimed_by == worker)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def retry_at(self, entry_id: int, worker: str, when: datetime, reason: str) -> bool:
+        result = await self._session.execute(
+            update(InboundEntry)
+            .where(InboundEntry.id == entry_id, InboundEntry.claimed_by == worker)
+            .values(due_at=when, lease_until=None, claimed_by=None, reason=reason[:2000])
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def fail(
+        self,
+        entry_id: int,
+        worker: str,
+        failed: Failed,
+        *,
+        cohort_id: int | None,
+        attempts: int,
+        received_at: datetime,
+        told: bool,
+        now: datetime,
+    ) -> bool:
+        """Give up on an entry: it leaves the journal and a failure row says what it was."""
+        if not await self.done(entry_id, worker):
+            return False
+        self._session.add(
+            InboundFailure(
+                platform=failed.platform,
+                workspace=failed.workspace[:100],
+                user_id=failed.user_id[:100],
+                conversation_id=(failed.conversation_id or None) and failed.conversation_id[:300],
+                cohort_id=cohort_id,
+                kind=failed.kind[:30],
+                what=failed.what[:200],
+                reason=failed.reason[:2000],
+                attempts=attempts,
+                told=told,
+                received_at=received_at,
+                failed_at=now,
+            )
+        )
+        await self._session.flush()
+        return True
+
+    async def waiting(self) -> int:
+        """Entries not done yet, in any process."""
+        return int(await self._session.scalar(select(func.count()).select_from(InboundEntry)) or 0)
+
+    async def failures(
+        self, *, cohort_id: int | None = None, since: datetime | None = None, limit: int = 50
+    ) -> list[InboundFailure]:
+        """The latest failures, newest first: of one cohort, or all."""
+        query = select(InboundFailure)
+        if cohort_id is not None:
+            query = query.where(InboundFailure.cohort_id == cohort_id)
+        if since is not None:
+            query = query.where(InboundFailure.failed_at >= since)
+        query = query.order_by(InboundFailure.failed_at.desc(), InboundFailure.id.desc())
+        return list(await self._session.scalars(query.limit(limit)))
+
+    async def failure_count(
+        self, *, cohort_id: int | None = None, since: datetime | None = None
+    ) -> int:
+        query = select(func.count()).select_from(InboundFailure)
+        if cohort_id is not None:
+            query = query.where(InboundFailure.cohort_id == cohort_id)
+        if since is not None:
+            query = query.where(InboundFailure.failed_at >= since)
+        return int(await self._session.scalar(query) or 0)
+
+    async def forget_failures_before(self, moment: datetime) -> int:
+        result = await self._session.execute(
+            delete(InboundFailure).where(InboundFailure.failed_at < moment)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,410 @@
+"""Record, acknowledge, then work: the inbound journal of `digilog serve`.
+
+A person's action is journalled before it is acknowledged; a process that dies between
+the ack and the work leaves it to the next process, which does it once. An action whose
+work fails reaches the person as a short message in their language and is kept for
+facilitators and operators. A throttled channel holds no one else's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select, text
+
+from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
+from handlers.digilog import Digilog
+from handlers.programme_file import Programme
+from handlers.roster import RosterRow
+from handlers.vocabulary import Actor, CommandReceived, Conversation
+from storage.models import InboundEntry, InboundFailure, QuizAnswer, Role
+from storage.unit import Store
+from tests import slack_payloads as p
+from tests.servers import SLACK_SECRET, serve, serve_settings
+from tests.slack_fake import FakeSlack
+
+CHANNEL = "C_COHORT"
+PEOPLE = (
+    ("U_FIA", "Fia Facilitator", "region-vasterbotten", Role.facilitator),
+    ("U_ANNA", "Anna Lindqvist", "umea", Role.participant),
+    ("U_BJORN", "Björn Öberg", "pitea", Role.participant),
+)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def quiz_cohort(store: Store, programme: Programme) -> int:
+    """Cohort "grupp-1" in Slack channel C_COHORT, in Swedish, with theme 1's quiz open."""
+    await load_programme(store, programme)
+    cohort = await create_cohort(
+        store,
+        CohortSpec(
+            key="grupp-1",
+            program_id=programme.id,
+            title="Grupp 1",
+            platform="slack",
+            workspace=p.TEAM_ID,
+            conversation_id=CHANNEL,
+            language="sv",
+        ),
+    )
+    rows = [RosterRow(i, n, None, u, o, r) for i, (u, n, o, r) in enumerate(PEOPLE, 1)]
+    await import_roster(store, "grupp-1", rows, skip_bad=False)
+    digilog = Digilog(store)
+    fia = Actor("slack", p.TEAM_ID, "U_FIA", "Fia Facilitator", "sv-SE")
+    for line in ("theme start 1", "quiz start 1"):
+        await digilog.handle(CommandReceived(fia, Conversation("slack", p.TEAM_ID, CHANNEL), line))
+    return cohort.id
+
+
+def people_in(fake: FakeSlack) -> None:
+    for user, name, _, _ in PEOPLE:
+        fake.users[user] = {"real_name": name, "display_name": name, "locale": "sv-SE"}
+
+
+def click(cohort_id: int, fake: FakeSlack, name: str, *, user: str = "U_ANNA") -> p.SlackRequest:
+    """`user` answers question 1 of theme 1's quiz with option 1, in the private question."""
+    action = f"quiz:{cohort_id}-1:0:1"
+    return p.block_action(
+        action, action, user=user, container="ephemeral", response_url=fake.response_url(name)
+    )
+
+
+async def post(http: aiohttp.ClientSession, url: str, request: p.SlackRequest) -> int:
+    headers = request.headers(SLACK_SECRET)
+    async with http.post(url, data=request.body.encode(), headers=headers) as response:
+        await response.read()
+        return response.status
+
+
+async def count(store: Store, model: Any) -> int:
+    async with store.transaction() as repos:
+        return int(await repos.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def reply_text(call: Any) -> str:
+    return str(call.params.get("text", "")) + str(call.params.get("blocks", ""))
+
+
+# ---------------------------------------------------------------- a process dies
+
+
+class Served:
+    """`digilog serve` in a process of its own, as an operator runs it."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env, self.cwd = env, cwd
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, http: aiohttp.ClientSession) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            env=self.env,
+            cwd=self.cwd,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(300):  # until it answers its health check (it is starting)
+            try:
+                async with http.get(f"{self.url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+        pytest.fail("digilog serve did not come up")
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def until(store: Store, condition: Any, timeout: float = 30) -> None:  # noqa: ASYNC109
+    """Poll the database until `condition(repos)` holds (another process does the work)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            async with store.transaction() as repos:
+                if await condition(repos):
+                    return
+            await asyncio.sleep(0.1)
+
+
+async def test_an_action_acked_by_a_process_that_died_is_done_once_after_restart(
+    database_url: str, store: Store, programme: Programme, tmp_path: Path
+) -> None:
+    cohort_id = await quiz_cohort(store, programme)
+    async with FakeSlack() as fake, aiohttp.ClientSession() as http:
+        people_in(fake)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DIGILOG_", "SLACK_"))},
+            "PYTHONPATH": str(ROOT),
+            "DIGILOG_DATABASE_URL": database_url,
+            "DIGILOG_DATA_DIR": str(tmp_path),
+            "DIGILOG_INBOUND_LEASE_SECONDS": "1",
+            "DIGILOG_INBOUND_POLL_SECONDS": "0.2",
+            "SLACK_BOT_TOKEN": "xoxb-serve",
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "SLACK_API_URL": fake.api_url,
+        }
+        first, second = Served(env, tmp_path), Served(env, tmp_path)
+        try:
+            await first.start(http)
+            # The work after the ack asks Slack who Anna is first; that answer never comes.
+            fake.stall_answer("users.info")
+            assert await post(http, f"{first.url}/slack/events", click(cohort_id, fake, "a")) == 200
+            await fake.wait_for("users.info")  # acked, and its work begun: now it dies
+            await first.kill()
+            assert await count(store, InboundEntry) == 1
+            assert await count(store, QuizAnswer) == 0
+            assert fake.responses("a") == []
+
+            await second.start(http)
+            # Once the dead process's lease has run out, the new one takes the click.
+            replies = await fake.wait_for("response_url:a", timeout=30)
+            await until(store, lambda repos: _journal_empty(repos))
+            assert len(fake.responses("a")) == 1 == len(replies)
+            assert "Rätt" in reply_text(replies[0]) or "Inte riktigt" in reply_text(replies[0])
+            async with store.transaction() as repos:
+                answers = list(await repos.session.scalars(select(QuizAnswer)))
+            assert [(a.theme_number, a.question_index, a.option_index) for a in answers] == [
+                (1, 0, 1)
+            ]
+        finally:
+            await first.stop()
+            await second.stop()
+
+
+async def _journal_empty(repos: Any) -> bool:
+    return bool(await repos.inbound.waiting() == 0)
+
+
+# ---------------------------------------------------------------- served in this process
+
+
+@dataclass
+class Slack:
+    fake: FakeSlack
+    http: aiohttp.ClientSession
+    url: str
+    store: Store
+    cohort_id: int
+    drained: Any
+
+    async def send(self, request: p.SlackRequest) -> None:
+        assert await post(self.http, self.url, request) == 200
+
+
+@pytest.fixture
+async def slack(
+    database_url: str, store: Store, programme: Programme, tmp_path: Path
+) -> AsyncIterator[Slack]:
+    from bot.web import WORK
+
+    cohort_id = await quiz_cohort(store, programme)
+    async with FakeSlack() as fake, aiohttp.ClientSession() as http:
+        people_in(fake)
+        settings = serve_settings(
+            database_url,
+            tmp_path,
+            slack=fake,
+            inbound_attempts=2,
+            inbound_backoff_seconds=0.05,
+            inbound_poll_seconds=0.2,
+            inbound_lease_seconds=2,
+        )
+        async with serve(settings) as server:
+            url = str(server.make_url("/slack/events"))
+            yield Slack(fake, http, url, store, cohort_id, server.app[WORK].drained)
+
+
+@asynccontextmanager
+async def writes_refused(store: Store, table: str = "quiz_answers") -> AsyncIterator[None]:
+    """The database refuses every new row of `table`, as a full disk would, until the
+    block ends (PostgreSQL's test database outlives the test: the trigger goes with it)."""
+    async with store.transaction() as repos:
+        sqlite = repos.session.get_bind().dialect.name == "sqlite"
+        if sqlite:
+            await repos.session.execute(
+                text(
+                    f"CREATE TRIGGER refuse_answers BEFORE INSERT ON {table} "
+                    "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+                )
+            )
+        else:
+            await repos.session.execute(
+                text(
+                    "CREATE FUNCTION refuse_answers() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'no space left on device'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await repos.session.execute(
+                text(
+                    f"CREATE TRIGGER refuse_answers BEFORE INSERT ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_answers()"
+                )
+            )
+    try:
+        yield
+    finally:
+        async with store.transaction() as repos:
+            if sqlite:
+                await repos.session.execute(text("DROP TRIGGER refuse_answers"))
+            else:
+                await repos.session.execute(text(f"DROP TRIGGER refuse_answers ON {table}"))
+                await repos.session.execute(text("DROP FUNCTION refuse_answers()"))
+
+
+async def test_an_action_that_keeps_failing_reaches_the_person_and_the_facilitators(
+    slack: Slack, database_url: str, tmp_path: Path
+) -> None:
+    async with writes_refused(slack.store):
+        await slack.send(click(slack.cohort_id, slack.fake, "anna"))
+        await slack.drained()
+
+    # Tried twice (the setting), then Anna is told, in Swedish, in place of her question.
+    [notice] = slack.fake.responses("anna")
+    assert notice.params["text"] == (
+        "Det gick inte att ta emot ditt val; försök igen eller kontakta en processledare."
+    )
+    assert notice.params["response_type"] == "ephemeral"
+    assert await count(slack.store, QuizAnswer) == 0
+    assert await count(slack.store, InboundEntry) == 0
+    async with slack.store.transaction() as repos:
+        [failure] = list(await repos.session.scalars(select(InboundFailure)))
+    assert (failure.user_id, failure.cohort_id, failure.attempts, failure.told) == (
+        "U_ANNA",
+        slack.cohort_id,
+        2,
+        True,
+    )
+    assert failure.what == f"button: quiz:{slack.cohort_id}-1:0:1"
+    # Its kind and where it was raised; never the database's message, which may quote
+    # a statement's parameters (a person's text).
+    assert " at storage/quizzes.py:" in failure.reason and "no space" not in failure.reason
+
+    # Her facilitator sees it in the chat (who, what; not the database's words) ...
+    fia = p.slash_command("failures", user="U_FIA", response_url=slack.fake.response_url("fia"))
+    await slack.send(fia)
+    [shown] = await slack.fake.wait_for("response_url:fia")
+    shown_text = reply_text(shown)
+    assert "Åtgärder som inte gick igenom" in shown_text
+    assert "Anna Lindqvist" in shown_text and f"quiz:{slack.cohort_id}-1:0:1" in shown_text
+    assert "no space left" not in shown_text
+
+    # ... and so does an operator, with where it failed.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGILOG_", "SLACK_"))}
+    env |= {"DIGILOG_DATABASE_URL": database_url, "DIGILOG_DATA_DIR": str(tmp_path)}
+    env["PYTHONPATH"] = str(ROOT)
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "bot.cli", "failures", "--cohort", "grupp-1"),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await cli.communicate()
+    assert cli.returncode == 0, err.decode()
+    printed = out.decode()
+    assert printed.startswith("1 failed action(s); 0 action(s) in the inbound journal now.")
+    assert "U_ANNA" in printed and " at storage/quizzes.py:" in printed and "told" in printed
+
+
+async def test_a_participant_sees_no_failures_view(slack: Slack) -> None:
+    anna = p.slash_command("failures", user="U_ANNA", response_url=slack.fake.response_url("a"))
+    await slack.send(anna)
+    [reply] = await slack.fake.wait_for("response_url:a")
+    assert "Åtgärder som inte gick igenom" not in reply_text(reply)
+
+
+async def test_odd_but_signed_input_gets_an_answer(slack: Slack) -> None:
+    # A reflection button naming a theme the programme does not have: the form opens.
+    action = f"reflect:{slack.cohort_id}:99"
+    await slack.send(p.block_action(action, action, trigger_id=p.new_trigger_id()))
+    [opened] = await slack.fake.wait_for("views.open")
+    assert opened.params["view"]["callback_id"] == f"reflect:{slack.cohort_id}"
+
+    # A slash command without a response_url: the reply comes only for her in the channel.
+    command = p.slash_command("help", user="U_ANNA")
+    fields = [(k, v) for k, v in parse_qsl(command.body) if k != "response_url"]
+    await slack.send(p.SlackRequest(urlencode(fields), command.content_type))
+    [ephemeral] = await slack.fake.wait_for("chat.postEphemeral")
+    assert ephemeral.params["user"] == "U_ANNA" and ephemeral.params["channel"] == CHANNEL
+    await slack.drained()
+    assert await count(slack.store, InboundFailure) == 0
+
+
+async def test_a_throttled_channel_holds_no_one_elses_reply(slack: Slack) -> None:
+    # Slack holds the cohort's channel: the next post there is answered 429, Retry-After 30.
+    slack.fake.rate_limit("chat.postMessage", retry_after=30)
+    fia = p.slash_command("theme start 2", user="U_FIA", response_url=slack.fake.response_url("f"))
+    await slack.send(fia)
+    [held] = await slack.fake.wait_for("chat.postMessage")  # the theme post, answered 429
+
+    # Anna's click right after: her answer comes while the channel is still held.
+    await slack.send(click(slack.cohort_id, slack.fake, "anna"))
+    [reply] = await slack.fake.wait_for("response_url:anna")
+    assert "Rätt" in reply_text(reply) or "Inte riktigt" in reply_text(reply)
+    assert slack.fake.calls_to("chat.postMessage") == [held]  # not tried again yet
+    # And the facilitator's own reply did not wait for her channel post either.
+    [started] = await slack.fake.wait_for("response_url:f")
+    assert "2" in reply_text(started)
+    assert slack.fake.calls_to("chat.postMessage") == [held]
+
+
+async def test_a_retried_event_still_in_the_journal_is_journalled_once(slack: Slack) -> None:
+    # The work waits for Slack's answer about Anna, which never comes: the event stays in
+    # the journal while Slack, having had no reply in time, sends it again.
+    slack.fake.stall_answer("users.info")
+    event = p.message_event(
+        "Hej alla!", user="U_ANNA", channel=CHANNEL, thread_ts="1700000000.000100"
+    )
+    await slack.send(event)
+    await slack.fake.wait_for("users.info")
+    headers = event.headers(SLACK_SECRET, retry_num=1, retry_reason="http_timeout")
+    async with slack.http.post(slack.url, data=event.body.encode(), headers=headers) as response:
+        assert response.status == 200
+    async with slack.store.transaction() as repos:
+        entries = list(await repos.session.scalars(select(InboundEntry)))
+    assert [(e.kind, e.event_id) for e in entries] == [("message", event.payload["event_id"])]
+
+
+async def test_an_action_the_journal_cannot_take_is_not_acknowledged(slack: Slack) -> None:
+    async with writes_refused(slack.store, "inbound_journal"):
+        # Slack then shows Anna its own error for the click, and resends the event.
+        for request in (
+            click(slack.cohort_id, slack.fake, "anna"),
+            p.message_event("Hej", user="U_ANNA", channel=CHANNEL, thread_ts="1700000000.1"),
+        ):
+            assert await post(slack.http, slack.url, request) == 503
+    assert await count(slack.store, InboundEntry) == 0
+    # Once the database takes writes again, so does Digilog.
+    await slack.send(click(slack.cohort_id, slack.fake, "again"))
+    await slack.fake.wait_for("response_url:again")
