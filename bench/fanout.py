@@ -12,7 +12,7 @@ every hour of every day), theme 1 started, and the nudge a facilitator queues wi
 - run 1: the worker sends the whole fan-out. Printed: posts accepted, 429s, the rate
   from the first accepted post to the last against the limit (target ≥ 0.9), CPU per
   post; in the same run, a bare sender as the baseline: the courier's own pacing
-  (bot.slack.courier.Pace) and slack_sdk client posting the same message to the same
+  (bot.pace.Pacer with Slack's limits) and slack_sdk client posting the same message to the same
   people one after another, with no outbox and no database.
 - run 2, on a fresh database: the fake SIGKILLs the worker at the midpoint, when it
   takes a post and before it answers (the worst moment: the message is out and the
@@ -50,7 +50,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,7 +69,7 @@ from common import (  # noqa: E402
     scratch_database,
     stop,
 )
-from sqlalchemy import func, select, update  # noqa: E402
+from sqlalchemy import func, insert, select, update  # noqa: E402
 from sqlalchemy.engine import URL  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
@@ -93,10 +93,18 @@ from handlers.vocabulary import (  # noqa: E402
 from schedules.send import Sender  # noqa: E402
 from storage.db import create_engine, normalise_url  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Delivery, DeliveryState, Membership, Person  # noqa: E402
+from storage.models import (  # noqa: E402
+    CalendarEntry,
+    Cohort,
+    Delivery,
+    DeliveryState,
+    Membership,
+    Person,
+    utcnow,
+)
 from storage.unit import Store  # noqa: E402
 from tests import slack_payloads as payloads  # noqa: E402
-from tests.slack_fake import FakeSlack  # noqa: E402
+from tests.slack_fake import Call, FakeSlack, _Fault  # noqa: E402
 
 PROGRAMME_FILE = ROOT / "examples" / "digital-kompetens.yaml"
 TOKEN = "xoxb-bench"
@@ -108,10 +116,17 @@ ZONE = ZoneInfo("Europe/Stockholm")  # the cohort's, and so everyone's
 THEME = 1
 ALWAYS = WorkingHours.parse("mon-sun 00-24").format()  # what `hours mon-sun 00-24` stores
 TARGET_RATIO = 0.9
+THEME_POST_TARGET = 5.0  # seconds after it fell due
+IDLE_TARGET = 1.0  # CPU-seconds a minute
+SCENARIOS = ("lost", "outage", "long", "theme", "three")
 POLL_SECONDS = 0.5  # how often the bench looks at the outbox
 SENDER_POLL_SECONDS = 1.0  # DIGILOG_SENDER_POLL_SECONDS: how soon a worker sees freed rows
+SWEEP_SECONDS = float(Settings.model_fields["schedule_sweep_seconds"].default)
 STOP_SIGNAL = signal.SIGTERM  # the worker stops cleanly on it (then SIGKILL, if need be)
 POST = "chat.postMessage"
+PER_CHANNEL = 1.0  # Slack: about one post a second per channel
+TIER_3 = ("conversations.open", "conversations.history", "conversations.replies")
+TIER_3_PER_MINUTE = 50
 DEFAULT_LEASE = float(Settings.model_fields["sender_lease_seconds"].default)
 
 BARE_SENDER = '''\
@@ -131,13 +146,15 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.courier import PER_CHANNEL_SECONDS, Pace
+from bot.pace import Pacer
+from bot.slack.courier import slack_limits
 
 
 async def main() -> None:
     with open(sys.argv[1]) as file:
         job = json.load(file)
-    pace = Pace(float(os.environ["DIGILOG_SLACK_POSTS_PER_SECOND"]), PER_CHANNEL_SECONDS)
+    pacer = Pacer(slack_limits(float(os.environ["DIGILOG_SLACK_POSTS_PER_SECOND"])))
+    lane = ("post", "T")
     async with aiohttp.ClientSession() as session:
         client = AsyncWebClient(
             token=os.environ["SLACK_BOT_TOKEN"],
@@ -147,7 +164,7 @@ async def main() -> None:
         for n, user in enumerate(job["users"]):
             metadata = {"event_type": "bare", "event_payload": {"key": f"bare:{n}"}}
             while True:
-                await pace.turn(user)
+                await pacer.turn("T", (lane, ("channel", user)))
                 try:
                     await client.chat_postMessage(
                         channel=user, text=job["text"], blocks=job["blocks"], metadata=metadata
@@ -156,7 +173,7 @@ async def main() -> None:
                 except SlackApiError as error:
                     if error.response.status_code != 429:
                         raise
-                    pace.hold(float(error.response.headers.get("Retry-After", 1)))
+                    pacer.retry_after(lane, float(error.response.headers.get("Retry-After", 1)))
     print(f"cpu seconds {time.process_time():.3f}")
 
 
@@ -177,17 +194,64 @@ class BenchSlack(FakeSlack):
         self.kill_at: int | None = None  # SIGKILL `victim` on taking the post with this number
         self.victim: asyncio.subprocess.Process | None = None
         self.killed_at: float | None = None
+        self.accepted_in: list[tuple[float, str]] = []  # (time, channel) of each accepted post
+        self._last_in: dict[str, float] = {}
+        self.down: tuple[float, float, str] | None = None  # (from, until, "drop" | "500")
+        self._took_one = False
+        self.outage_calls: Counter[str] = Counter()
 
     async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        now = time.monotonic()
+        if self.down is not None and self.down[0] <= now < self.down[1]:
+            return await self._outage(request, method, self.down[2])
         response = await super()._api(request)
-        if request.match_info["method"] == POST and _ok(response):
-            self.accepted.append(time.monotonic())
-            if len(self.accepted) == self.kill_at and self.victim is not None:
-                # The message is stored; the worker dies before it reads the answer.
-                with contextlib.suppress(ProcessLookupError):
-                    self.victim.kill()
-                self.killed_at = time.monotonic()
+        if method == POST and _ok(response):
+            self._accept(response)
         return response
+
+    def _accept(self, response: web.Response) -> None:
+        self.accepted.append(time.monotonic())
+        body = response.body
+        assert isinstance(body, bytes)
+        channel = str(json.loads(body).get("channel"))
+        self.accepted_in.append((self.accepted[-1], channel))
+        self._last_in[channel] = self.accepted[-1]
+        if len(self.accepted) == self.kill_at and self.victim is not None:
+            # The message is stored; the worker dies before it reads the answer.
+            with contextlib.suppress(ProcessLookupError):
+                self.victim.kill()
+            self.killed_at = time.monotonic()
+
+    async def _record(self, call: Call) -> None:
+        """Recorded before the fake looks at its faults: a post to a channel that had one
+        within the second is answered 429 there, as Slack does."""
+        await super()._record(call)
+        if call.method == POST and (held := self._channel_busy(call.params, call.at)):
+            self.rate_limited += 1
+            self._faults[POST].appendleft(_Fault("ratelimited", 429, held))
+
+    def _channel_busy(self, params: dict[str, Any], now: float) -> int:
+        """Slack's one post a second per channel: the whole seconds to wait, or 0."""
+        last = self._last_in.get(str(params.get("channel")))
+        if last is None or now - last >= PER_CHANNEL:
+            return 0
+        return max(1, math.ceil(PER_CHANNEL - (now - last)))
+
+    async def _outage(self, request: web.Request, method: str, mode: str) -> web.Response:
+        """Slack on a bad day. "drop": the connection closes unanswered (the first post of
+        the outage is taken first: its answer is lost); "500": HTTP 500, nothing done."""
+        self.outage_calls[method] += 1
+        if mode == "500":
+            return web.json_response({"ok": False, "error": "internal_error"}, status=500)
+        if method == POST and not self._took_one:
+            self._took_one = True
+            response = await super()._api(request)
+            if _ok(response):
+                self._accept(response)
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
 
     def direct_messages(self) -> list[dict[str, Any]]:
         """Messages in people's direct conversations (D + user id), oldest first."""
@@ -536,6 +600,8 @@ class Bench:
     def fake(self) -> BenchSlack:
         fake = BenchSlack()
         fake.enforce_rate(POST, self.args.limit, burst=self.args.burst)
+        for method in TIER_3:  # Slack's Tier 3: 50 a minute per method and workspace
+            fake.enforce_rate(method, TIER_3_PER_MINUTE / 60, burst=TIER_3_PER_MINUTE)
         return fake
 
     async def setup(self, url: URL, fake: BenchSlack, label: str) -> None:
@@ -674,6 +740,383 @@ class Bench:
             return distribution
 
 
+# ------------------------------------------------------------------ bad days
+
+
+@dataclass
+class Outcome:
+    """One scenario: how many delivery keys reached their person once, twice or never; the
+    rate posts were accepted at; how long recovery took against what the backlog needs at
+    the limit; a theme post's delay."""
+
+    name: str
+    once: int
+    twice: int
+    never: int
+    rate: float = math.nan
+    rate_target: bool = True  # whether the rate is held to ≥ 0.9 × the limit
+    recover: float | None = None
+    need: float | None = None
+    theme_delay: float | None = None
+    note: str = ""
+
+
+def counted(fake: BenchSlack, keys: Sequence[str]) -> tuple[int, int, int]:
+    posted = fake.keys_posted()
+    once = sum(1 for key in keys if posted.get(key) == 1)
+    twice = sum(1 for key in keys if posted.get(key, 0) > 1)
+    return once, twice, sum(1 for key in keys if key not in posted)
+
+
+def rate_between(times: Sequence[float], start: float, end: float) -> float:
+    inside = [t for t in times if start <= t <= end]
+    return (len(inside) - 1) / (inside[-1] - inside[0]) if len(inside) > 2 else math.nan
+
+
+async def until(condition: Any, within: float, every: float = 0.1) -> bool:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(every)
+    return True
+
+
+async def ad_hoc_keys(outbox: Outbox) -> list[str]:
+    async with outbox.engine.connect() as connection:
+        rows = await connection.execute(select(Delivery.key).where(Delivery.kind == AD_HOC))
+        return [str(key) for (key,) in rows]
+
+
+async def unsent(outbox: Outbox) -> int:  # rows pending or being sent
+    states = await outbox.states()
+    return states["pending"] + states["sending"]
+
+
+class Scenarios:
+    """The bad days of the issue, each on a fresh database with `digilog worker`s."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench, self.args = bench, bench.args
+        self.people = len(bench.users)
+        self.outcomes: list[Outcome] = []
+
+    async def _run(
+        self,
+        name: str,
+        during: Any,
+        *,
+        workers: int = 1,
+        label: str,
+    ) -> Outcome:
+        """Set up, start the workers, run `during(fake, outbox, workers, url)` beside them
+        until every row is done, stop them, and count."""
+        bench = self.bench
+        workdir = bench.workdir / name
+        workdir.mkdir(exist_ok=True)
+        print(f"\n{label}")
+        async with (
+            scratch_database(
+                self.args.database_url, workdir / "outbox.db", "digilog_fanout", self.args.keep
+            ) as url,
+            bench.fake() as fake,
+            Outbox(url) as outbox,
+        ):
+            await bench.setup(url, fake, f"  {name}")
+            keys = await ad_hoc_keys(outbox)
+            env = child_env(fake, self.args, url)
+            env["DIGILOG_SLACK_POSTS_PER_SECOND"] = f"{self.args.pace / workers:g}"
+            env["DIGILOG_SLACK_LOOKUPS_PER_MINUTE"] = f"{TIER_3_PER_MINUTE // workers}"
+            procs = [
+                await start(worker_command(), env, workdir / f"worker{n}.log", workdir)
+                for n in range(workers)
+            ]
+            began = time.monotonic()
+            try:
+                extra = asyncio.create_task(during(fake, outbox, procs, url, workdir))
+                states, done = await outbox.wait_until_done(self.people, bench.timeout + 900)
+                finished = time.monotonic()
+                try:  # whatever happens, the bench ends by itself
+                    outcome: Outcome = await asyncio.wait_for(
+                        extra, 2 * self.args.idle_seconds + 120
+                    )
+                except TimeoutError:
+                    outcome = Outcome(name, 0, 0, 0, note="its measurement did not finish")
+            finally:
+                for proc in procs:
+                    await stop(proc, STOP_SIGNAL)
+            once, twice, never = counted(fake, keys)
+            outcome.once, outcome.twice, outcome.never = once, twice, never
+            if math.isnan(outcome.rate):
+                outcome.rate = rate_between(fake.accepted, began, finished)
+            reasons = await outbox.reasons()
+            print(
+                f"  {len(fake.accepted):,} posts accepted, {fake.rate_limited} × 429, "
+                f"calls: {_calls(fake)}; outage answers: {dict(fake.outage_calls) or 'none'}"
+            )
+            print(f"  rows: {_states(states)}" + (f"; {_reasons(reasons)}" if reasons else ""))
+            for n in range(workers):
+                print_log(f"worker {n}", workdir / f"worker{n}.log")
+            if not done:
+                bench.failures.append(f"{name}: not done in time ({_states(states)})")
+            if twice or never:
+                bench.failures.append(f"{name}: {twice} twice, {never} never")
+            self.outcomes.append(outcome)
+            return outcome
+
+    async def lost_then_500(self) -> Outcome:
+        async def during(fake: BenchSlack, outbox: Outbox, *_: Any) -> Outcome:
+            await until(lambda: len(fake.accepted) >= self.people // 4, self.bench.timeout)
+            fake.lose_answer(POST)
+            fake.fail("conversations.open", error="internal_error", status=500)
+            fake.fail("conversations.history", error="internal_error", status=500)
+            return Outcome("answer lost, then lookup 500", 0, 0, 0, rate_target=False)
+
+        return await self._run(
+            "lost",
+            during,
+            label="answer lost, then the lookup's conversations.open and .history answer HTTP 500",
+        )
+
+    async def outage(self, seconds: float, mode: str, name: str, label: str) -> Outcome:
+        limit = self.args.limit
+
+        async def during(fake: BenchSlack, outbox: Outbox, *_: Any) -> Outcome:
+            await until(lambda: len(fake.accepted) >= self.people // 4, self.bench.timeout)
+            begins = time.monotonic()
+            fake.down = (begins, begins + seconds, mode)
+            before = rate_between(fake.accepted, 0, begins)
+            await asyncio.sleep(seconds)
+            backlog = await unsent(outbox)
+            ended = time.monotonic()
+            await outbox.wait_until_done(self.people, self.bench.timeout + 900)
+            recover = time.monotonic() - ended
+            doubt = len(fake.calls_to("conversations.history"))
+            return Outcome(
+                label,
+                0,
+                0,
+                0,
+                rate=before,
+                rate_target=False,
+                recover=recover,
+                need=backlog / limit,
+                note=f"{backlog:,} waiting when it ended; {doubt} history lookups",
+            )
+
+        return await self._run(name, during, label=label)
+
+    async def theme_post(self) -> Outcome:
+        """A theme post falls due 30 s on, behind the backlog; then the leader idles with a
+        nudge step due whose 2,500 rows exist already, beside an idle baseline."""
+
+        async def during(
+            fake: BenchSlack, outbox: Outbox, procs: list[Any], url: URL, workdir: Path
+        ) -> Outcome:
+            # Due at 40 % of the fan-out (at least 15 s on, for the leader's sweep to see
+            # the new calendar entry and set its timer).
+            lead = max(15.0, 0.4 * self.people / self.args.limit)
+            due = utcnow() + timedelta(seconds=lead)
+            due_at = time.monotonic() + lead
+            async with outbox.engine.begin() as connection:
+                cohort_id = await connection.scalar(select(Cohort.id))
+                await connection.execute(
+                    insert(CalendarEntry).values(
+                        cohort_id=cohort_id,
+                        key="theme:2:start",
+                        kind="theme_start",
+                        theme_number=2,
+                        starts_at=due,
+                    )
+                )
+            await until(lambda: time.monotonic() >= due_at, lead + 5)
+            backlog = await unsent(outbox)
+            await until(
+                lambda: any(t >= due_at and c == CHANNEL for t, c in fake.accepted_in),
+                self.bench.timeout,
+            )
+            posted = [t for t, c in fake.accepted_in if c == CHANNEL and t >= due_at - 1]
+            delay = posted[0] - due_at if posted else math.nan
+            await outbox.wait_until_done(self.people, self.bench.timeout + 900)
+            idle = await self.idle(procs[0], outbox, int(cohort_id or 0))
+            return Outcome(
+                "theme post due behind a backlog",
+                0,
+                0,
+                0,
+                rate_target=False,
+                theme_delay=delay,
+                note=f"{backlog:,} nudges still to go when it fell due; {idle}",
+            )
+
+        return await self._run("theme", during, label="a theme post falls due behind a backlog")
+
+    async def idle(self, worker: Any, outbox: Outbox, cohort_id: int) -> str:
+        """The leader's CPU over --idle-seconds: nothing due (baseline), then a nudge step
+        due for everyone, its rows all there and sent (as after its fan-out)."""
+        seconds = self.args.idle_seconds
+        first = cpu_seconds(worker.pid)
+        await asyncio.sleep(seconds)
+        second = cpu_seconds(worker.pid)
+        async with outbox.engine.begin() as connection:
+            people = (
+                await connection.execute(
+                    select(Membership.person_id).where(Membership.cohort_id == cohort_id)
+                )
+            ).all()
+            close = utcnow() + timedelta(days=1)
+            step = f"nudge_post:c{cohort_id}:theme:1:digilog_close"
+            await connection.execute(
+                insert(Delivery),
+                [
+                    {
+                        "key": f"{step}:p{person}",
+                        "step": step,
+                        "cohort_id": cohort_id,
+                        "kind": "nudge_post",
+                        "theme_number": 1,
+                        "person_id": person,
+                        "due_at": close - timedelta(days=2),
+                        "relevant_until": close,
+                        "state": DeliveryState.sent,
+                        "attempts": 1,
+                        "maybe_sent": False,
+                        "priority": 2,
+                        "created_at": utcnow(),
+                        "sent_at": utcnow(),
+                    }
+                    for (person,) in people
+                ],
+            )
+            await connection.execute(
+                insert(CalendarEntry).values(
+                    cohort_id=cohort_id,
+                    key="theme:1:digilog_close",
+                    kind="digilog_close",
+                    theme_number=1,
+                    starts_at=close,
+                )
+            )
+        # The leader's next sweep plans the step, once (a marker); then it idles.
+        settle = SWEEP_SECONDS + 5
+        await asyncio.sleep(settle)
+        planned = cpu_seconds(worker.pid)
+        await asyncio.sleep(seconds)
+        third = cpu_seconds(worker.pid)
+        if first is None or second is None or third is None or planned is None:
+            return "idle CPU: not measurable here"
+        idle, due = (second - first) * 60 / seconds, (third - planned) * 60 / seconds
+        once = (planned - second) - (second - first) * settle / seconds
+        self.idle_figures = (idle, due)
+        return (
+            f"idle leader: {idle:.2f} CPU-s/min with nothing due (baseline), {due:.2f} with a "
+            f"nudge step due for {len(people):,} (rows there); planning that step once took "
+            f"about {max(once, 0):.2f} CPU-s"
+        )
+
+    idle_figures: tuple[float, float] | None = None
+
+    async def three_processes(self) -> Outcome:
+        """Three workers on PostgreSQL, each paced at a third; the leader SIGKILLed midway."""
+
+        async def during(
+            fake: BenchSlack, outbox: Outbox, procs: list[Any], url: URL, workdir: Path
+        ) -> Outcome:
+            logs = [workdir / f"worker{n}.log" for n in range(len(procs))]
+
+            def leader() -> int | None:
+                for n, log in enumerate(logs):
+                    text = log.read_text(errors="replace") if log.exists() else ""
+                    if "now keeps the calendar" in text and procs[n].returncode is None:
+                        return n
+                return None
+
+            await until(lambda: len(fake.accepted) >= self.people // 2, self.bench.timeout)
+            killed = time.monotonic()
+            rate = rate_between(fake.accepted, 0, killed)
+            chosen = leader()
+            note = "no leader found in the logs"
+            if chosen is not None:
+                procs[chosen].kill()
+                await procs[chosen].wait()
+                replaced = await until(lambda: (n := leader()) is not None and n != chosen, 60, 0.2)
+                took = time.monotonic() - killed
+                note = f"leader (worker {chosen}) SIGKILLed at the midpoint; " + (
+                    f"another leads after {took:.1f} s" if replaced else "none took over"
+                )
+            return Outcome("3 processes, leader killed", 0, 0, 0, rate=rate, note=note)
+
+        return await self._run(
+            "three", during, workers=3, label="three workers on PostgreSQL, leader SIGKILLed"
+        )
+
+
+def _calls(fake: BenchSlack) -> str:
+    counts = Counter(c.method for c in fake.calls)
+    return ", ".join(f"{m} {n:,}" for m, n in sorted(counts.items()))
+
+
+def print_outcomes(
+    outcomes: Sequence[Outcome], limit: float, idle: tuple[float, float] | None
+) -> list[str]:
+    """The table, and what missed a target."""
+    missed: list[str] = []
+    lines: list[Sequence[str]] = [
+        (
+            "scenario",
+            "once",
+            "twice",
+            "never",
+            "posts/s",
+            "× limit",
+            "recovery",
+            "2 × need",
+            "theme post",
+            "",
+        )
+    ]
+    for o in outcomes:
+        ratio = o.rate / limit if not math.isnan(o.rate) else math.nan
+        verdicts = []
+        if o.twice or o.never:
+            verdicts.append("NOT exactly once")
+        if o.rate_target and not math.isnan(ratio) and ratio < TARGET_RATIO:
+            verdicts.append("rate < 0.9")
+        if o.recover is not None and o.need is not None and o.recover > 2 * o.need:
+            verdicts.append("slow recovery")
+        if o.theme_delay is not None and not (o.theme_delay < THEME_POST_TARGET):
+            verdicts.append("theme post late")
+        missed += [f"{o.name}: {v}" for v in verdicts]
+        lines.append(
+            (
+                o.name,
+                f"{o.once:,}",
+                str(o.twice),
+                str(o.never),
+                "" if math.isnan(o.rate) else f"{o.rate:.1f}",
+                "" if math.isnan(ratio) else f"{ratio:.2f}",
+                "" if o.recover is None else f"{o.recover:.0f} s",
+                "" if o.need is None else f"{2 * o.need:.0f} s",
+                "" if o.theme_delay is None else f"{o.theme_delay:.1f} s",
+                "MET" if not verdicts else "; ".join(verdicts),
+            )
+        )
+    print(table(lines, "<rrrrrrrr<"))
+    for o in outcomes:
+        if o.note:
+            print(f"  {o.name}: {o.note}")
+    if idle is not None:
+        met = idle[1] < IDLE_TARGET
+        print(
+            f"  idle leader, a nudge step due (rows there): {idle[1]:.2f} CPU-s/min against "
+            f"{idle[0]:.2f} with nothing due; target < {IDLE_TARGET:g}: "
+            f"{'MET' if met else 'not met'}"
+        )
+        if not met:
+            missed.append("idle leader CPU")
+    return missed
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -693,11 +1136,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         f"({args.pace / limit:.2f} × the limit), sender lease {bench.lease:g} s; working "
         f"hours {ALWAYS} for everyone\n"
     )
-    async with scratch_database(
-        args.database_url, workdir / "run1.db", "digilog_fanout", args.keep
-    ) as url:
-        rates = [await bench.run_one(url)]
-    if not args.no_baseline:
+    rates: list[Rate] = []
+    if not args.no_rate:
+        async with scratch_database(
+            args.database_url, workdir / "run1.db", "digilog_fanout", args.keep
+        ) as url:
+            rates = [await bench.run_one(url)]
+    if not args.no_baseline and not args.no_rate:
         print("\nbaseline (same run, same fake settings, no database)")
         rates.append(await bench.run_bare())
     distribution: Counter[int] = Counter()
@@ -707,6 +1152,42 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             args.database_url, workdir / "run2.db", "digilog_fanout", args.keep
         ) as url:
             distribution = await bench.run_two(url)
+
+    scenarios = Scenarios(bench)
+    if not args.no_restart:
+        scenarios.outcomes.append(
+            Outcome(
+                "SIGKILL mid-run, restart",
+                distribution.get(1, 0),
+                sum(n for k, n in distribution.items() if k >= 2),
+                distribution.get(0, 0),
+                rate_target=False,
+            )
+        )
+    chosen = args.scenarios
+    if "lost" in chosen:
+        await scenarios.lost_then_500()
+    if "outage" in chosen:
+        await scenarios.outage(
+            args.outage,
+            "drop",
+            "outage",
+            f"a {args.outage:g} s outage (connections dropped unanswered)",
+        )
+    if "long" in chosen:
+        await scenarios.outage(
+            args.long_outage,
+            "500",
+            "long",
+            f"HTTP 500 for {args.long_outage:g} s, the deadline two days away",
+        )
+    if "theme" in chosen:
+        await scenarios.theme_post()
+    if "three" in chosen:
+        if args.database_url:
+            await scenarios.three_processes()
+        else:
+            print("\nthree workers: needs --database-url (PostgreSQL); skipped")
 
     print("\nsummary")
     lines: list[Sequence[str]] = [
@@ -728,7 +1209,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
                 verdict if rate is rates[0] else "",
             )
         )
-    print(table(lines, "<rrrrrr<"))
+    if rates:
+        print(table(lines, "<rrrrrr<"))
+    if scenarios.outcomes:
+        print(
+            f"\nbad days (the fake: {limit:g} posts/s per workspace, 1/s per channel, Tier 3 "
+            f"{TIER_3_PER_MINUTE}/min per lookup method; targets: 0 twice, 0 never, ≥ "
+            f"{TARGET_RATIO} × the limit, recovery within 2 × what the backlog needs at the "
+            f"limit, theme post < {THEME_POST_TARGET:g} s)"
+        )
+        bench.failures += print_outcomes(scenarios.outcomes, limit, scenarios.idle_figures)
     if not args.no_restart:
         people, exact = len(users), distribution.get(1, 0)
         more = sum(n for k, n in distribution.items() if k >= 2)
@@ -749,7 +1239,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--participants", type=int, default=2500, help="default 2500")
     parser.add_argument(
-        "--limit", type=float, default=50.0, help="posts/s the fake accepts (default 50)"
+        "--limit", type=float, default=20.0, help="posts/s the fake accepts (default 20)"
     )
     parser.add_argument(
         "--burst",
@@ -779,11 +1269,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare sender")
     parser.add_argument("--no-restart", action="store_true", help="skip run 2 (the SIGKILL)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir, dbs and logs")
+    parser.add_argument("--no-rate", action="store_true", help="skip run 1 and the baseline")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"bad days to run, comma-separated, of {','.join(SCENARIOS)} (default: all; "
+        "`three` needs --database-url); '' for none",
+    )
+    parser.add_argument("--outage", type=float, default=67.0, help="seconds (default 67)")
+    parser.add_argument(
+        "--long-outage", type=float, default=420.0, help="seconds of HTTP 500 (default 420)"
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=60.0, help="idle leader CPU window (default 60)"
+    )
     args = parser.parse_args(argv)
     if not 2 <= args.participants <= 99_999 or args.limit <= 0:
         parser.error("--participants must be 2..99999 and --limit above 0")
     if args.database_url and normalise_url(args.database_url).get_backend_name() != "postgresql":
         parser.error("--database-url: a PostgreSQL URL (the default is SQLite)")
+    args.scenarios = [name for name in args.scenarios.split(",") if name]
+    if unknown := set(args.scenarios) - set(SCENARIOS):
+        parser.error(f"--scenarios: unknown {sorted(unknown)}")
     args.burst = args.burst or max(1, round(args.limit))
     args.pace = args.pace or args.limit
     return args

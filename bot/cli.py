@@ -342,9 +342,11 @@ async def schedule_load(cohort_key: str, file: Path) -> None:
 @schedule.command("show")
 @click.argument("cohort_key", metavar="COHORT")
 @click.option("--all", "include_past", is_flag=True, help="Also what has already happened.")
+@click.option("--names", is_flag=True, help="Who missed a message (failed or held up), by name.")
 @run_async
-async def schedule_show(cohort_key: str, include_past: bool) -> None:
-    """List what is coming up, and who will be nudged when, in the cohort's language and zone."""
+async def schedule_show(cohort_key: str, include_past: bool, names: bool) -> None:
+    """List what is coming up, and who will be nudged when, in the cohort's language and zone;
+    what waits to go out and what failed, and why."""
 
     async def work(runtime: Runtime) -> str:
         cohort, programme, entries = await admin.calendar(runtime.store, cohort_key)
@@ -353,7 +355,9 @@ async def schedule_show(cohort_key: str, include_past: bool) -> None:
             t, programme, entries, zone, now=now, include_past=include_past, keys=True
         )
         async with runtime.store.transaction() as repos:
-            message = await with_deliveries(repos, REGISTRY, cohort, t, zone, message, entries, now)
+            message = await with_deliveries(
+                repos, REGISTRY, cohort, t, zone, message, entries, now, names=names
+            )
         return render(message, indent="")[0]
 
     click.echo(await _with_runtime(work))

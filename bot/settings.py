@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         "Slack allows about one a second per channel and a few hundred a minute per "
         "workspace, so with several processes share that between them.",
     )
+    slack_lookups_per_minute: int = Field(
+        default=50,
+        gt=0,
+        description="Calls a minute per Tier 3 method (conversations.open, .history) and "
+        "workspace, in each sending process: the lookups of posts whose outcome is in doubt.",
+    )
 
     # Secrets at rest: the Fernet keys that seal stored OAuth tokens (bot/slack/secure_store.py).
     secret_keys: SecretStr | None = Field(

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from handlers import channels
 from handlers.context import cohort_channel, programme_of, zone_of
 from handlers.formats import when_text, where_spans
-from handlers.i18n import Translator, translator
+from handlers.i18n import N_, Translator, translator
 from handlers.programme_file import Programme
 from handlers.progress import done_by
 from handlers.registry import Feature, Registry
@@ -210,4 +210,8 @@ async def _relay(composing: Composing) -> Decision:
 
 
 # What the core itself sends: a post of one channel relayed to the cohort's others.
-RELAYS = Feature("relays", deliveries={channels.RELAY: _relay})
+RELAYS = Feature(
+    "relays",
+    deliveries={channels.RELAY: _relay},
+    labels={channels.RELAY: N_("Posts to the cohort's other channels")},
+)

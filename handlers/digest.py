@@ -602,5 +602,6 @@ FEATURE = Feature(
         ),
     ),
     deliveries={BEFORE_WORKSHOP: _compose},
+    labels={BEFORE_WORKSHOP: N_("Digests before a workshop")},
     planners=(_plan,),
 )

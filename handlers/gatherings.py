@@ -868,4 +868,5 @@ FEATURE = Feature(
         "event_tomorrow": _compose_event_reminder,
         "event_soon": _compose_event_reminder,
     },
+    labels={"event_tomorrow": N_("Event reminders"), "event_soon": N_("Event reminders")},
 )

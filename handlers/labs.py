@@ -3,6 +3,7 @@ has a waitlist), get a session into one's own calendar, and see who is coming.""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -522,10 +523,17 @@ async def _compose_reminder(composing: Composing) -> Decision:
 async def _plan_reminders(
     repos: Repositories, cohort: Cohort, programme: Programme, now: datetime
 ) -> list[Planned]:
-    """A reminder row for everyone with a seat at a session that is a day away."""
+    """A reminder row for everyone with a seat at a session that is a day away; a session
+    is planned again only when who has a seat changed (schedules/plan.py's markers)."""
     planned: list[Planned] = []
+    marks: dict[str, str] | None = None
     for chosen in reminders_due(programme, now):
         signed_up = await repos.labs.people(cohort.id, chosen.key, SignupState.signed_up)
+        marks = marks if marks is not None else await repos.deliveries.planned_marks(cohort.id)
+        step, mark = f"{LAB_TOMORROW}:{chosen.key}", _ids_mark([p.id for p in signed_up])
+        if marks.get(step) == mark:
+            continue
+        await repos.deliveries.mark_planned(cohort.id, step, mark, now)
         planned += [
             Planned(
                 key=f"{LAB_TOMORROW}:c{cohort.id}:{chosen.key}:p{person.id}",
@@ -539,6 +547,10 @@ async def _plan_reminders(
             for person in signed_up
         ]
     return planned
+
+
+def _ids_mark(ids: list[int]) -> str:
+    return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:32]
 
 
 def _reminder_moments(
@@ -621,6 +633,7 @@ FEATURE = Feature(
         ),
     ),
     deliveries={LAB_TOMORROW: _compose_reminder},
+    labels={LAB_TOMORROW: N_("Lab reminders")},
     planners=(_plan_reminders,),
     moments=(_reminder_moments,),
 )

@@ -290,4 +290,5 @@ FEATURE = Feature(
         ),
     ),
     deliveries={"meeting_tomorrow": _compose_meeting_reminder},
+    labels={"meeting_tomorrow": N_("Local meeting reminders")},
 )

@@ -475,8 +475,8 @@ async def _alert_facilitators(
 async def unreachable(repos: Repositories, delivery: Delivery, now: datetime) -> None:
     """The platform cannot write to the person a delivery was for: no more nudges to them
     until they use Digilog again, and the cohort's facilitators hear of it once."""
-    if delivery.person_id is None or delivery.kind in (ALERT_PAUSED, ALERT_UNREACHABLE):
-        return
+    if delivery.person_id is None or delivery.kind.startswith("alert_"):
+        return  # any alert to a facilitator, outage notices included
     person = await repos.people.get(delivery.person_id)
     cohort = await repos.cohorts.by_id(delivery.cohort_id)
     if person is None or cohort is None or person.unreachable_since is not None:
@@ -827,4 +827,13 @@ FEATURE = Feature(
     },
     planners=(_plan_summaries,),
     moments=(_summary_moments,),
+    labels={
+        "nudge_post": N_("Nudges to post in the digilog"),
+        "nudge_reply": N_("Nudges to reply in the digilog"),
+        "nudge_quiz": N_("Nudges to finish the quiz"),
+        "nudge_survey": N_("Nudges to answer the survey"),
+        AD_HOC: N_("Nudges sent by a facilitator"),
+        ALERT_PAUSED: N_("Alerts to facilitators"),
+        ALERT_UNREACHABLE: N_("Alerts to facilitators"),
+    },
 )

@@ -410,4 +410,5 @@ FEATURE = Feature(
     ),
     steps=(channel_step("quiz_open"), channel_step("quiz_close")),
     deliveries={"quiz_open": _compose_quiz, "quiz_close": _compose_quiz},
+    labels={"quiz_open": N_("Quiz openings"), "quiz_close": N_("Quiz closings")},
 )

@@ -88,6 +88,9 @@ class Feature:
     buttons: tuple[ButtonKind, ...] = ()
     forms: tuple[FormKind, ...] = ()
     deliveries: dict[str, Compose] = field(default_factory=dict)  # delivery kind -> composer
+    # Delivery kind -> what a facilitator calls such messages (a catalogue text), for
+    # `schedule`'s count of what waits and what failed.
+    labels: dict[str, str] = field(default_factory=dict)
     steps: tuple[Step, ...] = ()
     planners: tuple[Planner, ...] = ()
     moments: tuple[Moments, ...] = ()
@@ -113,6 +116,10 @@ class Registry:
         self._forms = _unique("form", ((form.kind, form) for form in self.forms))
         self._composers = _unique(
             "delivery kind", ((kind, c) for f in self.features for kind, c in f.deliveries.items())
+        )
+        self._labels = _unique(
+            "delivery label",
+            ((kind, label) for f in self.features for kind, label in f.labels.items()),
         )
         self._nudge_tasks = {s.kind: s.task for s in self.steps if s.task is not None}
         # A nudge's step is set off by the entry that closes its task: that entry is its deadline.
@@ -143,6 +150,10 @@ class Registry:
 
     def composer(self, kind: str) -> Compose | None:
         return self._composers.get(kind)
+
+    def label(self, kind: str) -> str | None:
+        """What facilitators call a delivery kind's messages (untranslated)."""
+        return self._labels.get(kind)
 
     def nudge_task(self, kind: str) -> Task | None:
         return self._nudge_tasks.get(kind)

@@ -495,4 +495,8 @@ async def _compose_notice(composing: Composing) -> Decision:
     return Drop("nobody to tell") if found is None else Send(found)
 
 
-FEATURE = Feature("retention", deliveries={NOTICE: _compose_notice})
+FEATURE = Feature(
+    "retention",
+    deliveries={NOTICE: _compose_notice},
+    labels={NOTICE: N_("Notices before personal data is erased")},
+)

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.access import Access
 from handlers.calendar_file import check_entries
-from handlers.context import Args, Context, Refusal
+from handlers.context import Args, Context, Refusal, address_of
+from handlers.deliveries import Composing, Decision, Drop, Send
 from handlers.formats import list_text, when_text, where_spans
-from handlers.i18n import N_, Translator
+from handlers.i18n import N_, Translator, translator
 from handlers.nudges import reachable
 from handlers.programme_file import Programme, localise
 from handlers.progress import missing
-from handlers.registry import Command, Feature, Registry
-from handlers.vocabulary import Message, MessageBuilder, Outgoing, Span
+from handlers.registry import ButtonKind, Command, Feature, Registry
+from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span
 from handlers.yaml_file import Mistake
-from storage.deliveries import NUDGE_PREFIX
-from storage.models import CalendarEntry, Cohort, DeliveryState
+from storage.deliveries import NUDGE_PREFIX, Planned, Tally
+from storage.models import CalendarEntry, Cohort, Delivery, DeliveryState, Role
 from storage.unit import Repositories
 
 EVENT_LABELS = {
@@ -117,6 +118,8 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
             message,
             entries,
             now,
+            names="names" in args.flags,
+            buttons=True,
         )
     return [context.reply(message)]
 
@@ -193,10 +196,16 @@ async def with_deliveries(
     message: Message,
     entries: list[CalendarEntry],
     now: datetime,
+    *,
+    names: bool = False,
+    buttons: bool = False,
 ) -> Message:
-    """What facilitators also need: who will be nudged when, and what could not be sent."""
+    """What facilitators also need: who will be nudged when, what is waiting and what
+    could not be sent, and why, in words (with the names if asked for)."""
     build = MessageBuilder(list(message.blocks))
-    names = {m.person.id: m.person.display_name for m in await repos.people.members(cohort.id)}
+    member_names = {
+        m.person.id: m.person.display_name for m in await repos.people.members(cohort.id)
+    }
     rows: list[tuple[Span, ...]] = []
     for due in features.future_steps(entries, now):
         if due.step.task is None or due.entry.theme_number is None:
@@ -235,19 +244,248 @@ async def with_deliveries(
                 "{when}  {what} · {name}",
                 when=when_text(d.due_at, None, zone, t.language),
                 what=t(NUDGE_LABELS.get(d.kind, AD_HOC_LABEL), number=d.theme_number),
-                name=names.get(d.person_id or 0, "?"),
+                name=member_names.get(d.person_id or 0, "?"),
             )
             for d in sorted(waiting, key=lambda d: (d.due_at, d.id))[:WAITING_SHOWN]
         )
         if len(waiting) > WAITING_SHOWN:
             build.note(t("… and {n} more.", n=len(waiting) - WAITING_SHOWN))
-    failed = await repos.deliveries.of_cohort(cohort.id, [DeliveryState.failed], limit=10)
-    if failed:
-        build.heading(t("Could not be sent"))
-        build.bullets(
-            f"{when_text(d.due_at, None, zone, t.language)}  {d.kind}: {d.reason}" for d in failed
-        )
+    await outbox_summary(repos, features, cohort, t, build, names=names, buttons=buttons)
     return build.build()
+
+
+# ---------------------------------------------------------------- the outbox, for facilitators
+
+OUTBOX_PREFIX = "outbox"  # buttons: `outbox:<cohort>:names`, `outbox:<cohort>:again`
+TROUBLE_WORDS = {
+    "no_answer": N_("{platform} did not answer"),
+    "rate_limited": N_("{platform} limited the sending"),
+    "refused": N_("{platform} refused them"),
+    "unreachable": N_("{platform} cannot reach the person"),
+    "not_connected": N_("Digilog is not connected to {platform}"),
+    "expired": N_("their deadline passed before they could go out"),
+}
+OUTAGE_DELAYED = "alert_outage"
+OUTAGE_OVER = "alert_recovered"
+WAITING = (DeliveryState.pending, DeliveryState.sending)
+SEND_AGAIN_WITHIN = timedelta(days=14)  # older failures are history, not something to send now
+
+
+def kind_label(t: Translator, features: Registry, kind: str) -> str:
+    """What facilitators call a kind's messages: each feature names the kinds it composes."""
+    label = features.label(kind)
+    return t(label) if label else t("Other messages")
+
+
+def trouble_words(t: Translator, trouble: str | None, platform: str) -> str:
+    words = TROUBLE_WORDS.get(trouble or "")
+    return t(words, platform=platform_name(platform)) if words else t("another reason")
+
+
+def platform_name(platform: str) -> str:
+    return {"slack": "Slack", "teams": "Teams"}.get(platform, platform.title())
+
+
+async def outbox_summary(
+    repos: Repositories,
+    features: Registry,
+    cohort: Cohort,
+    t: Translator,
+    build: MessageBuilder,
+    *,
+    names: bool,
+    buttons: bool,
+) -> None:
+    """Per kind: how many wait to go out and how many failed, and why, in words."""
+    tallies = await repos.deliveries.tally(cohort.id, [*WAITING, DeliveryState.failed])
+    if not tallies:
+        return
+    by_label: dict[str, list[Tally]] = {}
+    for tally in tallies:
+        by_label.setdefault(kind_label(t, features, tally.kind), []).append(tally)
+    rows: list[tuple[Span, ...]] = []
+    for label, found in sorted(by_label.items()):
+        parts = []
+        waiting = [x for x in found if x.state in WAITING]
+        if waiting:
+            count = sum(x.count for x in waiting)
+            text = t.plural("{n} waiting", "{n} waiting", count)
+            parts.append(text + _why(t, waiting, cohort.platform, only_troubled=True))
+        failed = [x for x in found if x.state is DeliveryState.failed]
+        if failed:
+            count = sum(x.count for x in failed)
+            failed_text = t.plural("{n} failed", "{n} failed", count)
+            parts.append(failed_text + _why(t, failed, cohort.platform, only_troubled=False))
+        rows.append((Span(label + ": ", strong=True), Span("; ".join(parts))))
+    build.heading(t("Deliveries"))
+    build.bullets(rows)
+    failed_rows = [x for x in tallies if x.state is DeliveryState.failed]
+    if names:
+        await _names(repos, features, cohort, t, build)
+    if failed_rows and buttons:
+        build.choices(
+            [
+                Option(f"{OUTBOX_PREFIX}:{cohort.id}:names", t("Who missed them")),
+                Option(
+                    f"{OUTBOX_PREFIX}:{cohort.id}:again",
+                    t("Send again to those who missed it"),
+                    style="primary",
+                ),
+            ]
+        )
+    elif failed_rows and not names:
+        build.note(t("`schedule --names` lists who missed them."))
+
+
+def _why(t: Translator, tallies: list[Tally], platform: str, *, only_troubled: bool) -> str:
+    """ " (1750: Slack did not answer)": the troubles behind the count, in words."""
+    merged: dict[str | None, int] = {}
+    for tally in tallies:
+        if tally.trouble is not None or not only_troubled:
+            merged[tally.trouble] = merged.get(tally.trouble, 0) + tally.count
+    if not merged:
+        return ""
+    words = "; ".join(
+        f"{count}: {trouble_words(t, trouble, platform)}"
+        for trouble, count in sorted(merged.items(), key=lambda kv: -kv[1])
+    )
+    return f" ({words})"
+
+
+async def _names(
+    repos: Repositories, features: Registry, cohort: Cohort, t: Translator, build: MessageBuilder
+) -> None:
+    """Who missed what: the people behind the failed rows, and behind those that wait
+    after trouble."""
+    rows = await repos.deliveries.of_cohort(cohort.id, [DeliveryState.failed, *WAITING], limit=500)
+    lines: list[str] = []
+    for row in rows:
+        if row.state in WAITING and row.trouble is None:
+            continue  # waiting for its time, working hours or the weekly cap: not missed
+        who = await repos.people.get(row.person_id) if row.person_id else None
+        name = who.display_name if who else t("the cohort's channel")
+        state = t("failed") if row.state is DeliveryState.failed else t("waiting")
+        lines.append(
+            f"{name}: {kind_label(t, features, row.kind)}, {state}, "
+            f"{trouble_words(t, row.trouble, cohort.platform)}"
+        )
+    build.heading(t("Who missed them"))
+    if not lines:
+        build.para(t("Nobody: nothing failed or is held up."))
+    build.bullets(sorted(lines))
+
+
+async def outbox_choice(context: Context, action_id: str) -> list[Outgoing]:
+    """The buttons under `schedule`: the names, or sending again to those who missed it.
+    Digilog has checked the role and the cohort (same_cohort)."""
+    t, cohort = context.t, context.require_cohort()
+    what = action_id.rpartition(":")[2]
+    if what == "names":
+        build = MessageBuilder()
+        await _names(context.repos, context.registry(), cohort, t, build)
+        return [context.reply(build.build())]
+    if what != "again":
+        raise Refusal(t("That button no longer does anything."))
+    count = await context.repos.deliveries.send_again(
+        cohort.id, context.now(), SEND_AGAIN_WITHIN, "sent again by a facilitator"
+    )
+    text = (
+        t.plural(
+            "{n} message will be sent again, to those who missed it, as soon as it may.",
+            "{n} messages will be sent again, to those who missed them, as soon as they may.",
+            count,
+        )
+        if count
+        else t("Nothing failed: there is nothing to send again.")
+    )
+    return [context.reply(text)]
+
+
+# ---------------------------------------------------------------- outages, told to facilitators
+
+
+async def outage_begun(
+    repos: Repositories, delivery: Delivery, trouble: str, since: datetime, now: datetime
+) -> None:
+    """An outage has kept a step's rows from going out for a while: its facilitators are
+    told, once per step (whichever sender notices first)."""
+    if delivery.step is None or delivery.kind.startswith("alert_"):
+        return  # an alert about an alert would only wait behind the same outage
+    news = await repos.deliveries.outage_begun(
+        delivery.cohort_id, delivery.step, delivery.kind, trouble, since, now
+    )
+    if news:
+        await _tell_facilitators(repos, delivery.cohort_id, delivery.step, OUTAGE_DELAYED, now)
+
+
+async def outages_over(repos: Repositories, now: datetime) -> int:
+    """Steps an outage delayed whose rows have all gone (or are no longer held up): their
+    facilitators are told that it is over. Returns how many steps recovered."""
+    recovered = 0
+    for outage in await repos.deliveries.open_outages():
+        if await repos.deliveries.in_trouble(outage.cohort_id, outage.step):
+            continue
+        outage.recovered_at = now
+        await _tell_facilitators(repos, outage.cohort_id, outage.step, OUTAGE_OVER, now)
+        recovered += 1
+    return recovered
+
+
+async def _tell_facilitators(
+    repos: Repositories, cohort_id: int, step: str, kind: str, now: datetime
+) -> None:
+    facilitators = await repos.people.members(cohort_id, Role.facilitator)
+    await repos.deliveries.add(
+        Planned(
+            key=f"{kind}:c{cohort_id}:{step}:f{f.person.id}",
+            cohort_id=cohort_id,
+            kind=kind,
+            due_at=now,
+            person_id=f.person.id,
+            detail={"step": step},
+        )
+        for f in facilitators
+    )
+
+
+async def _compose_outage(composing: Composing) -> Decision:
+    """To a facilitator: an outage delays a step, or it is over."""
+    repos, cohort, delivery = composing.repos, composing.cohort, composing.delivery
+    facilitator = await repos.people.get(delivery.person_id or 0)
+    step = str((delivery.detail or {}).get("step", ""))
+    outage = await repos.deliveries.outage(cohort.id, step)
+    if facilitator is None or facilitator.user_id is None or outage is None:
+        return Drop("nobody to tell")
+    t = translator(facilitator.language or cohort.language)
+    zone = ZoneInfo(facilitator.timezone or cohort.timezone)
+    what = kind_label(t, composing.features, outage.kind)
+    why = trouble_words(t, outage.trouble, cohort.platform)
+    since = when_text(outage.since, None, zone, t.language)
+    if delivery.kind == OUTAGE_DELAYED:
+        if outage.recovered_at is not None:
+            return Drop("the outage was over before this could be told")
+        waiting = await repos.deliveries.in_trouble(cohort.id, step)
+        text = t(
+            "{what} are delayed: {why} since {since}. {n} wait and will go out when it "
+            "answers again; nothing is lost.",
+            what=what,
+            why=why,
+            since=since,
+            n=waiting,
+        )
+    else:
+        sent, last = await repos.deliveries.step_sent(cohort.id, step)
+        text = t(
+            "{what} are on their way again: {why} from {since}; {n} have gone out, "
+            "the last at {last}.",
+            what=what,
+            why=why,
+            since=since,
+            n=sent,
+            last=when_text(last, None, zone, t.language) if last else "–",
+        )
+    message = MessageBuilder().para(text).note(t("`schedule` shows what waits and what failed."))
+    return Send(Outgoing(address_of(facilitator), message.build()))
 
 
 FEATURE = Feature(
@@ -256,11 +494,11 @@ FEATURE = Feature(
     commands=(
         Command(
             ("schedule",),
-            N_("schedule [--all]"),
+            N_("schedule [--all] [--names]"),
             N_("What is coming up: themes, workshops, digilogs, quizzes, meetings, labs."),
             Access.member,
             show,
-            flags=("all",),
+            flags=("all", "names"),
             sv=("schema",),
         ),
         Command(
@@ -272,4 +510,19 @@ FEATURE = Feature(
             sv=("schema", "flytta"),
         ),
     ),
+    buttons=(
+        ButtonKind(
+            OUTBOX_PREFIX,
+            Access.facilitator,
+            "who missed a delivery; send it again",
+            outbox_choice,
+            "this cohort's",
+            same_cohort=True,
+        ),
+    ),
+    deliveries={OUTAGE_DELAYED: _compose_outage, OUTAGE_OVER: _compose_outage},
+    labels={
+        OUTAGE_DELAYED: N_("Alerts to facilitators"),
+        OUTAGE_OVER: N_("Alerts to facilitators"),
+    },
 )

@@ -863,4 +863,10 @@ FEATURE = Feature(
         LAB_QUESTIONS: _compose_lab_questions,
     },
     planners=(_plan_lab_questions,),
+    labels={
+        "survey_open": N_("Survey openings"),
+        "survey_close": N_("Survey closings"),
+        "assessment_open": N_("Self-assessment openings"),
+        "assessment_close": N_("Self-assessment closings"),
+    },
 )

@@ -226,4 +226,9 @@ FEATURE = Feature(
         "workshop_tomorrow": _compose_workshop,
         "workshop_soon": _compose_workshop,
     },
+    labels={
+        "theme_start": N_("Theme posts"),
+        "workshop_tomorrow": N_("Workshop reminders"),
+        "workshop_soon": N_("Workshop reminders"),
+    },
 )

@@ -1,4 +1,10 @@
-"""Turning the calendar into delivery rows: whatever has fallen due and still matters."""
+"""Turning the calendar into delivery rows: whatever has fallen due and still matters.
+
+Planning is incremental: each step of each cohort, once planned, leaves a marker of what
+it was planned from (the step's time; for a nudge, also the roster). A sweep plans a step
+again only when that changed (the calendar moved it, someone joined or left), so a due
+nudge step for 2,500 people costs its rows once, not every sweep.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,17 @@ async def plan_cohort(repos: Repositories, cohort: Cohort, now: datetime) -> int
     planned before (and perhaps sent) is not planned again.
     """
     planned: list[Planned] = []
+    marks = await repos.deliveries.planned_marks(cohort.id)
+    roster: str | None = None
     for due in REGISTRY.due_steps(await repos.calendar.entries(cohort.id), now):
+        step = due.key(cohort.id)
+        mark = due.at.isoformat()
+        if due.step.audience is not Audience.channel:
+            roster = roster or await repos.deliveries.roster_mark(cohort.id)
+            mark += f"|{roster}"
+        if marks.get(step) == mark:
+            continue  # planned from what is still true
+        await repos.deliveries.mark_planned(cohort.id, step, mark, now)
         channel_post = Planned(
             key=due.key(cohort.id),
             cohort_id=cohort.id,

@@ -5,25 +5,45 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import random
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from handlers.deliveries import Drop, Send, SharedReads, Wait, compose
 from handlers.digilog import Digilog
 from handlers.nudges import unreachable as cannot_reach
-from handlers.vocabulary import Delivered, Outgoing, ToConversation
+from handlers.schedule import outage_begun
+from handlers.vocabulary import Delivered, ToConversation
 from schedules.clock import Clock
-from schedules.courier import Courier, OutcomeUnknown, Refused, Sent, TryLater
+from schedules.courier import (
+    EXPIRED,
+    NO_ANSWER,
+    Courier,
+    OutcomeUnknown,
+    Refused,
+    TryLater,
+)
 from storage.models import Delivery
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
 
-# A sender renews its lease on each row as it starts on it, so the lease covers one
-# message (pacing, a slow answer), not a whole batch; after it a dead sender's rows
-# go to another.
+# A sender renews its lease on each row as it starts on it, and again while a call to the
+# platform is under way, so the lease covers one message however slow the platform is;
+# after it a dead sender's rows go to another. Every platform call times out well inside.
 LEASE = timedelta(seconds=60)
-MAX_ATTEMPTS = 5
+# Retries follow the row's deadline, not a count: capped, jittered, doubling backoff.
 FIRST_RETRY = timedelta(seconds=10)
+LONGEST_RETRY = timedelta(minutes=5)
+# A row with no deadline of its own (an alert, a notice) is tried this long.
+NO_DEADLINE = timedelta(days=1)
+# An outage that has kept a step's rows from going out this long is told to facilitators.
+OUTAGE_NOTICE_AFTER = timedelta(minutes=1)
+
+T = TypeVar("T")
 
 
 class _LostRow(Exception):
@@ -41,30 +61,60 @@ class Sender:
         worker: str,
         batch: int = 10,
         lease: timedelta = LEASE,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.store, self.digilog, self.courier, self.clock = store, digilog, courier, clock
-        self.worker, self.batch, self.lease = worker, batch, lease
+        self.worker, self.batch, self.lease, self.jitter = worker, batch, lease, jitter
+        # Cohorts whose platform said "not now" (an outage, a throttle), until when
+        # (time.monotonic): their rows are not claimed meanwhile, rather than each being
+        # claimed, composed and given back.
+        self._held: dict[int, float] = {}
+        # Steps this process has told facilitators about: no need to ask the database again.
+        self._told: set[tuple[int, str]] = set()
 
     async def send_due(self, stop: asyncio.Event | None = None) -> int:
         """Send whatever is due until nothing is (or until stopped); returns rows handled."""
         handled = 0
         while not (stop and stop.is_set()) and (claimed := await self.claim()):
             reads = SharedReads()
+            given_back: list[int] = []
             for n, delivery in enumerate(claimed):
                 if stop and stop.is_set():
                     # Stopping: what was claimed but not begun goes back at once, rather
                     # than waiting for the lease to run out.
-                    async with self.store.transaction() as repos:
-                        await repos.deliveries.release([d.id for d in claimed[n:]], self.worker)
+                    given_back += [d.id for d in claimed[n:]]
                     break
+                if self._is_held(delivery.cohort_id):
+                    # Its platform said not now: back, untouched, until the hold ends.
+                    given_back.append(delivery.id)
+                    continue
                 await self.send(delivery, reads)
                 handled += 1
+            if given_back:
+                async with self.store.transaction() as repos:
+                    await repos.deliveries.release(given_back, self.worker)
         return handled
+
+    def _is_held(self, cohort_id: int) -> bool:
+        until = self._held.get(cohort_id)
+        if until is None:
+            return False
+        if until <= time.monotonic():
+            del self._held[cohort_id]
+            return False
+        return True
+
+    def held_cohorts(self) -> list[int]:
+        return [cohort_id for cohort_id in list(self._held) if self._is_held(cohort_id)]
 
     async def claim(self) -> list[Delivery]:
         async with self.store.transaction() as repos:
             return await repos.deliveries.claim(
-                self.worker, self.clock.now(), self.lease, self.batch
+                self.worker,
+                self.clock.now(),
+                self.lease,
+                self.batch,
+                not_cohorts=self.held_cohorts(),
             )
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll_seconds: float) -> None:
@@ -101,6 +151,15 @@ class Sender:
             decision = await compose(repos, delivery, now, self.digilog.features, reads)
             match decision:
                 case Drop(reason=reason):
+                    late = "too late" in reason or "no longer relevant" in reason
+                    if delivery.trouble_since is not None and late:
+                        # Trouble kept it from going out in time: a failure to report.
+                        reason = f"{delivery.reason}; its deadline passed ({reason})"
+                        if not await repos.deliveries.fail(
+                            delivery.id, self.worker, reason, EXPIRED
+                        ):
+                            raise _LostRow(claimed.key)
+                        return
                     if not await repos.deliveries.skip(delivery.id, self.worker, reason):
                         raise _LostRow(claimed.key)
                     return
@@ -113,39 +172,73 @@ class Sender:
             if not await repos.deliveries.about_to_send(delivery.id, self.worker, now + self.lease):
                 raise _LostRow(claimed.key)
         assert isinstance(decision, Send)
+        in_doubt = claimed.maybe_sent
         try:
-            sent = await self._look_then_send(claimed, decision.outgoing)
+            if in_doubt:
+                # It may have gone out before: only a lookup that answers settles that.
+                # Whatever else happens to the lookup, the row stays in doubt.
+                found = await self._extending(
+                    claimed, self.courier.find(claimed.key, decision.outgoing, claimed.created_at)
+                )
+                if found is not None:
+                    log.info("delivery %s had gone out before; not sending it again", claimed.key)
+                    await self._sent(claimed, decision, found.conversation_id, found.message_id)
+                    return
+                in_doubt = False  # looked, and it is not there
+            sent = await self._extending(claimed, self.courier.send(claimed.key, decision.outgoing))
         except TryLater as later:
+            # Not now (a throttle, our own pacing, an outage before anything left): later,
+            # same row, not a failed attempt. A row in doubt stays so unless it was looked up.
+            if later.whole:
+                self._hold(claimed.cohort_id, later.seconds)
             async with self.store.transaction() as repos:
                 await repos.deliveries.postpone(
                     claimed.id,
                     self.worker,
                     self.clock.now() + timedelta(seconds=later.seconds),
                     later.reason,
-                    # Slack said not now; a row in doubt before stays in doubt (it may
-                    # have been the lookup that was refused).
-                    nothing_sent=not claimed.maybe_sent,
+                    nothing_sent=not in_doubt,
+                    trouble=later.trouble,
+                    now=self.clock.now(),
                 )
+            await self._maybe_tell(claimed, later.trouble)
         except Refused as refused:
-            if refused.unreachable:
-                await self._fail(claimed, refused.reason, unreachable=True)
-            elif refused.permanent:
-                await self._fail(claimed, refused.reason)
+            if refused.permanent:
+                await self._fail(
+                    claimed, refused.reason, refused.trouble, unreachable=refused.unreachable
+                )
             else:
-                await self._retry(claimed, refused.reason, False)
+                await self._retry(claimed, refused.reason, in_doubt, refused.trouble)
         except OutcomeUnknown as unknown:
-            await self._retry(claimed, str(unknown) or "no answer", True)
+            await self._retry(claimed, str(unknown) or "no answer", True, NO_ANSWER)
         else:
             await self._sent(claimed, decision, sent.conversation_id, sent.message_id)
 
-    async def _look_then_send(self, claimed: Delivery, outgoing: Outgoing) -> Sent:
-        """A row that may have gone out already is looked for on the platform first."""
-        if claimed.maybe_sent:
-            found = await self.courier.find(claimed.key, outgoing, claimed.created_at)
-            if found is not None:
-                log.info("delivery %s had gone out before; not sending it again", claimed.key)
-                return found
-        return await self.courier.send(claimed.key, outgoing)
+    async def _extending(self, claimed: Delivery, call: Awaitable[T]) -> T:
+        """Run a platform call, renewing the row's lease while it lasts: a slow answer
+        must not let another sender take the row and send it too."""
+
+        async def renew() -> None:
+            every = self.lease.total_seconds() / 3
+            while True:
+                await asyncio.sleep(every)
+                async with self.store.transaction() as repos:
+                    held = await repos.deliveries.extend(
+                        claimed.id, self.worker, self.clock.now() + self.lease
+                    )
+                if not held:
+                    return
+
+        renewing = asyncio.create_task(renew())
+        try:
+            return await call
+        finally:
+            renewing.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await renewing
+
+    def _hold(self, cohort_id: int, seconds: float) -> None:
+        self._held[cohort_id] = max(self._held.get(cohort_id, 0.0), time.monotonic() + seconds)
 
     async def _sent(
         self, delivery: Delivery, decision: Send, conversation_id: str, message_id: str
@@ -161,20 +254,53 @@ class Sender:
                 Delivered(outgoing.receipt, outgoing.to.conversation, message_id)
             )
 
-    async def _retry(self, delivery: Delivery, reason: str, maybe_sent: bool) -> None:
-        if delivery.attempts >= MAX_ATTEMPTS:
-            await self._fail(delivery, reason)
+    def deadline(self, delivery: Delivery, now: datetime) -> datetime:
+        """Until when the row is worth trying: its own relevance, else a day from its
+        first trouble."""
+        return delivery.relevant_until or ((delivery.trouble_since or now) + NO_DEADLINE)
+
+    async def _retry(self, delivery: Delivery, reason: str, maybe_sent: bool, trouble: str) -> None:
+        now = self.clock.now()
+        ceiling = min(FIRST_RETRY * 2 ** min(delivery.attempts - 1, 20), LONGEST_RETRY)
+        wait = ceiling * (0.5 + self.jitter() / 2)
+        if now + wait >= self.deadline(delivery, now):
+            await self._fail(delivery, f"{reason} (tried until its deadline)", trouble)
             return
-        wait = FIRST_RETRY * 2 ** (delivery.attempts - 1)
         log.warning("delivery %s: %s; trying again in %s", delivery.key, reason, wait)
         async with self.store.transaction() as repos:
             await repos.deliveries.retry_at(
-                delivery.id, self.worker, self.clock.now() + wait, reason, maybe_sent=maybe_sent
+                delivery.id,
+                self.worker,
+                now + wait,
+                reason,
+                maybe_sent=maybe_sent,
+                trouble=trouble,
+                now=now,
             )
+        await self._maybe_tell(delivery, trouble)
 
-    async def _fail(self, delivery: Delivery, reason: str, *, unreachable: bool = False) -> None:
+    async def _maybe_tell(self, delivery: Delivery, trouble: str) -> None:
+        """An outage that has delayed a step for a while is told to its facilitators, once
+        (the leader's sweep tells them when it is over)."""
+        if trouble != NO_ANSWER or delivery.step is None:
+            return
+        told = (delivery.cohort_id, delivery.step)
+        if told in self._told:
+            return
+        now = self.clock.now()
+        async with self.store.transaction() as repos:
+            row = await repos.session.get(Delivery, delivery.id, populate_existing=True)
+            since = row.trouble_since if row is not None else None
+            if since is None or now - since < OUTAGE_NOTICE_AFTER:
+                return
+            self._told.add(told)
+            await outage_begun(repos, delivery, trouble, since, now)
+
+    async def _fail(
+        self, delivery: Delivery, reason: str, trouble: str, *, unreachable: bool = False
+    ) -> None:
         log.error("delivery %s failed for good: %s", delivery.key, reason)
         async with self.store.transaction() as repos:
-            await repos.deliveries.fail(delivery.id, self.worker, reason)
+            await repos.deliveries.fail(delivery.id, self.worker, reason, trouble)
             if unreachable:
                 await cannot_reach(repos, delivery, self.clock.now())

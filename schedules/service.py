@@ -28,6 +28,10 @@ class Timing:
     poll_seconds: float = 2.0  # how soon a sender sees rows another process wrote
     election_seconds: float = 5.0  # how often a follower tries to become the leader
     lease_seconds: float = LEASE.total_seconds()  # how long a dead sender's rows wait
+    # Senders in the process, sharing its couriers (and so the pace): while one waits for
+    # the platform's answer, another composes and records, so the database's work does
+    # not come out of the pace.
+    senders: int = 2
 
 
 def worker_name() -> str:
@@ -53,14 +57,18 @@ async def scheduling(
     """Send due deliveries while entered; keep the calendar too when elected (and `lead`)."""
     clock = clock or SystemClock()
     stop, wake = asyncio.Event(), asyncio.Event()
-    sender = Sender(
-        store,
-        digilog,
-        courier,
-        clock,
-        worker=worker_name(),
-        lease=timedelta(seconds=timing.lease_seconds),
-    )
+    senders = [
+        Sender(
+            store,
+            digilog,
+            courier,
+            clock,
+            worker=worker_name() + (f"/{n}" if n else ""),
+            lease=timedelta(seconds=timing.lease_seconds),
+        )
+        for n in range(max(1, timing.senders))
+    ]
+    sender = senders[0]
     timekeeper = Timekeeper(
         store,
         clock,
@@ -68,7 +76,10 @@ async def scheduling(
         sweep_seconds=timing.sweep_seconds,
         timers=isinstance(clock, SystemClock),
     )
-    tasks = [asyncio.create_task(sender.run(stop, wake, timing.poll_seconds), name="sender")]
+    tasks = [
+        asyncio.create_task(each.run(stop, wake, timing.poll_seconds), name=f"sender {n}")
+        for n, each in enumerate(senders)
+    ]
     if lead:
         tasks.append(
             asyncio.create_task(

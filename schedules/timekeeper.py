@@ -2,8 +2,10 @@
 
 Jobs take a cohort id only and are built from the database: at start (after catching
 up on what fell due while no one was keeping time) and again whenever a cohort's
-calendar changes, which a periodic sweep notices. The sweep also plans anything due,
-so a timer lost in a crash costs at most one sweep's delay, and carries out retention
+calendar changes, which a periodic sweep notices. The sweep also plans anything due
+(cheaply: a step planned before is skipped unless its time or the roster changed, see
+`plan.py`), so a timer lost in a crash costs at most one sweep's delay, tells
+facilitators when an outage that delayed a step is over, and carries out retention
 (`handlers/retention.py`) on the real clock only: a rehearsal's never deletes anything.
 """
 
@@ -22,6 +24,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from handlers import retention
 from handlers.features import REGISTRY
+from handlers.schedule import outages_over
 from schedules.clock import Clock
 from schedules.plan import plan_everything, plan_one
 from storage.models import CalendarEntry
@@ -110,7 +113,9 @@ class Timekeeper:
                 # Retention is counted in days: every sweep would only repeat the reads.
                 noticed = (await retention.sweep(self.store, now)).notices
                 self._retention_next = now + RETENTION_EVERY
-            if await plan_everything(self.store, now) or noticed:
+            async with self.store.transaction() as repos:
+                recovered = await outages_over(repos, now)
+            if await plan_everything(self.store, now) or noticed or recovered:
                 self.wake_senders()
             if self.timers:
                 await self.rebuild()

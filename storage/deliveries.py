@@ -2,21 +2,56 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.models import Delivery, DeliveryState, now_of
+from storage.models import (
+    Delivery,
+    DeliveryOutage,
+    DeliveryState,
+    Membership,
+    PlannedStep,
+    now_of,
+    utcnow,
+)
 
 NUDGE_PREFIX = "nudge_"
 # The reason of a nudge that went out as a line of another's message (the day's one
 # message to a person): it was not skipped, it was sent with that one.
 IN_MESSAGE = "sent in the message of "
+ALERT_PREFIX = "alert_"
+# Claimed in this order: a channel post (a theme post, a quiz opening, a workshop
+# reminder) goes before nudges that fell due earlier; a facilitator's alert in between.
+CHANNEL_POST, ALERT, PERSONAL = 0, 1, 2
+_PERSON_PART = re.compile(r":p\d+$")
+
+
+def priority_of(kind: str, person_id: int | None) -> int:
+    if person_id is None:
+        return CHANNEL_POST
+    return ALERT if kind.startswith(ALERT_PREFIX) else PERSONAL
+
+
+def step_of_key(key: str) -> str:
+    """The step a row belongs to: its key without the person it goes to."""
+    return _PERSON_PART.sub("", key)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Rows of one kind in one state, for one trouble (None: none)."""
+
+    kind: str
+    state: DeliveryState
+    trouble: str | None
+    count: int
 
 
 @dataclass(frozen=True)
@@ -55,6 +90,8 @@ class DeliveryRepository:
                 "attempts": 0,
                 "maybe_sent": False,
                 "created_at": now_of(self._session),
+                "priority": priority_of(p.kind, p.person_id),
+                "step": step_of_key(p.key),
             }
             for p in planned
         ]
@@ -69,7 +106,13 @@ class DeliveryRepository:
         return added
 
     async def claim(
-        self, worker: str, now: datetime, lease: timedelta, limit: int
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        not_cohorts: Iterable[int] = (),
     ) -> list[Delivery]:
         """Take up to `limit` due rows for this worker until the lease runs out.
 
@@ -81,9 +124,11 @@ class DeliveryRepository:
             and_(Delivery.state == DeliveryState.pending, Delivery.due_at <= now),
             and_(Delivery.state == DeliveryState.sending, Delivery.lease_until < now),
         )
-        candidates = (
-            select(Delivery.id).where(claimable).order_by(Delivery.due_at, Delivery.id).limit(limit)
-        )
+        candidates = select(Delivery.id).where(claimable)
+        if skipped := list(not_cohorts):  # held by an outage or a throttle in this process
+            candidates = candidates.where(Delivery.cohort_id.not_in(skipped))
+        candidates = candidates.order_by(Delivery.priority, Delivery.due_at, Delivery.id)
+        candidates = candidates.limit(limit)
         if self._session.get_bind().dialect.name == "postgresql":
             # As a CTE, which PostgreSQL runs once: a `LIMIT … SKIP LOCKED` subquery
             # inside `IN (…)` may be run again per row and claim far more than `limit`.
@@ -104,7 +149,7 @@ class DeliveryRepository:
             .returning(Delivery),
             execution_options={"populate_existing": True},
         )
-        return sorted(claimed.all(), key=lambda d: (d.due_at, d.id))
+        return sorted(claimed.all(), key=lambda d: (d.priority, d.due_at, d.id))
 
     async def _change_held(self, delivery_id: int, worker: str, **values: Any) -> bool:
         """Change a row this worker still holds; False if its lease went to another."""
@@ -141,6 +186,8 @@ class DeliveryRepository:
             sent_at=now,
             maybe_sent=False,
             reason=None,
+            trouble=None,
+            trouble_since=None,
         )
 
     async def held(self, delivery_id: int, worker: str) -> Delivery | None:
@@ -158,15 +205,19 @@ class DeliveryRepository:
             delivery_id, worker, maybe_sent=True, lease_until=lease_until
         )
 
+    async def extend(self, delivery_id: int, worker: str, lease_until: datetime) -> bool:
+        """A call to the platform is still under way: keep the row this worker's."""
+        return await self._change_held(delivery_id, worker, lease_until=lease_until)
+
     async def release(self, delivery_ids: list[int], worker: str) -> None:
-        """Give back claimed rows this worker has not begun: due again, for anyone."""
+        """Give back claimed rows this worker has not begun: due again, for anyone. One in
+        doubt from an earlier attempt stays in doubt."""
         await self._session.execute(
             update(Delivery)
             .where(
                 Delivery.id.in_(delivery_ids),
                 Delivery.claimed_by == worker,
                 Delivery.state == DeliveryState.sending,
-                Delivery.maybe_sent.is_(False),
             )
             .values(
                 state=DeliveryState.pending,
@@ -178,7 +229,15 @@ class DeliveryRepository:
         )
 
     async def retry_at(
-        self, delivery_id: int, worker: str, when: datetime, reason: str, *, maybe_sent: bool
+        self,
+        delivery_id: int,
+        worker: str,
+        when: datetime,
+        reason: str,
+        *,
+        maybe_sent: bool,
+        trouble: str | None = None,
+        now: datetime | None = None,
     ) -> bool:
         return await self._finish(
             delivery_id,
@@ -188,6 +247,7 @@ class DeliveryRepository:
             reason=reason,
             maybe_sent=maybe_sent,
             claimed_by=None,
+            **_troubled(trouble, now),
         )
 
     async def postpone(
@@ -198,6 +258,8 @@ class DeliveryRepository:
         reason: str,
         *,
         nothing_sent: bool = False,
+        trouble: str | None = None,
+        now: datetime | None = None,
     ) -> bool:
         """Not now (outside working hours, over the weekly cap, rate limited): later, same row.
 
@@ -214,13 +276,18 @@ class DeliveryRepository:
             claimed_by=None,
             attempts=Delivery.attempts - 1,
             **values,
+            **_troubled(trouble, now),
         )
 
     async def skip(self, delivery_id: int, worker: str, reason: str) -> bool:
         return await self._finish(delivery_id, worker, state=DeliveryState.skipped, reason=reason)
 
-    async def fail(self, delivery_id: int, worker: str, reason: str) -> bool:
-        return await self._finish(delivery_id, worker, state=DeliveryState.failed, reason=reason)
+    async def fail(
+        self, delivery_id: int, worker: str, reason: str, trouble: str | None = None
+    ) -> bool:
+        return await self._finish(
+            delivery_id, worker, state=DeliveryState.failed, reason=reason, trouble=trouble
+        )
 
     async def last_nudges(self, person_id: int, count: int) -> list[Delivery]:
         """The person's latest sent nudges, newest first: enough for the weekly cap and to
@@ -256,6 +323,121 @@ class DeliveryRepository:
         )
         rows = (await self._session.execute(query)).all()
         return {DeliveryState(state): count for state, count in rows}
+
+    async def tally(self, cohort_id: int, states: Iterable[DeliveryState]) -> list[Tally]:
+        """How many rows of each kind are in each state, by trouble: what `schedule` shows."""
+        query = (
+            select(Delivery.kind, Delivery.state, Delivery.trouble, func.count())
+            .where(Delivery.cohort_id == cohort_id, Delivery.state.in_(list(states)))
+            .group_by(Delivery.kind, Delivery.state, Delivery.trouble)
+        )
+        rows = (await self._session.execute(query)).all()
+        return [Tally(kind, DeliveryState(state), trouble, n) for kind, state, trouble, n in rows]
+
+    async def send_again(
+        self, cohort_id: int, now: datetime, within: timedelta, reason: str
+    ) -> int:
+        """The cohort's rows that failed (never went out) and fell due within `within`,
+        due again now. Each keeps its key (so it still goes out at most once) and its doubt
+        (one that may have gone is looked for first); one that no longer matters is dropped
+        when its turn comes, as any row is. Returns how many."""
+        query = (
+            update(Delivery)
+            .where(
+                Delivery.cohort_id == cohort_id,
+                Delivery.state == DeliveryState.failed,
+                Delivery.due_at >= now - within,
+            )
+            .values(
+                state=DeliveryState.pending,
+                due_at=now,
+                attempts=0,
+                trouble=None,
+                trouble_since=None,
+                claimed_by=None,
+                reason=reason,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        result = await self._session.execute(query)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def in_trouble(self, cohort_id: int, step: str) -> int:
+        """Rows of a step still waiting after trouble (an outage, a throttle)."""
+        query = select(func.count()).where(
+            Delivery.cohort_id == cohort_id,
+            Delivery.step == step,
+            Delivery.state.in_([DeliveryState.pending, DeliveryState.sending]),
+            Delivery.trouble_since.is_not(None),
+        )
+        return int(await self._session.scalar(query.select_from(Delivery)) or 0)
+
+    async def step_sent(self, cohort_id: int, step: str) -> tuple[int, datetime | None]:
+        """How many rows of a step went out, and when the last did."""
+        query = select(func.count(), func.max(Delivery.sent_at)).where(
+            Delivery.cohort_id == cohort_id,
+            Delivery.step == step,
+            Delivery.state == DeliveryState.sent,
+        )
+        count, last = (await self._session.execute(query)).one()
+        return int(count or 0), last
+
+    # ------------------------------------------------------------ planned steps
+
+    async def planned_marks(self, cohort_id: int) -> dict[str, str]:
+        """Each planned step of the cohort and what it was planned from."""
+        query = select(PlannedStep.step, PlannedStep.mark).where(PlannedStep.cohort_id == cohort_id)
+        return {str(step): str(mark) for step, mark in (await self._session.execute(query)).all()}
+
+    async def roster_mark(self, cohort_id: int) -> str:
+        """Changes whenever someone joins or leaves the cohort (or changes role)."""
+        query = select(func.count(), func.max(Membership.id), func.sum(Membership.person_id)).where(
+            Membership.cohort_id == cohort_id
+        )
+        count, last, total = (await self._session.execute(query)).one()
+        roles = select(Membership.role, func.count()).where(Membership.cohort_id == cohort_id)
+        by_role = (await self._session.execute(roles.group_by(Membership.role))).all()
+        shown = ",".join(f"{role}={n}" for role, n in sorted(by_role, key=lambda r: str(r[0])))
+        return f"{count}:{last}:{total}:{shown}"
+
+    async def mark_planned(self, cohort_id: int, step: str, mark: str, now: datetime) -> None:
+        found = await self._session.get(PlannedStep, (cohort_id, step))
+        if found is None:
+            found = PlannedStep(cohort_id=cohort_id, step=step, mark=mark, planned_at=now)
+            self._session.add(found)
+        else:
+            found.mark, found.planned_at = mark, now
+        await self._session.flush()
+
+    # ------------------------------------------------------------ outages
+
+    async def outage_begun(
+        self, cohort_id: int, step: str, kind: str, trouble: str, since: datetime, now: datetime
+    ) -> bool:
+        """Note that an outage delays a step; True if it is news (nobody noted it yet)."""
+        if await self._session.get(DeliveryOutage, (cohort_id, step)) is not None:
+            return False
+        inserted = await self._session.scalars(
+            insert_ignoring_duplicates(self._session, DeliveryOutage)
+            .values(
+                cohort_id=cohort_id,
+                step=step,
+                kind=kind,
+                trouble=trouble,
+                since=since,
+                noticed_at=now,
+                recovered_at=None,
+            )
+            .returning(DeliveryOutage.step)
+        )
+        return len(inserted.all()) == 1
+
+    async def open_outages(self) -> list[DeliveryOutage]:
+        query = select(DeliveryOutage).where(DeliveryOutage.recovered_at.is_(None))
+        return list(await self._session.scalars(query))
+
+    async def outage(self, cohort_id: int, step: str) -> DeliveryOutage | None:
+        return await self._session.get(DeliveryOutage, (cohort_id, step), populate_existing=True)
 
     # What a rehearsal asks of the outbox: it moves its clock from one due moment to the
     # next, and says so when something that fell due was not sent.
@@ -337,3 +519,14 @@ class DeliveryRepository:
             .having(func.count() >= count)
         )
         return [p for p in await self._session.scalars(query) if p is not None]
+
+
+def _troubled(trouble: str | None, now: datetime | None) -> dict[str, Any]:
+    """Columns for a row that waits after trouble: the category, and since when (kept from
+    the first trouble: `coalesce`)."""
+    if trouble is None:
+        return {}
+    since = now or utcnow()
+    # Typed, so that the column's UTC conversion applies to it as to any other value.
+    stamp = literal(since, type_=Delivery.__table__.c.trouble_since.type)
+    return {"trouble": trouble, "trouble_since": func.coalesce(Delivery.trouble_since, stamp)}

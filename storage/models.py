@@ -320,7 +320,12 @@ class Delivery(Base):
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index(None, "state", "due_at"), Index(None, "person_id", "sent_at"))
+    __table_args__ = (
+        Index(None, "state", "due_at"),
+        Index(None, "person_id", "sent_at"),
+        Index(None, "state", "priority", "due_at"),
+        Index(None, "cohort_id", "step"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -349,6 +354,46 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=stamped)
+    # Claimed lowest first: channel posts, then alerts to facilitators, then nudges.
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    # The step it belongs to (its key without the person): what `schedule` and an outage
+    # notice count by.
+    step: Mapped[str | None] = mapped_column(String(200))
+    # Why it waits or failed, as a category (schedules/courier.py: NO_ANSWER, …), and since
+    # when it has been in trouble without a success: an outage notice counts from it.
+    trouble: Mapped[str | None] = mapped_column(String(30))
+    trouble_since: Mapped[datetime | None]
+
+
+class PlannedStep(Base):
+    """A calendar step of a cohort that has been planned, and what it was planned from: it
+    is planned again only when the step's time or the cohort's roster changed."""
+
+    __tablename__ = "planned_steps"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mark: Mapped[str] = mapped_column(String(200))
+    planned_at: Mapped[datetime] = mapped_column(default=stamped)
+
+
+class DeliveryOutage(Base):
+    """A step an outage delayed: its facilitators are told once when it is delayed and
+    once when everything went out."""
+
+    __tablename__ = "delivery_outages"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    trouble: Mapped[str] = mapped_column(String(30))
+    since: Mapped[datetime]
+    noticed_at: Mapped[datetime]
+    recovered_at: Mapped[datetime | None]
 
 
 class SignupState(enum.StrEnum):

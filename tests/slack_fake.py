@@ -245,10 +245,11 @@ class FakeSlack:
         stops: the app is stuck as a process is that dies mid-call."""
         self._faults[method].append(_Fault("", STALLED))
 
-    def fail(self, method: str, *, error: str, times: int = 1) -> None:
-        """The next ``times`` calls to ``method`` answer ``{"ok": false, "error": error}``."""
+    def fail(self, method: str, *, error: str, times: int = 1, status: int = 200) -> None:
+        """The next ``times`` calls to ``method`` answer ``{"ok": false, "error": error}``
+        (with HTTP ``status``: Slack answers 500 with ``internal_error`` on a bad day)."""
         for _ in range(times):
-            self._faults[method].append(_Fault(error))
+            self._faults[method].append(_Fault(error, status))
 
     def clear(self) -> None:
         """Forget recorded calls (not users, channels, messages or faults)."""

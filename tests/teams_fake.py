@@ -85,6 +85,7 @@ class FakeConnector:
     throttled: int = 0  # this many next posts get 429
     retry_after: float = 1.0
     lost: int = 0  # this many next posts are taken, but their answer never comes
+    dropped: int = 0  # this many next posts are taken, then the connection closes unanswered
     _failures: dict[str, list[Failure]] = field(default_factory=dict)
     # A team's (or chat's) members, as `pagedmembers` lists them, `page_size` at a time.
     members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -207,6 +208,11 @@ class FakeConnector:
         if (failure := self._failure("post")) is not None:
             return failure
         self.calls.append(Call("POST", request.path, conversation, body))
+        if self.dropped:
+            self.dropped -= 1
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
         if self.lost and self._stopping is not None:
             self.lost -= 1
             await self._stopping.wait()

@@ -616,6 +616,7 @@ USES = (
     Use("quiz:{c}-1:begin", "== Question 1 of 8 =="),
     Use("nudge:{c}:1:post:-:walk", "The nudge goes to 3 people"),
     Use("pair:{c}:1:7", "1 group announced."),
+    Use("outbox:{c}:names", "Nobody: nothing failed or is held up."),
     Use("met:{c}:{group}", "Noted: you met. Thank you!"),
     Use("meeting:{c}:needs", "[form meeting:{c}:needs: My needs inventory]"),
     Use("lab:{c}:signup:" + LAB + ":1", "You have a seat at Handling information"),

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.console.shell import Console
 from handlers.formats import when_text
-from handlers.vocabulary import Outgoing, ToConversation, ToPerson
+from handlers.vocabulary import Message, Outgoing, ToConversation, ToPerson
 from schedules.clock import Clock
 from schedules.courier import Refused, Sent
 
@@ -19,15 +19,21 @@ class ConsoleCourier:
     async def send(self, key: str, outgoing: Outgoing) -> Sent:
         match outgoing.to:
             case ToConversation(conversation=conversation):
+                if conversation.thread_id == "":
+                    # A thread whose first message's id was lost, as the other couriers say.
+                    raise Refused("the thread's first message id is unknown", permanent=True)
                 where = conversation.conversation_id
             case ToPerson(user_id=user_id):
                 where = user_id
             case _:
                 raise Refused("a scheduled delivery goes to a channel or a person", permanent=True)
+        if not isinstance(outgoing.message, Message):
+            # Refused before it is shown: the console would save a file, or take the
+            # reader's next lines as a form's answers, and only then say no.
+            raise Refused("only messages are scheduled, not forms or files", permanent=True)
         when = when_text(self.clock.now(), None, self.console.zone, self.console.t.language)
         message_id = self.console.show(outgoing, when=f"[{when}]")
-        if message_id is None:
-            raise Refused("only messages are scheduled, not forms or files", permanent=True)
+        assert message_id is not None  # a message always gets an id
         self._sent[key] = Sent(where, message_id)
         return self._sent[key]
 

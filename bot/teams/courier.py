@@ -44,23 +44,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
 import aiohttp
 
+from bot.pace import Busy, Clock, Limit, Pacer, Sleep
+from bot.pace import Windows as Windows  # where the tests and older callers find it
 from bot.teams.chats import open_chat
 from bot.teams.connector import Connector, ConnectorError
 from bot.teams.messenger import activity_of
 from bot.teams.translate import PLATFORM
 from handlers.i18n import translator
-from handlers.vocabulary import FileMessage, Outgoing, ToConversation, ToPerson
-from schedules.courier import OutcomeUnknown, Refused, Sent, TryLater
+from handlers.vocabulary import Message, Outgoing, ToConversation, ToPerson
+from schedules.courier import NO_ANSWER, OutcomeUnknown, Refused, Sent, TryLater
 from storage.unit import Repositories, Store
 
 log = logging.getLogger(__name__)
@@ -71,14 +70,6 @@ PASSING = frozenset({412, 502, 503, 504})
 # the post, with two waits for a turn, stay inside the sender's 60 s lease on the row.
 REQUEST_SECONDS = 15.0
 CONVERSATION, TENANT = "conversation", "tenant"
-
-
-@dataclass(frozen=True)
-class Limit:
-    """At most `most` turns in any `seconds`."""
-
-    most: int
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -95,85 +86,6 @@ class TeamsLimits:
 
 TEAMS_LIMITS = TeamsLimits()
 Key = tuple[str, str]  # (kind, id): (CONVERSATION, "19:…@thread.tacv2"), (TENANT, "…")
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
-
-
-class Windows:
-    """Sliding windows: a turn for some keys waits until every limit of every key allows
-    one more, then counts in each. Asyncio only; `clock` and `sleep` are injectable.
-
-    Each key keeps the times of its last turns (as many as its largest limit needs): a
-    limit of `most` in `seconds` is full while the `most`-th last turn is younger than
-    `seconds`, and frees when it ages out.
-    """
-
-    SWEEP_EVERY = 1024  # turns between forgetting keys that have been idle a long while
-
-    def __init__(
-        self,
-        limits: Mapping[str, Sequence[Limit]],
-        *,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.limits = {kind: tuple(given) for kind, given in limits.items()}
-        self.clock, self.sleep = clock, sleep
-        self._turns: dict[Key, deque[float]] = {}
-        self._held: dict[Key, float] = {}  # key → held until (a throttle's Retry-After)
-        self._since_sweep = 0
-
-    def delay(self, keys: Sequence[Key]) -> float:
-        """Seconds until every key allows one more turn (0: now)."""
-        now = self.clock()
-        return max((self._delay(key, now) for key in keys), default=0.0)
-
-    def _delay(self, key: Key, now: float) -> float:
-        wait = self._held.get(key, now) - now
-        turns = self._turns.get(key)
-        if turns:
-            for limit in self.limits.get(key[0], ()):
-                if len(turns) >= limit.most:
-                    wait = max(wait, turns[-limit.most] + limit.seconds - now)
-        return max(wait, 0.0)
-
-    async def turn(self, keys: Sequence[Key], longest: float = math.inf) -> None:
-        """Wait for a turn that every key allows, and take it. A wait longer than
-        `longest` raises TryLater with it instead (nothing is taken)."""
-        while (wait := self.delay(keys)) > 0:
-            if wait > longest:
-                raise TryLater(wait, "Teams: paced under its rate limits")
-            await self.sleep(wait)
-        # No await since the last delay(): no other task took a turn in between.
-        now = self.clock()
-        for key in keys:
-            if key not in self._turns:
-                most = max((limit.most for limit in self.limits.get(key[0], ())), default=1)
-                self._turns[key] = deque(maxlen=most)
-            self._turns[key].append(now)
-        self._since_sweep += 1
-        if self._since_sweep >= self.SWEEP_EVERY:
-            self._sweep(now)
-
-    def hold(self, key: Key, seconds: float) -> None:
-        """No turn for the key for `seconds` from now."""
-        self._held[key] = max(self._held.get(key, 0.0), self.clock() + seconds)
-
-    def held(self, key: Key) -> float:
-        """Seconds the key is still held for (0: not held)."""
-        return max(self._held.get(key, 0.0) - self.clock(), 0.0)
-
-    def _sweep(self, now: float) -> None:
-        """Forget the keys whose turns have all aged out of every window: a fan-out to
-        2,500 people leaves a key for each of their chats behind."""
-        self._since_sweep = 0
-        for key, turns in list(self._turns.items()):
-            span = max((limit.seconds for limit in self.limits.get(key[0], ())), default=0.0)
-            if not turns or turns[-1] + span <= now:
-                del self._turns[key]
-        for key, until in list(self._held.items()):
-            if until <= now:
-                del self._held[key]
 
 
 @dataclass(frozen=True)
@@ -202,24 +114,29 @@ class TeamsCourier:
     ) -> None:
         self.store, self.connector = store, connector
         self.limits, self.request_seconds = limits, request_seconds
-        self.windows = Windows(
+        self.pacer = Pacer(
             {CONVERSATION: limits.per_conversation, TENANT: limits.per_tenant},
             clock=clock,
             sleep=sleep,
         )
+        self.windows = self.pacer.windows
         # tenant → the conversation last throttled there: a second one while it is still
         # held means the throttle is the tenant's.
         self._throttled: dict[str, str] = {}
 
     async def send(self, key: str, outgoing: Outgoing) -> Sent:
-        if isinstance(outgoing.message, FileMessage):
-            raise Refused("Teams: files are not scheduled", permanent=True)
+        if not isinstance(outgoing.message, Message):
+            # A form would draw as a card all the same; no schedule sends one (nor do the
+            # other couriers).
+            raise Refused("Teams: only messages are scheduled, not forms or files", permanent=True)
         await self._token()
         route = await self._route(outgoing)
         activity = activity_of(outgoing.message, translator(route.language))
-        await self.windows.turn(
+        await self.pacer.turn(
+            route.tenant,
             ((TENANT, route.tenant), (CONVERSATION, route.conversation_id)),
             self.limits.longest_wait,
+            "Teams: paced under its rate limits",
         )
         try:
             async with asyncio.timeout(self.request_seconds):
@@ -227,9 +144,12 @@ class TeamsCourier:
         except ConnectorError as error:
             self._refused(error, route.tenant, route.conversation_id, personal=route.personal)
         except aiohttp.ClientConnectorError as error:
-            raise Refused(f"Teams: no connection: {error}") from error
+            held = self.pacer.no_answer(route.tenant)
+            raise Busy(held, f"Teams: no connection: {error}", outage=True) from error
         except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as error:
+            self.pacer.no_answer(route.tenant)
             raise OutcomeUnknown(f"Teams: {str(error) or type(error).__name__}") from error
+        self.pacer.answered(route.tenant)
         if not message_id:
             log.warning("Teams took delivery %s but gave no message id", key)
         return Sent(route.conversation_id, message_id)
@@ -295,7 +215,7 @@ class TeamsCourier:
             return _Route(tenant, chat.address, known, known, True, language)
         if newest is None:
             _not_heard_from(tenant)
-        await self.windows.turn(((TENANT, tenant),), self.limits.longest_wait)
+        await self.pacer.turn(tenant, ((TENANT, tenant),), self.limits.longest_wait, "Teams: paced")
         try:
             async with asyncio.timeout(self.request_seconds):
                 chat_id = await open_chat(
@@ -325,11 +245,18 @@ class TeamsCourier:
         status, code = error.status, _code_of(error.detail)
         reason = f"Teams: {status} {code}".rstrip()
         if status == 429:
+            self.pacer.answered(tenant)
             seconds = error.retry_after if error.retry_after is not None else 1.0
             self._throttle(tenant, conversation, seconds)
-            raise TryLater(seconds, f"Teams: throttled (429), {seconds:g} s") from error
+            raise TryLater(
+                seconds, f"Teams: throttled (429), {seconds:g} s", whole=conversation is None
+            ) from error
         if status in PASSING:
-            raise Refused(reason) from error
+            # The service is struggling: hold the tenant a while, as for a dropped call.
+            if status != 412:
+                self.pacer.no_answer(tenant)
+            raise Refused(reason, trouble=NO_ANSWER if status != 412 else None) from error
+        self.pacer.answered(tenant)
         if status == 403 and personal:
             raise Refused(
                 f"{reason}: the person has not installed Digilog in Teams, nor is in a team "
