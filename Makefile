@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test audit lint typecheck bench catalogue clean
+.PHONY: run test e2e audit lint typecheck bench catalogue clean
 
 $(STAMP): requirements/main.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,19 @@ test: $(STAMP)
 	$(BIN)/python -m pip check && \
 	$(BIN)/pytest -n $${DIGILOG_TEST_WORKERS:-auto} --durations=15; \
 	status=$$?; echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
+
+## Digilog in a real Teams client: the Microsoft 365 Agents Playground (npm, pinned in
+## tests/e2e/package-lock.json) driven headless in Debian's Chromium (/usr/bin/chromium:
+## `apt-get install chromium`) against `digilog serve`. Needs Node.js 20 and npm; takes two
+## or three minutes. On a failure it prints where its screenshots and logs are.
+e2e: $(STAMP) tests/e2e/node_modules/.package-lock.json
+	@start=$$(date +%s); \
+	cd tests/e2e && DIGILOG_BIN=$(abspath $(BIN))/digilog \
+		node --test --test-concurrency=1 playground.test.mjs; \
+	status=$$?; echo "make e2e: $$(( $$(date +%s) - start )) s"; exit $$status
+
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package.json tests/e2e/package-lock.json
+	cd tests/e2e && npm ci
 
 ## Known vulnerabilities with a fix in the pinned requirements (pip-audit, its own venv).
 audit:
