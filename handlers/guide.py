@@ -84,7 +84,7 @@ def command_help(context: Context, asked: str) -> Message:
 def unknown_command(context: Context, typed: str) -> Message:
     """Not a command: the nearest ones this person may run, and how to see them all."""
     t = context.t
-    word = typed.split()[0] if typed.split() else ""
+    word = typed.split()[0][:40] if typed.split() else ""  # an echo, not a megabyte
     # Names in the reader's language first; the other language's if none is near.
     near: list[str] = []
     for language in (context.language, "en"):
