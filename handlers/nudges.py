@@ -416,9 +416,13 @@ async def _nudge(composing: Composing) -> Decision:  # noqa: C901
     frees = cap_frees_at([n.sent_at for n in last if n.sent_at is not None], now)
     if frees is not None:
         return later(next_humane_time(frees, zone, hours), "weekly cap reached")
-    lines = [(delivery, task)] + await _also_open(composing, person, delivery)
+    also = await _also_open(composing, person, delivery)
+    taken = await repos.deliveries.fold_into(
+        [row.id for row, _ in also], delivery.key, delivery.claimed_by
+    )
+    # Only what this message took: a nudge another sender holds goes out in its own.
+    lines = [(delivery, task)] + [(row, line_task) for row, line_task in also if row.id in taken]
     folded = [row for row, _ in lines[1:]]
-    await repos.deliveries.fold_into([row.id for row in folded], delivery.key)
     # What the message listed, so that a row it carried is not sent again, and so that
     # whether it was heeded can be told later.
     delivery.detail = {

@@ -9,14 +9,23 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from handlers.deliveries import Drop, Send, SharedReads, Wait, compose
 from handlers.digilog import Digilog
 from handlers.nudges import unreachable as cannot_reach
 from handlers.schedule import outage_begun
-from handlers.vocabulary import Delivered, ToConversation
+from handlers.vocabulary import (
+    Conversation,
+    Delivered,
+    Message,
+    Outgoing,
+    ToConversation,
+    ToGroup,
+    ToPerson,
+)
 from schedules.clock import Clock
 from schedules.courier import (
     EXPIRED,
@@ -45,9 +54,13 @@ OUTAGE_NOTICE_AFTER = timedelta(minutes=1)
 
 T = TypeVar("T")
 
+# Where a row's message went, kept in its detail as it goes out (see `_where`).
+WENT_TO = "went_to"
+
 
 class _LostRow(Exception):
-    """Another sender took the row while this one composed it."""
+    """The row is no longer this sender's: another took it, or it went out in another
+    row's message."""
 
 
 class Sender:
@@ -137,10 +150,27 @@ class Sender:
         try:
             await self._send(claimed, reads)
         except _LostRow:
-            log.warning("delivery %s went to another sender; leaving it", claimed.key)
+            log.info("delivery %s is no longer this sender's; leaving it", claimed.key)
 
     # Long on purpose: every outcome of a send, each recorded in its own way.
     async def _send(self, claimed: Delivery, reads: SharedReads | None) -> None:  # noqa: C901
+        in_doubt = claimed.maybe_sent
+        earlier = _went_to(claimed)
+        if in_doubt and earlier is not None:
+            # Whether it went out is settled before what it would say now: a row that
+            # went out must not be dropped or put off because of what happened since.
+            try:
+                found = await self._extending(
+                    claimed, self.courier.find(claimed.key, earlier, claimed.created_at)
+                )
+            except (TryLater, Refused, OutcomeUnknown) as trouble:
+                await self._after_trouble(claimed, trouble, in_doubt=True)
+                return
+            if found is not None:
+                log.info("delivery %s had gone out before; not sending it again", claimed.key)
+                await self._sent(claimed, earlier, found.conversation_id, found.message_id)
+                return
+            in_doubt = False  # looked, and it is not there
         now = self.clock.now()
         async with self.store.transaction() as repos:
             # The batch may have taken long enough for the lease on this row to run out
@@ -164,55 +194,68 @@ class Sender:
                         raise _LostRow(claimed.key)
                     return
                 case Wait(until=until, reason=reason):
-                    if not await repos.deliveries.postpone(delivery.id, self.worker, until, reason):
+                    if not await repos.deliveries.postpone(
+                        delivery.id, self.worker, until, reason, nothing_sent=not in_doubt
+                    ):
                         raise _LostRow(claimed.key)
                     return
+            # Where it goes is kept with the row: should this process die during the
+            # call, the next sender looks there before anything else.
+            delivery.detail = {**(delivery.detail or {}), WENT_TO: _where(decision.outgoing)}
             # Committed before the platform is called. Should another sender have taken
             # the row meanwhile, what composing it changed is rolled back.
             if not await repos.deliveries.about_to_send(delivery.id, self.worker, now + self.lease):
                 raise _LostRow(claimed.key)
         assert isinstance(decision, Send)
-        in_doubt = claimed.maybe_sent
         try:
             if in_doubt:
-                # It may have gone out before: only a lookup that answers settles that.
-                # Whatever else happens to the lookup, the row stays in doubt.
+                # In doubt from before this row kept where it went: only a lookup that
+                # answers settles that. Whatever else happens to it, the row stays in doubt.
                 found = await self._extending(
                     claimed, self.courier.find(claimed.key, decision.outgoing, claimed.created_at)
                 )
                 if found is not None:
                     log.info("delivery %s had gone out before; not sending it again", claimed.key)
-                    await self._sent(claimed, decision, found.conversation_id, found.message_id)
+                    await self._sent(
+                        claimed, decision.outgoing, found.conversation_id, found.message_id
+                    )
                     return
                 in_doubt = False  # looked, and it is not there
             sent = await self._extending(claimed, self.courier.send(claimed.key, decision.outgoing))
-        except TryLater as later:
-            # Not now (a throttle, our own pacing, an outage before anything left): later,
-            # same row, not a failed attempt. A row in doubt stays so unless it was looked up.
-            if later.whole:
-                self._hold(claimed.cohort_id, later.seconds)
-            async with self.store.transaction() as repos:
-                await repos.deliveries.postpone(
-                    claimed.id,
-                    self.worker,
-                    self.clock.now() + timedelta(seconds=later.seconds),
-                    later.reason,
-                    nothing_sent=not in_doubt,
-                    trouble=later.trouble,
-                    now=self.clock.now(),
-                )
-            await self._maybe_tell(claimed, later.trouble)
-        except Refused as refused:
-            if refused.permanent:
+        except (TryLater, Refused, OutcomeUnknown) as trouble:
+            await self._after_trouble(claimed, trouble, in_doubt=in_doubt)
+        else:
+            await self._sent(claimed, decision.outgoing, sent.conversation_id, sent.message_id)
+
+    async def _after_trouble(
+        self, claimed: Delivery, trouble: TryLater | Refused | OutcomeUnknown, *, in_doubt: bool
+    ) -> None:
+        """What the platform's trouble means for the row."""
+        match trouble:
+            case TryLater() as later:
+                # Not now (a throttle, our own pacing, an outage before anything left):
+                # later, same row, not a failed attempt. A row in doubt stays so.
+                if later.whole:
+                    self._hold(claimed.cohort_id, later.seconds)
+                async with self.store.transaction() as repos:
+                    await repos.deliveries.postpone(
+                        claimed.id,
+                        self.worker,
+                        self.clock.now() + timedelta(seconds=later.seconds),
+                        later.reason,
+                        nothing_sent=not in_doubt,
+                        trouble=later.trouble,
+                        now=self.clock.now(),
+                    )
+                await self._maybe_tell(claimed, later.trouble)
+            case Refused() as refused if refused.permanent:
                 await self._fail(
                     claimed, refused.reason, refused.trouble, unreachable=refused.unreachable
                 )
-            else:
+            case Refused() as refused:
                 await self._retry(claimed, refused.reason, in_doubt, refused.trouble)
-        except OutcomeUnknown as unknown:
-            await self._retry(claimed, str(unknown) or "no answer", True, NO_ANSWER)
-        else:
-            await self._sent(claimed, decision, sent.conversation_id, sent.message_id)
+            case OutcomeUnknown() as unknown:
+                await self._retry(claimed, str(unknown) or "no answer", True, NO_ANSWER)
 
     async def _extending(self, claimed: Delivery, call: Awaitable[T]) -> T:
         """Run a platform call, renewing the row's lease while it lasts: a slow answer
@@ -241,13 +284,12 @@ class Sender:
         self._held[cohort_id] = max(self._held.get(cohort_id, 0.0), time.monotonic() + seconds)
 
     async def _sent(
-        self, delivery: Delivery, decision: Send, conversation_id: str, message_id: str
+        self, delivery: Delivery, outgoing: Outgoing, conversation_id: str, message_id: str
     ) -> None:
         async with self.store.transaction() as repos:
             await repos.deliveries.mark_sent(
                 delivery.id, self.worker, conversation_id, message_id, self.clock.now()
             )
-        outgoing = decision.outgoing
         # An unknown id (a platform that cannot look a message up) is no thread to keep.
         if outgoing.receipt is not None and message_id and isinstance(outgoing.to, ToConversation):
             await self.digilog.delivered(
@@ -304,3 +346,37 @@ class Sender:
             await repos.deliveries.fail(delivery.id, self.worker, reason, trouble)
             if unreachable:
                 await cannot_reach(repos, delivery, self.clock.now())
+
+
+def _where(outgoing: Outgoing) -> dict[str, Any] | None:
+    """Where a message goes, as JSON; None for where no sender posts (a reply, a home page)."""
+    match outgoing.to:
+        case ToConversation(conversation=conversation):
+            kept = {"conversation": asdict(conversation)}
+        case ToPerson() as person:
+            kept = {"person": asdict(person)}
+        case ToGroup() as group:
+            kept = {"group": asdict(group)}
+        case _:
+            return None
+    return {**kept, "receipt": outgoing.receipt}
+
+
+def _went_to(delivery: Delivery) -> Outgoing | None:
+    """Where the row's message went when it was last sent (as `_where` kept it): enough to
+    look it up, with no words of its own."""
+    kept = (delivery.detail or {}).get(WENT_TO)
+    if not isinstance(kept, dict):
+        return None
+    to: ToConversation | ToPerson | ToGroup
+    if "conversation" in kept:
+        to = ToConversation(Conversation(**kept["conversation"]))
+    elif "person" in kept:
+        to = ToPerson(**kept["person"])
+    elif "group" in kept:
+        group = kept["group"]
+        meet_in = Conversation(**group["meet_in"]) if group.get("meet_in") else None
+        to = ToGroup(**{**group, "user_ids": tuple(group["user_ids"]), "meet_in": meet_in})
+    else:
+        return None
+    return Outgoing(to, Message((), ""), kept.get("receipt"))

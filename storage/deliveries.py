@@ -493,16 +493,20 @@ class DeliveryRepository:
         )
         return list(await self._session.scalars(query))
 
-    async def fold_into(self, delivery_ids: list[int], key: str) -> None:
-        """These rows, waiting and not held by any sender, go out in the message of `key`."""
+    async def fold_into(self, delivery_ids: list[int], key: str, worker: str | None) -> set[int]:
+        """Those of these rows still waiting, or claimed by this `worker`, go out in the
+        message of `key`; which they are. A row another sender holds is its to send."""
         if not delivery_ids:
-            return
-        await self._session.execute(
+            return set()
+        ours = (Delivery.state == DeliveryState.sending) & (Delivery.claimed_by == worker)
+        taken = await self._session.scalars(
             update(Delivery)
-            .where(Delivery.id.in_(delivery_ids), Delivery.state == DeliveryState.pending)
+            .where(Delivery.id.in_(delivery_ids), (Delivery.state == DeliveryState.pending) | ours)
             .values(state=DeliveryState.skipped, reason=IN_MESSAGE + key)
+            .returning(Delivery.id)
             .execution_options(synchronize_session=False)
         )
+        return set(taken)
 
     async def nudged_at_least(self, cohort_id: int, count: int) -> list[int]:
         """The people of a cohort sent at least `count` nudges: the only ones whose last

@@ -162,6 +162,7 @@ async def workers(database_url: str, slack: FakeSlack, folder: Path) -> AsyncIte
         "DIGILOG_DATABASE_URL": database_url,
         "DIGILOG_DATA_DIR": str(folder),
         "DIGILOG_LOG_LEVEL": "INFO",
+        "DIGILOG_LANGUAGE": "en",  # READY is matched in English, whatever the machine's locale
         "DIGILOG_SCHEDULE_SWEEP_SECONDS": "0.5",
         "DIGILOG_SENDER_POLL_SECONDS": "0.2",
         "DIGILOG_LEADER_RETRY_SECONDS": "0.5",
@@ -330,7 +331,11 @@ async def test_a_killed_leader_is_replaced_and_nothing_is_sent_twice(
     assert received_before < expected_rows, "the leader was killed after the fan-out"
     assert [key for key, n in times.items() if n > 1] == [], "sent twice"
     assert set(times) <= set(final), "a message of no delivery row"
-    assert set(times) == {key for key, row in final.items() if row.state is DeliveryState.sent}
+    sent = {key for key, row in final.items() if row.state is DeliveryState.sent}
+    assert set(times) == sent, {
+        key: (final[key].state, final[key].reason, final[key].maybe_sent)
+        for key in set(times) ^ sent
+    }
     assert [key for key, row in final.items() if row.state is DeliveryState.failed] == []
     for kind in CHANNEL_KINDS:
         assert len([key for key, _ in received if key.startswith(kind + ":")]) == 1, kind

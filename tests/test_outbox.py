@@ -33,7 +33,7 @@ from schedules.courier import OutcomeUnknown, TryLater
 from schedules.send import Sender
 from schedules.timekeeper import Timekeeper
 from storage.deliveries import Planned
-from storage.models import Cohort, Delivery, DeliveryState, PlannedStep, Role
+from storage.models import Cohort, Delivery, DeliveryState, Person, PlannedStep, Role
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import run_digilog
@@ -120,6 +120,31 @@ async def test_answer_lost_then_lookup_500_sends_one_message(
     async with store.transaction() as repos:
         run = await repos.themes.get(cohort.id, 1)
     assert run is not None and run.post_message_id == row.message_id
+
+
+async def test_a_nudge_in_doubt_is_looked_up_even_when_it_is_no_longer_needed(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    """Slack took Anna's nudge but the answer was lost; before the retry she posted, so
+    the nudge would no longer be sent. It went out all the same: the row says sent, not
+    skipped, and she has one message."""
+    await three_nudges_queued(store, cohort, digilog, running, tmp_path)
+    fake = running.slack
+    fake.lose_answer("chat.postMessage")
+    await running.at(running.clock.moment)
+    in_doubt = [r for r in await running.rows() if r.kind == AD_HOC and r.maybe_sent]
+    assert len(in_doubt) == 1 and in_doubt[0].state is DeliveryState.pending
+    async with store.transaction() as repos:
+        run = await repos.themes.get(cohort.id, 1)
+        person = await repos.session.get(Person, in_doubt[0].person_id)
+    assert run is not None and run.post_message_id and person is not None
+    chat = Chat(digilog, cohort, posts={1: run.post_message_id})
+    await chat.post(person.user_id or "", 1, "Vi provade att fråga först och lyssna sedan.")
+    await running.at(running.clock.moment + timedelta(minutes=3))
+    [row] = [r for r in await running.rows() if r.id == in_doubt[0].id]
+    assert row.state is DeliveryState.sent and not row.maybe_sent and row.message_id
+    dms = Counter(c.params["channel"] for c in fake.calls_to("chat.postMessage")[1:])
+    assert dms == {"anna": 1, "bjorn": 1, "cecilia": 1}
 
 
 async def test_a_500_on_a_post_leaves_it_in_doubt_and_it_is_looked_for_first(
