@@ -52,8 +52,8 @@ from sqlalchemy.types import TypeDecorator  # noqa: E402
 
 from bench.search_labels import QUERIES, REFLECTIONS  # noqa: E402
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
-from handlers.programme_file import load_programme as read_programme  # noqa: E402
-from handlers.roster import RosterRow  # noqa: E402
+from handlers.core.programme_file import load_programme as read_programme  # noqa: E402
+from handlers.core.roster import RosterRow  # noqa: E402
 from storage.db import create_engine, normalise_url  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Reflection, Role, Source, Visibility  # noqa: E402

@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from handlers.roster import RosterRow
+from handlers.core.roster import RosterRow
 from storage.db import normalise_url
 from storage.models import Role
 

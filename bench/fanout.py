@@ -75,11 +75,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E40
 
 from bot.settings import Settings  # noqa: E402
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
-from handlers.digilog import Digilog  # noqa: E402
-from handlers.humane import WorkingHours, holiday_name  # noqa: E402
-from handlers.programme_file import load_programme as read_programme  # noqa: E402
-from handlers.steps import AD_HOC  # noqa: E402
-from handlers.vocabulary import (  # noqa: E402
+from handlers.core.humane import WorkingHours, holiday_name  # noqa: E402
+from handlers.core.programme_file import load_programme as read_programme  # noqa: E402
+from handlers.core.steps import AD_HOC  # noqa: E402
+from handlers.core.vocabulary import (  # noqa: E402
     Actor,
     ChoiceMade,
     Choices,
@@ -90,6 +89,7 @@ from handlers.vocabulary import (  # noqa: E402
     Outgoing,
     Paragraph,
 )
+from handlers.digilog import Digilog  # noqa: E402
 from schedules.send import Sender  # noqa: E402
 from storage.db import create_engine, normalise_url  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

@@ -103,8 +103,8 @@ from sqlalchemy.engine import URL  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
-from handlers.programme_file import Programme, Quiz  # noqa: E402
-from handlers.programme_file import load_programme as read_programme  # noqa: E402
+from handlers.core.programme_file import Programme, Quiz  # noqa: E402
+from handlers.core.programme_file import load_programme as read_programme  # noqa: E402
 from storage.db import create_engine, normalise_url  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Person, QuizAnswer, ThemeRun  # noqa: E402

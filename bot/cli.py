@@ -28,16 +28,16 @@ from bot.compose import (
 from bot.console.render import render
 from bot.settings import Settings
 from handlers import admin, export, gatherings
-from handlers.context import Refusal, programme_of
+from handlers.core.context import Refusal, programme_of
+from handlers.core.formats import list_text
+from handlers.core.i18n import N_, Translator, language_of, translator
+from handlers.core.programme_file import load_programme
+from handlers.core.roster import RosterRow, parse_roster
+from handlers.core.yaml_file import FileProblems
 from handlers.features import REGISTRY
-from handlers.formats import list_text
-from handlers.i18n import N_, Translator, language_of, translator
 from handlers.people import ROLE_NAMES
-from handlers.programme_file import load_programme
 from handlers.retention import RetentionError
-from handlers.roster import RosterRow, parse_roster
 from handlers.schedule import calendar_message, with_deliveries
-from handlers.yaml_file import FileProblems
 from storage import swedish
 from storage.models import Role, utcnow
 

@@ -16,9 +16,9 @@ import aiohttp
 
 from bot import logs
 from bot.settings import Settings
+from handlers.core.registry import Registry
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
-from handlers.registry import Registry
 from schedules.clock import Clock, RehearsalClock, SystemClock
 from schedules.courier import ByPlatform, Courier
 from schedules.rehearsal import Rehearsal

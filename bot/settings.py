@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.sealing import Sealer, SecretKeyError
-from handlers.i18n import SUPPORTED
+from handlers.core.i18n import SUPPORTED
 
 
 class Settings(BaseSettings):

@@ -20,12 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
-from handlers.digilog import Digilog  # noqa: E402
-from handlers.i18n import translator  # noqa: E402
-from handlers.programme_file import load_programme as read_programme  # noqa: E402
-from handlers.report import assessment_chart, chart, figures  # noqa: E402
-from handlers.roster import RosterRow  # noqa: E402
-from handlers.vocabulary import (  # noqa: E402
+from handlers.core.i18n import translator  # noqa: E402
+from handlers.core.programme_file import load_programme as read_programme  # noqa: E402
+from handlers.core.roster import RosterRow  # noqa: E402
+from handlers.core.vocabulary import (  # noqa: E402
     Actor,
     ChoiceMade,
     CommandReceived,
@@ -33,6 +31,8 @@ from handlers.vocabulary import (  # noqa: E402
     FormSubmitted,
     ThreadPost,
 )
+from handlers.digilog import Digilog  # noqa: E402
+from handlers.report import assessment_chart, chart, figures  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.models import Role  # noqa: E402

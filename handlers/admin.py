@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers import audit, calendar_file, export, retention
-from handlers.context import programme_of
-from handlers.i18n import N_, SUPPORTED, Said
-from handlers.programme_file import Programme
-from handlers.roster import RosterProblem, RosterRow
+from handlers import export, retention
+from handlers.core import audit, calendar_file
+from handlers.core.context import programme_of
+from handlers.core.i18n import N_, SUPPORTED, Said
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterProblem, RosterRow
 from storage.models import AuditEntry, CalendarEntry, Cohort, Role
 from storage.reflections import ReflectionView
 from storage.unit import Repositories, Store

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from handlers import channels
-from handlers.access import Access
-from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal
-from handlers.deliveries import Composing, Decision, Drop
-from handlers.formats import list_text, when_text
-from handlers.i18n import N_
-from handlers.registry import ButtonKind, Command, Feature, FormKind
-from handlers.steps import channel_step
-from handlers.vocabulary import (
+from handlers.core import channels
+from handlers.core.access import Access
+from handlers.core.context import MAX_REFLECTION_CHARS, Args, Context, Refusal
+from handlers.core.deliveries import Composing, Decision, Drop
+from handlers.core.formats import list_text, when_text
+from handlers.core.i18n import N_
+from handlers.core.registry import ButtonKind, Command, Feature, FormKind
+from handlers.core.steps import channel_step
+from handlers.core.vocabulary import (
     Conversation,
     Form,
     FormSubmitted,

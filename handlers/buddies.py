@@ -7,16 +7,14 @@ import secrets
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from handlers import channels
-from handlers.access import Access
-from handlers.context import Args, Context, Refusal, address_of, command_on
-from handlers.formats import list_text, when_text
-from handlers.i18n import N_, translator
-from handlers.pairing import Candidate, best_group_for, pair_up
-from handlers.programme_file import localise
-from handlers.registry import ButtonKind, Command, Feature
-from handlers.themes import theme_number
-from handlers.vocabulary import (
+from handlers.core import channels
+from handlers.core.access import Access
+from handlers.core.context import Args, Context, Refusal, address_of, command_on
+from handlers.core.formats import list_text, when_text
+from handlers.core.i18n import N_, translator
+from handlers.core.programme_file import localise
+from handlers.core.registry import ButtonKind, Command, Feature
+from handlers.core.vocabulary import (
     Conversation,
     Message,
     MessageBuilder,
@@ -25,6 +23,8 @@ from handlers.vocabulary import (
     Span,
     ToGroup,
 )
+from handlers.pairing import Candidate, best_group_for, pair_up
+from handlers.themes import theme_number
 from storage.models import Cohort, Role
 from storage.people import Member
 

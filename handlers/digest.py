@@ -23,16 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from handlers import anonymity
-from handlers.access import Access
-from handlers.context import Args, Context, Refusal, address_of, programme_of, zone_of
-from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.humane import holiday_name
-from handlers.i18n import N_, Translator, translator
-from handlers.programme_file import localise
-from handlers.registry import ButtonKind, Command, Feature
-from handlers.themes import theme_number
-from handlers.vocabulary import (
+from handlers.core import anonymity
+from handlers.core.access import Access
+from handlers.core.context import Args, Context, Refusal, address_of, programme_of, zone_of
+from handlers.core.deliveries import Composing, Decision, Drop, Send
+from handlers.core.humane import holiday_name
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import localise
+from handlers.core.registry import ButtonKind, Command, Feature
+from handlers.core.vocabulary import (
     FileMessage,
     Message,
     MessageBuilder,
@@ -41,13 +40,14 @@ from handlers.vocabulary import (
     Span,
     ToActor,
 )
+from handlers.themes import theme_number
 from storage.deliveries import Planned
 from storage.models import Cohort, Role, Source
 from storage.reflections import ReflectionView
 from storage.swedish import analyse_word, words
 
 if TYPE_CHECKING:
-    from handlers.programme_file import Programme
+    from handlers.core.programme_file import Programme
     from storage.unit import Repositories
 
 PREFIX = "digest"  # of buttons: `digest:<cohort>:<theme>`

@@ -7,13 +7,13 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from handlers import access, bank, channels, guide, home, themes
-from handlers.context import Args, Context, Refusal, build_context
-from handlers.features import REGISTRY
-from handlers.i18n import Translator, language_of, translator
-from handlers.limits import PerPerson
-from handlers.registry import Registry
-from handlers.vocabulary import (
+from handlers import bank, guide, home, themes
+from handlers.core import access, channels
+from handlers.core.context import Args, Context, Refusal, build_context
+from handlers.core.i18n import Translator, language_of, translator
+from handlers.core.limits import PerPerson
+from handlers.core.registry import Registry
+from handlers.core.vocabulary import (
     ChoiceMade,
     CommandReceived,
     Delivered,
@@ -28,6 +28,7 @@ from handlers.vocabulary import (
     ToActor,
     say,
 )
+from handlers.features import REGISTRY
 from storage.models import ID_LENGTH, utcnow
 from storage.unit import Store
 

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
-from handlers import csv_cells
-from handlers.access import Access
-from handlers.context import Args, Context, Refusal
-from handlers.formats import list_text
-from handlers.i18n import N_, Translator
-from handlers.registry import Command, Feature
-from handlers.vocabulary import FileMessage, Outgoing, ToActor
+from handlers.core import csv_cells
+from handlers.core.access import Access
+from handlers.core.context import Args, Context, Refusal
+from handlers.core.formats import list_text
+from handlers.core.i18n import N_, Translator
+from handlers.core.registry import Command, Feature
+from handlers.core.vocabulary import FileMessage, Outgoing, ToActor
 from storage.models import Person
 from storage.reflections import ReflectionView, Viewer
 

@@ -8,11 +8,11 @@ to its facilitators, `digilog failures` every cohort's to an operator.
 
 from __future__ import annotations
 
-from handlers.access import Access
-from handlers.context import Args, Context
-from handlers.i18n import N_, Translator
-from handlers.registry import Command, Feature
-from handlers.vocabulary import Message, MessageBuilder, Outgoing, say
+from handlers.core.access import Access
+from handlers.core.context import Args, Context
+from handlers.core.i18n import N_, Translator
+from handlers.core.registry import Command, Feature
+from handlers.core.vocabulary import Message, MessageBuilder, Outgoing, say
 from storage.unit import Store
 
 SHOWN = 20

@@ -5,7 +5,6 @@ from __future__ import annotations
 from handlers import (
     bank,
     buddies,
-    deliveries,
     digest,
     export,
     failures,
@@ -24,7 +23,8 @@ from handlers import (
     tasks,
     themes,
 )
-from handlers.registry import Registry
+from handlers.core import deliveries
+from handlers.core.registry import Registry
 
 # In this order in help and in the role matrix.
 REGISTRY = Registry(

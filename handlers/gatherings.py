@@ -21,17 +21,18 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
-from handlers import csv_cells, labs
-from handlers.access import Access
-from handlers.calendar_file import EVENT_PREFIX
-from handlers.context import Args, Context, Refusal, cohort_channel, programme_of, zone_of
-from handlers.deliveries import Composing, Decision
-from handlers.formats import day_text, hours_number, list_text, when_text, where_spans
-from handlers.i18n import N_, Translator, translator
-from handlers.programme_file import Programme, localise
-from handlers.registry import ButtonKind, Command, Feature
-from handlers.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
-from handlers.vocabulary import (
+from handlers import labs
+from handlers.core import csv_cells
+from handlers.core.access import Access
+from handlers.core.calendar_file import EVENT_PREFIX
+from handlers.core.context import Args, Context, Refusal, cohort_channel, programme_of, zone_of
+from handlers.core.deliveries import Composing, Decision
+from handlers.core.formats import day_text, hours_number, list_text, when_text, where_spans
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import Programme, localise
+from handlers.core.registry import ButtonKind, Command, Feature
+from handlers.core.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
+from handlers.core.vocabulary import (
     FileMessage,
     Message,
     MessageBuilder,
@@ -446,7 +447,7 @@ def header(t: Translator) -> list[str]:
 
 
 def as_csv(t: Translator, rows: list[ListRow]) -> bytes:
-    """For Excel in the reader's language (handlers/csv_cells.py)."""
+    """For Excel in the reader's language (handlers/core/csv_cells.py)."""
     buffer = io.StringIO()
     writer = csv_cells.writer(buffer, t.language)
     writer.writerow(header(t))
@@ -570,7 +571,7 @@ async def report_counts(
     repos: Repositories, cohort: Cohort, t: Translator, organisation: dict[int, str]
 ) -> list[tuple[str, dict[str, int]]]:
     """For the report: per gathering, how many were present per group of the report's
-    (each group stands for at least K participants: handlers/anonymity.py)."""
+    (each group stands for at least K participants: handlers/core/anonymity.py)."""
     present = await repos.gatherings.present(cohort.id)
     found = []
     for entry in gatherings_of(await repos.calendar.entries(cohort.id)):

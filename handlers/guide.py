@@ -1,6 +1,6 @@
-"""Help and the role matrix, both read from what the features declare (handlers/registry.py).
+"""Help and the role matrix, both read from what the features declare (handlers/core/registry.py).
 
-Who may run a command is its level in the role matrix (handlers/access.py), checked by
+Who may run a command is its level in the role matrix (handlers/core/access.py), checked by
 `Digilog` before the command runs; help shows a person only what they may run.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import difflib
 
-from handlers import access
-from handlers.context import Args, Context
-from handlers.i18n import N_
-from handlers.registry import Command, Feature, Registry
-from handlers.vocabulary import Message, MessageBuilder, Outgoing
+from handlers.core import access
+from handlers.core.context import Args, Context
+from handlers.core.i18n import N_
+from handlers.core.registry import Command, Feature, Registry
+from handlers.core.vocabulary import Message, MessageBuilder, Outgoing
 
 
 async def _help(context: Context, args: Args) -> list[Outgoing]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers import anonymity, buddies, gatherings, labs, report, surveys
-from handlers.context import Context
-from handlers.formats import when_text
-from handlers.i18n import N_
-from handlers.programme_file import Programme
-from handlers.vocabulary import MessageBuilder, Option, Outgoing, Span, ToHome
+from handlers import buddies, gatherings, labs, report, surveys
+from handlers.core import anonymity
+from handlers.core.context import Context
+from handlers.core.formats import when_text
+from handlers.core.i18n import N_
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import MessageBuilder, Option, Outgoing, Span, ToHome
 from storage.models import Role, SignupState, ThemeRun
 
 DONE, NOT_YET = "✅", "⬜"

@@ -17,10 +17,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from handlers.context import Context
+from handlers.core.context import Context
+from handlers.core.programme_file import Lab, Programme, localise
+from handlers.core.vocabulary import MessageBuilder, Option, Outgoing, Span
 from handlers.labs import session_key
-from handlers.programme_file import Lab, Programme, localise
-from handlers.vocabulary import MessageBuilder, Option, Outgoing, Span
 from storage.models import SignupState
 from storage.swedish import analyse_word, words
 

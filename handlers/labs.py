@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
-from handlers.access import Access
-from handlers.context import (
+from handlers.core.access import Access
+from handlers.core.context import (
     Args,
     Context,
     Refusal,
@@ -19,14 +19,14 @@ from handlers.context import (
     programme_of,
     zone_of,
 )
-from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.formats import clock_text, day_text, list_text, when_text, where_spans
-from handlers.humane import DEFAULT_HOURS, working_moment_before
-from handlers.i18n import N_, translator
-from handlers.programme_file import Lab, LabSession, Programme, localise
-from handlers.registry import ButtonKind, Command, Feature
-from handlers.steps import WORKPLACE_ZONE
-from handlers.vocabulary import (
+from handlers.core.deliveries import Composing, Decision, Drop, Send
+from handlers.core.formats import clock_text, day_text, list_text, when_text, where_spans
+from handlers.core.humane import DEFAULT_HOURS, working_moment_before
+from handlers.core.i18n import N_, translator
+from handlers.core.programme_file import Lab, LabSession, Programme, localise
+from handlers.core.registry import ButtonKind, Command, Feature
+from handlers.core.steps import WORKPLACE_ZONE
+from handlers.core.vocabulary import (
     FileMessage,
     Message,
     MessageBuilder,

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from handlers import anonymity, bank
-from handlers.access import Access
+from handlers import bank
 from handlers.bank import VISIBILITY_LABELS, check_length, chosen_audience
-from handlers.context import (
+from handlers.core import anonymity
+from handlers.core.access import Access
+from handlers.core.context import (
     MAX_REFLECTION_CHARS,
     Args,
     Context,
@@ -24,16 +25,14 @@ from handlers.context import (
     flag_in,
     zone_of,
 )
-from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.digest import Contribution, distinctive, excerpt
-from handlers.formats import when_text, where_spans
-from handlers.humane import DEFAULT_HOURS, next_humane_time, working_moment_before
-from handlers.i18n import N_, Translator, translator
-from handlers.lab_suggestions import suggestions_for
-from handlers.programme_file import Programme, localise
-from handlers.registry import ButtonKind, Command, Feature, FormKind
-from handlers.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
-from handlers.vocabulary import (
+from handlers.core.deliveries import Composing, Decision, Drop, Send
+from handlers.core.formats import when_text, where_spans
+from handlers.core.humane import DEFAULT_HOURS, next_humane_time, working_moment_before
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import Programme, localise
+from handlers.core.registry import ButtonKind, Command, Feature, FormKind
+from handlers.core.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
+from handlers.core.vocabulary import (
     Form,
     FormSubmitted,
     Message,
@@ -45,6 +44,8 @@ from handlers.vocabulary import (
     TextField,
     ToActor,
 )
+from handlers.digest import Contribution, distinctive, excerpt
+from handlers.lab_suggestions import suggestions_for
 from storage.deliveries import Planned
 from storage.models import (
     CalendarEntry,

@@ -6,9 +6,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers import channels, surveys
-from handlers.access import Access
-from handlers.context import (
+from handlers import surveys
+from handlers.core import channels
+from handlers.core.access import Access
+from handlers.core.context import (
     Args,
     Context,
     Refusal,
@@ -17,9 +18,9 @@ from handlers.context import (
     command_on,
     zone_of,
 )
-from handlers.deliveries import Composing, Decision, Drop, Send, SharedReads, Wait
-from handlers.formats import list_text, when_text
-from handlers.humane import (
+from handlers.core.deliveries import Composing, Decision, Drop, Send, SharedReads, Wait
+from handlers.core.formats import list_text, when_text
+from handlers.core.humane import (
     DEFAULT_HOURS,
     WorkingHours,
     cap_frees_at,
@@ -27,15 +28,15 @@ from handlers.humane import (
     next_humane_time,
     next_working_day,
 )
-from handlers.i18n import N_, Translator, translator
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import Programme, localise
+from handlers.core.progress import missing
+from handlers.core.registry import ButtonKind, Command, Feature
+from handlers.core.steps import AD_HOC, CLOSING_GRACE, DAY_BEFORE, Audience, Step, Task, survey_key
+from handlers.core.vocabulary import Conversation, Message, MessageBuilder, Option, Outgoing, Span
 from handlers.people import find_organisation
-from handlers.programme_file import Programme, localise
-from handlers.progress import missing
 from handlers.quiz import QuizAction
-from handlers.registry import ButtonKind, Command, Feature
-from handlers.steps import AD_HOC, CLOSING_GRACE, DAY_BEFORE, Audience, Step, Task, survey_key
 from handlers.themes import theme_number
-from handlers.vocabulary import Conversation, Message, MessageBuilder, Option, Outgoing, Span
 from storage.deliveries import IN_MESSAGE, Planned
 from storage.models import CalendarEntry, Cohort, Delivery, Person, Role
 from storage.unit import Repositories

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from handlers import audit, retention
-from handlers.access import Access
-from handlers.context import Args, Context, Refusal, known_zone
-from handlers.formats import list_text
-from handlers.i18n import N_, SUPPORTED, translator
-from handlers.registry import ButtonKind, Command, Feature
-from handlers.vocabulary import MessageBuilder, Option, Outgoing
+from handlers import retention
+from handlers.core import audit
+from handlers.core.access import Access
+from handlers.core.context import Args, Context, Refusal, known_zone
+from handlers.core.formats import list_text
+from handlers.core.i18n import N_, SUPPORTED, translator
+from handlers.core.registry import ButtonKind, Command, Feature
+from handlers.core.vocabulary import MessageBuilder, Option, Outgoing
 from storage.models import ID_LENGTH, Organisation, Role
 
 

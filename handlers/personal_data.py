@@ -12,14 +12,13 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from handlers import csv_cells
-from handlers.access import Access
-from handlers.channels import relay
-from handlers.context import Args, Context, Refusal, programme_of
-from handlers.i18n import N_, Said, Translator, translator
-from handlers.labs import _seat_freed, not_begun_sessions, sessions_by_key
-from handlers.registry import ButtonKind, Command, Feature
-from handlers.vocabulary import (
+from handlers.core import csv_cells
+from handlers.core.access import Access
+from handlers.core.channels import relay
+from handlers.core.context import Args, Context, Refusal, programme_of
+from handlers.core.i18n import N_, Said, Translator, translator
+from handlers.core.registry import ButtonKind, Command, Feature
+from handlers.core.vocabulary import (
     Actor,
     Conversation,
     FileMessage,
@@ -30,6 +29,7 @@ from handlers.vocabulary import (
     ToActor,
     ToPerson,
 )
+from handlers.labs import _seat_freed, not_begun_sessions, sessions_by_key
 from storage.models import Cohort, Person, utcnow
 from storage.personal_data import Erased, Row
 from storage.unit import Repositories, Store

@@ -9,24 +9,24 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from handlers import anonymity
-from handlers.access import Access
-from handlers.channels import to_every_channel
-from handlers.context import Args, Context, Refusal
-from handlers.deliveries import Composing, Decision, Drop
-from handlers.formats import percent_text
-from handlers.i18n import N_, translator
-from handlers.programme_file import Programme, Quiz, Theme, localise
-from handlers.registry import ButtonKind, Command, Feature
-from handlers.steps import channel_step
-from handlers.themes import theme_number
-from handlers.vocabulary import (
+from handlers.core import anonymity
+from handlers.core.access import Access
+from handlers.core.channels import to_every_channel
+from handlers.core.context import Args, Context, Refusal
+from handlers.core.deliveries import Composing, Decision, Drop
+from handlers.core.formats import percent_text
+from handlers.core.i18n import N_, translator
+from handlers.core.programme_file import Programme, Quiz, Theme, localise
+from handlers.core.registry import ButtonKind, Command, Feature
+from handlers.core.steps import channel_step
+from handlers.core.vocabulary import (
     Message,
     MessageBuilder,
     Option,
     Outgoing,
     Span,
 )
+from handlers.themes import theme_number
 from storage.models import Cohort, ThemeRun
 
 

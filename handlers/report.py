@@ -16,15 +16,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers import anonymity, csv_cells, gatherings, surveys
-from handlers.access import Access
-from handlers.context import Args, Context, programme_of
-from handlers.formats import number_text, share_text
-from handlers.i18n import N_, Translator
-from handlers.programme_file import localise
-from handlers.registry import Command, Feature
+from handlers import gatherings, surveys
+from handlers.core import anonymity, csv_cells
+from handlers.core.access import Access
+from handlers.core.context import Args, Context, programme_of
+from handlers.core.formats import number_text, share_text
+from handlers.core.i18n import N_, Translator
+from handlers.core.programme_file import localise
+from handlers.core.registry import Command, Feature
+from handlers.core.vocabulary import FileMessage, Message, MessageBuilder, Outgoing, Span, ToActor
 from handlers.surveys import AssessmentFigures, SurveyFigures
-from handlers.vocabulary import FileMessage, Message, MessageBuilder, Outgoing, Span, ToActor
 from storage.models import Cohort, Source
 from storage.unit import Repositories
 

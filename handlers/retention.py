@@ -21,14 +21,14 @@ from enum import StrEnum
 from typing import Any
 
 from handlers import report
-from handlers.context import address_of, zone_of
-from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.formats import day_text
-from handlers.humane import WorkingHours, next_humane_time
-from handlers.i18n import N_, Said, Translator, translator
+from handlers.core.context import address_of, zone_of
+from handlers.core.deliveries import Composing, Decision, Drop, Send
+from handlers.core.formats import day_text
+from handlers.core.humane import WorkingHours, next_humane_time
+from handlers.core.i18n import N_, Said, Translator, translator
+from handlers.core.registry import Feature
+from handlers.core.vocabulary import Message, MessageBuilder, Outgoing
 from handlers.personal_data import ANONYMOUS
-from handlers.registry import Feature
-from handlers.vocabulary import Message, MessageBuilder, Outgoing
 from storage.deliveries import Planned
 from storage.models import Cohort, Delivery, Retention, Role
 from storage.unit import Repositories, Store

@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.access import Access
-from handlers.calendar_file import check_entries
-from handlers.context import Args, Context, Refusal, address_of
-from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.formats import list_text, when_text, where_spans
-from handlers.i18n import N_, Translator, translator
+from handlers.core.access import Access
+from handlers.core.calendar_file import check_entries
+from handlers.core.context import Args, Context, Refusal, address_of
+from handlers.core.deliveries import Composing, Decision, Drop, Send
+from handlers.core.formats import list_text, when_text, where_spans
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import Programme, localise
+from handlers.core.progress import missing
+from handlers.core.registry import ButtonKind, Command, Feature, Registry
+from handlers.core.vocabulary import Message, MessageBuilder, Option, Outgoing, Span
+from handlers.core.yaml_file import Mistake
 from handlers.meetings import meeting_title
 from handlers.nudges import reachable
-from handlers.programme_file import Programme, localise
-from handlers.progress import missing
-from handlers.registry import ButtonKind, Command, Feature, Registry
-from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span
-from handlers.yaml_file import Mistake
 from storage.deliveries import NUDGE_PREFIX, Planned, Tally
 from storage.models import CalendarEntry, Cohort, Delivery, DeliveryState, Role
 from storage.unit import Repositories

@@ -16,20 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import fmean
 
-from handlers import anonymity
-from handlers.access import Access
-from handlers.channels import to_every_channel
-from handlers.context import Args, Context, Refusal, address_of
-from handlers.deliveries import Composing, Decision, Drop, Send
-from handlers.formats import number_text, signed_text
-from handlers.humane import DEFAULT_HOURS, next_humane_time
-from handlers.i18n import N_, Translator, translator
-from handlers.labs import _choose, sessions_by_key
-from handlers.programme_file import LabSession, Programme, Scale, SurveyQuestion, localise
-from handlers.registry import ButtonKind, Command, Feature, FormKind
-from handlers.steps import WORKPLACE_ZONE, assessment_key, channel_step, survey_key
-from handlers.themes import theme_number
-from handlers.vocabulary import (
+from handlers.core import anonymity
+from handlers.core.access import Access
+from handlers.core.channels import to_every_channel
+from handlers.core.context import Args, Context, Refusal, address_of
+from handlers.core.deliveries import Composing, Decision, Drop, Send
+from handlers.core.formats import number_text, signed_text
+from handlers.core.humane import DEFAULT_HOURS, next_humane_time
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import LabSession, Programme, Scale, SurveyQuestion, localise
+from handlers.core.registry import ButtonKind, Command, Feature, FormKind
+from handlers.core.steps import WORKPLACE_ZONE, assessment_key, channel_step, survey_key
+from handlers.core.vocabulary import (
     Field,
     Form,
     FormSubmitted,
@@ -42,6 +40,8 @@ from handlers.vocabulary import (
     TextField,
     ToActor,
 )
+from handlers.labs import _choose, sessions_by_key
+from handlers.themes import theme_number
 from storage.deliveries import Planned
 from storage.models import CalendarEntry, Cohort, Role, SignupState, SurveyAnswer
 from storage.surveys import Answer

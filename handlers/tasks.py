@@ -10,13 +10,13 @@ which marks the task done for both; the report counts the tasks done per kind.
 
 from __future__ import annotations
 
-from handlers.access import Access
 from handlers.bank import REFLECTION_AUDIENCES, VISIBILITY_LABELS, check_length, chosen_audience
-from handlers.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of
-from handlers.i18n import N_, Translator, translator
-from handlers.programme_file import ReflectionTask, localise
-from handlers.registry import ButtonKind, Command, Feature, FormKind
-from handlers.vocabulary import (
+from handlers.core.access import Access
+from handlers.core.context import MAX_REFLECTION_CHARS, Args, Context, Refusal, address_of
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import ReflectionTask, localise
+from handlers.core.registry import ButtonKind, Command, Feature, FormKind
+from handlers.core.vocabulary import (
     Form,
     FormSubmitted,
     Message,

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers import tasks
-from handlers.access import Access
-from handlers.channels import to_every_channel
-from handlers.context import Args, Context, Refusal
-from handlers.deliveries import Composing, Decision, Drop
-from handlers.i18n import N_, Translator, translator
-from handlers.programme_file import Material, Programme, Theme, localise
-from handlers.registry import Command, Feature
-from handlers.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step, channel_step
-from handlers.vocabulary import (
+from handlers.core.access import Access
+from handlers.core.channels import to_every_channel
+from handlers.core.context import Args, Context, Refusal
+from handlers.core.deliveries import Composing, Decision, Drop
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import Material, Programme, Theme, localise
+from handlers.core.registry import Command, Feature
+from handlers.core.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step, channel_step
+from handlers.core.vocabulary import (
     Message,
     MessageBuilder,
     Option,

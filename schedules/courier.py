@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from handlers.vocabulary import Outgoing, ToConversation, ToGroup, ToPerson
+from handlers.core.vocabulary import Outgoing, ToConversation, ToGroup, ToPerson
 
 # Why a delivery waits or failed, in categories a facilitator can read (handlers/schedule.py
 # says each in words); the platform's own words stay in the row's `reason`.

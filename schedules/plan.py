@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from handlers.context import programme_of
+from handlers.core.context import programme_of
+from handlers.core.progress import missing
+from handlers.core.steps import Audience
 from handlers.features import REGISTRY
-from handlers.progress import missing
-from handlers.steps import Audience
 from storage.deliveries import Planned
 from storage.models import Cohort
 from storage.unit import Repositories, Store

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handlers.context import programme_of
-from handlers.registry import Registry
+from handlers.core.context import programme_of
+from handlers.core.registry import Registry
 from schedules.clock import RehearsalClock
 from schedules.service import Scheduling
 from schedules.timekeeper import fingerprint

@@ -13,11 +13,8 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from handlers.deliveries import Drop, Send, SharedReads, Wait, compose
-from handlers.digilog import Digilog
-from handlers.nudges import unreachable as cannot_reach
-from handlers.schedule import outage_begun
-from handlers.vocabulary import (
+from handlers.core.deliveries import Drop, Send, SharedReads, Wait, compose
+from handlers.core.vocabulary import (
     Conversation,
     Delivered,
     Message,
@@ -26,6 +23,9 @@ from handlers.vocabulary import (
     ToGroup,
     ToPerson,
 )
+from handlers.digilog import Digilog
+from handlers.nudges import unreachable as cannot_reach
+from handlers.schedule import outage_begun
 from schedules.clock import Clock
 from schedules.courier import (
     EXPIRED,

@@ -6,8 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from bot.console.render import render
-from handlers.digilog import Digilog
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     Actor,
     ChoiceMade,
     CommandReceived,
@@ -24,6 +23,7 @@ from handlers.vocabulary import (
     ThreadPost,
     ToActor,
 )
+from handlers.digilog import Digilog
 from storage.models import Cohort
 from tests.conftest import PEOPLE
 

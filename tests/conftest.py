@@ -18,10 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
+from handlers.core.programme_file import Programme
+from handlers.core.programme_file import load_programme as read_programme
+from handlers.core.roster import RosterRow
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.programme_file import load_programme as read_programme
-from handlers.roster import RosterRow
 from storage import migrate
 from storage.db import create_engine, normalise_url
 from storage.models import Cohort, Role

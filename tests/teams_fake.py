@@ -21,8 +21,8 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
 from storage.models import Cohort, Role
 from storage.unit import Store
 

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.console.render import render
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import HomeOpened, Message, ToGroup, ToPerson
 from handlers.digilog import Digilog
 from handlers.pairing import Candidate, pair_up
-from handlers.programme_file import Programme
-from handlers.vocabulary import HomeOpened, Message, ToGroup, ToPerson
 from storage.models import BuddyRound, Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat

@@ -10,11 +10,11 @@ import pytest
 
 from bot.console.render import render
 from handlers.admin import calendar, load_calendar
-from handlers.calendar_file import load_calendar as read_calendar
+from handlers.core.calendar_file import load_calendar as read_calendar
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import Message
+from handlers.core.yaml_file import FileProblems
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.vocabulary import Message
-from handlers.yaml_file import FileProblems
 from storage.models import Cohort
 from storage.unit import Store
 from tests.chat import Chat

@@ -38,12 +38,10 @@ from sqlalchemy.engine import make_url
 
 from bot.console.render import render
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
-from handlers.digilog import Digilog
-from handlers.labs import session_key
-from handlers.limits import PerPerson
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
-from handlers.vocabulary import (
+from handlers.core.limits import PerPerson
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
+from handlers.core.vocabulary import (
     Actor,
     Conversation,
     FileMessage,
@@ -63,6 +61,8 @@ from handlers.vocabulary import (
     ToHome,
     ToPerson,
 )
+from handlers.digilog import Digilog
+from handlers.labs import session_key
 from storage.db import create_engine
 from storage.models import (
     AuditEntry,

@@ -33,9 +33,8 @@ from bot.pace import Pacer
 from bot.slack.courier import SlackCourier, courier_client, slack_limits
 from bot.teams.connector import Connector, static_token
 from bot.teams.courier import TeamsCourier
-from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.vocabulary import (
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import (
     Conversation,
     FileMessage,
     Form,
@@ -45,6 +44,7 @@ from handlers.vocabulary import (
     ToGroup,
     ToPerson,
 )
+from handlers.digilog import Digilog
 from schedules.clock import SystemClock
 from schedules.courier import Courier, OutcomeUnknown, Refused, Sent, TryLater
 from storage.unit import Store

@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers import report
-from handlers.csv_cells import FORMULA_STARTS, PLAIN_NUMBER, neutralised, writer
+from handlers.core.csv_cells import FORMULA_STARTS, PLAIN_NUMBER, neutralised, writer
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import Actor, FileMessage
 from handlers.digilog import Digilog
-from handlers.i18n import translator
-from handlers.programme_file import Programme
-from handlers.vocabulary import Actor, FileMessage
 from storage.models import Role
 from storage.unit import Store
 from tests.chat import Chat

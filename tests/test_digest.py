@@ -9,11 +9,11 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.console.render import render
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import FileMessage, Message
 from handlers.digest import digest, distinctive, excerpt, message, working_day_before
 from handlers.digilog import Digilog
-from handlers.i18n import translator
-from handlers.programme_file import Programme
-from handlers.vocabulary import FileMessage, Message
 from storage.models import Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat

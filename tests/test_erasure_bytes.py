@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from handlers.core.programme_file import Programme
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme
 from storage.unit import Store
 from tests.test_personal_data import (
     EMAIL,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.calendar_file import parse_calendar
+from handlers.core.calendar_file import parse_calendar
+from handlers.core.programme_file import Programme, parse_programme
+from handlers.core.vocabulary import ToPerson
+from handlers.core.yaml_file import FileProblems
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme, parse_programme
-from handlers.vocabulary import ToPerson
-from handlers.yaml_file import FileProblems
 from storage.models import Role
 from storage.unit import Store
 from tests.chat import Chat

@@ -20,13 +20,13 @@ from bot.console.render import render
 from bot.slack.blocks import render_message
 from bot.teams.cards import card, choice_of
 from handlers import report
-from handlers.anonymity import K
+from handlers.core.anonymity import K
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme, localise
+from handlers.core.programme_file import load_programme as read_programme
+from handlers.core.vocabulary import HomeOpened
 from handlers.digilog import Digilog
-from handlers.i18n import translator
 from handlers.labs import session_key
-from handlers.programme_file import Programme, localise
-from handlers.programme_file import load_programme as read_programme
-from handlers.vocabulary import HomeOpened
 from storage.db import create_engine
 from storage.models import Cohort, Role, SignupState
 from storage.unit import Store

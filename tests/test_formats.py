@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.formats import (
+from handlers.core.formats import (
     day_text,
     hours_number,
     list_text,
@@ -17,7 +17,7 @@ from handlers.formats import (
     signed_text,
     when_text,
 )
-from handlers.humane import WorkingHours
+from handlers.core.humane import WorkingHours
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NBSP = "\xa0"

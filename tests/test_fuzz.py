@@ -37,12 +37,12 @@ from sqlalchemy import func, select, text
 from bot.slack.app import SAVE_SHORTCUT
 from bot.web import MAX_BODY_BYTES, WORK
 from handlers import admin
-from handlers.calendar_file import parse_calendar
+from handlers.core.calendar_file import parse_calendar
+from handlers.core.programme_file import Programme, parse_programme
+from handlers.core.programme_file import load_programme as read_programme
+from handlers.core.roster import HEADERS, ROLES, RosterProblem, RosterRow, parse_roster
+from handlers.core.yaml_file import FileProblems
 from handlers.features import REGISTRY
-from handlers.programme_file import Programme, parse_programme
-from handlers.programme_file import load_programme as read_programme
-from handlers.roster import HEADERS, ROLES, RosterProblem, RosterRow, parse_roster
-from handlers.yaml_file import FileProblems
 from storage.models import CalendarEntry
 from storage.unit import Store
 from tests import slack_payloads as p

@@ -19,15 +19,15 @@ from bot.console.render import render
 from bot.console.shell import Console
 from handlers import report
 from handlers.admin import import_roster, load_calendar
-from handlers.calendar_file import load_calendar as read_calendar
-from handlers.deliveries import Send, compose
+from handlers.core.calendar_file import load_calendar as read_calendar
+from handlers.core.deliveries import Send, compose
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
+from handlers.core.vocabulary import FileMessage, HomeOpened, Outgoing, ToConversation
+from handlers.core.yaml_file import FileProblems
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
-from handlers.i18n import translator
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
-from handlers.vocabulary import FileMessage, HomeOpened, Outgoing, ToConversation
-from handlers.yaml_file import FileProblems
 from storage.models import Cohort, Delivery, Role
 from storage.unit import Store
 from tests.chat import Chat

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from handlers.context import MAX_REFLECTION_CHARS
+from handlers.core.context import MAX_REFLECTION_CHARS
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import Conversation
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.vocabulary import Conversation
 from storage.models import (
     Cohort,
     Membership,

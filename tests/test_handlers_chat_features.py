@@ -6,10 +6,9 @@ import pytest
 
 from bot.console.render import render
 from handlers.admin import import_roster
-from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
-from handlers.vocabulary import (
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
+from handlers.core.vocabulary import (
     Actor,
     CommandReceived,
     Conversation,
@@ -20,6 +19,7 @@ from handlers.vocabulary import (
     ThreadPost,
     ToHome,
 )
+from handlers.digilog import Digilog
 from storage.models import Cohort, Reflection, Role, Source
 from storage.unit import Store
 from tests.chat import Chat

@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
+from handlers.core.vocabulary import Actor, CommandReceived, Conversation
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
-from handlers.vocabulary import Actor, CommandReceived, Conversation
 from storage.models import InboundEntry, InboundFailure, QuizAnswer, Role
 from storage.unit import Store
 from tests import slack_payloads as p

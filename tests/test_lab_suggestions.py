@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from handlers.core.programme_file import Programme, load_programme
 from handlers.digilog import Digilog
 from handlers.lab_suggestions import suggest, terms
-from handlers.programme_file import Programme, load_programme
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort

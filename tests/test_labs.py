@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from bot.console.render import render
 from handlers.admin import import_roster
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
+from handlers.core.vocabulary import FileMessage, HomeOpened, Message, Outgoing, ToPerson
 from handlers.digilog import Digilog
 from handlers.labs import session_key
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
-from handlers.vocabulary import FileMessage, HomeOpened, Message, Outgoing, ToPerson
 from storage.models import Cohort, LabSignup, Role, SignupState
 from storage.unit import Store
 from tests.chat import Chat

@@ -13,13 +13,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "handlers", "schedules", "storage")
 
-_CORE = {"handlers", "schedules", "storage"}
+_CORE = {"handlers", "handlers.core", "schedules", "storage"}
 # Importer → what it may import. `bot` is bot/ outside the three adapters: the settings,
 # the composition root, the CLI and the web app that hosts the adapters.
 ALLOWED: dict[str, set[str]] = {
     "storage": {"storage"},
-    "handlers": {"handlers", "storage"},
-    "schedules": {"schedules", "handlers", "storage"},
+    # The plumbing under every feature knows no feature: a feature is one module beside it.
+    "handlers.core": {"handlers.core", "storage"},
+    "handlers": {"handlers", "handlers.core", "storage"},
+    "schedules": {"schedules", "handlers", "handlers.core", "storage"},
     "bot": {"bot", "bot.slack", "bot.teams", "bot.console", *_CORE},
     "bot.slack": {"bot.slack", "bot", *_CORE},
     "bot.teams": {"bot.teams", "bot", *_CORE},
@@ -35,10 +37,13 @@ PLATFORM_LIBRARIES: dict[str, set[str]] = {
 
 
 def part_of(module: str) -> str | None:
-    """The part of the tree a module belongs to: `bot.slack.app` is bot.slack's."""
+    """The part of the tree a module belongs to: `bot.slack.app` is bot.slack's,
+    `handlers.core.context` handlers.core's."""
     names = module.split(".")
     if names[0] not in PACKAGES:
         return None
+    if names[:2] == ["handlers", "core"]:
+        return "handlers.core"
     if names[0] == "bot" and len(names) > 2 and names[1] in ("slack", "teams", "console"):
         return f"bot.{names[1]}"
     return names[0]
@@ -111,10 +116,16 @@ def test_a_forbidden_import_breaks_the_contract(tmp_path: Path) -> None:
         "def later():\n"
         "    import slack_sdk.web\n"
     )
-    (tmp_path / "storage" / "models.py").write_text("from ..handlers import context\n")
+    (tmp_path / "handlers" / "core").mkdir()
+    (tmp_path / "handlers" / "core" / "__init__.py").write_text("")
+    (tmp_path / "handlers" / "core" / "registry.py").write_text(
+        "from handlers.core import context\nfrom handlers import bank\n"
+    )
+    (tmp_path / "storage" / "models.py").write_text("from ..handlers.core import context\n")
     assert offences(tmp_path) == [
         "bot/slack/app.py:1: bot.slack imports bot.teams.cards",
+        "handlers/core/registry.py:2: handlers.core imports handlers.bank",
         "handlers/feature.py:3: handlers imports bot.settings.Settings",
         "handlers/feature.py:6: handlers imports slack_sdk.web",
-        "storage/models.py:1: storage imports handlers.context",
+        "storage/models.py:1: storage imports handlers.core.context",
     ]

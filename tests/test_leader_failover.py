@@ -47,8 +47,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, or_, select, update
 
-from handlers.humane import holiday_name
-from handlers.programme_file import Programme
+from handlers.core.humane import holiday_name
+from handlers.core.programme_file import Programme
 from storage.models import CalendarEntry, Delivery, DeliveryState, Person, Role, utcnow
 from storage.unit import Store
 from tests.conftest import ROOT, make_cohort

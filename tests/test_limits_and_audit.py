@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from handlers.core.limits import PerPerson
+from handlers.core.programme_file import Programme
 from handlers.digilog import Digilog
-from handlers.limits import PerPerson
-from handlers.programme_file import Programme
 from storage.models import AuditEntry
 from storage.unit import Store
 from tests.chat import Chat

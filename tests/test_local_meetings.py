@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from handlers.calendar_file import parse_calendar
+from handlers.core.calendar_file import parse_calendar
+from handlers.core.programme_file import Programme
+from handlers.core.yaml_file import FileProblems
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.yaml_file import FileProblems
 from storage.models import Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from bot.web import WORK
 from handlers.admin import add_channel, import_roster
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
 from storage.models import BuddyMember, QuizAnswer, Reflection, Role, ThemePost, ThemeRun
 from storage.unit import Store
 from tests import slack_payloads as p

@@ -22,13 +22,13 @@ from bot.slack.courier import SlackCourier, courier_client, slack_limits
 from bot.teams.connector import Connector, static_token
 from bot.teams.courier import TeamsCourier
 from handlers.admin import import_roster
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme as ProgrammeFile
+from handlers.core.roster import RosterRow
+from handlers.core.steps import AD_HOC
+from handlers.core.vocabulary import Conversation, MessageBuilder, Outgoing, ToConversation
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
-from handlers.i18n import translator
-from handlers.programme_file import Programme as ProgrammeFile
-from handlers.roster import RosterRow
-from handlers.steps import AD_HOC
-from handlers.vocabulary import Conversation, MessageBuilder, Outgoing, ToConversation
 from schedules.courier import OutcomeUnknown, TryLater
 from schedules.send import Sender
 from schedules.timekeeper import Timekeeper

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select, text
 
-from handlers.channels import relay
+from handlers.core.channels import relay
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import FileMessage, SelectField, ToPerson, say
 from handlers.digilog import Digilog
 from handlers.labs import session_key
-from handlers.programme_file import Programme
-from handlers.vocabulary import FileMessage, SelectField, ToPerson, say
 from storage.deliveries import Planned
 from storage.models import Cohort, InboundFailure, LabSignup, Person, Role, SignupState, utcnow
 from storage.search import fts5_match, tsquery_literal

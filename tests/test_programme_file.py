@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from bot.cli import main
-from handlers.programme_file import Programme, load_programme
-from handlers.yaml_file import FileProblems
+from handlers.core.programme_file import Programme, load_programme
+from handlers.core.yaml_file import FileProblems
 from storage.db import create_engine
 from storage.unit import Store
 from tests.conftest import EXAMPLE

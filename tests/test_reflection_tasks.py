@@ -5,11 +5,11 @@ too; "what we found" is a reflection of its own kind, and the report counts task
 from __future__ import annotations
 
 from bot.console.render import render
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import FileMessage, Form, Option, Outgoing, SelectField, ToPerson
 from handlers.digilog import Digilog
-from handlers.i18n import translator
-from handlers.programme_file import Programme
 from handlers.report import figures
-from handlers.vocabulary import FileMessage, Form, Option, Outgoing, SelectField, ToPerson
 from storage.models import Role
 from storage.unit import Store
 from tests.chat import Chat

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 
 from handlers import admin
-from handlers.programme_file import load_programme
+from handlers.core.programme_file import load_programme
 from storage.db import create_engine
 from storage.models import Delivery, DeliveryState, LabSignup, QuizAnswer, Reflection
 from storage.unit import Store

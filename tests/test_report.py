@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.console.render import render
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import FileMessage, Message
 from handlers.digilog import Digilog
-from handlers.i18n import translator
-from handlers.programme_file import Programme
 from handlers.report import chart, figures, table
-from handlers.vocabulary import FileMessage, Message
 from storage.models import Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from handlers.programme_file import Programme
+from handlers.core.programme_file import Programme
 from storage import migrate
 from storage.models import Cohort, Reflection, Role, Source, Visibility
 from storage.reflections import Viewer

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from bot.console.render import render
 from handlers import report, retention
 from handlers.admin import import_roster
-from handlers.deliveries import Send, compose
+from handlers.core.deliveries import Send, compose
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
+from handlers.core.vocabulary import Message
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
-from handlers.i18n import translator
-from handlers.programme_file import Programme
 from handlers.retention import Kind, RetentionError
-from handlers.roster import RosterRow
-from handlers.vocabulary import Message
 from schedules.timekeeper import Timekeeper
 from storage.models import CalendarEntry, Cohort, Delivery, Role, utcnow
 from storage.unit import Store

@@ -1,4 +1,4 @@
-"""The role matrix (handlers/access.py and the levels the features declare), walked.
+"""The role matrix (handlers/core/access.py and the levels the features declare), walked.
 
 Every command of the matrix is sent by each of the people the matrix has a column for:
 
@@ -48,18 +48,17 @@ from bot.console.render import render
 from bot.console.shell import Console
 from bot.settings import Settings
 from bot.web import RUNTIME, WORK
-from handlers import access, bank, guide, meetings, personal_data, surveys
-from handlers.access import Access, Standing
+from handlers import bank, guide, meetings, personal_data, surveys
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
-from handlers.context import typed_on
-from handlers.digilog import Digilog
-from handlers.features import REGISTRY
-from handlers.i18n import Translator, translator
-from handlers.limits import PerPerson
-from handlers.programme_file import Programme
-from handlers.registry import ButtonKind, FormKind
-from handlers.roster import RosterRow
-from handlers.vocabulary import (
+from handlers.core import access
+from handlers.core.access import Access, Standing
+from handlers.core.context import typed_on
+from handlers.core.i18n import Translator, translator
+from handlers.core.limits import PerPerson
+from handlers.core.programme_file import Programme
+from handlers.core.registry import ButtonKind, FormKind
+from handlers.core.roster import RosterRow
+from handlers.core.vocabulary import (
     Actor,
     ChoiceMade,
     CommandReceived,
@@ -72,6 +71,8 @@ from handlers.vocabulary import (
     Outgoing,
     ToActor,
 )
+from handlers.digilog import Digilog
+from handlers.features import REGISTRY
 from storage.models import BuddyMember, Person, Role
 from storage.unit import Store
 from tests import slack_payloads as p
@@ -888,7 +889,7 @@ def cli_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> set[tuple[
 def test_the_administrators_acts_are_the_digilog_commands() -> None:
     """Every `digilog` subcommand is in the matrix: a new one must say who may run it."""
     assert cli_commands(cli) == {act.words for act in access.ADMINISTRATOR_ACTS}, (
-        "add it to ADMINISTRATOR_ACTS in handlers/access.py; then docs/role_matrix.py"
+        "add it to ADMINISTRATOR_ACTS in handlers/core/access.py; then docs/role_matrix.py"
     )
 
 

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
-from handlers.csv_cells import header
+from handlers.core.csv_cells import header
+from handlers.core.i18n import translator
+from handlers.core.programme_file import load_programme as read_programme
+from handlers.core.roster import parse_roster
 from handlers.digilog import Digilog
 from handlers.export import FIELDS as EXPORT_FIELDS
-from handlers.i18n import translator
-from handlers.programme_file import load_programme as read_programme
-from handlers.roster import parse_roster
 from storage.db import create_engine
 from storage.models import Role
 from storage.unit import Store

@@ -22,10 +22,10 @@ from sqlalchemy import select
 from bot.pace import Pacer
 from bot.slack.courier import SlackCourier, courier_client, slack_limits
 from handlers.admin import load_calendar
+from handlers.core.humane import WorkingHours, cap_frees_at, holiday_name, next_humane_time
+from handlers.core.programme_file import Programme as ProgrammeFile
+from handlers.core.vocabulary import Conversation
 from handlers.digilog import Digilog
-from handlers.humane import WorkingHours, cap_frees_at, holiday_name, next_humane_time
-from handlers.programme_file import Programme as ProgrammeFile
-from handlers.vocabulary import Conversation
 from schedules.send import Sender
 from schedules.timekeeper import Timekeeper
 from storage.deliveries import Planned

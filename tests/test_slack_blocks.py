@@ -24,7 +24,7 @@ from bot.slack.blocks import (
     split_spans,
     values_from_view_state,
 )
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     Form,
     Message,
     MessageBuilder,

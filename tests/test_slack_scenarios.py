@@ -21,8 +21,8 @@ from bot.sealing import Sealer
 from bot.slack.app import SAVE_SHORTCUT
 from bot.web import WORK
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
 from storage.models import QuizAnswer, Reflection, Role, Source, ThemeRun, Visibility
 from storage.unit import Store
 from tests import slack_fake

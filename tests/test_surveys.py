@@ -11,12 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.console.render import render
-from handlers import anonymity
-from handlers.digilog import Digilog
-from handlers.i18n import translator
-from handlers.programme_file import Programme
-from handlers.report import assessment_chart, figures, files
-from handlers.vocabulary import (
+from handlers.core import anonymity
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import (
     Conversation,
     FileMessage,
     FormSubmitted,
@@ -26,6 +24,8 @@ from handlers.vocabulary import (
     ToConversation,
     ToPerson,
 )
+from handlers.digilog import Digilog
+from handlers.report import assessment_chart, figures, files
 from storage.models import Cohort, Role, Source, Visibility
 from storage.unit import Store
 from tests.chat import Chat

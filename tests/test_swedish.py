@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
-from handlers.context import SAME_IN_SWEDISH, SWEDISH_FLAGS, Args
+from handlers.core.context import SAME_IN_SWEDISH, SWEDISH_FLAGS, Args
+from handlers.core.i18n import translator
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import FileMessage
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
-from handlers.i18n import translator
-from handlers.programme_file import Programme
-from handlers.vocabulary import FileMessage
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from bench.search_labels import QUERIES, REFLECTIONS
+from handlers.core.programme_file import Programme
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme
 from storage import migrate, swedish
 from storage.models import Cohort, Reflection, Role, Source, Visibility
 from storage.reflections import Viewer, reindex_in_background

@@ -22,11 +22,8 @@ from bot.teams.cards import (
     markdown,
     submitted_values,
 )
-from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.quiz import quiz_announcement
-from handlers.themes import theme_post
-from handlers.vocabulary import (
+from handlers.core.programme_file import Programme
+from handlers.core.vocabulary import (
     Conversation,
     Form,
     FormSubmitted,
@@ -38,6 +35,9 @@ from handlers.vocabulary import (
     Span,
     TextField,
 )
+from handlers.digilog import Digilog
+from handlers.quiz import quiz_announcement
+from handlers.themes import theme_post
 from storage.models import Cohort
 from tests.chat import Chat
 from tests.conftest import ROOT

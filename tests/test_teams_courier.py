@@ -20,10 +20,16 @@ from sqlalchemy import select
 from bot.teams.connector import Connector, static_token
 from bot.teams.courier import TEAMS_LIMITS, Limit, TeamsCourier, Windows
 from handlers.admin import load_calendar
+from handlers.core.programme_file import Programme
+from handlers.core.steps import AD_HOC
+from handlers.core.vocabulary import (
+    Conversation,
+    MessageBuilder,
+    Outgoing,
+    ToConversation,
+    ToPerson,
+)
 from handlers.digilog import Digilog
-from handlers.programme_file import Programme
-from handlers.steps import AD_HOC
-from handlers.vocabulary import Conversation, MessageBuilder, Outgoing, ToConversation, ToPerson
 from schedules.courier import OutcomeUnknown, Refused, Sent, TryLater
 from schedules.send import Sender
 from schedules.timekeeper import Timekeeper

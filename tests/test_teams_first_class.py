@@ -13,7 +13,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 
 from handlers.admin import import_roster
-from handlers.roster import RosterRow
+from handlers.core.roster import RosterRow
 from storage.models import OfferedFile, Reflection, Role
 from storage.swedish import LEXICON
 from tests.teams_fake import BOT, CHANNEL, TENANT

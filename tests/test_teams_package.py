@@ -23,9 +23,9 @@ from bot.teams.package import (
     MAX_TITLE,
     build_package,
 )
-from handlers.access import Access
+from handlers.core.access import Access
+from handlers.core.i18n import translator
 from handlers.features import REGISTRY
-from handlers.i18n import translator
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_SCHEMA = ROOT.parent / "shared" / "schemas" / "teams-manifest-1.29.schema.json"

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from bot.settings import Settings
 from bot.web import WORK
 from handlers.admin import import_roster
-from handlers.programme_file import Programme
-from handlers.roster import RosterRow
+from handlers.core.programme_file import Programme
+from handlers.core.roster import RosterRow
 from storage.models import ProcessedEvent, QuizAnswer, Reflection, Role, ThemeRun
 from storage.unit import Store
 from tests.conftest import ROOT

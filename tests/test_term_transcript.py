@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handlers import admin
-from handlers.programme_file import load_programme
-from handlers.roster import RosterRow
+from handlers.core.programme_file import load_programme
+from handlers.core.roster import RosterRow
 from storage.db import create_engine
 from storage.models import Role
 from storage.unit import Store

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.console.shell import Console
-from handlers.formats import when_text
-from handlers.vocabulary import Message, Outgoing, ToConversation, ToPerson
+from handlers.core.formats import when_text
+from handlers.core.vocabulary import Message, Outgoing, ToConversation, ToPerson
 from schedules.clock import Clock
 from schedules.courier import Refused, Sent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     BulletList,
     Choices,
     Divider,

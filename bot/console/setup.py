@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.compose import Runtime
 from handlers import admin
-from handlers.programme_file import load_programme
+from handlers.core.programme_file import load_programme
 from storage.models import Cohort, Role
 
 PLATFORM = "console"

@@ -22,10 +22,9 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.console.render import render
-from handlers.digilog import Digilog
-from handlers.formats import when_text
-from handlers.i18n import N_, Translator, translator
-from handlers.vocabulary import (
+from handlers.core.formats import when_text
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.vocabulary import (
     Actor,
     ChoiceMade,
     CommandReceived,
@@ -47,6 +46,7 @@ from handlers.vocabulary import (
     ToHome,
     ToPerson,
 )
+from handlers.digilog import Digilog
 from schedules.clock import Clock, SystemClock
 from schedules.rehearsal import Rehearsal
 from storage.models import Cohort, Delivery

@@ -37,9 +37,9 @@ from bot.slack.messenger import Origin, deliver
 from bot.slack.secure_store import sealed_installation_store
 from bot.work import Entry, Journal, NotJournalled
 from handlers import failures
+from handlers.core.i18n import language_of, translator
+from handlers.core.vocabulary import Actor, FormSubmitted, HomeOpened, Inbound, Outgoing, ToActor
 from handlers.digilog import Digilog, cohort_of
-from handlers.i18n import language_of, translator
-from handlers.vocabulary import Actor, FormSubmitted, HomeOpened, Inbound, Outgoing, ToActor
 from storage.inbound import Failed
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import Any, Final
 
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     Block,
     BulletList,
     Choices,

@@ -37,7 +37,7 @@ from bot.pace import Busy, Key, Limit, Pacer
 from bot.settings import Settings
 from bot.slack.blocks import render_message
 from bot.slack.secure_store import sealed_installation_store
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     Block,
     BulletList,
     Message,

@@ -15,8 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.lanes import Lanes, Throttled, all_sent
 from bot.slack.blocks import render_home, render_message, render_modal
-from handlers.digilog import Digilog
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     Delivered,
     FileMessage,
     Form,
@@ -30,6 +29,7 @@ from handlers.vocabulary import (
     ToHome,
     ToPerson,
 )
+from handlers.digilog import Digilog
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.slack.blocks import chosen_action_id, values_from_view_state
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     Actor,
     ChoiceMade,
     CommandReceived,

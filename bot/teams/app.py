@@ -41,9 +41,9 @@ from bot.teams.translate import (
 )
 from bot.work import Entry, Journal
 from handlers import failures
+from handlers.core.i18n import translator
+from handlers.core.vocabulary import HomeOpened, Message, Outgoing, ToActor
 from handlers.digilog import Digilog, cohort_of
-from handlers.i18n import translator
-from handlers.vocabulary import HomeOpened, Message, Outgoing, ToActor
 from storage.inbound import Failed
 from storage.unit import Store
 

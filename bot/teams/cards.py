@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     Block,
     BulletList,
     Choices,

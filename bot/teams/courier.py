@@ -57,8 +57,8 @@ from bot.teams.chats import open_chat
 from bot.teams.connector import Connector, ConnectorError
 from bot.teams.messenger import activity_of
 from bot.teams.translate import PLATFORM
-from handlers.i18n import translator
-from handlers.vocabulary import Message, Outgoing, ToConversation, ToPerson
+from handlers.core.i18n import translator
+from handlers.core.vocabulary import Message, Outgoing, ToConversation, ToPerson
 from schedules.courier import NO_ANSWER, OutcomeUnknown, Refused, Sent, TryLater
 from storage.unit import Repositories, Store
 

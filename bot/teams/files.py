@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.teams.translate import Where
-from handlers.i18n import Translator
-from handlers.vocabulary import FileMessage
+from handlers.core.i18n import Translator
+from handlers.core.vocabulary import FileMessage
 from storage.unit import Store
 
 log = logging.getLogger(__name__)

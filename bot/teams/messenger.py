@@ -29,9 +29,8 @@ from bot.teams.chats import personal_chat
 from bot.teams.connector import Connector, ConnectorError
 from bot.teams.files import OFFER_KEPT, consent_card
 from bot.teams.translate import PLATFORM, Where
-from handlers.digilog import Digilog
-from handlers.i18n import Translator, translator
-from handlers.vocabulary import (
+from handlers.core.i18n import Translator, translator
+from handlers.core.vocabulary import (
     Choices,
     Conversation,
     Delivered,
@@ -48,6 +47,7 @@ from handlers.vocabulary import (
     ToHome,
     ToPerson,
 )
+from handlers.digilog import Digilog
 from storage.models import utcnow
 from storage.unit import Store
 

@@ -19,13 +19,13 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from bot.teams.translate import HOME_WORDS, SAVE_MESSAGE
-from handlers.access import Access
-from handlers.context import Args, Context
+from handlers.core.access import Access
+from handlers.core.context import Args, Context
+from handlers.core.i18n import N_, translator
+from handlers.core.registry import Command
+from handlers.core.vocabulary import Outgoing
 from handlers.features import REGISTRY
 from handlers.home import home
-from handlers.i18n import N_, translator
-from handlers.registry import Command
-from handlers.vocabulary import Outgoing
 
 MANIFEST_VERSION = "1.29"
 SCHEMA_URL = (

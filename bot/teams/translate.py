@@ -1,4 +1,4 @@
-"""Teams activities into the neutral events of handlers/vocabulary.py: the inbound half.
+"""Teams activities into the neutral events of handlers/core/vocabulary.py: the inbound half.
 
 In a Teams channel, a conversation id ends in `;messageid=<root>` when the activity
 belongs to a thread: that root is the theme post, and the thread is its digilog.
@@ -17,8 +17,7 @@ from typing import Any
 from microsoft_agents.activity import Activity
 
 from bot.teams.cards import asked_in_of, choice_of, submitted_values
-from handlers.features import REGISTRY
-from handlers.vocabulary import (
+from handlers.core.vocabulary import (
     Actor,
     ChoiceMade,
     CommandReceived,
@@ -31,6 +30,7 @@ from handlers.vocabulary import (
     PostEdited,
     ThreadPost,
 )
+from handlers.features import REGISTRY
 
 PLATFORM = "teams"
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers.context import cohort_channel
-from handlers.vocabulary import (
+from handlers.core.context import cohort_channel
+from handlers.core.vocabulary import (
     Conversation,
     Destination,
     Message,

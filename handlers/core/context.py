@@ -9,16 +9,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers.formats import list_text
-from handlers.i18n import Translator, language_of, translator
-from handlers.programme_file import Programme, localise, programme_from_json
-from handlers.vocabulary import Actor, Conversation, Message, Outgoing, ToActor, ToPerson, say
+from handlers.core.formats import list_text
+from handlers.core.i18n import Translator, language_of, translator
+from handlers.core.programme_file import Programme, localise, programme_from_json
+from handlers.core.vocabulary import Actor, Conversation, Message, Outgoing, ToActor, ToPerson, say
 from storage.models import Cohort, Person, Role, utcnow
 from storage.people import Member
 from storage.unit import Repositories
 
 if TYPE_CHECKING:
-    from handlers.registry import Feature, Registry
+    from handlers.core.registry import Feature, Registry
 
 MAX_REFLECTION_CHARS = 4000
 DEFAULT_ZONE = "Europe/Stockholm"

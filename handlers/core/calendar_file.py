@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from handlers.i18n import N_
-from handlers.programme_file import LocalText, Programme, Slug, Strict, Url, before
-from handlers.yaml_file import FileProblems, Mistake, parse_mapping, read_source
+from handlers.core.i18n import N_
+from handlers.core.programme_file import LocalText, Programme, Slug, Strict, Url, before
+from handlers.core.yaml_file import FileProblems, Mistake, parse_mapping, read_source
 from storage.models import CalendarEntry
 
 

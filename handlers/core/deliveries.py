@@ -1,7 +1,7 @@
 """What a delivery row says when its time comes, and whether it should go at all.
 
 The sender calls `compose` inside the transaction that holds the claimed row. The
-feature that declared the row's kind composes it (handlers/registry.py); what every
+feature that declared the row's kind composes it (handlers/core/registry.py); what every
 composer needs is read here once: the cohort, the calendar entry as it stands now (a
 moved entry moves its relevance too), and the programme. A channel post may change
 state as it goes (a theme starts, a quiz opens or closes); a nudge is checked against
@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from handlers import channels
-from handlers.context import cohort_channel, programme_of, zone_of
-from handlers.formats import when_text, where_spans
-from handlers.i18n import N_, Translator, translator
-from handlers.programme_file import Programme
-from handlers.progress import done_by
-from handlers.registry import Feature, Registry
-from handlers.steps import DueStep, Task
-from handlers.vocabulary import Message, MessageBuilder, Option, Outgoing, Span, ToConversation
+from handlers.core import channels
+from handlers.core.context import cohort_channel, programme_of, zone_of
+from handlers.core.formats import when_text, where_spans
+from handlers.core.i18n import N_, Translator, translator
+from handlers.core.programme_file import Programme
+from handlers.core.progress import done_by
+from handlers.core.registry import Feature, Registry
+from handlers.core.steps import DueStep, Task
+from handlers.core.vocabulary import Message, MessageBuilder, Option, Outgoing, Span, ToConversation
 from storage.models import CalendarEntry, Cohort, Delivery, ThemeRun
 from storage.unit import Repositories
 

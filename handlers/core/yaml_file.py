@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from handlers.i18n import N_, Translator, translator
+from handlers.core.i18n import N_, Translator, translator
 
 Loc = tuple[str | int, ...]
 Model = TypeVar("Model", bound=BaseModel)

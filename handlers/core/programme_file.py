@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from handlers.i18n import N_
-from handlers.yaml_file import Mistake, parse_mapping, read_source
+from handlers.core.i18n import N_
+from handlers.core.yaml_file import Mistake, parse_mapping, read_source
 
 LANGUAGES = ("sv", "en")
 Language = Literal["sv", "en"]

@@ -16,9 +16,9 @@ from babel.dates import format_skeleton, format_time
 from babel.lists import format_list
 from babel.numbers import format_decimal, format_percent
 
-from handlers.i18n import Translator
-from handlers.programme_file import localise
-from handlers.vocabulary import Span
+from handlers.core.i18n import Translator
+from handlers.core.programme_file import localise
+from handlers.core.vocabulary import Span
 
 # British English for English readers: a 24-hour clock and the day before the month, as
 # in the Swedish municipalities that are Digilog's readers.

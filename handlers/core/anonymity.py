@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from handlers.i18n import N_, Translator
-from handlers.programme_file import localise
+from handlers.core.i18n import N_, Translator
+from handlers.core.programme_file import localise
 from storage.models import Cohort, Role
 
 if TYPE_CHECKING:

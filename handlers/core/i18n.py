@@ -13,7 +13,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-LOCALES = Path(__file__).parent / "locales"
+LOCALES = Path(__file__).parent.parent / "locales"
 DOMAIN = "digilog"
 SOURCE_LANGUAGE = "en"
 SUPPORTED = ("sv", "en")

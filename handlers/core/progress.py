@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.context import programme_of
-from handlers.steps import Task, survey_key
+from handlers.core.context import programme_of
+from handlers.core.steps import Task, survey_key
 from storage.models import Cohort, Role
 from storage.unit import Repositories
 

@@ -1,5 +1,5 @@
 """What the calendar sets off: each kind of calendar entry, the steps it brings, and how long
-each step stays worth sending. Each feature declares its own steps (handlers/registry.py).
+each step stays worth sending. Each feature declares its own steps (handlers/core/registry.py).
 
 A step is a channel post (a theme starts, a quiz opens, a workshop is tomorrow) or a
 nudge to each participant who has not done something yet. A step falls due at its
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from handlers.humane import DEFAULT_HOURS, working_moment_before
+from handlers.core.humane import DEFAULT_HOURS, working_moment_before
 from storage.models import CalendarEntry
 
 # The workplace whose calendar channel posts keep: a Swedish one (its public holidays are

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.i18n import N_, Translator, translator
+from handlers.core.i18n import N_, Translator, translator
 from storage.models import Role
 
 HEADERS = {

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from handlers.access import Access
-from handlers.context import Args, Context
-from handlers.steps import DueStep, Step, Task, deadline, due_steps, future_steps, step_of
-from handlers.vocabulary import FormSubmitted, Outgoing
+from handlers.core.access import Access
+from handlers.core.context import Args, Context
+from handlers.core.steps import DueStep, Step, Task, deadline, due_steps, future_steps, step_of
+from handlers.core.vocabulary import FormSubmitted, Outgoing
 from storage.models import CalendarEntry, Cohort
 
 if TYPE_CHECKING:
-    from handlers.deliveries import Composing, Decision
-    from handlers.programme_file import Programme
+    from handlers.core.deliveries import Composing, Decision
+    from handlers.core.programme_file import Programme
     from storage.deliveries import Planned
     from storage.unit import Repositories
 
