@@ -89,10 +89,12 @@ def slack_body_problem(body: bytes, content_type: str) -> str | None:
     except UnicodeDecodeError:
         return "not UTF-8"
     if content_type.startswith("application/json"):
-        return depth_problem(text)
+        return depth_problem(text) or nul_problem(text)
     # A form: a slash command's fields, or an interaction's JSON in `payload`.
     for name, value in parse_qsl(text, keep_blank_values=True):
-        if name == "payload" and (problem := depth_problem(value)):
+        if "\x00" in name or "\x00" in value:
+            return NUL
+        if name == "payload" and (problem := depth_problem(value) or nul_problem(value)):
             return problem
     return None
 
@@ -141,6 +143,35 @@ def load_json(body: bytes) -> Any:
     if problem := depth_problem(text):
         raise Malformed(problem)
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as error:
         raise Malformed("not JSON") from error
+    if "\\u0000" in text and _holds_nul(value):
+        raise Malformed(NUL)
+    return value
+
+
+# No platform sends a NUL character, and PostgreSQL cannot store one in a text: a body
+# holding one is malformed, not work that fails later.
+NUL = "a NUL character in a string"
+
+
+def nul_problem(text: str) -> str | None:
+    """NUL when the JSON text holds a NUL character in a string (None if not JSON)."""
+    if "\\u0000" not in text:
+        return None  # the only way JSON can carry one
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None  # not JSON: that is for bolt to say
+    return NUL if _holds_nul(value) else None
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False

@@ -151,6 +151,40 @@ async def test_a_signed_view_without_a_type_is_not_a_500(
     assert failures(caplog.records) == []
 
 
+async def test_a_nul_character_in_a_signed_body_is_malformed(
+    edge: Edge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No platform sends a NUL, and PostgreSQL cannot store one: found by the fuzz test
+    as a worker failing at the database after the ack, now refused at the edge."""
+    caplog.set_level(logging.DEBUG)
+    event = p.event_callback({"type": "message", "user": USER_ID, "channel": "C1", "text": "a\x00"})
+    command = p.slash_command("bank a\x00b")
+    view = p.view_submission("reflection:1", {"b": {"a": "x\x00"}})
+    for request, headers in ((event, JSON), (command, FORM), (view, FORM)):
+        body = request.body.encode()
+        assert (await edge.post("/slack/events", body, headers | signed(body)))[0] == 400
+    token = {"Authorization": f"Bearer {edge.teams_token()}"}
+    activity = {
+        "type": "message",
+        "id": "1",
+        "channelId": "msteams",
+        "serviceUrl": edge.connector.service_url,
+        "from": {"id": "29:anna"},
+        "recipient": {"id": f"28:{APP_ID}"},
+        "conversation": {"id": "a:1\x00"},
+        "text": "hej",
+    }
+    body = json.dumps(activity).encode()
+    assert (await edge.post("/api/messages", body, JSON | token))[0] == 400
+    # A backslash and "u0000" typed as text is no NUL: taken as usual.
+    activity["conversation"] = {"id": "a:1"}
+    activity["text"] = "\\u0000"
+    body = json.dumps(activity).encode()
+    assert (await edge.post("/api/messages", body, JSON | token))[0] == 200
+    await edge.drained()
+    assert failures(caplog.records) == []
+
+
 async def test_no_log_line_holds_a_body_an_id_or_a_secret(
     edge: Edge, caplog: pytest.LogCaptureFixture
 ) -> None:

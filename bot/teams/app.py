@@ -87,7 +87,8 @@ class TeamsAdapter:
         try:
             body = load_json(await request.read())
             activity = Activity.model_validate(body)
-        except (Malformed, ValidationError, RecursionError):
+        except (Malformed, ValidationError, RecursionError, TypeError):
+            # TypeError: the SDK's own refusal of some fields (a blank channelId).
             return web.json_response({"error": "not an activity"}, status=400)
         claims = request.get(CLAIMS) or {}
         if claims.get("serviceurl") and (
