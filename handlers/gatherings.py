@@ -567,27 +567,61 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
     ]
 
 
+@dataclass(frozen=True)
+class Turnout:
+    """For the report: how many of each group were present, of how many it was for."""
+
+    label: str
+    present: dict[str, int]
+    people: dict[str, int]
+
+
 async def report_counts(
     repos: Repositories, cohort: Cohort, t: Translator, organisation: dict[int, str]
-) -> list[tuple[str, dict[str, int]]]:
+) -> list[Turnout]:
     """For the report: per gathering, how many were present per group of the report's
-    (each group stands for at least K participants: handlers/core/anonymity.py)."""
+    (each group stands for at least K participants: handlers/core/anonymity.py).
+
+    The organisations' own local meetings are one row per kind, not one per meeting: a
+    meeting of one organisation is a figure about that organisation alone, which the
+    report's groups may merge or not show. Together they count each participant at their
+    own organisation's meeting, out of the group's participants whose organisation held
+    one; the facilitators see each meeting by name in `attendance`, and the ESF list."""
     present = await repos.gatherings.present(cohort.id)
-    found = []
+    members = await repos.people.members(cohort.id, Role.participant)
+    everyone: dict[str, int] = {}
+    for group in organisation.values():
+        everyone[group] = everyone.get(group, 0) + 1
+    zone = ZoneInfo(cohort.timezone)
+    found: list[tuple[datetime, Turnout]] = []
+    own: dict[str, tuple[datetime, dict[str, int], dict[str, int]]] = {}
     for entry in gatherings_of(await repos.calendar.entries(cohort.id)):
-        if entry.organisation is not None:
-            # An organisation's own meeting is a figure about that organisation alone, which
-            # the report's groups may merge or not show: the facilitators see it by name in
-            # `attendance`, and in the ESF list.
-            continue
         counts: dict[str, int] = {}
-        for person in present.get(entry.key, ()):
-            if person in organisation:
-                counts[organisation[person]] = counts.get(organisation[person], 0) + 1
-        day = day_text(entry.starts_at.astimezone(ZoneInfo(cohort.timezone)), t.language)
-        label = f"{gathering_title(t, entry)} ({day})"
-        found.append((label, counts))
-    return found
+        if entry.organisation is None:
+            for person in present.get(entry.key, ()):
+                if person in organisation:
+                    counts[organisation[person]] = counts.get(organisation[person], 0) + 1
+            day = day_text(entry.starts_at.astimezone(zone), t.language)
+            label = f"{gathering_title(t, entry)} ({day})"
+            found.append((entry.starts_at, Turnout(label, counts, everyone)))
+            continue
+        first, counts, people = own.get(entry.kind, (entry.starts_at, {}, {}))
+        for member in expected_at(entry, members):
+            if member.person.id not in organisation:
+                continue
+            label = organisation[member.person.id]
+            people[label] = people.get(label, 0) + 1
+            if member.person.id in present.get(entry.key, ()):
+                counts[label] = counts.get(label, 0) + 1
+        own[entry.kind] = (min(first, entry.starts_at), counts, people)
+    for kind, (first, counts, people) in own.items():
+        label = (
+            t("The organisations' own opening local meetings")
+            if kind == "opening_meeting"
+            else t("The organisations' own closing local meetings")
+        )
+        found.append((first, Turnout(label, counts, people)))
+    return [turnout for _, turnout in sorted(found, key=lambda f: f[0])]
 
 
 # ------------------------------------------------------------------ events

@@ -340,6 +340,48 @@ async def test_the_report_counts_attendance_per_gathering(
     assert '"Workshop, theme 1 (Wed 10 Feb)",All organisations,4,9' in str(table)
 
 
+async def test_each_organisations_own_meetings_count_in_the_report_and_its_hours(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """The funder pays for every hour a participant attended: an organisation's own local
+    meeting counts in the report's attendance and hours as a workshop does, in groups of
+    at least five (one row for all the organisations' own opening meetings)."""
+    people = tuple((f"u{n}", f"Umeå {n}", "umea", Role.participant) for n in range(6)) + tuple(
+        (f"p{n}", f"Piteå {n}", "pitea", Role.participant) for n in range(5)
+    )
+    cohort = await make_cohort(
+        store, programme, people=(("fia", "Fia", "region-vasterbotten", Role.facilitator), *people)
+    )
+    await with_calendar(store, cohort)
+    async with store.transaction() as repos:
+        ids = {m.person.user_id: m.person.id for m in await repos.people.members(cohort.id)}
+        marks = {
+            "theme:1:workshop": ["u0", "p0"],  # 3 h
+            "meeting:opening:umea": ["u0", "u1", "u2", "u3"],  # 2 h each
+            "meeting:opening:pitea": ["p0", "p1", "p2"],  # 2 h each
+        }
+        for key, users in marks.items():
+            await repos.gatherings.mark(cohort.id, key, [ids[u] for u in users], present=True)
+    text = plain((await Chat(digilog, cohort).say("fia", "report")).text)
+    section = text.split("Attendance", 1)[1]
+    own = section.split("The organisations' own opening local meetings", 1)[1]
+    assert own.index("Piteå Municipality 3 of 5 present") < own.index("Workshop, theme 1")
+    assert "Umeå Municipality 4 of 6 present" in own
+    hours = section.split("Hours of attendance", 1)[1]
+    assert (
+        "Umeå Municipality Theme 1: 3 h · labs, local meetings and events: 8 h · "
+        "in total 11 h (1.8 h per participant)" in hours
+    )
+    assert "Piteå Municipality Theme 1: 3 h · labs, local meetings and events: 6 h" in hours
+    async with store.transaction() as repos:
+        found = await report.figures(repos, cohort, translator("sv"))
+    files = {name: content for name, content, _ in report.files(translator("sv"), found)}
+    attendance = str(files["attendance.csv"])
+    assert "Organisationernas egna inledande lokala träffar;Umeå kommun;4;6" in attendance
+    assert "Umeå kommun;Totalt;11;6" in str(files["hours.csv"])
+    assert "Piteå kommun;;6;5" in str(files["hours.csv"])
+
+
 # ------------------------------------------------------------------ events
 
 
