@@ -15,11 +15,9 @@ import html
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
-
-from icalendar import Calendar, Event
 
 from handlers import labs
 from handlers.core import csv_cells
@@ -29,6 +27,7 @@ from handlers.core.context import Args, Context, Refusal, cohort_channel, progra
 from handlers.core.deliveries import Composing, Decision
 from handlers.core.formats import day_text, hours_number, list_text, when_text, where_spans
 from handlers.core.i18n import N_, Translator, translator
+from handlers.core.ics import ics
 from handlers.core.programme_file import Programme, localise
 from handlers.core.registry import ButtonKind, Command, Feature
 from handlers.core.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
@@ -764,23 +763,18 @@ async def calendar_file(context: Context, args: Args) -> list[Outgoing]:
 def event_ics(context: Context, entry: CalendarEntry) -> FileMessage:
     t = context.t
     title = gathering_title(t, entry)
-    calendar = Calendar()
-    calendar.add("prodid", "-//Digilog//events//EN")
-    calendar.add("version", "2.0")
-    event = Event()
-    event.add("uid", f"{entry.key}-{context.require_cohort().id}@digilog")
-    event.add("dtstamp", datetime.now(UTC))
-    event.add("dtstart", entry.starts_at.astimezone(UTC))
-    event.add("dtend", (entry.ends_at or entry.starts_at + timedelta(hours=1)).astimezone(UTC))
-    event.add("summary", title)
-    if entry.place:
-        event.add("location", context.local(entry.place))
-    if entry.link:
-        event.add("url", entry.link)
-    calendar.add_component(event)
+    content = ics(
+        f"{entry.key}-{context.require_cohort().id}",
+        entry.starts_at,
+        entry.ends_at or entry.starts_at + timedelta(hours=1),
+        title,
+        stamped=context.now(),
+        location=context.local(entry.place) if entry.place else None,
+        url=entry.link,
+    )
     return FileMessage(
         filename=f"{_event_key(entry)}.ics",
-        content=calendar.to_ical(),
+        content=content,
         title=title,
         comment=t("Open the file to add the event to your calendar."),
     )

@@ -22,6 +22,7 @@ from handlers.admin import import_roster, load_calendar
 from handlers.core.calendar_file import load_calendar as read_calendar
 from handlers.core.deliveries import Send, compose
 from handlers.core.i18n import translator
+from handlers.core.ics import PRODID
 from handlers.core.programme_file import Programme
 from handlers.core.roster import RosterRow
 from handlers.core.vocabulary import FileMessage, HomeOpened, Outgoing, ToConversation
@@ -426,6 +427,8 @@ async def test_events_are_in_the_schedule_with_reminders_and_a_calendar_file(
     assert event.decoded("dtstart") == datetime(2027, 4, 22, 7, 0, tzinfo=UTC)
     assert str(event["summary"]) == "Mötesplats Digitala Västerbotten (hybrid conference)"
     assert "Folkets hus" in str(event["location"])
+    # Built by the one builder a lab session's file comes from too.
+    assert Calendar.from_ical(file.content)["prodid"] == PRODID
 
 
 async def test_event_reminders_go_out_the_day_before_and_an_hour_before(
