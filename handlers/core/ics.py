@@ -40,4 +40,5 @@ def ics(
     if url:
         event.add("url", url)
     calendar.add_component(event)
-    return calendar.to_ical()
+    content: bytes = calendar.to_ical()
+    return content
