@@ -576,7 +576,11 @@ class Turnout:
 
 
 async def report_counts(
-    repos: Repositories, cohort: Cohort, t: Translator, organisation: dict[int, str]
+    repos: Repositories,
+    cohort: Cohort,
+    t: Translator,
+    organisation: dict[int, str],
+    now: datetime | None = None,
 ) -> list[Turnout]:
     """For the report: per gathering, how many were present per group of the report's
     (each group stands for at least K participants: handlers/core/anonymity.py).
@@ -595,6 +599,8 @@ async def report_counts(
     found: list[tuple[datetime, Turnout]] = []
     own: dict[str, tuple[datetime, dict[str, int], dict[str, int]]] = {}
     for entry in gatherings_of(await repos.calendar.entries(cohort.id)):
+        if now is not None and entry.starts_at > now:
+            continue  # not begun: "0 of 6 present" would only say it has not happened
         counts: dict[str, int] = {}
         if entry.organisation is None:
             for person in present.get(entry.key, ()):

@@ -15,6 +15,7 @@ import io
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from handlers import gatherings, surveys
@@ -141,8 +142,11 @@ async def participation(
     return report
 
 
-async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
-    """Every figure of the report, in the reader's language."""
+async def figures(
+    repos: Repositories, cohort: Cohort, t: Translator, now: datetime | None = None
+) -> Report:
+    """Every figure of the report, in the reader's language; with `now`, the gatherings
+    that have not begun yet are left out of the attendance (nobody can be present yet)."""
     language = t.language
     programme = await programme_of(repos, cohort.program_id)
     groups = await anonymity.groups(repos, cohort, t)
@@ -154,7 +158,7 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
         if person in organisation:  # participants only, as every figure here
             counts = report.tasks.setdefault(theme, {})
             counts[form] = counts.get(form, 0) + 1
-    report.attendance = await gatherings.report_counts(repos, cohort, t, organisation)
+    report.attendance = await gatherings.report_counts(repos, cohort, t, organisation, now)
     for name in organisation.values():
         report.group_sizes[name] = report.group_sizes.get(name, 0) + 1
     for row in await gatherings.attendance_rows(repos, cohort, programme, t):
@@ -552,7 +556,7 @@ async def report(context: Context, args: Args) -> list[Outgoing]:
     t = context.t
     context.require_facilitator()
     cohort = context.require_cohort()
-    found = await figures(context.repos, cohort, t)
+    found = await figures(context.repos, cohort, t, context.now())
     outgoing = [context.reply(message(t, found))]
     for name, content, title in files(t, found):
         if isinstance(content, bytes):  # the charts; the CSVs are for `digilog report`

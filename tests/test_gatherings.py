@@ -324,6 +324,7 @@ async def test_the_report_counts_attendance_per_gathering(
         await repos.gatherings.mark(
             cohort.id, "theme:1:workshop", [ids[u] for u in ("u0", "u1", "u2", "p0")], present=True
         )
+    digilog.now = lambda: AFTER_WORKSHOP_1
     text = (await Chat(digilog, cohort).say("fia", "report")).text
     section = plain(text.split("**Attendance**", 1)[1])
     assert "Workshop, theme 1 (Wed 10 Feb)" in section
@@ -331,6 +332,8 @@ async def test_the_report_counts_attendance_per_gathering(
     # so Umeå joins them: the figures are for all organisations together.
     assert "All organisations 4 of 9 present" in section
     assert "Piteå" not in section and "Umeå" not in section
+    # What has not begun yet is not "0 of 9 present": it is not there at all.
+    assert "Workshop, theme 2" not in section and "closing" not in section
     async with store.transaction() as repos:
         found = await report.figures(repos, cohort, translator("en"))
     [table] = [
@@ -363,6 +366,7 @@ async def test_each_organisations_own_meetings_count_in_the_report_and_its_hours
         }
         for key, users in marks.items():
             await repos.gatherings.mark(cohort.id, key, [ids[u] for u in users], present=True)
+    digilog.now = lambda: AFTER_WORKSHOP_1
     text = plain((await Chat(digilog, cohort).say("fia", "report")).text)
     section = text.split("Attendance", 1)[1]
     own = section.split("The organisations' own opening local meetings", 1)[1]
