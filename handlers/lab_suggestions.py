@@ -31,6 +31,8 @@ MOST = 3
 # Below this a lab shares no more than a word or two that half the labs have.
 LEAST_SCORE = 1.0
 _SHORTEST_TERM = 3
+# Shorter, but what a lab is about: "AI", "IT" (and "AI-tjänster" has the part "ai").
+_SHORT_TERMS = frozenset(["ai", "it"])
 # Words that say nothing about what a lab is for: pronouns, auxiliaries, conjunctions,
 # and the words anyone writes about wanting to learn something.
 _NOT_TERMS = frozenset(
@@ -147,6 +149,10 @@ _NOT_TERMS = frozenset(
         "behov",
         "behöva",
         "behöver",
+        "betyda",
+        "betyder",
+        "förstå",
+        "förstår",
     ]
 )
 
@@ -169,7 +175,7 @@ def _terms_by_word(text: str) -> list[frozenset[str]]:
         found[word] = frozenset(
             t
             for t in analysed.bases | analysed.parts
-            if len(t) >= _SHORTEST_TERM and t not in _NOT_TERMS
+            if (len(t) >= _SHORTEST_TERM or t in _SHORT_TERMS) and t not in _NOT_TERMS
         )
     return [terms for terms in found.values() if terms]
 

@@ -31,6 +31,10 @@ def test_inflections_and_compounds_meet_the_labs_words() -> None:
         INFORMATION
     )
     assert "nätfiske" in terms("nätfiskemejlet") and "mejl" in terms("nätfiskemejlet")
+    # Two letters, but what a lab is about: "AI" meets "AI-tjänster".
+    assert suggested("Jag vill förstå vad AI betyder för oss som chefer.") == [
+        "generativ-ai-i-vardagen"
+    ]
 
 
 def test_nothing_is_suggested_when_nothing_matches() -> None:
