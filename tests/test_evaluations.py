@@ -178,3 +178,9 @@ async def test_help_shows_the_final_evaluation_and_the_lab_questions_in_either_l
     ):
         assert usage in svenska
     assert "slututvärderingen" in svenska and "final" not in svenska
+    # The words after a command are its arguments: help on them is help on the command.
+    assert (
+        "survey [<theme> | final | lab <lab> [session]]"
+        in (await english.say("u1", "help survey final")).text
+    )
+    assert "enkät öppna <tema> | slut" in (await swedish.say("fia", "hjälp enkät slut")).text
