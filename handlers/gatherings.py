@@ -568,7 +568,7 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
 
 @dataclass(frozen=True)
 class Turnout:
-    """For the report: how many of each group were present, of how many it was for."""
+    """For the report: how many of each group were present, of its participants."""
 
     label: str
     present: dict[str, int]
@@ -588,8 +588,11 @@ async def report_counts(
     The organisations' own local meetings are one row per kind, not one per meeting: a
     meeting of one organisation is a figure about that organisation alone, which the
     report's groups may merge or not show. Together they count each participant at their
-    own organisation's meeting, out of the group's participants whose organisation held
-    one; the facilitators see each meeting by name in `attendance`, and the ESF list."""
+    own organisation's meeting, out of all the group's participants, as a workshop does:
+    out of only those whose organisation held one, a group merged of one organisation
+    that did and one that did not would give a figure about fewer than K. The
+    facilitators see each meeting by name in `attendance`, and each person in the ESF
+    list."""
     present = await repos.gatherings.present(cohort.id)
     members = await repos.people.members(cohort.id, Role.participant)
     everyone: dict[str, int] = {}
@@ -597,7 +600,7 @@ async def report_counts(
         everyone[group] = everyone.get(group, 0) + 1
     zone = ZoneInfo(cohort.timezone)
     found: list[tuple[datetime, Turnout]] = []
-    own: dict[str, tuple[datetime, dict[str, int], dict[str, int]]] = {}
+    own: dict[str, tuple[datetime, dict[str, int]]] = {}
     for entry in gatherings_of(await repos.calendar.entries(cohort.id)):
         if now is not None and entry.starts_at > now:
             continue  # not begun: "0 of 6 present" would only say it has not happened
@@ -610,22 +613,19 @@ async def report_counts(
             label = f"{gathering_title(t, entry)} ({day})"
             found.append((entry.starts_at, Turnout(label, counts, everyone)))
             continue
-        first, counts, people = own.get(entry.kind, (entry.starts_at, {}, {}))
+        first, counts = own.get(entry.kind, (entry.starts_at, {}))
         for member in expected_at(entry, members):
-            if member.person.id not in organisation:
-                continue
-            label = organisation[member.person.id]
-            people[label] = people.get(label, 0) + 1
-            if member.person.id in present.get(entry.key, ()):
-                counts[label] = counts.get(label, 0) + 1
-        own[entry.kind] = (min(first, entry.starts_at), counts, people)
-    for kind, (first, counts, people) in own.items():
+            person = member.person.id
+            if person in organisation and person in present.get(entry.key, ()):
+                counts[organisation[person]] = counts.get(organisation[person], 0) + 1
+        own[entry.kind] = (min(first, entry.starts_at), counts)
+    for kind, (first, counts) in own.items():
         label = (
             t("The organisations' own opening local meetings")
             if kind == "opening_meeting"
             else t("The organisations' own closing local meetings")
         )
-        found.append((first, Turnout(label, counts, people)))
+        found.append((first, Turnout(label, counts, everyone)))
     return [turnout for _, turnout in sorted(found, key=lambda f: f[0])]
 
 

@@ -508,7 +508,7 @@ def hours_table(t: Translator, report: Report) -> str:
 
 def _hours_cell(hours: float) -> int | float:
     """Whole hours as whole numbers (the ESF list writes them so), else two decimals."""
-    rounded = round(hours, 2)
+    rounded = round(float(hours), 2)
     return int(rounded) if rounded.is_integer() else rounded
 
 

@@ -387,6 +387,42 @@ async def test_each_organisations_own_meetings_count_in_the_report_and_its_hours
     assert "Piteå kommun;;6;5" in str(files["hours.csv"])
 
 
+async def test_own_meetings_in_the_report_stand_for_the_whole_group(
+    store: Store, programme: Programme, digilog: Digilog, tmp_path: Path
+) -> None:
+    """Skellefteå (three) and Piteå (three) are one group of six; Piteå holds no meeting of
+    its own. Its row counts Skellefteå's two present out of the six, not out of the three
+    whose organisation held one: that would be a figure about three people."""
+    people = (
+        *((f"u{n}", f"Umeå {n}", "umea", Role.participant) for n in range(5)),
+        *((f"s{n}", f"Skellefteå {n}", "skelleftea", Role.participant) for n in range(3)),
+        *((f"p{n}", f"Piteå {n}", "pitea", Role.participant) for n in range(3)),
+    )
+    cohort = await make_cohort(
+        store, programme, people=(("fia", "Fia", "region-vasterbotten", Role.facilitator), *people)
+    )
+    text = CALENDAR.read_text(encoding="utf-8")
+    start = text.index("    pitea:\n")
+    calendar = tmp_path / "calendar.yaml"
+    calendar.write_text(
+        text[:start] + text[text.index("    region-vasterbotten:\n") :], encoding="utf-8"
+    )
+    await load_calendar(store, cohort.key, calendar)
+    async with store.transaction() as repos:
+        ids = {m.person.user_id: m.person.id for m in await repos.people.members(cohort.id)}
+        assert "meeting:opening:pitea" not in {
+            e.key for e in await repos.calendar.entries(cohort.id)
+        }
+        await repos.gatherings.mark(
+            cohort.id, "meeting:opening:skelleftea", [ids["s0"], ids["s1"]], present=True
+        )
+    digilog.now = lambda: AFTER_WORKSHOP_1
+    text = plain((await Chat(digilog, cohort).say("fia", "report")).text)
+    own = text.split("The organisations' own opening local meetings", 1)[1].split("Workshop")[0]
+    assert "Other organisations 2 of 6 present" in own
+    assert "of 3 present" not in own
+
+
 # ------------------------------------------------------------------ events
 
 
