@@ -378,6 +378,12 @@ async def test_each_organisations_own_meetings_count_in_the_report_and_its_hours
         "in total 11 h (1.8 h per participant)" in hours
     )
     assert "Piteå Municipality Theme 1: 3 h · labs, local meetings and events: 6 h" in hours
+    swedish = plain((await Chat(digilog, cohort, locale="sv-SE").say("fia", "rapport")).text)
+    assert "Organisationernas egna inledande lokala träffar" in swedish
+    assert (
+        "Umeå kommun Tema 1: 3 tim · lärlabb, lokala träffar och evenemang: 8 tim · "
+        "totalt 11 tim (1,8 tim per deltagare)" in swedish
+    )
     async with store.transaction() as repos:
         found = await report.figures(repos, cohort, translator("sv"))
     files = {name: content for name, content, _ in report.files(translator("sv"), found)}
