@@ -15,11 +15,9 @@ import html
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
-
-from icalendar import Calendar, Event
 
 from handlers import labs
 from handlers.core import csv_cells
@@ -29,6 +27,7 @@ from handlers.core.context import Args, Context, Refusal, cohort_channel, progra
 from handlers.core.deliveries import Composing, Decision
 from handlers.core.formats import day_text, hours_number, list_text, when_text, where_spans
 from handlers.core.i18n import N_, Translator, translator
+from handlers.core.ics import ics
 from handlers.core.programme_file import Programme, localise
 from handlers.core.registry import ButtonKind, Command, Feature
 from handlers.core.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
@@ -567,27 +566,67 @@ async def export(context: Context, args: Args) -> list[Outgoing]:
     ]
 
 
+@dataclass(frozen=True)
+class Turnout:
+    """For the report: how many of each group were present, of its participants."""
+
+    label: str
+    present: dict[str, int]
+    people: dict[str, int]
+
+
 async def report_counts(
-    repos: Repositories, cohort: Cohort, t: Translator, organisation: dict[int, str]
-) -> list[tuple[str, dict[str, int]]]:
+    repos: Repositories,
+    cohort: Cohort,
+    t: Translator,
+    organisation: dict[int, str],
+    now: datetime | None = None,
+) -> list[Turnout]:
     """For the report: per gathering, how many were present per group of the report's
-    (each group stands for at least K participants: handlers/core/anonymity.py)."""
+    (each group stands for at least K participants: handlers/core/anonymity.py).
+
+    The organisations' own local meetings are one row per kind, not one per meeting: a
+    meeting of one organisation is a figure about that organisation alone, which the
+    report's groups may merge or not show. Together they count each participant at their
+    own organisation's meeting, out of all the group's participants, as a workshop does:
+    out of only those whose organisation held one, a group merged of one organisation
+    that did and one that did not would give a figure about fewer than K. The
+    facilitators see each meeting by name in `attendance`, and each person in the ESF
+    list."""
     present = await repos.gatherings.present(cohort.id)
-    found = []
+    members = await repos.people.members(cohort.id, Role.participant)
+    everyone: dict[str, int] = {}
+    for group in organisation.values():
+        everyone[group] = everyone.get(group, 0) + 1
+    zone = ZoneInfo(cohort.timezone)
+    found: list[tuple[datetime, Turnout]] = []
+    own: dict[str, tuple[datetime, dict[str, int]]] = {}
     for entry in gatherings_of(await repos.calendar.entries(cohort.id)):
-        if entry.organisation is not None:
-            # An organisation's own meeting is a figure about that organisation alone, which
-            # the report's groups may merge or not show: the facilitators see it by name in
-            # `attendance`, and in the ESF list.
-            continue
+        if now is not None and entry.starts_at > now:
+            continue  # not begun: "0 of 6 present" would only say it has not happened
         counts: dict[str, int] = {}
-        for person in present.get(entry.key, ()):
-            if person in organisation:
+        if entry.organisation is None:
+            for person in present.get(entry.key, ()):
+                if person in organisation:
+                    counts[organisation[person]] = counts.get(organisation[person], 0) + 1
+            day = day_text(entry.starts_at.astimezone(zone), t.language)
+            label = f"{gathering_title(t, entry)} ({day})"
+            found.append((entry.starts_at, Turnout(label, counts, everyone)))
+            continue
+        first, counts = own.get(entry.kind, (entry.starts_at, {}))
+        for member in expected_at(entry, members):
+            person = member.person.id
+            if person in organisation and person in present.get(entry.key, ()):
                 counts[organisation[person]] = counts.get(organisation[person], 0) + 1
-        day = day_text(entry.starts_at.astimezone(ZoneInfo(cohort.timezone)), t.language)
-        label = f"{gathering_title(t, entry)} ({day})"
-        found.append((label, counts))
-    return found
+        own[entry.kind] = (min(first, entry.starts_at), counts)
+    for kind, (first, counts) in own.items():
+        label = (
+            t("The organisations' own opening local meetings")
+            if kind == "opening_meeting"
+            else t("The organisations' own closing local meetings")
+        )
+        found.append((first, Turnout(label, counts, everyone)))
+    return [turnout for _, turnout in sorted(found, key=lambda f: f[0])]
 
 
 # ------------------------------------------------------------------ events
@@ -730,23 +769,18 @@ async def calendar_file(context: Context, args: Args) -> list[Outgoing]:
 def event_ics(context: Context, entry: CalendarEntry) -> FileMessage:
     t = context.t
     title = gathering_title(t, entry)
-    calendar = Calendar()
-    calendar.add("prodid", "-//Digilog//events//EN")
-    calendar.add("version", "2.0")
-    event = Event()
-    event.add("uid", f"{entry.key}-{context.require_cohort().id}@digilog")
-    event.add("dtstamp", datetime.now(UTC))
-    event.add("dtstart", entry.starts_at.astimezone(UTC))
-    event.add("dtend", (entry.ends_at or entry.starts_at + timedelta(hours=1)).astimezone(UTC))
-    event.add("summary", title)
-    if entry.place:
-        event.add("location", context.local(entry.place))
-    if entry.link:
-        event.add("url", entry.link)
-    calendar.add_component(event)
+    content = ics(
+        f"{entry.key}-{context.require_cohort().id}",
+        entry.starts_at,
+        entry.ends_at or entry.starts_at + timedelta(hours=1),
+        title,
+        stamped=context.now(),
+        location=context.local(entry.place) if entry.place else None,
+        url=entry.link,
+    )
     return FileMessage(
         filename=f"{_event_key(entry)}.ics",
-        content=calendar.to_ical(),
+        content=content,
         title=title,
         comment=t("Open the file to add the event to your calendar."),
     )

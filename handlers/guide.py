@@ -69,11 +69,15 @@ def command_help(context: Context, asked: str) -> Message:
     language, among those this person may run."""
     t = context.t
     wanted = tuple(asked.lower().split())
-    found = [
-        c
-        for c in _allowed(context)
-        if any(words[: len(wanted)] == wanted for words in (c.words, c.sv) if words)
-    ]
+    found: list[Command] = []
+    # `help survey final` is about `survey`: the words after a command are its arguments.
+    while wanted and not found:
+        found = [
+            c
+            for c in _allowed(context)
+            if any(words[: len(wanted)] == wanted for words in (c.words, c.sv) if words)
+        ]
+        wanted = wanted[:-1]
     if not found:
         return unknown_command(context, asked)
     build = MessageBuilder().heading(t("Digilog commands"))

@@ -5,8 +5,11 @@ buttons.
 A text's terms come from the reflection bank's Swedish analyser (storage/swedish.py):
 each word's lemmas and compound parts, so "digitaliseringsstrategin" meets a lab about
 "strategi" and "ledarskapet" one about "ledarskap". A shared term weighs by its inverse
-document frequency over the programme's labs, so a word every lab has ("digital", in
-this programme) counts for nothing, and function words are not terms at all. The labs
+document frequency over the programme's labs and one lab about something else, so a
+word every lab has ("digital", in this programme) counts for little, and function words
+are not terms at all. The lab about something else is what keeps a programme of one lab
+from weighing all its words at nothing: its lab's words then stand out against a lab the
+needs could have asked for instead. The labs
 are matched on their Swedish text (the inventory is written in Swedish), and shown in
 the reader's language.
 """
@@ -28,6 +31,8 @@ MOST = 3
 # Below this a lab shares no more than a word or two that half the labs have.
 LEAST_SCORE = 1.0
 _SHORTEST_TERM = 3
+# Shorter, but what a lab is about: "AI", "IT" (and "AI-tjänster" has the part "ai").
+_SHORT_TERMS = frozenset(["ai", "it"])
 # Words that say nothing about what a lab is for: pronouns, auxiliaries, conjunctions,
 # and the words anyone writes about wanting to learn something.
 _NOT_TERMS = frozenset(
@@ -144,6 +149,10 @@ _NOT_TERMS = frozenset(
         "behov",
         "behöva",
         "behöver",
+        "betyda",
+        "betyder",
+        "förstå",
+        "förstår",
     ]
 )
 
@@ -151,16 +160,24 @@ _NOT_TERMS = frozenset(
 def terms(text: str) -> set[str]:
     """The lemmas and compound parts of a text's words, function words left out."""
     found: set[str] = set()
+    for word_terms in _terms_by_word(text):
+        found |= word_terms
+    return found
+
+
+def _terms_by_word(text: str) -> list[frozenset[str]]:
+    """Each word's terms (its lemmas and compound parts), once per distinct word."""
+    found: dict[str, frozenset[str]] = {}
     for word in words(text):
-        if word in _NOT_TERMS:
+        if word in _NOT_TERMS or word in found:
             continue
         analysed = analyse_word(word)
-        found |= {
+        found[word] = frozenset(
             t
             for t in analysed.bases | analysed.parts
-            if len(t) >= _SHORTEST_TERM and t not in _NOT_TERMS
-        }
-    return found
+            if (len(t) >= _SHORTEST_TERM or t in _SHORT_TERMS) and t not in _NOT_TERMS
+        )
+    return [terms for terms in found.values() if terms]
 
 
 @dataclass(frozen=True)
@@ -174,10 +191,11 @@ def _lab_text(lab: Lab) -> str:
 
 
 def suggest(labs: Iterable[Lab], needs: str, most: int = MOST) -> list[Suggestion]:
-    """The labs whose words the needs text shares most, by IDF-weighted overlap, best
-    first; none when nothing matches well enough."""
+    """The labs whose words the needs text shares most, by IDF-weighted overlap (each of
+    its words counted once, by its best term), best first; none when nothing matches well
+    enough."""
     labs = list(labs)
-    wanted = terms(needs)
+    wanted = _terms_by_word(needs)
     if not labs or not wanted:
         return []
     lab_terms = [terms(_lab_text(lab)) for lab in labs]
@@ -185,10 +203,9 @@ def suggest(labs: Iterable[Lab], needs: str, most: int = MOST) -> list[Suggestio
     for found in lab_terms:
         for term in found:
             frequency[term] = frequency.get(term, 0) + 1
-    # Smoothed: a term in every lab weighs 0, one in a single lab of ten about 1.7.
-    weight = {t: math.log((1 + len(labs)) / (1 + n)) for t, n in frequency.items()}
+    weight = {t: _weight(len(labs), n) for t, n in frequency.items()}
     scored = [
-        Suggestion(lab, sum(weight[t] for t in wanted & found))
+        Suggestion(lab, _score(wanted, found, weight))
         for lab, found in zip(labs, lab_terms, strict=True)
     ]
     good = [s for s in scored if s.score >= LEAST_SCORE * _scale(len(labs))]
@@ -196,10 +213,32 @@ def suggest(labs: Iterable[Lab], needs: str, most: int = MOST) -> list[Suggestio
     return good[:most]
 
 
+def _score(wanted: list[frozenset[str]], found: set[str], weight: dict[str, float]) -> float:
+    """What the needs' words are worth to one lab: each word by the best of its terms the
+    lab shares, and each term once. A word counts once however many parts the analyser
+    finds in it ("budskap": "bud", "kap", "budskap"), so one shared word is never taken
+    for a match of several."""
+    counted: set[str] = set()
+    for word_terms in wanted:
+        shared = word_terms & found
+        if shared:
+            counted.add(max(shared, key=lambda t: (weight[t], t)))
+    return sum(weight[t] for t in counted)
+
+
+def _weight(labs: int, having: float) -> float:
+    """A term's inverse document frequency over `labs` labs, `having` of which have it.
+    Smoothed, and counted as if beside them were one more lab without the term: a term in
+    every lab of ten weighs about 0.09, one in a single lab of ten about 1.8, and the one
+    lab of a one-lab programme still tells its terms from those of no lab (0.4 each)."""
+    return math.log((2 + labs) / (1 + having))
+
+
 def _scale(labs: int) -> float:
-    """The weight of a term that one lab in two has, so the threshold means the same
-    with four labs as with forty: a match must be worth about two such terms."""
-    return 2 * math.log((1 + labs) / (1 + labs / 2))
+    """The weight of a term that one lab in two has (a lab of its own, with fewer than
+    two labs), so the threshold means the same with one lab as with forty: a match must
+    be worth about two such terms."""
+    return 2 * _weight(labs, max(1.0, labs / 2))
 
 
 async def suggestions_for(context: Context, programme: Programme, needs: str) -> list[Outgoing]:

@@ -7,8 +7,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from icalendar import Calendar, Event
-
 from handlers.core.access import Access
 from handlers.core.context import (
     Args,
@@ -23,6 +21,7 @@ from handlers.core.deliveries import Composing, Decision, Drop, Send
 from handlers.core.formats import clock_text, day_text, list_text, when_text, where_spans
 from handlers.core.humane import DEFAULT_HOURS, working_moment_before
 from handlers.core.i18n import N_, translator
+from handlers.core.ics import ics
 from handlers.core.programme_file import Lab, LabSession, Programme, localise
 from handlers.core.registry import ButtonKind, Command, Feature
 from handlers.core.steps import WORKPLACE_ZONE
@@ -488,24 +487,19 @@ async def calendar_file(context: Context, args: Args) -> list[Outgoing]:
 def session_ics(context: Context, chosen: Chosen) -> FileMessage:
     t = context.t
     session = chosen.session
-    calendar = Calendar()
-    calendar.add("prodid", "-//Digilog//lab sessions//EN")
-    calendar.add("version", "2.0")
-    event = Event()
-    event.add("uid", f"{chosen.key}-{context.require_cohort().id}@digilog")
-    event.add("dtstamp", datetime.now(UTC))
-    event.add("dtstart", session.start.astimezone(UTC))
-    event.add("dtend", session.end.astimezone(UTC))
-    event.add("summary", t("Lab: {title}", title=context.local(chosen.lab.title)))
-    event.add("description", context.local(chosen.lab.description))
-    if session.place:
-        event.add("location", context.local(session.place))
-    if session.link:
-        event.add("url", str(session.link))
-    calendar.add_component(event)
+    content = ics(
+        f"{chosen.key}-{context.require_cohort().id}",
+        session.start,
+        session.end,
+        t("Lab: {title}", title=context.local(chosen.lab.title)),
+        stamped=context.now(),
+        description=context.local(chosen.lab.description),
+        location=context.local(session.place) if session.place else None,
+        url=str(session.link) if session.link else None,
+    )
     return FileMessage(
         filename=f"{chosen.lab.id}-{chosen.number}.ics",
-        content=calendar.to_ical(),
+        content=content,
         title=context.local(chosen.lab.title),
         comment=t("Open the file to add the session to your calendar."),
     )

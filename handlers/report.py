@@ -2,7 +2,8 @@
 
 The figures come from what the cohort did: digilog posts and replies (and replies
 across organisations), quizzes finished and their mean score, buddy groups that met,
-lab seats and attendance, survey ratings and the self-assessment's change. Every
+lab seats and attendance, attendance at every gathering (each organisation's own local
+meetings too) and the hours of it, survey ratings and the self-assessment's change. Every
 figure per group stands for at least `anonymity.K` people, by the one rule of
 `anonymity.py`: smaller organisations are merged, a mean over fewer is withheld.
 Charts are drawn with matplotlib, off-screen.
@@ -14,6 +15,7 @@ import io
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from handlers import gatherings, surveys
@@ -62,8 +64,12 @@ class Report:
     areas: list[tuple[str, str]] = field(default_factory=list)  # id, title
     assessment: AssessmentFigures | None = None
     scale: tuple[int, int] = (1, 5)  # the self-assessment's
-    # Per gathering (workshop, local meeting, event): how many of each group were present.
-    attendance: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    # Per gathering (workshop, local meeting, event): how many of each group were present;
+    # the organisations' own local meetings one row per kind.
+    attendance: list[gatherings.Turnout] = field(default_factory=list)
+    # Per group, the hours its participants were present, by theme (None: labs, local
+    # meetings and events): what the funder pays for, in every kind of gathering.
+    hours: dict[str, dict[int | None, float]] = field(default_factory=dict)
     group_sizes: dict[str, int] = field(default_factory=dict)
     # Themes whose mean quiz score is not shown: fewer than K finished in some group.
     scores_withheld: set[int] = field(default_factory=set)
@@ -136,8 +142,11 @@ async def participation(
     return report
 
 
-async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
-    """Every figure of the report, in the reader's language."""
+async def figures(
+    repos: Repositories, cohort: Cohort, t: Translator, now: datetime | None = None
+) -> Report:
+    """Every figure of the report, in the reader's language; with `now`, the gatherings
+    that have not begun yet are left out of the attendance (nobody can be present yet)."""
     language = t.language
     programme = await programme_of(repos, cohort.program_id)
     groups = await anonymity.groups(repos, cohort, t)
@@ -149,9 +158,13 @@ async def figures(repos: Repositories, cohort: Cohort, t: Translator) -> Report:
         if person in organisation:  # participants only, as every figure here
             counts = report.tasks.setdefault(theme, {})
             counts[form] = counts.get(form, 0) + 1
-    report.attendance = await gatherings.report_counts(repos, cohort, t, organisation)
+    report.attendance = await gatherings.report_counts(repos, cohort, t, organisation, now)
     for name in organisation.values():
         report.group_sizes[name] = report.group_sizes.get(name, 0) + 1
+    for row in await gatherings.attendance_rows(repos, cohort, programme, t):
+        if row.person_id in organisation and row.hours:
+            hours = report.hours.setdefault(organisation[row.person_id], {})
+            hours[row.theme] = hours.get(row.theme, 0.0) + row.hours
     for counts, people in (
         (report.lab_seats, await repos.labs.seated_people(cohort.id)),
         (report.lab_attended, await repos.labs.attended_people(cohort.id)),
@@ -242,24 +255,60 @@ def message(t: Translator, report: Report) -> Message:
             )
             for name in report.organisations
         )
-    if any(counts for _, counts in report.attendance):
+    _attendance(t, report, build)
+    if report.assessment is not None:
+        _assessment(t, report, report.assessment, build)
+    return build.build()
+
+
+def _attendance(t: Translator, report: Report, build: MessageBuilder) -> None:
+    """Who was present at each gathering, per group, and the hours it adds up to."""
+    if any(turnout.present for turnout in report.attendance):
         build.para(Span(t("Attendance"), strong=True))
-        for label, counts in report.attendance:
-            build.para(label)
+        for turnout in report.attendance:
+            build.para(turnout.label)
             build.facts(
                 (
                     name,
                     t(
                         "{present} of {people} present",
-                        present=counts.get(name, 0),
-                        people=report.group_sizes.get(name, 0),
+                        present=turnout.present.get(name, 0),
+                        people=turnout.people.get(name, 0),
                     ),
                 )
                 for name in report.organisations
+                if turnout.people.get(name, 0)
             )
-    if report.assessment is not None:
-        _assessment(t, report, report.assessment, build)
-    return build.build()
+    if report.hours:
+        build.para(Span(t("Hours of attendance"), strong=True))
+        build.facts(
+            (name, _hours_text(t, report.hours.get(name, {}), report.group_sizes.get(name, 0)))
+            for name in report.organisations
+        )
+
+
+def _hours_text(t: Translator, hours: dict[int | None, float], people: int) -> str:
+    """ "Theme 1: 9 h · labs, local meetings and events: 11 h · in total 20 h (4 h each)"."""
+    parts = [
+        t("Theme {number}: {hours} h", number=n, hours=gatherings.hours_text(t, hours[n]))
+        for n in sorted(n for n in hours if n is not None)
+    ]
+    if None in hours:
+        parts.append(
+            t(
+                "labs, local meetings and events: {hours} h",
+                hours=gatherings.hours_text(t, hours[None]),
+            )
+        )
+    total = sum(hours.values())
+    parts.append(
+        t(
+            "in total {hours} h ({each} h per participant)",
+            hours=gatherings.hours_text(t, total),
+            each=gatherings.hours_text(t, round(total / people, 1) if people else 0.0),
+        )
+    )
+    return " · ".join(parts)
 
 
 def _everyone(t: Translator, group: str) -> str:
@@ -431,11 +480,36 @@ def attendance_table(t: Translator, report: Report) -> str:
     """Attendance as CSV: one row per gathering and group (each of at least K people)."""
     columns = ("gathering", "group", "present", "people")
     rows = [
-        [label, group, counts.get(group, 0), report.group_sizes.get(group, 0)]
-        for label, counts in report.attendance
+        [turnout.label, group, turnout.present.get(group, 0), turnout.people[group]]
+        for turnout in report.attendance
         for group in report.organisations
+        if turnout.people.get(group, 0)
     ]
     return csv_cells.table(t, columns, rows)
+
+
+def hours_table(t: Translator, report: Report) -> str:
+    """The hours of attendance as CSV: one row per group and theme ("" for labs, local
+    meetings and events), and the group's total; each group of at least K people."""
+    columns = ("group", "theme", "hours", "people")
+    rows: list[list[object]] = []
+    for group in report.organisations:
+        hours = report.hours.get(group, {})
+        people = report.group_sizes.get(group, 0)
+        rows += [
+            [group, n, _hours_cell(hours[n]), people]
+            for n in sorted(n for n in hours if n is not None)
+        ]
+        if None in hours:
+            rows.append([group, "", _hours_cell(hours[None]), people])
+        rows.append([group, t("In total"), _hours_cell(sum(hours.values())), people])
+    return csv_cells.table(t, columns, rows)
+
+
+def _hours_cell(hours: float) -> int | float:
+    """Whole hours as whole numbers (the ESF list writes them so), else two decimals."""
+    rounded = round(float(hours), 2)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 def assessment_table(t: Translator, report: Report) -> str:
@@ -466,8 +540,10 @@ def files(t: Translator, report: Report) -> list[tuple[str, str | bytes, str]]:
         found.append(("participation.png", png, t("Participation by theme and organisation")))
     if report.surveys:
         found.append(("surveys.csv", survey_table(t, report), t("Survey ratings")))
-    if any(counts for _, counts in report.attendance):
+    if any(turnout.present for turnout in report.attendance):
         found.append(("attendance.csv", attendance_table(t, report), t("Attendance")))
+    if report.hours:
+        found.append(("hours.csv", hours_table(t, report), t("Hours of attendance")))
     if report.assessment is not None:
         found.append(("self-assessment.csv", assessment_table(t, report), t("Self-assessment")))
     if (png := assessment_chart(t, report)) is not None:
@@ -480,7 +556,7 @@ async def report(context: Context, args: Args) -> list[Outgoing]:
     t = context.t
     context.require_facilitator()
     cohort = context.require_cohort()
-    found = await figures(context.repos, cohort, t)
+    found = await figures(context.repos, cohort, t, context.now())
     outgoing = [context.reply(message(t, found))]
     for name, content, title in files(t, found):
         if isinstance(content, bytes):  # the charts; the CSVs are for `digilog report`

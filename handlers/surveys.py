@@ -56,6 +56,7 @@ LAB_ANSWERS_FOR = timedelta(days=14)
 # Attendance not marked a day after a session: everyone who had a seat is asked instead.
 LAB_MARKING_WAIT = timedelta(days=1)
 FINAL_WORDS = ("final", "slut")  # `survey open final`, `enkät öppna slut`
+LAB_WORDS = ("lab", "labb")  # `survey lab hantera-information 1`, `enkät labb …`
 ROUNDS = ("start", "end")
 SWEDISH_ROUNDS = {"början": "start", "slut": "end", "slutet": "end"}
 Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
@@ -311,11 +312,17 @@ async def form_submitted(context: Context, event: FormSubmitted) -> list[Outgoin
 
 
 async def take_survey(context: Context, args: Args) -> list[Outgoing]:
-    """survey [N]: the form of theme N's survey, or of the one open now."""
+    """survey [N | final | lab LAB [N]]: the form of theme N's survey, of the final
+    evaluation, of a lab session's questions (for one who lost the message that asked),
+    or of the survey open now."""
     _participant(context)
     programme = await context.programme()
     if args.words and args.words[0].lower() in FINAL_WORDS:
         return [await form_for(context, FINAL)]
+    if args.words and args.words[0].lower() in LAB_WORDS:
+        if programme.survey is None or programme.survey.lab is None:
+            raise Refusal(context.t("This programme asks no questions after its labs."))
+        return [await form_for(context, "lab:" + _choose(context, programme, args.words[1:]).key)]
     if args.words:
         return [await form_for(context, survey_key(theme_number(context, args, programme)))]
     open_keys = [k for k in await _open_keys(context) if k.startswith("theme:") or k == FINAL]
@@ -593,7 +600,7 @@ def _results_key(context: Context, args: Args, programme: Programme) -> str:
     first = args.words[0].lower() if args.words else ""
     if first in FINAL_WORDS:
         return FINAL
-    if first in ("lab", "labb"):
+    if first in LAB_WORDS:
         return "lab:" + _choose(context, programme, args.words[1:]).key
     return survey_key(theme_number(context, args, programme))
 
@@ -800,8 +807,11 @@ FEATURE = Feature(
     commands=(
         Command(
             ("survey",),
-            N_("survey [theme]"),
-            N_("Answer the survey after a theme."),
+            N_("survey [<theme> | final | lab <lab> [session]]"),
+            N_(
+                "Answer the survey after a theme, the final evaluation of the programme, or "
+                "the questions after a lab session you attended."
+            ),
             Access.participant,
             take_survey,
             sv=("enkät",),
@@ -817,24 +827,27 @@ FEATURE = Feature(
         ),
         Command(
             ("survey", "open"),
-            N_("survey open <theme>"),
-            N_("Open the survey after a theme."),
+            N_("survey open <theme> | final"),
+            N_("Open the survey after a theme, or the final evaluation of the programme."),
             Access.facilitator,
             open_command(assessment=False),
             sv=("enkät", "öppna"),
         ),
         Command(
             ("survey", "close"),
-            N_("survey close <theme>"),
-            N_("Close the survey after a theme."),
+            N_("survey close <theme> | final"),
+            N_("Close the survey after a theme, or the final evaluation of the programme."),
             Access.facilitator,
             close_command(assessment=False),
             sv=("enkät", "stäng"),
         ),
         Command(
             ("survey", "results"),
-            N_("survey results <theme>"),
-            N_("A survey's ratings per organisation (groups of five or more) and its comments."),
+            N_("survey results <theme> | final | lab <lab> [session]"),
+            N_(
+                "The ratings per organisation (groups of five or more) and the comments of a "
+                "theme's survey, the final evaluation, or a lab session's questions."
+            ),
             Access.facilitator,
             survey_results,
             sv=("enkät", "resultat"),

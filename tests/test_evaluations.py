@@ -136,6 +136,14 @@ async def test_a_lab_sessions_attendees_are_asked_afterwards(
     assert "Only those who attended the session" in refused.text
     [form] = (await chat.click("u1", f"survey:{cohort.id}:{key}")).forms
     assert [f.field_id for f in form.fields] == ["useful", "pace", "comment"]
+    # One who lost the message asks for the form by name, in either language.
+    [typed] = (await chat.say("u2", f"survey lab {LAB} 1")).forms
+    assert typed.form_id == form.form_id
+    swedish = Chat(digilog, cohort, locale="sv-SE")
+    [typed] = (await swedish.say("u3", f"enkät labb {LAB} 1")).forms
+    assert typed.form_id == form.form_id
+    assert "Only those who attended" in (await chat.say("p3", f"survey lab {LAB} 1")).text
+    assert "There is no lab nope" in (await chat.say("u2", "survey lab nope")).text
     for n, user in enumerate(seated[:5]):
         reply = await chat.submit(user, form.form_id, {"useful": str(3 + n % 2), "pace": "4"})
         assert "are saved" in reply.text
@@ -146,3 +154,33 @@ async def test_a_lab_sessions_attendees_are_asked_afterwards(
     running.clock.moment = local("2027-03-02 16:00")
     assert "has closed" in (await chat.click("u2", f"survey:{cohort.id}:{key}")).text
     assert not [o for o in refused.outgoing if isinstance(o.to, ToPerson)]
+
+
+async def test_help_shows_the_final_evaluation_and_the_lab_questions_in_either_language(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    cohort = await make_cohort(store, programme, people=PEOPLE)
+    english, swedish = Chat(digilog, cohort), Chat(digilog, cohort, locale="sv-SE")
+    mine = (await english.say("u1", "help survey")).text
+    assert "survey [<theme> | final | lab <lab> [session]]" in mine
+    assert "the final evaluation of the programme, or the questions after a lab session" in mine
+    theirs = (await english.say("fia", "help survey")).text
+    assert "survey open <theme> | final" in theirs and "survey close <theme> | final" in theirs
+    assert "survey results <theme> | final | lab <lab> [session]" in theirs
+    deltagare = (await swedish.say("u1", "hjälp enkät")).text
+    assert "enkät [<tema> | slut | labb <labb> [tillfälle]]" in deltagare
+    assert "frågorna efter ett tillfälle i ett lärlabb som du var med på" in deltagare
+    svenska = (await swedish.say("fia", "hjälp enkät")).text
+    for usage in (
+        "enkät öppna <tema> | slut",
+        "enkät stäng <tema> | slut",
+        "enkät resultat <tema> | slut | labb <labb> [tillfälle]",
+    ):
+        assert usage in svenska
+    assert "slututvärderingen" in svenska and "final" not in svenska
+    # The words after a command are its arguments: help on them is help on the command.
+    assert (
+        "survey [<theme> | final | lab <lab> [session]]"
+        in (await english.say("u1", "help survey final")).text
+    )
+    assert "enkät öppna <tema> | slut" in (await swedish.say("fia", "hjälp enkät slut")).text

@@ -22,6 +22,7 @@ from handlers.admin import import_roster, load_calendar
 from handlers.core.calendar_file import load_calendar as read_calendar
 from handlers.core.deliveries import Send, compose
 from handlers.core.i18n import translator
+from handlers.core.ics import PRODID
 from handlers.core.programme_file import Programme
 from handlers.core.roster import RosterRow
 from handlers.core.vocabulary import FileMessage, HomeOpened, Outgoing, ToConversation
@@ -323,6 +324,7 @@ async def test_the_report_counts_attendance_per_gathering(
         await repos.gatherings.mark(
             cohort.id, "theme:1:workshop", [ids[u] for u in ("u0", "u1", "u2", "p0")], present=True
         )
+    digilog.now = lambda: AFTER_WORKSHOP_1
     text = (await Chat(digilog, cohort).say("fia", "report")).text
     section = plain(text.split("**Attendance**", 1)[1])
     assert "Workshop, theme 1 (Wed 10 Feb)" in section
@@ -330,6 +332,8 @@ async def test_the_report_counts_attendance_per_gathering(
     # so Umeå joins them: the figures are for all organisations together.
     assert "All organisations 4 of 9 present" in section
     assert "Piteå" not in section and "Umeå" not in section
+    # What has not begun yet is not "0 of 9 present": it is not there at all.
+    assert "Workshop, theme 2" not in section and "closing" not in section
     async with store.transaction() as repos:
         found = await report.figures(repos, cohort, translator("en"))
     [table] = [
@@ -338,6 +342,91 @@ async def test_the_report_counts_attendance_per_gathering(
         if name == "attendance.csv"
     ]
     assert '"Workshop, theme 1 (Wed 10 Feb)",All organisations,4,9' in str(table)
+
+
+async def test_each_organisations_own_meetings_count_in_the_report_and_its_hours(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """The funder pays for every hour a participant attended: an organisation's own local
+    meeting counts in the report's attendance and hours as a workshop does, in groups of
+    at least five (one row for all the organisations' own opening meetings)."""
+    people = tuple((f"u{n}", f"Umeå {n}", "umea", Role.participant) for n in range(6)) + tuple(
+        (f"p{n}", f"Piteå {n}", "pitea", Role.participant) for n in range(5)
+    )
+    cohort = await make_cohort(
+        store, programme, people=(("fia", "Fia", "region-vasterbotten", Role.facilitator), *people)
+    )
+    await with_calendar(store, cohort)
+    async with store.transaction() as repos:
+        ids = {m.person.user_id: m.person.id for m in await repos.people.members(cohort.id)}
+        marks = {
+            "theme:1:workshop": ["u0", "p0"],  # 3 h
+            "meeting:opening:umea": ["u0", "u1", "u2", "u3"],  # 2 h each
+            "meeting:opening:pitea": ["p0", "p1", "p2"],  # 2 h each
+        }
+        for key, users in marks.items():
+            await repos.gatherings.mark(cohort.id, key, [ids[u] for u in users], present=True)
+    digilog.now = lambda: AFTER_WORKSHOP_1
+    text = plain((await Chat(digilog, cohort).say("fia", "report")).text)
+    section = text.split("Attendance", 1)[1]
+    own = section.split("The organisations' own opening local meetings", 1)[1]
+    assert own.index("Piteå Municipality 3 of 5 present") < own.index("Workshop, theme 1")
+    assert "Umeå Municipality 4 of 6 present" in own
+    hours = section.split("Hours of attendance", 1)[1]
+    assert (
+        "Umeå Municipality Theme 1: 3 h · labs, local meetings and events: 8 h · "
+        "in total 11 h (1.8 h per participant)" in hours
+    )
+    assert "Piteå Municipality Theme 1: 3 h · labs, local meetings and events: 6 h" in hours
+    swedish = plain((await Chat(digilog, cohort, locale="sv-SE").say("fia", "rapport")).text)
+    assert "Organisationernas egna inledande lokala träffar" in swedish
+    assert (
+        "Umeå kommun Tema 1: 3 tim · lärlabb, lokala träffar och evenemang: 8 tim · "
+        "totalt 11 tim (1,8 tim per deltagare)" in swedish
+    )
+    async with store.transaction() as repos:
+        found = await report.figures(repos, cohort, translator("sv"))
+    files = {name: content for name, content, _ in report.files(translator("sv"), found)}
+    attendance = str(files["attendance.csv"])
+    assert "Organisationernas egna inledande lokala träffar;Umeå kommun;4;6" in attendance
+    assert "Umeå kommun;Totalt;11;6" in str(files["hours.csv"])
+    assert "Piteå kommun;;6;5" in str(files["hours.csv"])
+
+
+async def test_own_meetings_in_the_report_stand_for_the_whole_group(
+    store: Store, programme: Programme, digilog: Digilog, tmp_path: Path
+) -> None:
+    """Skellefteå (three) and Piteå (three) are one group of six; Piteå holds no meeting of
+    its own. Its row counts Skellefteå's two present out of the six, not out of the three
+    whose organisation held one: that would be a figure about three people."""
+    people = (
+        *((f"u{n}", f"Umeå {n}", "umea", Role.participant) for n in range(5)),
+        *((f"s{n}", f"Skellefteå {n}", "skelleftea", Role.participant) for n in range(3)),
+        *((f"p{n}", f"Piteå {n}", "pitea", Role.participant) for n in range(3)),
+    )
+    cohort = await make_cohort(
+        store, programme, people=(("fia", "Fia", "region-vasterbotten", Role.facilitator), *people)
+    )
+    text = CALENDAR.read_text(encoding="utf-8")
+    start = text.index("    pitea:\n")
+    calendar = tmp_path / "calendar.yaml"
+    calendar.write_text(
+        text[:start] + text[text.index("    region-vasterbotten:\n") :], encoding="utf-8"
+    )
+    await load_calendar(store, cohort.key, calendar)
+    async with store.transaction() as repos:
+        ids = {m.person.user_id: m.person.id for m in await repos.people.members(cohort.id)}
+        assert "meeting:opening:pitea" not in {
+            e.key for e in await repos.calendar.entries(cohort.id)
+        }
+        await repos.gatherings.mark(
+            cohort.id, "meeting:opening:skelleftea", [ids["s0"], ids["s1"]], present=True
+        )
+    digilog.now = lambda: AFTER_WORKSHOP_1
+    text = plain((await Chat(digilog, cohort).say("fia", "report")).text)
+    own = text.split("The organisations' own opening local meetings", 1)[1].split("Workshop")[0]
+    assert "Other organisations 2 of 6 present" in own
+    assert "of 3 present" not in own
 
 
 # ------------------------------------------------------------------ events
@@ -384,6 +473,8 @@ async def test_events_are_in_the_schedule_with_reminders_and_a_calendar_file(
     assert event.decoded("dtstart") == datetime(2027, 4, 22, 7, 0, tzinfo=UTC)
     assert str(event["summary"]) == "Mötesplats Digitala Västerbotten (hybrid conference)"
     assert "Folkets hus" in str(event["location"])
+    # Built by the one builder a lab session's file comes from too.
+    assert Calendar.from_ical(file.content)["prodid"] == PRODID
 
 
 async def test_event_reminders_go_out_the_day_before_and_an_hour_before(

@@ -31,6 +31,10 @@ def test_inflections_and_compounds_meet_the_labs_words() -> None:
         INFORMATION
     )
     assert "nätfiske" in terms("nätfiskemejlet") and "mejl" in terms("nätfiskemejlet")
+    # Two letters, but what a lab is about: "AI" meets "AI-tjänster".
+    assert suggested("Jag vill förstå vad AI betyder för oss som chefer.") == [
+        "generativ-ai-i-vardagen"
+    ]
 
 
 def test_nothing_is_suggested_when_nothing_matches() -> None:
@@ -100,3 +104,30 @@ async def test_the_suggestions_are_in_the_readers_language(
     assert "Labs that may meet your needs:" in saved.text
     assert "Recognising a phishing email" in saved.text
     assert f"Sign up: {PHISHING} 1" in {o.label for o in saved.options}
+
+
+def test_a_programme_of_one_lab_suggests_it_when_the_needs_meet_it() -> None:
+    """With one lab, every term of it is in every lab: weighed against the labs alone
+    each would count for nothing, and the one lab would never be suggested."""
+    [one] = [lab for lab in PROGRAMME.labs if lab.id == INFORMATION]
+    found = suggest([one], "Hur sorterar jag informationen när jag drunknar i mejlen?")
+    assert [s.lab.id for s in found] == [INFORMATION]
+    # One shared word is not a match, nor are needs that the lab does not meet.
+    assert suggest([one], "Jag vill bli bättre på budskap.") == []
+    assert suggest([one], "Jag vill baka bröd och åka skidor i fjällen.") == []
+    assert suggest([one], "Jag vill lära mig och utveckla mig, jag behöver hjälp.") == []
+
+
+async def test_a_one_lab_programme_offers_its_lab_with_its_sign_up_button(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    only = programme.model_copy(
+        update={"labs": [lab for lab in programme.labs if lab.id == INFORMATION]}
+    )
+    cohort = await make_cohort(store, only, "grupp-sv", language="sv")
+    saved = await Chat(digilog, cohort).say(
+        "anna", "behov Att sortera information och mejl utan att drunkna."
+    )
+    assert "Lärlabb som kan möta dina behov:" in saved.text
+    assert "Hantera information" in saved.text
+    assert f"lab:{cohort.id}:signup:{INFORMATION}:1" in {o.action_id for o in saved.options}

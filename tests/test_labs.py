@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.console.render import render
 from handlers.admin import import_roster
+from handlers.core.ics import PRODID
 from handlers.core.programme_file import Programme
 from handlers.core.roster import RosterRow
 from handlers.core.vocabulary import FileMessage, HomeOpened, Message, Outgoing, ToPerson
@@ -45,6 +46,7 @@ async def test_sign_up_cancel_and_the_catalogue(cohort: Cohort, digilog: Digilog
     # 13:00 in Stockholm in February is 12:00 UTC.
     assert event.decoded("dtstart") == datetime(2027, 2, 16, 12, 0, tzinfo=UTC)
     assert str(event["summary"]) == "Lab: Handling information"
+    assert Calendar.from_ical(file.content)["prodid"] == PRODID  # as an event's
 
     cancelled = await chat.say("anna", f"lab cancel {LAB} 1")
     assert "no longer signed up" in cancelled.text

@@ -2,7 +2,10 @@
 bundled example programme and calendar: each organisation's own opening meeting (its
 reminder, a shared needs inventory, the support function's summary), a reflection task
 done with a colleague, the digest before a workshop, a theme done with a colleague and
-its own survey questions, and the final evaluation opened at the joint closing."""
+its own survey questions, attendance at a local meeting, a workshop and a lab with each
+one's hours, an event to register for, a lab session's questions afterwards, the final
+evaluation opened at the joint closing, the report's attendance and hours, and the
+funder's attendance list."""
 
 from __future__ import annotations
 
@@ -26,8 +29,16 @@ needs --share Jag vill förstå digital förändring och vad AI betyder för oss
 as karin
 needs summary
 schedule
+clock 2027-01-25 15:30
+as fia
+attendance meeting:opening:umea
+2
+3
 clock 2027-02-01 09:30
 as anna
+lab signup hantera-information 1
+events
+event register motesplats
 task 1
 1
 1
@@ -57,6 +68,21 @@ survey 2
 4
 kortare filmer
 5
+clock 2027-02-10 16:30
+as fia
+attendance 1:workshop --self
+as anna
+attendance here 1:workshop
+as fia
+clock 2027-02-16 15:30
+lab attended hantera-information 1 anna
+clock 2027-02-16 16:30
+as anna
+survey lab hantera-information 1
+4
+3
+Mer tid att prova själv.
+attendance mine
 clock 2027-06-10 15:30
 as eva
 survey final
@@ -65,6 +91,8 @@ survey final
 5
 Jag håller kortare möten.
 as fia
+report
+attendance export
 schedule --all
 quit
 """
@@ -119,6 +147,46 @@ def test_the_programme_as_it_is_run_over_a_term(sqlite_template: Path, tmp_path:
     survey = between(out, "anna> survey 2", "anna> clock")
     assert "Doing the reflection task with a colleague was valuable" in survey
     assert "learning buddy" not in survey
+    # Umeå's own meeting: its own three participants, marked by the facilitator.
+    marked = between(out, "fia> attendance meeting:opening:umea", "fia> clock")
+    assert "0 of 3 present" in marked and "2 of 3 present" in marked
+    assert "✅ Anna Lindqvist (Umeå Municipality)" in marked and "Björn" not in marked
+    # Events: one to register for, both in one's calendar.
+    events = between(out, "anna> events", "anna> task 1")
+    assert "(150 of 150 seats free)" in events
+    assert "You are registered for Mötesplats Digitala Västerbotten" in events
+    # The workshop: the participants say they were there, once the facilitator lets them.
+    assert "Were you at Workshop, theme 1 (Wed 10 Feb 13:00–16:00)?" in out
+    assert "Noted: you were at Workshop, theme 1." in out
+    # The lab session's attendee is asked afterwards, and answers by typing the command.
+    asked = between(out, "fia> clock 2027-02-16 16:30", "anna> survey lab")
+    assert "[Tue 16 Feb 16:00] [Digilog → Anna Lindqvist, direct message]" in asked
+    assert "== After the lab: Handling information ==" in asked
+    assert "Thank you! Your answers to “After the lab: Handling information” are saved." in out
+    # Her hours: the local meeting (2 h), the workshop (3 h), the lab (2 h).
+    mine = between(out, "anna> attendance mine", "anna> clock")
+    assert "Theme 1                          3 h" in mine
+    assert "Labs, local meetings and events  4 h" in mine
+    assert "In total                         7 h" in mine
+    # The report counts every gathering, an organisation's own meeting too, and the hours.
+    final_report = between(out, "eva> as fia\n", "fia> attendance export")
+    assert "The organisations' own opening local meetings\n    All organisations  2 of 6" in (
+        final_report
+    )
+    assert "Workshop, theme 1 (Wed 10 Feb)\n    All organisations  1 of 6 present" in final_report
+    assert (
+        "All organisations  Theme 1: 3 h · labs, local meetings and events: 6 h · in total 9 h"
+        in final_report
+    )
+    # The funder's list: a row per presence, with its hours and a signature column.
+    assert "4 rows of attendance, exported for you." in out
+    listed = (tmp_path / "digilog-demo-attendance.csv").read_text(encoding="utf-8-sig")
+    assert listed.splitlines()[0] == "Name,Organisation,Activity,Date,Hours,Signature"
+    assert (
+        "Anna Lindqvist,Umeå Municipality,The opening local meeting of Umeå Municipality,"
+        "2027-01-25,2," in listed
+    )
+    assert "Anna Lindqvist,Umeå Municipality,Lab: Handling information,2027-02-16,2," in listed
     # The final evaluation opens at the joint closing.
     assert "[Thu 10 Jun 15:30] [Digilog in #demo]\n  == Final evaluation of the programme ==" in out
     assert "Thank you! Your answers to “Final evaluation of the programme” are saved." in out

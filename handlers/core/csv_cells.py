@@ -74,6 +74,7 @@ COLUMNS = {
     "gathering": N_("Gathering"),
     "group": N_("Group"),
     "group_id": N_("Group ID"),
+    "hours": N_("Hours"),
     "joined_at": N_("Joined"),
     "kind": N_("Kind"),
     "language": N_("Language"),
