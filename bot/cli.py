@@ -776,7 +776,7 @@ async def retention_show(cohort_key: str | None) -> None:
         return await policy.overview(runtime.store, cohort_key)
 
     for state in await _with_runtime(work):
-        click.echo("\n".join(policy.describe(state)))
+        click.echo("\n".join(policy.describe(state, _translator())))
 
 
 @retention.command("set")
@@ -806,7 +806,7 @@ async def retention_set(
             quiz_answer_days=quiz_answers,
         )
 
-    click.echo("\n".join(policy.describe(await _with_runtime(work))))
+    click.echo("\n".join(policy.describe(await _with_runtime(work), _translator())))
 
 
 @retention.command("run")
@@ -832,8 +832,8 @@ async def retention_run() -> None:
             t(
                 "{key}: {kind} deleted: {counts}",
                 key=key,
-                kind=kind.value,
-                counts=json.dumps(counts, ensure_ascii=False),
+                kind=t(policy.LABELS[kind]),
+                counts=policy.counts_text(t, counts),
             )
         )
 
@@ -939,13 +939,15 @@ async def failures_command(cohort_key: str | None, limit: int) -> None:
     """People's actions that did not go through after their retries (newest first), and
     how many actions wait in the inbound journal now. See docs/inbound.md."""
 
+    t = _translator()
+
     async def work(runtime: Runtime) -> tuple[list[Any], int, int, dict[int, str]]:
         async with runtime.store.transaction() as repos:
             cohort_id = None
             if cohort_key is not None:
                 found = await repos.cohorts.by_key(cohort_key)
                 if found is None:
-                    raise click.ClickException(f"no cohort {cohort_key}")
+                    raise click.ClickException(t("no cohort “{key}”", key=cohort_key))
                 cohort_id = found.id
             rows = await repos.inbound.failures(cohort_id=cohort_id, limit=limit)
             total = await repos.inbound.failure_count(cohort_id=cohort_id)
@@ -954,13 +956,22 @@ async def failures_command(cohort_key: str | None, limit: int) -> None:
             return rows, total, waiting, keys
 
     rows, total, waiting, keys = await _with_runtime(work)
-    click.echo(f"{total} failed action(s); {waiting} action(s) in the inbound journal now.")
+    click.echo(
+        t.plural("{n} failed action", "{n} failed actions", total)
+        + "; "
+        + t.plural(
+            "{n} action in the inbound journal now.",
+            "{n} actions in the inbound journal now.",
+            waiting,
+        )
+    )
     for row in rows:
         cohort = keys.get(row.cohort_id, "-") if row.cohort_id else "-"
-        told = "told" if row.told else "NOT told"
+        told = t("told") if row.told else t("NOT told")
+        attempts = t.plural("{n} attempt", "{n} attempts", row.attempts)
         click.echo(
             f"{row.failed_at:%Y-%m-%d %H:%M:%S}Z  {cohort:<12} {row.platform:<5} "
-            f"{row.workspace}/{row.user_id}  {row.what}  {told}, {row.attempts} attempt(s): "
+            f"{row.workspace}/{row.user_id}  {row.what}  {told}, {attempts}: "
             f"{row.reason.splitlines()[0][:300] if row.reason else ''}"
         )
 

@@ -353,14 +353,14 @@ async def _meeting_and_member(
         (e for e in await composing.reads.calendar(repos, cohort.id) if e.key == key), None
     )
     if entry is None or entry.organisation is None:
-        return "no longer on the calendar"
+        return N_("no longer on the calendar")
     if delivery.person_id is None:
-        return "it goes to one person"
+        return N_("it goes to one person")
     member = await repos.people.member(cohort.id, delivery.person_id)
     if member is None or member.organisation.key != entry.organisation:
-        return "no longer one of the organisation's people"
+        return N_("no longer one of the organisation's people")
     if member.person.user_id is None:
-        return "no account to write to"
+        return N_("no account to write to")
     return entry, member
 
 

@@ -22,6 +22,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.console.render import render
+from handlers.core.deliveries import reason_words
 from handlers.core.formats import when_text
 from handlers.core.i18n import N_, Translator, translator
 from handlers.core.vocabulary import (
@@ -141,11 +142,16 @@ class Console:
                 "  "
                 + self.t(
                     "(not sent: {kind}, due {when}; {reason})",
-                    kind=delivery.kind,
+                    kind=self.kind_words(delivery.kind),
                     when=when_text(delivery.due_at, None, self.zone, self.t.language),
-                    reason=delivery.reason or "",
+                    reason=reason_words(self.t, delivery.reason or ""),
                 )
             )
+
+    def kind_words(self, kind: str) -> str:
+        """What facilitators call a kind's messages, as the schedule does, not its key."""
+        label = self.digilog.features.label(kind)
+        return self.t(label) if label else self.t("Other messages")
 
     async def line(self, line: str) -> bool:
         """Handle one line; False when the person wants to leave."""
