@@ -103,23 +103,76 @@ def _speak(t: Translator) -> None:
     _translate_help(main, t)
 
 
+# The placeholders click shows for values ("--days INTEGER", "COHORT"): its type names
+# and our arguments' names, in the administrator's language too.
+METAVARS = (
+    N_("[OPTIONS]"),
+    N_("COMMAND [ARGS]..."),
+    N_("text"),
+    N_("integer"),
+    N_("float range"),
+    N_("file"),
+    N_("directory"),
+    N_("path"),
+    N_("filename"),
+    N_("KEY"),
+    N_("FILE"),
+    N_("COHORT"),
+    N_("YYYY-MM-DD"),
+    N_("'YYYY-MM-DD HH:MM'"),
+)
+# The words of a yes-or-no question (_confirm), its first letters what one types.
+ANSWERS = (N_("yes"), N_("no"))
+_DATE_PARTS = (("%Y", "YYYY"), ("%m", "MM"), ("%d", "DD"), ("%H", "HH"), ("%M", "MM"))
+
+
 def _translate_help(command: click.Command, t: Translator) -> None:
     english = command.__dict__.setdefault(
         "_english",
         tuple(
-            inspect.cleandoc(text) if text else text for text in (command.help, command.short_help)
+            inspect.cleandoc(text) if text else text
+            for text in (command.help, command.short_help, command.options_metavar)
         ),
     )
     command.help = t(english[0]) if english[0] else english[0]
     command.short_help = t(english[1]) if english[1] else english[1]
+    command.options_metavar = t(english[2]) if english[2] else english[2]
     command._help_option = None  # click keeps its --help option, words and all, once made
     for param in command.params:
         if isinstance(param, click.Option):
             said = param.__dict__.setdefault("_english", param.help)
             param.help = t(said) if said else said
+        _translate_metavar(param, t)
     if isinstance(command, click.Group):
+        said = command.__dict__.setdefault("_english_subcommands", command.subcommand_metavar)
+        command.subcommand_metavar = t(said) if said else said
         for sub in command.commands.values():
             _translate_help(sub, t)
+
+
+def _translate_metavar(param: click.Parameter, t: Translator) -> None:
+    """ "--days HELTAL", "GRUPP", "--ends ÅÅÅÅ-MM-DD" for a Swede. A type's name is also
+    what its errors say ("'x' är inte ett giltigt heltal."): it is translated in place,
+    its English kept (click's INT and STRING are one object for every option)."""
+    kind = param.type
+    type_name = kind.__dict__.get("_english_name", kind.name)
+    kind._english_name = type_name  # type: ignore[attr-defined]
+    kind.name = t(type_name)
+    metavar = param.__dict__.setdefault("_english_metavar", param.metavar)
+    if metavar is None and isinstance(kind, click.DateTime):
+        # click shows its strptime formats ("[%Y-%m-%d]"): a reader wants "YYYY-MM-DD".
+        metavar = "|".join(kind.formats)
+        for directive, shown in _DATE_PARTS:
+            metavar = metavar.replace(directive, shown)
+    elif (
+        metavar is None
+        and isinstance(param, click.Argument)
+        and not isinstance(kind, click.Choice)
+        and param.required
+        and param.nargs == 1
+    ):
+        metavar = (param.name or "").upper()  # what click shows for an argument
+    param.metavar = t(metavar) if metavar else metavar
 
 
 class DigilogGroup(click.Group):
@@ -128,6 +181,22 @@ class DigilogGroup(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         _speak(_translator())
         return super().main(*args, **kwargs)
+
+
+def _confirm(t: Translator, question: str) -> bool:
+    """A yes or no, no unless said: "Radera? [j/N]" for a Swede, who answers j or ja (y and
+    yes work too). click.confirm says and reads [y/N] in English only."""
+    yes, no = t("yes"), t("no")
+    said_yes, said_no = {yes, yes[0], "y", "yes"}, {no, no[0], "n", "no", ""}
+    while True:
+        answer = click.prompt(
+            f"{question} [{yes[0]}/{no[0].upper()}]", default="", show_default=False
+        )
+        if answer.strip().lower() in said_yes:
+            return True
+        if answer.strip().lower() in said_no:
+            return False
+        click.echo(t("Answer {yes} or {no}.", yes=yes, no=no), err=True)
 
 
 def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
@@ -732,7 +801,7 @@ async def person_erase(
             click.echo(f"  {t(label)}: {count}")
         if keep_reflections:
             click.echo(t("Their shared reflections stay in the bank under an anonymous author."))
-        if not click.confirm(t("Erase?"), default=False):
+        if not _confirm(t, t("Erase?")):
             click.echo(t("nothing was erased"))
             sys.exit(1)
 

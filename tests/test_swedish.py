@@ -79,9 +79,27 @@ def test_the_cli_speaks_swedish(database_url: str) -> None:
     assert "det finns ingen deltagargrupp ”finns-inte”" in unknown.output
     bad_date = digilog("retention", "set", "grupp-1", "--ends", "2027-13-01")
     assert "har inte formatet" in bad_date.output and "2027-06-30" in bad_date.output
+    # click's own placeholders and notes: no TEXT-for-INTEGER English in a Swedish help.
+    retention = digilog("retention", "set", "--help").output
+    assert "retention set [FLAGGOR] GRUPP" in retention
+    assert "--ends ÅÅÅÅ-MM-DD" in retention and "--days HELTAL" in retention
+    assert not re.search(r"\b(?:OPTIONS|INTEGER|COHORT|DIRECTORY|PATH)\b|%Y", retention)
+    assert "[krävs]" in digilog("cohort", "create", "--help").output
+    assert "--out KATALOG" in digilog("report", "--help").output
+    assert "KOMMANDO [ARGUMENT]..." in digilog("--help").output
+    not_a_number = digilog("retention", "set", "grupp-1", "--days", "tio")
+    assert not_a_number.exit_code == 2
+    assert "Fel: Ogiltigt värde för '--days': 'tio' är inte ett giltigt heltal." in (
+        not_a_number.output
+    )
+    no_file = digilog("cohort", "import", "grupp-1", "finns-inte.csv")
+    assert "Ogiltigt värde för 'FIL': Fil 'finns-inte.csv' finns inte." in no_file.output
     # And back in English in the same process: click's words are not left in Swedish.
     english = digilog("cohort", "--help", language="en")
     assert "Usage:" in english.output and "Cohorts and who is in them." in english.output
+    english = digilog("retention", "set", "grupp-1", "--days", "ten", language="en")
+    assert "retention set [OPTIONS] COHORT" in english.output
+    assert "'ten' is not a valid integer." in english.output
 
 
 # ---------------------------------------------------------------- whole exchanges in Swedish
