@@ -199,6 +199,14 @@ def _confirm(t: Translator, question: str) -> bool:
         click.echo(t("Answer {yes} or {no}.", yes=yes, no=no), err=True)
 
 
+# For an administrator who reads English on a computer with Swedish regional settings:
+# without it an English CSV's commas open in one column there.
+EXCEL_HELP = N_(
+    "CSV for Excel with Swedish regional settings (semicolons, decimal commas) whatever "
+    "the language."
+)
+
+
 def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     @wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -569,6 +577,7 @@ def bank() -> None:
     is_flag=True,
     help="Private reflections too (only their authors see them in chat); the audit log says so.",
 )
+@click.option("--excel", is_flag=True, help=EXCEL_HELP)
 @run_async
 async def bank_export(
     cohort_key: str,
@@ -577,12 +586,15 @@ async def bank_export(
     pseudonymised: bool,
     no_text: bool,
     include_private: bool,
+    excel: bool,
 ) -> None:
     """Write a cohort's reflections as CSV or JSON, streamed row by row; without the
     private ones unless --include-private."""
     t = _translator()
     if no_text and not pseudonymised:
         raise click.UsageError(t("--no-text goes with --pseudonymised"))
+    if excel and fmt != "csv":
+        raise click.UsageError(t("--excel goes with --format csv"))
 
     async def work(runtime: Runtime) -> int:
         pseudonyms = None
@@ -590,7 +602,7 @@ async def bank_export(
             salt = await admin.pseudonym_salt(runtime.store, cohort_key)
             pseudonyms = export.Pseudonyms(salt, text=not no_text)
         views = admin.export_reflections(runtime.store, cohort_key, private=include_private)
-        return await export.write(views, out, fmt, t, pseudonyms)
+        return await export.write(views, out, fmt, t, pseudonyms, excel=excel)
 
     rows = await _with_runtime(work)
     click.echo(t.plural("{n} reflection exported", "{n} reflections exported", rows), err=True)
@@ -608,14 +620,17 @@ def attendance() -> None:
     "--organisation", help="Only this organisation's participants (its key, or its name)."
 )
 @click.option("--format", "fmt", type=click.Choice(gatherings.FORMATS), default="csv")
+@click.option("--excel", is_flag=True, help=EXCEL_HELP)
 @run_async
 async def attendance_export(
-    cohort_key: str, file: Path, organisation: str | None, fmt: gatherings.Format
+    cohort_key: str, file: Path, organisation: str | None, fmt: gatherings.Format, excel: bool
 ) -> None:
     """Write the attendance list for the funder (name, organisation, activity, date, hours,
     signature) as CSV for Excel or as a printable HTML page per organisation, in
     DIGILOG_LANGUAGE."""
     t = _translator()
+    if excel and fmt != "csv":
+        raise click.UsageError(t("--excel goes with --format csv"))
 
     async def work(runtime: Runtime) -> tuple[bytes, int]:
         async with runtime.store.transaction() as repos:
@@ -624,7 +639,9 @@ async def attendance_export(
                 raise click.ClickException(t("no cohort “{key}”", key=cohort_key))
             programme = await programme_of(repos, cohort.program_id)
             try:
-                found = await gatherings.export_file(repos, cohort, programme, t, fmt, organisation)
+                found = await gatherings.export_file(
+                    repos, cohort, programme, t, fmt, organisation, excel=excel
+                )
             except Refusal as refusal:
                 raise click.ClickException(render(refusal.message)[0].strip()) from None
             await repos.audit.record(
@@ -651,8 +668,9 @@ async def attendance_export(
     show_default=True,
     help="Where the chart and the CSV go.",
 )
+@click.option("--excel", is_flag=True, help=EXCEL_HELP)
 @run_async
-async def report_command(cohort_key: str, out: Path) -> None:
+async def report_command(cohort_key: str, out: Path, excel: bool) -> None:
     """Write a cohort's report: report.csv and participation.png per theme and organisation,
     surveys.csv, self-assessment.csv and self-assessment.png."""
     from handlers import report, retention
@@ -668,7 +686,7 @@ async def report_command(cohort_key: str, out: Path) -> None:
                 click.echo(t("the figures kept before the cohort's personal data was deleted"))
                 return list(kept)
             t = translator(cohort.language)
-            return report.files(t, await report.figures(repos, cohort, t))
+            return report.files(t, await report.figures(repos, cohort, t), excel=excel)
 
     def write(files: list[tuple[str, str | bytes, str]]) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)

@@ -381,7 +381,7 @@ def assessment_chart(t: Translator, report: Report) -> bytes | None:
     return _png(figure)
 
 
-def table(t: Translator, report: Report) -> str:
+def table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """The same figures as CSV, one row per theme and organisation."""
     columns = (
         "theme",
@@ -412,10 +412,10 @@ def table(t: Translator, report: Report) -> str:
                     round(mean, 3) if mean is not None else "",
                 ]
             )
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
-def survey_table(t: Translator, report: Report) -> str:
+def survey_table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """The survey ratings as CSV: one row per theme, group and question."""
     columns = ("theme", "group", "question", "respondents", "mean_rating")
     rows = [
@@ -424,10 +424,10 @@ def survey_table(t: Translator, report: Report) -> str:
         for question, groups in found.means.items()
         for group, (n, mean) in groups.items()
     ]
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
-def attendance_table(t: Translator, report: Report) -> str:
+def attendance_table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """Attendance as CSV: one row per gathering and group (each of at least K people)."""
     columns = ("gathering", "group", "present", "people")
     rows = [
@@ -435,10 +435,10 @@ def attendance_table(t: Translator, report: Report) -> str:
         for label, counts in report.attendance
         for group in report.organisations
     ]
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
-def assessment_table(t: Translator, report: Report) -> str:
+def assessment_table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """The self-assessment as CSV: one row per area and group."""
     columns = ("area", "group", "people", "start", "end", "change")
     means = report.assessment.means if report.assessment else {}
@@ -454,22 +454,27 @@ def assessment_table(t: Translator, report: Report) -> str:
         for area, groups in means.items()
         for group, (n, start, end) in groups.items()
     ]
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
-def files(t: Translator, report: Report) -> list[tuple[str, str | bytes, str]]:
-    """What `report` sends and `digilog report` writes: file name, content, title."""
+def files(
+    t: Translator, report: Report, *, excel: bool = False
+) -> list[tuple[str, str | bytes, str]]:
+    """What `report` sends and `digilog report` writes: file name, content, title; the
+    CSVs in Swedish Excel's way with `excel` (csv_cells)."""
     found: list[tuple[str, str | bytes, str]] = [
-        ("report.csv", table(t, report), t("Participation by theme and organisation")),
+        ("report.csv", table(t, report, excel=excel), t("Participation by theme and organisation")),
     ]
     if (png := chart(t, report)) is not None:
         found.append(("participation.png", png, t("Participation by theme and organisation")))
     if report.surveys:
-        found.append(("surveys.csv", survey_table(t, report), t("Survey ratings")))
+        found.append(("surveys.csv", survey_table(t, report, excel=excel), t("Survey ratings")))
     if any(counts for _, counts in report.attendance):
-        found.append(("attendance.csv", attendance_table(t, report), t("Attendance")))
+        found.append(("attendance.csv", attendance_table(t, report, excel=excel), t("Attendance")))
     if report.assessment is not None:
-        found.append(("self-assessment.csv", assessment_table(t, report), t("Self-assessment")))
+        found.append(
+            ("self-assessment.csv", assessment_table(t, report, excel=excel), t("Self-assessment"))
+        )
     if (png := assessment_chart(t, report)) is not None:
         found.append(("self-assessment.png", png, t("Self-assessment before and after")))
     return found
