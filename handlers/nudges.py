@@ -241,10 +241,18 @@ async def stop(context: Context, args: Args) -> list[Outgoing]:
     return [
         context.reply(
             context.t(
-                "Nudges to {name} are stopped until you write `nudges resume {user}` or they "
-                "write `nudges on`.",
+                "Nudges to {name} are stopped until you write {resume} or they write {on}.",
                 name=person.display_name,
-                user=person.user_id or person.email or "",
+                resume=context.command(
+                    "nudges", "resume", then=person.user_id or person.email or ""
+                ),
+                on=command_on(
+                    context.registry(),
+                    person.platform,
+                    context.language,
+                    ("nudges",),
+                    _said(context.language, "on"),
+                ),
             )
         )
     ]
@@ -799,8 +807,22 @@ async def _far_behind(composing: Composing) -> Decision:
         .bullets(behind)
         .note(
             t(
-                "They still get one every other working day. `nudge 2 post --org pitea` nudges "
-                "a group now; `nudges stop <user-id>` stops someone's."
+                "They still get one every other working day. {nudge} nudges a group now; "
+                "{stop} stops someone's.",
+                nudge=command_on(
+                    composing.features,
+                    facilitator.platform,
+                    t.language,
+                    ("nudge",),
+                    f"2 {_said(t.language, 'post')} --org pitea",
+                ),
+                stop=command_on(
+                    composing.features,
+                    facilitator.platform,
+                    t.language,
+                    ("nudges", "stop"),
+                    t("USER-ID"),
+                ),
             )
         )
         .build()

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.core.access import Access
 from handlers.core.calendar_file import check_entries
-from handlers.core.context import Args, Context, Refusal, address_of
+from handlers.core.context import Args, Context, Refusal, address_of, command_on
 from handlers.core.deliveries import Composing, Decision, Drop, Send
 from handlers.core.formats import list_text, when_text, where_spans
 from handlers.core.i18n import N_, Translator, translator
@@ -509,7 +509,12 @@ async def _compose_outage(composing: Composing) -> Decision:
             n=sent,
             last=when_text(last, None, zone, t.language) if last else "–",
         )
-    message = MessageBuilder().para(text).note(t("`schedule` shows what waits and what failed."))
+    shows = command_on(composing.features, facilitator.platform, t.language, ("schedule",))
+    message = (
+        MessageBuilder()
+        .para(text)
+        .note(t("{command} shows what waits and what failed.", command=shows))
+    )
     return Send(Outgoing(address_of(facilitator), message.build()))
 
 

@@ -170,3 +170,23 @@ async def test_a_swedish_facilitator_exports_for_excel(
     not_member = Chat(digilog, cohort)
     outsider = (await not_member.say("okand", "bank")).text
     assert "`@Digilog gå med`" in outsider  # Teams: a mention, in Swedish
+
+
+async def test_a_swedish_facilitators_hints_are_typed_as_teams_needs_them(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """Hints that name a command give the Swedish words, as a Teams mention."""
+    cohort = await make_cohort(store, programme, language="sv", platform="teams", workspace="T")
+    chat = Chat(digilog, cohort)
+    saved = (
+        await chat.say(
+            "anna", "behov Jag vill bli bättre på att känna igen nätfiskemejl i min grupp."
+        )
+    ).text
+    assert "`@Digilog labb` visar alla lärlabb och deras tillfällen." in saved
+    stopped = (await chat.say("fia", "påminnelser stoppa bjorn")).text
+    assert (
+        "tills du skriver `@Digilog påminnelser återuppta bjorn` eller hen skriver "
+        "`@Digilog påminnelser på`." in stopped
+    )
+    assert english_in(stopped) == [], stopped
