@@ -4,19 +4,23 @@ whole exchanges."""
 from __future__ import annotations
 
 import inspect
+import io
 import re
+from datetime import UTC, datetime
 
 import click
 import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
+from bot.console.shell import Console
 from handlers.core.context import SAME_IN_SWEDISH, SWEDISH_FLAGS, Args
 from handlers.core.i18n import translator
 from handlers.core.programme_file import Programme
 from handlers.core.vocabulary import FileMessage
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
+from storage.models import Delivery
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort
@@ -190,3 +194,33 @@ async def test_a_swedish_facilitators_hints_are_typed_as_teams_needs_them(
         "`@Digilog påminnelser på`." in stopped
     )
     assert english_in(stopped) == [], stopped
+
+
+async def test_a_swedish_facilitator_in_the_console(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """The console's own words in Swedish, and why a rehearsal did not send something in
+    Swedish words: the kind's label and the reason, never theme_start."""
+    cohort = await make_cohort(store, programme, language="sv")
+    out = io.StringIO()
+    console = Console(digilog, store, cohort, "fia", out=out, echo=False)
+    await console.line("hjälp")
+    helped = out.getvalue()
+    assert "som <användar-id> [namn]" in helped and "avsluta" in helped
+    await console.line("vilka")
+    assert "Anna Lindqvist" in out.getvalue()
+    due = datetime(2027, 3, 1, 7, tzinfo=UTC)
+    console.tell_skipped(
+        [
+            Delivery(kind="theme_start", due_at=due, reason="the theme had been started by hand"),
+            Delivery(kind="nudge_post", due_at=due, reason="snoozed until it was too late"),
+        ]
+    )
+    told = out.getvalue().splitlines()[-2:]
+    assert told == [
+        "  (skickades inte: Inlägg om teman, skulle ha gått mån 1 mars 08:00; "
+        "temat hade redan startats för hand)",
+        "  (skickades inte: Påminnelser om att skriva i digilogen, skulle ha gått "
+        "mån 1 mars 08:00; personen har pausat sina påminnelser, tills det var för sent)",
+    ], told
+    assert await console.line("avsluta") is False
