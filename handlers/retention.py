@@ -505,7 +505,7 @@ def describe(state: CohortRetention, t: Translator) -> list[str]:
                 "{key}: no end date (no calendar): nothing is deleted until one is set with "
                 "{command}",
                 key=key,
-                command=f"`digilog retention set {key} --ends YYYY-MM-DD`",
+                command=f"`digilog retention set {key} --ends {t('YYYY-MM-DD')}`",
             )
         ]
     lines = [
