@@ -76,10 +76,11 @@ async def failures(context: Context, args: Args) -> list[Outgoing]:
         lines.append(f"{when} · {who} · {row.what} · {told}")
     build.bullets(lines)
     # The operator's command line, whose command words are English in every language.
+    operator = f"`digilog failures --cohort {cohort.key}`"
     build.note(
         t(
             "The person was told to try again; an operator sees why with {command}.",
-            command=f"`digilog failures --cohort {cohort.key}`",
+            command=operator,
         )
     )
     return [context.reply(build.build())]

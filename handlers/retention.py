@@ -500,12 +500,14 @@ def describe(state: CohortRetention, t: Translator) -> list[str]:
         return f"{at.astimezone(zone):%Y-%m-%d %H:%M}"
 
     if policy.ends_at is None:
+        date = t("YYYY-MM-DD")
+        command = f"`digilog retention set {key} --ends {date}`"
         return [
             t(
                 "{key}: no end date (no calendar): nothing is deleted until one is set with "
                 "{command}",
                 key=key,
-                command=f"`digilog retention set {key} --ends {t('YYYY-MM-DD')}`",
+                command=command,
             )
         ]
     lines = [

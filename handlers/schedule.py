@@ -354,12 +354,8 @@ async def outbox_summary(
     elif failed_rows and not names:
         # Without buttons this is the administrator's command line (`digilog schedule show`),
         # whose command words and options are English in every language.
-        build.note(
-            t(
-                "{command} lists who missed them.",
-                command=f"`digilog schedule show {cohort.key} --names`",
-            )
-        )
+        command = f"`digilog schedule show {cohort.key} --names`"
+        build.note(t("{command} lists who missed them.", command=command))
 
 
 def _why(t: Translator, tallies: list[Tally], platform: str, *, only_troubled: bool) -> str:
