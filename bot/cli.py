@@ -103,23 +103,76 @@ def _speak(t: Translator) -> None:
     _translate_help(main, t)
 
 
+# The placeholders click shows for values ("--days INTEGER", "COHORT"): its type names
+# and our arguments' names, in the administrator's language too.
+METAVARS = (
+    N_("[OPTIONS]"),
+    N_("COMMAND [ARGS]..."),
+    N_("text"),
+    N_("integer"),
+    N_("float range"),
+    N_("file"),
+    N_("directory"),
+    N_("path"),
+    N_("filename"),
+    N_("KEY"),
+    N_("FILE"),
+    N_("COHORT"),
+    N_("YYYY-MM-DD"),
+    N_("'YYYY-MM-DD HH:MM'"),
+)
+# The words of a yes-or-no question (_confirm), its first letters what one types.
+ANSWERS = (N_("yes"), N_("no"))
+_DATE_PARTS = (("%Y", "YYYY"), ("%m", "MM"), ("%d", "DD"), ("%H", "HH"), ("%M", "MM"))
+
+
 def _translate_help(command: click.Command, t: Translator) -> None:
     english = command.__dict__.setdefault(
         "_english",
         tuple(
-            inspect.cleandoc(text) if text else text for text in (command.help, command.short_help)
+            inspect.cleandoc(text) if text else text
+            for text in (command.help, command.short_help, command.options_metavar)
         ),
     )
     command.help = t(english[0]) if english[0] else english[0]
     command.short_help = t(english[1]) if english[1] else english[1]
+    command.options_metavar = t(english[2]) if english[2] else english[2]
     command._help_option = None  # click keeps its --help option, words and all, once made
     for param in command.params:
         if isinstance(param, click.Option):
             said = param.__dict__.setdefault("_english", param.help)
             param.help = t(said) if said else said
+        _translate_metavar(param, t)
     if isinstance(command, click.Group):
+        said = command.__dict__.setdefault("_english_subcommands", command.subcommand_metavar)
+        command.subcommand_metavar = t(said) if said else said
         for sub in command.commands.values():
             _translate_help(sub, t)
+
+
+def _translate_metavar(param: click.Parameter, t: Translator) -> None:
+    """ "--days HELTAL", "GRUPP", "--ends ÅÅÅÅ-MM-DD" for a Swede. A type's name is also
+    what its errors say ("'x' är inte ett giltigt heltal."): it is translated in place,
+    its English kept (click's INT and STRING are one object for every option)."""
+    kind = param.type
+    type_name = kind.__dict__.get("_english_name", kind.name)
+    kind._english_name = type_name  # type: ignore[attr-defined]
+    kind.name = t(type_name)
+    metavar = param.__dict__.setdefault("_english_metavar", param.metavar)
+    if metavar is None and isinstance(kind, click.DateTime):
+        # click shows its strptime formats ("[%Y-%m-%d]"): a reader wants "YYYY-MM-DD".
+        metavar = "|".join(kind.formats)
+        for directive, shown in _DATE_PARTS:
+            metavar = metavar.replace(directive, shown)
+    elif (
+        metavar is None
+        and isinstance(param, click.Argument)
+        and not isinstance(kind, click.Choice)
+        and param.required
+        and param.nargs == 1
+    ):
+        metavar = (param.name or "").upper()  # what click shows for an argument
+    param.metavar = t(metavar) if metavar else metavar
 
 
 class DigilogGroup(click.Group):
@@ -128,6 +181,30 @@ class DigilogGroup(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         _speak(_translator())
         return super().main(*args, **kwargs)
+
+
+def _confirm(t: Translator, question: str) -> bool:
+    """A yes or no, no unless said: "Radera? [j/N]" for a Swede, who answers j or ja (y and
+    yes work too). click.confirm says and reads [y/N] in English only."""
+    yes, no = t("yes"), t("no")
+    said_yes, said_no = {yes, yes[0], "y", "yes"}, {no, no[0], "n", "no", ""}
+    while True:
+        answer = click.prompt(
+            f"{question} [{yes[0]}/{no[0].upper()}]", default="", show_default=False
+        )
+        if answer.strip().lower() in said_yes:
+            return True
+        if answer.strip().lower() in said_no:
+            return False
+        click.echo(t("Answer {yes} or {no}.", yes=yes, no=no), err=True)
+
+
+# For an administrator who reads English on a computer with Swedish regional settings:
+# without it an English CSV's commas open in one column there.
+EXCEL_HELP = N_(
+    "CSV for Excel with Swedish regional settings (semicolons, decimal commas) whatever "
+    "the language."
+)
 
 
 def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
@@ -500,6 +577,7 @@ def bank() -> None:
     is_flag=True,
     help="Private reflections too (only their authors see them in chat); the audit log says so.",
 )
+@click.option("--excel", is_flag=True, help=EXCEL_HELP)
 @run_async
 async def bank_export(
     cohort_key: str,
@@ -508,12 +586,15 @@ async def bank_export(
     pseudonymised: bool,
     no_text: bool,
     include_private: bool,
+    excel: bool,
 ) -> None:
     """Write a cohort's reflections as CSV or JSON, streamed row by row; without the
     private ones unless --include-private."""
     t = _translator()
     if no_text and not pseudonymised:
         raise click.UsageError(t("--no-text goes with --pseudonymised"))
+    if excel and fmt != "csv":
+        raise click.UsageError(t("--excel goes with --format csv"))
 
     async def work(runtime: Runtime) -> int:
         pseudonyms = None
@@ -521,7 +602,7 @@ async def bank_export(
             salt = await admin.pseudonym_salt(runtime.store, cohort_key)
             pseudonyms = export.Pseudonyms(salt, text=not no_text)
         views = admin.export_reflections(runtime.store, cohort_key, private=include_private)
-        return await export.write(views, out, fmt, t, pseudonyms)
+        return await export.write(views, out, fmt, t, pseudonyms, excel=excel)
 
     rows = await _with_runtime(work)
     click.echo(t.plural("{n} reflection exported", "{n} reflections exported", rows), err=True)
@@ -539,14 +620,17 @@ def attendance() -> None:
     "--organisation", help="Only this organisation's participants (its key, or its name)."
 )
 @click.option("--format", "fmt", type=click.Choice(gatherings.FORMATS), default="csv")
+@click.option("--excel", is_flag=True, help=EXCEL_HELP)
 @run_async
 async def attendance_export(
-    cohort_key: str, file: Path, organisation: str | None, fmt: gatherings.Format
+    cohort_key: str, file: Path, organisation: str | None, fmt: gatherings.Format, excel: bool
 ) -> None:
     """Write the attendance list for the funder (name, organisation, activity, date, hours,
     signature) as CSV for Excel or as a printable HTML page per organisation, in
     DIGILOG_LANGUAGE."""
     t = _translator()
+    if excel and fmt != "csv":
+        raise click.UsageError(t("--excel goes with --format csv"))
 
     async def work(runtime: Runtime) -> tuple[bytes, int]:
         async with runtime.store.transaction() as repos:
@@ -555,7 +639,9 @@ async def attendance_export(
                 raise click.ClickException(t("no cohort “{key}”", key=cohort_key))
             programme = await programme_of(repos, cohort.program_id)
             try:
-                found = await gatherings.export_file(repos, cohort, programme, t, fmt, organisation)
+                found = await gatherings.export_file(
+                    repos, cohort, programme, t, fmt, organisation, excel=excel
+                )
             except Refusal as refusal:
                 raise click.ClickException(render(refusal.message)[0].strip()) from None
             await repos.audit.record(
@@ -582,8 +668,9 @@ async def attendance_export(
     show_default=True,
     help="Where the chart and the CSV go.",
 )
+@click.option("--excel", is_flag=True, help=EXCEL_HELP)
 @run_async
-async def report_command(cohort_key: str, out: Path) -> None:
+async def report_command(cohort_key: str, out: Path, excel: bool) -> None:
     """Write a cohort's report: report.csv and participation.png per theme and organisation,
     surveys.csv, self-assessment.csv and self-assessment.png."""
     from handlers import report, retention
@@ -599,7 +686,7 @@ async def report_command(cohort_key: str, out: Path) -> None:
                 click.echo(t("the figures kept before the cohort's personal data was deleted"))
                 return list(kept)
             t = translator(cohort.language)
-            return report.files(t, await report.figures(repos, cohort, t))
+            return report.files(t, await report.figures(repos, cohort, t), excel=excel)
 
     def write(files: list[tuple[str, str | bytes, str]]) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
@@ -732,7 +819,7 @@ async def person_erase(
             click.echo(f"  {t(label)}: {count}")
         if keep_reflections:
             click.echo(t("Their shared reflections stay in the bank under an anonymous author."))
-        if not click.confirm(t("Erase?"), default=False):
+        if not _confirm(t, t("Erase?")):
             click.echo(t("nothing was erased"))
             sys.exit(1)
 
@@ -776,7 +863,7 @@ async def retention_show(cohort_key: str | None) -> None:
         return await policy.overview(runtime.store, cohort_key)
 
     for state in await _with_runtime(work):
-        click.echo("\n".join(policy.describe(state)))
+        click.echo("\n".join(policy.describe(state, _translator())))
 
 
 @retention.command("set")
@@ -806,7 +893,7 @@ async def retention_set(
             quiz_answer_days=quiz_answers,
         )
 
-    click.echo("\n".join(policy.describe(await _with_runtime(work))))
+    click.echo("\n".join(policy.describe(await _with_runtime(work), _translator())))
 
 
 @retention.command("run")
@@ -832,8 +919,8 @@ async def retention_run() -> None:
             t(
                 "{key}: {kind} deleted: {counts}",
                 key=key,
-                kind=kind.value,
-                counts=json.dumps(counts, ensure_ascii=False),
+                kind=t(policy.LABELS[kind]),
+                counts=policy.counts_text(t, counts),
             )
         )
 
@@ -939,13 +1026,15 @@ async def failures_command(cohort_key: str | None, limit: int) -> None:
     """People's actions that did not go through after their retries (newest first), and
     how many actions wait in the inbound journal now. See docs/inbound.md."""
 
+    t = _translator()
+
     async def work(runtime: Runtime) -> tuple[list[Any], int, int, dict[int, str]]:
         async with runtime.store.transaction() as repos:
             cohort_id = None
             if cohort_key is not None:
                 found = await repos.cohorts.by_key(cohort_key)
                 if found is None:
-                    raise click.ClickException(f"no cohort {cohort_key}")
+                    raise click.ClickException(t("no cohort “{key}”", key=cohort_key))
                 cohort_id = found.id
             rows = await repos.inbound.failures(cohort_id=cohort_id, limit=limit)
             total = await repos.inbound.failure_count(cohort_id=cohort_id)
@@ -954,13 +1043,22 @@ async def failures_command(cohort_key: str | None, limit: int) -> None:
             return rows, total, waiting, keys
 
     rows, total, waiting, keys = await _with_runtime(work)
-    click.echo(f"{total} failed action(s); {waiting} action(s) in the inbound journal now.")
+    click.echo(
+        t.plural("{n} failed action", "{n} failed actions", total)
+        + "; "
+        + t.plural(
+            "{n} action in the inbound journal now.",
+            "{n} actions in the inbound journal now.",
+            waiting,
+        )
+    )
     for row in rows:
         cohort = keys.get(row.cohort_id, "-") if row.cohort_id else "-"
-        told = "told" if row.told else "NOT told"
+        told = t("told") if row.told else t("NOT told")
+        attempts = t.plural("{n} attempt", "{n} attempts", row.attempts)
         click.echo(
             f"{row.failed_at:%Y-%m-%d %H:%M:%S}Z  {cohort:<12} {row.platform:<5} "
-            f"{row.workspace}/{row.user_id}  {row.what}  {told}, {row.attempts} attempt(s): "
+            f"{row.workspace}/{row.user_id}  {row.what}  {told}, {attempts}: "
             f"{row.reason.splitlines()[0][:300] if row.reason else ''}"
         )
 

@@ -491,7 +491,7 @@ async def _compose_digilog(composing: Composing) -> Decision:
     run = await composing.theme_run()
     number, t = composing.theme_number, composing.t
     if run is None:
-        return Drop(f"theme {number} has not started")
+        return Drop(N_("the theme has not started"))
     assert composing.due is not None
     if composing.due.step.kind == "digilog_open":
         text = t("The digilog of theme {number} is open: reply in this thread.", number=number)

@@ -557,13 +557,13 @@ async def _compose(composing: Composing) -> Decision:
     """The digest, to one facilitator, in their language, with a button for the chart."""
     repos, cohort, delivery = composing.repos, composing.cohort, composing.delivery
     if delivery.person_id is None or delivery.theme_number is None:
-        return Drop("a digest names a facilitator and a theme")
+        return Drop(N_("a digest names a facilitator and a theme"))
     member = await repos.people.member(cohort.id, delivery.person_id)
     if member is None or member.membership.role != Role.facilitator:
-        return Drop("no longer a facilitator of the cohort")
+        return Drop(N_("no longer a facilitator of the cohort"))
     person = member.person
     if person.user_id is None:
-        return Drop("the facilitator has no account to write to")
+        return Drop(N_("the facilitator has no account to write to"))
     t = translator(person.language or cohort.language)
     found = await digest(repos, cohort, delivery.theme_number, t)
     lead = t(

@@ -91,11 +91,14 @@ async def write(
     fmt: Format,
     t: Translator,
     pseudonyms: Pseudonyms | None = None,
+    *,
+    excel: bool = False,
 ) -> int:
     """Write every reflection; nothing at all until the first one is read, so a failure
     before it (an unknown cohort) leaves no half-written file behind."""
     # A CSV opens in Excel in the reader's language; the JSON keeps its keys for programs.
-    writer = csv_cells.writer(out, t.language) if fmt == "csv" else None
+    # `excel`: Swedish Excel's `;` and decimal comma whatever the language (csv_cells).
+    writer = csv_cells.writer(out, t.language, excel=excel) if fmt == "csv" else None
     rows = 0
 
     def start() -> None:

@@ -75,7 +75,14 @@ async def failures(context: Context, args: Args) -> list[Outgoing]:
         told = t("told") if row.told else t("not told")
         lines.append(f"{when} · {who} · {row.what} · {told}")
     build.bullets(lines)
-    build.note(t("The person was told to try again; an operator sees why with `digilog failures`."))
+    # The operator's command line, whose command words are English in every language.
+    operator = f"`digilog failures --cohort {cohort.key}`"
+    build.note(
+        t(
+            "The person was told to try again; an operator sees why with {command}.",
+            command=operator,
+        )
+    )
     return [context.reply(build.build())]
 
 

@@ -445,10 +445,11 @@ def header(t: Translator) -> list[str]:
     return [t("Name"), t("Organisation"), t("Activity"), t("Date"), t("Hours"), t("Signature")]
 
 
-def as_csv(t: Translator, rows: list[ListRow]) -> bytes:
-    """For Excel in the reader's language (handlers/core/csv_cells.py)."""
+def as_csv(t: Translator, rows: list[ListRow], *, excel: bool = False) -> bytes:
+    """For Excel in the reader's language, or Swedish Excel's way with `excel`
+    (handlers/core/csv_cells.py)."""
     buffer = io.StringIO()
-    writer = csv_cells.writer(buffer, t.language)
+    writer = csv_cells.writer(buffer, t.language, excel=excel)
     writer.writerow(header(t))
     for row in rows:
         writer.writerow([row.name, row.organisation, row.activity, row.date, row.hours, ""])
@@ -500,6 +501,8 @@ async def export_file(
     t: Translator,
     fmt: Format,
     organisation: str | None = None,
+    *,
+    excel: bool = False,
 ) -> tuple[bytes, int]:
     """The file's bytes and how many rows it has; `organisation` (key or name) narrows it."""
     rows = await esf_rows(repos, cohort, programme, t)
@@ -518,7 +521,7 @@ async def export_file(
                 )
             )
         rows = [r for r in rows if r.organisation == names[wanted]]
-    content = as_csv(t, rows) if fmt == "csv" else as_html(t, cohort, rows)
+    content = as_csv(t, rows, excel=excel) if fmt == "csv" else as_html(t, cohort, rows)
     return content, len(rows)
 
 

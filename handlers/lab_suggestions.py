@@ -275,7 +275,7 @@ async def suggestions_for(context: Context, programme: Programme, needs: str) ->
                 )
             )
     build.bullets(rows)
-    build.note(t("`labs` shows every lab and its sessions."))
+    build.note(t("{command} shows every lab and its sessions.", command=context.command("labs")))
     if options:
         build.choices(options)
     return [context.reply(build.build())]

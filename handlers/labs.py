@@ -121,12 +121,12 @@ async def reminder(
     """The reminder for someone signed up, or why there is none (a reason to skip)."""
     chosen = sessions_by_key(programme).get(key)
     if chosen is None:
-        return "the session is no longer in the programme"
+        return N_("the session is no longer in the programme")
     if await repos.labs.state(cohort.id, key, person_id) is not SignupState.signed_up:
-        return "no longer signed up"
+        return N_("no longer signed up")
     person = await repos.people.get(person_id)
     if person is None or person.user_id is None:
-        return "nobody to remind"
+        return N_("nobody to remind")
     t = translator(person.language or cohort.language)
     session, zone = chosen.session, zone_of(person, cohort)
     when = when_text(session.start, session.end, zone, t.language)

@@ -30,7 +30,7 @@ from handlers.core.formats import when_text, where_spans
 from handlers.core.humane import DEFAULT_HOURS, next_humane_time, working_moment_before
 from handlers.core.i18n import N_, Translator, translator
 from handlers.core.programme_file import Programme, localise
-from handlers.core.registry import ButtonKind, Command, Feature, FormKind
+from handlers.core.registry import ButtonKind, Command, Feature, FormKind, Registry
 from handlers.core.steps import DAY_BEFORE, EVENING_BEFORE, Audience, Step
 from handlers.core.vocabulary import (
     Form,
@@ -353,14 +353,14 @@ async def _meeting_and_member(
         (e for e in await composing.reads.calendar(repos, cohort.id) if e.key == key), None
     )
     if entry is None or entry.organisation is None:
-        return "no longer on the calendar"
+        return N_("no longer on the calendar")
     if delivery.person_id is None:
-        return "it goes to one person"
+        return N_("it goes to one person")
     member = await repos.people.member(cohort.id, delivery.person_id)
     if member is None or member.organisation.key != entry.organisation:
-        return "no longer one of the organisation's people"
+        return N_("no longer one of the organisation's people")
     if member.person.user_id is None:
-        return "no account to write to"
+        return N_("no account to write to")
     return entry, member
 
 
@@ -417,12 +417,21 @@ async def _compose_summary(composing: Composing) -> Decision:
         return Drop(found)
     _, member = found
     t = translator(member.person.language or composing.cohort.language)
-    message = await needs_summary(composing.repos, composing.cohort, member.organisation, t)
+    more = _all_needs(composing.features, member.person.platform, t.language)
+    message = await needs_summary(composing.repos, composing.cohort, member.organisation, t, more)
     return Send(Outgoing(address_of(member.person), message))
 
 
+def _all_needs(features: Registry | Feature, platform: str, language: str) -> str:
+    """`bank --typ behov` for a Swede, typed as their platform needs it."""
+    kind = "behov" if language == "sv" else "needs"  # bank's kind word (bank.SWEDISH_KINDS)
+    return command_on(
+        features, platform, language, ("bank",), f"{flag_in(language, 'kind')} {kind}"
+    )
+
+
 async def needs_summary(
-    repos: Repositories, cohort: Cohort, organisation: Organisation, t: Translator
+    repos: Repositories, cohort: Cohort, organisation: Organisation, t: Translator, more: str
 ) -> Message:
     """What an organisation's managers asked for in their needs inventories: how many
     wrote one (a figure: only for an organisation of at least K participants), the words
@@ -509,7 +518,9 @@ async def needs_summary(
         for c in contributions[:SUMMARY_TEXTS]
     )
     if len(contributions) > SUMMARY_TEXTS:
-        build.note(t("And {n} more: `bank --kind needs`.", n=len(contributions) - SUMMARY_TEXTS))
+        build.note(
+            t("And {n} more: {command}.", n=len(contributions) - SUMMARY_TEXTS, command=more)
+        )
     return build.build()
 
 
@@ -543,7 +554,8 @@ async def summary_command(context: Context, args: Args) -> list[Outgoing]:
         organisation = found[wanted]
     elif wanted and wanted != organisation.key:
         raise Refusal(t("The support function sees only its own organisation's summary."))
-    return [context.reply(await needs_summary(context.repos, cohort, organisation, t))]
+    more = _all_needs(context.registry(), context.actor.platform, context.language)
+    return [context.reply(await needs_summary(context.repos, cohort, organisation, t, more))]
 
 
 FEATURE = Feature(

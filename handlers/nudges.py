@@ -18,7 +18,7 @@ from handlers.core.context import (
     command_on,
     zone_of,
 )
-from handlers.core.deliveries import Composing, Decision, Drop, Send, SharedReads, Wait
+from handlers.core.deliveries import TOO_LATE, Composing, Decision, Drop, Send, SharedReads, Wait
 from handlers.core.formats import list_text, when_text
 from handlers.core.humane import (
     DEFAULT_HOURS,
@@ -241,10 +241,18 @@ async def stop(context: Context, args: Args) -> list[Outgoing]:
     return [
         context.reply(
             context.t(
-                "Nudges to {name} are stopped until you write `nudges resume {user}` or they "
-                "write `nudges on`.",
+                "Nudges to {name} are stopped until you write {resume} or they write {on}.",
                 name=person.display_name,
-                user=person.user_id or person.email or "",
+                resume=context.command(
+                    "nudges", "resume", then=person.user_id or person.email or ""
+                ),
+                on=command_on(
+                    context.registry(),
+                    person.platform,
+                    context.language,
+                    ("nudges",),
+                    _said(context.language, "on"),
+                ),
             )
         )
     ]
@@ -380,38 +388,38 @@ async def _nudge(composing: Composing) -> Decision:  # noqa: C901
         return Drop(f"unknown kind {delivery.kind}")
     member = await repos.people.member(cohort.id, delivery.person_id)
     if member is None or member.membership.role != Role.participant:
-        return Drop("no longer a participant")
+        return Drop(N_("no longer a participant"))
     person = member.person
     if person.user_id is None:
-        return Drop("the person has not used Digilog yet, so has no account to write to")
+        return Drop(N_("the person has not used Digilog yet, so has no account to write to"))
     last = await repos.deliveries.last_nudges(person.id, LOOK_BACK)
     if (carried := _carried_by(last, delivery.key)) is not None:
         return Drop(IN_MESSAGE + carried.key)
     if (why := await _not_needed(composing, person, delivery, task)) is not None:
         return Drop(why)
     if person.nudges_paused_at is not None:
-        return Drop("a facilitator stopped nudges to this person")
+        return Drop(N_("a facilitator stopped nudges to this person"))
     if person.unreachable_since is not None:
-        return Drop("the platform cannot deliver to this person until they use Digilog")
+        return Drop(N_("the platform cannot deliver to this person until they use Digilog"))
 
     def later(when: datetime, reason: str) -> Decision:
         if relevant_until is not None and when >= relevant_until:
-            return Drop(reason + " until it was too late")
+            return Drop(reason + TOO_LATE)
         return Wait(when, reason)
 
     if person.nudges_snoozed_until is not None and person.nudges_snoozed_until > now:
-        return later(person.nudges_snoozed_until, "snoozed")
+        return later(person.nudges_snoozed_until, N_("snoozed"))
     zone = zone_of(person, cohort)
     hours = WorkingHours.stored(person.working_hours)
     opens = next_humane_time(now, zone, hours)
     if opens > now:
-        return later(opens, "outside working hours")
+        return later(opens, N_("outside working hours"))
     unheeded = await _unheeded_in_a_row(repos, composing.reads, cohort, last)
     if (pause := _pause_after(last, unheeded, zone, hours)) is not None and pause > now:
         reason = (
-            "every other working day after unheeded nudges"
+            N_("every other working day after unheeded nudges")
             if unheeded >= IGNORED_IN_A_ROW
-            else "one message a working day"
+            else N_("one message a working day")
         )
         return later(pause, reason)
     frees = cap_frees_at([n.sent_at for n in last if n.sent_at is not None], now)
@@ -448,9 +456,9 @@ async def _not_needed(
     theme = row.theme_number
     assert theme is not None
     if person.id in await composing.reads.done_by(composing.repos, composing.cohort, task, theme):
-        return "already done"
+        return N_("already done")
     if task.value in (person.muted_nudges or []):
-        return f"the person muted {task.value} nudges"
+        return N_("the person muted this kind of nudge")
     return None
 
 
@@ -551,7 +559,7 @@ async def _alert(composing: Composing) -> Decision:
     facilitator = await repos.people.get(delivery.person_id or 0)
     about = await repos.people.get(delivery.about_person_id or 0)
     if facilitator is None or about is None or facilitator.user_id is None:
-        return Drop("nobody to tell")
+        return Drop(N_("nobody to tell"))
     t = translator(facilitator.language or cohort.language)
     if delivery.kind == ALERT_UNREACHABLE:
         message = (
@@ -672,8 +680,9 @@ async def _day_message(
         build.choices(choices)
     build.note(
         t(
-            "One such message a day at most. Too many? Write `nudges` to snooze them for a "
-            "week or mute a kind."
+            "One such message a day at most. Too many? Write {command} to snooze them for a "
+            "week or mute a kind.",
+            command=command_on(composing.features, person.platform, t.language, ("nudges",)),
         )
     )
     return build.build()
@@ -779,11 +788,11 @@ async def _far_behind(composing: Composing) -> Decision:
     )
     facilitator = await repos.people.get(delivery.person_id or 0)
     if facilitator is None or facilitator.user_id is None:
-        return Drop("nobody to tell")
+        return Drop(N_("nobody to tell"))
     t = translator(facilitator.language or cohort.language)
     behind = await _behind(repos, reads, cohort, t.language)
     if not behind:
-        return Drop("nobody is far behind any longer")
+        return Drop(N_("nobody is far behind any longer"))
     message = (
         MessageBuilder()
         .heading(t("Far behind this week"))
@@ -798,8 +807,22 @@ async def _far_behind(composing: Composing) -> Decision:
         .bullets(behind)
         .note(
             t(
-                "They still get one every other working day. `nudge 2 post --org pitea` nudges "
-                "a group now; `nudges stop <user-id>` stops someone's."
+                "They still get one every other working day. {nudge} nudges a group now; "
+                "{stop} stops someone's.",
+                nudge=command_on(
+                    composing.features,
+                    facilitator.platform,
+                    t.language,
+                    ("nudge",),
+                    f"2 {_said(t.language, 'post')} --org pitea",
+                ),
+                stop=command_on(
+                    composing.features,
+                    facilitator.platform,
+                    t.language,
+                    ("nudges", "stop"),
+                    t("USER-ID"),
+                ),
             )
         )
         .build()

@@ -342,20 +342,20 @@ async def _compose_quiz(composing: Composing) -> Decision:
     number = composing.theme_number
     run = await composing.theme_run()
     if run is None or number is None:
-        return Drop(f"theme {number} has not started")
+        return Drop(N_("the theme has not started"))
     if composing.due.step.kind == "quiz_open":
         theme = composing.programme.theme(number)
         if theme is None or theme.quiz is None:
-            return Drop(f"theme {number} has no quiz")
+            return Drop(N_("the theme has no quiz"))
         if run.quiz_opened_at is not None and not composing.applied:
-            return Drop("the quiz had been opened by hand")
+            return Drop(N_("the quiz had been opened by hand"))
         if not composing.applied:
             await repos.themes.set_quiz_state(run, opened=now, closed=None)
             composing.apply()
         return await composing.everywhere(quiz_announcement(cohort, theme, number))
     if not composing.applied:
         if run.quiz_opened_at is None or run.quiz_closed_at is not None:
-            return Drop("the quiz was not open")
+            return Drop(N_("the quiz was not open"))
         await repos.themes.set_quiz_state(run, opened=run.quiz_opened_at, closed=now)
         composing.apply()
     closed = t("The quiz for theme {number} has closed.", number=number)

@@ -430,7 +430,7 @@ def assessment_chart(t: Translator, report: Report) -> bytes | None:
     return _png(figure)
 
 
-def table(t: Translator, report: Report) -> str:
+def table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """The same figures as CSV, one row per theme and organisation."""
     columns = (
         "theme",
@@ -461,10 +461,10 @@ def table(t: Translator, report: Report) -> str:
                     round(mean, 3) if mean is not None else "",
                 ]
             )
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
-def survey_table(t: Translator, report: Report) -> str:
+def survey_table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """The survey ratings as CSV: one row per theme, group and question."""
     columns = ("theme", "group", "question", "respondents", "mean_rating")
     rows = [
@@ -473,10 +473,10 @@ def survey_table(t: Translator, report: Report) -> str:
         for question, groups in found.means.items()
         for group, (n, mean) in groups.items()
     ]
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
-def attendance_table(t: Translator, report: Report) -> str:
+def attendance_table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """Attendance as CSV: one row per gathering and group (each of at least K people)."""
     columns = ("gathering", "group", "present", "people")
     rows = [
@@ -485,10 +485,10 @@ def attendance_table(t: Translator, report: Report) -> str:
         for group in report.organisations
         if turnout.people.get(group, 0)
     ]
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
-def hours_table(t: Translator, report: Report) -> str:
+def hours_table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """The hours of attendance as CSV: one row per group and theme ("" for labs, local
     meetings and events), and the group's total; each group of at least K people."""
     columns = ("group", "theme", "hours", "people")
@@ -503,7 +503,7 @@ def hours_table(t: Translator, report: Report) -> str:
         if None in hours:
             rows.append([group, "", _hours_cell(hours[None]), people])
         rows.append([group, t("In total"), _hours_cell(sum(hours.values())), people])
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
 def _hours_cell(hours: float) -> int | float:
@@ -512,7 +512,7 @@ def _hours_cell(hours: float) -> int | float:
     return int(rounded) if rounded.is_integer() else rounded
 
 
-def assessment_table(t: Translator, report: Report) -> str:
+def assessment_table(t: Translator, report: Report, *, excel: bool = False) -> str:
     """The self-assessment as CSV: one row per area and group."""
     columns = ("area", "group", "people", "start", "end", "change")
     means = report.assessment.means if report.assessment else {}
@@ -528,24 +528,29 @@ def assessment_table(t: Translator, report: Report) -> str:
         for area, groups in means.items()
         for group, (n, start, end) in groups.items()
     ]
-    return csv_cells.table(t, columns, rows)
+    return csv_cells.table(t, columns, rows, excel=excel)
 
 
-def files(t: Translator, report: Report) -> list[tuple[str, str | bytes, str]]:
-    """What `report` sends and `digilog report` writes: file name, content, title."""
+def files(
+    t: Translator, report: Report, *, excel: bool = False
+) -> list[tuple[str, str | bytes, str]]:
+    """What `report` sends and `digilog report` writes: file name, content, title; the
+    CSVs in Swedish Excel's way with `excel` (csv_cells)."""
     found: list[tuple[str, str | bytes, str]] = [
-        ("report.csv", table(t, report), t("Participation by theme and organisation")),
+        ("report.csv", table(t, report, excel=excel), t("Participation by theme and organisation")),
     ]
     if (png := chart(t, report)) is not None:
         found.append(("participation.png", png, t("Participation by theme and organisation")))
     if report.surveys:
-        found.append(("surveys.csv", survey_table(t, report), t("Survey ratings")))
+        found.append(("surveys.csv", survey_table(t, report, excel=excel), t("Survey ratings")))
     if any(turnout.present for turnout in report.attendance):
-        found.append(("attendance.csv", attendance_table(t, report), t("Attendance")))
+        found.append(("attendance.csv", attendance_table(t, report, excel=excel), t("Attendance")))
     if report.hours:
-        found.append(("hours.csv", hours_table(t, report), t("Hours of attendance")))
+        found.append(("hours.csv", hours_table(t, report, excel=excel), t("Hours of attendance")))
     if report.assessment is not None:
-        found.append(("self-assessment.csv", assessment_table(t, report), t("Self-assessment")))
+        found.append(
+            ("self-assessment.csv", assessment_table(t, report, excel=excel), t("Self-assessment"))
+        )
     if (png := assessment_chart(t, report)) is not None:
         found.append(("self-assessment.png", png, t("Self-assessment before and after")))
     return found

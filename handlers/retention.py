@@ -63,6 +63,15 @@ WHAT = {
 }
 
 
+# A whole sentence per kind: the administrator reads the kind in their language, never
+# the internal name (quiz_answers).
+ALREADY_DELETED = {
+    Kind.quiz_answers: N_("{key}: the quiz answers have already been deleted"),
+    Kind.reflections: N_("{key}: the reflection bank has already been deleted"),
+    Kind.personal_data: N_("{key}: the rest of the personal data has already been deleted"),
+}
+
+
 class RetentionError(Said):
     """A clear reason why a period was not changed, in the administrator's language."""
 
@@ -198,9 +207,7 @@ async def set_policy(
         )
     for kind in Kind:
         if kind.value in current.deleted and new.deadline(kind) != old.deadline(kind):
-            raise RetentionError(
-                N_("{key}: {kind} have already been deleted"), key=cohort.key, kind=kind.value
-            )
+            raise RetentionError(ALREADY_DELETED[kind], key=cohort.key)
     row = await repos.retention.get_or_add(cohort.id, old.days)
     if ends_at is not None:
         row.ends_at = ends_at
@@ -421,10 +428,27 @@ async def _keep_figures(repos: Repositories, cohort: Cohort, now: datetime) -> N
 # ---------------------------------------------------------------- the administrator's view
 
 LABELS = {
-    Kind.quiz_answers: "quiz answers",
-    Kind.reflections: "reflection bank",
-    Kind.personal_data: "everything else",
+    Kind.quiz_answers: N_("quiz answers"),
+    Kind.reflections: N_("reflection bank"),
+    Kind.personal_data: N_("everything else"),
 }
+
+
+COUNTED = {
+    "quiz_answers": N_("quiz answers"),
+    "reflections": N_("reflections"),
+    "reflections_kept_anonymously": N_("reflections kept anonymously"),
+    "people": N_("people"),
+    "answers": N_("survey and quiz answers"),
+    "other_rows": N_("other rows"),
+}
+
+
+def counts_text(t: Translator, counts: dict[str, int]) -> str:
+    """ "people: 12, reflections: 40": what a deletion took, in the reader's words."""
+    return ", ".join(
+        f"{t(COUNTED[key]) if key in COUNTED else key}: {n}" for key, n in counts.items()
+    )
 
 
 async def overview(store: Store, cohort_key: str | None = None) -> list[CohortRetention]:
@@ -465,33 +489,56 @@ async def change(
         )
 
 
-def describe(state: CohortRetention) -> list[str]:
+def describe(state: CohortRetention, t: Translator) -> list[str]:
     """Lines for the terminal: when the programme ended, and per kind of data its period,
     when it goes, whether the facilitators were told and whether it has gone. Times are
-    the cohort's."""
+    the cohort's; words the administrator's."""
     policy, zone = state.policy, zone_of(None, state.cohort)
+    key = state.cohort.key
 
     def local(at: datetime) -> str:
         return f"{at.astimezone(zone):%Y-%m-%d %H:%M}"
 
     if policy.ends_at is None:
+        date = t("YYYY-MM-DD")
+        command = f"`digilog retention set {key} --ends {date}`"
         return [
-            f"{state.cohort.key}: no end date (no calendar): nothing is deleted until one is "
-            f"set with `digilog retention set {state.cohort.key} --ends YYYY-MM-DD`"
+            t(
+                "{key}: no end date (no calendar): nothing is deleted until one is set with "
+                "{command}",
+                key=key,
+                command=command,
+            )
         ]
-    lines = [f"{state.cohort.key}: the programme ends {local(policy.ends_at)} ({zone.key})"]
+    lines = [
+        t(
+            "{key}: the programme ends {when} ({zone})",
+            key=key,
+            when=local(policy.ends_at),
+            zone=zone.key,
+        )
+    ]
+    labels = {kind: t(label) for kind, label in LABELS.items()}
+    width = max(len(label) for label in labels.values())
     for kind in Kind:
         deadline = policy.deadline(kind)
         assert deadline is not None
-        line = f"  {LABELS[kind]:<16} {policy.days_of(kind):>4} days"
+        days = t.plural("{n} day", "{n} days", policy.days_of(kind))
+        line = f"  {labels[kind]:<{width}}  {days:>9}"
         if kind.value in state.deleted:
             gone = datetime.fromisoformat(str(state.deleted[kind.value]))
-            lines.append(f"{line}  deleted {local(gone)}")
+            lines.append(f"{line}  " + t("deleted {when}", when=local(gone)))
             continue
         told = state.noticed_for(kind, deadline)
         when = state.deletes_at(kind, deadline) or deadline
-        status = f"facilitators told {local(told)}" if told else "facilitators not yet told"
-        lines.append(f"{line}  deleted from {local(when)}  ({status})")
+        status = (
+            t("facilitators told {when}", when=local(told))
+            if told
+            else t("facilitators not yet told")
+        )
+        lines.append(
+            f"{line}  " + t("deleted from {when} ({status})", when=local(when), status=status)
+        )
     return lines
 
 
@@ -505,7 +552,7 @@ async def kept_report(repos: Repositories, cohort: Cohort) -> list[tuple[str, by
 
 async def _compose_notice(composing: Composing) -> Decision:
     found = await notice(composing.repos, composing.cohort, composing.delivery)
-    return Drop("nobody to tell") if found is None else Send(found)
+    return Drop(N_("nobody to tell")) if found is None else Send(found)
 
 
 FEATURE = Feature(

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.core.access import Access
 from handlers.core.calendar_file import check_entries
-from handlers.core.context import Args, Context, Refusal, address_of
+from handlers.core.context import Args, Context, Refusal, address_of, command_on
 from handlers.core.deliveries import Composing, Decision, Drop, Send
 from handlers.core.formats import list_text, when_text, where_spans
 from handlers.core.i18n import N_, Translator, translator
@@ -352,7 +352,10 @@ async def outbox_summary(
             ]
         )
     elif failed_rows and not names:
-        build.note(t("`schedule --names` lists who missed them."))
+        # Without buttons this is the administrator's command line (`digilog schedule show`),
+        # whose command words and options are English in every language.
+        command = f"`digilog schedule show {cohort.key} --names`"
+        build.note(t("{command} lists who missed them.", command=command))
 
 
 def _why(t: Translator, tallies: list[Tally], platform: str, *, only_troubled: bool) -> str:
@@ -473,7 +476,7 @@ async def _compose_outage(composing: Composing) -> Decision:
     step = str((delivery.detail or {}).get("step", ""))
     outage = await repos.deliveries.outage(cohort.id, step)
     if facilitator is None or facilitator.user_id is None or outage is None:
-        return Drop("nobody to tell")
+        return Drop(N_("nobody to tell"))
     t = translator(facilitator.language or cohort.language)
     zone = ZoneInfo(facilitator.timezone or cohort.timezone)
     what = kind_label(t, composing.features, outage.kind)
@@ -481,7 +484,7 @@ async def _compose_outage(composing: Composing) -> Decision:
     since = when_text(outage.since, None, zone, t.language)
     if delivery.kind == OUTAGE_DELAYED:
         if outage.recovered_at is not None:
-            return Drop("the outage was over before this could be told")
+            return Drop(N_("the outage was over before this could be told"))
         waiting = await repos.deliveries.in_trouble(cohort.id, step)
         text = t(
             "{what} are delayed: {why} since {since}. {n} wait and will go out when it "
@@ -502,7 +505,12 @@ async def _compose_outage(composing: Composing) -> Decision:
             n=sent,
             last=when_text(last, None, zone, t.language) if last else "–",
         )
-    message = MessageBuilder().para(text).note(t("`schedule` shows what waits and what failed."))
+    shows = command_on(composing.features, facilitator.platform, t.language, ("schedule",))
+    message = (
+        MessageBuilder()
+        .para(text)
+        .note(t("{command} shows what waits and what failed.", command=shows))
+    )
     return Send(Outgoing(address_of(facilitator), message.build()))
 
 

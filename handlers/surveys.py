@@ -682,7 +682,7 @@ async def _compose_opening_or_closing(composing: Composing) -> Decision:
     repos, cohort, now = composing.repos, composing.cohort, composing.now
     number = composing.theme_number
     if number is not None and await composing.theme_run() is None:
-        return Drop(f"theme {number} has not started")
+        return Drop(N_("the theme has not started"))
     # `assessment:start:open` names its round, `final:open` the final evaluation; a survey
     # is its theme's.
     entry_key = composing.due.entry.key
@@ -693,13 +693,13 @@ async def _compose_opening_or_closing(composing: Composing) -> Decision:
     else:
         key = assessment_key(entry_key.split(":")[1])
     if questionnaire(composing.programme, key, composing.t) is None:
-        return Drop("the programme has no such survey")
+        return Drop(N_("the programme has no such survey"))
     opening = composing.due.step.kind.endswith("_open")
     if not composing.applied:
         if opening and not await repos.surveys.open(cohort.id, key, now):
-            return Drop("it had been opened by hand")
+            return Drop(N_("it had been opened by hand"))
         if not opening and not await repos.surveys.close(cohort.id, key, now):
-            return Drop("it was not open")
+            return Drop(N_("it was not open"))
         composing.apply()
     post = (announcement if opening else closing_note)(cohort, key, composing.programme)
     return await composing.everywhere(post)
@@ -770,17 +770,17 @@ async def _compose_lab_questions(composing: Composing) -> Decision:
     repos, cohort, delivery = composing.repos, composing.cohort, composing.delivery
     session = str((delivery.detail or {}).get("session"))
     if delivery.person_id is None:
-        return Drop("a lab's questions go to one person")
+        return Drop(N_("a lab's questions go to one person"))
     person = await repos.people.get(delivery.person_id)
     if person is None or person.user_id is None:
-        return Drop("the person has no account to write to")
+        return Drop(N_("the person has no account to write to"))
     t = translator(person.language or cohort.language)
     found = questionnaire(composing.programme, f"lab:{session}", t)
     if found is None:
-        return Drop("the programme no longer has that session or lab questions")
+        return Drop(N_("the programme no longer has that session or lab questions"))
     answered = {a.survey_key for a in await repos.surveys.answers_of(cohort.id, person.id)}
     if found.key in answered:
-        return Drop("already answered")
+        return Drop(N_("already answered"))
     message = (
         MessageBuilder()
         .heading(found.title)

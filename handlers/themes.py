@@ -166,7 +166,7 @@ async def _compose_theme_start(composing: Composing) -> Decision:
     if run is None and (run := await repos.themes.start(cohort.id, number, None, False)):
         composing.apply()
     elif not composing.applied or run is None or run.post_message_id is not None:
-        return Drop("the theme had been started by hand")
+        return Drop(N_("the theme had been started by hand"))
     post = theme_post(theme, number, cohort.language, cohort.id)
     return await composing.everywhere(post, f"{RECEIPT_PREFIX}{run.id}")
 

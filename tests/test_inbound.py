@@ -317,11 +317,14 @@ async def test_an_action_that_keeps_failing_reaches_the_person_and_the_facilitat
     assert "Åtgärder som inte gick igenom" in shown_text
     assert "Anna Lindqvist" in shown_text and f"quiz:{slack.cohort_id}-1:0:1" in shown_text
     assert "no space left" not in shown_text
+    # The operator's command, as typed at the terminal (its words are English everywhere).
+    assert "en driftansvarig ser orsaken med `digilog failures --cohort grupp-1`" in shown_text
 
     # ... and so does an operator, with where it failed.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGILOG_", "SLACK_"))}
     env |= {"DIGILOG_DATABASE_URL": database_url, "DIGILOG_DATA_DIR": str(tmp_path)}
     env["PYTHONPATH"] = str(ROOT)
+    env["DIGILOG_LANGUAGE"] = "sv"  # the operator's language
     cli = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "bot.cli", "failures", "--cohort", "grupp-1"),
@@ -333,8 +336,9 @@ async def test_an_action_that_keeps_failing_reaches_the_person_and_the_facilitat
     out, err = await cli.communicate()
     assert cli.returncode == 0, err.decode()
     printed = out.decode()
-    assert printed.startswith("1 failed action(s); 0 action(s) in the inbound journal now.")
-    assert "U_ANNA" in printed and " at storage/quizzes.py:" in printed and "told" in printed
+    assert printed.startswith("1 misslyckad åtgärd; 0 åtgärder i den inkommande journalen nu.")
+    assert "U_ANNA" in printed and " at storage/quizzes.py:" in printed
+    assert "fick besked, 2 försök:" in printed
 
 
 async def test_a_participant_sees_no_failures_view(slack: Slack) -> None:

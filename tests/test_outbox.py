@@ -530,6 +530,11 @@ async def test_the_cli_schedule_shows_what_failed_and_who_missed_it(
     await three_nudges_queued(store, cohort, Digilog(store), running, tmp_path)
     running.slack.fail("chat.postMessage", error="user_not_found", times=2)
     await running.at(running.clock.moment)
+    hinted = await asyncio.to_thread(
+        run_digilog, database_url, tmp_path, "schedule", "show", cohort.key
+    )
+    # The hint is the terminal's own command, not the chat's `schedule --names`.
+    assert f"`digilog schedule show {cohort.key} --names` lists who missed them." in hinted.stdout
     shown = await asyncio.to_thread(
         run_digilog, database_url, tmp_path, "schedule", "show", cohort.key, "--names"
     )

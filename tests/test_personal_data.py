@@ -358,6 +358,10 @@ def test_person_export_and_erase_from_the_terminal(
     )
     assert declined.returncode == 1 and "nothing was erased" in declined.stdout
     assert "Reflections you wrote: 4" in declined.stdout
+    # A Swede is asked in Swedish and answers in Swedish; anything else is asked again.
+    nej = run_digilog(database_url, tmp_path, "person", "erase", *account, stdin="kanske\nnej\n")
+    assert nej.returncode == 1 and "Radera? [j/N]:" in nej.stdout and "[y/N]" not in nej.stdout
+    assert "Svara ja eller nej." in nej.stderr and "ingenting raderades" in nej.stdout
 
     async def still_there() -> bool:
         async with store.transaction() as repos:

@@ -149,7 +149,7 @@ def check_transcript(out: str) -> None:
     assert nudges and all(day not in ("Sat", "Sun") and 8 <= int(hour) < 17 for day, hour in nudges)
     # Theme 2, started by hand, is not started again when its time comes: that is told.
     assert (
-        "  (not sent: theme_start, due Mon 1 Mar 08:00; the theme had been started by hand)" in out
+        "  (not sent: Theme posts, due Mon 1 Mar 08:00; the theme had been started by hand)" in out
     )
     # The clock does not go back.
     assert "fia> clock 2027-02-01 08:00\n  (a rehearsal's clock moves forward only)" in out

@@ -254,8 +254,12 @@ async def test_a_period_shortened_into_the_past_still_gives_the_facilitators_14_
     swept = await retention.sweep(store, later + 14 * DAY)
     assert Kind.personal_data in [kind for _, kind, _ in swept.deletions]
     # Moving the end later after a notice means a new notice before the new date.
-    with pytest.raises(RetentionError, match="already been deleted"):
+    with pytest.raises(RetentionError, match="already been deleted") as refused:
         await retention.change(store, cohort.key, days=400)
+    # A Swede reads which data in Swedish, not the internal kind (quiz_answers).
+    said = refused.value.said(translator("sv"))
+    assert said.startswith(f"{cohort.key}: ") and "redan raderad" in said
+    assert not {kind.value for kind in Kind} & set(said.replace(":", " ").split()), said
 
 
 async def test_bad_periods_are_refused_and_change_nothing(store: Store, cohort: Cohort) -> None:
@@ -271,7 +275,8 @@ async def test_bad_periods_are_refused_and_change_nothing(store: Store, cohort: 
         await retention.change(store, "nope", days=30)
     [state] = await retention.overview(store, cohort.key)
     assert state.policy == retention.Policy(None)  # no calendar: no end, nothing planned
-    assert "no end date" in retention.describe(state)[0]
+    assert "no end date" in retention.describe(state, translator("en"))[0]
+    assert "inget slutdatum" in retention.describe(state, translator("sv"))[0]
     async with store.transaction() as repos:
         assert await repos.retention.get(cohort.id) is None
 
@@ -324,8 +329,10 @@ def test_retention_from_the_terminal(
         "10",
     )
     assert done.returncode == 0, done.stderr
-    assert "ends 2020-01-31 23:59 (Europe/Stockholm)" in done.stdout  # that day, in full
-    assert "quiz answers" in done.stdout and "10 days" in done.stdout
+    # In DIGILOG_LANGUAGE (Swedish), the end on that day in full.
+    assert "utbildningen slutar 2020-01-31 23:59 (Europe/Stockholm)" in done.stdout
+    assert "quizsvar" in done.stdout and "10 dagar" in done.stdout
+    assert "quiz_answers" not in done.stdout and " days" not in done.stdout
     refused = run_digilog(database_url, tmp_path, "retention", "set", "grupp-1", "--days", "0")
     assert refused.returncode != 0 and "från 1 till" in refused.stderr  # in DIGILOG_LANGUAGE
     ran = run_digilog(database_url, tmp_path, "retention", "run")
@@ -336,7 +343,7 @@ def test_retention_from_the_terminal(
     again = run_digilog(database_url, tmp_path, "retention", "run")
     assert "0 meddelanden" in again.stdout and "raderade" not in again.stdout
     shown = run_digilog(database_url, tmp_path, "retention", "show")
-    assert "facilitators told" in shown.stdout
+    assert "processledarna meddelade" in shown.stdout and "facilitators" not in shown.stdout
     audit = run_digilog(database_url, tmp_path, "audit")
     assert "retention_change" in audit.stdout
 

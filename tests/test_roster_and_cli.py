@@ -467,6 +467,19 @@ def test_export_as_csv_survives_commas_quotes_newlines_and_swedish(database_url:
     assert ['"private": false' in line for line in logged if "export_bank" in line] == [True, False]
 
 
+def test_an_english_export_opens_in_swedish_excel_with_excel(database_url: str) -> None:
+    """An administrator who reads English on a Swedish computer: without --excel the commas
+    put each row in one column there; with it the same records open in their columns."""
+    asyncio.run(_reflections(database_url))
+    plain = ok(database_url, "bank", "export", "grupp-1", "--format", "csv").stdout
+    head = plain.splitlines()[0]
+    assert ";" not in head and "," in head  # Swedish Excel: the whole header in one column
+    excel = ok(database_url, "bank", "export", "grupp-1", "--format", "csv", "--excel").stdout
+    assert open_as_excel(excel, "sv") == open_as_excel(plain, "en")  # English words, `;`
+    refused = digilog(database_url, "bank", "export", "grupp-1", "--format", "json", "--excel")
+    assert refused.exit_code == 2 and "--excel goes with --format csv" in refused.output
+
+
 def test_export_as_json_survives_commas_quotes_newlines_and_swedish(
     database_url: str, tmp_path: Path
 ) -> None:

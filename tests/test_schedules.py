@@ -310,7 +310,7 @@ async def test_weekly_cap_snooze_and_mute_hold(
         for r in await running.rows()
         if r.state is DeliveryState.skipped and r.kind.startswith("nudge_")
     }
-    assert reasons == {"the person muted post nudges", "snoozed until it was too late"}
+    assert reasons == {"the person muted this kind of nudge", "snoozed until it was too late"}
 
 
 async def test_unheeded_nudges_come_less_often_never_stop_and_the_facilitator_sees_who(
@@ -405,6 +405,26 @@ async def test_one_message_a_day_lists_everything_open(
     assert len(running.dms("bjorn")) == 1
     await running.at(local("2027-05-04 08:00"))
     assert len(running.dms("bjorn")) == 2
+
+
+async def test_a_swedish_participant_in_slack_reads_how_to_snooze_as_slack_needs_it(
+    store: Store, programme: ProgrammeFile, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    """The day's message names the command in Swedish, typed as Slack needs it."""
+    cohort = await make_cohort(store, programme, language="sv", platform="slack", workspace="T1")
+    await with_calendar(store, cohort, tmp_path)
+    chat = Chat(digilog, cohort)
+    await running.at(local("2027-04-26 08:00"))  # theme 1 starts
+    preview = await chat.say("fia", "nudge 1 post --org pitea")
+    [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
+    await chat.click("fia", send.action_id)
+    await running.at(local("2027-04-26 08:31"))
+    [call] = [
+        c for c in running.slack.calls_to("chat.postMessage") if c.params["channel"] == "bjorn"
+    ]
+    blocks = json.dumps(call.params["blocks"], ensure_ascii=False)
+    assert "Skriv `/digilog påminnelser` för att pausa dem" in blocks, blocks
+    assert "`nudges`" not in blocks and "`påminnelser`" not in blocks
 
 
 async def test_a_lost_answer_is_looked_up_rather_than_sent_again(

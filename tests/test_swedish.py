@@ -4,19 +4,23 @@ whole exchanges."""
 from __future__ import annotations
 
 import inspect
+import io
 import re
+from datetime import UTC, datetime
 
 import click
 import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
+from bot.console.shell import Console
 from handlers.core.context import SAME_IN_SWEDISH, SWEDISH_FLAGS, Args
 from handlers.core.i18n import translator
 from handlers.core.programme_file import Programme
 from handlers.core.vocabulary import FileMessage
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
+from storage.models import Delivery
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import make_cohort
@@ -79,9 +83,27 @@ def test_the_cli_speaks_swedish(database_url: str) -> None:
     assert "det finns ingen deltagargrupp ”finns-inte”" in unknown.output
     bad_date = digilog("retention", "set", "grupp-1", "--ends", "2027-13-01")
     assert "har inte formatet" in bad_date.output and "2027-06-30" in bad_date.output
+    # click's own placeholders and notes: no TEXT-for-INTEGER English in a Swedish help.
+    retention = digilog("retention", "set", "--help").output
+    assert "retention set [FLAGGOR] GRUPP" in retention
+    assert "--ends ÅÅÅÅ-MM-DD" in retention and "--days HELTAL" in retention
+    assert not re.search(r"\b(?:OPTIONS|INTEGER|COHORT|DIRECTORY|PATH)\b|%Y", retention)
+    assert "[krävs]" in digilog("cohort", "create", "--help").output
+    assert "--out KATALOG" in digilog("report", "--help").output
+    assert "KOMMANDO [ARGUMENT]..." in digilog("--help").output
+    not_a_number = digilog("retention", "set", "grupp-1", "--days", "tio")
+    assert not_a_number.exit_code == 2
+    assert "Fel: Ogiltigt värde för '--days': 'tio' är inte ett giltigt heltal." in (
+        not_a_number.output
+    )
+    no_file = digilog("cohort", "import", "grupp-1", "finns-inte.csv")
+    assert "Ogiltigt värde för 'FIL': Fil 'finns-inte.csv' finns inte." in no_file.output
     # And back in English in the same process: click's words are not left in Swedish.
     english = digilog("cohort", "--help", language="en")
     assert "Usage:" in english.output and "Cohorts and who is in them." in english.output
+    english = digilog("retention", "set", "grupp-1", "--days", "ten", language="en")
+    assert "retention set [OPTIONS] COHORT" in english.output
+    assert "'ten' is not a valid integer." in english.output
 
 
 # ---------------------------------------------------------------- whole exchanges in Swedish
@@ -152,3 +174,53 @@ async def test_a_swedish_facilitator_exports_for_excel(
     not_member = Chat(digilog, cohort)
     outsider = (await not_member.say("okand", "bank")).text
     assert "`@Digilog gå med`" in outsider  # Teams: a mention, in Swedish
+
+
+async def test_a_swedish_facilitators_hints_are_typed_as_teams_needs_them(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """Hints that name a command give the Swedish words, as a Teams mention."""
+    cohort = await make_cohort(store, programme, language="sv", platform="teams", workspace="T")
+    chat = Chat(digilog, cohort)
+    saved = (
+        await chat.say(
+            "anna", "behov Jag vill bli bättre på att känna igen nätfiskemejl i min grupp."
+        )
+    ).text
+    assert "`@Digilog labb` visar alla lärlabb och deras tillfällen." in saved
+    stopped = (await chat.say("fia", "påminnelser stoppa bjorn")).text
+    assert (
+        "tills du skriver `@Digilog påminnelser återuppta bjorn` eller hen skriver "
+        "`@Digilog påminnelser på`." in stopped
+    )
+    assert english_in(stopped) == [], stopped
+
+
+async def test_a_swedish_facilitator_in_the_console(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """The console's own words in Swedish, and why a rehearsal did not send something in
+    Swedish words: the kind's label and the reason, never theme_start."""
+    cohort = await make_cohort(store, programme, language="sv")
+    out = io.StringIO()
+    console = Console(digilog, store, cohort, "fia", out=out, echo=False)
+    await console.line("hjälp")
+    helped = out.getvalue()
+    assert "som <användar-id> [namn]" in helped and "avsluta" in helped
+    await console.line("vilka")
+    assert "Anna Lindqvist" in out.getvalue()
+    due = datetime(2027, 3, 1, 7, tzinfo=UTC)
+    console.tell_skipped(
+        [
+            Delivery(kind="theme_start", due_at=due, reason="the theme had been started by hand"),
+            Delivery(kind="nudge_post", due_at=due, reason="snoozed until it was too late"),
+        ]
+    )
+    told = out.getvalue().splitlines()[-2:]
+    assert told == [
+        "  (skickades inte: Inlägg om teman, skulle ha gått mån 1 mars 08:00; "
+        "temat hade redan startats för hand)",
+        "  (skickades inte: Påminnelser om att skriva i digilogen, skulle ha gått "
+        "mån 1 mars 08:00; personen har pausat sina påminnelser, tills det var för sent)",
+    ], told
+    assert await console.line("avsluta") is False

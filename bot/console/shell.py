@@ -22,6 +22,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.console.render import render
+from handlers.core.deliveries import reason_words
 from handlers.core.formats import when_text
 from handlers.core.i18n import N_, Translator, translator
 from handlers.core.vocabulary import (
@@ -56,17 +57,28 @@ PLATFORM, WORKSPACE = "console", "local"
 
 CONSOLE_HELP = (
     (N_("as <user-id> [name]"), N_("Act as someone else (anyone, to try joining).")),
-    ("who", N_("List the cohort's people and their user ids.")),
+    (N_("who"), N_("List the cohort's people and their user ids.")),
     (N_("post [--theme N] <text>"), N_("Post in a theme's digilog (its thread).")),
     (N_("reply <p1> <text>"), N_("Reply to a digilog post shown as [p1].")),
     (N_("<number>"), N_("Pick one of the choices last shown.")),
-    ("home", N_("Your page: where you are, or how the cohort is doing.")),
+    (N_("home"), N_("Your page: where you are, or how the cohort is doing.")),
     (
         N_("clock [+2d | +3h | YYYY-MM-DD HH:MM]"),
         N_("Show the time, or move it in a rehearsal (--at/--speed) and run what fell due."),
     ),
-    ("quit", N_("Leave the console.")),
+    (N_("quit"), N_("Leave the console.")),
 )
+# The console's own words as a Swede writes them (its help shows them so); the English
+# ones work in every language. None is one of Digilog's command words.
+SWEDISH_CONSOLE_WORDS = {
+    "som": "as",
+    "vilka": "who",
+    "inlägg": "post",
+    "svara": "reply",
+    "hem": "home",
+    "klocka": "clock",
+    "avsluta": "quit",
+}
 
 
 @dataclass
@@ -141,11 +153,16 @@ class Console:
                 "  "
                 + self.t(
                     "(not sent: {kind}, due {when}; {reason})",
-                    kind=delivery.kind,
+                    kind=self.kind_words(delivery.kind),
                     when=when_text(delivery.due_at, None, self.zone, self.t.language),
-                    reason=delivery.reason or "",
+                    reason=reason_words(self.t, delivery.reason or ""),
                 )
             )
+
+    def kind_words(self, kind: str) -> str:
+        """What facilitators call a kind's messages, as the schedule does, not its key."""
+        label = self.digilog.features.label(kind)
+        return self.t(label) if label else self.t("Other messages")
 
     async def line(self, line: str) -> bool:
         """Handle one line; False when the person wants to leave."""
@@ -158,6 +175,7 @@ class Console:
             return True
         word, _, rest = line.partition(" ")
         word = word.lower()
+        word = SWEDISH_CONSOLE_WORDS.get(word, word)
         if word in ("quit", "exit"):
             return False
         if word.isdigit():
@@ -348,7 +366,7 @@ class Console:
         if thread is None:
             threads = await self._threads()
             theme = None
-            if rest.startswith("--theme"):
+            if rest.startswith(("--theme", "--tema")):
                 _, value, text = [*rest.split(maxsplit=2), "", ""][:3]
                 theme = int(value) if value.isdigit() else -1
             if not threads:

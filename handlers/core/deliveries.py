@@ -45,6 +45,19 @@ class Drop:
 
 Decision = Send | Wait | Drop
 
+# A Wait that would last past the row's deadline becomes a Drop with its reason and this.
+TOO_LATE = " until it was too late"
+
+
+def reason_words(t: Translator, reason: str) -> str:
+    """Why a row was not sent, in the reader's language: reasons are catalogue texts (N_),
+    stored in English for the log."""
+    if reason.endswith(TOO_LATE):
+        return t(
+            "{reason}, until it was too late", reason=reason_words(t, reason[: -len(TOO_LATE)])
+        )
+    return t(reason)
+
 
 @dataclass
 class SharedReads:
@@ -137,7 +150,7 @@ class Composing:
     async def in_threads(self, run: ThemeRun, text: str) -> Decision:
         """A note in the theme post's thread, on every channel of the cohort."""
         if run.post_message_id is None:
-            return Drop("the theme's post has no thread")
+            return Drop(N_("the theme's post has no thread"))
         note = MessageBuilder().para(text).build()
         await channels.mirror(
             self.repos,
@@ -181,17 +194,17 @@ async def compose(
     reads = reads or SharedReads()
     cohort = await reads.cohort(repos, delivery.cohort_id)
     if cohort is None:
-        return Drop("the cohort is gone")
+        return Drop(N_("the cohort is gone"))
     entries = await reads.calendar(repos, cohort.id)
     entry_key = (delivery.detail or {}).get("entry")
     due: DueStep | None = None
     if entry_key is not None:
         due = features.step_of(entries, delivery.kind, entry_key)
         if due is None:
-            return Drop("no longer on the calendar")
+            return Drop(N_("no longer on the calendar"))
     relevant_until = due.relevant_until if due else delivery.relevant_until
     if relevant_until is not None and now >= relevant_until:
-        return Drop("no longer relevant")
+        return Drop(N_("no longer relevant"))
     composer = features.composer(delivery.kind)
     if composer is None:
         return Drop(f"unknown kind {delivery.kind}")
