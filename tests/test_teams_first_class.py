@@ -65,7 +65,7 @@ async def test_an_organisation_button_in_the_personal_chat_joins_its_cohort(team
     umea = next(b for b in buttons(offer) if b["data"]["action_id"].endswith(":umea"))
     # The button says which channel it was asked for in; without that, the personal chat
     # names no cohort, and a button of a cohort not yet hers does nothing there.
-    assert umea["data"]["asked_in"] == CHANNEL
+    assert umea["data"]["asked_in"].endswith(":" + CHANNEL)  # sealed: bot/teams/binding.py
     bare = {k: v for k, v in umea["data"].items() if k != "asked_in"}
     status, refused = await teams.execute("29:cia", bare, personal=True)
     assert status == 200 and "cohort" in json.dumps(refused)
@@ -134,6 +134,48 @@ async def test_facilitator_commands_name_people_by_at_mention(teams: Teams) -> N
     assert "Anna Lindqvist and Björn Öberg will always be paired" in texts(
         teams.connector.cards("a:29:fia")[-1]
     )
+
+
+async def test_a_join_button_cannot_be_made_to_name_a_cohort_one_was_not_asked_into(
+    teams: Teams,
+) -> None:
+    """The channel a join button carries comes back from the person's client: written by
+    hand, or taken from someone else's card, it joins nothing."""
+    other = "19:grupp2@thread.tacv2"
+    async with teams.store.transaction() as repos:
+        cohort = await repos.cohorts.by_key("grupp-1")
+        assert cohort is not None
+        cohort.self_enrol = True
+    assert await teams.say("29:cia", "join") == 200
+    offer = teams.connector.cards("a:29:cia")[-1]
+    umea = next(b for b in buttons(offer) if b["data"]["action_id"].endswith(":umea"))
+    sealed = umea["data"]["asked_in"]
+    assert sealed.endswith(":" + CHANNEL)  # the channel, and the server's seal on it
+    mac = sealed[: -len(CHANNEL) - 1]
+    forgeries = {
+        "the channel alone": CHANNEL,
+        "the seal on another channel": f"{mac}:{other}",
+        "a seal made up": f"{'A' * len(mac)}:{CHANNEL}",
+        "nothing after the seal": f"{mac}:",
+    }
+    before = len(teams.connector.cards("a:29:dora"))
+    for why, value in forgeries.items():
+        status, refused = await teams.execute(
+            "29:cia", {**umea["data"], "asked_in": value}, personal=True
+        )
+        assert status == 200, why
+        assert refused["type"] == "application/vnd.microsoft.activity.message", why
+        assert "was not given to you" in refused["value"], why
+    # Cia's own sealed button, pressed by Dora, who was never asked: refused too.
+    status, refused = await teams.execute("29:dora", umea["data"], personal=True)
+    assert "was not given to you" in refused["value"]
+    assert len(teams.connector.cards("a:29:dora")) == before
+    async with teams.store.transaction() as repos:
+        assert await repos.people.by_account("teams", TENANT, "29:cia") is None
+        assert await repos.people.by_account("teams", TENANT, "29:dora") is None
+    # The button as it was given to her still works.
+    status, answer = await teams.execute("29:cia", umea["data"], personal=True)
+    assert "Welcome to Grupp 1" in texts(answer["value"])
 
 
 # ---------------------------------------------------------------- cards that change once used
@@ -217,6 +259,25 @@ async def test_home_and_the_first_opening_of_the_personal_chat_show_the_journey(
         "29:bjorn", kind="conversationUpdate", personal=True, membersAdded=[{"id": "29:bjorn"}]
     )
     assert await teams.send(other) == 200
+    assert len(teams.connector.cards("a:29:bjorn")) == 1
+
+
+async def test_a_new_personal_chat_is_greeted_once_though_teams_tells_of_it_twice(
+    teams: Teams,
+) -> None:
+    # The Agents Playground (and Teams) send both an installationUpdate and a
+    # conversationUpdate that adds the bot; either may reach any process.
+    installed = teams.activity("29:anna", kind="installationUpdate", action="add", personal=True)
+    opened = teams.activity(
+        "29:anna", kind="conversationUpdate", personal=True, membersAdded=[{"id": BOT}]
+    )
+    assert await teams.send(installed) == 200
+    assert await teams.send(opened) == 200
+    assert len(teams.connector.cards("a:29:anna")) == 1
+    # Another person's chat is greeted all the same.
+    assert await teams.send(
+        teams.activity("29:bjorn", kind="installationUpdate", action="add", personal=True)
+    )
     assert len(teams.connector.cards("a:29:bjorn")) == 1
 
 

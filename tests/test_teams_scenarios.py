@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,10 @@ from tests.teams_fake import (
     teams_cohort,
 )
 
-CARD_SCHEMA = ROOT.parent / "shared" / "schemas" / "adaptive-card-1.5.json"
+# shared/ lies beside the project (CI's layout); DIGILOG_SHARED says where when it does not
+# (a worktree kept elsewhere).
+SHARED = Path(os.environ.get("DIGILOG_SHARED") or ROOT.parent / "shared")
+CARD_SCHEMA = SHARED / "schemas" / "adaptive-card-1.5.json"
 _ids = itertools.count(1)
 # Microsoft's signing keys stay the same for days; the SDK keeps them for the whole process.
 SIGNER = Signer()

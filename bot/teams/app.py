@@ -33,16 +33,18 @@ from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
 from bot.teams.translate import (
     MESSAGE_ACTION,
     PLATFORM,
+    ForgedButton,
     actor_of,
     conversation_of,
     event_of,
     field_of,
+    tenant_of,
     where_of,
 )
 from bot.work import Entry, Journal
 from handlers import failures
 from handlers.core.i18n import translator
-from handlers.core.vocabulary import HomeOpened, Message, Outgoing, ToActor
+from handlers.core.vocabulary import HomeOpened, Message, Outgoing, ToActor, say
 from handlers.digilog import Digilog, cohort_of
 from storage.inbound import Failed
 from storage.unit import Store
@@ -148,14 +150,21 @@ class TeamsAdapter:
             await self._remember(activity)
             if _installed_in_a_team(activity):
                 await self._link_roster(activity)
-            event = event_of(activity)
+            try:
+                event = event_of(activity, self.messenger.binder)
+            except ForgedButton as forged:
+                return self._refuse_forged(activity, str(forged), clicked)
+            delivery = _delivery_id(activity)
             if event is None and _opened_personally(activity):
                 event = HomeOpened(actor_of(activity), conversation_of(activity))
+                # Teams (and the Agents Playground) may say so twice, as installationUpdate
+                # and as conversationUpdate, each to any process: one greeting per chat,
+                # kept by the same stored mark that keeps a retried activity from being
+                # handled twice.
+                delivery = _greeting_id(activity)
             if event is None:
                 return None
-            outgoing = await self.digilog.handle(
-                event, delivery_id=_delivery_id(activity), journal_id=entry.id
-            )
+            outgoing = await self.digilog.handle(event, delivery_id=delivery, journal_id=entry.id)
             entry.handled = True
             return self.messenger.deliver(where_of(activity), outgoing, clicked)
         finally:
@@ -168,6 +177,24 @@ class TeamsAdapter:
                         "value": translator(where_of(activity).language)("Done."),
                     }
                 )
+
+    def _refuse_forged(
+        self, activity: Activity, action_id: str, clicked: Clicked | None
+    ) -> Awaitable[None] | None:
+        """A button whose channel was not sealed for the person who pressed it: nothing is
+        done, and they are told so, in the line Teams shows for the click (or a message)."""
+        where = where_of(activity)
+        log.warning("Teams: a button's channel did not open for its presser (%s)", action_id[:60])
+        t = translator(where.language)
+        line = t(
+            "This button was changed, or was not given to you, so it does nothing. Ask for "
+            "it again in your cohort's channel."
+        )
+        if clicked is not None and clicked.give(
+            {"statusCode": 200, "type": INVOKE_MESSAGE, "value": line}
+        ):
+            return None
+        return self.messenger.deliver(where, [Outgoing(ToActor(), say(line))])
 
     async def _message_action(
         self, activity: Activity, body: dict[str, Any], delivery: str
@@ -348,6 +375,12 @@ def _delivery_id(activity: Activity) -> str:
     and no chat id that names someone."""
     raw = activity.conversation.id if activity.conversation else ""
     return hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
+
+
+def _greeting_id(activity: Activity) -> str:
+    """The one greeting of a personal chat: the same for every activity that opens it."""
+    raw = activity.conversation.id if activity.conversation else ""
+    return hashlib.sha256(f"greeting:{tenant_of(activity)}:{raw}".encode()).hexdigest()
 
 
 def _over_loopback(request: web.Request) -> bool:

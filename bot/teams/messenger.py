@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from bot.lanes import Lanes, Throttled, all_sent
+from bot.teams.binding import Binder
 from bot.teams.cards import CARD_BYTES, asked_in, card, card_size, form_card, image
 from bot.teams.chats import personal_chat
 from bot.teams.connector import Connector, ConnectorError
@@ -127,6 +128,8 @@ class Messenger:
     digilog: Digilog
     store: Store
     lanes: Lanes = field(default_factory=Lanes)
+    # Seals the channel a button in someone's own chat was asked for in (bot/teams/binding.py).
+    binder: Binder = field(default_factory=Binder.random)
 
     def deliver(
         self, where: Where, outgoing: list[Outgoing], clicked: Clicked | None = None
@@ -333,9 +336,14 @@ class Messenger:
     async def _to_person(self, where: Where, user_id: str, content: Message | Form) -> None:
         conversation, service_url = await self._chat_of(where, user_id)
         # An answer to something asked in a channel goes to the asker's own chat: its
-        # buttons say which channel, so that pressing them there acts in that channel.
+        # buttons say which channel, sealed for this person, so that pressing them there
+        # acts in that channel, and nobody can write in another.
         channel = where.conversation_id.partition(";messageid=")[0]
-        asked = channel if not where.personal and user_id == where.user_id else None
+        asked = (
+            self.binder.seal(where.tenant_id, user_id, channel)
+            if not where.personal and user_id == where.user_id
+            else None
+        )
         activity = activity_of(content, translator(where.language), asked_in_channel=asked)
         await self.connector.send(service_url, conversation, activity)
 
