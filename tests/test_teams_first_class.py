@@ -17,7 +17,7 @@ from handlers.core.roster import RosterRow
 from storage.models import OfferedFile, Reflection, Role
 from storage.swedish import LEXICON
 from tests.teams_fake import BOT, CHANNEL, TENANT
-from tests.test_teams_scenarios import Teams, actions, teams, texts
+from tests.test_teams_scenarios import Teams, actions, check_card, teams, texts
 
 __all__ = ["teams"]  # the fixture, used by name
 
@@ -179,6 +179,66 @@ async def test_a_join_button_cannot_be_made_to_name_a_cohort_one_was_not_asked_i
 
 
 # ---------------------------------------------------------------- cards that change once used
+
+
+async def test_the_quiz_card_in_the_channel_shows_each_person_their_own_state(
+    teams: Teams,
+) -> None:
+    """One card in the channel for everyone; each person's Teams client fetches their own
+    view of it (Universal Actions `refresh`): how far they are, and their result."""
+    await start_theme(teams)
+    await teams.say("29:fia", "quiz start 1")
+    posted = teams.connector.cards(CHANNEL)[-1]
+    refresh = posted["refresh"]
+    # The cohort's Teams members are the ones whose clients fetch their own view.
+    assert sorted(refresh["userIds"]) == ["29:anna", "29:bjorn", "29:fia"]
+    assert refresh["action"]["type"] == "Action.Execute"
+
+    def asked(user: str) -> dict[str, Any]:
+        body = teams.activity(
+            user,
+            kind="invoke",
+            name="adaptiveCard/action",
+            value={"action": {**refresh["action"], "id": ""}, "trigger": "automatic"},
+        )
+        body["replyToId"] = "quiz-card"
+        return body
+
+    async def view(user: str) -> dict[str, Any]:
+        status, answer = await teams.invoke(asked(user))
+        assert status == 200
+        assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+        card: dict[str, Any] = answer["value"]
+        check_card(card)
+        return card
+
+    # Like every activity, a refresh is taken only when Microsoft signed it.
+    assert await teams.send(asked("29:anna"), token=None) == 401
+    before = len(teams.connector.calls)
+    untouched = await view("29:anna")
+    assert "Take the quiz" in texts(untouched)  # nothing answered: the card as posted
+    [begin] = buttons(posted)
+    await teams.execute("29:anna", begin["data"])
+    question = teams.connector.cards("a:29:anna")[-1]
+    await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    mine = await view("29:anna")
+    assert "You have answered 1 of" in texts(mine)
+    assert [b["title"] for b in buttons(mine)] == ["Continue the quiz"]
+    # Her view stays hers, and is fetched again for her alone.
+    assert mine["refresh"]["userIds"] == ["29:anna"]
+    assert "Take the quiz" in texts(await view("29:bjorn"))
+    while "Question" in texts(question := teams.connector.cards("a:29:anna")[-1]):
+        await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    done = await view("29:anna")
+    assert "questions correctly in the quiz for theme 1" in texts(done) and not buttons(done)
+    # Looking changed nothing: no message to the channel, and the card posted is everyone's.
+    views = [c for c in teams.connector.calls[before:] if c.conversation_id == CHANNEL]
+    assert views == []
+    cohort = await cohort_id(teams)
+    async with teams.store.transaction() as repos:
+        bjorn = await repos.people.by_account("teams", TENANT, "29:bjorn")
+        assert bjorn is not None
+        assert await repos.quizzes.answers(cohort, bjorn.id, 1) == []
 
 
 async def test_an_answered_question_shows_its_answer_and_loses_its_buttons(teams: Teams) -> None:

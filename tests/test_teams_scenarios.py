@@ -189,11 +189,16 @@ async def teams(
 
 def check_cards(connector: FakeConnector) -> None:
     """Every card the bot sent is an Adaptive Card 1.5 as Microsoft's schema defines it."""
+    for card in connector.cards():
+        check_card(card)
+
+
+def check_card(card: dict[str, Any]) -> None:
+    """The card is an Adaptive Card 1.5 as Microsoft's schema defines it."""
     if not CARD_SCHEMA.exists():
         pytest.skip(f"{CARD_SCHEMA} is missing: the cards were not checked against the schema")
     validator = jsonschema.Draft6Validator(json.loads(CARD_SCHEMA.read_text(encoding="utf-8")))
-    for card in connector.cards():
-        validator.validate(card)
+    validator.validate(card)
 
 
 def texts(card: dict[str, Any]) -> str:
@@ -216,14 +221,16 @@ def texts(card: dict[str, Any]) -> str:
 
 
 def actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's buttons (a `refresh` is no button: nobody sees it)."""
     found: list[dict[str, Any]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if str(node.get("type", "")).startswith("Action."):
                 found.append(node)
-            for value in node.values():
-                walk(value)
+            for key, value in node.items():
+                if key != "refresh":
+                    walk(value)
         elif isinstance(node, list):
             for value in node:
                 walk(value)

@@ -26,7 +26,7 @@ from bot.edge import Malformed, load_json
 from bot.lanes import Lanes
 from bot.logs import failure_of
 from bot.settings import is_loopback
-from bot.teams.cards import choice_of, shown_values
+from bot.teams.cards import choice_of, shown_values, viewed_of
 from bot.teams.connector import ConnectorError
 from bot.teams.files import answer_consent, on_loopback
 from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
@@ -44,7 +44,7 @@ from bot.teams.translate import (
 from bot.work import Entry, Journal
 from handlers import failures
 from handlers.core.i18n import translator
-from handlers.core.vocabulary import HomeOpened, Message, Outgoing, ToActor, say
+from handlers.core.vocabulary import CardViewed, HomeOpened, Message, Outgoing, ToActor, say
 from handlers.digilog import Digilog, cohort_of
 from storage.inbound import Failed
 from storage.unit import Store
@@ -110,6 +110,7 @@ class TeamsAdapter:
                 answer=asyncio.get_running_loop().create_future(),
                 values=shown_values(activity.value) if isinstance(activity.value, dict) else (),
                 card_id=activity.reply_to_id,
+                view=viewed_of(activity.value) if isinstance(activity.value, dict) else None,
             )
             self._clicks[delivery] = clicked
             try:
@@ -154,7 +155,7 @@ class TeamsAdapter:
                 event = event_of(activity, self.messenger.binder)
             except ForgedButton as forged:
                 return self._refuse_forged(activity, str(forged), clicked)
-            delivery = _delivery_id(activity)
+            delivery: str | None = _delivery_id(activity)
             if event is None and _opened_personally(activity):
                 event = HomeOpened(actor_of(activity), conversation_of(activity))
                 # Teams (and the Agents Playground) may say so twice, as installationUpdate
@@ -164,6 +165,8 @@ class TeamsAdapter:
                 delivery = _greeting_id(activity)
             if event is None:
                 return None
+            if isinstance(event, CardViewed):
+                delivery = None  # a look changes nothing: asking twice needs no stored mark
             outgoing = await self.digilog.handle(event, delivery_id=delivery, journal_id=entry.id)
             entry.handled = True
             return self.messenger.deliver(where_of(activity), outgoing, clicked)

@@ -17,9 +17,10 @@ from typing import Any
 from microsoft_agents.activity import Activity
 
 from bot.teams.binding import Binder
-from bot.teams.cards import asked_in_of, choice_of, submitted_values
+from bot.teams.cards import asked_in_of, choice_of, submitted_values, viewed_of
 from handlers.core.vocabulary import (
     Actor,
+    CardViewed,
     ChoiceMade,
     CommandReceived,
     Conversation,
@@ -281,6 +282,9 @@ def _card_action(
 ) -> Inbound | None:
     if not isinstance(data, dict):
         return None
+    if viewed := viewed_of(data):
+        # A card's refresh: how it looks to this person, asked by their Teams client.
+        return CardViewed(actor, where, viewed)
     if submitted := submitted_values(data):
         form_id, values = submitted
         return FormSubmitted(actor, where, form_id, values)
