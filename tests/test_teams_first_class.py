@@ -181,6 +181,38 @@ async def test_a_join_button_cannot_be_made_to_name_a_cohort_one_was_not_asked_i
 # ---------------------------------------------------------------- cards that change once used
 
 
+async def refreshed(teams: Teams, user: str, refresh: dict[str, Any]) -> dict[str, Any]:
+    """The card a person's Teams client is given when it refreshes a channel card."""
+    body = teams.activity(
+        user,
+        kind="invoke",
+        name="adaptiveCard/action",
+        value={"action": {**refresh["action"], "id": ""}, "trigger": "automatic"},
+    )
+    body["replyToId"] = "channel-card"
+    status, answer = await teams.invoke(body)
+    assert status == 200
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    card: dict[str, Any] = answer["value"]
+    check_card(card)
+    return card
+
+
+async def test_the_theme_post_shows_each_participant_their_part(teams: Teams) -> None:
+    root = await start_theme(teams)
+    post = teams.connector.cards(CHANNEL)[-1]
+    assert sorted(post["refresh"]["userIds"]) == ["29:anna", "29:bjorn", "29:fia"]
+    assert "Your part" not in texts(await refreshed(teams, "29:anna", post["refresh"]))
+    reply = teams.activity("29:anna", text="Vi provade det i kommunen.", thread=root)
+    assert await teams.send(reply) == 200
+    anna = await refreshed(teams, "29:anna", post["refresh"])
+    assert "You have written a reflection on this theme." in texts(anna)
+    # The post itself, and its buttons, are all still there for her.
+    assert post["body"][0]["text"] in texts(anna)
+    assert [b["title"] for b in buttons(anna)] == [b["title"] for b in buttons(post)]
+    assert "Your part" not in texts(await refreshed(teams, "29:bjorn", post["refresh"]))
+
+
 async def test_the_quiz_card_in_the_channel_shows_each_person_their_own_state(
     teams: Teams,
 ) -> None:
