@@ -445,6 +445,34 @@ async def test_an_export_arrives_through_the_file_consent_flow(teams: Teams) -> 
     assert len(teams.connector.uploads) == 1
 
 
+def consent_offers(teams: Teams, conversation: str) -> list[dict[str, Any]]:
+    return [
+        a
+        for activity in teams.connector.posted(conversation)
+        for a in activity.get("attachments", [])
+        if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    ]
+
+
+async def test_add_to_my_calendar_offers_the_sessions_ics_in_teams(teams: Teams) -> None:
+    """The button Slack answers with an .ics file gives the same file in Teams, through
+    the consent flow, instead of a refusal that names a command."""
+    assert await teams.send(teams.activity("29:anna", text="labs", personal=True)) == 200
+    catalogue = teams.connector.cards("a:29:anna")[-1]
+    signup = next(b for b in buttons(catalogue) if ":signup:" in b["data"]["action_id"])
+    status, seat = await teams.execute("29:anna", signup["data"], personal=True)
+    assert "You have a seat" in texts(seat["value"])
+    [add] = buttons(seat["value"])
+    assert add["title"] == "Add to my calendar"
+    status, answer = await teams.execute("29:anna", add["data"], personal=True)
+    assert status == 200 and answer["value"] == "The file is offered in your chat with Digilog."
+    [offer] = consent_offers(teams, "a:29:anna")
+    assert offer["name"].endswith(".ics") and offer["content"]["sizeInBytes"] > 0
+    async with teams.store.transaction() as repos:
+        [kept] = (await repos.session.scalars(select(OfferedFile))).all()
+    assert bytes(kept.content).startswith(b"BEGIN:VCALENDAR")
+
+
 async def test_a_file_never_accepted_goes_when_its_person_is_erased(teams: Teams) -> None:
     assert await teams.send(teams.activity("29:anna", text="mydata", personal=True)) == 200
     assert await teams.count(OfferedFile) == 1
