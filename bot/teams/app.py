@@ -121,11 +121,13 @@ class TeamsAdapter:
                     answer = await asyncio.wait_for(asyncio.shield(clicked.answer), INVOKE_WAIT)
                 except TimeoutError:
                     t = translator(where_of(activity).language)
-                    answer = {
-                        "statusCode": 200,
-                        "type": INVOKE_MESSAGE,
-                        "value": t("Digilog is on it: the answer comes in your chat."),
-                    }
+                    line = (
+                        # A card's refresh sends nothing later: the card stays as it was.
+                        t("Digilog is busy: the card shows your part when it is next opened.")
+                        if clicked.view is not None
+                        else t("Digilog is on it: the answer comes in your chat.")
+                    )
+                    answer = {"statusCode": 200, "type": INVOKE_MESSAGE, "value": line}
                     clicked.give(answer)  # what comes later goes as a message
                 finally:
                     self.work.request_started()  # as `messages` counts it
@@ -253,6 +255,8 @@ class TeamsAdapter:
         where = where_of(activity)
         if not where.user_id or activity.type not in ("message", "invoke"):
             return False
+        if isinstance(activity.value, dict) and viewed_of(activity.value) is not None:
+            return False  # a card's refresh, asked by the client, not by the person: no notice
         try:
             language = await failures.language(self.store, PLATFORM, where.tenant_id, where.user_id)
         except Exception as error:
