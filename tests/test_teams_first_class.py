@@ -153,7 +153,6 @@ async def test_a_join_button_cannot_be_made_to_name_a_cohort_one_was_not_asked_i
     assert sealed.endswith(":" + CHANNEL)  # the channel, and the server's seal on it
     mac = sealed[: -len(CHANNEL) - 1]
     forgeries = {
-        "the channel alone": CHANNEL,
         "the seal on another channel": f"{mac}:{other}",
         "a seal made up": f"{'A' * len(mac)}:{CHANNEL}",
         "nothing after the seal": f"{mac}:",
@@ -166,6 +165,12 @@ async def test_a_join_button_cannot_be_made_to_name_a_cohort_one_was_not_asked_i
         assert status == 200, why
         assert refused["type"] == "application/vnd.microsoft.activity.message", why
         assert "was not given to you" in refused["value"], why
+    # A bare channel, as buttons carried before they were sealed, is not taken: the button
+    # names no channel, and the personal chat is no cohort's.
+    status, refused = await teams.execute(
+        "29:cia", {**umea["data"], "asked_in": CHANNEL}, personal=True
+    )
+    assert "This conversation is not a cohort's channel." in texts(refused["value"])
     # Cia's own sealed button, pressed by Dora, who was never asked: refused too.
     status, refused = await teams.execute("29:dora", umea["data"], personal=True)
     assert "was not given to you" in refused["value"]

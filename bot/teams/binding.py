@@ -66,6 +66,17 @@ class Binder:
         """The channel, with the proof that it was given to this person in this tenant."""
         return f"{_mac(self.keys[0], tenant, user, channel)}:{channel}"
 
+    @staticmethod
+    def looks_sealed(value: str) -> bool:
+        """Whether the value has a seal at all: buttons sent before sealing carried the bare
+        channel (`19:…`, a colon at its third character, never at the 44th)."""
+        mac = value[:_MAC_CHARS]
+        return (
+            value[_MAC_CHARS : _MAC_CHARS + 1] == ":"
+            and len(mac) == _MAC_CHARS
+            and all(c.isascii() and (c.isalnum() or c in "-_") for c in mac)
+        )
+
     def open(self, tenant: str, user: str, sealed: str) -> str | None:
         """The channel sealed for this person, or None for a value forged, changed or
         sealed for someone else."""

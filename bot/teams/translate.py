@@ -290,10 +290,12 @@ def _card_action(
         return FormSubmitted(actor, where, form_id, values)
     if action_id := choice_of(data):
         sealed = asked_in_of(data)
-        if sealed and personal:
+        if sealed and personal and Binder.looks_sealed(sealed):
             # Pressed in the person's own chat, on a card asked for in that channel: the
             # channel's cohort is the button's (a join button of a cohort not yet theirs),
             # if the server sealed that channel for this very person (bot/teams/binding.py).
+            # A bare channel (a card sent before sealing) is not taken: the button acts as
+            # one that names no channel, whose cohort is in its id or is the person's own.
             channel = binder.open(actor.workspace, actor.user_id, sealed) if binder else None
             if channel is None:
                 raise ForgedButton(action_id)
