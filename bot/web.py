@@ -127,13 +127,18 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
 
 async def _teams(app: web.Application) -> AsyncIterator[None]:
     from bot.teams.app import TeamsAdapter, auth_configuration
+    from bot.teams.binding import binder_of
     from bot.teams.connector import teams_connector
     from bot.teams.messenger import Messenger
 
     settings, runtime = app[SETTINGS], app[RUNTIME]
     async with aiohttp.ClientSession(trace_configs=[outgoing_calls()]) as session:
         connector = teams_connector(settings, session)
-        messenger = Messenger(connector, runtime.digilog, runtime.store)
+        binder = binder_of(
+            settings.secret_key_list(),
+            settings.teams_app_password.get_secret_value() if settings.teams_app_password else None,
+        )
+        messenger = Messenger(connector, runtime.digilog, runtime.store, binder=binder)
         auth = auth_configuration(
             settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
         )

@@ -14,6 +14,7 @@ from handlers.core.i18n import Translator, language_of, translator
 from handlers.core.limits import PerPerson
 from handlers.core.registry import Registry
 from handlers.core.vocabulary import (
+    CardViewed,
     ChoiceMade,
     CommandReceived,
     Delivered,
@@ -118,7 +119,9 @@ class Digilog:
         cohort_key = None
         if isinstance(event, CommandReceived):
             cohort_key = Args.parse(event.text, options=("in",)).options.get("in")
-        elif isinstance(event, ChoiceMade) and (cohort_id := _cohort_of(event.action_id)):
+        elif isinstance(event, ChoiceMade | CardViewed) and (
+            cohort_id := _cohort_of(event.action_id)
+        ):
             cohort_key = f"#{cohort_id}"
         elif isinstance(event, FormSubmitted) and (cohort_id := _cohort_of(event.form_id)):
             cohort_key = f"#{cohort_id}"  # a form opened from a direct message or a home page
@@ -151,6 +154,8 @@ class Digilog:
                 here = (event.actor.platform, event.actor.workspace)
                 return await channels.hand_over(repos, context.cohort, outgoing, here, self.now())
         except Refusal as refusal:
+            if isinstance(event, CardViewed):
+                return []  # a card's look is asked for, not an action: the card stays as posted
             # The transaction has rolled back; the person is told why, once.
             if delivery_id:
                 async with self.store.transaction() as repos:
@@ -176,6 +181,8 @@ class Digilog:
                 return await bank.message_saved(context, event)
             case HomeOpened():
                 return await home.home(context)
+            case CardViewed():
+                return await self._view(context, event.action_id)
 
     async def _command(self, context: Context, text: str) -> list[Outgoing]:
         command, rest = self.features.find(text)
@@ -207,6 +214,17 @@ class Digilog:
         if button.same_cohort and _cohort_of(action_id) != context.require_cohort().id:
             raise Refusal(context.t("That button belongs to another cohort."))
         return await button.press(context, action_id)
+
+    async def _view(self, context: Context, action_id: str) -> list[Outgoing]:
+        """A shared card as this person sees it: their own state, or nothing (as posted)."""
+        button = self.features.button(action_id)
+        if button is None or button.view is None:
+            return []
+        cohort = context.cohort
+        if button.same_cohort and (cohort is None or _cohort_of(action_id) != cohort.id):
+            return []
+        shown = await button.view(context, action_id)
+        return [context.reply(shown)] if shown is not None else []
 
     async def _form(self, context: Context, event: FormSubmitted) -> list[Outgoing]:
         form = self.features.form(event.form_id)

@@ -102,10 +102,12 @@ async def start_quiz(context: Context, args: Args) -> list[Outgoing]:
     return [*posts, context.reply(t("The quiz for theme {number} is open.", number=number))]
 
 
-def quiz_announcement(cohort: Cohort, theme: Theme, number: int) -> Message:
-    """The channel post that opens a quiz, in the cohort's language."""
+def quiz_announcement(
+    cohort: Cohort, theme: Theme, number: int, language: str | None = None
+) -> Message:
+    """The channel post that opens a quiz, in the cohort's language (or `language`)."""
     assert theme.quiz is not None
-    t = translator(cohort.language)
+    t = translator(language or cohort.language)
     return (
         MessageBuilder()
         .heading(t("Quiz: theme {number}", number=number))
@@ -114,7 +116,7 @@ def quiz_announcement(cohort: Cohort, theme: Theme, number: int) -> Message:
                 "The quiz for “{title}” is open: {n} question. Your first answer counts.",
                 "The quiz for “{title}” is open: {n} questions. Your first answer counts.",
                 len(theme.quiz.questions),
-                title=localise(theme.title, cohort.language),
+                title=localise(theme.title, language or cohort.language),
             )
         )
         .choices(
@@ -122,6 +124,56 @@ def quiz_announcement(cohort: Cohort, theme: Theme, number: int) -> Message:
         )
         .build()
     )
+
+
+async def quiz_view(context: Context, action_id: str) -> Message | None:
+    """The quiz's channel card as one person sees it: how far they are, their result once
+    they are done, or that it has closed. Reads only. None for a button it does not know."""
+    t = context.t
+    action, cohort = QuizAction.parse(action_id), context.cohort
+    if action is None or action.question is not None or cohort is None:
+        return None
+    if action.cohort_id != cohort.id:
+        return None
+    number = action.theme
+    theme = (await context.programme()).theme(number)
+    run = await context.repos.themes.get(cohort.id, number)
+    if theme is None or theme.quiz is None or run is None or run.quiz_opened_at is None:
+        return None
+    total = len(theme.quiz.questions)
+    build = MessageBuilder().heading(t("Quiz: theme {number}", number=number))
+    closed = run.quiz_closed_at is not None
+    answers = (
+        await context.repos.quizzes.answers(cohort.id, context.member.person.id, number)
+        if context.member is not None
+        else []
+    )
+    if not answers and not closed:
+        return quiz_announcement(cohort, theme, number, t.language)  # as posted, in their words
+    if closed:
+        build.para(t("The quiz for theme {number} has closed.", number=number))
+    if answers and (closed or len(answers) >= total):
+        build.para(
+            t(
+                "You answered {score} of {total} questions correctly "
+                "in the quiz for theme {number}.",
+                score=sum(1 for a in answers if a.correct),
+                total=total,
+                number=number,
+            )
+        )
+        return build.build()
+    if closed:
+        return build.build()
+    build.para(
+        t(
+            "You have answered {answered} of {total} questions.",
+            answered=len(answers),
+            total=total,
+        )
+    )
+    build.choices([Option(action.begin(), t("Continue the quiz"), style="primary")])
+    return build.build()
 
 
 async def close_quiz(context: Context, args: Args) -> list[Outgoing]:
@@ -406,6 +458,7 @@ FEATURE = Feature(
             "a quiz's Begin and answer buttons",
             _quiz_button,
             "this cohort's quiz, open",
+            view=quiz_view,
         ),
     ),
     steps=(channel_step("quiz_open"), channel_step("quiz_close")),

@@ -17,13 +17,18 @@ from handlers.core.i18n import N_, Translator, translator
 from handlers.core.programme_file import ReflectionTask, localise
 from handlers.core.registry import ButtonKind, Command, Feature, FormKind
 from handlers.core.vocabulary import (
+    Block,
+    BulletList,
+    Choices,
     Form,
     FormSubmitted,
     Message,
     MessageBuilder,
     Option,
     Outgoing,
+    Paragraph,
     SelectField,
+    Span,
     TextField,
     ToActor,
 )
@@ -378,6 +383,49 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
     return [context.reply(build.build())]
 
 
+async def theme_post_view(context: Context, action_id: str) -> Message | None:
+    """A theme's channel post as one participant sees it: how they do its task, whether
+    they handed in what they found, whether they wrote a reflection. Only reads; None for
+    a button it does not know."""
+    from handlers.themes import theme_post  # themes imports this module for the buttons
+
+    cohort, member = context.cohort, context.member
+    parts = action_id.split(":")
+    if cohort is None or len(parts) != 4 or parts[1] != str(cohort.id) or not parts[2].isdigit():
+        return None
+    number = int(parts[2])
+    theme = (await context.programme()).theme(number)
+    if theme is None:
+        return None
+    post = theme_post(theme, number, cohort.language, cohort.id)
+    if member is None:
+        return post
+    # In the post's language: one card, one language.
+    t = translator(cohort.language)
+    lines: list[str] = []
+    mine = await context.repos.tasks.get(cohort.id, number, member.person.id)
+    if mine is not None and mine.done_at is not None:
+        lines.append(t("Done: you have handed in what you found."))
+    elif mine is not None:
+        partner = await context.repos.people.get(mine.partner_id) if mine.partner_id else None
+        who = partner.display_name if partner else mine.partner_name
+        lines.append(
+            t("You do it {how}.", how=t(FORM_LABELS[mine.form]))
+            + (" " + t("You do it with {name}.", name=who) if who else "")
+        )
+    if await context.repos.reflections.latest_by(cohort.id, member.person.id, number):
+        lines.append(t("You have written a reflection on this theme."))
+    if not lines:
+        return post
+    buttons = next((n for n, b in enumerate(post.blocks) if isinstance(b, Choices)), None)
+    at = len(post.blocks) if buttons is None else buttons
+    mark: list[Block] = [
+        Paragraph((Span(t("Your part"), strong=True),)),
+        BulletList(tuple((Span(line),) for line in lines)),
+    ]
+    return Message((*post.blocks[:at], *mark, *post.blocks[at:]), post.summary)
+
+
 FEATURE = Feature(
     "tasks",
     N_("Themes"),  # in help, beside the themes' own commands
@@ -402,6 +450,7 @@ FEATURE = Feature(
             press,
             "this cohort's",
             same_cohort=True,
+            view=theme_post_view,
         ),
     ),
     forms=(

@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from bot.teams.binding import Binder, binder_of
 from bot.teams.cards import (
     CARD_BYTES,
     MAX_ACTIONS,
@@ -519,3 +520,21 @@ def test_choice_of_reads_a_pressed_button() -> None:
     assert choice_of({"form_id": "f", "action_id": "x"}) is None  # a form, not a button
     assert choice_of({"action_id": 5}) is None
     assert choice_of({}) is None
+
+
+def test_a_sealed_channel_opens_for_its_person_only_and_after_a_key_rotation() -> None:
+    """A join button's channel (bot/teams/binding.py): for one person in one tenant, and
+    still good once DIGILOG_SECRET_KEYS has a new key first."""
+    channel = "19:grupp1@thread.tacv2"
+    binder = binder_of(["first-key"], "app-password")
+    sealed = binder.seal("tenant", "29:anna", channel)
+    assert Binder.looks_sealed(sealed) and not Binder.looks_sealed(channel)
+    assert binder.open("tenant", "29:anna", sealed) == channel
+    assert binder.open("tenant", "29:bjorn", sealed) is None
+    assert binder.open("other-tenant", "29:anna", sealed) is None
+    assert binder.open("tenant", "29:anna", sealed.replace("grupp1", "grupp2")) is None
+    assert (
+        binder_of(["new-key", "first-key"], "app-password").open("tenant", "29:anna", sealed)
+        == channel
+    )
+    assert binder_of(["someone-elses"], None).open("tenant", "29:anna", sealed) is None

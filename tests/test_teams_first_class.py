@@ -17,7 +17,7 @@ from handlers.core.roster import RosterRow
 from storage.models import OfferedFile, Reflection, Role
 from storage.swedish import LEXICON
 from tests.teams_fake import BOT, CHANNEL, TENANT
-from tests.test_teams_scenarios import Teams, actions, teams, texts
+from tests.test_teams_scenarios import Teams, actions, check_card, teams, texts
 
 __all__ = ["teams"]  # the fixture, used by name
 
@@ -65,7 +65,7 @@ async def test_an_organisation_button_in_the_personal_chat_joins_its_cohort(team
     umea = next(b for b in buttons(offer) if b["data"]["action_id"].endswith(":umea"))
     # The button says which channel it was asked for in; without that, the personal chat
     # names no cohort, and a button of a cohort not yet hers does nothing there.
-    assert umea["data"]["asked_in"] == CHANNEL
+    assert umea["data"]["asked_in"].endswith(":" + CHANNEL)  # sealed: bot/teams/binding.py
     bare = {k: v for k, v in umea["data"].items() if k != "asked_in"}
     status, refused = await teams.execute("29:cia", bare, personal=True)
     assert status == 200 and "cohort" in json.dumps(refused)
@@ -136,7 +136,146 @@ async def test_facilitator_commands_name_people_by_at_mention(teams: Teams) -> N
     )
 
 
+async def test_a_join_button_cannot_be_made_to_name_a_cohort_one_was_not_asked_into(
+    teams: Teams,
+) -> None:
+    """The channel a join button carries comes back from the person's client: written by
+    hand, or taken from someone else's card, it joins nothing."""
+    other = "19:grupp2@thread.tacv2"
+    async with teams.store.transaction() as repos:
+        cohort = await repos.cohorts.by_key("grupp-1")
+        assert cohort is not None
+        cohort.self_enrol = True
+    assert await teams.say("29:cia", "join") == 200
+    offer = teams.connector.cards("a:29:cia")[-1]
+    umea = next(b for b in buttons(offer) if b["data"]["action_id"].endswith(":umea"))
+    sealed = umea["data"]["asked_in"]
+    assert sealed.endswith(":" + CHANNEL)  # the channel, and the server's seal on it
+    mac = sealed[: -len(CHANNEL) - 1]
+    forgeries = {
+        "the seal on another channel": f"{mac}:{other}",
+        "a seal made up": f"{'A' * len(mac)}:{CHANNEL}",
+        "nothing after the seal": f"{mac}:",
+    }
+    before = len(teams.connector.cards("a:29:dora"))
+    for why, value in forgeries.items():
+        status, refused = await teams.execute(
+            "29:cia", {**umea["data"], "asked_in": value}, personal=True
+        )
+        assert status == 200, why
+        assert refused["type"] == "application/vnd.microsoft.activity.message", why
+        assert "was not given to you" in refused["value"], why
+    # A bare channel, as buttons carried before they were sealed, is not taken: the button
+    # names no channel, and the personal chat is no cohort's.
+    status, refused = await teams.execute(
+        "29:cia", {**umea["data"], "asked_in": CHANNEL}, personal=True
+    )
+    assert "This conversation is not a cohort's channel." in texts(refused["value"])
+    # Cia's own sealed button, pressed by Dora, who was never asked: refused too.
+    status, refused = await teams.execute("29:dora", umea["data"], personal=True)
+    assert "was not given to you" in refused["value"]
+    assert len(teams.connector.cards("a:29:dora")) == before
+    async with teams.store.transaction() as repos:
+        assert await repos.people.by_account("teams", TENANT, "29:cia") is None
+        assert await repos.people.by_account("teams", TENANT, "29:dora") is None
+    # The button as it was given to her still works.
+    status, answer = await teams.execute("29:cia", umea["data"], personal=True)
+    assert "Welcome to Grupp 1" in texts(answer["value"])
+
+
 # ---------------------------------------------------------------- cards that change once used
+
+
+async def refreshed(teams: Teams, user: str, refresh: dict[str, Any]) -> dict[str, Any]:
+    """The card a person's Teams client is given when it refreshes a channel card."""
+    body = teams.activity(
+        user,
+        kind="invoke",
+        name="adaptiveCard/action",
+        value={"action": {**refresh["action"], "id": ""}, "trigger": "automatic"},
+    )
+    body["replyToId"] = "channel-card"
+    status, answer = await teams.invoke(body)
+    assert status == 200
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    card: dict[str, Any] = answer["value"]
+    check_card(card)
+    return card
+
+
+async def test_the_theme_post_shows_each_participant_their_part(teams: Teams) -> None:
+    root = await start_theme(teams)
+    post = teams.connector.cards(CHANNEL)[-1]
+    assert sorted(post["refresh"]["userIds"]) == ["29:anna", "29:bjorn", "29:fia"]
+    assert "Your part" not in texts(await refreshed(teams, "29:anna", post["refresh"]))
+    reply = teams.activity("29:anna", text="Vi provade det i kommunen.", thread=root)
+    assert await teams.send(reply) == 200
+    anna = await refreshed(teams, "29:anna", post["refresh"])
+    assert "You have written a reflection on this theme." in texts(anna)
+    # The post itself, and its buttons, are all still there for her.
+    assert post["body"][0]["text"] in texts(anna)
+    assert [b["title"] for b in buttons(anna)] == [b["title"] for b in buttons(post)]
+    assert "Your part" not in texts(await refreshed(teams, "29:bjorn", post["refresh"]))
+
+
+async def test_the_quiz_card_in_the_channel_shows_each_person_their_own_state(
+    teams: Teams,
+) -> None:
+    """One card in the channel for everyone; each person's Teams client fetches their own
+    view of it (Universal Actions `refresh`): how far they are, and their result."""
+    await start_theme(teams)
+    await teams.say("29:fia", "quiz start 1")
+    posted = teams.connector.cards(CHANNEL)[-1]
+    refresh = posted["refresh"]
+    # The cohort's Teams members are the ones whose clients fetch their own view.
+    assert sorted(refresh["userIds"]) == ["29:anna", "29:bjorn", "29:fia"]
+    assert refresh["action"]["type"] == "Action.Execute"
+
+    def asked(user: str) -> dict[str, Any]:
+        body = teams.activity(
+            user,
+            kind="invoke",
+            name="adaptiveCard/action",
+            value={"action": {**refresh["action"], "id": ""}, "trigger": "automatic"},
+        )
+        body["replyToId"] = "quiz-card"
+        return body
+
+    async def view(user: str) -> dict[str, Any]:
+        status, answer = await teams.invoke(asked(user))
+        assert status == 200
+        assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+        card: dict[str, Any] = answer["value"]
+        check_card(card)
+        return card
+
+    # Like every activity, a refresh is taken only when Microsoft signed it.
+    assert await teams.send(asked("29:anna"), token=None) == 401
+    before = len(teams.connector.calls)
+    untouched = await view("29:anna")
+    assert "Take the quiz" in texts(untouched)  # nothing answered: the card as posted
+    [begin] = buttons(posted)
+    await teams.execute("29:anna", begin["data"])
+    question = teams.connector.cards("a:29:anna")[-1]
+    await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    mine = await view("29:anna")
+    assert "You have answered 1 of" in texts(mine)
+    assert [b["title"] for b in buttons(mine)] == ["Continue the quiz"]
+    # Her view stays hers, and is fetched again for her alone.
+    assert mine["refresh"]["userIds"] == ["29:anna"]
+    assert "Take the quiz" in texts(await view("29:bjorn"))
+    while "Question" in texts(question := teams.connector.cards("a:29:anna")[-1]):
+        await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    done = await view("29:anna")
+    assert "questions correctly in the quiz for theme 1" in texts(done) and not buttons(done)
+    # Looking changed nothing: no message to the channel, and the card posted is everyone's.
+    views = [c for c in teams.connector.calls[before:] if c.conversation_id == CHANNEL]
+    assert views == []
+    cohort = await cohort_id(teams)
+    async with teams.store.transaction() as repos:
+        bjorn = await repos.people.by_account("teams", TENANT, "29:bjorn")
+        assert bjorn is not None
+        assert await repos.quizzes.answers(cohort, bjorn.id, 1) == []
 
 
 async def test_an_answered_question_shows_its_answer_and_loses_its_buttons(teams: Teams) -> None:
@@ -220,6 +359,25 @@ async def test_home_and_the_first_opening_of_the_personal_chat_show_the_journey(
     assert len(teams.connector.cards("a:29:bjorn")) == 1
 
 
+async def test_a_new_personal_chat_is_greeted_once_though_teams_tells_of_it_twice(
+    teams: Teams,
+) -> None:
+    # The Agents Playground (and Teams) send both an installationUpdate and a
+    # conversationUpdate that adds the bot; either may reach any process.
+    installed = teams.activity("29:anna", kind="installationUpdate", action="add", personal=True)
+    opened = teams.activity(
+        "29:anna", kind="conversationUpdate", personal=True, membersAdded=[{"id": BOT}]
+    )
+    assert await teams.send(installed) == 200
+    assert await teams.send(opened) == 200
+    assert len(teams.connector.cards("a:29:anna")) == 1
+    # Another person's chat is greeted all the same.
+    assert await teams.send(
+        teams.activity("29:bjorn", kind="installationUpdate", action="add", personal=True)
+    )
+    assert len(teams.connector.cards("a:29:bjorn")) == 1
+
+
 async def test_times_are_in_the_teams_clients_zone_until_the_person_sets_one(
     teams: Teams,
 ) -> None:
@@ -290,6 +448,34 @@ async def test_an_export_arrives_through_the_file_consent_flow(teams: Teams) -> 
     # Accepting again sends nothing twice.
     await teams.invoke(accepted)
     assert len(teams.connector.uploads) == 1
+
+
+def consent_offers(teams: Teams, conversation: str) -> list[dict[str, Any]]:
+    return [
+        a
+        for activity in teams.connector.posted(conversation)
+        for a in activity.get("attachments", [])
+        if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    ]
+
+
+async def test_add_to_my_calendar_offers_the_sessions_ics_in_teams(teams: Teams) -> None:
+    """The button Slack answers with an .ics file gives the same file in Teams, through
+    the consent flow, instead of a refusal that names a command."""
+    assert await teams.send(teams.activity("29:anna", text="labs", personal=True)) == 200
+    catalogue = teams.connector.cards("a:29:anna")[-1]
+    signup = next(b for b in buttons(catalogue) if ":signup:" in b["data"]["action_id"])
+    status, seat = await teams.execute("29:anna", signup["data"], personal=True)
+    assert "You have a seat" in texts(seat["value"])
+    [add] = buttons(seat["value"])
+    assert add["title"] == "Add to my calendar"
+    status, answer = await teams.execute("29:anna", add["data"], personal=True)
+    assert status == 200 and answer["value"] == "The file is offered in your chat with Digilog."
+    [offer] = consent_offers(teams, "a:29:anna")
+    assert offer["name"].endswith(".ics") and offer["content"]["sizeInBytes"] > 0
+    async with teams.store.transaction() as repos:
+        [kept] = (await repos.session.scalars(select(OfferedFile))).all()
+    assert bytes(kept.content).startswith(b"BEGIN:VCALENDAR")
 
 
 async def test_a_file_never_accepted_goes_when_its_person_is_erased(teams: Teams) -> None:

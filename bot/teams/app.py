@@ -26,23 +26,25 @@ from bot.edge import Malformed, load_json
 from bot.lanes import Lanes
 from bot.logs import failure_of
 from bot.settings import is_loopback
-from bot.teams.cards import choice_of, shown_values
+from bot.teams.cards import choice_of, shown_values, viewed_of
 from bot.teams.connector import ConnectorError
 from bot.teams.files import answer_consent, on_loopback
 from bot.teams.messenger import INVOKE_MESSAGE, Clicked, Messenger
 from bot.teams.translate import (
     MESSAGE_ACTION,
     PLATFORM,
+    ForgedButton,
     actor_of,
     conversation_of,
     event_of,
     field_of,
+    tenant_of,
     where_of,
 )
 from bot.work import Entry, Journal
 from handlers import failures
 from handlers.core.i18n import translator
-from handlers.core.vocabulary import HomeOpened, Message, Outgoing, ToActor
+from handlers.core.vocabulary import CardViewed, HomeOpened, Message, Outgoing, ToActor, say
 from handlers.digilog import Digilog, cohort_of
 from storage.inbound import Failed
 from storage.unit import Store
@@ -109,6 +111,7 @@ class TeamsAdapter:
                 answer=asyncio.get_running_loop().create_future(),
                 values=shown_values(activity.value) if isinstance(activity.value, dict) else (),
                 card_id=activity.reply_to_id,
+                view=viewed_of(activity.value) if isinstance(activity.value, dict) else None,
             )
             self._clicks[delivery] = clicked
             try:
@@ -119,11 +122,13 @@ class TeamsAdapter:
                     answer = await asyncio.wait_for(asyncio.shield(clicked.answer), INVOKE_WAIT)
                 except TimeoutError:
                     t = translator(where_of(activity).language)
-                    answer = {
-                        "statusCode": 200,
-                        "type": INVOKE_MESSAGE,
-                        "value": t("Digilog is on it: the answer comes in your chat."),
-                    }
+                    line = (
+                        # A card's refresh sends nothing later: the card stays as it was.
+                        t("Digilog is busy: the card shows your part when it is next opened.")
+                        if clicked.view is not None
+                        else t("Digilog is on it: the answer comes in your chat.")
+                    )
+                    answer = {"statusCode": 200, "type": INVOKE_MESSAGE, "value": line}
                     clicked.give(answer)  # what comes later goes as a message
                 finally:
                     self.work.request_started()  # as `messages` counts it
@@ -149,14 +154,23 @@ class TeamsAdapter:
             await self._remember(activity)
             if _installed_in_a_team(activity):
                 await self._link_roster(activity)
-            event = event_of(activity)
+            try:
+                event = event_of(activity, self.messenger.binder)
+            except ForgedButton as forged:
+                return self._refuse_forged(activity, str(forged), clicked)
+            delivery: str | None = _delivery_id(activity)
             if event is None and _opened_personally(activity):
                 event = HomeOpened(actor_of(activity), conversation_of(activity))
+                # Teams (and the Agents Playground) may say so twice, as installationUpdate
+                # and as conversationUpdate, each to any process: one greeting per chat,
+                # kept by the same stored mark that keeps a retried activity from being
+                # handled twice.
+                delivery = _greeting_id(activity)
             if event is None:
                 return None
-            outgoing = await self.digilog.handle(
-                event, delivery_id=_delivery_id(activity), journal_id=entry.id
-            )
+            if isinstance(event, CardViewed):
+                delivery = None  # a look changes nothing: asking twice needs no stored mark
+            outgoing = await self.digilog.handle(event, delivery_id=delivery, journal_id=entry.id)
             entry.handled = True
             return self.messenger.deliver(where_of(activity), outgoing, clicked)
         finally:
@@ -169,6 +183,24 @@ class TeamsAdapter:
                         "value": translator(where_of(activity).language)("Done."),
                     }
                 )
+
+    def _refuse_forged(
+        self, activity: Activity, action_id: str, clicked: Clicked | None
+    ) -> Awaitable[None] | None:
+        """A button whose channel was not sealed for the person who pressed it: nothing is
+        done, and they are told so, in the line Teams shows for the click (or a message)."""
+        where = where_of(activity)
+        log.warning("Teams: a button's channel did not open for its presser (%s)", action_id[:60])
+        t = translator(where.language)
+        line = t(
+            "This button was changed, or was not given to you, so it does nothing. Ask for "
+            "it again in your cohort's channel."
+        )
+        if clicked is not None and clicked.give(
+            {"statusCode": 200, "type": INVOKE_MESSAGE, "value": line}
+        ):
+            return None
+        return self.messenger.deliver(where, [Outgoing(ToActor(), say(line))])
 
     async def _message_action(
         self, activity: Activity, body: dict[str, Any], delivery: str
@@ -224,6 +256,8 @@ class TeamsAdapter:
         where = where_of(activity)
         if not where.user_id or activity.type not in ("message", "invoke"):
             return False
+        if isinstance(activity.value, dict) and viewed_of(activity.value) is not None:
+            return False  # a card's refresh, asked by the client, not by the person: no notice
         try:
             language = await failures.language(self.store, PLATFORM, where.tenant_id, where.user_id)
         except Exception as error:
@@ -349,6 +383,12 @@ def _delivery_id(activity: Activity) -> str:
     and no chat id that names someone."""
     raw = activity.conversation.id if activity.conversation else ""
     return hashlib.sha256(f"{raw}:{activity.type}:{activity.id}".encode()).hexdigest()
+
+
+def _greeting_id(activity: Activity) -> str:
+    """The one greeting of a personal chat: the same for every activity that opens it."""
+    raw = activity.conversation.id if activity.conversation else ""
+    return hashlib.sha256(f"greeting:{tenant_of(activity)}:{raw}".encode()).hexdigest()
 
 
 def _over_loopback(request: web.Request) -> bool:

@@ -78,7 +78,16 @@ SHOWN_KEY: Final = "shown"
 # (it has no replies for one person in a channel): the click is that channel's, as the same
 # button's would be in Slack, where it stays in the channel.
 ASKED_IN_KEY: Final = "asked_in"
-RESERVED_KEYS: Final = frozenset({FORM_KEY, ACTION_KEY, SHOWN_KEY, ASKED_IN_KEY, "msteams"})
+# A card's `refresh` asks with the button whose feature says how the card looks to a person:
+# its own key, so that a refresh can never be taken for a press of that button.
+VIEW_KEY: Final = "view"
+RESERVED_KEYS: Final = frozenset(
+    {FORM_KEY, ACTION_KEY, SHOWN_KEY, ASKED_IN_KEY, VIEW_KEY, "msteams"}
+)
+# Teams fetches a card's own view automatically for at most 60 people (`userIds`);
+# without the list, for everyone in a conversation of at most 60 members, and otherwise
+# when someone picks Refresh in the message's menu.
+REFRESH_USERS: Final = 60
 
 DEFAULT_PLACEHOLDER: Final = "Välj / Choose"  # no translator here; callers pass their own
 DEFAULT_REQUIRED: Final = "Fyll i det här. / Please fill this in."
@@ -491,7 +500,7 @@ def _payload(value: Mapping[str, Any]) -> Mapping[str, Any] | None:
     - a message activity from Action.Submit: the data itself, inputs at the top level
     - `task/submit` invoke from a dialog: {"data": {...}, "context": {...}}
     """
-    if FORM_KEY in value or ACTION_KEY in value:
+    if FORM_KEY in value or ACTION_KEY in value or VIEW_KEY in value:
         return value
     action = value.get("action")
     if isinstance(action, Mapping):
@@ -573,6 +582,31 @@ def asked_in_of(value: Mapping[str, Any]) -> str | None:
     data = _payload(value)
     channel = data.get(ASKED_IN_KEY) if data is not None else None
     return channel if isinstance(channel, str) and channel else None
+
+
+def with_refresh(
+    content: JSON, action_id: str, title: str, user_ids: Sequence[str] | None = None
+) -> JSON:
+    """The card with a Universal Actions `refresh`: Teams asks the bot (an
+    `adaptiveCard/action` invoke carrying `view`) how the card looks to each of `user_ids`
+    (at most REFRESH_USERS), and shows each their own. Without the list, or when it would
+    make the card too large, Teams asks for everyone in a small conversation."""
+    action = {"type": "Action.Execute", "title": title, "verb": VERB, "data": {VIEW_KEY: action_id}}
+    result: JSON = {**content, "refresh": {"action": action}}
+    if user_ids is not None and 0 < len(user_ids) <= REFRESH_USERS:
+        listed: JSON = {**result, "refresh": {"action": action, "userIds": list(user_ids)}}
+        if card_size(listed) <= CARD_BYTES:
+            return listed
+    if card_size(result) > CARD_BYTES:
+        return content  # the card as it was: one view for everyone
+    return result
+
+
+def viewed_of(value: Mapping[str, Any]) -> str | None:
+    """The button a card's refresh asks about; None if the value is no refresh of ours."""
+    data = _payload(value)
+    viewed = data.get(VIEW_KEY) if data is not None else None
+    return viewed if isinstance(viewed, str) and viewed else None
 
 
 def choice_of(value: Mapping[str, Any]) -> str | None:

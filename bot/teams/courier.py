@@ -55,7 +55,7 @@ from bot.pace import Busy, Clock, Limit, Pacer, Sleep
 from bot.pace import Windows as Windows  # where the tests and older callers find it
 from bot.teams.chats import open_chat
 from bot.teams.connector import Connector, ConnectorError
-from bot.teams.messenger import activity_of
+from bot.teams.messenger import activity_of, viewable, viewers_of
 from bot.teams.translate import PLATFORM
 from handlers.core.i18n import translator
 from handlers.core.vocabulary import Message, Outgoing, ToConversation, ToPerson
@@ -96,6 +96,7 @@ class _Route:
     target: str  # where the activity is posted: `;messageid=` for a thread reply
     personal: bool
     language: str | None
+    viewers: list[str] | None = None  # who fetch their own view of a channel card
 
 
 class TeamsCourier:
@@ -131,7 +132,12 @@ class TeamsCourier:
             raise Refused("Teams: only messages are scheduled, not forms or files", permanent=True)
         await self._token()
         route = await self._route(outgoing)
-        activity = activity_of(outgoing.message, translator(route.language))
+        activity = activity_of(
+            outgoing.message,
+            translator(route.language),
+            shared=not route.personal,
+            viewers=route.viewers,
+        )
         await self.pacer.turn(
             route.tenant,
             ((TENANT, route.tenant), (CONVERSATION, route.conversation_id)),
@@ -189,13 +195,18 @@ class TeamsCourier:
                     known = await repos.addresses.of_conversation(PLATFORM, tenant, channel)
                     known = known or await repos.addresses.newest_in(PLATFORM, tenant)
                     cohort = await repos.cohorts.by_conversation(PLATFORM, tenant, channel)
+                    viewers = (
+                        await viewers_of(repos, cohort, tenant)
+                        if viewable(outgoing.message) is not None
+                        else None
+                    )
                 if known is None:
                     _not_heard_from(tenant)
                 target = channel
                 if conversation.thread_id is not None:
                     target += f";messageid={conversation.thread_id}"
                 language = cohort.language if cohort else None
-                return _Route(tenant, known.address, channel, target, False, language)
+                return _Route(tenant, known.address, channel, target, False, language, viewers)
             case ToPerson(platform=platform, workspace=tenant, user_id=user_id):
                 if platform != PLATFORM:
                     raise Refused(f"not a Teams person: {platform}", permanent=True)

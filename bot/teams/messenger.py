@@ -17,14 +17,24 @@ import asyncio
 import base64
 import html
 import logging
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from bot.lanes import Lanes, Throttled, all_sent
-from bot.teams.cards import CARD_BYTES, asked_in, card, card_size, form_card, image
+from bot.teams.binding import Binder
+from bot.teams.cards import (
+    CARD_BYTES,
+    REFRESH_USERS,
+    asked_in,
+    card,
+    card_size,
+    form_card,
+    image,
+    with_refresh,
+)
 from bot.teams.chats import personal_chat
 from bot.teams.connector import Connector, ConnectorError
 from bot.teams.files import OFFER_KEPT, consent_card
@@ -48,8 +58,9 @@ from handlers.core.vocabulary import (
     ToPerson,
 )
 from handlers.digilog import Digilog
-from storage.models import utcnow
-from storage.unit import Store
+from handlers.features import REGISTRY
+from storage.models import Cohort, utcnow
+from storage.unit import Repositories, Store
 
 log = logging.getLogger(__name__)
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -59,12 +70,24 @@ UNREACHABLE = frozenset({403, 404})  # the person never opened Digilog, or left 
 
 
 def activity_of(
-    content: Message | Form, t: Translator, *, asked_in_channel: str | None = None
+    content: Message | Form,
+    t: Translator,
+    *,
+    asked_in_channel: str | None = None,
+    shared: bool = False,
+    viewers: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """A message activity with one Adaptive Card; the summary is the notification's text."""
+    """A message activity with one Adaptive Card; the summary is the notification's text.
+
+    `shared`: the card goes to a channel, where everyone sees the same one; if one of its
+    buttons says how it looks to each person, the card asks Teams to fetch each of
+    `viewers` (or, without them, everyone Teams will) their own view (`refresh`)."""
     shown = card_of(content, t)
     if asked_in_channel is not None:
         shown = asked_in(shown, asked_in_channel)
+    viewed = viewable(content) if shared else None
+    if viewed is not None:
+        shown = with_refresh(shown, viewed, t("Refresh"), viewers)
     return {
         "type": "message",
         "summary": _summary(content),
@@ -76,6 +99,34 @@ def card_of(content: Message | Form, t: Translator) -> dict[str, Any]:
     if isinstance(content, Form):
         return form_card(content, placeholder=t("Choose"), required=t("Please fill this in."))
     return card(content, link_to=message_link)
+
+
+def viewable(content: object) -> str | None:
+    """The first button of the message whose feature says how the card looks to each
+    person (a quiz's "Take the quiz"), if any."""
+    if not isinstance(content, Message):
+        return None
+    for block in content.blocks:
+        if isinstance(block, Choices):
+            for option in block.options:
+                button = REGISTRY.button(option.action_id)
+                if button is not None and button.view is not None:
+                    return option.action_id
+    return None
+
+
+async def viewers_of(repos: Repositories, cohort: Cohort | None, tenant: str) -> list[str] | None:
+    """Whose Teams clients fetch their own view of a cohort's channel card: its members in
+    this tenant, when there are at most REFRESH_USERS (Teams' limit); otherwise None, and
+    Teams fetches for everyone in a conversation that small, or on Refresh in the menu."""
+    if cohort is None:
+        return None
+    found = [
+        m.person.user_id
+        for m in await repos.people.members(cohort.id)
+        if m.person.platform == PLATFORM and m.person.workspace == tenant and m.person.user_id
+    ]
+    return found if 0 < len(found) <= REFRESH_USERS else None
 
 
 def message_link(where: Conversation) -> str | None:
@@ -105,6 +156,9 @@ class Clicked:
     # chat it becomes the answered card for good, on every device and after a reload.
     card_id: str | None = None
     replaced: dict[str, Any] | None = None
+    # A card's refresh asking how it looks to this person: the answer is their view, for
+    # their client alone, and nothing is sent or changed for anyone else.
+    view: str | None = None  # the button the refresh asks about
 
     def give(self, body: dict[str, Any]) -> bool:
         if self.answer.done():
@@ -127,6 +181,8 @@ class Messenger:
     digilog: Digilog
     store: Store
     lanes: Lanes = field(default_factory=Lanes)
+    # Seals the channel a button in someone's own chat was asked for in (bot/teams/binding.py).
+    binder: Binder = field(default_factory=Binder.random)
 
     def deliver(
         self, where: Where, outgoing: list[Outgoing], clicked: Clicked | None = None
@@ -214,6 +270,9 @@ class Messenger:
         clicked becomes what the click did (an answered question its answer, a sent form
         what it saved), its buttons gone; in a channel, where the card is everyone's, a
         line says where their answer went. Never an empty banner."""
+        if clicked.view:
+            self._answer_view(where, outgoing, clicked, t)
+            return []
         mine = next(
             (
                 n
@@ -258,6 +317,31 @@ class Messenger:
             rest.insert(mine, Outgoing(ToActor(), then))
         return rest
 
+    def _answer_view(
+        self, where: Where, outgoing: list[Outgoing], clicked: Clicked, t: Translator
+    ) -> None:
+        """A refresh's answer: the card as this person sees it, asking to be refreshed
+        again for them alone (it is shown only to the client that asked)."""
+        first = next(
+            (
+                item.message
+                for item in outgoing
+                if isinstance(item.to, ToActor) and isinstance(item.message, Message)
+            ),
+            None,
+        )
+        if first is None:
+            return  # nothing of their own: the card stays as posted
+        try:
+            shown = card(first, link_to=message_link)
+        except ValueError:
+            return
+        if clicked.view is not None:
+            # Asked about the same button, though the view may show it no longer (all
+            # answered): it stays up to date for them.
+            shown = with_refresh(shown, clicked.view, t("Refresh"), [where.user_id])
+        clicked.give({"statusCode": 200, "type": INVOKE_CARD, "value": shown})
+
     # ---------------------------------------------------------------- sending
 
     async def _deliver(self, where: Where, item: Outgoing, tally: _Tally) -> None:
@@ -284,9 +368,15 @@ class Messenger:
                 target = conversation.conversation_id
                 if conversation.thread_id is not None:
                     target += f";messageid={conversation.thread_id}"
-                message_id = await self.connector.send(
-                    where.service_url, target, activity_of(content, t)
-                )
+                viewers = None
+                if viewable(content) is not None:
+                    async with self.store.transaction() as repos:
+                        cohort = await repos.cohorts.by_conversation(
+                            PLATFORM, conversation.workspace, conversation.conversation_id
+                        )
+                        viewers = await viewers_of(repos, cohort, conversation.workspace)
+                shown = activity_of(content, t, shared=True, viewers=viewers)
+                message_id = await self.connector.send(where.service_url, target, shown)
                 if item.receipt is not None and message_id:
                     await self.digilog.delivered(Delivered(item.receipt, conversation, message_id))
 
@@ -333,9 +423,14 @@ class Messenger:
     async def _to_person(self, where: Where, user_id: str, content: Message | Form) -> None:
         conversation, service_url = await self._chat_of(where, user_id)
         # An answer to something asked in a channel goes to the asker's own chat: its
-        # buttons say which channel, so that pressing them there acts in that channel.
+        # buttons say which channel, sealed for this person, so that pressing them there
+        # acts in that channel, and nobody can write in another.
         channel = where.conversation_id.partition(";messageid=")[0]
-        asked = channel if not where.personal and user_id == where.user_id else None
+        asked = (
+            self.binder.seal(where.tenant_id, user_id, channel)
+            if not where.personal and user_id == where.user_id
+            else None
+        )
         activity = activity_of(content, translator(where.language), asked_in_channel=asked)
         await self.connector.send(service_url, conversation, activity)
 

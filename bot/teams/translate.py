@@ -16,9 +16,11 @@ from typing import Any
 
 from microsoft_agents.activity import Activity
 
-from bot.teams.cards import asked_in_of, choice_of, submitted_values
+from bot.teams.binding import Binder
+from bot.teams.cards import asked_in_of, choice_of, submitted_values, viewed_of
 from handlers.core.vocabulary import (
     Actor,
+    CardViewed,
     ChoiceMade,
     CommandReceived,
     Conversation,
@@ -44,6 +46,11 @@ MESSAGE_ACTION = "composeExtension/fetchTask"
 HOME_WORDS = ("home", "hem")
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)
+
+
+class ForgedButton(Exception):
+    """A button's channel does not open with the server's key for the person who pressed it:
+    written by hand, changed, or copied from someone else's card."""
 
 
 @dataclass(frozen=True)
@@ -200,8 +207,10 @@ def _name_of(mention: Mention) -> str:
     return mention.name or plain_text(mention.text) or mention.user_id
 
 
-def event_of(activity: Activity) -> Inbound | None:
-    """The neutral event an activity means, or None for what Digilog does not act on."""
+def event_of(activity: Activity, binder: Binder | None = None) -> Inbound | None:
+    """The neutral event an activity means, or None for what Digilog does not act on.
+    `binder` opens the channel a button in a personal chat says it was asked for in; a
+    ForgedButton when it does not open."""
     actor, where = actor_of(activity), conversation_of(activity)
     if not actor.user_id:
         return None  # from nobody Digilog could answer or remember
@@ -212,9 +221,9 @@ def event_of(activity: Activity) -> Inbound | None:
     if activity.type == "invoke" and activity.name == MESSAGE_ACTION:
         return _saved_message(activity, actor, where)
     if activity.type == "invoke" and activity.name == "adaptiveCard/action":
-        return _card_action(actor, where, field_of(data, "action", "data"), personal)
+        return _card_action(actor, where, field_of(data, "action", "data"), personal, binder)
     if activity.type == "message":
-        if isinstance(data, dict) and (found := _card_action(actor, where, data, personal)):
+        if isinstance(data, dict) and (found := _card_action(actor, where, data, personal, binder)):
             return found  # an Action.Submit arrives as a message with a value
         bot_mentioned, others = _mentions(activity)
         in_thread = (
@@ -268,17 +277,28 @@ def _saved_message(activity: Activity, actor: Actor, where: Conversation) -> Inb
     )
 
 
-def _card_action(actor: Actor, where: Conversation, data: Any, personal: bool) -> Inbound | None:
+def _card_action(
+    actor: Actor, where: Conversation, data: Any, personal: bool, binder: Binder | None
+) -> Inbound | None:
     if not isinstance(data, dict):
         return None
+    if viewed := viewed_of(data):
+        # A card's refresh: how it looks to this person, asked by their Teams client.
+        return CardViewed(actor, where, viewed)
     if submitted := submitted_values(data):
         form_id, values = submitted
         return FormSubmitted(actor, where, form_id, values)
     if action_id := choice_of(data):
-        channel = asked_in_of(data)
-        if channel and personal:
+        sealed = asked_in_of(data)
+        if sealed and personal and Binder.looks_sealed(sealed):
             # Pressed in the person's own chat, on a card asked for in that channel: the
-            # channel's cohort is the button's (a join button of a cohort not yet theirs).
+            # channel's cohort is the button's (a join button of a cohort not yet theirs),
+            # if the server sealed that channel for this very person (bot/teams/binding.py).
+            # A bare channel (a card sent before sealing) is not taken: the button acts as
+            # one that names no channel, whose cohort is in its id or is the person's own.
+            channel = binder.open(actor.workspace, actor.user_id, sealed) if binder else None
+            if channel is None:
+                raise ForgedButton(action_id)
             where = Conversation(where.platform, where.workspace, channel)
         return ChoiceMade(actor, where, action_id)
     return None

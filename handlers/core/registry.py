@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from handlers.core.access import Access
 from handlers.core.context import Args, Context
 from handlers.core.steps import DueStep, Step, Task, deadline, due_steps, future_steps, step_of
-from handlers.core.vocabulary import FormSubmitted, Outgoing
+from handlers.core.vocabulary import FormSubmitted, Message, Outgoing
 from storage.models import CalendarEntry, Cohort
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 Run = Callable[[Context, Args], Awaitable[list[Outgoing]]]
 Press = Callable[[Context, str], Awaitable[list[Outgoing]]]  # the button's action id
+# How a shared card with this button looks to the person asking: None for as it was posted.
+View = Callable[[Context, str], Awaitable[Message | None]]
 Submit = Callable[[Context, FormSubmitted], Awaitable[list[Outgoing]]]
 Compose = Callable[["Composing"], Awaitable["Decision"]]
 Planner = Callable[["Repositories", Cohort, "Programme", datetime], Awaitable[Iterable["Planned"]]]
@@ -69,6 +71,9 @@ class ButtonKind:
     # The cohort in the id must be the one the event is about: a button of another cohort
     # does nothing here, even for someone in both.
     same_cohort: bool = False
+    # A card posted to a channel with this button shows each person their own state where
+    # the platform can (a Teams card's refresh): how, for the person asking. It must only read.
+    view: View | None = None
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,17 @@ class HomeOpened:
 
 
 @dataclass(frozen=True)
+class CardViewed:
+    """A card in a shared conversation asks how it looks to this person (a Teams card's
+    `refresh`: one card for everyone, and each person's own state in it). A question,
+    never an action: what it is answered with changes nothing."""
+
+    actor: Actor
+    where: Conversation
+    action_id: str  # the card's button, whose feature says how it looks to the person
+
+
+@dataclass(frozen=True)
 class Delivered:
     """An adapter's report that a message with a receipt was posted, and its platform id."""
 
@@ -139,6 +150,7 @@ Inbound = (
     | FormSubmitted
     | MessageSaved
     | HomeOpened
+    | CardViewed
 )
 
 # ---------------------------------------------------------------- outbound
