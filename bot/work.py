@@ -22,15 +22,19 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.logs import REQUEST_ID, failure_of
 from storage.inbound import Failed
 from storage.models import InboundEntry, utcnow
 from storage.unit import Store
+
+if TYPE_CHECKING:
+    from handlers.core.vocabulary import Inbound, Outgoing
+    from handlers.digilog import Digilog
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,26 @@ class Performer(Protocol):
 
     def failed(self, entry: Entry, reason: str) -> tuple[Failed, int | None]:
         """What the failure row says, and the cohort when the payload names it."""
+
+
+@dataclass
+class Job:
+    """An entry made ready, outside any transaction (its calls to the platform done): the
+    event to handle, and how its messages go out."""
+
+    event: Inbound
+    send: Callable[[list[Outgoing]], Awaitable[None] | None]
+    delivery_id: str | None = None
+
+
+class Batching(Performer, Protocol):
+    """A performer whose entries are handled together: the journal handles the jobs of a
+    batch of entries in one transaction (Digilog.handle_many), then sends each one's."""
+
+    digilog: Digilog
+
+    async def prepare(self, entry: Entry) -> Job | None:
+        """The entry's job; None when it asks for nothing (the entry is done)."""
 
 
 @dataclass(frozen=True)
@@ -242,21 +266,70 @@ class Journal:
                     await asyncio.wait_for(self._wake.wait(), self.timing.poll_seconds)
                 continue
             self._active += len(entries)
-            for position, entry in enumerate(entries):
-                if self._closing:
-                    # Not begun: another worker takes them when the lease runs out.
-                    self._active -= len(entries) - position
-                    break
-                # Requests in flight have a deadline and this work has none: let them be
-                # answered first, though not for so long that steady traffic starves it.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._idle.wait(), MAX_DEFERRAL)
-                # Its log lines and calls out carry the id of the request that brought it.
-                token = REQUEST_ID.set(entry.request_id)
-                try:
+            # Requests in flight have a deadline and this work has none: let them be
+            # answered first, though not for so long that steady traffic starves it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), MAX_DEFERRAL)
+            await self._run_batch(entries)
+
+    async def _run_batch(self, entries: list[Entry]) -> None:
+        """Entries taken together: those of a batching performer are made ready one by
+        one, then handled in one transaction; the others are worked one by one."""
+        jobs: list[tuple[Entry, Batching, Job]] = []
+        for position, entry in enumerate(entries):
+            if self._closing:
+                # Not begun: another worker takes them when the lease runs out.
+                self._active -= len(entries) - position
+                break
+            # Its log lines and calls out carry the id of the request that brought it.
+            token = REQUEST_ID.set(entry.request_id)
+            try:
+                performer = self.performers.get(entry.platform)
+                if entry.handled or not hasattr(performer, "prepare"):
                     await self._run(entry)
-                finally:
-                    REQUEST_ID.reset(token)
+                    continue
+                batching: Batching = performer  # type: ignore[assignment]
+                try:
+                    job = await batching.prepare(entry)
+                except Exception as error:
+                    self._later(self._failed(entry, batching, error))
+                    continue
+                if job is None:
+                    self._later(self._finish(entry, batching, None))
+                else:
+                    jobs.append((entry, batching, job))
+            finally:
+                REQUEST_ID.reset(token)
+        if jobs:
+            await self._handle_jobs(jobs)
+
+    async def _handle_jobs(self, jobs: list[tuple[Entry, Batching, Job]]) -> None:
+        """One transaction for the batch's work, each entry marked handled in it."""
+
+        @contextlib.contextmanager
+        def scope(i: int) -> Iterator[None]:
+            token = REQUEST_ID.set(jobs[i][0].request_id)
+            try:
+                yield
+            finally:
+                REQUEST_ID.reset(token)
+
+        digilog = jobs[0][1].digilog
+        results = await digilog.handle_many(
+            [(job.event, job.delivery_id, entry.id) for entry, _, job in jobs], scope
+        )
+        for i, ((entry, performer, job), result) in enumerate(zip(jobs, results, strict=True)):
+            with scope(i):
+                if isinstance(result, Exception):
+                    self._later(self._failed(entry, performer, result))
+                    continue
+                entry.handled = True
+                try:
+                    sending = job.send(result)
+                except Exception as error:
+                    self._later(self._failed(entry, performer, error))
+                    continue
+                self._later(self._finish(entry, performer, sending))
 
     async def _claim(self) -> list[Entry]:
         lease = timedelta(seconds=self.timing.lease_seconds)

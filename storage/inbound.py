@@ -100,11 +100,13 @@ class InboundRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def handled(self, entry_id: int) -> None:
-        """In the transaction that stores the work: it is done, whatever happens next."""
+    async def handled(self, entry_ids: list[int]) -> None:
+        """In the transaction that stores their work: done, whatever happens next."""
+        if not entry_ids:
+            return
         await self._session.execute(
             update(InboundEntry)
-            .where(InboundEntry.id == entry_id)
+            .where(InboundEntry.id.in_(entry_ids))
             .values(handled=True)
             .execution_options(synchronize_session=False)
         )
