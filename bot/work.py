@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 Action = tuple[str, str, dict[str, Any], str | None, str | None]
 FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
+QUIET_SECONDS = 0.02  # no request for this long: a burst is over, the work goes ahead
+BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
 
 
 class NotJournalled(Exception):
@@ -114,7 +116,7 @@ class Batching(Performer, Protocol):
 @dataclass(frozen=True)
 class JournalTiming:
     workers: int = 1
-    batch: int = 20
+    batch: int = 50  # entries a worker takes at once, and handles in one transaction
     lease_seconds: float = 30.0
     poll_seconds: float = 2.0
     attempts: int = 3
@@ -146,6 +148,7 @@ class Journal:
         self._finishing: set[asyncio.Task[None]] = set()
         self._active = 0  # entries this process holds: being worked, or their replies sent
         self._in_flight = 0
+        self._last_request = 0.0  # the loop's time when a request last came or went
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
@@ -162,9 +165,11 @@ class Journal:
     def request_started(self) -> None:
         self._in_flight += 1
         self._idle.clear()
+        self._last_request = asyncio.get_running_loop().time()
 
     def request_finished(self) -> None:
         self._in_flight -= 1
+        self._last_request = asyncio.get_running_loop().time()
         if self._in_flight == 0:
             self._idle.set()
 
@@ -256,8 +261,13 @@ class Journal:
     async def _work(self) -> None:
         while not self._closing:
             self._wake.clear()
+            # Requests in flight have a deadline and this work has none: let them be
+            # answered first, though not for so long that steady traffic starves it. Work
+            # that goes ahead anyway takes a few entries, so that the requests behind it
+            # wait for little (on SQLite they wait for its transaction's one connection).
+            quiet = await self._until_quiet()
             try:
-                entries = await self._claim()
+                entries = await self._claim(self.timing.batch if quiet else BUSY_BATCH)
             except Exception as error:  # the database is away: try again at the next poll
                 log.warning("inbound journal: could not take entries: %s", failure_of(error))
                 entries = []
@@ -266,11 +276,26 @@ class Journal:
                     await asyncio.wait_for(self._wake.wait(), self.timing.poll_seconds)
                 continue
             self._active += len(entries)
-            # Requests in flight have a deadline and this work has none: let them be
-            # answered first, though not for so long that steady traffic starves it.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), MAX_DEFERRAL)
             await self._run_batch(entries)
+
+    async def _until_quiet(self) -> bool:
+        """Until no request has come or gone for QUIET_SECONDS (True), or MAX_DEFERRAL
+        has passed (False). Idle alone is not enough: acks that share a group commit are
+        all answered at once, and the next requests of a burst come a moment later."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MAX_DEFERRAL
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._idle.wait(), left)
+            except TimeoutError:
+                return False
+            still = QUIET_SECONDS - (loop.time() - self._last_request)
+            if still <= 0:
+                return True
+            await asyncio.sleep(min(still, max(left, 0)))
 
     async def _run_batch(self, entries: list[Entry]) -> None:
         """Entries taken together: those of a batching performer are made ready one by
@@ -331,10 +356,10 @@ class Journal:
                     continue
                 self._later(self._finish(entry, performer, sending))
 
-    async def _claim(self) -> list[Entry]:
+    async def _claim(self, limit: int) -> list[Entry]:
         lease = timedelta(seconds=self.timing.lease_seconds)
         async with self.store.transaction() as repos:
-            rows = await repos.inbound.claim(self.worker, utcnow(), lease, self.timing.batch)
+            rows = await repos.inbound.claim(self.worker, utcnow(), lease, limit)
             return [Entry.of(row) for row in rows]
 
     async def _run(self, entry: Entry) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -78,6 +79,15 @@ def cohort_of(action_id: str) -> int | None:
         return None
 
 
+class _Again(Exception):
+    """A batch handled as one piece of work failed somewhere: handle it again, one by one."""
+
+
+# What the checks before the database said of an event: its answer there, or None and the
+# cohort key it names; or why it stops there (a Refusal, or its own failure).
+Guarded = tuple[list[Outgoing] | None, str | None] | Exception
+
+
 class Digilog:
     """Handles every inbound event in one transaction: all of it is stored, or none of it."""
 
@@ -121,21 +131,85 @@ class Digilog:
         events: Sequence[tuple[Inbound, str | None, int | None]],
         scope: Callable[[int], AbstractContextManager[object]] | None = None,
     ) -> list[list[Outgoing] | Exception]:
-        """Handle several events (event, delivery id, journal id) in one transaction, each
-        in a savepoint of its own: what one stores is kept or rolled back apart from the
-        others, and a burst of clicks costs one BEGIN and one COMMIT rather than one each.
-        Returns each event's messages, or the error its work raised; should the commit
-        fail, every event gets that error (nothing of any of them was stored).
+        """Handle several events (event, delivery id, journal id) in one transaction: a
+        burst of clicks costs one BEGIN and one COMMIT rather than one each. Returns each
+        event's messages, or the error its work raised; should the commit fail, every
+        event gets that error (nothing of any of them was stored).
+
+        First all of them as one piece of work. Should any be refused or fail, that is
+        rolled back and they are handled again, each in a savepoint of its own: what one
+        stores is then kept or undone apart from the others. (Doing work again that was
+        rolled back is what the journal does with any failed work.)
 
         `scope(i)` is entered around event i's work (its log lines carry its request id)."""
+
+        def within(i: int) -> AbstractContextManager[object]:
+            return scope(i) if scope is not None else nullcontext()
+
+        # Before the database, once each: the pace of commands counts an event once.
+        guarded: list[Guarded] = []
+        for i, (event, _, _) in enumerate(events):
+            with within(i):
+                try:
+                    guarded.append(self._guard(event))
+                except Exception as error:  # a Refusal, or this event's own failure
+                    guarded.append(error)
+        if len(events) > 1:
+            with contextlib.suppress(_Again):
+                return await self._all_at_once(events, guarded, within)
+        return await self._one_by_one(events, guarded, within)
+
+    async def _all_at_once(
+        self,
+        events: Sequence[tuple[Inbound, str | None, int | None]],
+        guarded: list[Guarded],
+        within: Callable[[int], AbstractContextManager[object]],
+    ) -> list[list[Outgoing] | Exception]:
+        """Every event's work in one transaction, no savepoints; _Again if any failed."""
+        results: list[list[Outgoing] | Exception] = []
+        try:
+            async with self.store.transaction() as repos:
+                handled: list[int] = []
+                for i, (event, delivery_id, journal_id) in enumerate(events):
+                    with within(i):
+                        outcome = guarded[i]
+                        if isinstance(outcome, Refusal):
+                            results.append(await self._refused(repos, event, delivery_id, outcome))
+                            continue
+                        if isinstance(outcome, Exception):
+                            results.append(outcome)
+                            continue
+                        early, cohort_key = outcome
+                        if early is not None:
+                            results.append(early)
+                            continue
+                        outgoing = await self._within(repos, event, delivery_id, cohort_key)
+                    results.append(outgoing or [])
+                    if outgoing is not None and journal_id is not None:
+                        handled.append(journal_id)
+                # One statement marks them all, in the transaction that stores their work.
+                await repos.inbound.handled(handled)
+        except Exception as error:  # refused or failed (or the commit): one by one instead
+            raise _Again from error
+        return results
+
+    async def _one_by_one(
+        self,
+        events: Sequence[tuple[Inbound, str | None, int | None]],
+        guarded: list[Guarded],
+        within: Callable[[int], AbstractContextManager[object]],
+    ) -> list[list[Outgoing] | Exception]:
+        """Every event's work in a savepoint of its own, in one transaction."""
         results: list[list[Outgoing] | Exception] = [[] for _ in events]
         try:
             async with self.store.transaction() as repos:
                 handled: list[int] = []
                 for i, (event, delivery_id, journal_id) in enumerate(events):
-                    with scope(i) if scope is not None else nullcontext():
+                    with within(i):
                         try:
-                            outgoing, stored = await self._in_savepoint(repos, event, delivery_id)
+                            outgoing, stored = await self._in_savepoint(
+                                repos, event, delivery_id, guarded[i]
+                            )
                         except Exception as error:  # this event's alone; the others go on
                             repos.programs.forget_versions()  # it may have stored one
                             results[i] = error
@@ -143,18 +217,19 @@ class Digilog:
                     results[i] = outgoing
                     if stored and journal_id is not None:
                         handled.append(journal_id)
-                # One statement marks them all, in the transaction that stores their work.
                 await repos.inbound.handled(handled)
         except Exception as error:  # the commit (or the marking) failed: none was stored
             return [error for _ in events]
         return results
 
     async def _in_savepoint(
-        self, repos: Repositories, event: Inbound, delivery_id: str | None
+        self, repos: Repositories, event: Inbound, delivery_id: str | None, guarded: Guarded
     ) -> tuple[list[Outgoing], bool]:
         """One event of a batch: its messages, and whether its work was stored."""
         try:
-            early, cohort_key = self._guard(event)
+            if isinstance(guarded, Exception):
+                raise guarded
+            early, cohort_key = guarded
             if early is not None:
                 return early, False
             async with repos.session.begin_nested():
