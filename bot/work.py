@@ -44,6 +44,7 @@ FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
 QUIET_SECONDS = 0.02  # no request for this long: a burst is over, the work goes ahead
 BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
+PREPARING = 8  # entries of a batch made ready at once (each may ask the platform something)
 
 
 class NotJournalled(Exception):
@@ -298,31 +299,48 @@ class Journal:
             await asyncio.sleep(min(still, max(left, 0)))
 
     async def _run_batch(self, entries: list[Entry]) -> None:
-        """Entries taken together: those of a batching performer are made ready one by
-        one, then handled in one transaction; the others are worked one by one."""
-        jobs: list[tuple[Entry, Batching, Job]] = []
+        """Entries taken together: those of a batching performer are made ready side by
+        side (each asks the platform who acted, a round trip the first time), then
+        handled in one transaction; the others are worked one by one."""
+        batched: list[tuple[Entry, Batching]] = []
         for position, entry in enumerate(entries):
             if self._closing:
                 # Not begun: another worker takes them when the lease runs out.
                 self._active -= len(entries) - position
-                break
-            # Its log lines and calls out carry the id of the request that brought it.
+                return
+            performer = self.performers.get(entry.platform)
+            if entry.handled or not hasattr(performer, "prepare"):
+                # Its log lines and calls out carry the id of the request that brought it.
+                token = REQUEST_ID.set(entry.request_id)
+                try:
+                    await self._run(entry)
+                finally:
+                    REQUEST_ID.reset(token)
+            else:
+                batched.append((entry, performer))  # type: ignore[arg-type]
+        if not batched:
+            return
+        calls = asyncio.Semaphore(PREPARING)
+
+        async def prepare(entry: Entry, performer: Batching) -> Job | Exception | None:
+            REQUEST_ID.set(entry.request_id)  # in this task's own copy of the context
+            async with calls:
+                try:
+                    return await performer.prepare(entry)
+                except Exception as error:
+                    return error
+
+        prepared = await asyncio.gather(*(prepare(e, p) for e, p in batched))
+        jobs: list[tuple[Entry, Batching, Job]] = []
+        for (entry, performer), job in zip(batched, prepared, strict=True):
             token = REQUEST_ID.set(entry.request_id)
             try:
-                performer = self.performers.get(entry.platform)
-                if entry.handled or not hasattr(performer, "prepare"):
-                    await self._run(entry)
-                    continue
-                batching: Batching = performer  # type: ignore[assignment]
-                try:
-                    job = await batching.prepare(entry)
-                except Exception as error:
-                    self._later(self._failed(entry, batching, error))
-                    continue
-                if job is None:
-                    self._later(self._finish(entry, batching, None))
+                if isinstance(job, Exception):
+                    self._later(self._failed(entry, performer, job))
+                elif job is None:
+                    self._later(self._finish(entry, performer, None))
                 else:
-                    jobs.append((entry, batching, job))
+                    jobs.append((entry, performer, job))
             finally:
                 REQUEST_ID.reset(token)
         if jobs:
