@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 Action = tuple[str, str, dict[str, Any], str | None, str | None]
 FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
-QUIET_SECONDS = 0.02  # no request for this long: a burst is over, the work goes ahead
+QUIET_SECONDS = 0.05  # no request for this long: a burst is over, the work goes ahead
 BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
 PREPARING = 8  # entries of a batch made ready at once (each may ask the platform something)
 
@@ -295,7 +295,14 @@ class Journal:
                 return False
             still = QUIET_SECONDS - (loop.time() - self._last_request)
             if still <= 0:
-                return True
+                # The loop may have been busy itself: what came meanwhile is read in its
+                # next few turns. Quiet only if nothing started in them either.
+                last = self._last_request
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                if self._in_flight == 0 and self._last_request == last:
+                    return True
+                continue
             await asyncio.sleep(min(still, max(left, 0)))
 
     async def _run_batch(self, entries: list[Entry]) -> None:
