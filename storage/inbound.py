@@ -54,7 +54,8 @@ class InboundRepository:
         # statement compiled once for good (a multi-row VALUES is compiled anew for each
         # number of rows, which cost more than writing them).
         if plain := [row for row in rows if row["event_id"] is None]:
-            await self._session.execute(insert(InboundEntry), plain)
+            # The table's own INSERT, not the ORM's bulk one: the ack waits for it.
+            await self._session.execute(insert(InboundEntry.__table__), plain)  # type: ignore[arg-type]
         new: set[tuple[str, str]] = set()
         for row in rows:
             if row["event_id"] is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
@@ -103,6 +103,44 @@ class CohortRepository:
         return list((await self._session.scalars(query)).all())
 
 
+def _where_they_are() -> Select[Person, Cohort, Membership, Organisation]:
+    """PeopleRepository.where_they_are's query, built once: every click asks it, and
+    building a statement of this size cost more than running it."""
+    other_channel = select(CohortChannel.cohort_id).where(
+        CohortChannel.platform == bindparam("on_platform"),
+        CohortChannel.workspace == bindparam("in_workspace"),
+        CohortChannel.conversation_id == bindparam("conversation_id"),
+    )
+    return (
+        select(Person, Cohort, Membership, Organisation)
+        .select_from(Person)
+        .outerjoin(
+            Cohort,
+            or_(
+                and_(
+                    Cohort.platform == bindparam("on_platform"),
+                    Cohort.workspace == bindparam("in_workspace"),
+                    Cohort.conversation_id == bindparam("conversation_id"),
+                ),
+                Cohort.id.in_(other_channel),
+            ),
+        )
+        .outerjoin(
+            Membership,
+            and_(Membership.cohort_id == Cohort.id, Membership.person_id == Person.id),
+        )
+        .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
+        .where(
+            Person.platform == bindparam("platform"),
+            Person.workspace == bindparam("workspace"),
+            Person.user_id == bindparam("user_id"),
+        )
+    )
+
+
+_WHERE_THEY_ARE = _where_they_are()
+
+
 class PeopleRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -123,38 +161,15 @@ class PeopleRepository:
         another of its channels) the conversation is, and their membership of it. None
         when that is not one answer (nobody has the account): then ask one by one."""
         on_platform, in_workspace, conversation_id = conversation
-        other_channel = select(CohortChannel.cohort_id).where(
-            CohortChannel.platform == on_platform,
-            CohortChannel.workspace == in_workspace,
-            CohortChannel.conversation_id == conversation_id,
-        )
-        rows = (
-            await self._session.execute(
-                select(Person, Cohort, Membership, Organisation)
-                .select_from(Person)
-                .outerjoin(
-                    Cohort,
-                    or_(
-                        and_(
-                            Cohort.platform == on_platform,
-                            Cohort.workspace == in_workspace,
-                            Cohort.conversation_id == conversation_id,
-                        ),
-                        Cohort.id.in_(other_channel),
-                    ),
-                )
-                .outerjoin(
-                    Membership,
-                    and_(Membership.cohort_id == Cohort.id, Membership.person_id == Person.id),
-                )
-                .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
-                .where(
-                    Person.platform == platform,
-                    Person.workspace == workspace,
-                    Person.user_id == user_id,
-                )
-            )
-        ).all()
+        params = {
+            "platform": platform,
+            "workspace": workspace,
+            "user_id": user_id,
+            "on_platform": on_platform,
+            "in_workspace": in_workspace,
+            "conversation_id": conversation_id,
+        }
+        rows = (await self._session.execute(_WHERE_THEY_ARE, params)).all()
         if len(rows) != 1:  # nobody, or (never meant) two cohorts claiming the channel
             return None
         person, cohort, membership, organisation = rows[0]
