@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +43,9 @@ log = logging.getLogger(__name__)
 Action = tuple[str, str, dict[str, Any], str | None, str | None]
 FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
-QUIET_SECONDS = 0.05  # no request for this long: a burst is over, the work goes ahead
+# A burst: BURST_REQUESTS requests begun within BURST_SECONDS (160 a second). While one
+# lasts the work waits; at a workshop's pace it goes ahead whenever no request is in flight.
+BURST_REQUESTS, BURST_SECONDS = 16, 0.1
 BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
 PREPARING = 8  # entries of a batch made ready at once (each may ask the platform something)
 
@@ -149,7 +152,7 @@ class Journal:
         self._finishing: set[asyncio.Task[None]] = set()
         self._active = 0  # entries this process holds: being worked, or their replies sent
         self._in_flight = 0
-        self._last_request = 0.0  # the loop's time when a request last came or went
+        self._starts: deque[float] = deque(maxlen=BURST_REQUESTS)  # the latest requests' starts
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
@@ -166,11 +169,10 @@ class Journal:
     def request_started(self) -> None:
         self._in_flight += 1
         self._idle.clear()
-        self._last_request = asyncio.get_running_loop().time()
+        self._starts.append(asyncio.get_running_loop().time())
 
     def request_finished(self) -> None:
         self._in_flight -= 1
-        self._last_request = asyncio.get_running_loop().time()
         if self._in_flight == 0:
             self._idle.set()
 
@@ -280,9 +282,10 @@ class Journal:
             await self._run_batch(entries)
 
     async def _until_quiet(self) -> bool:
-        """Until no request has come or gone for QUIET_SECONDS (True), or MAX_DEFERRAL
-        has passed (False). Idle alone is not enough: acks that share a group commit are
-        all answered at once, and the next requests of a burst come a moment later."""
+        """Until no request is in flight and none of a burst came lately (True), or
+        MAX_DEFERRAL has passed (False). Idle alone is not enough in a burst: acks that
+        share a group commit are all answered at once, and the burst's next requests
+        come a moment later. At a workshop's pace (a few clicks a second) idle is enough."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + MAX_DEFERRAL
         while True:
@@ -293,17 +296,19 @@ class Journal:
                 await asyncio.wait_for(self._idle.wait(), left)
             except TimeoutError:
                 return False
-            still = QUIET_SECONDS - (loop.time() - self._last_request)
-            if still <= 0:
+            starts = self._starts
+            busy_for = (
+                starts[0] + BURST_SECONDS - loop.time() if len(starts) == starts.maxlen else 0.0
+            )
+            if busy_for <= 0:
                 # The loop may have been busy itself: what came meanwhile is read in its
                 # next few turns. Quiet only if nothing started in them either.
-                last = self._last_request
                 for _ in range(3):
                     await asyncio.sleep(0)
-                if self._in_flight == 0 and self._last_request == last:
+                if self._in_flight == 0:
                     return True
                 continue
-            await asyncio.sleep(min(still, max(left, 0)))
+            await asyncio.sleep(min(busy_for, left))
 
     async def _run_batch(self, entries: list[Entry]) -> None:
         """Entries taken together: those of a batching performer are made ready side by
