@@ -43,8 +43,10 @@ log = logging.getLogger(__name__)
 Action = tuple[str, str, dict[str, Any], str | None, str | None]
 FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
-# A burst: BURST_REQUESTS requests begun within BURST_SECONDS (160 a second). While one
+# A burst: BURST_REQUESTS actions journalled within BURST_SECONDS (160 a second). While one
 # lasts the work waits; at a workshop's pace it goes ahead whenever no request is in flight.
+# (Actions, not requests: a Teams click's request waits for its own work, and its next
+# one comes only once that is done.)
 BURST_REQUESTS, BURST_SECONDS = 16, 0.1
 BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
 PREPARING = 8  # entries of a batch made ready at once (each may ask the platform something)
@@ -152,7 +154,7 @@ class Journal:
         self._finishing: set[asyncio.Task[None]] = set()
         self._active = 0  # entries this process holds: being worked, or their replies sent
         self._in_flight = 0
-        self._starts: deque[float] = deque(maxlen=BURST_REQUESTS)  # the latest requests' starts
+        self._starts: deque[float] = deque(maxlen=BURST_REQUESTS)  # the latest actions' times
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
@@ -169,7 +171,6 @@ class Journal:
     def request_started(self) -> None:
         self._in_flight += 1
         self._idle.clear()
-        self._starts.append(asyncio.get_running_loop().time())
 
     def request_finished(self) -> None:
         self._in_flight -= 1
@@ -188,7 +189,9 @@ class Journal:
         if self._warm is not None:
             warm, self._warm = self._warm, None
             warm()
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._starts.append(loop.time())
+        future: asyncio.Future[bool] = loop.create_future()
         action = (platform, kind, payload, event_id, REQUEST_ID.get())
         self._recording.append((action, future))
         if self._recorder is None or self._recorder.done():
@@ -282,7 +285,7 @@ class Journal:
             await self._run_batch(entries)
 
     async def _until_quiet(self) -> bool:
-        """Until no request is in flight and none of a burst came lately (True), or
+        """Until no request is in flight and no burst of actions came lately (True), or
         MAX_DEFERRAL has passed (False). Idle alone is not enough in a burst: acks that
         share a group commit are all answered at once, and the burst's next requests
         come a moment later. At a workshop's pace (a few clicks a second) idle is enough."""
