@@ -320,8 +320,9 @@ class Journal:
         batched: list[tuple[Entry, Batching]] = []
         for position, entry in enumerate(entries):
             if self._closing:
-                # Not begun: another worker takes them when the lease runs out.
-                self._active -= len(entries) - position
+                # Not begun (those put aside to be handled together neither): another
+                # worker takes them when the lease runs out.
+                self._active -= len(entries) - position + len(batched)
                 return
             performer = self.performers.get(entry.platform)
             if entry.handled or not hasattr(performer, "prepare"):

@@ -146,6 +146,16 @@ class Digilog:
         def within(i: int) -> AbstractContextManager[object]:
             return scope(i) if scope is not None else nullcontext()
 
+        if len(events) == 1:  # alone: its own transaction, no savepoint needed
+            event, delivery_id, journal_id = events[0]
+            with within(0):
+                try:
+                    outgoing = await self.handle(
+                        event, delivery_id=delivery_id, journal_id=journal_id
+                    )
+                except Exception as error:
+                    return [error]
+                return [outgoing]
         # Before the database, once each: the pace of commands counts an event once.
         guarded: list[Guarded] = []
         for i, (event, _, _) in enumerate(events):
@@ -154,9 +164,8 @@ class Digilog:
                     guarded.append(self._guard(event))
                 except Exception as error:  # a Refusal, or this event's own failure
                     guarded.append(error)
-        if len(events) > 1:
-            with contextlib.suppress(_Again):
-                return await self._all_at_once(events, guarded, within)
+        with contextlib.suppress(_Again):
+            return await self._all_at_once(events, guarded, within)
         return await self._one_by_one(events, guarded, within)
 
     async def _all_at_once(
