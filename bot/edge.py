@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from itertools import accumulate
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -90,13 +90,37 @@ def slack_body_problem(body: bytes, content_type: str) -> str | None:
         return "not UTF-8"
     if content_type.startswith("application/json"):
         return depth_problem(text) or nul_problem(text)
-    # A form: a slash command's fields, or an interaction's JSON in `payload`.
-    for name, value in parse_qsl(text, keep_blank_values=True):
-        if "\x00" in name or "\x00" in value:
+    # A form: a slash command's fields, or an interaction's JSON in `payload`. Only the
+    # JSON's brackets, quotes and backslashes matter to its depth: those are decoded and
+    # the rest left as sent, which gives the same depth as decoding it all (as bolt
+    # does next) at a fraction of the cost. A field's name is decoded as parse_qsl would.
+    for field in text.split("&"):
+        if "%00" in field:
             return NUL
-        if name == "payload" and (problem := depth_problem(value) or nul_problem(value)):
+        name, _, value = field.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if name != "payload":
+            continue
+        problem = depth_problem(_structure(value))
+        if problem is None and "u0000" in value:
+            problem = nul_problem(unquote_plus(value))
+        if problem is not None:
             return problem
     return None
+
+
+_STRUCTURE = (("%22", '"'), ("%5C", "\\"), ("%7B", "{"), ("%7D", "}"), ("%5B", "["), ("%5D", "]"))
+
+
+def _structure(encoded: str) -> str:
+    """A form value with the JSON's structural characters decoded, the rest as sent.
+    (No other escape decodes to one of them, and `%25` leaves `%` as `%25` here.)"""
+    if "%" not in encoded:
+        return encoded
+    for escape, char in _STRUCTURE:
+        encoded = encoded.replace(escape, char).replace(escape.lower(), char)
+    return encoded
 
 
 # ---------------------------------------------------------------- JSON

@@ -7,8 +7,8 @@ a call with 429 and Retry-After, that lane waits that long and tries the same ca
 again; the worker that did the work has long moved on, and every other lane keeps
 going. Scheduled posts do not come here: they have the outbox and its couriers.
 
-(The outbox's couriers pace scheduled posts with a limiter of their own; this class
-only holds a lane after a 429 and keeps a person's replies in order.)
+The holds and any limits per lane are kept by the limiter that paces the outbox's
+couriers (`Windows`, bot/pace.py), under the kind "lane": one limiter, in one place.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from bot.pace import Clock, Limit, Sleep, Windows
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +38,34 @@ class Throttled(Exception):
         self.seconds = max(0.0, seconds)
 
 
+LANE = "lane"  # the kind of a reply lane's key in the limiter
+
+
 @dataclass
 class _Lane:
     # Each send with the context it was queued in: its calls log under its request's id.
     queue: deque[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any], contextvars.Context]] = (
         field(default_factory=deque)
     )
-    held_until: float = 0.0
     task: asyncio.Task[None] | None = None
 
 
 class Lanes:
-    def __init__(self, concurrency: int = 16, max_hold: float = MAX_HOLD) -> None:
+    def __init__(
+        self,
+        concurrency: int = 16,
+        max_hold: float = MAX_HOLD,
+        limits: Sequence[Limit] = (),
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        """`limits`: how many sends any one lane may make in a window (none by default:
+        the platform's 429 says when to stop)."""
         self._lanes: dict[Hashable, _Lane] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._max_hold = max_hold
+        self.windows = Windows({LANE: tuple(limits)}, clock=clock, sleep=sleep)
 
     def send(self, lane: Hashable, call: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
         """Queue `call` in `lane`; the future has its result (or its final error)."""
@@ -65,19 +81,16 @@ class Lanes:
 
     def held(self) -> list[Hashable]:
         """The lanes waiting out a Retry-After now."""
-        now = asyncio.get_running_loop().time()
-        return [key for key, lane in self._lanes.items() if lane.held_until > now]
+        return [key for key in self.windows.holding(LANE) if key in self._lanes]
 
     async def _run(self, key: Hashable, lane: _Lane) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while lane.queue:
                 call, future, context = lane.queue[0]
                 waited = 0.0
                 while True:
-                    pause = lane.held_until - loop.time()
-                    if pause > 0:
-                        await asyncio.sleep(pause)
+                    # Waits out the lane's hold (and its limits, if it has any).
+                    await self.windows.turn(((LANE, key),))
                     try:
                         async with self._slots:
                             result = await asyncio.create_task(_run(call), context=context)
@@ -88,7 +101,7 @@ class Lanes:
                             break
                         # Not the lane's key: it names a person or a channel.
                         log.info("a lane is held for %g s", throttled.seconds)
-                        lane.held_until = loop.time() + throttled.seconds
+                        self.windows.hold((LANE, key), throttled.seconds)
                         continue
                     except Exception as error:
                         _settle(future, error=error)

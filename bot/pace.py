@@ -1,6 +1,8 @@
 """Pacing every call to a platform: sliding windows per lane, holds for Retry-After and
 outages. One `Pacer` per process and platform, shared by everything in the process that
-calls that platform (the scheduled senders; the interactive replies may share it too).
+calls that platform (the scheduled senders). The interactive replies' lanes
+(bot/lanes.py) hold and pace their lanes with the same `Windows`: one limiter in one
+place.
 
 A lane is a key `(kind, id)`: `("tier3", "T123")` is workspace T123's Tier 3 methods,
 `("channel", "C9")` one channel, `("tenant", "…")` a Teams tenant. `Limit`s per kind say
@@ -28,12 +30,14 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from schedules.courier import NO_ANSWER, RATE_LIMITED, TryLater
 
-Key = tuple[str, str]
+# (kind, id): the kind names the limits; the id is a workspace, a channel, or a reply
+# lane's own key (bot/lanes.py).
+Key = tuple[str, Hashable]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -122,6 +126,11 @@ class Windows:
     def held(self, key: Key) -> float:
         """Seconds the key is still held for (0: not held)."""
         return max(float(self._held.get(key, 0.0)) - self.clock(), 0.0)
+
+    def holding(self, kind: str) -> list[Hashable]:
+        """The ids of `kind` held now."""
+        now = self.clock()
+        return [key[1] for key, until in self._held.items() if key[0] == kind and until > now]
 
     def _sweep(self, now: float) -> None:
         """Forget the keys whose turns have all aged out of every window: a fan-out to

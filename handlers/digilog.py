@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
 from handlers import bank, guide, home, themes
@@ -31,7 +33,7 @@ from handlers.core.vocabulary import (
 )
 from handlers.features import REGISTRY
 from storage.models import ID_LENGTH, utcnow
-from storage.unit import Store
+from storage.unit import Repositories, Store
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,15 @@ def cohort_of(action_id: str) -> int | None:
         return None
 
 
+class _Again(Exception):
+    """A batch handled as one piece of work failed somewhere: handle it again, one by one."""
+
+
+# What the checks before the database said of an event: its answer there, or None and the
+# cohort key it names; or why it stops there (a Refusal, or its own failure).
+Guarded = tuple[list[Outgoing] | None, str | None] | Exception
+
+
 class Digilog:
     """Handles every inbound event in one transaction: all of it is stored, or none of it."""
 
@@ -93,19 +104,161 @@ class Digilog:
         self.pace = pace or PerPerson()
         self.features = features
 
-    # Long on purpose: every guard an event passes before a feature sees it.
-    async def handle(  # noqa: C901
+    async def handle(
         self, event: Inbound, *, delivery_id: str | None = None, journal_id: int | None = None
     ) -> list[Outgoing]:
         """Handle one event; with a delivery id (Slack's event_id), a retry is handled once.
 
         `journal_id`, the event's inbound journal entry, is marked handled in the same
         transaction as the work, so a worker that dies after it never does the work twice."""
+        try:
+            early, cohort_key = self._guard(event)
+            if early is not None:
+                return early
+            async with self.store.transaction() as repos:
+                outgoing = await self._within(repos, event, delivery_id, cohort_key)
+                if outgoing is not None and journal_id is not None:
+                    await repos.inbound.handled([journal_id])
+                return outgoing or []
+        except Refusal as refusal:
+            # The transaction has rolled back; the person is told why, once.
+            if not delivery_id:
+                return [Outgoing(ToActor(), refusal.message)]
+            async with self.store.transaction() as repos:
+                return await self._refused(repos, event, delivery_id, refusal)
+
+    async def handle_many(
+        self,
+        events: Sequence[tuple[Inbound, str | None, int | None]],
+        scope: Callable[[int], AbstractContextManager[object]] | None = None,
+    ) -> list[list[Outgoing] | Exception]:
+        """Handle several events (event, delivery id, journal id) in one transaction: a
+        burst of clicks costs one BEGIN and one COMMIT rather than one each. Returns each
+        event's messages, or the error its work raised; should the commit fail, every
+        event gets that error (nothing of any of them was stored).
+
+        First all of them as one piece of work. Should any be refused or fail, that is
+        rolled back and they are handled again, each in a savepoint of its own: what one
+        stores is then kept or undone apart from the others. (Doing work again that was
+        rolled back is what the journal does with any failed work.)
+
+        `scope(i)` is entered around event i's work (its log lines carry its request id)."""
+
+        def within(i: int) -> AbstractContextManager[object]:
+            return scope(i) if scope is not None else nullcontext()
+
+        if len(events) == 1:  # alone: its own transaction, no savepoint needed
+            event, delivery_id, journal_id = events[0]
+            with within(0):
+                try:
+                    outgoing = await self.handle(
+                        event, delivery_id=delivery_id, journal_id=journal_id
+                    )
+                except Exception as error:
+                    return [error]
+                return [outgoing]
+        # Before the database, once each: the pace of commands counts an event once.
+        guarded: list[Guarded] = []
+        for i, (event, _, _) in enumerate(events):
+            with within(i):
+                try:
+                    guarded.append(self._guard(event))
+                except Exception as error:  # a Refusal, or this event's own failure
+                    guarded.append(error)
+        with contextlib.suppress(_Again):
+            return await self._all_at_once(events, guarded, within)
+        return await self._one_by_one(events, guarded, within)
+
+    async def _all_at_once(
+        self,
+        events: Sequence[tuple[Inbound, str | None, int | None]],
+        guarded: list[Guarded],
+        within: Callable[[int], AbstractContextManager[object]],
+    ) -> list[list[Outgoing] | Exception]:
+        """Every event's work in one transaction, no savepoints; _Again if any failed."""
+        results: list[list[Outgoing] | Exception] = []
+        try:
+            async with self.store.transaction() as repos:
+                handled: list[int] = []
+                for i, (event, delivery_id, journal_id) in enumerate(events):
+                    with within(i):
+                        outcome = guarded[i]
+                        if isinstance(outcome, Refusal):
+                            results.append(await self._refused(repos, event, delivery_id, outcome))
+                            continue
+                        if isinstance(outcome, Exception):
+                            results.append(outcome)
+                            continue
+                        early, cohort_key = outcome
+                        if early is not None:
+                            results.append(early)
+                            continue
+                        outgoing = await self._within(repos, event, delivery_id, cohort_key)
+                    results.append(outgoing or [])
+                    if outgoing is not None and journal_id is not None:
+                        handled.append(journal_id)
+                # One statement marks them all, in the transaction that stores their work.
+                await repos.inbound.handled(handled)
+        except Exception as error:  # refused or failed (or the commit): one by one instead
+            raise _Again from error
+        return results
+
+    async def _one_by_one(
+        self,
+        events: Sequence[tuple[Inbound, str | None, int | None]],
+        guarded: list[Guarded],
+        within: Callable[[int], AbstractContextManager[object]],
+    ) -> list[list[Outgoing] | Exception]:
+        """Every event's work in a savepoint of its own, in one transaction."""
+        results: list[list[Outgoing] | Exception] = [[] for _ in events]
+        try:
+            async with self.store.transaction() as repos:
+                handled: list[int] = []
+                for i, (event, delivery_id, journal_id) in enumerate(events):
+                    with within(i):
+                        try:
+                            outgoing, stored = await self._in_savepoint(
+                                repos, event, delivery_id, guarded[i]
+                            )
+                        except Exception as error:  # this event's alone; the others go on
+                            repos.programs.forget_versions()  # it may have stored one
+                            results[i] = error
+                            continue
+                    results[i] = outgoing
+                    if stored and journal_id is not None:
+                        handled.append(journal_id)
+                await repos.inbound.handled(handled)
+        except Exception as error:  # the commit (or the marking) failed: none was stored
+            return [error for _ in events]
+        return results
+
+    async def _in_savepoint(
+        self, repos: Repositories, event: Inbound, delivery_id: str | None, guarded: Guarded
+    ) -> tuple[list[Outgoing], bool]:
+        """One event of a batch: its messages, and whether its work was stored."""
+        try:
+            if isinstance(guarded, Exception):
+                raise guarded
+            early, cohort_key = guarded
+            if early is not None:
+                return early, False
+            async with repos.session.begin_nested():
+                outgoing = await self._within(repos, event, delivery_id, cohort_key)
+            return outgoing or [], outgoing is not None
+        except Refusal as refusal:
+            # Its savepoint has rolled back; the person is told why, once.
+            repos.programs.forget_versions()
+            async with repos.session.begin_nested():
+                return await self._refused(repos, event, delivery_id, refusal), False
+
+    def _guard(self, event: Inbound) -> tuple[list[Outgoing] | None, str | None]:
+        """What is checked before the database: an answer that ends the event there (or
+        a Refusal raised), else None and the cohort key the event names."""
         actor = event.actor
         if len(actor.user_id or "") > ID_LENGTH or len(actor.workspace or "") > ID_LENGTH:
             # Longer than any platform's ids: nobody real, and no row could hold it.
             log.warning("%s event from an id too long to be real: ignored", actor.platform)
-            return []
+            return [], None
         if isinstance(event, CommandReceived | FormSubmitted) and actor.platform != "console":
             wait = self.pace.wait((actor.platform, actor.workspace, actor.user_id), self.now())
             if wait:
@@ -115,7 +268,7 @@ class Digilog:
                     "try again in {seconds} seconds.",
                     seconds=max(1, round(wait)),
                 )
-                return [Outgoing(ToActor(), say(slow_down))]
+                return [Outgoing(ToActor(), say(slow_down))], None
         cohort_key = None
         if isinstance(event, CommandReceived):
             cohort_key = Args.parse(event.text, options=("in",)).options.get("in")
@@ -127,41 +280,42 @@ class Digilog:
             cohort_key = f"#{cohort_id}"  # a form opened from a direct message or a home page
         if cohort_key is not None and "\x00" in cohort_key:
             cohort_key = None  # refused below, once the reader's language is known
-        try:
-            if _carries_nul(event.actor) or _carries_nul(event.where):
-                # Before anything reaches the database: PostgreSQL would fail the
-                # transaction on it, SQLite would store it.
-                raise _nul_refused(translator(language_of(actor.locale)))
-            async with self.store.transaction() as repos:
-                if delivery_id and not await repos.events.first_time(
-                    event.actor.platform, delivery_id
-                ):
-                    return []
-                context = await build_context(
-                    repos,
-                    event.actor,
-                    event.where,
-                    cohort_key,
-                    several_ok=isinstance(event, HomeOpened),  # the home page shows them all
-                )
-                context.now = self.now
-                context.features = self.features
-                if _carries_nul(event):
-                    raise _nul_refused(context.t)  # in the reader's language, nothing stored
-                outgoing = await self._dispatch(context, event)
-                if journal_id is not None:
-                    await repos.inbound.handled(journal_id)
-                here = (event.actor.platform, event.actor.workspace)
-                return await channels.hand_over(repos, context.cohort, outgoing, here, self.now())
-        except Refusal as refusal:
-            if isinstance(event, CardViewed):
-                return []  # a card's look is asked for, not an action: the card stays as posted
-            # The transaction has rolled back; the person is told why, once.
-            if delivery_id:
-                async with self.store.transaction() as repos:
-                    if not await repos.events.first_time(event.actor.platform, delivery_id):
-                        return []
-            return [Outgoing(ToActor(), refusal.message)]
+        if _carries_nul(event.actor) or _carries_nul(event.where):
+            # Before anything reaches the database: PostgreSQL would fail the
+            # transaction on it, SQLite would store it.
+            raise _nul_refused(translator(language_of(actor.locale)))
+        return None, cohort_key
+
+    async def _within(
+        self, repos: Repositories, event: Inbound, delivery_id: str | None, cohort_key: str | None
+    ) -> list[Outgoing] | None:
+        """The work in the database; None for a retry that was handled before."""
+        if delivery_id and not await repos.events.first_time(event.actor.platform, delivery_id):
+            return None
+        context = await build_context(
+            repos,
+            event.actor,
+            event.where,
+            cohort_key,
+            several_ok=isinstance(event, HomeOpened),  # the home page shows them all
+        )
+        context.now = self.now
+        context.features = self.features
+        if _carries_nul(event):
+            raise _nul_refused(context.t)  # in the reader's language, nothing stored
+        outgoing = await self._dispatch(context, event)
+        here = (event.actor.platform, event.actor.workspace)
+        return await channels.hand_over(repos, context.cohort, outgoing, here, self.now())
+
+    async def _refused(
+        self, repos: Repositories, event: Inbound, delivery_id: str | None, refusal: Refusal
+    ) -> list[Outgoing]:
+        """The person is told why, once: a retried delivery is told nothing."""
+        if isinstance(event, CardViewed):
+            return []  # a card's look is asked for, not an action: the card stays as posted
+        if delivery_id and not await repos.events.first_time(event.actor.platform, delivery_id):
+            return []
+        return [Outgoing(ToActor(), refusal.message)]
 
     async def _dispatch(self, context: Context, event: Inbound) -> list[Outgoing]:
         match event:

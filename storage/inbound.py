@@ -54,7 +54,8 @@ class InboundRepository:
         # statement compiled once for good (a multi-row VALUES is compiled anew for each
         # number of rows, which cost more than writing them).
         if plain := [row for row in rows if row["event_id"] is None]:
-            await self._session.execute(insert(InboundEntry), plain)
+            # The table's own INSERT, not the ORM's bulk one: the ack waits for it.
+            await self._session.execute(insert(InboundEntry.__table__), plain)  # type: ignore[arg-type]
         new: set[tuple[str, str]] = set()
         for row in rows:
             if row["event_id"] is None:
@@ -100,11 +101,13 @@ class InboundRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def handled(self, entry_id: int) -> None:
-        """In the transaction that stores the work: it is done, whatever happens next."""
+    async def handled(self, entry_ids: list[int]) -> None:
+        """In the transaction that stores their work: done, whatever happens next."""
+        if not entry_ids:
+            return
         await self._session.execute(
             update(InboundEntry)
-            .where(InboundEntry.id == entry_id)
+            .where(InboundEntry.id.in_(entry_ids))
             .values(handled=True)
             .execution_options(synchronize_session=False)
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
@@ -103,6 +103,44 @@ class CohortRepository:
         return list((await self._session.scalars(query)).all())
 
 
+def _where_they_are() -> Select[Person, Cohort, Membership, Organisation]:
+    """PeopleRepository.where_they_are's query, built once: every click asks it, and
+    building a statement of this size cost more than running it."""
+    other_channel = select(CohortChannel.cohort_id).where(
+        CohortChannel.platform == bindparam("on_platform"),
+        CohortChannel.workspace == bindparam("in_workspace"),
+        CohortChannel.conversation_id == bindparam("conversation_id"),
+    )
+    return (
+        select(Person, Cohort, Membership, Organisation)
+        .select_from(Person)
+        .outerjoin(
+            Cohort,
+            or_(
+                and_(
+                    Cohort.platform == bindparam("on_platform"),
+                    Cohort.workspace == bindparam("in_workspace"),
+                    Cohort.conversation_id == bindparam("conversation_id"),
+                ),
+                Cohort.id.in_(other_channel),
+            ),
+        )
+        .outerjoin(
+            Membership,
+            and_(Membership.cohort_id == Cohort.id, Membership.person_id == Person.id),
+        )
+        .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
+        .where(
+            Person.platform == bindparam("platform"),
+            Person.workspace == bindparam("workspace"),
+            Person.user_id == bindparam("user_id"),
+        )
+    )
+
+
+_WHERE_THEY_ARE = _where_they_are()
+
+
 class PeopleRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -115,6 +153,29 @@ class PeopleRepository:
                 Person.user_id == user_id,
             )
         )
+
+    async def where_they_are(
+        self, platform: str, workspace: str, user_id: str, conversation: tuple[str, str, str]
+    ) -> tuple[Person, Cohort | None, Member | None] | None:
+        """In one query: the person with this account, the cohort whose channel (its own or
+        another of its channels) the conversation is, and their membership of it. None
+        when that is not one answer (nobody has the account): then ask one by one."""
+        on_platform, in_workspace, conversation_id = conversation
+        params = {
+            "platform": platform,
+            "workspace": workspace,
+            "user_id": user_id,
+            "on_platform": on_platform,
+            "in_workspace": in_workspace,
+            "conversation_id": conversation_id,
+        }
+        rows = (await self._session.execute(_WHERE_THEY_ARE, params)).all()
+        if len(rows) != 1:  # nobody, or (never meant) two cohorts claiming the channel
+            return None
+        person, cohort, membership, organisation = rows[0]
+        if membership is None or organisation is None:
+            return person, cohort, None
+        return person, cohort, Member(person, membership, organisation)
 
     async def by_email(self, platform: str, workspace: str, email: str) -> Person | None:
         return await self._session.scalar(

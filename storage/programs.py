@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Organisation, Program
 
+# session.info: the checksum of each programme read in this transaction.
+_VERSIONS = "digilog_programme_versions"
+
 
 class ProgramRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -26,6 +29,7 @@ class ProgramRepository:
 
         Organisations are only added or renamed, never removed: people belong to them.
         """
+        self.forget_versions()
         program = await self._session.get(Program, program_id)
         if program is not None and program.checksum == checksum:
             return program, False
@@ -47,8 +51,18 @@ class ProgramRepository:
         return await self._session.get(Program, program_id)
 
     async def checksum(self, program_id: str) -> str | None:
-        """Which version is stored, without loading the whole definition."""
-        return await self._session.scalar(select(Program.checksum).where(Program.id == program_id))
+        """Which version is stored, without loading the whole definition; read once per
+        transaction (a batch of clicks asks for each), as only `save` changes it."""
+        known: dict[str, str | None] = self._session.info.setdefault(_VERSIONS, {})
+        if program_id not in known:
+            known[program_id] = await self._session.scalar(
+                select(Program.checksum).where(Program.id == program_id)
+            )
+        return known[program_id]
+
+    def forget_versions(self) -> None:
+        """After a rollback to a savepoint: a version read or saved since may be undone."""
+        self._session.info.pop(_VERSIONS, None)
 
     async def all(self) -> list[Program]:
         return list((await self._session.scalars(select(Program).order_by(Program.id))).all())

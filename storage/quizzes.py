@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
@@ -32,6 +33,19 @@ _PARTICIPANT = (Membership.person_id == QuizAnswer.person_id) & (
 )
 
 
+# Built once (per dialect, for the insert): every quiz click runs both.
+_INSERT_ANSWER: dict[str, Any] = {}
+_ANSWERS = (
+    select(QuizAnswer)
+    .where(
+        QuizAnswer.cohort_id == bindparam("cohort_id"),
+        QuizAnswer.person_id == bindparam("person_id"),
+        QuizAnswer.theme_number == bindparam("theme_number"),
+    )
+    .order_by(QuizAnswer.question_index)
+)
+
+
 class QuizRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -55,11 +69,13 @@ class QuizRepository:
             "correct": correct,
             "answered_at": now_of(self._session),
         }
-        inserted = await self._session.scalar(
-            insert_ignoring_duplicates(self._session, QuizAnswer)
-            .values(**values)
-            .returning(QuizAnswer.id)
-        )
+        dialect = self._session.get_bind().dialect.name
+        statement = _INSERT_ANSWER.get(dialect)
+        if statement is None:
+            statement = _INSERT_ANSWER[dialect] = insert_ignoring_duplicates(
+                self._session, QuizAnswer.__table__
+            ).returning(QuizAnswer.id)
+        inserted = await self._session.scalar(statement, values)
         if inserted is not None:  # this answer is the one that counts
             return QuizAnswer(id=inserted, **values), True
         counted = await self._session.scalar(
@@ -74,12 +90,8 @@ class QuizRepository:
         return counted, False
 
     async def answers(self, cohort_id: int, person_id: int, theme_number: int) -> list[QuizAnswer]:
-        query = select(QuizAnswer).where(
-            QuizAnswer.cohort_id == cohort_id,
-            QuizAnswer.person_id == person_id,
-            QuizAnswer.theme_number == theme_number,
-        )
-        return list((await self._session.scalars(query.order_by(QuizAnswer.question_index))).all())
+        params = {"cohort_id": cohort_id, "person_id": person_id, "theme_number": theme_number}
+        return list((await self._session.scalars(_ANSWERS, params)).all())
 
     async def scores(self, cohort_id: int, theme_number: int) -> dict[int, tuple[int, int]]:
         """person id → (questions answered, answered right) for one theme's quiz."""

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
 from storage.models import Cohort, CohortChannel, ThemePost, ThemeRun, now_of
+
+# Built once: every quiz click asks it.
+_RUN = select(ThemeRun).where(
+    ThemeRun.cohort_id == bindparam("cohort_id"), ThemeRun.theme_number == bindparam("theme_number")
+)
 
 
 class ThemeRunRepository:
@@ -17,9 +22,7 @@ class ThemeRunRepository:
 
     async def get(self, cohort_id: int, theme_number: int) -> ThemeRun | None:
         return await self._session.scalar(
-            select(ThemeRun).where(
-                ThemeRun.cohort_id == cohort_id, ThemeRun.theme_number == theme_number
-            )
+            _RUN, {"cohort_id": cohort_id, "theme_number": theme_number}
         )
 
     async def by_id(self, run_id: int) -> ThemeRun | None:

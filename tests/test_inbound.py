@@ -412,3 +412,64 @@ async def test_an_action_the_journal_cannot_take_is_not_acknowledged(slack: Slac
     # Once the database takes writes again, so does Digilog.
     await slack.send(click(slack.cohort_id, slack.fake, "again"))
     await slack.fake.wait_for("response_url:again")
+
+
+async def test_clicks_worked_together_keep_each_others_answers_when_one_fails(
+    slack: Slack,
+) -> None:
+    # A burst's clicks are worked in one transaction. The database refuses Björn's answer
+    # (option 2) and takes Anna's (option 1): hers is stored and answered, he is told.
+    async with slack.store.transaction() as repos:
+        sqlite = repos.session.get_bind().dialect.name == "sqlite"
+        if sqlite:
+            await repos.session.execute(
+                text(
+                    "CREATE TRIGGER refuse_option_2 BEFORE INSERT ON quiz_answers "
+                    "WHEN NEW.option_index = 2 "
+                    "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+                )
+            )
+        else:
+            await repos.session.execute(
+                text(
+                    "CREATE FUNCTION refuse_option_2() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'no space left on device'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await repos.session.execute(
+                text(
+                    "CREATE TRIGGER refuse_option_2 BEFORE INSERT ON quiz_answers "
+                    "FOR EACH ROW WHEN (NEW.option_index = 2) "
+                    "EXECUTE FUNCTION refuse_option_2()"
+                )
+            )
+    try:
+        anna = click(slack.cohort_id, slack.fake, "anna")
+        action = f"quiz:{slack.cohort_id}-1:0:2"
+        bjorn = p.block_action(
+            action,
+            action,
+            user="U_BJORN",
+            container="ephemeral",
+            response_url=slack.fake.response_url("bjorn"),
+        )
+        await asyncio.gather(slack.send(anna), slack.send(bjorn))
+        await slack.drained()
+    finally:
+        async with slack.store.transaction() as repos:
+            if sqlite:
+                await repos.session.execute(text("DROP TRIGGER refuse_option_2"))
+            else:
+                await repos.session.execute(text("DROP TRIGGER refuse_option_2 ON quiz_answers"))
+                await repos.session.execute(text("DROP FUNCTION refuse_option_2()"))
+
+    [answered] = slack.fake.responses("anna")
+    assert "Rätt" in reply_text(answered) or "Inte riktigt" in reply_text(answered)
+    [notice] = slack.fake.responses("bjorn")
+    assert notice.params["text"].startswith("Det gick inte att ta emot ditt val")
+    async with slack.store.transaction() as repos:
+        answers = list(await repos.session.scalars(select(QuizAnswer)))
+        [failure] = list(await repos.session.scalars(select(InboundFailure)))
+    assert [(a.question_index, a.option_index) for a in answers] == [(0, 1)]
+    assert failure.user_id == "U_BJORN" and failure.attempts == 2
+    assert await count(slack.store, InboundEntry) == 0

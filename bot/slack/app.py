@@ -35,7 +35,7 @@ from bot.slack.blocks import values_from_view_state
 from bot.slack.directory import Directory
 from bot.slack.messenger import Origin, deliver
 from bot.slack.secure_store import sealed_installation_store
-from bot.work import Entry, Journal, NotJournalled
+from bot.work import Entry, Job, Journal, NotJournalled
 from handlers import failures
 from handlers.core.i18n import language_of, translator
 from handlers.core.vocabulary import Actor, FormSubmitted, HomeOpened, Inbound, Outgoing, ToActor
@@ -264,6 +264,19 @@ class SlackListeners:
     # The work: translate, handle, hand the replies to their lanes.
 
     async def perform(self, entry: Entry) -> Awaitable[None] | None:
+        """One entry on its own: made ready, handled in a transaction of its own, sent."""
+        job = await self.prepare(entry)
+        if job is None:
+            return None
+        outgoing = await self.digilog.handle(
+            job.event, delivery_id=job.delivery_id, journal_id=entry.id
+        )
+        entry.handled = True
+        return job.send(outgoing)
+
+    async def prepare(self, entry: Entry) -> Job | None:
+        """The entry as a neutral event (Slack asked who the person is), and how its
+        messages go out; the journal handles a batch of them in one transaction."""
         body = entry.payload
         client = await self.clients.of(body)
         match entry.kind:
@@ -292,19 +305,18 @@ class SlackListeners:
             timezone=user.timezone,
         )
 
-    async def _handle(
-        self, entry: Entry, event: Inbound, origin: Origin, delivery_id: str | None = None
-    ) -> Awaitable[None] | None:
-        outgoing = await self.digilog.handle(event, delivery_id=delivery_id, journal_id=entry.id)
-        entry.handled = True
-        return deliver(self.digilog, origin, outgoing, self.lanes)
+    def _job(self, event: Inbound, origin: Origin, delivery_id: str | None = None) -> Job:
+        def send(outgoing: list[Outgoing]) -> Awaitable[None] | None:
+            return deliver(self.digilog, origin, outgoing, self.lanes)
+
+        return Job(event, send, delivery_id)
 
     def _origin(self, client: AsyncWebClient, team: str, user_id: str, **where: Any) -> Origin:
         return Origin(client, team, user_id, session=self.session, **where)
 
     async def command(
         self, entry: Entry, body: dict[str, Any], client: AsyncWebClient
-    ) -> Awaitable[None] | None:
+    ) -> Job | None:
         team, user_id = translate.team_of(body), str(body["user_id"])
         event = translate.command(body, await self._actor(client, team, user_id))
         origin = self._origin(
@@ -315,11 +327,11 @@ class SlackListeners:
             trigger_id=body.get("trigger_id"),
             response_url=body.get("response_url") or None,
         )
-        return await self._handle(entry, event, origin)
+        return self._job(event, origin)
 
     async def action(
         self, entry: Entry, body: dict[str, Any], client: AsyncWebClient
-    ) -> Awaitable[None] | None:
+    ) -> Job | None:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         event = translate.choice(body, await self._actor(client, team, user_id))
         if event is None:
@@ -336,11 +348,11 @@ class SlackListeners:
             # A private question is replaced by its feedback; a channel post stays.
             replace_original=bool(container.get("is_ephemeral")),
         )
-        return await self._handle(entry, event, origin)
+        return self._job(event, origin)
 
     async def view_submission(
         self, entry: Entry, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> Awaitable[None] | None:
+    ) -> Job | None:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         channel, thread = translate.form_origin(view) or ("", None)
         event = FormSubmitted(
@@ -350,11 +362,11 @@ class SlackListeners:
             values_from_view_state((view.get("state") or {}).get("values") or {}),
         )
         origin = self._origin(client, team, user_id, channel_id=channel or None, thread_ts=thread)
-        return await self._handle(entry, event, origin)
+        return self._job(event, origin)
 
     async def save_shortcut(
         self, entry: Entry, body: dict[str, Any], client: AsyncWebClient
-    ) -> Awaitable[None] | None:
+    ) -> Job | None:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         text = str((body.get("message") or {}).get("text", ""))
         names = await self.directory.names(client, team, translate.mentions(text))
@@ -366,11 +378,11 @@ class SlackListeners:
             channel_id=event.where.conversation_id or None,
             response_url=body.get("response_url") or None,
         )
-        return await self._handle(entry, event, origin)
+        return self._job(event, origin)
 
     async def message(
         self, entry: Entry, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
-    ) -> Awaitable[None] | None:
+    ) -> Job | None:
         team = translate.team_of(body)
         message = event.get("message") or event
         names = await self.directory.names(
@@ -389,15 +401,15 @@ class SlackListeners:
             thread_ts=neutral.where.thread_id,
         )
         # Slack resends an event it thinks failed; its event_id makes the retry a no-op.
-        return await self._handle(entry, neutral, origin, delivery_id=body.get("event_id"))
+        return self._job(neutral, origin, delivery_id=body.get("event_id"))
 
     async def home_opened(
         self, entry: Entry, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
-    ) -> Awaitable[None] | None:
+    ) -> Job | None:
         team, user_id = translate.team_of(body), str(event["user"])
         where = translate.conversation(team, str(event.get("channel", "")))
         neutral = HomeOpened(await self._actor(client, team, user_id), where)
-        return await self._handle(entry, neutral, self._origin(client, team, user_id))
+        return self._job(neutral, self._origin(client, team, user_id))
 
     # When it did not go through.
 

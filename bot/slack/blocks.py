@@ -174,6 +174,9 @@ def split_spans(spans: Sequence[Span], limit: int) -> list[tuple[Span, ...]]:
     and (only for a word longer than `limit`) between two characters. Nothing is
     dropped but the whitespace at each split and at both ends.
     """
+    if _one_chunk(spans, limit):  # most texts: no need to cut them into words and back
+        whole = _trim([span for span in spans if span.text or span.link])
+        return [whole] if whole else []
     chunks: list[list[_Unit]] = []
     current: list[_Unit] = []
     cost = 0
@@ -187,6 +190,20 @@ def split_spans(spans: Sequence[Span], limit: int) -> list[tuple[Span, ...]]:
         cost += unit.cost
     chunks.append(current)
     return [chunk for chunk in (_join(units) for units in chunks) if chunk]
+
+
+def _one_chunk(spans: Sequence[Span], limit: int) -> bool:
+    """Whether the units of `spans` cost at most `limit` in all, so that splitting would
+    keep them in one chunk. A bold word costs its own pair of asterisks as a unit: two
+    per word over the span's rendering bounds that."""
+    total = 0
+    for span in spans:
+        total += len(_span(span))
+        if span.strong and not span.link:
+            total += 2 * len(span.text.split())
+        if total > limit:
+            return False
+    return True
 
 
 def _units(spans: Sequence[Span], limit: int) -> Iterator[_Unit]:
@@ -551,21 +568,37 @@ def render_message(
 
 
 def _pack(groups: Iterable[list[JSON]]) -> list[list[JSON]]:
-    """Blocks into messages; a group that fits one message is not split across two."""
+    """Blocks into messages; a group that fits one message is not split across two.
+
+    Each block's cost is counted once and the message's kept as a sum: measuring the whole
+    message again for each block made every reply cost the square of its blocks."""
     parts: list[list[JSON]] = [[]]
+    cost = 0  # of parts[-1]
     for group in groups:
-        if parts[-1] and not _fits(parts[-1] + group) and _fits(group):
+        costs = [_cost(block) for block in group]
+        whole = sum(costs)
+        if (
+            parts[-1]
+            and not _fits(len(parts[-1]) + len(group), cost + whole)
+            and _fits(len(group), whole)
+        ):
             parts.append([])
-        for block in group:
-            if parts[-1] and not _fits([*parts[-1], block]):
+            cost = 0
+        for block, block_cost in zip(group, costs, strict=True):
+            if parts[-1] and not _fits(len(parts[-1]) + 1, cost + block_cost):
                 parts.append([])
+                cost = 0
             parts[-1].append(block)
+            cost += block_cost
     return parts
 
 
-def _fits(blocks: Sequence[JSON]) -> bool:
-    cost = sum(BLOCK_OVERHEAD + sum(map(len, _texts(block))) for block in blocks)
-    return len(blocks) <= MESSAGE_BLOCKS and cost <= MESSAGE_TEXT_BUDGET
+def _cost(block: JSON) -> int:
+    return BLOCK_OVERHEAD + sum(map(len, _texts(block)))
+
+
+def _fits(blocks: int, cost: int) -> bool:
+    return blocks <= MESSAGE_BLOCKS and cost <= MESSAGE_TEXT_BUDGET
 
 
 def _texts(node: Any) -> Iterator[str]:

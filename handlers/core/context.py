@@ -195,17 +195,31 @@ async def build_context(
     The cohort is the conversation's; outside a cohort channel (a direct message, the
     console) it is the one named with --in KEY, or the person's only cohort.
     """
-    person = await repos.people.by_account(actor.platform, actor.workspace, actor.user_id)
-    if person is None and actor.email:
-        person = await repos.people.link_account(
-            actor.platform, actor.workspace, actor.user_id, actor.email
+    # Someone known, where they are and their membership, in one query: a click's usual case.
+    found = await repos.people.where_they_are(
+        actor.platform,
+        actor.workspace,
+        actor.user_id,
+        (where.platform, where.workspace, where.conversation_id),
+    )
+    person: Person | None
+    cohort: Cohort | None
+    member: Member | None = None
+    if found is not None:
+        person, cohort, member = found
+    else:
+        person = await repos.people.by_account(actor.platform, actor.workspace, actor.user_id)
+        if person is None and actor.email:
+            person = await repos.people.link_account(
+                actor.platform, actor.workspace, actor.user_id, actor.email
+            )
+        cohort = await repos.cohorts.by_conversation(
+            where.platform, where.workspace, where.conversation_id
         )
     if person is not None and person.unreachable_since is not None:
         person.unreachable_since = None  # they use Digilog, so it can write to them again
-    cohort = await repos.cohorts.by_conversation(
-        where.platform, where.workspace, where.conversation_id
-    )
     context = Context(repos=repos, actor=actor, where=where, person=person, cohort=cohort)
+    member_known = found is not None and cohort is not None
     if cohort is None and person is not None:
         cohorts = await repos.cohorts.of_person(person.id)
         if cohort_key is not None:
@@ -227,7 +241,9 @@ async def build_context(
     zone = actor.timezone
     if person is not None and zone and person.timezone != zone and known_zone(zone):
         person.timezone = zone  # and move, and say so in their profile
-    if cohort is not None and person is not None:
+    if member_known:
+        context.member = member
+    elif cohort is not None and person is not None:
         context.member = await repos.people.member(cohort.id, person.id)
     context.t = _language(person, actor, cohort)
     return context
