@@ -185,6 +185,20 @@ async def test_a_nul_character_in_a_signed_body_is_malformed(
     assert failures(caplog.records) == []
 
 
+async def test_an_activity_the_sdk_cannot_read_is_400_and_its_content_is_not_logged(
+    edge: Edge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK logs what it cannot validate, content and traceback, at ERROR: with a
+    good token, a body that is JSON but no activity must leave neither."""
+    caplog.set_level(logging.DEBUG)
+    token = {"Authorization": f"Bearer {edge.teams_token()}"}
+    for activity in ({"type": [], "text": PRIVATE_TEXT}, {"text": PRIVATE_TEXT}, [PRIVATE_TEXT]):
+        body = json.dumps(activity).encode()
+        assert (await edge.post("/api/messages", body, JSON | token))[0] == 400
+    assert failures(caplog.records) == []
+    assert [r.name for r in caplog.records if "hemliga" in r.getMessage()] == []
+
+
 async def test_no_log_line_holds_a_body_an_id_or_a_secret(
     edge: Edge, caplog: pytest.LogCaptureFixture
 ) -> None:
