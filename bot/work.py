@@ -225,13 +225,21 @@ class Journal:
         self._tasks.append(asyncio.create_task(self._flush_finished()))
 
     async def drained(self) -> None:
-        """Until the journal is empty and nothing is being sent (tests wait for this)."""
+        """Until the journal is empty and nothing is being sent (tests wait for this).
+        Entries done here are deleted at once rather than with the next few."""
         while True:
+            flush_now = False
             async with self._changed:
-                if self._active == 0 and await self._waiting() == 0:
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), self.timing.poll_seconds)
+                if self._active == 0:
+                    waiting = await self._waiting()
+                    if waiting == 0:
+                        return
+                    flush_now = waiting <= len(self._finished)
+                if not flush_now:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), self.timing.poll_seconds)
+            if flush_now:
+                await self._flush()  # outside the lock: it tells the waiters when done
 
     async def close(self, grace: float = 10.0) -> None:
         """Finish what is in hand (replies for up to `grace` s, at most a lease: by then
