@@ -169,7 +169,7 @@ async def test_help_shows_the_final_evaluation_and_the_lab_questions_in_either_l
     assert "survey results <theme> | final | lab <lab> [session]" in theirs
     deltagare = (await swedish.say("u1", "hjälp enkät")).text
     assert "enkät [<tema> | slut | labb <labb> [tillfälle]]" in deltagare
-    assert "frågorna efter ett tillfälle i ett lärlabb som du var med på" in deltagare
+    assert "frågorna efter ett lärlabb du var med på" in deltagare
     svenska = (await swedish.say("fia", "hjälp enkät")).text
     for usage in (
         "enkät öppna <tema> | slut",
