@@ -13,13 +13,16 @@ import re
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import func, select
 
 from handlers import admin
 from handlers.core.programme_file import load_programme, localise
 from handlers.core.roster import RosterRow
 from storage.db import create_engine
-from storage.models import Role
+from storage.models import Base, Role, UTCDateTime
 from storage.unit import Store
 from tests.conftest import EXAMPLE
 from tests.test_rehearsal import CALENDAR, empty_postgres, run_console_at
@@ -303,6 +306,25 @@ async def prepare(url: str) -> None:
         await engine.dispose()
 
 
+async def stamped_today(url: str, since: datetime) -> dict[str, int]:
+    """Per column, how many times stored since `since` carry the real time rather than the
+    rehearsal's (which begins in 2027)."""
+    rehearsal = datetime(2027, 1, 1, tzinfo=UTC)
+    found: dict[str, int] = {}
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            for table in Base.metadata.sorted_tables:
+                for column in table.columns:
+                    if isinstance(column.type, UTCDateTime):
+                        query = select(func.count()).where(column >= since, column < rehearsal)
+                        if count := await connection.scalar(query):
+                            found[f"{table.name}.{column.name}"] = count
+    finally:
+        await engine.dispose()
+    return found
+
+
 def told_scores(out: str) -> dict[tuple[int, str], int]:
     """What each participant was told they scored, by theme."""
     scores: dict[tuple[int, str], int] = {}
@@ -528,7 +550,10 @@ def test_a_whole_term_says_the_same_every_time_and_the_report_adds_up(
             asyncio.run(prepare(database))
             cwd = tmp_path / f"run{run}-{n}"  # the report's chart is saved there
             cwd.mkdir()
+            before = datetime.now(UTC)
             outputs.append(run_console_at(database, cwd, text, "2027-01-31 08:00", "term"))
+            # Everything the rehearsal stored carries its time, not today's.
+            assert asyncio.run(stamped_today(database, before)) == {}
     (tmp_path / "term.txt").write_text(outputs[0])
     for other in outputs[1:]:
         assert other == outputs[0]
@@ -536,6 +561,7 @@ def test_a_whole_term_says_the_same_every_time_and_the_report_adds_up(
     # Everyone who took a quiz was told a score; nothing went wrong on the way.
     assert len(told_scores(out)) == sum(len(u) for u in expected.quizzers.values())
     assert "Traceback" not in out and "(no choice" not in out
+    assert "(not one of the choices)" not in out
     check_report(out, expected)
     # Nudges: at most one message a day to anyone, and never a message that someone's
     # nudges were paused.
