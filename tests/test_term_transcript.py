@@ -1,9 +1,13 @@
 """A whole spring term rehearsed in the console, as a facilitator would: organisations of
-7, 5, 3 and 2 participants, all four themes' digilogs and quizzes, the calendar's posts
-and nudges on the way. The same transcript says the same, byte for byte, twice on SQLite
-and twice on PostgreSQL, and every figure of the report is checked against what the
-transcript did: who posted, who replied to whom, who finished which quiz and what each
-was told they scored.
+7, 5, 3 and 2 participants, all four themes' digilogs and quizzes, learning buddies and
+reflection tasks, the surveys after the themes and the self-assessment at both ends, the
+calendar's posts and nudges on the way. The same transcript says the same, byte for byte,
+twice on SQLite and twice on PostgreSQL, and every figure of the report is checked against
+what the transcript did: who posted, who replied to whom, who finished which quiz and what
+each was told they scored; who handed in which reflection task, how, and which buddy
+groups said they met; every survey rating and comment, and every self-assessment change;
+lab seats, attendance and hours. Every figure about a group stands for at least five
+people, and the checks say so where each is shown.
 """
 
 from __future__ import annotations
@@ -533,6 +537,19 @@ def check_report(out: str, expected: Expected) -> None:
         seats = sum(1 for u in expected.seated if label(u) == group)
         went = sum(1 for u in expected.attended if label(u) == group)
         assert re.search(rf"^\s+{group}\s+{seats} seats · {went} attended$", labs, re.M), group
+    # The hours: the lab session is all anyone was marked present at.
+    session = next(lab for lab in PROGRAMME.labs if lab.id == LAB).sessions[0]
+    length = (session.end - session.start).total_seconds() / 3600
+    hours = report.split("**Hours of attendance**\n", 1)[1]
+    for group in GROUPS:
+        total = length * sum(1 for u in expected.attended if label(u) == group)
+        each = f"{round(total / sizes[group], 1):g} h per participant"
+        shown = (
+            f"labs, local meetings and events: {total:g} h · in total {total:g} h ({each})"
+            if total
+            else f"in total 0 h ({each})"
+        )
+        assert re.search(rf"^    {group}\s+{re.escape(shown)}$", hours, re.M), (group, shown)
 
 
 def test_a_whole_term_says_the_same_every_time_and_the_report_adds_up(
