@@ -59,7 +59,8 @@ class Report:
     buddies: dict[int, tuple[int, int]] = field(default_factory=dict)  # theme → groups, met
     lab_seats: dict[str, int] = field(default_factory=dict)  # organisation → seats taken
     lab_attended: dict[str, int] = field(default_factory=dict)  # organisation → sessions
-    questions: list[tuple[str, str]] = field(default_factory=list)  # rated: id, text
+    # Per theme, its survey's rated questions as that theme asked them: id, text.
+    questions: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     surveys: dict[int, SurveyFigures] = field(default_factory=dict)  # by theme
     areas: list[tuple[str, str]] = field(default_factory=list)  # id, title
     assessment: AssessmentFigures | None = None
@@ -173,8 +174,14 @@ async def figures(
             if person in organisation:
                 counts[organisation[person]] = counts.get(organisation[person], 0) + 1
     if programme.survey is not None:
-        report.questions = [(q.id, localise(q.text, language)) for q in programme.survey.ratings()]
         for number, _ in themes:
+            # A theme may ask a shared question in its own words ("with a learning buddy or
+            # a colleague"): the figure is labelled as it was asked.
+            report.questions[number] = [
+                (q.id, localise(q.text, language))
+                for q in programme.survey.for_theme(number)
+                if q.kind == "rating"
+            ]
             report.surveys[number] = await surveys.survey_figures(
                 repos, cohort, programme, number, t
             )
@@ -241,7 +248,7 @@ def message(t: Translator, report: Report) -> Message:
                 t("Learning buddies: {met} of {groups} groups have met.", met=met, groups=groups)
             )
         if number in report.surveys:
-            _survey(t, report, report.surveys[number], build)
+            _survey(t, report.questions.get(number, []), report.surveys[number], build)
     if report.lab_seats:
         build.para(Span(t("Labs: seats taken, and sessions attended"), strong=True))
         build.facts(
@@ -315,7 +322,9 @@ def _everyone(t: Translator, group: str) -> str:
     return group or t("Everyone")
 
 
-def _survey(t: Translator, report: Report, found: SurveyFigures, build: MessageBuilder) -> None:
+def _survey(
+    t: Translator, questions: list[tuple[str, str]], found: SurveyFigures, build: MessageBuilder
+) -> None:
     if not found.respondents:
         return
     if not found.means:
@@ -328,7 +337,7 @@ def _survey(t: Translator, report: Report, found: SurveyFigures, build: MessageB
             " · ".join(
                 f"{text}: {number_text(found.means[qid][group][1], t.language)} "
                 f"({found.means[qid][group][0]})"
-                for qid, text in report.questions
+                for qid, text in questions
                 if group in found.means.get(qid, {})
             ),
         )

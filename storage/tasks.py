@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import upsert
-from storage.models import ReflectionTaskChoice, utcnow
+from storage.models import ReflectionTaskChoice, now_of
 
 
 class ReflectionTaskRepository:
@@ -49,7 +49,7 @@ class ReflectionTaskRepository:
                 form=form,
                 partner_id=partner_id,
                 partner_name=partner_name,
-                chosen_at=utcnow(),
+                chosen_at=now_of(self._session),  # a rehearsal's time in a rehearsal
             )
         )
         found = await self.get(cohort_id, theme, person_id)
