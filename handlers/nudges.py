@@ -470,7 +470,7 @@ async def _also_open(
     repos, cohort, now = composing.repos, composing.cohort, composing.now
     entries = await composing.reads.calendar(repos, cohort.id)
     lines: list[tuple[Delivery, Task]] = []
-    for row in await repos.deliveries.open_nudges(person.id, cohort.id, now):
+    for row in await repos.deliveries.open_nudges(person.id, cohort.id, now, first.key):
         task = _task_of(row)
         if row.id == first.id or task is None or row.theme_number is None:
             continue

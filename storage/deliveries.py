@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
@@ -285,9 +285,20 @@ class DeliveryRepository:
     async def fail(
         self, delivery_id: int, worker: str, reason: str, trouble: str | None = None
     ) -> bool:
-        return await self._finish(
+        """The row failed for good. Rows that were to go out in its message wait again,
+        each for a message of its own (or another's)."""
+        failed = await self._finish(
             delivery_id, worker, state=DeliveryState.failed, reason=reason, trouble=trouble
         )
+        if failed:
+            key = await self._session.scalar(select(Delivery.key).where(Delivery.id == delivery_id))
+            await self._session.execute(
+                update(Delivery)
+                .where(_folded_into(str(key)))
+                .values(state=DeliveryState.pending, reason=None, claimed_by=None)
+                .execution_options(synchronize_session=False)
+            )
+        return failed
 
     async def last_nudges(self, person_id: int, count: int) -> list[Delivery]:
         """The person's latest sent nudges, newest first: enough for the weekly cap and to
@@ -477,16 +488,19 @@ class DeliveryRepository:
 
     # A person's nudges go out as one message a day: the row that goes lists the others.
 
-    async def open_nudges(self, person_id: int, cohort_id: int, now: datetime) -> list[Delivery]:
-        """The person's nudges in a cohort that are due and not yet sent or dropped, in due
-        order."""
+    async def open_nudges(
+        self, person_id: int, cohort_id: int, now: datetime, carrier: str
+    ) -> list[Delivery]:
+        """The person's nudges in a cohort that are due and not yet sent or dropped, and
+        those an earlier attempt at `carrier`'s message took, in due order."""
         query = (
             select(Delivery)
             .where(
                 Delivery.person_id == person_id,
                 Delivery.cohort_id == cohort_id,
                 Delivery.kind.startswith(NUDGE_PREFIX, autoescape=True),
-                Delivery.state.in_([DeliveryState.pending, DeliveryState.sending]),
+                Delivery.state.in_([DeliveryState.pending, DeliveryState.sending])
+                | _folded_into(carrier),
                 Delivery.due_at <= now,
             )
             .order_by(Delivery.due_at, Delivery.id)
@@ -499,9 +513,10 @@ class DeliveryRepository:
         if not delivery_ids:
             return set()
         ours = (Delivery.state == DeliveryState.sending) & (Delivery.claimed_by == worker)
+        mine = (Delivery.state == DeliveryState.pending) | ours | _folded_into(key)
         taken = await self._session.scalars(
             update(Delivery)
-            .where(Delivery.id.in_(delivery_ids), (Delivery.state == DeliveryState.pending) | ours)
+            .where(Delivery.id.in_(delivery_ids), mine)
             .values(state=DeliveryState.skipped, reason=IN_MESSAGE + key)
             .returning(Delivery.id)
             .execution_options(synchronize_session=False)
@@ -534,3 +549,8 @@ def _troubled(trouble: str | None, now: datetime | None) -> dict[str, Any]:
     # Typed, so that the column's UTC conversion applies to it as to any other value.
     stamp = literal(since, type_=Delivery.__table__.c.trouble_since.type)
     return {"trouble": trouble, "trouble_since": func.coalesce(Delivery.trouble_since, stamp)}
+
+
+def _folded_into(key: str) -> ColumnElement[bool]:
+    """Rows taken into the message of the row `key`."""
+    return (Delivery.state == DeliveryState.skipped) & (Delivery.reason == IN_MESSAGE + key)

@@ -407,6 +407,59 @@ async def test_one_message_a_day_lists_everything_open(
     assert len(running.dms("bjorn")) == 2
 
 
+async def pitea_nudged_twice(chat: Chat, running: Programme) -> None:
+    """Theme 1's digilog and quiz are open, and a facilitator nudges Piteå for both."""
+    await running.at(local("2027-04-26 08:00"))
+    await running.at(local("2027-05-03 08:30"))
+    for command in ("nudge 1 post --org pitea", "nudge 1 quiz --org pitea"):
+        preview = await chat.say("fia", command)
+        [send] = [o for o in preview.options if o.action_id.startswith("nudge:")]
+        await chat.click("fia", send.action_id)
+
+
+def lines_to(running: Programme, user: str) -> list[str]:
+    return [
+        json.dumps(c.params["blocks"], ensure_ascii=False)
+        for c in running.slack.calls_to("chat.postMessage")
+        if c.params["channel"] == user
+    ]
+
+
+async def test_a_day_message_tried_again_still_lists_what_it_took(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    """Slack refuses the day's message once (HTTP 500): tried again, it still lists both
+    nudges, not only the one whose row carries it."""
+    await with_calendar(store, cohort, tmp_path)
+    await pitea_nudged_twice(Chat(digilog, cohort), running)
+    running.slack.fail("chat.postMessage", error="internal_error", status=500)
+    await running.at(local("2027-05-03 08:31"))
+    await running.at(local("2027-05-03 08:45"))
+    *_, delivered = lines_to(running, "bjorn")
+    assert "you have not posted in the digilog yet" in delivered
+    assert "you have not finished the quiz" in delivered
+
+
+async def test_when_a_day_message_fails_for_good_what_it_took_goes_out_on_its_own(
+    store: Store, cohort: Cohort, digilog: Digilog, running: Programme, tmp_path: Path
+) -> None:
+    """Slack refuses the day's message for good (its blocks): the nudge it had taken is
+    not lost with it, but goes out in a message of its own (nothing went out that day)."""
+    await with_calendar(store, cohort, tmp_path)
+    await pitea_nudged_twice(Chat(digilog, cohort), running)
+    running.slack.fail("chat.postMessage", error="invalid_blocks")
+    await running.at(local("2027-05-03 08:31"))
+    async with store.transaction() as repos:
+        bjorn = await repos.people.by_account("console", "local", "bjorn")
+    assert bjorn is not None
+    rows = [r for r in await running.rows() if r.person_id == bjorn.id]
+    assert sorted(r.state.value for r in rows) == ["failed", "sent"]
+    refused, delivered = lines_to(running, "bjorn")
+    assert "you have not posted in the digilog yet" in refused
+    assert "you have not finished the quiz" in refused
+    assert "Still open for you:" not in delivered  # its own line only
+
+
 async def test_a_swedish_participant_in_slack_reads_how_to_snooze_as_slack_needs_it(
     store: Store, programme: ProgrammeFile, digilog: Digilog, running: Programme, tmp_path: Path
 ) -> None:
