@@ -85,7 +85,9 @@ class Binder:
         if colon != ":" or not channel:
             return None
         for key in self.keys:
-            if hmac.compare_digest(mac, _mac(key, tenant, user, channel)):
+            # As bytes: compare_digest refuses a str with anything but ASCII in it.
+            expected = _mac(key, tenant, user, channel).encode()
+            if hmac.compare_digest(mac.encode("utf-8", "replace"), expected):
                 return channel
         return None
 
