@@ -107,16 +107,32 @@ class Job:
     event: Inbound
     send: Callable[[list[Outgoing]], Awaitable[None] | None]
     delivery_id: str | None = None
+    # Called once the batch's work is over for this entry, stored or failed (after send):
+    # what waits on it hears something even when it failed or had nothing to say (a Teams
+    # click's request, which has its answer to give within Teams' 5 s).
+    settle: Callable[[], None] | None = None
+
+
+@dataclass
+class Answered:
+    """An entry answered before the database (a refusal): nothing to handle, only what is
+    still being sent (None when all is sent)."""
+
+    sending: Awaitable[None] | None
 
 
 class Batching(Performer, Protocol):
     """A performer whose entries are handled together: the journal handles the jobs of a
-    batch of entries in one transaction (Digilog.handle_many), then sends each one's."""
+    batch of entries in one transaction (Digilog.handle_many), then sends each one's.
+
+    It may also have `alone(entry) -> bool`: True for an entry still worked one by one
+    through `perform` (work that is its own, such as a Teams file upload)."""
 
     digilog: Digilog
 
-    async def prepare(self, entry: Entry) -> Job | None:
-        """The entry's job; None when it asks for nothing (the entry is done)."""
+    async def prepare(self, entry: Entry) -> Job | Answered | None:
+        """The entry's job; None when it asks for nothing (the entry is done), Answered
+        when it was answered without the database."""
 
 
 @dataclass(frozen=True)
@@ -333,7 +349,7 @@ class Journal:
                 self._active -= len(entries) - position + len(batched)
                 return
             performer = self.performers.get(entry.platform)
-            if entry.handled or not hasattr(performer, "prepare"):
+            if entry.handled or not hasattr(performer, "prepare") or _alone(performer, entry):
                 # Its log lines and calls out carry the id of the request that brought it.
                 token = REQUEST_ID.set(entry.request_id)
                 try:
@@ -346,7 +362,7 @@ class Journal:
             return
         calls = asyncio.Semaphore(PREPARING)
 
-        async def prepare(entry: Entry, performer: Batching) -> Job | Exception | None:
+        async def prepare(entry: Entry, performer: Batching) -> Job | Answered | Exception | None:
             REQUEST_ID.set(entry.request_id)  # in this task's own copy of the context
             async with calls:
                 try:
@@ -363,6 +379,8 @@ class Journal:
                     self._later(self._failed(entry, performer, job))
                 elif job is None:
                     self._later(self._finish(entry, performer, None))
+                elif isinstance(job, Answered):
+                    self._later(self._finish(entry, performer, job.sending))
                 else:
                     jobs.append((entry, performer, job))
             finally:
@@ -382,21 +400,34 @@ class Journal:
                 REQUEST_ID.reset(token)
 
         digilog = jobs[0][1].digilog
-        results = await digilog.handle_many(
-            [(job.event, job.delivery_id, entry.id) for entry, _, job in jobs], scope
-        )
+        results: list[list[Outgoing] | Exception]
+        try:
+            results = await digilog.handle_many(
+                [(job.event, job.delivery_id, entry.id) for entry, _, job in jobs], scope
+            )
+        except Exception as error:  # none was stored; each is retried, each settled
+            results = [error for _ in jobs]
         for i, ((entry, performer, job), result) in enumerate(zip(jobs, results, strict=True)):
             with scope(i):
-                if isinstance(result, Exception):
-                    self._later(self._failed(entry, performer, result))
-                    continue
-                entry.handled = True
                 try:
-                    sending = job.send(result)
-                except Exception as error:
-                    self._later(self._failed(entry, performer, error))
-                    continue
-                self._later(self._finish(entry, performer, sending))
+                    self._handled(entry, performer, job, result)
+                finally:
+                    if job.settle is not None:
+                        job.settle()
+
+    def _handled(
+        self, entry: Entry, performer: Batching, job: Job, result: list[Outgoing] | Exception
+    ) -> None:
+        if isinstance(result, Exception):
+            self._later(self._failed(entry, performer, result))
+            return
+        entry.handled = True
+        try:
+            sending = job.send(result)
+        except Exception as error:
+            self._later(self._failed(entry, performer, error))
+            return
+        self._later(self._finish(entry, performer, sending))
 
     async def _claim(self, limit: int) -> list[Entry]:
         lease = timedelta(seconds=self.timing.lease_seconds)
@@ -556,6 +587,11 @@ class Journal:
                     await repos.inbound.renew(self.worker, until)
             except Exception as error:  # the leases may run out; others then take the entries
                 log.warning("inbound journal: leases not renewed: %s", failure_of(error))
+
+
+def _alone(performer: Performer | None, entry: Entry) -> bool:
+    alone = getattr(performer, "alone", None)
+    return alone is not None and bool(alone(entry))
 
 
 async def _only_cohort(repos: Any, failed: Failed) -> int | None:

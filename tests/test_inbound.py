@@ -9,6 +9,7 @@ facilitators and operators. A throttled channel holds no one else's reply.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -473,3 +474,109 @@ async def test_clicks_worked_together_keep_each_others_answers_when_one_fails(
     assert [(a.question_index, a.option_index) for a in answers] == [(0, 1)]
     assert failure.user_id == "U_BJORN" and failure.attempts == 2
     assert await count(slack.store, InboundEntry) == 0
+
+
+@asynccontextmanager
+async def option_refused(store: Store, option: int) -> AsyncIterator[None]:
+    """The database refuses any quiz answer with this option (and only those)."""
+    async with store.transaction() as repos:
+        sqlite = repos.session.get_bind().dialect.name == "sqlite"
+        if sqlite:
+            await repos.session.execute(
+                text(
+                    "CREATE TRIGGER refuse_option BEFORE INSERT ON quiz_answers "
+                    f"WHEN NEW.option_index = {option} "
+                    "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+                )
+            )
+        else:
+            await repos.session.execute(
+                text(
+                    "CREATE FUNCTION refuse_option() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'no space left on device'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await repos.session.execute(
+                text(
+                    "CREATE TRIGGER refuse_option BEFORE INSERT ON quiz_answers "
+                    f"FOR EACH ROW WHEN (NEW.option_index = {option}) "
+                    "EXECUTE FUNCTION refuse_option()"
+                )
+            )
+    try:
+        yield
+    finally:
+        async with store.transaction() as repos:
+            if sqlite:
+                await repos.session.execute(text("DROP TRIGGER refuse_option"))
+            else:
+                await repos.session.execute(text("DROP TRIGGER refuse_option ON quiz_answers"))
+                await repos.session.execute(text("DROP FUNCTION refuse_option()"))
+
+
+async def test_teams_clicks_worked_together_keep_each_others_answers_when_one_fails(
+    database_url: str, store: Store, programme: Programme, tmp_path: Path
+) -> None:
+    # Teams' clicks, too, are worked in one transaction. The database refuses Björn's
+    # answer (option 2) and takes Anna's (option 1): her click is answered with its card
+    # and her answer stored; he is told in his chat that his choice did not go through.
+    from bot.web import WORK
+    from tests.teams_fake import APP_ID, CHANNEL, FakeConnector, teams_cohort
+    from tests.test_teams_scenarios import SIGNER, Teams, actions, texts
+
+    cohort = await teams_cohort(store, programme)
+    connector = FakeConnector(APP_ID, "app-secret")
+    async with connector.running(), aiohttp.ClientSession() as http:
+        settings = serve_settings(
+            database_url,
+            tmp_path,
+            teams=connector,
+            inbound_attempts=2,
+            inbound_backoff_seconds=0.05,
+            inbound_poll_seconds=0.2,
+            inbound_lease_seconds=2,
+        )
+        async with serve(settings) as server, asyncio.timeout(60):
+            with SIGNER.serving_keys():
+                drained = server.app[WORK].drained
+                url = str(server.make_url("/api/messages"))
+                teams = Teams(connector, SIGNER, url, http, store, drained)
+                assert await teams.say("29:fia", "theme start 1") == 200
+                assert await teams.say("29:fia", "quiz start 1") == 200
+                [begin] = [
+                    a
+                    for a in actions(connector.cards(CHANNEL)[-1])
+                    if a["type"] == "Action.Execute"
+                ]
+                chosen = {}
+                for user, option in (("29:anna", 1), ("29:bjorn", 2)):
+                    assert await teams.click(user, begin["data"]) == 200
+                    [question] = connector.cards(f"a:{user}")[-1:]
+                    [chosen[user]] = [
+                        a["data"]
+                        for a in actions(question)
+                        if a["type"] == "Action.Execute"
+                        and str(a["data"].get("action_id", "")).endswith(f":0:{option}")
+                    ]
+                before = {user: len(connector.posted(f"a:{user}")) for user in chosen}
+                teams.drained = None  # both in flight at once: one batch
+                async with option_refused(store, 2):
+                    (_, anna), (_, bjorn) = await asyncio.gather(
+                        *(teams.execute(u, chosen[u], personal=True) for u in chosen)
+                    )
+                    await drained()
+                told = connector.posted("a:29:bjorn")[before["29:bjorn"] :]
+
+    assert anna["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Question 1" not in texts(anna["value"])  # her answer's card, not the question
+    assert bjorn["type"] != "application/vnd.microsoft.card.adaptive"
+    assert any(
+        "Digilog could not take your choice" in json.dumps(m, ensure_ascii=False) for m in told
+    )
+    async with store.transaction() as repos:
+        answers = list(await repos.session.scalars(select(QuizAnswer)))
+        [failure] = list(await repos.session.scalars(select(InboundFailure)))
+    assert [(a.question_index, a.option_index) for a in answers] == [(0, 1)]
+    assert failure.user_id == "29:bjorn" and failure.attempts == 2
+    assert failure.cohort_id == cohort.id
+    assert await count(store, InboundEntry) == 0

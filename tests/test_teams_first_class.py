@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from handlers.admin import import_roster
 from handlers.core.roster import RosterRow
-from storage.models import OfferedFile, Reflection, Role
+from storage.models import OfferedFile, ProcessedEvent, Reflection, Role
 from storage.swedish import LEXICON
 from tests.teams_fake import BOT, CHANNEL, TENANT
 from tests.test_teams_scenarios import Teams, actions, check_card, teams, texts
@@ -195,8 +195,12 @@ async def refreshed(teams: Teams, user: str, refresh: dict[str, Any]) -> dict[st
         value={"action": {**refresh["action"], "id": ""}, "trigger": "automatic"},
     )
     body["replyToId"] = "channel-card"
+    marks, calls = await teams.count(ProcessedEvent), len(teams.connector.calls)
     status, answer = await teams.invoke(body)
     assert status == 200
+    # A look changes nothing: no mark stored, nothing sent to anyone.
+    assert await teams.count(ProcessedEvent) == marks
+    assert len(teams.connector.calls) == calls
     assert answer["type"] == "application/vnd.microsoft.card.adaptive"
     card: dict[str, Any] = answer["value"]
     check_card(card)

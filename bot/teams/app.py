@@ -15,6 +15,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -41,7 +42,7 @@ from bot.teams.translate import (
     tenant_of,
     where_of,
 )
-from bot.work import Entry, Journal
+from bot.work import Answered, Entry, Job, Journal
 from handlers import failures
 from handlers.core.i18n import translator
 from handlers.core.vocabulary import CardViewed, HomeOpened, Message, Outgoing, ToActor, say
@@ -155,6 +156,15 @@ class TeamsAdapter:
 
     # The work, for the journal's Teams entries.
 
+    def alone(self, entry: Entry) -> bool:
+        """File consents and "Save to Digilog" are worked one by one (`perform`); the rest
+        join the journal's batches (`prepare`), their work in one transaction."""
+        payload = entry.payload
+        return payload.get("type") == "invoke" and payload.get("name") in (
+            FILE_CONSENT,
+            MESSAGE_ACTION,
+        )
+
     async def perform(self, entry: Entry) -> Awaitable[None] | None:
         activity = Activity.model_validate(entry.payload)
         if activity.type == "invoke" and activity.name == FILE_CONSENT:
@@ -162,7 +172,30 @@ class TeamsAdapter:
             return None
         if activity.type == "invoke" and activity.name == MESSAGE_ACTION:
             return await self._save_message(activity, entry)
+        # Any other entry on its own (the journal batches them): as a batch of one.
+        job = await self.prepare(entry)
+        if job is None:
+            return None
+        if isinstance(job, Answered):
+            return job.sending
+        try:
+            outgoing = await self.digilog.handle(
+                job.event, delivery_id=job.delivery_id, journal_id=entry.id
+            )
+            entry.handled = True
+            return job.send(outgoing)
+        finally:
+            if job.settle is not None:
+                job.settle()
+
+    async def prepare(self, entry: Entry) -> Job | Answered | None:
+        """The entry as a neutral event, outside any transaction: the conversation's
+        address kept, the roster linked when Digilog joins a team. The journal handles a
+        batch of them in one transaction, then gives a waiting click its card (`send`)
+        or, whatever came of the work, "Done." (`settle`)."""
+        activity = Activity.model_validate(entry.payload)
         clicked = self._clicks.get(entry.event_id or "") if activity.type == "invoke" else None
+        job: Job | None = None
         try:
             await self._remember(activity)
             if _installed_in_a_team(activity):
@@ -170,7 +203,7 @@ class TeamsAdapter:
             try:
                 event = event_of(activity, self.messenger.binder)
             except ForgedButton as forged:
-                return self._refuse_forged(activity, str(forged), clicked)
+                return Answered(self._refuse_forged(activity, str(forged), clicked))
             delivery: str | None = _delivery_id(activity)
             if event is None and _opened_personally(activity):
                 event = HomeOpened(actor_of(activity), conversation_of(activity))
@@ -183,19 +216,16 @@ class TeamsAdapter:
                 return None
             if isinstance(event, CardViewed):
                 delivery = None  # a look changes nothing: asking twice needs no stored mark
-            outgoing = await self.digilog.handle(event, delivery_id=delivery, journal_id=entry.id)
-            entry.handled = True
-            return self.messenger.deliver(where_of(activity), outgoing, clicked)
+            where = where_of(activity)
+
+            def send(outgoing: list[Outgoing]) -> Awaitable[None] | None:
+                return self.messenger.deliver(where, outgoing, clicked)
+
+            job = Job(event, send, delivery, settle=partial(_settle, activity, clicked))
+            return job
         finally:
-            if clicked is not None:
-                # A click handled before (Teams sent it again) or with nothing to say.
-                clicked.give(
-                    {
-                        "statusCode": 200,
-                        "type": INVOKE_MESSAGE,
-                        "value": translator(where_of(activity).language)("Done."),
-                    }
-                )
+            if job is None:  # answered here, or never to be: the click hears so now
+                _settle(activity, clicked)
 
     def _refuse_forged(
         self, activity: Activity, action_id: str, clicked: Clicked | None
@@ -389,6 +419,19 @@ class TeamsAdapter:
             return web.json_response({"error": "invalid token"}, status=401)
         request[CLAIMS] = dict(identity.claims or {})
         return None
+
+
+def _settle(activity: Activity, clicked: Clicked | None) -> None:
+    """A click whose work is over without an answer (Teams sent it again, it had nothing
+    to say, or its work failed and is tried again) still hears something."""
+    if clicked is not None:
+        clicked.give(
+            {
+                "statusCode": 200,
+                "type": INVOKE_MESSAGE,
+                "value": translator(where_of(activity).language)("Done."),
+            }
+        )
 
 
 def _delivery_id(activity: Activity) -> str:
