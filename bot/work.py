@@ -110,7 +110,7 @@ class Job:
     # Called once the batch's work is over for this entry, stored or failed (after send):
     # what waits on it hears something even when it failed or had nothing to say (a Teams
     # click's request, which has its answer to give within Teams' 5 s).
-    settle: Callable[[], None] | None = None
+    settle: Callable[[bool], None] | None = None  # called with whether the work failed
 
 
 @dataclass
@@ -413,7 +413,7 @@ class Journal:
                     self._handled(entry, performer, job, result)
                 finally:
                     if job.settle is not None:
-                        job.settle()
+                        job.settle(isinstance(result, Exception))
 
     def _handled(
         self, entry: Entry, performer: Batching, job: Job, result: list[Outgoing] | Exception

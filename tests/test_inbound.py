@@ -570,6 +570,8 @@ async def test_teams_clicks_worked_together_keep_each_others_answers_when_one_fa
     assert anna["type"] == "application/vnd.microsoft.card.adaptive"
     assert "Question 1" not in texts(anna["value"])  # her answer's card, not the question
     assert bjorn["type"] != "application/vnd.microsoft.card.adaptive"
+    # His click is not answered "Done.": it did not go through, and his chat says so.
+    assert bjorn["value"] == "Digilog is on it: the answer comes in your chat."
     assert any(
         "Digilog could not take your choice" in json.dumps(m, ensure_ascii=False) for m in told
     )

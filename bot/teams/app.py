@@ -178,21 +178,23 @@ class TeamsAdapter:
             return None
         if isinstance(job, Answered):
             return job.sending
+        failed = True
         try:
             outgoing = await self.digilog.handle(
                 job.event, delivery_id=job.delivery_id, journal_id=entry.id
             )
             entry.handled = True
+            failed = False
             return job.send(outgoing)
         finally:
             if job.settle is not None:
-                job.settle()
+                job.settle(failed)
 
     async def prepare(self, entry: Entry) -> Job | Answered | None:
         """The entry as a neutral event, outside any transaction: the conversation's
         address kept, the roster linked when Digilog joins a team. The journal handles a
         batch of them in one transaction, then gives a waiting click its card (`send`)
-        or, whatever came of the work, "Done." (`settle`)."""
+        or, whatever came of the work, a line (`settle`)."""
         activity = Activity.model_validate(entry.payload)
         clicked = self._clicks.get(entry.event_id or "") if activity.type == "invoke" else None
         job: Job | None = None
@@ -225,7 +227,7 @@ class TeamsAdapter:
             return job
         finally:
             if job is None:  # answered here, or never to be: the click hears so now
-                _settle(activity, clicked)
+                _settle(activity, clicked, False)
 
     def _refuse_forged(
         self, activity: Activity, action_id: str, clicked: Clicked | None
@@ -421,17 +423,15 @@ class TeamsAdapter:
         return None
 
 
-def _settle(activity: Activity, clicked: Clicked | None) -> None:
-    """A click whose work is over without an answer (Teams sent it again, it had nothing
-    to say, or its work failed and is tried again) still hears something."""
+def _settle(activity: Activity, clicked: Clicked | None, failed: bool) -> None:
+    """A click whose work is over without an answer still hears something: "Done." when
+    Teams sent it again or it had nothing to say; when its work failed and is tried
+    again, that the answer comes in the person's chat (as the retry's, or the notice that
+    it did not go through, does)."""
     if clicked is not None:
-        clicked.give(
-            {
-                "statusCode": 200,
-                "type": INVOKE_MESSAGE,
-                "value": translator(where_of(activity).language)("Done."),
-            }
-        )
+        t = translator(where_of(activity).language)
+        line = t("Digilog is on it: the answer comes in your chat.") if failed else t("Done.")
+        clicked.give({"statusCode": 200, "type": INVOKE_MESSAGE, "value": line})
 
 
 def _delivery_id(activity: Activity) -> str:
