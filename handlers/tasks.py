@@ -365,7 +365,9 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
     assert theme is not None
     task = theme.reflection_task
     mine = await context.repos.tasks.get(cohort.id, number, member.person.id)
-    form = mine.form if mine else task.forms()[0]
+    # Not chosen yet: as the theme's post reads, unless the task is done one way only.
+    forms = task.forms()
+    form = mine.form if mine else (forms[0] if len(forms) == 1 else "buddy")
     build = _the_task(t, context.language, task, form, cohort.id, number)
     if mine is not None and mine.done_at is not None:
         build.note(t("Done: you have handed in what you found."))

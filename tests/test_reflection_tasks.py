@@ -32,6 +32,9 @@ async def test_a_participant_chooses_a_colleague_and_both_get_the_task(
     labels = [o.label for o in chat_options(post)]
     assert labels[:2] == ["With a colleague", "With my learning buddy"]
     assert "colleague from your own organisation or with your learning buddy" in str(post)
+    # Not chosen yet: `task 1` reads as the post does, not as the colleague's version.
+    before = (await chat.say("anna", "task 1")).text
+    assert "Compare your two organisations" in before and "Together with a colleague" not in before
 
     async with store.transaction() as repos:
         people = {m.person.user_id: m.person.id for m in await repos.people.members(cohort.id)}
