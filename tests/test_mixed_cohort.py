@@ -302,25 +302,8 @@ async def test_a_whole_theme_with_files_buddies_and_the_quiz_in_slack_and_teams(
     # Files: Björn's own data through Teams' file consent, into his OneDrive; the
     # facilitator's export in Slack as a Slack file.
     assert await teams.send(teams.activity("29:bjorn", text="mydata", personal=True)) == 200
-    [consent] = [
-        a
-        for activity in teams.connector.posted("a:29:bjorn")
-        for a in activity.get("attachments", [])
-        if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
-    ]
-    accepted = teams.activity(
-        "29:bjorn",
-        kind="invoke",
-        name="fileConsent/invoke",
-        personal=True,
-        value={
-            "type": "fileUpload",
-            "action": "accept",
-            "context": consent["content"]["acceptContext"],
-            "uploadInfo": teams.connector.upload_info(consent["name"]),
-        },
-    )
-    assert (await teams.invoke(accepted))[0] == 200
+    [consent] = teams.file_offers("29:bjorn")
+    assert (await teams.invoke(teams.accepting("29:bjorn", consent)))[0] == 200
     await eventually(lambda: _has(list(teams.connector.uploads)))
     with zipfile.ZipFile(io.BytesIO(teams.connector.uploads[consent["name"]])) as archive:
         assert "I Piteå har @Cia börjat." in archive.read("data.json").decode("utf-8")

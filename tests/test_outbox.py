@@ -38,7 +38,7 @@ from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import run_digilog
 from tests.slack_fake import FakeSlack
-from tests.teams_fake import ACCESS_TOKEN, APP_ID, TENANT, FakeConnector, teams_cohort
+from tests.teams_fake import ACCESS_TOKEN, APP_ID, FakeConnector, teams_cohort
 from tests.test_schedules import (
     ManualClock,
     Programme,
@@ -47,7 +47,7 @@ from tests.test_schedules import (
     three_nudges_queued,
     with_calendar,
 )
-from tests.test_teams_courier import heard_from_tenant
+from tests.test_teams_courier import heard_from_tenant, queue_nudges
 
 
 @pytest.fixture
@@ -485,25 +485,7 @@ async def test_teams_429_502_and_a_dropped_connection_each_row_once(
     courier = TeamsCourier(store, connector)
     courier.pacer.outage_first = 0.0  # the test's clock moves it, not the wall's
     sender = Sender(store, digilog, courier, clock, worker="teams")
-    async with store.transaction() as repos:
-        ids = {}
-        for user in ("29:anna", "29:bjorn"):
-            person = await repos.people.by_account("teams", TENANT, user)
-            assert person is not None
-            ids[user] = person.id
-        await repos.deliveries.add(
-            Planned(
-                key=f"{AD_HOC}:c{cohort.id}:t:p{person_id}",
-                cohort_id=cohort.id,
-                kind=AD_HOC,
-                due_at=clock.moment,
-                relevant_until=local("2027-05-08 10:00"),
-                theme_number=1,
-                person_id=person_id,
-                detail={"task": "post"},
-            )
-            for person_id in ids.values()
-        )
+    await queue_nudges(store, cohort, clock.moment, (("29:anna", "post"), ("29:bjorn", "post")))
     bot_connector.throttled, bot_connector.retry_after = 1, 0
     bot_connector.fail_next(502, code="ServiceError")
     bot_connector.dropped = 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from schedules.courier import OutcomeUnknown, Refused, Sent, TryLater
 from schedules.send import Sender
 from schedules.timekeeper import Timekeeper
 from storage.deliveries import Planned
-from storage.models import Delivery, DeliveryState
+from storage.models import Cohort, Delivery, DeliveryState
 from storage.unit import Store
 from tests.teams_fake import (
     ACCESS_TOKEN,
@@ -84,6 +84,31 @@ async def heard_from_tenant(store: Store, fake: FakeConnector) -> None:
     """What the Teams adapter keeps when the first activity comes from the cohort's channel."""
     async with store.transaction() as repos:
         await repos.addresses.remember("teams", TENANT, CHANNEL, fake.service_url, BOT)
+
+
+async def queue_nudges(
+    store: Store, cohort: Cohort, due: datetime, wanted: Iterable[tuple[str, str]]
+) -> None:
+    """Nudges of theme 1, as a facilitator's `nudge` queues them: (Teams user, task) each."""
+    async with store.transaction() as repos:
+        ids = {}
+        for user in {user for user, _ in wanted}:
+            person = await repos.people.by_account("teams", TENANT, user)
+            assert person is not None
+            ids[user] = person.id
+        await repos.deliveries.add(
+            Planned(
+                key=f"{AD_HOC}:c{cohort.id}:t:{task}:p{ids[user]}",
+                cohort_id=cohort.id,
+                kind=AD_HOC,
+                due_at=due,
+                relevant_until=local("2027-05-08 10:00"),
+                theme_number=1,
+                person_id=ids[user],
+                detail={"task": task},
+            )
+            for user, task in wanted
+        )
 
 
 @pytest.fixture
@@ -445,25 +470,12 @@ async def test_the_sender_sends_a_teams_cohorts_deliveries_once_each(
 
     # Nudges, as a facilitator's `nudge` queues them: Anna twice, Björn once.
     clock.moment = local("2027-04-27 10:00")
-    async with store.transaction() as repos:
-        ids = {}
-        for user in ("29:anna", "29:bjorn"):
-            person = await repos.people.by_account("teams", TENANT, user)
-            assert person is not None
-            ids[user] = person.id
-        await repos.deliveries.add(
-            Planned(
-                key=f"{AD_HOC}:c{cohort.id}:t:{task}:p{ids[user]}",
-                cohort_id=cohort.id,
-                kind=AD_HOC,
-                due_at=clock.moment,
-                relevant_until=local("2027-05-08 10:00"),
-                theme_number=1,
-                person_id=ids[user],
-                detail={"task": task},
-            )
-            for user, task in (("29:anna", "post"), ("29:bjorn", "post"), ("29:anna", "reply"))
-        )
+    await queue_nudges(
+        store,
+        cohort,
+        clock.moment,
+        (("29:anna", "post"), ("29:bjorn", "post"), ("29:anna", "reply")),
+    )
     assert await sender.send_due() == 3
     assert fake.created() == ["29:anna", "29:bjorn"]
     # Anna's two nudges go as one message: a person gets at most one a working day.

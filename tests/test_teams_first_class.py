@@ -402,45 +402,17 @@ async def test_times_are_in_the_teams_clients_zone_until_the_person_sets_one(
 async def test_an_export_arrives_through_the_file_consent_flow(teams: Teams) -> None:
     await start_theme(teams)
     assert await teams.send(teams.activity("29:fia", text="export csv", personal=True)) == 200
-    [offer] = [
-        a
-        for activity in teams.connector.posted("a:29:fia")
-        for a in activity.get("attachments", [])
-        if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
-    ]
+    [offer] = teams.file_offers("29:fia")
     assert offer["name"].endswith(".csv") and offer["content"]["sizeInBytes"] > 0
     async with teams.store.transaction() as repos:
         [kept] = (await repos.session.scalars(select(OfferedFile))).all()
         content = bytes(kept.content)
 
     # Someone else cannot take it with the same context.
-    stranger = teams.activity(
-        "29:anna",
-        kind="invoke",
-        name="fileConsent/invoke",
-        personal=True,
-        value={
-            "type": "fileUpload",
-            "action": "accept",
-            "context": offer["content"]["acceptContext"],
-            "uploadInfo": teams.connector.upload_info("stolen.csv"),
-        },
-    )
-    assert (await teams.invoke(stranger))[0] == 200
+    assert (await teams.invoke(teams.accepting("29:anna", offer, "stolen.csv")))[0] == 200
     assert teams.connector.uploads == {}
 
-    accepted = teams.activity(
-        "29:fia",
-        kind="invoke",
-        name="fileConsent/invoke",
-        personal=True,
-        value={
-            "type": "fileUpload",
-            "action": "accept",
-            "context": offer["content"]["acceptContext"],
-            "uploadInfo": teams.connector.upload_info(offer["name"]),
-        },
-    )
+    accepted = teams.accepting("29:fia", offer)
     status, _ = await teams.invoke(accepted)
     assert status == 200
     assert teams.connector.uploads == {offer["name"]: content}
@@ -452,15 +424,6 @@ async def test_an_export_arrives_through_the_file_consent_flow(teams: Teams) -> 
     # Accepting again sends nothing twice.
     await teams.invoke(accepted)
     assert len(teams.connector.uploads) == 1
-
-
-def consent_offers(teams: Teams, conversation: str) -> list[dict[str, Any]]:
-    return [
-        a
-        for activity in teams.connector.posted(conversation)
-        for a in activity.get("attachments", [])
-        if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
-    ]
 
 
 async def test_add_to_my_calendar_offers_the_sessions_ics_in_teams(teams: Teams) -> None:
@@ -475,7 +438,7 @@ async def test_add_to_my_calendar_offers_the_sessions_ics_in_teams(teams: Teams)
     assert add["title"] == "Add to my calendar"
     status, answer = await teams.execute("29:anna", add["data"], personal=True)
     assert status == 200 and answer["value"] == "The file is offered in your chat with Digilog."
-    [offer] = consent_offers(teams, "a:29:anna")
+    [offer] = teams.file_offers("29:anna")
     assert offer["name"].endswith(".ics") and offer["content"]["sizeInBytes"] > 0
     async with teams.store.transaction() as repos:
         [kept] = (await repos.session.scalars(select(OfferedFile))).all()

@@ -105,6 +105,32 @@ class Teams:
             ]
         return body
 
+    def file_offers(self, user: str) -> list[dict[str, Any]]:
+        """The file consent cards posted to a person's chat with Digilog."""
+        return [
+            a
+            for activity in self.connector.posted(f"a:{user}")
+            for a in activity.get("attachments", [])
+            if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+        ]
+
+    def accepting(
+        self, user: str, offer: dict[str, Any], upload_name: str | None = None
+    ) -> dict[str, Any]:
+        """`user` allowing a file consent card: Teams' invoke, with where the upload goes."""
+        return self.activity(
+            user,
+            kind="invoke",
+            name="fileConsent/invoke",
+            personal=True,
+            value={
+                "type": "fileUpload",
+                "action": "accept",
+                "context": offer["content"]["acceptContext"],
+                "uploadInfo": self.connector.upload_info(upload_name or offer["name"]),
+            },
+        )
+
     async def send(self, body: dict[str, Any], token: str | None = "good") -> int:
         headers = {}
         if token == "good":
