@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bot.pace import Clock, Limit, Sleep, Windows
+from handlers.core.vocabulary import Outgoing, ToConversation, ToGroup, ToPerson
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +137,16 @@ async def all_sent(futures: list[asyncio.Future[Any]]) -> None:
     for result in results:
         if isinstance(result, BaseException):
             raise result
+
+
+def lane_of(platform: str, workspace: str, actor: str | None, item: Outgoing) -> Hashable:
+    """The lane a reply goes in: one per conversation (platforms limit posts per channel),
+    per person and per group; a reply to the one who acted keeps its order in theirs."""
+    match item.to:
+        case ToConversation(conversation=conversation):
+            return (platform, workspace, "conversation", conversation.conversation_id)
+        case ToPerson(user_id=user_id):
+            return (platform, workspace, "person", user_id)
+        case ToGroup(user_ids=user_ids):
+            return (platform, workspace, "group", tuple(sorted(user_ids)))
+    return (platform, workspace, "person", actor)

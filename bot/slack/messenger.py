@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Hashable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -13,7 +13,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.lanes import Lanes, Throttled, all_sent
+from bot.lanes import Lanes, Throttled, all_sent, lane_of
 from bot.slack.blocks import render_home, render_message, render_modal
 from handlers.core.vocabulary import (
     Delivered,
@@ -65,22 +65,13 @@ def deliver(
     if not outgoing:
         return None
     futures = [
-        lanes.send(lane_of(origin, item), partial(_send, digilog, origin, item, _Progress()))
+        lanes.send(
+            lane_of("slack", origin.team, origin.user_id, item),
+            partial(_send, digilog, origin, item, _Progress()),
+        )
         for item in outgoing
     ]
     return all_sent(futures)
-
-
-def lane_of(origin: Origin, item: Outgoing) -> Hashable:
-    """Slack limits posts per channel; a person's own replies keep their order in one lane."""
-    match item.to:
-        case ToConversation(conversation=conversation):
-            return ("slack", origin.team, "channel", conversation.conversation_id)
-        case ToPerson(user_id=user_id):
-            return ("slack", origin.team, "person", user_id)
-        case ToGroup(user_ids=user_ids):
-            return ("slack", origin.team, "group", tuple(sorted(user_ids)))
-    return ("slack", origin.team, "person", origin.user_id)
 
 
 async def _send(digilog: Digilog, origin: Origin, item: Outgoing, progress: _Progress) -> None:

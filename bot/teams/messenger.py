@@ -17,13 +17,13 @@ import asyncio
 import base64
 import html
 import logging
-from collections.abc import Awaitable, Hashable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from bot.lanes import Lanes, Throttled, all_sent
+from bot.lanes import Lanes, Throttled, all_sent, lane_of
 from bot.teams.binding import Binder
 from bot.teams.cards import (
     CARD_BYTES,
@@ -210,7 +210,10 @@ class Messenger:
             return None
         tally = _Tally()
         futures = kept + [
-            self.lanes.send(self.lane_of(where, item), partial(self._send, where, item, tally))
+            self.lanes.send(
+                lane_of("teams", where.tenant_id, where.user_id, item),
+                partial(self._send, where, item, tally),
+            )
             for item in outgoing
         ]
         return self._all_sent(where, futures, tally, t)
@@ -234,17 +237,6 @@ class Messenger:
                     await self._to_person(where, where.user_id, MessageBuilder().para(note).build())
                 except ConnectorError as error:
                     log.error("Teams refused the note of who was not reached: %s", error)
-
-    @staticmethod
-    def lane_of(where: Where, item: Outgoing) -> Hashable:
-        match item.to:
-            case ToConversation(conversation=conversation):
-                return ("teams", where.tenant_id, "conversation", conversation.conversation_id)
-            case ToPerson(user_id=user_id):
-                return ("teams", where.tenant_id, "person", user_id)
-            case ToGroup(user_ids=user_ids):
-                return ("teams", where.tenant_id, "group", tuple(sorted(user_ids)))
-        return ("teams", where.tenant_id, "person", where.user_id)
 
     async def _keep_answered(self, where: Where, card_id: str, replaced: dict[str, Any]) -> None:
         answered = {"type": "message", "attachments": [{"contentType": CARD, "content": replaced}]}
