@@ -369,20 +369,25 @@ async def show(context: Context, args: Args) -> list[Outgoing]:
     forms = task.forms()
     form = mine.form if mine else (forms[0] if len(forms) == 1 else "buddy")
     build = _the_task(t, context.language, task, form, cohort.id, number)
-    if mine is not None and mine.done_at is not None:
-        build.note(t("Done: you have handed in what you found."))
-    elif mine is not None:
-        partner = await context.repos.people.get(mine.partner_id) if mine.partner_id else None
-        who = partner.display_name if partner else mine.partner_name
-        build.note(
-            t("You do it {how}.", how=t(FORM_LABELS[mine.form]))
-            + (" " + t("You do it with {name}.", name=who) if who else "")
-        )
-        build.choices(_hand_in(t, cohort.id, number))
+    if mine is not None:
+        build.note(await _my_part(context, t, mine))
+        if mine.done_at is None:
+            build.choices(_hand_in(t, cohort.id, number))
     else:
         build.note(how_note(t, task))
         build.choices(choices(t, task, cohort.id, number))
     return [context.reply(build.build())]
+
+
+async def _my_part(context: Context, t: Translator, mine: ReflectionTaskChoice) -> str:
+    """How one does the task, with whom, or that it is handed in."""
+    if mine.done_at is not None:
+        return t("Done: you have handed in what you found.")
+    partner = await context.repos.people.get(mine.partner_id) if mine.partner_id else None
+    who = partner.display_name if partner else mine.partner_name
+    return t("You do it {how}.", how=t(FORM_LABELS[mine.form])) + (
+        " " + t("You do it with {name}.", name=who) if who else ""
+    )
 
 
 async def theme_post_view(context: Context, action_id: str) -> Message | None:
@@ -406,15 +411,8 @@ async def theme_post_view(context: Context, action_id: str) -> Message | None:
     t = translator(cohort.language)
     lines: list[str] = []
     mine = await context.repos.tasks.get(cohort.id, number, member.person.id)
-    if mine is not None and mine.done_at is not None:
-        lines.append(t("Done: you have handed in what you found."))
-    elif mine is not None:
-        partner = await context.repos.people.get(mine.partner_id) if mine.partner_id else None
-        who = partner.display_name if partner else mine.partner_name
-        lines.append(
-            t("You do it {how}.", how=t(FORM_LABELS[mine.form]))
-            + (" " + t("You do it with {name}.", name=who) if who else "")
-        )
+    if mine is not None:
+        lines.append(await _my_part(context, t, mine))
     if await context.repos.reflections.latest_by(cohort.id, member.person.id, number):
         lines.append(t("You have written a reflection on this theme."))
     if not lines:

@@ -9,12 +9,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from handlers.core.i18n import N_
-from handlers.core.programme_file import LocalText, Programme, Slug, Strict, Url, before
+from handlers.core.programme_file import (
+    LocalText,
+    Programme,
+    Slug,
+    Strict,
+    Url,
+    before,
+    known_zone,
+)
 from handlers.core.yaml_file import FileProblems, Mistake, parse_mapping, read_source
 from storage.models import CalendarEntry
 
@@ -127,14 +135,7 @@ class Calendar(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError, OSError):
-                raise Mistake(
-                    N_("unknown time zone {zone} (e.g. Europe/Stockholm)"), zone=value
-                ) from None
-        return value
+        return None if value is None else known_zone(value)
 
     @model_validator(mode="after")
     def _themes_in_order(self) -> Calendar:

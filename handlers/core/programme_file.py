@@ -79,6 +79,15 @@ Slug = Annotated[str, Field(max_length=64), AfterValidator(_slug)]
 Url = Annotated[str, AfterValidator(_url)]
 
 
+def known_zone(value: str) -> str:
+    """The time zone as written, if Python knows it; a Mistake for the file's reader if not."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise Mistake(N_("unknown time zone {zone} (e.g. Europe/Stockholm)"), zone=value) from None
+    return value
+
+
 def before(first: datetime, then: datetime) -> bool:
     """Whether `first` comes strictly before `then`. A time with a zone and one without
     cannot be compared (the one without takes a zone only later): that is a mistake."""
@@ -117,13 +126,7 @@ class ProgrammeInfo(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise Mistake(
-                N_("unknown time zone {zone} (e.g. Europe/Stockholm)"), zone=value
-            ) from None
-        return value
+        return known_zone(value)
 
     @field_validator("organisations")
     @classmethod
