@@ -22,7 +22,7 @@ from bot.edge import edge, slack_body_problem, slack_refusal
 from bot.lanes import Lanes
 from bot.logs import outgoing_calls
 from bot.settings import Settings
-from bot.slack.app import build_slack_app
+from bot.slack.app import SlackApp, build_slack_app
 from bot.work import Journal, JournalTiming
 from schedules.service import Scheduling
 from storage import swedish
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # Slack's largest payloads (a modal's state, a long message event) stay far below this;
 # anything bigger is refused before it is read.
 MAX_BODY_BYTES = 1024 * 1024
+FORM = "application/x-www-form-urlencoded"
 
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -205,6 +206,10 @@ async def _dispatch(request: web.Request) -> web.Response:
         log.warning("signed Slack request with a malformed body refused (400): %s", problem)
         return web.Response(status=400, text="malformed request")
     bolt = request.app[SLACK]
+    if isinstance(bolt, SlackApp) and request.content_type == FORM:
+        direct = await bolt.ack_click(body.decode("utf-8"))
+        if direct is not None:
+            return await to_aiohttp_response(direct)
     try:
         bolt_request = AsyncBoltRequest(
             body=body.decode("utf-8"),

@@ -6,11 +6,13 @@ after; slow or failing Slack calls then cost the person a late reply, never a re
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote_plus
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -120,6 +122,8 @@ def build_slack_app(
     listeners = SlackListeners(digilog, Directory(), journal, lanes, clients, session)
     listeners.register(app)
     journal.add("slack", listeners)
+    if installations is None:
+        app.direct = listeners
     return app
 
 
@@ -132,12 +136,43 @@ class SlackApp(AsyncApp):
     refuses a body that does not parse, signed or not.
     """
 
+    # Set when one bot token serves every request (no OAuth): then nothing in bolt's
+    # dispatch depends on the workspace, and a click can be journalled without it.
+    direct: SlackListeners | None = None
+
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         problem = translate.problem(req.body) or translate.context_problem(req.context)
         if problem is not None:
             log.warning("Slack payload refused: %s", problem[:200])
             return BoltResponse(status=400, body="malformed payload")
         return await super().async_dispatch(req)
+
+    async def ack_click(self, form: str) -> BoltResponse | None:
+        """A button click (a verified form whose only field is an interaction payload of
+        type block_actions) journalled and acked as its listener would, without bolt's
+        middleware, matchers and argument building, which cost an ack more than the rest
+        of it together; None for anything else, which bolt dispatches."""
+        listeners = self.direct
+        if listeners is None or not form.startswith("payload=") or "&" in form:
+            return None
+        try:
+            body = json.loads(unquote_plus(form.removeprefix("payload=")))
+        except ValueError:
+            return None  # bolt answers it as it answers any body it cannot read
+        if not isinstance(body, dict) or body.get("type") != "block_actions":
+            return None
+        if problem := translate.problem(body):
+            log.warning("Slack payload refused: %s", problem[:200])
+            return BoltResponse(status=400, body="malformed payload")
+        if not body["actions"][0]["action_id"]:
+            return None  # no listener of ours matches it: bolt says so
+        try:
+            await listeners.journal.record("slack", "action", body)
+        except NotJournalled as error:
+            # Not acked: Slack shows the person its own error, as after bolt's listener.
+            log.error("Slack request (block_actions) not journalled, not acked: %s", error)
+            return BoltResponse(status=503, body="")
+        return BoltResponse(status=200, body="")
 
 
 class SlackClients:

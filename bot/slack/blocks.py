@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import accumulate
 from typing import Any, Final
 
@@ -517,21 +518,39 @@ def _render(block: Block, position: int, placeholder: str) -> list[JSON]:
     raise TypeError(f"unknown block {block!r}")
 
 
-def _groups(blocks: Sequence[Block], placeholder: str) -> list[list[JSON]]:
-    """Each neutral block's Slack blocks, a heading glued to what follows it."""
+def _groups(blocks: Sequence[Block], placeholder: str) -> list[list[tuple[JSON, int]]]:
+    """Each neutral block's Slack blocks with their costs, a heading glued to what follows."""
     _check_action_ids(blocks)
-    groups: list[list[JSON]] = []
+    groups: list[list[tuple[JSON, int]]] = []
     glue = False
     for position, block in enumerate(blocks):
-        rendered = _render(block, position, placeholder)
+        # Menus' action ids name their place in the message; nothing else does.
+        place = position if isinstance(block, Choices) else 0
+        try:
+            rendered = _rendered(block, place, placeholder)
+        except TypeError:  # a block built with a list somewhere cannot be a key: render it
+            rendered = tuple((json, _cost(json)) for json in _render(block, place, placeholder))
         if not rendered:
             continue
         if glue:
             groups[-1].extend(rendered)
         else:
-            groups.append(rendered)
+            groups.append(list(rendered))
         glue = isinstance(block, Heading)
     return groups
+
+
+# Rendered blocks kept: a few hundred distinct ones serve a workshop's quiz. They hold
+# texts people wrote (bank entries) until pushed out; never written anywhere.
+RENDERED_BLOCKS: Final = 1024
+
+
+@lru_cache(maxsize=RENDERED_BLOCKS)
+def _rendered(block: Block, position: int, placeholder: str) -> tuple[tuple[JSON, int], ...]:
+    """A block's Slack blocks and each one's cost, worked out once: in a quiz burst a
+    thousand replies are made of a few dozen distinct blocks (the questions, their options
+    in a person's order, the verdicts). What it returns is shared: never changed after."""
+    return tuple((json, _cost(json)) for json in _render(block, position, placeholder))
 
 
 def _check_action_ids(blocks: Iterable[Block]) -> None:
@@ -567,7 +586,7 @@ def render_message(
     ]
 
 
-def _pack(groups: Iterable[list[JSON]]) -> list[list[JSON]]:
+def _pack(groups: Iterable[list[tuple[JSON, int]]]) -> list[list[JSON]]:
     """Blocks into messages; a group that fits one message is not split across two.
 
     Each block's cost is counted once and the message's kept as a sum: measuring the whole
@@ -575,8 +594,7 @@ def _pack(groups: Iterable[list[JSON]]) -> list[list[JSON]]:
     parts: list[list[JSON]] = [[]]
     cost = 0  # of parts[-1]
     for group in groups:
-        costs = [_cost(block) for block in group]
-        whole = sum(costs)
+        whole = sum(block_cost for _, block_cost in group)
         if (
             parts[-1]
             and not _fits(len(parts[-1]) + len(group), cost + whole)
@@ -584,7 +602,7 @@ def _pack(groups: Iterable[list[JSON]]) -> list[list[JSON]]:
         ):
             parts.append([])
             cost = 0
-        for block, block_cost in zip(group, costs, strict=True):
+        for block, block_cost in group:
             if parts[-1] and not _fits(len(parts[-1]) + 1, cost + block_cost):
                 parts.append([])
                 cost = 0
@@ -650,7 +668,7 @@ def render_home(
     message: Message, *, placeholder: str = DEFAULT_PLACEHOLDER, more: str = DEFAULT_MORE
 ) -> JSON:
     """The message as the App Home view: one surface of at most 100 blocks."""
-    blocks = [block for group in _groups(message.blocks, placeholder) for block in group]
+    blocks = [block for group in _groups(message.blocks, placeholder) for block, _ in group]
     if len(blocks) > VIEW_BLOCKS:
         blocks = _merge_sections(blocks)
     if len(blocks) > VIEW_BLOCKS:
