@@ -22,6 +22,8 @@ from typing import Literal
 
 import aiohttp
 
+from storage.db import DRIVER_FILE, DRIVER_FRAMES
+
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 # A caller's own id (a proxy's X-Request-Id) is kept only when it cannot carry anything
 # else into the log: a short run of plain characters.
@@ -153,5 +155,7 @@ def _where(error: BaseException) -> str:
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         path = Path(frame.filename)
         if path.is_relative_to(_ROOT) and ".venv" not in path.parts:
+            if str(path) == DRIVER_FILE and frame.name in DRIVER_FRAMES:
+                continue  # the SQLite driver's plumbing: the statement's caller says more
             return f"{path.relative_to(_ROOT)}:{frame.lineno}"
     return "a library"
