@@ -221,7 +221,7 @@ class Digilog:
                                 repos, event, delivery_id, guarded[i]
                             )
                         except Exception as error:  # this event's alone; the others go on
-                            repos.programs.forget_versions()  # it may have stored one
+                            repos.forget_reads()  # it may have stored one
                             results[i] = error
                             continue
                     results[i] = outgoing
@@ -247,7 +247,7 @@ class Digilog:
             return outgoing or [], outgoing is not None
         except Refusal as refusal:
             # Its savepoint has rolled back; the person is told why, once.
-            repos.programs.forget_versions()
+            repos.forget_reads()
             async with repos.session.begin_nested():
                 return await self._refused(repos, event, delivery_id, refusal), False
 

@@ -211,12 +211,11 @@ async def _next_question(
     cohort = context.require_cohort()
     if quiz is None:
         _, quiz = await _open_quiz(context, number)
-    answers = await context.repos.quizzes.answers(cohort.id, member.person.id, number)
-    answered = {a.question_index for a in answers}
+    answered = await context.repos.quizzes.answered(cohort.id, member.person.id, number)
     build = lead or MessageBuilder()
     remaining = [i for i in range(len(quiz.questions)) if i not in answered]
     if not remaining:
-        score = sum(1 for a in answers if a.correct)
+        score = sum(answered.values())
         build.heading(t("Your result"))
         build.para(
             t(

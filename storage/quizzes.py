@@ -35,15 +35,13 @@ _PARTICIPANT = (Membership.person_id == QuizAnswer.person_id) & (
 
 # Built once (per dialect, for the insert): every quiz click runs both.
 _INSERT_ANSWER: dict[str, Any] = {}
-_ANSWERS = (
-    select(QuizAnswer)
-    .where(
-        QuizAnswer.cohort_id == bindparam("cohort_id"),
-        QuizAnswer.person_id == bindparam("person_id"),
-        QuizAnswer.theme_number == bindparam("theme_number"),
-    )
-    .order_by(QuizAnswer.question_index)
+_OF_ONE_QUIZ = (
+    QuizAnswer.cohort_id == bindparam("cohort_id"),
+    QuizAnswer.person_id == bindparam("person_id"),
+    QuizAnswer.theme_number == bindparam("theme_number"),
 )
+_ANSWERS = select(QuizAnswer).where(*_OF_ONE_QUIZ).order_by(QuizAnswer.question_index)
+_ANSWERED = select(QuizAnswer.question_index, QuizAnswer.correct).where(*_OF_ONE_QUIZ)
 
 
 class QuizRepository:
@@ -88,6 +86,12 @@ class QuizRepository:
         )
         assert counted is not None
         return counted, False
+
+    async def answered(self, cohort_id: int, person_id: int, theme_number: int) -> dict[int, bool]:
+        """question index → whether the answer that counts is right: all a click's next
+        question needs, without building an object per answer."""
+        params = {"cohort_id": cohort_id, "person_id": person_id, "theme_number": theme_number}
+        return dict((await self._session.execute(_ANSWERED, params)).tuples().all())
 
     async def answers(self, cohort_id: int, person_id: int, theme_number: int) -> list[QuizAnswer]:
         params = {"cohort_id": cohort_id, "person_id": person_id, "theme_number": theme_number}

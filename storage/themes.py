@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import insert_ignoring_duplicates
 from storage.models import Cohort, CohortChannel, ThemePost, ThemeRun, now_of
 
+_RUNS = "digilog_theme_runs"  # the runs read in this transaction (session.info)
 # Built once: every quiz click asks it.
 _RUN = select(ThemeRun).where(
     ThemeRun.cohort_id == bindparam("cohort_id"), ThemeRun.theme_number == bindparam("theme_number")
@@ -21,9 +22,20 @@ class ThemeRunRepository:
         self._session = session
 
     async def get(self, cohort_id: int, theme_number: int) -> ThemeRun | None:
-        return await self._session.scalar(
-            _RUN, {"cohort_id": cohort_id, "theme_number": theme_number}
-        )
+        """Read once per transaction: a batch of clicks on one quiz asks for it fifty times.
+        What is kept is the session's own object, so changes made to it show; `start`
+        forgets what was read, as does a rollback to a savepoint (`forget_runs`)."""
+        known: dict[tuple[int, int], ThemeRun | None] = self._session.info.setdefault(_RUNS, {})
+        key = (cohort_id, theme_number)
+        if key not in known:
+            known[key] = await self._session.scalar(
+                _RUN, {"cohort_id": cohort_id, "theme_number": theme_number}
+            )
+        return known[key]
+
+    def forget_runs(self) -> None:
+        """After a rollback to a savepoint: a run read or started since may be undone."""
+        self._session.info.pop(_RUNS, None)
 
     async def by_id(self, run_id: int) -> ThemeRun | None:
         return await self._session.get(ThemeRun, run_id)
@@ -32,6 +44,7 @@ class ThemeRunRepository:
         self, cohort_id: int, theme_number: int, started_by: int | None, forced: bool
     ) -> ThemeRun | None:
         """Start a theme once: None if it had already been started (by anyone, concurrently too)."""
+        self.forget_runs()
         inserted = await self._session.scalar(
             insert_ignoring_duplicates(self._session, ThemeRun)
             .values(

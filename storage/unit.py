@@ -57,6 +57,13 @@ class Repositories:
     inbound: InboundRepository
 
 
+    def forget_reads(self) -> None:
+        """After a rollback to a savepoint: what the repositories keep of what they read in
+        this transaction may have been undone."""
+        self.programs.forget_versions()
+        self.themes.forget_runs()
+
+
 class Store:
     def __init__(self, engine: AsyncEngine, now: Callable[[], datetime] | None = None) -> None:
         """`now`: the clock every row written through this store is stamped by (a
