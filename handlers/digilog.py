@@ -14,7 +14,7 @@ from handlers.core import access, channels
 from handlers.core.context import Args, Context, Refusal, build_context
 from handlers.core.i18n import Translator, language_of, translator
 from handlers.core.limits import PerPerson
-from handlers.core.registry import Registry
+from handlers.core.registry import ButtonKind, Registry
 from handlers.core.vocabulary import (
     CardViewed,
     ChoiceMade,
@@ -179,6 +179,7 @@ class Digilog:
         results: list[list[Outgoing] | Exception] = []
         try:
             async with self.store.transaction() as repos:
+                await self._read_ahead(repos, events, guarded)
                 handled: list[int] = []
                 for i, (event, delivery_id, journal_id) in enumerate(events):
                     with within(i):
@@ -202,6 +203,41 @@ class Digilog:
         except Exception as error:  # refused or failed (or the commit): one by one instead
             raise _Again from error
         return results
+
+    async def _read_ahead(
+        self,
+        repos: Repositories,
+        events: Sequence[tuple[Inbound, str | None, int | None]],
+        guarded: list[Guarded],
+    ) -> None:
+        """What a batch's clicks will each read, read for all at once: who each person is
+        where they clicked (one query per conversation), then what their buttons' features
+        read (a quiz's answers so far). Each event still reads anything not read ahead,
+        and whatever an earlier event writes makes the reads ahead of it stale
+        (storage/memo.py): a batch gives the answers its events would one by one."""
+        clicks: dict[tuple[str, str, tuple[str, str, str]], list[ChoiceMade]] = {}
+        for event, outcome in zip((e for e, _, _ in events), guarded, strict=True):
+            if isinstance(event, ChoiceMade) and not isinstance(outcome, Exception):
+                actor, where = event.actor, event.where
+                place = (where.platform, where.workspace, where.conversation_id)
+                clicks.setdefault((actor.platform, actor.workspace, place), []).append(event)
+        presses: dict[ButtonKind, list[tuple[int, int, str]]] = {}
+        for (platform, workspace, place), choices in clicks.items():
+            if len(choices) < 2:
+                continue  # one is read as it is handled
+            users = [choice.actor.user_id for choice in choices]
+            await repos.people.read_ahead(platform, workspace, users, place)
+            for choice in choices:
+                button = self.features.button(choice.action_id)
+                known = repos.people.known_person(platform, workspace, choice.actor.user_id, place)
+                if button is None or button.read_ahead is None or known is None:
+                    continue
+                person, cohort, _ = known
+                if cohort is not None:
+                    presses.setdefault(button, []).append((cohort.id, person.id, choice.action_id))
+        for button, pressed in presses.items():
+            if len(pressed) > 1 and button.read_ahead is not None:
+                await button.read_ahead(repos, pressed)
 
     async def _one_by_one(
         self,

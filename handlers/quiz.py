@@ -28,6 +28,7 @@ from handlers.core.vocabulary import (
 )
 from handlers.themes import theme_number
 from storage.models import Cohort, ThemeRun
+from storage.unit import Repositories
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,16 @@ async def _quiz_button(context: Context, action_id: str) -> list[Outgoing]:
     return await choice(context, action)
 
 
+async def _read_answers_ahead(repos: Repositories, presses: list[tuple[int, int, str]]) -> None:
+    """A burst of answers: what each answerer has answered, read in one query."""
+    quizzes = set()
+    for cohort_id, person_id, action_id in presses:
+        action = QuizAction.parse(action_id)
+        if action is not None and action.cohort_id == cohort_id:
+            quizzes.add((cohort_id, person_id, action.theme))
+    await repos.quizzes.read_ahead(quizzes)
+
+
 async def _compose_quiz(composing: Composing) -> Decision:
     """The calendar opens or closes a theme's quiz, once, and says so in the channel."""
     assert composing.due is not None
@@ -458,6 +469,7 @@ FEATURE = Feature(
             _quiz_button,
             "this cohort's quiz, open",
             view=quiz_view,
+            read_ahead=_read_answers_ahead,
         ),
     ),
     steps=(channel_step("quiz_open"), channel_step("quiz_close")),

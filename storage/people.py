@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
+from storage.memo import memo
 from storage.models import (
     NAME_LENGTH,
     Cohort,
@@ -25,6 +27,13 @@ class Member:
     person: Person
     membership: Membership
     organisation: Organisation
+
+
+def _whereabouts(row: Row[Person, Cohort, Membership, Organisation]) -> Whereabouts:
+    person, cohort, membership, organisation = row
+    if membership is None or organisation is None:
+        return person, cohort, None
+    return person, cohort, Member(person, membership, organisation)
 
 
 class CohortRepository:
@@ -103,9 +112,10 @@ class CohortRepository:
         return list((await self._session.scalars(query)).all())
 
 
-def _where_they_are() -> Select[Person, Cohort, Membership, Organisation]:
+def _where_they_are(many: bool = False) -> Select[Person, Cohort, Membership, Organisation]:
     """PeopleRepository.where_they_are's query, built once: every click asks it, and
-    building a statement of this size cost more than running it."""
+    building a statement of this size cost more than running it. `many`: for the
+    accounts in the expanding parameter `user_ids` (a batch's) rather than `user_id`."""
     other_channel = select(CohortChannel.cohort_id).where(
         CohortChannel.platform == bindparam("on_platform"),
         CohortChannel.workspace == bindparam("in_workspace"),
@@ -133,12 +143,18 @@ def _where_they_are() -> Select[Person, Cohort, Membership, Organisation]:
         .where(
             Person.platform == bindparam("platform"),
             Person.workspace == bindparam("workspace"),
-            Person.user_id == bindparam("user_id"),
+            Person.user_id.in_(bindparam("user_ids", expanding=True))
+            if many
+            else Person.user_id == bindparam("user_id"),
         )
     )
 
 
 _WHERE_THEY_ARE = _where_they_are()
+_WHERE_THEY_ALL_ARE = _where_they_are(many=True)
+# where_they_are's answers read ahead for a batch, each taken by the event it was read for.
+_READ_AHEAD = memo("where_they_are", Person, Membership, Organisation, Cohort, CohortChannel)
+Whereabouts = tuple[Person, Cohort | None, "Member | None"]
 
 
 class PeopleRepository:
@@ -154,12 +170,52 @@ class PeopleRepository:
             )
         )
 
+    async def read_ahead(
+        self,
+        platform: str,
+        workspace: str,
+        user_ids: Collection[str],
+        conversation: tuple[str, str, str],
+    ) -> None:
+        """where_they_are for several accounts in one conversation, in one query: a
+        batch's clicks each ask it. Each answer is kept for the one call it was read for,
+        and forgotten with the others once this transaction writes to people, their
+        memberships or cohorts (storage/memo.py)."""
+        on_platform, in_workspace, conversation_id = conversation
+        params = {
+            "platform": platform,
+            "workspace": workspace,
+            "user_ids": sorted(set(user_ids)),
+            "on_platform": on_platform,
+            "in_workspace": in_workspace,
+            "conversation_id": conversation_id,
+        }
+        rows: dict[str | None, list[Row[Person, Cohort, Membership, Organisation]]] = {}
+        for row in (await self._session.execute(_WHERE_THEY_ALL_ARE, params)).all():
+            rows.setdefault(row[0].user_id, []).append(row)
+        kept = _READ_AHEAD.of(self._session)
+        for user_id, found in rows.items():
+            if len(found) == 1:  # else asked again, one by one, as where_they_are does
+                kept[(platform, workspace, user_id, conversation)] = _whereabouts(found[0])
+
+    def known_person(
+        self, platform: str, workspace: str, user_id: str, conversation: tuple[str, str, str]
+    ) -> Whereabouts | None:
+        """What read_ahead found for this account, without taking it."""
+        kept = _READ_AHEAD.peek(self._session)
+        if kept is None:
+            return None
+        return kept.get((platform, workspace, user_id, conversation))
+
     async def where_they_are(
         self, platform: str, workspace: str, user_id: str, conversation: tuple[str, str, str]
-    ) -> tuple[Person, Cohort | None, Member | None] | None:
+    ) -> Whereabouts | None:
         """In one query: the person with this account, the cohort whose channel (its own or
         another of its channels) the conversation is, and their membership of it. None
         when that is not one answer (nobody has the account): then ask one by one."""
+        kept = _READ_AHEAD.peek(self._session)
+        if kept and (ahead := kept.pop((platform, workspace, user_id, conversation), None)):
+            return ahead  # type: ignore[no-any-return]
         on_platform, in_workspace, conversation_id = conversation
         params = {
             "platform": platform,
@@ -172,10 +228,7 @@ class PeopleRepository:
         rows = (await self._session.execute(_WHERE_THEY_ARE, params)).all()
         if len(rows) != 1:  # nobody, or (never meant) two cohorts claiming the channel
             return None
-        person, cohort, membership, organisation = rows[0]
-        if membership is None or organisation is None:
-            return person, cohort, None
-        return person, cohort, Member(person, membership, organisation)
+        return _whereabouts(rows[0])
 
     async def by_email(self, platform: str, workspace: str, email: str) -> Person | None:
         return await self._session.scalar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
+from storage.memo import KEEPS_MEMO, memo
 from storage.models import Membership, QuizAnswer, Role, now_of
 
 
@@ -42,6 +44,19 @@ _OF_ONE_QUIZ = (
 )
 _ANSWERS = select(QuizAnswer).where(*_OF_ONE_QUIZ).order_by(QuizAnswer.question_index)
 _ANSWERED = select(QuizAnswer.question_index, QuizAnswer.correct).where(*_OF_ONE_QUIZ)
+_ALL_ANSWERED = select(
+    QuizAnswer.cohort_id,
+    QuizAnswer.person_id,
+    QuizAnswer.theme_number,
+    QuizAnswer.question_index,
+    QuizAnswer.correct,
+).where(
+    QuizAnswer.cohort_id.in_(bindparam("cohorts", expanding=True)),
+    QuizAnswer.person_id.in_(bindparam("people", expanding=True)),
+    QuizAnswer.theme_number.in_(bindparam("themes", expanding=True)),
+)
+# answered() read ahead for a batch's quiz clicks: (cohort, person, theme) → answers.
+_READ_AHEAD = memo("quiz_answered", QuizAnswer)
 
 
 class QuizRepository:
@@ -70,11 +85,16 @@ class QuizRepository:
         dialect = self._session.get_bind().dialect.name
         statement = _INSERT_ANSWER.get(dialect)
         if statement is None:
-            statement = _INSERT_ANSWER[dialect] = insert_ignoring_duplicates(
-                self._session, QuizAnswer.__table__
-            ).returning(QuizAnswer.id)
+            statement = _INSERT_ANSWER[dialect] = (
+                insert_ignoring_duplicates(self._session, QuizAnswer.__table__)
+                .returning(QuizAnswer.id)
+                .execution_options(**{KEEPS_MEMO: True})  # it adds itself to what was read
+            )
         inserted = await self._session.scalar(statement, values)
         if inserted is not None:  # this answer is the one that counts
+            kept = _READ_AHEAD.peek(self._session)
+            if kept is not None and (key := (cohort_id, person_id, theme_number)) in kept:
+                kept[key][question_index] = correct
             return QuizAnswer(id=inserted, **values), True
         counted = await self._session.scalar(
             select(QuizAnswer).where(
@@ -90,8 +110,29 @@ class QuizRepository:
     async def answered(self, cohort_id: int, person_id: int, theme_number: int) -> dict[int, bool]:
         """question index → whether the answer that counts is right: all a click's next
         question needs, without building an object per answer."""
+        kept = _READ_AHEAD.peek(self._session)
+        if kept is not None and (key := (cohort_id, person_id, theme_number)) in kept:
+            return dict(kept[key])
         params = {"cohort_id": cohort_id, "person_id": person_id, "theme_number": theme_number}
-        return dict((await self._session.execute(_ANSWERED, params)).tuples().all())
+        rows = await self._session.execute(_ANSWERED, params)
+        return dict(rows.all())
+
+    async def read_ahead(self, quizzes: Collection[tuple[int, int, int]]) -> None:
+        """answered() for several (cohort, person, theme) in one query: a batch's quiz
+        clicks each ask it. Kept for the rest of the transaction, each answer recorded
+        meanwhile added to it (and forgotten on any other write to the answers)."""
+        if not quizzes:
+            return
+        cohorts, people, themes = (sorted({key[i] for key in quizzes}) for i in range(3))
+        rows = await self._session.execute(
+            _ALL_ANSWERED, {"cohorts": cohorts, "people": people, "themes": themes}
+        )
+        kept = _READ_AHEAD.of(self._session)
+        for key in quizzes:
+            kept[key] = {}
+        for cohort_id, person_id, theme_number, question, correct in rows:
+            if (key := (cohort_id, person_id, theme_number)) in kept:
+                kept[key][question] = correct
 
     async def answers(self, cohort_id: int, person_id: int, theme_number: int) -> list[QuizAnswer]:
         params = {"cohort_id": cohort_id, "person_id": person_id, "theme_number": theme_number}

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage import memo
 from storage.addresses import AddressRepository
 from storage.audit import AuditRepository
 from storage.buddies import BuddyRepository
@@ -62,6 +63,7 @@ class Repositories:
         this transaction may have been undone."""
         self.programs.forget_versions()
         self.themes.forget_runs()
+        memo.forget_all(self.session)
 
 
 class Store:

@@ -35,6 +35,7 @@ Press = Callable[[Context, str], Awaitable[list[Outgoing]]]  # the button's acti
 # How a shared card with this button looks to the person asking: None for as it was posted.
 View = Callable[[Context, str], Awaitable[Message | None]]
 Submit = Callable[[Context, FormSubmitted], Awaitable[list[Outgoing]]]
+ReadAhead = Callable[["Repositories", list[tuple[int, int, str]]], Awaitable[None]]
 Compose = Callable[["Composing"], Awaitable["Decision"]]
 Planner = Callable[["Repositories", Cohort, "Programme", datetime], Awaitable[Iterable["Planned"]]]
 # When a feature's planner may find something due: a rehearsal moving its clock stops there.
@@ -74,6 +75,9 @@ class ButtonKind:
     # A card posted to a channel with this button shows each person their own state where
     # the platform can (a Teams card's refresh): how, for the person asking. It must only read.
     view: View | None = None
+    # What the presses of a batch will each read, read for all of them at once (one query
+    # instead of one each): given (cohort id, person id, action id) of each press.
+    read_ahead: ReadAhead | None = None
 
 
 @dataclass(frozen=True)
