@@ -210,11 +210,27 @@ class Digilog:
         events: Sequence[tuple[Inbound, str | None, int | None]],
         guarded: list[Guarded],
     ) -> None:
-        """What a batch's clicks will each read, read for all at once: who each person is
-        where they clicked (one query per conversation), then what their buttons' features
-        read (a quiz's answers so far). Each event still reads anything not read ahead,
+        """What a batch's events will each read, read for all at once: their deliveries
+        recorded (a retry is handled once), who each person is where they clicked (one
+        query per conversation), then what their buttons' features read (a quiz's
+        answers so far). Each event still reads anything not read ahead,
         and whatever an earlier event writes makes the reads ahead of it stale
         (storage/memo.py): a batch gives the answers its events would one by one."""
+        deliveries: dict[str, list[str]] = {}
+        for (event, delivery_id, _), outcome in zip(events, guarded, strict=True):
+            if delivery_id and not isinstance(outcome, Exception) and outcome[0] is None:
+                deliveries.setdefault(event.actor.platform, []).append(delivery_id)
+        for platform, delivered in deliveries.items():
+            if len(delivered) > 1:
+                await repos.events.read_ahead(platform, delivered)
+        await self._read_clicks_ahead(repos, events, guarded)
+
+    async def _read_clicks_ahead(
+        self,
+        repos: Repositories,
+        events: Sequence[tuple[Inbound, str | None, int | None]],
+        guarded: list[Guarded],
+    ) -> None:
         clicks: dict[tuple[str, str, tuple[str, str, str]], list[ChoiceMade]] = {}
         for event, outcome in zip((e for e, _, _ in events), guarded, strict=True):
             if isinstance(event, ChoiceMade) and not isinstance(outcome, Exception):

@@ -56,18 +56,19 @@ class InboundRepository:
         if plain := [row for row in rows if row["event_id"] is None]:
             # The table's own INSERT, not the ORM's bulk one: the ack waits for it.
             await self._session.execute(insert(InboundEntry.__table__), plain)  # type: ignore[arg-type]
-        new: set[tuple[str, str]] = set()
-        for row in rows:
-            if row["event_id"] is None:
-                continue
-            inserted = await self._session.scalar(
-                insert_ignoring_duplicates(self._session, InboundEntry)
-                .values(**row)
-                .returning(InboundEntry.id)
-            )
-            if inserted is not None:
-                new.add((str(row["platform"]), str(row["event_id"])))
-        return new
+        identified = [row for row in rows if row["event_id"] is not None]
+        if not identified:
+            return set()
+        # Those a platform may resend (events, Teams activities): one executemany that
+        # skips the ones journalled before and names the rows it wrote (SQLAlchemy sends
+        # it as a few multi-row INSERTs), not a statement each.
+        inserted = await self._session.execute(
+            insert_ignoring_duplicates(self._session, InboundEntry.__table__).returning(
+                InboundEntry.platform, InboundEntry.event_id
+            ),
+            identified,
+        )
+        return {(str(platform), str(event_id)) for platform, event_id in inserted.all()}
 
     async def claim(
         self, worker: str, now: datetime, lease: timedelta, limit: int

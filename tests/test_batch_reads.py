@@ -120,3 +120,24 @@ async def test_what_was_read_ahead_is_forgotten_once_the_transaction_writes_ther
         assert await repos.quizzes.answered(cohort.id, dora.id, 1) == {}
         await repos.quizzes.answer(cohort.id, dora.id, 1, 0, 2, True)
         assert await repos.quizzes.answered(cohort.id, dora.id, 1) == {0: True}  # kept up
+
+
+async def test_a_delivery_handled_before_is_not_handled_again_in_a_batch(
+    digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
+) -> None:
+    chat = Chat(digilog, cohort)
+    await chat.say("fia", "theme start 1")
+    await chat.say("fia", "quiz start 1")
+    right = correct_option(programme, 1, 0)
+    anna = ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right))
+    bjorn = ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, right))
+    await digilog.handle(anna, delivery_id="delivery-1")
+
+    # The platform sends Anna's click again (its answer was lost), beside Björn's.
+    again, first = await digilog.handle_many(
+        [(anna, "delivery-1", None), (bjorn, "delivery-2", None)]
+    )
+
+    assert again == []  # handled before: nothing done, nothing said
+    assert "✅ Right!" in text_of(first)
+    assert len(await rows(store, QuizAnswer)) == 2

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.teams.connector import Connector, static_token
+from bot.teams.connector import Connector, ConnectorError, KeptToken, static_token
 from bot.teams.courier import TEAMS_LIMITS, Limit, TeamsCourier, Windows
 from handlers.admin import load_calendar
 from handlers.core.programme_file import Programme
@@ -549,3 +549,46 @@ async def test_someone_unreachable_is_held_and_the_facilitator_told_once(
     assert states["post"][0] is DeliveryState.failed
     assert states["reply"][0] is DeliveryState.skipped
     assert "until they use Digilog" in str(states["reply"][1])
+
+
+async def test_the_bots_token_is_fetched_once_for_many_cards_and_again_after_a_401(
+    fake: FakeConnector,
+) -> None:
+    fetched: list[str] = []
+    tokens = iter(["stale-token", ACCESS_TOKEN, ACCESS_TOKEN])
+
+    async def entra() -> str:
+        await asyncio.sleep(0.01)  # the cards below all ask while this one is on its way
+        fetched.append(token := next(tokens))
+        return token
+
+    async with aiohttp.ClientSession() as session:
+        connector = Connector(session, KeptToken(entra))
+        # The first token is refused (as a revoked one would be): the card fails, and the
+        # token is not kept; the next card fetches a new one and goes.
+        with pytest.raises(ConnectorError) as refused:
+            await connector.send(fake.service_url, CHANNEL, {"type": "message", "text": "1"})
+        assert refused.value.status == 401
+        await asyncio.gather(
+            *(
+                connector.send(fake.service_url, CHANNEL, {"type": "message", "text": str(n)})
+                for n in range(2, 12)
+            )
+        )
+
+    assert fetched == ["stale-token", ACCESS_TOKEN]  # ten cards, one fetch between them
+    assert len(fake.calls) == 10
+
+
+async def test_a_kept_token_is_fetched_again_after_a_few_minutes() -> None:
+    now = [0.0]
+    fetched: list[int] = []
+
+    async def entra() -> str:
+        fetched.append(len(fetched) + 1)
+        return f"token-{len(fetched)}"
+
+    token = KeptToken(entra, clock=lambda: now[0])
+    assert [await token(), await token()] == ["token-1", "token-1"]
+    now[0] += KeptToken.KEEP_SECONDS + 1
+    assert await token() == "token-2"

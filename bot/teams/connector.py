@@ -7,7 +7,9 @@ sender can tell a throttle (429) from a person the bot cannot reach (403).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +89,8 @@ class Connector:
         async with self.session.request(method, url, json=body, headers=headers) as response:
             text = await response.text()
             if response.status >= 400:
+                if response.status == 401 and isinstance(self.token, KeptToken):
+                    self.token.forget()
                 retry = response.headers.get("Retry-After")
                 # The error's text is logged: never the token, should a service echo it.
                 detail = text.replace(token, "[token]") if token else text
@@ -123,7 +127,44 @@ def entra_token(app_id: str, password: str, tenant_id: str, token_url: str | Non
     async def token() -> str:
         return await auth.get_access_token(BOT_FRAMEWORK_SCOPE, [BOT_FRAMEWORK_SCOPE])
 
-    return token
+    return KeptToken(token)
+
+
+class KeptToken:
+    """A token kept for a few minutes: MSAL's own cache lookup (in a thread, with its
+    tracing) cost each card sent in a quiz burst more than a millisecond. Entra's tokens
+    live an hour or more, so a token kept for KEEP_SECONDS is always still valid; one the
+    Connector refuses anyway (401) is forgotten and the next call fetches a new one."""
+
+    KEEP_SECONDS = 300.0
+
+    def __init__(self, source: TokenSource, clock: Callable[[], float] = time.monotonic) -> None:
+        self._source, self._clock = source, clock
+        self._kept: tuple[str, float] | None = None
+        self._fetching: asyncio.Future[str] | None = None
+
+    async def __call__(self) -> str:
+        kept = self._kept
+        if kept is not None and self._clock() < kept[1]:
+            return kept[0]
+        if self._fetching is not None:  # one fetch serves everyone who asks meanwhile
+            return await asyncio.shield(self._fetching)
+        self._fetching = asyncio.get_running_loop().create_future()
+        try:
+            token = await self._source()
+        except BaseException as error:
+            self._fetching.set_exception(error)
+            self._fetching.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            self._kept = (token, self._clock() + self.KEEP_SECONDS)
+            self._fetching.set_result(token)
+            return token
+        finally:
+            self._fetching = None
+
+    def forget(self) -> None:
+        self._kept = None
 
 
 def _fetched_token(app_id: str, password: str, token_url: str) -> TokenSource:
