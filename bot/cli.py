@@ -19,6 +19,7 @@ import click
 from bot.compose import (
     Runtime,
     configure_logging,
+    journal_of,
     open_runtime,
     platform_couriers,
     rehearsal,
@@ -1199,12 +1200,17 @@ def _serving_settings(command: str, *, host: str | None = None) -> Settings:
 @main.command()
 @run_async
 async def worker() -> None:
-    """Send scheduled posts and nudges, and keep the calendar if no other process does.
+    """Send scheduled posts and nudges, keep the calendar if no other process does, and
+    work Slack's journalled actions beside `digilog serve`.
 
-    No HTTP: run it beside `digilog serve` processes on the same PostgreSQL.
+    No HTTP: run it beside `digilog serve` processes on the same PostgreSQL. (A Teams
+    click's answer goes back in its own request, so Teams' actions stay with serve.)
     """
     import aiohttp
 
+    from bot.lanes import Lanes
+    from bot.logs import outgoing_calls
+    from bot.slack.app import installations_of, slack_work
     from schedules.service import worker_name
 
     settings = _serving_settings("worker")
@@ -1212,14 +1218,27 @@ async def worker() -> None:
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
-    async with open_runtime(settings) as runtime, aiohttp.ClientSession() as session:
+    async with (
+        open_runtime(settings) as runtime,
+        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(trace_configs=[outgoing_calls()]) as replies,
+    ):
+        journal = journal_of(settings, runtime.store)
+        if settings.slack_enabled:
+            installations = installations_of(settings, runtime.store.engine)
+            slack_work(settings, runtime.digilog, journal, Lanes(), replies, installations)
+        if journal.performers:
+            journal.start()
         couriers = platform_couriers(settings, runtime, session)
-        async with running_schedules(runtime, couriers, timing_of(settings)):
-            click.echo(
-                f"digilog worker {worker_name()}: " + _translator()("sending"),
-                err=True,
-            )
-            await stop.wait()
+        try:
+            async with running_schedules(runtime, couriers, timing_of(settings)):
+                click.echo(
+                    f"digilog worker {worker_name()}: " + _translator()("sending"),
+                    err=True,
+                )
+                await stop.wait()
+        finally:
+            await journal.close()  # replies on their way finish, the rest stays journalled
 
 
 # ------------------------------------------------------------------ secrets

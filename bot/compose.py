@@ -16,6 +16,7 @@ import aiohttp
 
 from bot import logs
 from bot.settings import Settings
+from bot.work import Journal, JournalTiming
 from handlers.core.registry import Registry
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
@@ -25,7 +26,7 @@ from schedules.rehearsal import Rehearsal
 from schedules.send import Sender
 from schedules.service import Scheduling, Timing, scheduling, worker_name
 from schedules.timekeeper import Timekeeper
-from storage import migrate
+from storage import migrate, swedish
 from storage.db import create_engine
 from storage.unit import Store
 
@@ -58,6 +59,21 @@ def timing_of(settings: Settings) -> Timing:
         lease_seconds=settings.sender_lease_seconds,
         election_seconds=settings.leader_retry_seconds,
     )
+
+
+def journal_of(settings: Settings, store: Store) -> Journal:
+    """The inbound journal with this deployment's timing; its platforms add their work."""
+    timing = JournalTiming(
+        # SQLite takes one writer at a time: more workers would only queue at the database.
+        workers=1 if store.engine.dialect.name == "sqlite" else 4,
+        lease_seconds=settings.inbound_lease_seconds,
+        poll_seconds=settings.inbound_poll_seconds,
+        attempts=settings.inbound_attempts,
+        backoff_seconds=settings.inbound_backoff_seconds,
+    )
+    # The Swedish dictionary (search, the bank's index) loads in the background at the
+    # first action rather than at start: an idle server stays small and starts at once.
+    return Journal(store, timing, warm=swedish.preload)
 
 
 @asynccontextmanager

@@ -17,15 +17,21 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
-from bot.compose import Runtime, open_runtime, platform_couriers, running_schedules, timing_of
+from bot.compose import (
+    Runtime,
+    journal_of,
+    open_runtime,
+    platform_couriers,
+    running_schedules,
+    timing_of,
+)
 from bot.edge import edge, slack_body_problem, slack_refusal
 from bot.lanes import Lanes
 from bot.logs import outgoing_calls
 from bot.settings import Settings
 from bot.slack.app import SlackApp, build_slack_app
-from bot.work import Journal, JournalTiming
+from bot.work import Journal
 from schedules.service import Scheduling
-from storage import swedish
 
 if TYPE_CHECKING:
     from bot.teams.app import TeamsAdapter
@@ -81,18 +87,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 async def _work(app: web.Application) -> AsyncIterator[None]:
     """The inbound journal's workers, for both platforms (they add their halves of the
     work as they start), and the lanes their replies go out in."""
-    settings, engine = app[SETTINGS], app[RUNTIME].store.engine
-    timing = JournalTiming(
-        # SQLite takes one writer at a time: more workers would only queue at the database.
-        workers=1 if engine.dialect.name == "sqlite" else 4,
-        lease_seconds=settings.inbound_lease_seconds,
-        poll_seconds=settings.inbound_poll_seconds,
-        attempts=settings.inbound_attempts,
-        backoff_seconds=settings.inbound_backoff_seconds,
-    )
-    # The Swedish dictionary (search, the bank's index) loads in the background at the
-    # first action rather than at start: an idle server stays small and starts at once.
-    journal = Journal(app[RUNTIME].store, timing, warm=swedish.preload)
+    journal = journal_of(app[SETTINGS], app[RUNTIME].store)
     app[WORK] = journal
     app[LANES] = Lanes()
     yield

@@ -432,7 +432,11 @@ class Journal:
     async def _claim(self, limit: int) -> list[Entry]:
         lease = timedelta(seconds=self.timing.lease_seconds)
         async with self.store.transaction() as repos:
-            rows = await repos.inbound.claim(self.worker, utcnow(), lease, limit)
+            # Only what this process can work: a Teams click's answer is awaited in the
+            # process that took its request, so a worker without Teams leaves it.
+            rows = await repos.inbound.claim(
+                self.worker, utcnow(), lease, limit, platforms=self.performers.keys()
+            )
             return [Entry.of(row) for row in rows]
 
     async def _run(self, entry: Entry) -> None:

@@ -3,6 +3,7 @@ worker at a time under a lease, as the delivery outbox's rows are (storage/deliv
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,14 +72,22 @@ class InboundRepository:
         return {(str(platform), str(event_id)) for platform, event_id in inserted.all()}
 
     async def claim(
-        self, worker: str, now: datetime, lease: timedelta, limit: int
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platforms: Collection[str] | None = None,
     ) -> list[InboundEntry]:
-        """Take up to `limit` due entries, oldest first, until the lease runs out; an entry
-        whose lease ran out belonged to a worker that died and is taken again."""
+        """Take up to `limit` due entries (of `platforms`, or any), oldest first, until the
+        lease runs out; an entry whose lease ran out belonged to a worker that died and
+        is taken again."""
         claimable = or_(
             (InboundEntry.lease_until.is_(None)) & (InboundEntry.due_at <= now),
             InboundEntry.lease_until < now,
         )
+        if platforms is not None:
+            claimable = claimable & InboundEntry.platform.in_(sorted(platforms))
         candidates = select(InboundEntry.id).where(claimable).order_by(InboundEntry.id).limit(limit)
         if self._session.get_bind().dialect.name == "postgresql":
             # As a CTE, run once (see DeliveryRepository.claim); other processes' rows skipped.

@@ -16,6 +16,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -29,7 +30,7 @@ from handlers.core.programme_file import Programme
 from handlers.core.roster import RosterRow
 from handlers.core.vocabulary import Actor, CommandReceived, Conversation
 from handlers.digilog import Digilog
-from storage.models import InboundEntry, InboundFailure, QuizAnswer, Role
+from storage.models import InboundEntry, InboundFailure, QuizAnswer, Role, utcnow
 from storage.unit import Store
 from tests import slack_payloads as p
 from tests.servers import SLACK_SECRET, serve, serve_settings
@@ -101,23 +102,27 @@ def reply_text(call: Any) -> str:
 
 
 class Served:
-    """`digilog serve` in a process of its own, as an operator runs it."""
+    """`digilog serve` (or `digilog worker`, which serves no HTTP) in a process of its own,
+    as an operator runs it."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env, self.cwd = env, cwd
+    def __init__(self, env: dict[str, str], cwd: Path, command: str = "serve") -> None:
+        self.env, self.cwd, self.command = env, cwd, command
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, http: aiohttp.ClientSession) -> None:
+        where = ("--host", "127.0.0.1", "--port", str(self.port)) if self.command == "serve" else ()
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            *("-m", "bot.cli", self.command, *where),
             env=self.env,
             cwd=self.cwd,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
+        if self.command != "serve":
+            return  # nothing to ask: what it does shows in the database and at the fake
         for _ in range(300):  # until it answers its health check (it is starting)
             try:
                 async with http.get(f"{self.url}/healthz") as response:
@@ -157,9 +162,12 @@ async def until(store: Store, condition: Any, timeout: float = 30) -> None:  # n
             await asyncio.sleep(0.1)
 
 
+@pytest.mark.parametrize("then", ["serve", "worker"])
 async def test_an_action_acked_by_a_process_that_died_is_done_once_after_restart(
-    database_url: str, store: Store, programme: Programme, tmp_path: Path
+    database_url: str, store: Store, programme: Programme, tmp_path: Path, then: str
 ) -> None:
+    # The next process to take it is `digilog serve` restarted, or a `digilog worker`
+    # beside it (which works Slack's actions too).
     cohort_id = await quiz_cohort(store, programme)
     async with FakeSlack() as fake, aiohttp.ClientSession() as http:
         people_in(fake)
@@ -174,7 +182,7 @@ async def test_an_action_acked_by_a_process_that_died_is_done_once_after_restart
             "SLACK_SIGNING_SECRET": SLACK_SECRET,
             "SLACK_API_URL": fake.api_url,
         }
-        first, second = Served(env, tmp_path), Served(env, tmp_path)
+        first, second = Served(env, tmp_path), Served(env, tmp_path, then)
         try:
             await first.start(http)
             # The work after the ack asks Slack who Anna is first; that answer never comes.
@@ -582,3 +590,22 @@ async def test_teams_clicks_worked_together_keep_each_others_answers_when_one_fa
     assert failure.user_id == "29:bjorn" and failure.attempts == 2
     assert failure.cohort_id == cohort.id
     assert await count(store, InboundEntry) == 0
+
+
+async def test_a_process_takes_only_the_actions_it_can_work(store: Store) -> None:
+    # `digilog worker` works Slack's actions; a Teams click's answer is awaited in the
+    # serve process that took its request, so the worker must leave it there.
+    now = utcnow()
+    async with store.transaction() as repos:
+        await repos.inbound.record_many(
+            [
+                ("teams", "activity", {"type": "invoke"}, "teams-1", None),
+                ("slack", "action", {"type": "block_actions"}, None, None),
+            ],
+            now,
+        )
+    async with store.transaction() as repos:
+        taken = await repos.inbound.claim("worker", now, timedelta(seconds=30), 10, ["slack"])
+        assert [e.platform for e in taken] == ["slack"]
+        rest = await repos.inbound.claim("serve", now, timedelta(seconds=30), 10)
+        assert [e.platform for e in rest] == ["teams"]

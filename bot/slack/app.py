@@ -90,10 +90,9 @@ def build_slack_app(
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    installations: AsyncInstallationStore | None = None
-    if settings.slack_client_id and settings.slack_client_secret:
+    installations = installations_of(settings, engine)
+    if installations is not None and settings.slack_client_id and settings.slack_client_secret:
         client_id = settings.slack_client_id
-        installations = sealed_installation_store(settings, engine)
         app = SlackApp(
             signing_secret=signing_secret,
             client=web_client(settings, session),
@@ -118,13 +117,34 @@ def build_slack_app(
             # are authenticated by the app token instead.
             request_verification_enabled=False,
         )
-    clients = SlackClients(settings, session, installations)
-    listeners = SlackListeners(digilog, Directory(), journal, lanes, clients, session)
+    listeners = slack_work(settings, digilog, journal, lanes, session, installations)
     listeners.register(app)
-    journal.add("slack", listeners)
     if installations is None:
         app.direct = listeners
     return app
+
+
+def installations_of(settings: Settings, engine: AsyncEngine) -> AsyncInstallationStore | None:
+    """Where OAuth installs keep their bot tokens; None for one bot token (no OAuth)."""
+    if settings.slack_client_id and settings.slack_client_secret:
+        return sealed_installation_store(settings, engine)
+    return None
+
+
+def slack_work(
+    settings: Settings,
+    digilog: Digilog,
+    journal: Journal,
+    lanes: Lanes,
+    session: aiohttp.ClientSession,
+    installations: AsyncInstallationStore | None,
+) -> SlackListeners:
+    """The work after the ack for the journal's Slack entries, added to it: in `digilog
+    serve` behind bolt's listeners, in `digilog worker` on its own (no requests there)."""
+    clients = SlackClients(settings, session, installations)
+    listeners = SlackListeners(digilog, Directory(), journal, lanes, clients, session)
+    journal.add("slack", listeners)
+    return listeners
 
 
 class SlackApp(AsyncApp):
