@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,17 +70,54 @@ class Server:
     log: Path
     path: str  # where the requests go, e.g. /slack/events
     counts: Path | None = None  # its SQL statement count, when run by counted_command
+    # Processes that do its work beside it (`digilog worker`), each with its log and its
+    # statement count: its CPU, statements and log lines are theirs too.
+    helpers: list[tuple[asyncio.subprocess.Process, Path, Path | None]] = field(
+        default_factory=list
+    )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
     def cpu(self) -> float | None:
-        return cpu_seconds(self.process.pid)
+        seconds = [cpu_seconds(p.pid) for p in (self.process, *(h for h, _, _ in self.helpers))]
+        return None if None in seconds else sum(s for s in seconds if s is not None)
+
+    def statements(self) -> int | None:
+        files = [self.counts, *(counts for _, _, counts in self.helpers)]
+        found = [statements(f) if f is not None else None for f in files]
+        return None if None in found else sum(n for n in found if n is not None)
 
     def log_lines(self, pattern: str) -> list[str]:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [line for line in text.splitlines() if re.search(pattern, line)]
+        lines = []
+        for log in (self.log, *(log for _, log, _ in self.helpers)):
+            text = log.read_text(errors="replace") if log.exists() else ""
+            lines += [line for line in text.splitlines() if re.search(pattern, line)]
+        return lines
+
+
+@contextlib.asynccontextmanager
+async def helping(
+    server: Server,
+    name: str,
+    args: Sequence[str],
+    env: dict[str, str],
+    workdir: Path,
+    counts: Path | None = None,
+) -> AsyncIterator[None]:
+    """A process doing `server`'s work beside it (no port), counted as part of it; stopped
+    (SIGINT, then kill) on the way out."""
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            *args, cwd=workdir, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
+    server.helpers.append((process, log, counts))
+    try:
+        yield
+    finally:
+        await stop(process)
 
 
 @contextlib.asynccontextmanager
@@ -183,10 +220,10 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 def counted_command(
-    python: str, workdir: Path, module_args: Sequence[str]
+    python: str, workdir: Path, module_args: Sequence[str], name: str = "sql_statements"
 ) -> tuple[list[str], Path]:
     """`python -m <module_args>`, counting its SQL statements into the returned file."""
-    script, counts = workdir / "counted.py", workdir / "sql_statements.txt"
+    script, counts = workdir / "counted.py", workdir / f"{name}.txt"
     script.write_text(COUNTED)
     return [python, str(script), str(counts), *module_args], counts
 

@@ -55,6 +55,7 @@ from common import (  # noqa: E402
     cancel_on_sigterm,
     counted_command,
     free_port,
+    helping,
     met,
     percentile,
     print_problems,
@@ -62,7 +63,6 @@ from common import (  # noqa: E402
     run_in_workdir,
     running,
     scratch_database,
-    statements,
 )
 from sqlalchemy import func, select  # noqa: E402
 
@@ -406,7 +406,7 @@ async def fire(
             latencies[i] = time.monotonic() - sent_at[i]
 
     cpu_before, bench_before = server.cpu(), time.process_time()
-    statements_before = statements(server.counts) if server.counts else None
+    statements_before = server.statements() if server.counts else None
     started_wall = time.time()
     started = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -459,7 +459,7 @@ async def add_replies(
     burst: Burst, server: Server, fake: FakeSlack, clicks: Sequence[Click]
 ) -> None:
     arrived = await wait_for_replies(fake, clicks)
-    counted = statements(server.counts) if server.counts else None
+    counted = server.statements() if server.counts else None
     if counted is not None and burst.statements_at_start is not None:
         burst.statements = counted - burst.statements_at_start
     cpu = server.cpu()
@@ -489,6 +489,11 @@ def print_header(args: argparse.Namespace) -> None:
         f"{'PostgreSQL (scratch database)' if args.database else 'SQLite (fresh file)'}; "
         f"load generator and fake Slack Web API in this process, each server in its own"
     )
+    if args.workers:
+        print(
+            f"digilog: `digilog serve` and {args.workers} `digilog worker` "
+            f"process{'es' if args.workers > 1 else ''} (Slack's journalled work taken by any)"
+        )
 
 
 def print_replies(burst: Burst, expected: int) -> None:
@@ -777,6 +782,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="the throttled run's clicks per second (default 20)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N `digilog worker` processes beside digilog serve (default 0); their "
+        "CPU and statements count as digilog's",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, logs)")
     parser.add_argument(
         "--profile",
@@ -815,6 +828,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             fake, {"DIGILOG_DATABASE_URL": database_url, "DIGILOG_DATA_DIR": str(workdir)}
         )
         serve = digilog_command(python, digilog_port, args.profile)
+        counts: Path | None
         serve, counts = counted_command(python, workdir, serve[serve.index("-m") + 1 :])
         if args.profile:  # cProfile runs the module itself: no statement count then
             serve, counts = digilog_command(python, digilog_port, args.profile), None
@@ -823,6 +837,15 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
                 "digilog", serve, digilog_env, digilog_port, workdir, path=EVENTS, counts=counts
             )
         )
+        for n in range(1, args.workers + 1):
+            # `digilog worker`: the journal's Slack work on another core, as a deployment
+            # on PostgreSQL runs it beside serve (Procfile).
+            worker, worker_counts = counted_command(
+                python, workdir, ["bot.cli", "worker"], f"sql_statements_worker_{n}"
+            )
+            await stack.enter_async_context(
+                helping(digilog, f"digilog_worker_{n}", worker, digilog_env, workdir, worker_counts)
+            )
         bare = await stack.enter_async_context(
             running(
                 "bare bolt",

@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.logs import REQUEST_ID, failure_of
-from storage.inbound import Failed
+from storage.db import listening
+from storage.inbound import INBOUND_CHANNEL, Failed
 from storage.models import InboundEntry, utcnow
 from storage.unit import Store
 
@@ -239,6 +240,17 @@ class Journal:
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self.timing.workers)]
         self._tasks.append(asyncio.create_task(self._keep_leases()))
         self._tasks.append(asyncio.create_task(self._flush_finished()))
+        self._tasks.append(asyncio.create_task(self._listen()))
+
+    async def _listen(self) -> None:
+        """Woken when any process journals an action (PostgreSQL's NOTIFY), not only at
+        the next poll: a `digilog worker` takes a burst's clicks as they come."""
+        try:
+            async with listening(self.store.engine, INBOUND_CHANNEL, self._wake.set) as heard:
+                if heard:
+                    await asyncio.Event().wait()  # until close() cancels it
+        except Exception as error:  # the poll still finds everything, only later
+            log.warning("inbound journal: not listening, polling: %s", failure_of(error))
 
     async def drained(self) -> None:
         """Until the journal is empty and nothing is being sent (tests wait for this).

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +170,40 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def listening(
+    engine: AsyncEngine, channel: str, heard: Callable[[], None]
+) -> AsyncIterator[bool]:
+    """While the block runs, `heard()` is called whenever another transaction (of any
+    process) sends `notify(channel)` and commits: PostgreSQL's LISTEN, on a connection
+    held for it. Yields False on SQLite, which has no such thing (poll instead)."""
+    if engine.dialect.name != "postgresql":
+        yield False
+        return
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+
+        def callback(*_args: Any) -> None:
+            heard()
+
+        await driver.add_listener(channel, callback)
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(Exception):  # the connection may be gone by now
+                await driver.remove_listener(channel, callback)
+
+
+async def notify(session: AsyncSession, channel: str) -> None:
+    """Tell the processes listening on `channel` (see `listening`) once this transaction
+    commits; nothing on SQLite."""
+    assert channel.isidentifier()  # ours, never a caller's text
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"NOTIFY {channel}"))
 
 
 # Set on a session whose transaction erased personal data: once it has committed, the

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_ignoring_duplicates
+from storage.db import insert_ignoring_duplicates, notify
 from storage.models import InboundEntry, InboundFailure
 
 
@@ -26,6 +26,10 @@ class Failed:
     kind: str
     what: str
     reason: str
+
+
+# What a process listens on to hear that another journalled an action (PostgreSQL).
+INBOUND_CHANNEL = "digilog_inbound"
 
 
 class InboundRepository:
@@ -54,6 +58,8 @@ class InboundRepository:
         # Clicks and commands have no platform id to be resent by: one executemany, its
         # statement compiled once for good (a multi-row VALUES is compiled anew for each
         # number of rows, which cost more than writing them).
+        # Workers of other processes hear of it at the commit, not at their next poll.
+        await notify(self._session, INBOUND_CHANNEL)
         if plain := [row for row in rows if row["event_id"] is None]:
             # The table's own INSERT, not the ORM's bulk one: the ack waits for it.
             await self._session.execute(insert(InboundEntry.__table__), plain)  # type: ignore[arg-type]

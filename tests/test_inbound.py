@@ -30,6 +30,8 @@ from handlers.core.programme_file import Programme
 from handlers.core.roster import RosterRow
 from handlers.core.vocabulary import Actor, CommandReceived, Conversation
 from handlers.digilog import Digilog
+from storage.db import create_engine, listening
+from storage.inbound import INBOUND_CHANNEL
 from storage.models import InboundEntry, InboundFailure, QuizAnswer, Role, utcnow
 from storage.unit import Store
 from tests import slack_payloads as p
@@ -609,3 +611,22 @@ async def test_a_process_takes_only_the_actions_it_can_work(store: Store) -> Non
         assert [e.platform for e in taken] == ["slack"]
         rest = await repos.inbound.claim("serve", now, timedelta(seconds=30), 10)
         assert [e.platform for e in rest] == ["teams"]
+
+
+async def test_an_action_journalled_here_wakes_the_other_processes_at_once(
+    store: Store, database_url: str
+) -> None:
+    # A `digilog worker` would otherwise find a burst's clicks only at its next poll. Its
+    # own connection stands for the other process: PostgreSQL notifies across them.
+    other = create_engine(database_url)
+    heard = asyncio.Event()
+    try:
+        async with listening(other, INBOUND_CHANNEL, heard.set) as listens:
+            async with store.transaction() as repos:
+                await repos.inbound.record_many([("slack", "action", {}, None, None)], utcnow())
+            if listens:
+                await asyncio.wait_for(heard.wait(), 5)
+            else:  # SQLite has no notifications: workers poll
+                assert store.engine.dialect.name == "sqlite"
+    finally:
+        await other.dispose()
