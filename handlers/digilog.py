@@ -237,20 +237,40 @@ class Digilog:
                 actor, where = event.actor, event.where
                 place = (where.platform, where.workspace, where.conversation_id)
                 clicks.setdefault((actor.platform, actor.workspace, place), []).append(event)
+        # Several in one conversation (a channel), or each in a chat of their own (a card
+        # in one's own Teams chat): one query per conversation, or three for all of them.
+        alone: dict[tuple[str, str], list[tuple[str, tuple[str, str, str]]]] = {}
+        for (platform, workspace, place), choices in clicks.items():
+            if len(choices) > 1:
+                users = [choice.actor.user_id for choice in choices]
+                await repos.people.read_ahead(platform, workspace, users, place)
+            else:
+                alone.setdefault((platform, workspace), []).append(
+                    (choices[0].actor.user_id, place)
+                )
+        for (platform, workspace), elsewhere in alone.items():
+            if len(elsewhere) > 1:
+                await repos.people.read_ahead_elsewhere(platform, workspace, elsewhere)
+        await self._read_presses_ahead(repos, clicks)
+
+    async def _read_presses_ahead(
+        self,
+        repos: Repositories,
+        clicks: Mapping[tuple[str, str, tuple[str, str, str]], list[ChoiceMade]],
+    ) -> None:
+        """What the buttons' features read for each press (a quiz's answers so far)."""
         presses: dict[ButtonKind, list[tuple[int, int, str]]] = {}
         for (platform, workspace, place), choices in clicks.items():
-            if len(choices) < 2:
-                continue  # one is read as it is handled
-            users = [choice.actor.user_id for choice in choices]
-            await repos.people.read_ahead(platform, workspace, users, place)
             for choice in choices:
                 button = self.features.button(choice.action_id)
                 known = repos.people.known_person(platform, workspace, choice.actor.user_id, place)
                 if button is None or button.read_ahead is None or known is None:
                     continue
                 person, cohort, _ = known
-                if cohort is not None:
-                    presses.setdefault(button, []).append((cohort.id, person.id, choice.action_id))
+                # Outside its channel, a button names its cohort itself.
+                cohort_id = cohort.id if cohort is not None else _cohort_of(choice.action_id)
+                if cohort_id is not None:
+                    presses.setdefault(button, []).append((cohort_id, person.id, choice.action_id))
         for button, pressed in presses.items():
             if len(pressed) > 1 and button.read_ahead is not None:
                 await button.read_ahead(repos, pressed)

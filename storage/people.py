@@ -103,6 +103,9 @@ class CohortRepository:
         return list((await self._session.scalars(select(Cohort).order_by(Cohort.key))).all())
 
     async def of_person(self, person_id: int) -> list[Cohort]:
+        kept = _MEMBERSHIPS.peek(self._session)
+        if kept is not None and ("of", person_id) in kept:
+            return list(kept[("of", person_id)])
         query = (
             select(Cohort)
             .join(Membership, Membership.cohort_id == Cohort.id)
@@ -154,6 +157,10 @@ _WHERE_THEY_ARE = _where_they_are()
 _WHERE_THEY_ALL_ARE = _where_they_are(many=True)
 # where_they_are's answers read ahead for a batch, each taken by the event it was read for.
 _READ_AHEAD = memo("where_they_are", Person, Membership, Organisation, Cohort, CohortChannel)
+# Read ahead for people who clicked outside a cohort's channel (a Teams card in their own
+# chat): ("of", person id) → their cohorts by key, ("member", cohort id, person id) →
+# their membership or None.
+_MEMBERSHIPS = memo("memberships", Person, Membership, Organisation, Cohort)
 Whereabouts = tuple[Person, Cohort | None, "Member | None"]
 
 
@@ -197,6 +204,62 @@ class PeopleRepository:
         for user_id, found in rows.items():
             if len(found) == 1:  # else asked again, one by one, as where_they_are does
                 kept[(platform, workspace, user_id, conversation)] = _whereabouts(found[0])
+
+    async def read_ahead_elsewhere(
+        self, platform: str, workspace: str, clicks: Collection[tuple[str, tuple[str, str, str]]]
+    ) -> None:
+        """where_they_are, the cohorts and the memberships of people who each clicked in a
+        conversation of their own (user id, conversation): a Teams card in one's own chat.
+        Three queries for the batch: the people, which of the conversations are a
+        cohort's (those are left to be read one by one), and their memberships."""
+        users = sorted({user for user, _ in clicks})
+        people = {
+            person.user_id: person
+            for person in await self._session.scalars(
+                select(Person).where(
+                    Person.platform == platform,
+                    Person.workspace == workspace,
+                    Person.user_id.in_(users),
+                )
+            )
+        }
+        if not people:
+            return
+        places = {place for _, place in clicks}
+        claimed = await self._cohort_conversations(places)
+        rows = await self._session.execute(
+            select(Membership, Organisation, Cohort)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .join(Cohort, Cohort.id == Membership.cohort_id)
+            .where(Membership.person_id.in_([person.id for person in people.values()]))
+            .order_by(Cohort.key)
+        )
+        by_id = {person.id: person for person in people.values()}
+        memberships = _MEMBERSHIPS.of(self._session)
+        for person in people.values():
+            memberships[("of", person.id)] = []
+        for membership, organisation, cohort in rows.all():
+            person = by_id[membership.person_id]
+            memberships[("of", person.id)].append(cohort)
+            memberships[("member", cohort.id, person.id)] = Member(person, membership, organisation)
+        whereabouts = _READ_AHEAD.of(self._session)
+        for user, place in clicks:
+            if user in people and place not in claimed:
+                whereabouts[(platform, workspace, user, place)] = (people[user], None, None)
+
+    async def _cohort_conversations(
+        self, places: Collection[tuple[str, str, str]]
+    ) -> set[tuple[str, str, str]]:
+        """Which of these conversations are a cohort's, its own or another of its channels."""
+        ids = sorted({conversation for _, _, conversation in places})
+        own = select(Cohort.platform, Cohort.workspace, Cohort.conversation_id).where(
+            Cohort.conversation_id.in_(ids)
+        )
+        other = select(
+            CohortChannel.platform, CohortChannel.workspace, CohortChannel.conversation_id
+        ).where(CohortChannel.conversation_id.in_(ids))
+        found = await self._session.execute(own.union_all(other))
+        return {(p, w, c) for p, w, c in found.all()} & set(places)
 
     def known_person(
         self, platform: str, workspace: str, user_id: str, conversation: tuple[str, str, str]
@@ -328,6 +391,10 @@ class PeopleRepository:
         return membership, inserted is not None
 
     async def member(self, cohort_id: int, person_id: int) -> Member | None:
+        kept = _MEMBERSHIPS.peek(self._session)
+        if kept is not None and ("of", person_id) in kept:
+            found: Member | None = kept.get(("member", cohort_id, person_id))
+            return found
         row = (
             await self._session.execute(
                 select(Person, Membership, Organisation)

@@ -57,7 +57,6 @@ class Repositories:
     tasks: ReflectionTaskRepository
     inbound: InboundRepository
 
-
     def forget_reads(self) -> None:
         """After a rollback to a savepoint: what the repositories keep of what they read in
         this transaction may have been undone."""

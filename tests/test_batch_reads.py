@@ -5,10 +5,14 @@ seen by the later ones. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
 
 from handlers.core.programme_file import Programme
-from handlers.core.vocabulary import ChoiceMade, CommandReceived, Inbound, Outgoing
+from handlers.core.vocabulary import ChoiceMade, CommandReceived, Conversation, Inbound, Outgoing
 from handlers.digilog import Digilog
 from storage.models import Cohort, QuizAnswer, Role
 from storage.unit import Store
@@ -20,6 +24,21 @@ from tests.test_handlers import correct_option, pick, rows, wrong_option
 def text_of(result: list[Outgoing] | Exception) -> str:
     assert not isinstance(result, Exception), result
     return Reply(result).text
+
+
+@contextmanager
+def statements_sent(store: Store) -> Iterator[list[str]]:
+    """The SQL the store sends while the block runs, each statement as one line."""
+    sent: list[str] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
 
 
 async def handled_together(
@@ -141,3 +160,38 @@ async def test_a_delivery_handled_before_is_not_handled_again_in_a_batch(
     assert again == []  # handled before: nothing done, nothing said
     assert "✅ Right!" in text_of(first)
     assert len(await rows(store, QuizAnswer)) == 2
+
+
+async def test_clicks_from_peoples_own_chats_are_answered_as_one_by_one(
+    digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
+) -> None:
+    # As a Teams quiz goes: each question card in the person's own chat with Digilog.
+    chat = Chat(digilog, cohort)
+    await chat.say("fia", "theme start 1")
+    await chat.say("fia", "quiz start 1")
+    right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
+
+    def own_chat(user: str) -> Conversation:
+        return Conversation(cohort.platform, cohort.workspace, f"chat-with-{user}")
+
+    clicks = [
+        ChoiceMade(chat.actor("anna"), own_chat("anna"), pick(cohort, 1, 0, right)),
+        ChoiceMade(chat.actor("bjorn"), own_chat("bjorn"), pick(cohort, 1, 0, wrong)),
+        ChoiceMade(chat.actor("cecilia"), own_chat("cecilia"), pick(cohort, 1, 0, right)),
+    ]
+    await chat.click("cecilia", pick(cohort, 1, 0, wrong), own_chat("cecilia"))
+
+    with statements_sent(store) as sent:
+        anna, bjorn, cecilia = await handled_together(digilog, clicks)
+
+    assert "✅ Right!" in text_of(anna) and "Question 2 of" in text_of(anna)
+    assert "❌ Not quite." in text_of(bjorn) and "Question 2 of" in text_of(bjorn)
+    assert "your first answer counts" in text_of(cecilia)
+    assert len(await rows(store, QuizAnswer)) == 3
+    # Who they are and their memberships: read once for the batch, not once a click.
+    for table in ("people", "memberships"):
+        reads = [q for q in sent if q.startswith("SELECT") and f"FROM {table}" in q]
+        assert len(reads) == 1, (table, reads)
+    # And what each has answered: no click asks for its own.
+    one_by_one = "SELECT quiz_answers.question_index, quiz_answers.correct FROM"
+    assert not [q for q in sent if q.startswith(one_by_one)]
