@@ -44,10 +44,10 @@ log = logging.getLogger(__name__)
 Action = tuple[str, str, dict[str, Any], str | None, str | None]
 FLUSH_SECONDS = 0.25  # finished entries wait this long to be deleted together
 MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before it works anyway
-# A burst: BURST_REQUESTS actions journalled within BURST_SECONDS (160 a second). While one
-# lasts the work waits; at a workshop's pace it goes ahead whenever no request is in flight.
-# (Actions, not requests: a Teams click's request waits for its own work, and its next
-# one comes only once that is done.)
+# A burst: BURST_REQUESTS actions acked within BURST_SECONDS (160 a second). While one lasts
+# the work waits; at a workshop's pace it goes ahead whenever no request is in flight. A
+# Teams click is not counted: its request waits for its own work, so waiting for the next
+# ones would only hold up the answers they wait for.
 BURST_REQUESTS, BURST_SECONDS = 16, 0.1
 BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
 PREPARING = 8  # entries of a batch made ready at once (each may ask the platform something)
@@ -195,19 +195,30 @@ class Journal:
             self._idle.set()
 
     async def record(
-        self, platform: str, kind: str, payload: dict[str, Any], event_id: str | None = None
+        self,
+        platform: str,
+        kind: str,
+        payload: dict[str, Any],
+        event_id: str | None = None,
+        *,
+        answered_by_work: bool = False,
     ) -> bool:
         """Journal an action before it is acknowledged; False for a platform event already
         in the journal (a retry). Raises when the database does not take it: then the
         request must not be acknowledged, so that the platform tries again.
 
         Requests that come while a write is under way are written together, in one
-        transaction (a group commit): in a burst, one INSERT serves dozens of acks."""
+        transaction (a group commit): in a burst, one INSERT serves dozens of acks.
+
+        `answered_by_work`: the request waits for this action's work (a Teams click, whose
+        answer is the updated card), so no request of the same person follows until the
+        work is done; it does not count towards a burst the work should wait out."""
         if self._warm is not None:
             warm, self._warm = self._warm, None
             warm()
         loop = asyncio.get_running_loop()
-        self._starts.append(loop.time())
+        if not answered_by_work:
+            self._starts.append(loop.time())
         future: asyncio.Future[bool] = loop.create_future()
         action = (platform, kind, payload, event_id, REQUEST_ID.get())
         self._recording.append((action, future))

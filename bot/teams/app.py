@@ -129,7 +129,9 @@ class TeamsAdapter:
             )
             self._clicks[delivery] = clicked
             try:
-                await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+                await self.work.record(
+                    PLATFORM, "activity", body, event_id=delivery, answered_by_work=True
+                )
                 # This request now waits on its own work: the workers must not wait for it.
                 self.work.request_finished()
                 try:
@@ -255,7 +257,9 @@ class TeamsAdapter:
         said: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._saves[delivery] = said
         try:
-            await self.work.record(PLATFORM, "activity", body, event_id=delivery)
+            await self.work.record(
+                PLATFORM, "activity", body, event_id=delivery, answered_by_work=True
+            )
             self.work.request_finished()  # this request now waits on its own work
             try:
                 line = await asyncio.wait_for(asyncio.shield(said), INVOKE_WAIT)
