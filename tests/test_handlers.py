@@ -359,6 +359,18 @@ async def test_a_digilog_post_over_the_limit_is_refused(chat: Chat, store: Store
     assert len(saved.body) == MAX_REFLECTION_CHARS
 
 
+async def test_a_nul_character_is_refused_and_a_text_that_only_says_so_is_kept(
+    chat: Chat, store: Store
+) -> None:
+    await chat.say("fia", "theme start 1")
+
+    _, reply = await chat.post("anna", 1, "Vi testade \\x00 i en fil")  # the four characters
+    assert "Saved in the reflection bank as #" in reply.text
+    _, reply = await chat.post("bjorn", 1, "Osynligt tecken:\0 här")
+    assert "That text holds a NUL character" in reply.text
+    assert [r.body for r in await rows(store, Reflection)] == ["Vi testade \\x00 i en fil"]
+
+
 async def test_reflect_without_text_opens_the_reflection_form(chat: Chat, store: Store) -> None:
     for line in ("reflect", "reflect    ", "reflect --cohort"):
         (form,) = (await chat.say("anna", line)).forms
