@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from itertools import accumulate
@@ -102,8 +103,9 @@ def slack_body_problem(body: bytes, content_type: str) -> str | None:
             name = unquote_plus(name)
         if name != "payload":
             continue
-        problem = depth_problem(_structure(value))
-        if problem is None and "u0000" in value:
+        structure = _structure(value)
+        problem = depth_problem(structure)
+        if problem is None and ("u0000" in value or _SURROGATE_ESCAPE.search(structure)):
             problem = nul_problem(unquote_plus(value))
         if problem is not None:
             return problem
@@ -172,6 +174,8 @@ def load_json(body: bytes) -> Any:
         raise Malformed("not JSON") from error
     if "\\u0000" in text and _holds_nul(value):
         raise Malformed(NUL)
+    if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(value):
+        raise Malformed(LONE_SURROGATE)
     return value
 
 
@@ -180,22 +184,48 @@ def load_json(body: bytes) -> Any:
 NUL = "a NUL character in a string"
 
 
+# Half of a surrogate pair with no other half: JSON can write one (\\ud8aa), but it is no
+# character, cannot be written as UTF-8, and no platform sends it. Let in, it fails later
+# where Digilog writes it out (a reply to a conversation so named), after the ack.
+LONE_SURROGATE = "half of a surrogate pair in a string"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def nul_problem(text: str) -> str | None:
-    """NUL when the JSON text holds a NUL character in a string (None if not JSON)."""
-    if "\\u0000" not in text:
-        return None  # the only way JSON can carry one
+    """NUL when the JSON text holds a NUL character in a string, LONE_SURROGATE when it
+    holds half a surrogate pair (None if neither, or not JSON)."""
+    nul, surrogate = "\\u0000" in text, _SURROGATE_ESCAPE.search(text) is not None
+    if not (nul or surrogate):
+        return None  # the only ways JSON can carry either
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return None  # not JSON: that is for bolt to say
-    return NUL if _holds_nul(value) else None
+    if nul and _holds_nul(value):
+        return NUL
+    return LONE_SURROGATE if surrogate and _holds_lone_surrogate(value) else None
 
 
 def _holds_nul(value: Any) -> bool:
+    return _any_text(value, lambda text: "\x00" in text)
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    def lone(text: str) -> bool:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    return _any_text(value, lone)
+
+
+def _any_text(value: Any, bad: Callable[[str], bool]) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return bad(value)
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        return any(_any_text(k, bad) or _any_text(v, bad) for k, v in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
+        return any(_any_text(item, bad) for item in value)
     return False

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 import pytest
@@ -180,6 +180,46 @@ async def test_a_nul_character_in_a_signed_body_is_malformed(
     activity["conversation"] = {"id": "a:1"}
     activity["text"] = "\\u0000"
     body = json.dumps(activity).encode()
+    assert (await edge.post("/api/messages", body, JSON | token))[0] == 200
+    await edge.drained()
+    assert failures(caplog.records) == []
+
+
+async def test_half_a_surrogate_pair_or_an_endless_id_in_a_signed_body_is_malformed(
+    edge: Edge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JSON can write half a surrogate pair (no character, not UTF-8); no platform sends
+    one. Found by the fuzz test as a Teams conversation id that failed the reply after
+    the ack; now refused at the edge. A whole pair (an emoji written as two escapes) is a
+    character like any other."""
+    caplog.set_level(logging.DEBUG)
+    token = {"Authorization": f"Bearer {edge.teams_token()}"}
+    activity = {
+        "type": "message",
+        "id": "1",
+        "channelId": "msteams",
+        "serviceUrl": edge.connector.service_url,
+        "from": {"id": "29:anna"},
+        "recipient": {"id": f"28:{APP_ID}"},
+        "conversation": {"id": "a:1\ud8aa"},
+        "text": "hej",
+    }
+    body = json.dumps(activity).encode()  # ASCII: the half pair as the escape \ud8aa
+    assert (await edge.post("/api/messages", body, JSON | token))[0] == 400
+    click = p.block_action("quiz:1-1:0:1", "quiz:1-1:0:1", user=USER_ID)
+    payload = json.loads(dict(parse_qsl(click.body))["payload"])
+    payload["user"]["name"] = "Anna \udc00"
+    form = urlencode({"payload": json.dumps(payload)}).encode()
+    assert (await edge.post("/slack/events", form, FORM | signed(form)))[0] == 400
+    # Nor is an id far longer than any Teams gives (the fuzz test's, of astral characters,
+    # made a reply whose request line the Connector could not take).
+    activity["conversation"] = {"id": "\U0003a9f4" * 200}
+    body = json.dumps(activity).encode()
+    assert (await edge.post("/api/messages", body, JSON | token))[0] == 400
+    activity["conversation"] = {"id": "a:1"}
+    activity["text"] = "hej 😀"
+    body = json.dumps(activity).encode()  # the emoji as \ud83d\ude00
+    assert b"\\ud83d\\ude00" in body
     assert (await edge.post("/api/messages", body, JSON | token))[0] == 200
     await edge.drained()
     assert failures(caplog.records) == []

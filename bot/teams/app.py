@@ -52,6 +52,9 @@ from storage.unit import Store
 
 log = logging.getLogger(__name__)
 
+# Teams' conversation ids run to about 130 characters (a thread's, with its message id).
+MAX_CONVERSATION_BYTES = 500
+
 
 class _NoActivityInLog(logging.Filter):
     """The SDK logs an activity it cannot read at ERROR, with a traceback and the
@@ -105,6 +108,11 @@ class TeamsAdapter:
         except (Malformed, ValidationError, RecursionError, TypeError) as error:
             # TypeError: the SDK's own refusal of some fields (a blank channelId).
             log.info("Teams request refused: not an activity (%s)", type(error).__name__)
+            return web.json_response({"error": "not an activity"}, status=400)
+        conversation = activity.conversation.id if activity.conversation else ""
+        if len(conversation.encode()) > MAX_CONVERSATION_BYTES:
+            # No id Teams gives is this long; a reply to it would not fit in a request line.
+            log.info("Teams request refused: a conversation id too long to answer")
             return web.json_response({"error": "not an activity"}, status=400)
         claims = request.get(CLAIMS) or {}
         if claims.get("serviceurl") and (
