@@ -40,14 +40,21 @@ asyncio.run(main())
 FIRST_USE_ONLY = {"alembic", "mako", "pygments", "holidays", "icalendar", "rapidfuzz"}
 
 
-def started_serve(database_url: str, folder: Path) -> set[str]:
+SLACK = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "abc"}
+TEAMS = {
+    "TEAMS_APP_ID": "00000000-0000-4000-8000-000000000001",
+    "TEAMS_APP_PASSWORD": "x",
+    "TEAMS_TENANT_ID": "00000000-0000-4000-8000-000000000002",
+}
+
+
+def started_serve(database_url: str, folder: Path, platforms: dict[str, str] = SLACK) -> set[str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
         "DIGILOG_DATABASE_URL": database_url,
         "DIGILOG_LANGUAGE": "en",
-        "SLACK_BOT_TOKEN": "xoxb-1",
-        "SLACK_SIGNING_SECRET": "abc",
+        **platforms,
     }
     done = subprocess.run(
         [sys.executable, "-c", START],
@@ -76,6 +83,13 @@ async def test_a_current_database_starts_without_alembic(
     assert "aiohttp" in loaded and "slack_bolt" in loaded  # it did start serve's app
     assert loaded & FIRST_USE_ONLY == set()
     assert await migrate.revisions(store.engine) == (migrate.HEAD,)
+
+
+async def test_teams_starts_without_msal(database_url: str, tmp_path: Path) -> None:
+    """MSAL is for the bot's own token, asked for at its first message out."""
+    loaded = started_serve(database_url, tmp_path, TEAMS)
+    assert "microsoft_agents" in loaded  # it did start the Teams adapter
+    assert loaded & (FIRST_USE_ONLY | {"msal"}) == set()
 
 
 async def test_an_older_database_is_migrated_at_start(
