@@ -53,9 +53,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/slack_quiz_burst.py
 	$(BIN)/python bench/teams_quiz_burst.py
+	$(BIN)/python bench/startup.py
 	@if [ -n "$$DIGILOG_TEST_POSTGRES_URL" ]; then \
 		$(BIN)/python bench/slack_quiz_burst.py --database "$$DIGILOG_TEST_POSTGRES_URL"; \
 		$(BIN)/python bench/teams_quiz_burst.py --database "$$DIGILOG_TEST_POSTGRES_URL"; \
+		$(BIN)/python bench/startup.py --database "$$DIGILOG_TEST_POSTGRES_URL"; \
 	fi
 
 ## Re-extract the English texts and merge them into the Swedish catalogue.

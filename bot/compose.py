@@ -78,12 +78,13 @@ def journal_of(settings: Settings, store: Store) -> Journal:
 
 @asynccontextmanager
 async def open_runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Runtime]:
-    """Everything a command or server needs; the schema is brought up to date first."""
+    """Everything a command or server needs; the schema is brought up to date first
+    (Alembic is loaded only if it is not: a server's start on a current database skips it)."""
     settings.prepare()
     engine = create_engine(settings.effective_database_url)
     try:
         if upgrade:
-            await migrate.upgrade(engine)
+            await migrate.bring_up_to_date(engine)
         store = Store(engine)
         clock = SystemClock()
         digilog = Digilog(store, now=clock.now, features=REGISTRY)

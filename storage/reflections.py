@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
@@ -563,6 +561,11 @@ _CHOICES: list[str] = []
 
 def nearest_words(word: str, limit: int = 12) -> list[str]:
     """Swedish words within one edit (two for longer words) of `word`, nearest first."""
+    # Imported at the first search that finds nothing (some 3 MB an idle server does
+    # not carry); reading the vocabulary below costs far more than the import.
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
     if not _CHOICES:
         _CHOICES.extend(sorted(set(vocabulary())))
     longest = 1 if len(word) <= 4 else 2

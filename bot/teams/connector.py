@@ -12,12 +12,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from microsoft_agents.authentication.msal import MsalAuth
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +117,25 @@ def static_token(value: str) -> TokenSource:
 
 def entra_token(app_id: str, password: str, tenant_id: str, token_url: str | None) -> TokenSource:
     """The bot's own access token for the Bot Connector, from Entra (MSAL caches and renews
-    it); `token_url` points elsewhere, such as a test's fake."""
-    from microsoft_agents.authentication.msal import MsalAuth
-    from microsoft_agents.hosting.core import AgentAuthConfiguration
+    it); `token_url` points elsewhere, such as a test's fake.
 
+    MSAL (with requests and urllib3 under it, some 4 MB and 80 ms) is loaded at the first
+    token asked for, which is the first message sent: a server that only listens does not
+    carry it, and that first send waits on Entra over the network anyway."""
     if token_url is not None:
         return _fetched_token(app_id, password, token_url)
-    auth = MsalAuth(
-        AgentAuthConfiguration(client_id=app_id, client_secret=password, tenant_id=tenant_id)
-    )
+    auths: list[MsalAuth] = []
 
     async def token() -> str:
-        return await auth.get_access_token(BOT_FRAMEWORK_SCOPE, [BOT_FRAMEWORK_SCOPE])
+        if not auths:
+            from microsoft_agents.authentication.msal import MsalAuth
+            from microsoft_agents.hosting.core import AgentAuthConfiguration
+
+            configuration = AgentAuthConfiguration(
+                client_id=app_id, client_secret=password, tenant_id=tenant_id
+            )
+            auths.append(MsalAuth(configuration))
+        return await auths[0].get_access_token(BOT_FRAMEWORK_SCOPE, [BOT_FRAMEWORK_SCOPE])
 
     return KeptToken(token)
 

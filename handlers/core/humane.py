@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 WEEKLY_CAP = 3
 CAP_WINDOW = timedelta(days=7)
@@ -118,6 +120,10 @@ DEFAULT_HOURS = WorkingHours(frozenset(range(1, 6)), time(8), time(17))
 
 @cache
 def _swedish_holidays(year: int) -> holidays.HolidayBase:
+    # Imported here, at the first nudge or date that needs it: some 3.5 MB that an idle
+    # server does not carry.
+    import holidays
+
     return holidays.country_holidays("SE", years=year)
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from icalendar import Calendar, Event
-
 PRODID = "-//Digilog//calendar//EN"
 
 
@@ -24,6 +22,9 @@ def ics(
     url: str | None = None,
 ) -> bytes:
     """The file's bytes; `uid` names the happening (with its cohort) for good."""
+    # Imported at the first file asked for (some 3 MB): most servers never hand one out.
+    from icalendar import Calendar, Event
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
