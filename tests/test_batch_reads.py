@@ -41,6 +41,14 @@ def statements_sent(store: Store) -> Iterator[list[str]]:
         event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
 
 
+async def quiz_open(digilog: Digilog, cohort: Cohort, facilitator: str = "fia") -> Chat:
+    """The cohort's chat, theme 1 started and its quiz open, as the facilitator does it."""
+    chat = Chat(digilog, cohort)
+    await chat.say(facilitator, "theme start 1")
+    await chat.say(facilitator, "quiz start 1")
+    return chat
+
+
 async def handled_together(
     digilog: Digilog, events: Sequence[Inbound]
 ) -> list[list[Outgoing] | Exception]:
@@ -50,9 +58,7 @@ async def handled_together(
 async def test_clicks_handled_together_are_answered_as_one_by_one(
     digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
 ) -> None:
-    chat = Chat(digilog, cohort)
-    await chat.say("fia", "theme start 1")
-    await chat.say("fia", "quiz start 1")
+    chat = await quiz_open(digilog, cohort)
     right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
     clicks = [
         ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right)),
@@ -95,9 +101,7 @@ async def test_someone_enrolled_in_the_same_batch_gets_their_answer(
             ("erik", "Erik Ek", "pitea", Role.participant),
         ),
     )
-    chat = Chat(digilog, cohort)
-    await chat.say("gun", "theme start 1")
-    await chat.say("gun", "quiz start 1")
+    chat = await quiz_open(digilog, cohort, "gun")
     right = correct_option(programme, 1, 0)
     batch: list[Inbound] = [
         ChoiceMade(chat.actor("erik"), chat.channel, pick(cohort, 1, 0, right)),
@@ -144,9 +148,7 @@ async def test_what_was_read_ahead_is_forgotten_once_the_transaction_writes_ther
 async def test_a_delivery_handled_before_is_not_handled_again_in_a_batch(
     digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
 ) -> None:
-    chat = Chat(digilog, cohort)
-    await chat.say("fia", "theme start 1")
-    await chat.say("fia", "quiz start 1")
+    chat = await quiz_open(digilog, cohort)
     right = correct_option(programme, 1, 0)
     anna = ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right))
     bjorn = ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, right))
@@ -166,9 +168,7 @@ async def test_clicks_from_peoples_own_chats_are_answered_as_one_by_one(
     digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
 ) -> None:
     # As a Teams quiz goes: each question card in the person's own chat with Digilog.
-    chat = Chat(digilog, cohort)
-    await chat.say("fia", "theme start 1")
-    await chat.say("fia", "quiz start 1")
+    chat = await quiz_open(digilog, cohort)
     right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
 
     def own_chat(user: str) -> Conversation:

@@ -151,6 +151,20 @@ async def test_a_signed_view_without_a_type_is_not_a_500(
     assert failures(caplog.records) == []
 
 
+def teams_message(edge: Edge, conversation: str, text: str = "hej") -> dict[str, Any]:
+    """A Teams message from Anna in `conversation`, to be signed by the edge's token."""
+    return {
+        "type": "message",
+        "id": "1",
+        "channelId": "msteams",
+        "serviceUrl": edge.connector.service_url,
+        "from": {"id": "29:anna"},
+        "recipient": {"id": f"28:{APP_ID}"},
+        "conversation": {"id": conversation},
+        "text": text,
+    }
+
+
 async def test_a_nul_character_in_a_signed_body_is_malformed(
     edge: Edge, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -164,16 +178,7 @@ async def test_a_nul_character_in_a_signed_body_is_malformed(
         body = request.body.encode()
         assert (await edge.post("/slack/events", body, headers | signed(body)))[0] == 400
     token = {"Authorization": f"Bearer {edge.teams_token()}"}
-    activity = {
-        "type": "message",
-        "id": "1",
-        "channelId": "msteams",
-        "serviceUrl": edge.connector.service_url,
-        "from": {"id": "29:anna"},
-        "recipient": {"id": f"28:{APP_ID}"},
-        "conversation": {"id": "a:1\x00"},
-        "text": "hej",
-    }
+    activity = teams_message(edge, "a:1\x00")
     body = json.dumps(activity).encode()
     assert (await edge.post("/api/messages", body, JSON | token))[0] == 400
     # A backslash and "u0000" typed as text is no NUL: taken as usual.
@@ -194,16 +199,7 @@ async def test_half_a_surrogate_pair_or_an_endless_id_in_a_signed_body_is_malfor
     character like any other."""
     caplog.set_level(logging.DEBUG)
     token = {"Authorization": f"Bearer {edge.teams_token()}"}
-    activity = {
-        "type": "message",
-        "id": "1",
-        "channelId": "msteams",
-        "serviceUrl": edge.connector.service_url,
-        "from": {"id": "29:anna"},
-        "recipient": {"id": f"28:{APP_ID}"},
-        "conversation": {"id": "a:1\ud8aa"},
-        "text": "hej",
-    }
+    activity = teams_message(edge, "a:1\ud8aa")
     body = json.dumps(activity).encode()  # ASCII: the half pair as the escape \ud8aa
     assert (await edge.post("/api/messages", body, JSON | token))[0] == 400
     click = p.block_action("quiz:1-1:0:1", "quiz:1-1:0:1", user=USER_ID)
