@@ -9,11 +9,14 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_duplicates
-from storage.memo import KEEPS_MEMO, memo
+from storage.memo import memo
 from storage.models import ProcessedEvent, now_of
 
-# Deliveries a batch recorded ahead: (platform, delivery id) → whether it was new.
-_RECORDED = memo("first_time", ProcessedEvent)
+# Deliveries a batch recorded ahead: (platform, delivery id) → whether it was new. Not
+# forgotten when the transaction writes other deliveries (a refusal records its own): the
+# rows it speaks of were written by that read itself, and stay written. Forgotten, the
+# later first_time would find them and take each for a retry.
+_RECORDED = memo("first_time")
 
 
 class ProcessedEventRepository:
@@ -32,8 +35,7 @@ class ProcessedEventRepository:
         ]
         inserted = await self._session.execute(
             insert_ignoring_duplicates(self._session, ProcessedEvent.__table__)
-            .returning(ProcessedEvent.delivery_id)
-            .execution_options(**{KEEPS_MEMO: True}),
+            .returning(ProcessedEvent.delivery_id),
             rows,
         )
         new = set(inserted.scalars().all())

@@ -44,7 +44,8 @@ _MEMOS: list[Memo] = []
 
 def memo(name: str, *models: type[Any]) -> Memo:
     """A memo of reads from the tables of `models`, forgotten when this transaction
-    writes to one of them."""
+    writes to one of them. With no models: a memo of what its read wrote itself (a
+    batch's deliveries recorded), which no other write makes stale."""
     kept = Memo(name, frozenset(model.__tablename__ for model in models))
     _MEMOS.append(kept)
     return kept

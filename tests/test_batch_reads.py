@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import event
@@ -195,3 +196,34 @@ async def test_clicks_from_peoples_own_chats_are_answered_as_one_by_one(
     # And what each has answered: no click asks for its own.
     one_by_one = "SELECT quiz_answers.question_index, quiz_answers.correct FROM"
     assert not [q for q in sent if q.startswith(one_by_one)]
+
+
+async def test_a_refusal_in_a_batch_leaves_the_others_deliveries_to_be_handled(
+    digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
+) -> None:
+    # The first click is refused before the database (a NUL in its sender's name), and
+    # its refusal records its delivery; the others' deliveries, recorded ahead, are still
+    # each handled once.
+    chat = await quiz_open(digilog, cohort)
+    right = correct_option(programme, 1, 0)
+    broken = replace(chat.actor("cecilia"), display_name="Cecilia\x00")
+    batch = [
+        (ChoiceMade(broken, chat.channel, pick(cohort, 1, 0, right)), "delivery-0", None),
+        (
+            ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right)),
+            "delivery-1",
+            None,
+        ),
+        (
+            ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, right)),
+            "delivery-2",
+            None,
+        ),
+    ]
+
+    refused, anna, bjorn = await digilog.handle_many(batch)
+
+    assert "NUL" in text_of(refused)
+    assert "✅ Right!" in text_of(anna)
+    assert "✅ Right!" in text_of(bjorn)
+    assert len(await rows(store, QuizAnswer)) == 2
