@@ -34,8 +34,9 @@ class ProcessedEventRepository:
             for delivery in delivery_ids
         ]
         inserted = await self._session.execute(
-            insert_ignoring_duplicates(self._session, ProcessedEvent.__table__)
-            .returning(ProcessedEvent.delivery_id),
+            insert_ignoring_duplicates(self._session, ProcessedEvent.__table__).returning(
+                ProcessedEvent.delivery_id
+            ),
             rows,
         )
         new = set(inserted.scalars().all())
