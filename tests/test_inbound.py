@@ -256,29 +256,34 @@ async def slack(
 
 
 @asynccontextmanager
-async def writes_refused(store: Store, table: str = "quiz_answers") -> AsyncIterator[None]:
-    """The database refuses every new row of `table`, as a full disk would, until the
-    block ends (PostgreSQL's test database outlives the test: the trigger goes with it)."""
+async def writes_refused(
+    store: Store, table: str = "quiz_answers", when: str | None = None
+) -> AsyncIterator[None]:
+    """The database refuses every new row of `table` (or those where `when`, a condition
+    on NEW, holds), as a full disk would, until the block ends (PostgreSQL's test database
+    outlives the test: the trigger goes with it)."""
     async with store.transaction() as repos:
         sqlite = repos.session.get_bind().dialect.name == "sqlite"
         if sqlite:
             await repos.session.execute(
                 text(
-                    f"CREATE TRIGGER refuse_answers BEFORE INSERT ON {table} "
-                    "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+                    f"CREATE TRIGGER refuse_writes BEFORE INSERT ON {table} "
+                    + (f"WHEN {when} " if when else "")
+                    + "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
                 )
             )
         else:
             await repos.session.execute(
                 text(
-                    "CREATE FUNCTION refuse_answers() RETURNS trigger AS $$ BEGIN "
+                    "CREATE FUNCTION refuse_writes() RETURNS trigger AS $$ BEGIN "
                     "RAISE EXCEPTION 'no space left on device'; END $$ LANGUAGE plpgsql"
                 )
             )
             await repos.session.execute(
                 text(
-                    f"CREATE TRIGGER refuse_answers BEFORE INSERT ON {table} "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_answers()"
+                    f"CREATE TRIGGER refuse_writes BEFORE INSERT ON {table} FOR EACH ROW "
+                    + (f"WHEN ({when}) " if when else "")
+                    + "EXECUTE FUNCTION refuse_writes()"
                 )
             )
     try:
@@ -286,10 +291,10 @@ async def writes_refused(store: Store, table: str = "quiz_answers") -> AsyncIter
     finally:
         async with store.transaction() as repos:
             if sqlite:
-                await repos.session.execute(text("DROP TRIGGER refuse_answers"))
+                await repos.session.execute(text("DROP TRIGGER refuse_writes"))
             else:
-                await repos.session.execute(text(f"DROP TRIGGER refuse_answers ON {table}"))
-                await repos.session.execute(text("DROP FUNCTION refuse_answers()"))
+                await repos.session.execute(text(f"DROP TRIGGER refuse_writes ON {table}"))
+                await repos.session.execute(text("DROP FUNCTION refuse_writes()"))
 
 
 async def test_an_action_that_keeps_failing_reaches_the_person_and_the_facilitators(
@@ -430,31 +435,7 @@ async def test_clicks_worked_together_keep_each_others_answers_when_one_fails(
 ) -> None:
     # A burst's clicks are worked in one transaction. The database refuses Björn's answer
     # (option 2) and takes Anna's (option 1): hers is stored and answered, he is told.
-    async with slack.store.transaction() as repos:
-        sqlite = repos.session.get_bind().dialect.name == "sqlite"
-        if sqlite:
-            await repos.session.execute(
-                text(
-                    "CREATE TRIGGER refuse_option_2 BEFORE INSERT ON quiz_answers "
-                    "WHEN NEW.option_index = 2 "
-                    "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
-                )
-            )
-        else:
-            await repos.session.execute(
-                text(
-                    "CREATE FUNCTION refuse_option_2() RETURNS trigger AS $$ BEGIN "
-                    "RAISE EXCEPTION 'no space left on device'; END $$ LANGUAGE plpgsql"
-                )
-            )
-            await repos.session.execute(
-                text(
-                    "CREATE TRIGGER refuse_option_2 BEFORE INSERT ON quiz_answers "
-                    "FOR EACH ROW WHEN (NEW.option_index = 2) "
-                    "EXECUTE FUNCTION refuse_option_2()"
-                )
-            )
-    try:
+    async with writes_refused(slack.store, when="NEW.option_index = 2"):
         anna = click(slack.cohort_id, slack.fake, "anna")
         action = f"quiz:{slack.cohort_id}-1:0:2"
         bjorn = p.block_action(
@@ -466,13 +447,6 @@ async def test_clicks_worked_together_keep_each_others_answers_when_one_fails(
         )
         await asyncio.gather(slack.send(anna), slack.send(bjorn))
         await slack.drained()
-    finally:
-        async with slack.store.transaction() as repos:
-            if sqlite:
-                await repos.session.execute(text("DROP TRIGGER refuse_option_2"))
-            else:
-                await repos.session.execute(text("DROP TRIGGER refuse_option_2 ON quiz_answers"))
-                await repos.session.execute(text("DROP FUNCTION refuse_option_2()"))
 
     [answered] = slack.fake.responses("anna")
     assert "Rätt" in reply_text(answered) or "Inte riktigt" in reply_text(answered)
@@ -484,44 +458,6 @@ async def test_clicks_worked_together_keep_each_others_answers_when_one_fails(
     assert [(a.question_index, a.option_index) for a in answers] == [(0, 1)]
     assert failure.user_id == "U_BJORN" and failure.attempts == 2
     assert await count(slack.store, InboundEntry) == 0
-
-
-@asynccontextmanager
-async def option_refused(store: Store, option: int) -> AsyncIterator[None]:
-    """The database refuses any quiz answer with this option (and only those)."""
-    async with store.transaction() as repos:
-        sqlite = repos.session.get_bind().dialect.name == "sqlite"
-        if sqlite:
-            await repos.session.execute(
-                text(
-                    "CREATE TRIGGER refuse_option BEFORE INSERT ON quiz_answers "
-                    f"WHEN NEW.option_index = {option} "
-                    "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
-                )
-            )
-        else:
-            await repos.session.execute(
-                text(
-                    "CREATE FUNCTION refuse_option() RETURNS trigger AS $$ BEGIN "
-                    "RAISE EXCEPTION 'no space left on device'; END $$ LANGUAGE plpgsql"
-                )
-            )
-            await repos.session.execute(
-                text(
-                    "CREATE TRIGGER refuse_option BEFORE INSERT ON quiz_answers "
-                    f"FOR EACH ROW WHEN (NEW.option_index = {option}) "
-                    "EXECUTE FUNCTION refuse_option()"
-                )
-            )
-    try:
-        yield
-    finally:
-        async with store.transaction() as repos:
-            if sqlite:
-                await repos.session.execute(text("DROP TRIGGER refuse_option"))
-            else:
-                await repos.session.execute(text("DROP TRIGGER refuse_option ON quiz_answers"))
-                await repos.session.execute(text("DROP FUNCTION refuse_option()"))
 
 
 async def test_teams_clicks_worked_together_keep_each_others_answers_when_one_fails(
@@ -570,7 +506,7 @@ async def test_teams_clicks_worked_together_keep_each_others_answers_when_one_fa
                     ]
                 before = {user: len(connector.posted(f"a:{user}")) for user in chosen}
                 teams.drained = None  # both in flight at once: one batch
-                async with option_refused(store, 2):
+                async with writes_refused(store, when="NEW.option_index = 2"):
                     (_, anna), (_, bjorn) = await asyncio.gather(
                         *(teams.execute(u, chosen[u], personal=True) for u in chosen)
                     )
