@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test e2e audit lint typecheck bench catalogue clean
+.PHONY: run test e2e audit lint typecheck bench catalogue schema clean
 
 $(STAMP): requirements/main.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ catalogue: $(STAMP)
 		--project=digilog -o handlers/locales/digilog.pot handlers bot
 	$(BIN)/pybabel update -D digilog -i handlers/locales/digilog.pot -d handlers/locales -l sv \
 		--no-fuzzy-matching
+
+## After a new migration: write storage/schema/*.sql again, the schema a new database is made
+## from (storage/snapshot.py). Needs PostgreSQL's pg_dump and DIGILOG_TEST_POSTGRES_URL.
+schema: $(STAMP)
+	@test -n "$$DIGILOG_TEST_POSTGRES_URL" || { echo "make schema: set DIGILOG_TEST_POSTGRES_URL"; exit 2; }
+	$(BIN)/python -m storage.snapshot "$$DIGILOG_TEST_POSTGRES_URL"
 
 clean:
 	rm -rf $(VENV) .venv-audit .pytest_cache .mypy_cache .ruff_cache

@@ -114,10 +114,18 @@ async def is_current(engine: AsyncEngine) -> bool:
 
 
 async def bring_up_to_date(engine: AsyncEngine) -> bool:
-    """Migrate to the newest revision unless the database is there already; whether it
-    migrated. A database at a revision this code does not know (newer code ran on it)
-    goes to Alembic too, which refuses it as `upgrade` always has."""
-    if await is_current(engine):
+    """Bring the database to the newest revision unless it is there already; whether it
+    changed. An empty database is made from the schema's snapshot at HEAD, without
+    Alembic; any other migrates. A database at a revision this code does not know (newer
+    code ran on it) goes to Alembic too, which refuses it as `upgrade` always has."""
+    # Here, not at the top: the snapshot's writer migrates a scratch database with this
+    # module.
+    from storage import snapshot
+
+    found = await revisions(engine)
+    if found == (HEAD,):
         return False
+    if not found and await snapshot.create_if_empty(engine):
+        return True
     await upgrade(engine)
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -65,9 +66,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A scratch database for this test run, migrated once, dropped at the end."""
+@contextlib.contextmanager
+def scratch_postgres_database() -> Iterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL: DIGILOG_TEST_POSTGRES_URL is not set")
     admin_url = normalise_url(POSTGRES_URL)
@@ -82,12 +83,28 @@ def postgres_database() -> Iterator[str]:
             await engine.dispose()
 
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
     try:
-        asyncio.run(_migrate(url))
-        yield url
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A scratch database for this test run, migrated once, dropped at the end."""
+    with scratch_postgres_database() as url:
+        asyncio.run(_migrate(url))
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of each kind with nothing in it, not even Alembic's table."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    with scratch_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

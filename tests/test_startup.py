@@ -5,15 +5,20 @@ bench/startup.py, not here."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from storage import migrate
+from storage import migrate, snapshot
+from storage.db import create_engine
 from storage.unit import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,15 +108,72 @@ async def test_an_older_database_is_migrated_at_start(
     assert await migrate.is_current(store.engine)
 
 
-async def test_an_empty_database_has_no_revision(tmp_path: Path) -> None:
-    from storage.db import create_engine
-
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+async def test_a_new_database_is_made_from_the_snapshot_without_alembic(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(empty_database_url)
     try:
         assert await migrate.revisions(engine) == ()
-        assert not await migrate.is_current(engine)
-        assert await migrate.bring_up_to_date(engine)
+        loaded = started_serve(empty_database_url, tmp_path)
+        assert "aiohttp" in loaded
+        assert loaded & FIRST_USE_ONLY == set(), "a new database should not need Alembic"
         assert await migrate.revisions(engine) == (migrate.HEAD,)
         assert not await migrate.bring_up_to_date(engine)  # nothing left to do
+    finally:
+        await engine.dispose()
+
+
+def schema_of(url: str) -> str:
+    """What the database's schema is, as the snapshot's writer dumps it."""
+    if make_url(url).get_backend_name() == "postgresql":
+        return snapshot.dump_postgresql(url)
+
+    async def dump() -> str:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(snapshot.dump_sqlite)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(dump())
+
+
+def test_the_snapshot_makes_what_the_migrations_make(
+    empty_database_url: str, request: pytest.FixtureRequest
+) -> None:
+    kind = make_url(empty_database_url).get_backend_name()
+    written = snapshot.snapshot_path(kind).read_text(encoding="utf-8")
+    assert snapshot.revision_of(written) == migrate.HEAD, (
+        "the schema's snapshot is older than the newest migration: run `make schema`"
+    )
+    if kind == "sqlite":
+        migrated = f"sqlite+aiosqlite:///{request.getfixturevalue('sqlite_template')}"
+    else:
+        migrated = request.getfixturevalue("postgres_database")
+
+    async def make() -> bool:
+        engine = create_engine(empty_database_url)
+        try:
+            return await snapshot.create_if_empty(engine)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(make())
+    assert schema_of(empty_database_url) == schema_of(migrated), (
+        "the schema's snapshot differs from what the migrations make: run `make schema`"
+    )
+
+
+async def test_a_database_with_tables_but_no_revision_is_not_made_from_the_snapshot(
+    tmp_path: Path,
+) -> None:
+    """Someone else's tables, or a half-made schema: Alembic decides, as before."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY)"))
+        assert not await snapshot.create_if_empty(engine)
+        assert await migrate.revisions(engine) == ()
     finally:
         await engine.dispose()
