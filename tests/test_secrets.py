@@ -15,6 +15,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from sqlalchemy import text
 
+from bot.compose import configure_logging
 from bot.sealing import Sealer, SecretKeyError
 from bot.settings import Settings
 from bot.slack.secure_store import INSTALLATION_SECRETS, SealedInstallationStore
@@ -246,6 +247,8 @@ async def test_no_secret_in_any_log_record_or_error_text(
             secret_keys=f"{NEW_KEY},{OLD_KEY}",
             log_level="DEBUG",
         )
+        # As `digilog serve` does: whether another test did it first must not matter.
+        configure_logging(settings)
         server = TestServer(create_app(settings), host="127.0.0.1")
         await server.start_server()
         try:

@@ -95,6 +95,7 @@ async def test_teams_starts_without_msal(database_url: str, tmp_path: Path) -> N
     loaded = started_serve(database_url, tmp_path, TEAMS)
     assert "microsoft_agents" in loaded  # it did start the Teams adapter
     assert loaded & (FIRST_USE_ONLY | {"msal"}) == set()
+    assert loaded & {"slack_bolt", "slack_sdk"} == set(), "Teams alone needs no Slack library"
 
 
 async def test_an_older_database_is_migrated_at_start(
