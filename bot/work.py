@@ -159,9 +159,12 @@ class Journal:
         warm: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
-        # Run at the first action: what the work will soon need and an idle process need
-        # not hold (the Swedish dictionary, 100 MB and a second or more to load).
+        # What the work will soon need and an idle process need not hold (the Swedish
+        # dictionary, 100 MB and a second or more to load): run once this process has
+        # worked its first actions and nothing waits. Loading holds the GIL for most of that
+        # second; at the first action it slowed a workshop's first burst by a third.
         self._warm = warm
+        self._worked = False  # whether this process has worked an action yet
         self.timing = timing or JournalTiming()
         self.worker = worker_name()
         self.performers: dict[str, Performer] = {}
@@ -213,9 +216,6 @@ class Journal:
         `answered_by_work`: the request waits for this action's work (a Teams click, whose
         answer is the updated card), so no request of the same person follows until the
         work is done; it does not count towards a burst the work should wait out."""
-        if self._warm is not None:
-            warm, self._warm = self._warm, None
-            warm()
         loop = asyncio.get_running_loop()
         if not answered_by_work:
             self._starts.append(loop.time())
@@ -325,11 +325,19 @@ class Journal:
                 log.warning("inbound journal: could not take entries: %s", failure_of(error))
                 entries = []
             if not entries:
+                self._warm_when_idle()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.timing.poll_seconds)
                 continue
             self._active += len(entries)
+            self._worked = True
             await self._run_batch(entries)
+
+    def _warm_when_idle(self) -> None:
+        if self._warm is None or not self._worked or self._active or self._in_flight:
+            return
+        warm, self._warm = self._warm, None
+        warm()
 
     async def _until_quiet(self) -> bool:
         """Until no request is in flight and no burst of actions came lately (True), or

@@ -177,6 +177,17 @@ class PeopleRepository:
             )
         )
 
+    async def accounts(self, platform: str, workspace: str) -> set[str]:
+        """The user ids of everyone Digilog holds in a workspace (linked to an account)."""
+        rows = await self._session.scalars(
+            select(Person.user_id).where(
+                Person.platform == platform,
+                Person.workspace == workspace,
+                Person.user_id.is_not(None),
+            )
+        )
+        return {str(user_id) for user_id in rows}
+
     async def read_ahead(
         self,
         platform: str,

@@ -566,3 +566,38 @@ async def test_an_action_journalled_here_wakes_the_other_processes_at_once(
                 assert store.engine.dialect.name == "sqlite"
     finally:
         await other.dispose()
+
+
+async def test_what_the_work_will_need_loads_once_the_first_actions_are_worked(
+    store: Store,
+) -> None:
+    """The Swedish dictionary takes a second of the GIL to load: not while the first
+    burst of a workshop is being worked, and not in a process that works nothing."""
+    from bot.work import Entry, Journal, JournalTiming
+
+    warmed = asyncio.Event()
+    seen_warm: list[bool] = []
+
+    class Recorder:
+        async def perform(self, entry: Entry) -> None:
+            await asyncio.sleep(0.05)  # a reply on its way
+            seen_warm.append(warmed.is_set())
+            entry.handled = True
+
+        async def tell_failed(self, entry: Entry) -> bool:
+            return True
+
+        def failed(self, entry: Entry, reason: str) -> Any:
+            raise AssertionError(reason)
+
+    journal = Journal(store, JournalTiming(poll_seconds=0.05), warm=warmed.set)
+    journal.add("slack", Recorder())
+    journal.start()
+    try:
+        await asyncio.sleep(0.3)  # idle, nothing worked yet: nothing to warm for
+        assert not warmed.is_set()
+        await asyncio.gather(*(journal.record("slack", "action", {"n": n}) for n in range(5)))
+        await asyncio.wait_for(warmed.wait(), 5)
+        assert seen_warm == [False] * 5
+    finally:
+        await journal.close()

@@ -34,7 +34,7 @@ from bot.logs import failure_of
 from bot.settings import Settings
 from bot.slack import translate
 from bot.slack.blocks import values_from_view_state
-from bot.slack.directory import Directory
+from bot.slack.directory import Accounts, Directory
 from bot.slack.messenger import Origin, deliver
 from bot.slack.secure_store import sealed_installation_store
 from bot.work import Entry, Job, Journal, NotJournalled
@@ -43,6 +43,7 @@ from handlers.core.i18n import language_of, translator
 from handlers.core.vocabulary import Actor, FormSubmitted, HomeOpened, Inbound, Outgoing, ToActor
 from handlers.digilog import Digilog, cohort_of
 from storage.inbound import Failed
+from storage.unit import Store
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,20 @@ def slack_work(
     """The work after the ack for the journal's Slack entries, added to it: in `digilog
     serve` behind bolt's listeners, in `digilog worker` on its own (no requests there)."""
     clients = SlackClients(settings, session, installations)
-    listeners = SlackListeners(digilog, Directory(), journal, lanes, clients, session)
+    directory = Directory(accounts=held_accounts(digilog.store))
+    listeners = SlackListeners(digilog, directory, journal, lanes, clients, session)
     journal.add("slack", listeners)
     return listeners
+
+
+def held_accounts(store: Store) -> Accounts:
+    """The user ids of the people Digilog holds in a Slack workspace."""
+
+    async def accounts(team: str) -> set[str]:
+        async with store.transaction() as repos:
+            return await repos.people.accounts("slack", team)
+
+    return accounts
 
 
 class SlackApp(AsyncApp):
@@ -349,8 +361,16 @@ class SlackListeners:
                 return await self.home_opened(entry, body, body.get("event") or {}, client)
         raise ValueError(f"no Slack work of kind {entry.kind!r}")
 
-    async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
-        user = await self.directory.user(client, team, user_id)
+    async def _actor(
+        self, client: AsyncWebClient, team: str, user_id: str, *, at_once: bool = False
+    ) -> Actor:
+        """Who acted, as Slack describes them. `at_once`: someone Digilog holds is not
+        kept waiting for users.info (bot/slack/directory.py), for the clicks and forms
+        that come in bursts; a typed command waits, as it may hinge on a new time zone."""
+        if at_once:
+            user = await self.directory.user_at_once(client, team, user_id)
+        else:
+            user = await self.directory.user(client, team, user_id)
         return translate.actor(
             team,
             user_id,
@@ -388,7 +408,7 @@ class SlackListeners:
         self, entry: Entry, body: dict[str, Any], client: AsyncWebClient
     ) -> Job | None:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
-        event = translate.choice(body, await self._actor(client, team, user_id))
+        event = translate.choice(body, await self._actor(client, team, user_id, at_once=True))
         if event is None:
             return None
         container = body.get("container") or {}
@@ -411,7 +431,7 @@ class SlackListeners:
         team, user_id = translate.team_of(body), str(body["user"]["id"])
         channel, thread = translate.form_origin(view) or ("", None)
         event = FormSubmitted(
-            await self._actor(client, team, user_id),
+            await self._actor(client, team, user_id, at_once=True),
             translate.conversation(team, channel, thread),
             str(view.get("callback_id", "")),
             values_from_view_state((view.get("state") or {}).get("values") or {}),
