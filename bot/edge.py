@@ -112,6 +112,21 @@ def slack_body_problem(body: bytes, content_type: str) -> str | None:
     return None
 
 
+def unquote_form_value(encoded: str) -> str:
+    """`urllib.parse.unquote_plus` with the C codecs: that one decodes escape by escape in
+    Python, 80 µs for a small interaction payload, a fifth of a click's ack. Each `%XX`
+    becomes `\\xXX` for the `unicode_escape` codec; anything it would read otherwise (a
+    backslash as sent, a non-ASCII character, a `%` without two hex digits, bytes that
+    are not UTF-8) goes to `unquote_plus`, so both always give the same text."""
+    if "\\" in encoded:
+        return unquote_plus(encoded)
+    try:
+        escaped = encoded.encode("ascii").replace(b"+", b" ").replace(b"%", b"\\x")
+        return escaped.decode("unicode_escape").encode("latin-1").decode("utf-8")
+    except (UnicodeError, ValueError):
+        return unquote_plus(encoded)
+
+
 _STRUCTURE = (("%22", '"'), ("%5C", "\\"), ("%7B", "{"), ("%7D", "}"), ("%5B", "["), ("%5D", "]"))
 
 

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_from_bytes, quote_plus, unquote_plus, urlencode
 
 import aiohttp
 import pytest
@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
+from bot.edge import unquote_form_value
 from bot.slack.app import SAVE_SHORTCUT
 from bot.web import MAX_BODY_BYTES, WORK
 from handlers import admin
@@ -652,3 +653,18 @@ async def test_a_teams_body_over_the_limit_is_refused(teams: Teams) -> None:
     # Just under the limit is read, and answered as any other request.
     body = teams.activity("29:anna", text="x" * (MAX_BODY_BYTES - 8192), thread="1")
     assert await teams.send(body) == 200
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text().map(lambda text: quote_plus(text)),  # as Slack encodes a payload
+        st.text(alphabet="%+\\abcdefABCDEF0123456789xXé\x00 "),  # and anything else
+        st.binary().map(lambda raw: quote_from_bytes(raw)),  # bytes that are not UTF-8
+    )
+)
+@example("%7B%22a%22%3A+%22%C3%A5%5C%22%22%7D")
+@example("%E2%82")  # half a character
+@example("%4G%")
+def test_the_fast_form_decoder_reads_every_value_as_unquote_plus(encoded: str) -> None:
+    assert unquote_form_value(encoded) == unquote_plus(encoded)

@@ -51,3 +51,29 @@ async def test_past_tier4_a_held_person_is_answered_at_once_and_looked_up_later(
         assert (bo.name, bo.locale) == ("Bo B", "en-GB")
         looked_up = [call.params["user"] for call in fake.calls_to("users.info")]
         assert looked_up == ["U_ANNA", "U_NEW", "U_BO"]
+
+
+async def test_clicks_that_come_together_read_who_digilog_holds_once(store: Store) -> None:
+    async with store.transaction() as repos:
+        for n in range(8):
+            await repos.people.find_or_add(
+                "slack", TEAM, user_id=f"U{n}", email=None, display_name=f"P{n}"
+            )
+    reads = 0
+    read_people = held_accounts(store)
+
+    async def counted(team: str) -> set[str]:
+        nonlocal reads
+        reads += 1
+        return await read_people(team)
+
+    async with FakeSlack() as fake:
+        for n in range(8):
+            fake.users[f"U{n}"] = {"display_name": f"P{n}"}
+        client = AsyncWebClient(token="xoxb-dir", base_url=fake.api_url)
+        directory = Directory(accounts=counted, tier4=Limit(1, 60))
+        users = await asyncio.gather(
+            *(directory.user_at_once(client, TEAM, f"U{n}") for n in range(8))
+        )
+    assert reads == 1
+    assert sum(user is UNKNOWN for user in users) == 7  # one lookup fits in the minute

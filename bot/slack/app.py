@@ -12,7 +12,6 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import unquote_plus
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -29,6 +28,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.edge import unquote_form_value
 from bot.lanes import Lanes
 from bot.logs import failure_of
 from bot.settings import Settings
@@ -188,7 +188,7 @@ class SlackApp(AsyncApp):
         if listeners is None or not form.startswith("payload=") or "&" in form:
             return None
         try:
-            body = json.loads(unquote_plus(form.removeprefix("payload=")))
+            body = json.loads(unquote_form_value(form.removeprefix("payload=")))
         except ValueError:
             return None  # bolt answers it as it answers any body it cannot read
         if not isinstance(body, dict) or body.get("type") != "block_actions":

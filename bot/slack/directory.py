@@ -55,6 +55,7 @@ class Directory:
     tier4: Limit = TIER4
     _known: dict[tuple[str, str], tuple[float, SlackUser]] = field(default_factory=dict)
     _held: dict[str, tuple[float, set[str]]] = field(default_factory=dict)
+    _reading: dict[str, asyncio.Future[set[str]]] = field(default_factory=dict)
     _to_look_up: dict[tuple[str, str], AsyncWebClient] = field(default_factory=dict)
     _looking_up: asyncio.Task[None] | None = None
     _minutes: Windows = field(init=False)
@@ -113,8 +114,13 @@ class Directory:
             return False
         read = self._held.get(team)
         if read is None or time.monotonic() - read[0] > HELD_SECONDS:
+            # One read for the clicks that come together (8 are made ready at once).
+            reading = self._reading.get(team)
+            if reading is None:
+                reading = self._reading[team] = asyncio.ensure_future(self.accounts(team))
+                reading.add_done_callback(lambda _: self._reading.pop(team, None))
             try:
-                read = (time.monotonic(), await self.accounts(team))
+                read = (time.monotonic(), await asyncio.shield(reading))
             except Exception as error:  # the database is away: ask Slack, as before
                 log.warning("Slack directory: people not read: %s", failure_of(error))
                 return False
