@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import Row
+
 from bot.logs import REQUEST_ID, failure_of
 from storage.db import listening
 from storage.inbound import INBOUND_CHANNEL, Failed
-from storage.models import InboundEntry, utcnow
+from storage.models import utcnow
 from storage.unit import Store
 
 if TYPE_CHECKING:
@@ -72,7 +74,8 @@ class Entry:
     event_id: str | None = None
 
     @classmethod
-    def of(cls, row: InboundEntry) -> Entry:
+    def of(cls, row: Row[Any]) -> Entry:
+        """From a row of the journal's CLAIMED_COLUMNS."""
         return cls(
             row.id,
             row.platform,
