@@ -998,24 +998,36 @@ def teams_package(
 
 @main.command("audit")
 @click.option("--cohort", "cohort_key", help="Only this cohort's entries.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line, for scripts: the log's own field and action names, "
+    "untranslated in every language.",
+)
 @run_async
-async def audit_command(cohort_key: str | None) -> None:
+async def audit_command(cohort_key: str | None, as_json: bool) -> None:
     """The audit log, newest first: exports, reading others' restricted reflections, role
     changes, erasures. People appear by number only."""
 
     async def work(runtime: Runtime) -> list[tuple[Any, str]]:
         return await admin.audit_entries(runtime.store, cohort_key)
 
+    entries = await _with_runtime(work)
+    if as_json:
+        for entry, key in entries:
+            click.echo(json.dumps(admin.audit_record(entry, key), ensure_ascii=False))
+        return
     t = _translator()
-    for entry, key in await _with_runtime(work):
+    for entry, key in entries:
         who = f"#{entry.actor_person_id}" if entry.actor_person_id else t("administrator")
         about = (
             " " + t("about #{id}", id=entry.subject_person_id) if entry.subject_person_id else ""
         )
-        detail = json.dumps(entry.detail, ensure_ascii=False) if entry.detail else ""
+        action = admin.audit_action(t, entry.action)
         click.echo(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}Z  {key or '-':<12} {entry.action:<28} {who}{about}  "
-            f"{detail}".rstrip()
+            f"{entry.at:%Y-%m-%d %H:%M:%S}Z  {key or '-':<12} {action:<36} {who}{about}  "
+            f"{admin.audit_detail(t, entry.detail)}".rstrip()
         )
 
 
