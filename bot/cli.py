@@ -554,7 +554,7 @@ async def schedule_show(cohort_key: str, include_past: bool, names: bool) -> Non
             message = await with_deliveries(
                 repos, REGISTRY, cohort, t, zone, message, entries, now, names=names
             )
-        return render(message, indent="")[0]
+        return render(message, indent="", color=sys.stdout.isatty(), marks=False)[0]
 
     click.echo(await _with_runtime(work))
 
@@ -644,7 +644,8 @@ async def attendance_export(
                     repos, cohort, programme, t, fmt, organisation, excel=excel
                 )
             except Refusal as refusal:
-                raise click.ClickException(render(refusal.message)[0].strip()) from None
+                said = render(refusal.message, marks=False)[0].strip()
+                raise click.ClickException(said) from None
             await repos.audit.record(
                 "export_attendance",
                 cohort_id=cohort.id,

@@ -204,6 +204,17 @@ def test_the_audit_log_reads_in_swedish_and_scripts_read_its_own_names(
     assert "Fia" not in scripted.output
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_calendar_at_the_terminal_has_no_markup(database_url: str) -> None:
+    _cohort(database_url)
+    calendar = ROOT / "examples" / "digital-kompetens-calendar.yaml"
+    assert _sv(database_url, "schedule", "load", "grupp-1", str(calendar)).exit_code == 0
+    shown = _sv(database_url, "schedule", "show", "grupp-1", "--all")
+    assert shown.exit_code == 0, shown.output
+    assert "  • mån 1 feb. 08:00  Tema 1 startar: " in shown.output
+    assert "**" not in shown.output
+
+
 # ---------------------------------------------------------------- whole exchanges in Swedish
 
 ENGLISH_WORDS = re.compile(
