@@ -156,6 +156,8 @@ def _translate_metavar(param: click.Parameter, t: Translator) -> None:
     what its errors say ("'x' är inte ett giltigt heltal."): it is translated in place,
     its English kept (click's INT and STRING are one object for every option)."""
     kind = param.type
+    if isinstance(kind, Words):
+        kind.t = t
     type_name = kind.__dict__.get("_english_name", kind.name)
     kind._english_name = type_name  # type: ignore[attr-defined]
     kind.name = t(type_name)
@@ -174,6 +176,34 @@ def _translate_metavar(param: click.Parameter, t: Translator) -> None:
     ):
         metavar = (param.name or "").upper()  # what click shows for an argument
     param.metavar = t(metavar) if metavar else metavar
+
+
+class Words(click.Choice[str]):
+    """A choice the administrator reads and types in their own words ("--role
+    [deltagare|processledare|stödfunktion]"); the code gets the stable value, and the
+    English word works in every language (as the docs and scripts write it). `words`: a
+    catalogue text for each value that is a word; the others (slack, teams) are names."""
+
+    def __init__(self, values: list[str], words: dict[str, str]) -> None:
+        super().__init__(values, case_sensitive=False)
+        self.words = words
+        self.t = translator("en")  # until _speak says which language
+
+    def normalize_choice(self, choice: object, ctx: click.Context | None) -> str:
+        # Each value, and whatever is typed, as the reader's word: "Facilitator" and
+        # "processledare" are both "processledare" in Swedish.
+        said = str(choice)
+        word = self.words.get(said.casefold())
+        return super().normalize_choice(self.t(word) if word else said, ctx)
+
+
+PLATFORMS = ["console", "slack", "teams"]
+PLATFORM_WORDS = {"console": N_("console")}
+ROLE_WORDS = {
+    Role.participant.value: N_("participant"),
+    Role.facilitator.value: N_("facilitator"),
+    Role.support.value: N_("support"),  # one word, as typed ("support function" elsewhere)
+}
 
 
 class DigilogGroup(click.Group):
@@ -362,7 +392,12 @@ def cohort() -> None:
 @click.argument("key")
 @click.option("--program", "program_id", required=True, help="Id of a loaded programme.")
 @click.option("--title", required=True, help="The cohort's name, e.g. 'Grupp 1, våren 2027'.")
-@click.option("--platform", type=click.Choice(["console", "slack", "teams"]), default="console")
+@click.option(
+    "--platform",
+    type=Words(PLATFORMS, PLATFORM_WORDS),
+    default="console",
+    help="Where the cohort meets; default: the console.",
+)
 @click.option("--workspace", default="local", help="Slack team id or Teams tenant id.")
 @click.option("--conversation", help="Channel id of the cohort (default: the key).")
 @click.option("--language", type=click.Choice(["sv", "en"]), help="Default: DIGILOG_LANGUAGE.")
@@ -403,7 +438,12 @@ async def cohort_create(
 
 @cohort.command("channel")
 @click.argument("key")
-@click.option("--platform", type=click.Choice(["slack", "teams"]), required=True)
+@click.option(
+    "--platform",
+    type=click.Choice(["slack", "teams"]),
+    required=True,
+    help="The channel's platform.",
+)
 @click.option("--workspace", required=True, help="Slack team id or Teams tenant id.")
 @click.option("--conversation", required=True, help="The channel's id on that platform.")
 @run_async
@@ -431,7 +471,12 @@ async def cohort_channel(key: str, platform: str, workspace: str, conversation: 
 @click.option("--email", help="E-mail address, linked to an account when they first act.")
 @click.option("--name", help="Display name.")
 @click.option("--org", "organisation", required=True, help="Organisation id or name.")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.participant.value)
+@click.option(
+    "--role",
+    type=Words([r.value for r in Role], ROLE_WORDS),
+    default=Role.participant.value,
+    help="Their role in the cohort; default: participant.",
+)
 @run_async
 async def cohort_enrol(
     cohort_key: str,
@@ -569,7 +614,9 @@ def bank() -> None:
 
 @bank.command("export")
 @click.argument("cohort_key", metavar="COHORT")
-@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="csv")
+@click.option(
+    "--format", "fmt", type=click.Choice(export.FORMATS), default="csv", help="Default: csv."
+)
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout.")
 @click.option("--pseudonymised", is_flag=True, help="People as stable random ids, for evaluation.")
 @click.option("--no-text", is_flag=True, help="With --pseudonymised: leave the texts out.")
@@ -620,7 +667,13 @@ def attendance() -> None:
 @click.option(
     "--organisation", help="Only this organisation's participants (its key, or its name)."
 )
-@click.option("--format", "fmt", type=click.Choice(gatherings.FORMATS), default="csv")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(gatherings.FORMATS),
+    default="csv",
+    help="CSV for Excel, or a printable HTML page per organisation; default: csv.",
+)
 @click.option("--excel", is_flag=True, help=EXCEL_HELP)
 @run_async
 async def attendance_export(
@@ -735,7 +788,11 @@ def _person_options(function: Callable[P, T]) -> Callable[P, T]:
     for option in reversed(
         (
             click.option("--user-id", help="The person's platform user id."),
-            click.option("--platform", type=click.Choice(["console", "slack", "teams"])),
+            click.option(
+                "--platform",
+                type=Words(PLATFORMS, PLATFORM_WORDS),
+                help="The platform of that user id.",
+            ),
             click.option("--workspace", help="Slack team id or Teams tenant id (console: local)."),
             click.option("--email", help="Their e-mail address, instead of the three above."),
         )

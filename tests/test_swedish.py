@@ -215,6 +215,46 @@ def test_the_calendar_at_the_terminal_has_no_markup(database_url: str) -> None:
     assert "**" not in shown.output
 
 
+def _options(command: click.Command) -> list[tuple[str, click.Option]]:
+    found = [
+        (command.name or "digilog", p)
+        for p in command.params
+        if isinstance(p, click.Option) and p.name not in ("help", "version")
+    ]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            found += _options(sub)
+    return found
+
+
+def test_every_option_of_the_cli_says_what_it_is_for() -> None:
+    """An option without a help text shows only its values (`[participant|facilitator|…]`):
+    with one, the Swedish reader is told what it is in Swedish (the test above)."""
+    assert [f"{name} {o.opts[0]}" for name, o in _options(main) if not o.help] == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_clis_choices_are_read_and_typed_in_swedish(database_url: str) -> None:
+    enrol = " ".join(_sv(database_url, "cohort", "enrol", "--help").output.split())
+    assert "--role [deltagare|processledare|stödfunktion]" in enrol
+    assert "standard: deltagare" in enrol
+    assert (
+        "--platform [konsol|slack|teams]" in _sv(database_url, "person", "export", "--help").output
+    )
+    _cohort(database_url, "--platform", "konsol")
+    fia = "cohort", "enrol", "grupp-1", "--user-id", "fia", "--org", "umea"
+    made = _sv(database_url, *fia, "--role", "processledare")
+    assert made.exit_code == 0 and "fia: tillagd som processledare" in made.output
+    # The English word, as docs and scripts write it, works in Swedish too.
+    again = _sv(database_url, *fia, "--role", "support")
+    assert again.exit_code == 0 and "fia: uppdaterad som stödfunktion" in again.output
+    wrong = _sv(database_url, *fia, "--role", "chef")
+    assert wrong.exit_code == 2
+    assert "'chef' är inte något av 'deltagare', 'processledare', 'stödfunktion'." in wrong.output
+    english = _sv(database_url, "cohort", "enrol", "--help", language="en").output
+    assert "--role [participant|facilitator|support]" in english
+
+
 # ---------------------------------------------------------------- whole exchanges in Swedish
 
 ENGLISH_WORDS = re.compile(
