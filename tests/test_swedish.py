@@ -25,7 +25,7 @@ from handlers.core.vocabulary import FileMessage
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
 from storage.db import create_engine
-from storage.models import Delivery
+from storage.models import Delivery, InboundFailure
 from storage.unit import Store
 from tests.chat import Chat
 from tests.conftest import EXAMPLE, ROOT, make_cohort
@@ -253,6 +253,50 @@ def test_the_clis_choices_are_read_and_typed_in_swedish(database_url: str) -> No
     assert "'chef' är inte något av 'deltagare', 'processledare', 'stödfunktion'." in wrong.output
     english = _sv(database_url, "cohort", "enrol", "--help", language="en").output
     assert "--role [participant|facilitator|support]" in english
+
+
+async def _failed_actions(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with Store(engine).transaction() as repos:
+            cohort = await repos.cohorts.by_key("grupp-1")
+            assert cohort is not None
+            for minute, what, reason, told in (
+                (2, "button: quiz:1-1:0:1", "OperationalError at storage/quizzes.py:88", True),
+                (1, "command: tema", "TimeoutError at a library", False),
+            ):
+                when = datetime(2027, 2, 3, 9, minute, tzinfo=UTC)
+                repos.session.add(
+                    InboundFailure(
+                        platform="slack",
+                        workspace="T1",
+                        user_id="U_ANNA",
+                        cohort_id=cohort.id,
+                        kind="action",
+                        what=what,
+                        reason=reason,
+                        attempts=2,
+                        told=told,
+                        received_at=when,
+                        failed_at=when,
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_failed_actions_are_listed_in_swedish(database_url: str) -> None:
+    _cohort(database_url)
+    asyncio.run(_failed_actions(database_url))
+    shown = _sv(database_url, "failures", "--cohort", "grupp-1")
+    assert shown.exit_code == 0, shown.output
+    head, *rows = shown.output.splitlines()
+    assert head == "2 misslyckade åtgärder; 0 åtgärder i den inkommande journalen nu."
+    assert [row.split("T1/U_ANNA  ")[1] for row in rows] == [
+        "knapp: quiz:1-1:0:1  fick besked, 2 försök: OperationalError i storage/quizzes.py:88",
+        "kommando: tema  fick INTE besked, 2 försök: TimeoutError i ett bibliotek",
+    ]
 
 
 # ---------------------------------------------------------------- whole exchanges in Swedish
