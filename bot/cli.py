@@ -316,7 +316,7 @@ def db_backup(file: Path) -> None:
     try:
         backup_sqlite(url, file)
     except Exception as error:  # sqlite3's errors: no such database, a full disk
-        click.echo(f"digilog db backup: {error}", err=True)
+        click.echo("digilog db backup: " + t("the copy failed: {error}", error=error), err=True)
         file.unlink(missing_ok=True)
         sys.exit(1)
     click.echo(t("copied {url} to {file}", url=_safe_url(url), file=file))
@@ -1266,11 +1266,17 @@ def serve(host: str | None, port: int | None) -> None:
     from bot.web import create_app
 
     settings = _serving_settings("serve", host=host)
+    t = _translator()
+    address = f"{host or settings.host}:{port or settings.port}"
+    # aiohttp says it has started in English ("Running on …"): in the reader's words.
     web.run_app(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
-        print=lambda text: click.echo(text, err=True),
+        print=lambda _: click.echo(
+            "digilog serve: " + t("listening on {address}; Ctrl+C stops it", address=address),
+            err=True,
+        ),
     )
 
 

@@ -299,6 +299,13 @@ def test_failed_actions_are_listed_in_swedish(database_url: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_failed_backup_says_so_in_swedish(database_url: str, tmp_path: Path) -> None:
+    failed = _sv(database_url, "db", "backup", str(tmp_path / "finns-inte" / "kopia.db"))
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("digilog db backup: kopieringen misslyckades: ")
+
+
 # ---------------------------------------------------------------- whole exchanges in Swedish
 
 ENGLISH_WORDS = re.compile(
