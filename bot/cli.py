@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -156,6 +157,8 @@ def _translate_metavar(param: click.Parameter, t: Translator) -> None:
     what its errors say ("'x' är inte ett giltigt heltal."): it is translated in place,
     its English kept (click's INT and STRING are one object for every option)."""
     kind = param.type
+    if isinstance(kind, Words):
+        kind.t = t
     type_name = kind.__dict__.get("_english_name", kind.name)
     kind._english_name = type_name  # type: ignore[attr-defined]
     kind.name = t(type_name)
@@ -174,6 +177,34 @@ def _translate_metavar(param: click.Parameter, t: Translator) -> None:
     ):
         metavar = (param.name or "").upper()  # what click shows for an argument
     param.metavar = t(metavar) if metavar else metavar
+
+
+class Words(click.Choice[str]):
+    """A choice the administrator reads and types in their own words ("--role
+    [deltagare|processledare|stödfunktion]"); the code gets the stable value, and the
+    English word works in every language (as the docs and scripts write it). `words`: a
+    catalogue text for each value that is a word; the others (slack, teams) are names."""
+
+    def __init__(self, values: list[str], words: dict[str, str]) -> None:
+        super().__init__(values, case_sensitive=False)
+        self.words = words
+        self.t = translator("en")  # until _speak says which language
+
+    def normalize_choice(self, choice: object, ctx: click.Context | None) -> str:
+        # Each value, and whatever is typed, as the reader's word: "Facilitator" and
+        # "processledare" are both "processledare" in Swedish.
+        said = str(choice)
+        word = self.words.get(said.casefold())
+        return super().normalize_choice(self.t(word) if word else said, ctx)
+
+
+PLATFORMS = ["console", "slack", "teams"]
+PLATFORM_WORDS = {"console": N_("console")}
+ROLE_WORDS = {
+    Role.participant.value: N_("participant"),
+    Role.facilitator.value: N_("facilitator"),
+    Role.support.value: N_("support"),  # one word, as typed ("support function" elsewhere)
+}
 
 
 class DigilogGroup(click.Group):
@@ -285,7 +316,7 @@ def db_backup(file: Path) -> None:
     try:
         backup_sqlite(url, file)
     except Exception as error:  # sqlite3's errors: no such database, a full disk
-        click.echo(f"digilog db backup: {error}", err=True)
+        click.echo("digilog db backup: " + t("the copy failed: {error}", error=error), err=True)
         file.unlink(missing_ok=True)
         sys.exit(1)
     click.echo(t("copied {url} to {file}", url=_safe_url(url), file=file))
@@ -362,7 +393,12 @@ def cohort() -> None:
 @click.argument("key")
 @click.option("--program", "program_id", required=True, help="Id of a loaded programme.")
 @click.option("--title", required=True, help="The cohort's name, e.g. 'Grupp 1, våren 2027'.")
-@click.option("--platform", type=click.Choice(["console", "slack", "teams"]), default="console")
+@click.option(
+    "--platform",
+    type=Words(PLATFORMS, PLATFORM_WORDS),
+    default="console",
+    help="Where the cohort meets; default: the console.",
+)
 @click.option("--workspace", default="local", help="Slack team id or Teams tenant id.")
 @click.option("--conversation", help="Channel id of the cohort (default: the key).")
 @click.option("--language", type=click.Choice(["sv", "en"]), help="Default: DIGILOG_LANGUAGE.")
@@ -403,7 +439,12 @@ async def cohort_create(
 
 @cohort.command("channel")
 @click.argument("key")
-@click.option("--platform", type=click.Choice(["slack", "teams"]), required=True)
+@click.option(
+    "--platform",
+    type=click.Choice(["slack", "teams"]),
+    required=True,
+    help="The channel's platform.",
+)
 @click.option("--workspace", required=True, help="Slack team id or Teams tenant id.")
 @click.option("--conversation", required=True, help="The channel's id on that platform.")
 @run_async
@@ -431,7 +472,12 @@ async def cohort_channel(key: str, platform: str, workspace: str, conversation: 
 @click.option("--email", help="E-mail address, linked to an account when they first act.")
 @click.option("--name", help="Display name.")
 @click.option("--org", "organisation", required=True, help="Organisation id or name.")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.participant.value)
+@click.option(
+    "--role",
+    type=Words([r.value for r in Role], ROLE_WORDS),
+    default=Role.participant.value,
+    help="Their role in the cohort; default: participant.",
+)
 @run_async
 async def cohort_enrol(
     cohort_key: str,
@@ -554,7 +600,7 @@ async def schedule_show(cohort_key: str, include_past: bool, names: bool) -> Non
             message = await with_deliveries(
                 repos, REGISTRY, cohort, t, zone, message, entries, now, names=names
             )
-        return render(message, indent="")[0]
+        return render(message, indent="", color=sys.stdout.isatty(), marks=False)[0]
 
     click.echo(await _with_runtime(work))
 
@@ -569,7 +615,9 @@ def bank() -> None:
 
 @bank.command("export")
 @click.argument("cohort_key", metavar="COHORT")
-@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="csv")
+@click.option(
+    "--format", "fmt", type=click.Choice(export.FORMATS), default="csv", help="Default: csv."
+)
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout.")
 @click.option("--pseudonymised", is_flag=True, help="People as stable random ids, for evaluation.")
 @click.option("--no-text", is_flag=True, help="With --pseudonymised: leave the texts out.")
@@ -620,7 +668,13 @@ def attendance() -> None:
 @click.option(
     "--organisation", help="Only this organisation's participants (its key, or its name)."
 )
-@click.option("--format", "fmt", type=click.Choice(gatherings.FORMATS), default="csv")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(gatherings.FORMATS),
+    default="csv",
+    help="CSV for Excel, or a printable HTML page per organisation; default: csv.",
+)
 @click.option("--excel", is_flag=True, help=EXCEL_HELP)
 @run_async
 async def attendance_export(
@@ -644,7 +698,8 @@ async def attendance_export(
                     repos, cohort, programme, t, fmt, organisation, excel=excel
                 )
             except Refusal as refusal:
-                raise click.ClickException(render(refusal.message)[0].strip()) from None
+                said = render(refusal.message, marks=False)[0].strip()
+                raise click.ClickException(said) from None
             await repos.audit.record(
                 "export_attendance",
                 cohort_id=cohort.id,
@@ -734,7 +789,11 @@ def _person_options(function: Callable[P, T]) -> Callable[P, T]:
     for option in reversed(
         (
             click.option("--user-id", help="The person's platform user id."),
-            click.option("--platform", type=click.Choice(["console", "slack", "teams"])),
+            click.option(
+                "--platform",
+                type=Words(PLATFORMS, PLATFORM_WORDS),
+                help="The platform of that user id.",
+            ),
             click.option("--workspace", help="Slack team id or Teams tenant id (console: local)."),
             click.option("--email", help="Their e-mail address, instead of the three above."),
         )
@@ -998,24 +1057,36 @@ def teams_package(
 
 @main.command("audit")
 @click.option("--cohort", "cohort_key", help="Only this cohort's entries.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line, for scripts: the log's own field and action names, "
+    "untranslated in every language.",
+)
 @run_async
-async def audit_command(cohort_key: str | None) -> None:
+async def audit_command(cohort_key: str | None, as_json: bool) -> None:
     """The audit log, newest first: exports, reading others' restricted reflections, role
     changes, erasures. People appear by number only."""
 
     async def work(runtime: Runtime) -> list[tuple[Any, str]]:
         return await admin.audit_entries(runtime.store, cohort_key)
 
+    entries = await _with_runtime(work)
+    if as_json:
+        for entry, key in entries:
+            click.echo(json.dumps(admin.audit_record(entry, key), ensure_ascii=False))
+        return
     t = _translator()
-    for entry, key in await _with_runtime(work):
+    for entry, key in entries:
         who = f"#{entry.actor_person_id}" if entry.actor_person_id else t("administrator")
         about = (
             " " + t("about #{id}", id=entry.subject_person_id) if entry.subject_person_id else ""
         )
-        detail = json.dumps(entry.detail, ensure_ascii=False) if entry.detail else ""
+        action = admin.audit_action(t, entry.action)
         click.echo(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}Z  {key or '-':<12} {entry.action:<28} {who}{about}  "
-            f"{detail}".rstrip()
+            f"{entry.at:%Y-%m-%d %H:%M:%S}Z  {key or '-':<12} {action:<36} {who}{about}  "
+            f"{admin.audit_detail(t, entry.detail)}".rstrip()
         )
 
 
@@ -1059,9 +1130,45 @@ async def failures_command(cohort_key: str | None, limit: int) -> None:
         attempts = t.plural("{n} attempt", "{n} attempts", row.attempts)
         click.echo(
             f"{row.failed_at:%Y-%m-%d %H:%M:%S}Z  {cohort:<12} {row.platform:<5} "
-            f"{row.workspace}/{row.user_id}  {row.what}  {told}, {attempts}: "
-            f"{row.reason.splitlines()[0][:300] if row.reason else ''}"
+            f"{row.workspace}/{row.user_id}  {_failed_what(t, row.what)}  {told}, {attempts}: "
+            f"{_failed_reason(t, row.reason)}"
         )
+
+
+# What a failure row's `what` starts with, as the adapters write it (bot/slack/app.py,
+# bot/teams/app.py: "command: tema", "button: quiz:3-1:0:1", or the kind alone).
+FAILED_WHAT = {
+    "command": N_("command"),
+    "button": N_("button"),
+    "form": N_("form"),
+    "message": N_("message"),
+    "home": N_("home page"),
+    "shortcut": N_("shortcut"),
+    "invoke": N_("card action"),
+}
+# A failure's reason as bot/logs.py's failure_of writes it: the error's type, and the
+# line of Digilog's own code it went through or "a library".
+_REASON = re.compile(r"(?P<error>[\w.]+) at (?P<place>.+)")
+
+
+def _failed_what(t: Translator, what: str) -> str:
+    kind, _, rest = what.partition(": ")
+    if kind not in FAILED_WHAT:
+        return what
+    return f"{t(FAILED_WHAT[kind])}: {rest}" if rest else t(FAILED_WHAT[kind])
+
+
+def _failed_reason(t: Translator, reason: str | None) -> str:
+    first = reason.splitlines()[0][:300] if reason else ""
+    found = _REASON.fullmatch(first)
+    if found is None:
+        return first
+    place = found["place"]
+    return t(
+        "{error} at {place}",
+        error=found["error"],
+        place=t("a library") if place == "a library" else place,
+    )
 
 
 # ------------------------------------------------------------------ console and serve
@@ -1159,11 +1266,17 @@ def serve(host: str | None, port: int | None) -> None:
     from bot.web import create_app
 
     settings = _serving_settings("serve", host=host)
+    t = _translator()
+    address = f"{host or settings.host}:{port or settings.port}"
+    # aiohttp says it has started in English ("Running on …"): in the reader's words.
     web.run_app(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
-        print=lambda text: click.echo(text, err=True),
+        print=lambda _: click.echo(
+            "digilog serve: " + t("listening on {address}; Ctrl+C stops it", address=address),
+            err=True,
+        ),
     )
 
 

@@ -353,8 +353,8 @@ async def test_an_action_that_keeps_failing_reaches_the_person_and_the_facilitat
     assert cli.returncode == 0, err.decode()
     printed = out.decode()
     assert printed.startswith("1 misslyckad åtgärd; 0 åtgärder i den inkommande journalen nu.")
-    assert "U_ANNA" in printed and " at storage/quizzes.py:" in printed
-    assert "fick besked, 2 försök:" in printed
+    assert "U_ANNA" in printed and "knapp: quiz:" in printed
+    assert "fick besked, 2 försök: " in printed and " i storage/quizzes.py:" in printed
 
 
 async def test_a_participant_sees_no_failures_view(slack: Slack) -> None:

@@ -345,7 +345,7 @@ def test_retention_from_the_terminal(
     shown = run_digilog(database_url, tmp_path, "retention", "show")
     assert "processledarna meddelade" in shown.stdout and "facilitators" not in shown.stdout
     audit = run_digilog(database_url, tmp_path, "audit")
-    assert "retention_change" in audit.stdout
+    assert "lagringstiden ändrad" in audit.stdout and "retention_change" not in audit.stdout
 
 
 async def test_dedupe_marks_are_kept_a_week(store: Store) -> None:

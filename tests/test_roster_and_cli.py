@@ -463,8 +463,11 @@ def test_export_as_csv_survives_commas_quotes_newlines_and_swedish(database_url:
         EXPECTED_EXPORT[:2]
     )
     assert shared.stderr.strip() == "2 reflections exported"
-    logged = ok(database_url, "audit").stdout.splitlines()
-    assert ['"private": false' in line for line in logged if "export_bank" in line] == [True, False]
+    logged = [json.loads(line) for line in ok(database_url, "audit", "--json").stdout.splitlines()]
+    assert [e["detail"]["private"] for e in logged if e["action"] == "export_bank"] == [False, True]
+    shown = ok(database_url, "audit").stdout.splitlines()
+    exports = [line for line in shown if "reflection bank exported" in line]
+    assert [line.endswith("private reflections included: no") for line in exports] == [True, False]
 
 
 def test_an_english_export_opens_in_swedish_excel_with_excel(database_url: str) -> None:

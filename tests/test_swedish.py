@@ -3,10 +3,13 @@ whole exchanges."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import io
+import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 import pytest
@@ -14,16 +17,18 @@ from click.testing import CliRunner, Result
 
 from bot.cli import main
 from bot.console.shell import Console
+from handlers import admin
 from handlers.core.context import SAME_IN_SWEDISH, SWEDISH_FLAGS, Args
 from handlers.core.i18n import translator
 from handlers.core.programme_file import Programme
 from handlers.core.vocabulary import FileMessage
 from handlers.digilog import Digilog
 from handlers.features import REGISTRY
-from storage.models import Delivery
+from storage.db import create_engine
+from storage.models import Delivery, InboundFailure
 from storage.unit import Store
 from tests.chat import Chat
-from tests.conftest import make_cohort
+from tests.conftest import EXAMPLE, ROOT, make_cohort
 from tests.excel import open_as_excel
 
 
@@ -104,6 +109,201 @@ def test_the_cli_speaks_swedish(database_url: str) -> None:
     english = digilog("retention", "set", "grupp-1", "--days", "ten", language="en")
     assert "retention set [OPTIONS] COHORT" in english.output
     assert "'ten' is not a valid integer." in english.output
+
+
+def _sv(database_url: str, *args: str, language: str = "sv") -> Result:
+    env = {"DIGILOG_DATABASE_URL": database_url, "DIGILOG_LANGUAGE": language}
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def _cohort(database_url: str, *options: str, key: str = "grupp-1") -> None:
+    _sv(database_url, "program", "load", str(EXAMPLE))
+    made = _sv(
+        database_url, "cohort", "create", key, "--program", "digital-kompetens",
+        "--title", key, *options,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+
+
+def test_every_action_in_the_audit_log_has_a_name_in_both_languages() -> None:
+    recorded = {
+        action
+        for package in ("bot", "handlers", "schedules", "storage")
+        for path in (ROOT / package).rglob("*.py")
+        for action in re.findall(r"audit\.record\(\s*\"(\w+)\"", path.read_text(encoding="utf-8"))
+    }
+    assert {"export_bank", "role_change", "erasure"} <= recorded  # the search finds them
+    assert recorded - set(admin.AUDIT_ACTIONS) == set()
+    t = translator("sv")
+    assert [name for name in admin.AUDIT_ACTIONS.values() if t(name) == name] == []
+
+
+async def _record_unknown_action(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with Store(engine).transaction() as repos:
+            # As a newer Digilog may write it, to a log an older one reads.
+            await repos.audit.record("archive_restored", detail={"archive": 3, "checked": True})
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_audit_log_reads_in_swedish_and_scripts_read_its_own_names(
+    database_url: str, tmp_path: Path
+) -> None:
+    _cohort(database_url)
+    enrolled = ("cohort", "enrol", "grupp-1", "--user-id", "fia", "--name", "Fia Fröjd")
+    assert _sv(database_url, *enrolled, "--org", "umea", "--role", "facilitator").exit_code == 0
+    exported = _sv(database_url, "bank", "export", "grupp-1", "--include-private")
+    assert exported.exit_code == 0, exported.output
+    attendance = ("attendance", "export", "grupp-1", str(tmp_path / "närvaro.csv"))
+    assert _sv(database_url, *attendance).exit_code == 0
+    assert _sv(database_url, "retention", "set", "grupp-1", "--days", "30").exit_code == 0
+    asyncio.run(_record_unknown_action(database_url))
+
+    shown = _sv(database_url, "audit")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert len(lines) == 5
+    unknown, retention, attended, bank, role = lines
+    assert "archive_restored (okänd åtgärd)" in unknown and "archive: 3, checked: ja" in unknown
+    assert "lagringstiden ändrad" in retention and retention.endswith("dagar som sparas: 30")
+    assert "närvarolistan exporterad" in attended and "filformat: csv, rader: 0" in attended
+    assert "reflektionsbanken exporterad" in bank
+    assert bank.endswith("gjort via: kommandoraden, privata reflektioner med: ja")
+    assert "roll ändrad" in role and role.endswith("administratör om #1  ny roll: processledare")
+    # Words, not the code's names or JSON; people by number only.
+    known = "\n".join(lines[1:])
+    assert not re.search(r"\b(?:[a-z]+_[a-z_]+|true|false|null|cli|facilitator)\b", known)
+    assert "{" not in shown.output and "Fia" not in shown.output
+    assert english_in(known) == [], known
+
+    scripted = _sv(database_url, "audit", "--json", "--cohort", "grupp-1")
+    assert scripted.exit_code == 0, scripted.output
+    entries = [json.loads(line) for line in scripted.output.splitlines()]
+    assert [e["action"] for e in entries] == [
+        "retention_change",
+        "export_attendance",
+        "export_bank",
+        "role_change",
+    ]
+    assert set(entries[-1]) == {
+        "id",
+        "at",
+        "cohort",
+        "action",
+        "actor_person_id",
+        "subject_person_id",
+        "detail",
+    }
+    assert entries[-1]["cohort"] == "grupp-1" and entries[-1]["subject_person_id"] == 1
+    assert entries[-1]["detail"] == {"from": None, "to": "facilitator"}
+    assert entries[2]["detail"] == {"by": "cli", "private": True}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entries[0]["at"])
+    assert "Fia" not in scripted.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_calendar_at_the_terminal_has_no_markup(database_url: str) -> None:
+    _cohort(database_url)
+    calendar = ROOT / "examples" / "digital-kompetens-calendar.yaml"
+    assert _sv(database_url, "schedule", "load", "grupp-1", str(calendar)).exit_code == 0
+    shown = _sv(database_url, "schedule", "show", "grupp-1", "--all")
+    assert shown.exit_code == 0, shown.output
+    assert "  • mån 1 feb. 08:00  Tema 1 startar: " in shown.output
+    assert "**" not in shown.output
+
+
+def _options(command: click.Command) -> list[tuple[str, click.Option]]:
+    found = [
+        (command.name or "digilog", p)
+        for p in command.params
+        if isinstance(p, click.Option) and p.name not in ("help", "version")
+    ]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            found += _options(sub)
+    return found
+
+
+def test_every_option_of_the_cli_says_what_it_is_for() -> None:
+    """An option without a help text shows only its values (`[participant|facilitator|…]`):
+    with one, the Swedish reader is told what it is in Swedish (the test above)."""
+    assert [f"{name} {o.opts[0]}" for name, o in _options(main) if not o.help] == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_clis_choices_are_read_and_typed_in_swedish(database_url: str) -> None:
+    enrol = " ".join(_sv(database_url, "cohort", "enrol", "--help").output.split())
+    assert "--role [deltagare|processledare|stödfunktion]" in enrol
+    assert "standard: deltagare" in enrol
+    assert (
+        "--platform [konsol|slack|teams]" in _sv(database_url, "person", "export", "--help").output
+    )
+    _cohort(database_url, "--platform", "konsol")
+    fia = "cohort", "enrol", "grupp-1", "--user-id", "fia", "--org", "umea"
+    made = _sv(database_url, *fia, "--role", "processledare")
+    assert made.exit_code == 0 and "fia: tillagd som processledare" in made.output
+    # The English word, as docs and scripts write it, works in Swedish too.
+    again = _sv(database_url, *fia, "--role", "support")
+    assert again.exit_code == 0 and "fia: uppdaterad som stödfunktion" in again.output
+    wrong = _sv(database_url, *fia, "--role", "chef")
+    assert wrong.exit_code == 2
+    assert "'chef' är inte något av 'deltagare', 'processledare', 'stödfunktion'." in wrong.output
+    english = _sv(database_url, "cohort", "enrol", "--help", language="en").output
+    assert "--role [participant|facilitator|support]" in english
+
+
+async def _failed_actions(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with Store(engine).transaction() as repos:
+            cohort = await repos.cohorts.by_key("grupp-1")
+            assert cohort is not None
+            for minute, what, reason, told in (
+                (2, "button: quiz:1-1:0:1", "OperationalError at storage/quizzes.py:88", True),
+                (1, "command: tema", "TimeoutError at a library", False),
+            ):
+                when = datetime(2027, 2, 3, 9, minute, tzinfo=UTC)
+                repos.session.add(
+                    InboundFailure(
+                        platform="slack",
+                        workspace="T1",
+                        user_id="U_ANNA",
+                        cohort_id=cohort.id,
+                        kind="action",
+                        what=what,
+                        reason=reason,
+                        attempts=2,
+                        told=told,
+                        received_at=when,
+                        failed_at=when,
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_failed_actions_are_listed_in_swedish(database_url: str) -> None:
+    _cohort(database_url)
+    asyncio.run(_failed_actions(database_url))
+    shown = _sv(database_url, "failures", "--cohort", "grupp-1")
+    assert shown.exit_code == 0, shown.output
+    head, *rows = shown.output.splitlines()
+    assert head == "2 misslyckade åtgärder; 0 åtgärder i den inkommande journalen nu."
+    assert [row.split("T1/U_ANNA  ")[1] for row in rows] == [
+        "knapp: quiz:1-1:0:1  fick besked, 2 försök: OperationalError i storage/quizzes.py:88",
+        "kommando: tema  fick INTE besked, 2 försök: TimeoutError i ett bibliotek",
+    ]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_failed_backup_says_so_in_swedish(database_url: str, tmp_path: Path) -> None:
+    failed = _sv(database_url, "db", "backup", str(tmp_path / "finns-inte" / "kopia.db"))
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("digilog db backup: kopieringen misslyckades: ")
 
 
 # ---------------------------------------------------------------- whole exchanges in Swedish
