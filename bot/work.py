@@ -52,6 +52,8 @@ MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before i
 # ones would only hold up the answers they wait for.
 BURST_REQUESTS, BURST_SECONDS = 16, 0.1
 BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
+# Quiet for this long after actions were worked: a lull to load what the work needs.
+LULL = 2.0
 PREPARING = 8  # entries of a batch made ready at once (each may ask the platform something)
 
 
@@ -163,11 +165,12 @@ class Journal:
     ) -> None:
         self.store = store
         # What the work will soon need and an idle process need not hold (the Swedish
-        # dictionary, 100 MB and a second or more to load): run once this process has
-        # worked its first actions and nothing waits. Loading holds the GIL for most of that
-        # second; at the first action it slowed a workshop's first burst by a third.
+        # dictionary, 100 MB and a second or more to load): run in the first lull after
+        # this process has worked actions. Loading holds the GIL for most of that second;
+        # at the first action it slowed a workshop's first burst by a third, and the next
+        # wave of clicks (a quiz's next question) may follow the last at once.
         self._warm = warm
-        self._worked = False  # whether this process has worked an action yet
+        self._last_worked: float | None = None  # when this process last took actions
         self.timing = timing or JournalTiming()
         self.worker = worker_name()
         self.performers: dict[str, Performer] = {}
@@ -316,28 +319,39 @@ class Journal:
 
     async def _work(self) -> None:
         while not self._closing:
-            self._wake.clear()
-            # Requests in flight have a deadline and this work has none: let them be
-            # answered first, though not for so long that steady traffic starves it. Work
-            # that goes ahead anyway takes a few entries, so that the requests behind it
-            # wait for little (on SQLite they wait for its transaction's one connection).
-            quiet = await self._until_quiet()
             try:
-                entries = await self._claim(self.timing.batch if quiet else BUSY_BATCH)
-            except Exception as error:  # the database is away: try again at the next poll
-                log.warning("inbound journal: could not take entries: %s", failure_of(error))
-                entries = []
-            if not entries:
-                self._warm_when_idle()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.timing.poll_seconds)
-                continue
-            self._active += len(entries)
-            self._worked = True
-            await self._run_batch(entries)
+                await self._work_once()
+            except Exception as error:  # a worker that died would leave the journal unworked
+                log.error("inbound journal: a worker's turn failed: %s", failure_of(error))
+                await asyncio.sleep(self.timing.poll_seconds)
+
+    async def _work_once(self) -> None:
+        """One turn: take what is due, or wait for the next action or poll."""
+        self._wake.clear()
+        # Requests in flight have a deadline and this work has none: let them be
+        # answered first, though not for so long that steady traffic starves it. Work
+        # that goes ahead anyway takes a few entries, so that the requests behind it
+        # wait for little (on SQLite they wait for its transaction's one connection).
+        quiet = await self._until_quiet()
+        try:
+            entries = await self._claim(self.timing.batch if quiet else BUSY_BATCH)
+        except Exception as error:  # the database is away: try again at the next poll
+            log.warning("inbound journal: could not take entries: %s", failure_of(error))
+            entries = []
+        if not entries:
+            self._warm_when_idle()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.timing.poll_seconds)
+            return
+        self._active += len(entries)
+        self._last_worked = asyncio.get_running_loop().time()
+        await self._run_batch(entries)
 
     def _warm_when_idle(self) -> None:
-        if self._warm is None or not self._worked or self._active or self._in_flight:
+        if self._warm is None or self._last_worked is None or self._active or self._in_flight:
+            return
+        now = asyncio.get_running_loop().time()
+        if now - max(self._last_worked, self._starts[-1] if self._starts else 0.0) < LULL:
             return
         warm, self._warm = self._warm, None
         warm()
