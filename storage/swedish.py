@@ -151,40 +151,71 @@ class _Lexicon:
     """simplemma's Swedish forms -> lemma, and the set of lemmas, kept as the UTF-8 bytes
     simplemma stores them in (decoding 960,000 entries would take seconds). Loaded on first
     use or by `preload` (about 1.5 s and 100 MB), so a process that never searches never
-    pays for it."""
+    pays for it.
+
+    Kept in shards by a key's first two bytes: one dict of 960,000 entries grows by
+    copying itself, and each copy holds the GIL for tens of milliseconds, so a load in
+    the background stalled the event loop's acks 3–4 times by 50–100 ms. Shards of a few
+    thousand entries grow in microseconds. simplemma 2.0's own decoder builds the one big
+    dict, so its stream is read here with its (private) reader; the version is pinned in
+    requirements/main.txt, and tests/test_swedish_search.py fails if the reader changes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._forms: dict[bytes, bytes] | None = None
-        self._lemmas: frozenset[bytes] = frozenset()
+        self._forms: dict[bytes, dict[bytes, bytes]] | None = None
+        self._lemmas: dict[bytes, set[bytes]] = {}
 
-    def _load(self) -> dict[bytes, bytes]:
+    def _load(self) -> dict[bytes, dict[bytes, bytes]]:
         with self._lock:
             if self._forms is None:
-                from simplemma.strategies.dictionaries import DefaultDictionaryFactory
+                from simplemma.strategies.dictionaries import frontcode
+                from simplemma.strategies.dictionaries.dictionary_factory import (
+                    _read_decompressed,
+                )
 
-                mapping = DefaultDictionaryFactory().get_dictionary("sv")
-                forms: dict[bytes, bytes] = mapping._dict  # type: ignore[attr-defined]
-                self._lemmas = frozenset(forms.values())
+                data = _read_decompressed("sv")
+                reversed_keys, count, start = frontcode._read_header(data)
+                forms: dict[bytes, dict[bytes, bytes]] = {}
+                lemmas: dict[bytes, set[bytes]] = {}
+                read = 0
+                for _, key, value in frontcode._iter_records(data, start):
+                    if reversed_keys:
+                        key, value = key[::-1], value[::-1]
+                    forms.setdefault(key[:2], {})[key] = value
+                    lemmas.setdefault(value[:2], set()).add(value)
+                    read += 1
+                if read != count:
+                    raise ValueError(f"simplemma's Swedish dictionary: {read} of {count} read")
+                self._lemmas = lemmas
                 self._forms = forms
             return self._forms
 
+    def _lemma_bytes(self, word: bytes) -> bytes | None:
+        shard = (self._forms or self._load()).get(word[:2])
+        return shard.get(word) if shard is not None else None
+
     def lemma(self, word: str) -> str | None:
-        found = (self._forms or self._load()).get(word.encode())
+        found = self._lemma_bytes(word.encode())
         return found.decode() if found is not None else None
 
     def is_lemma(self, word: str) -> bool:
         if self._forms is None:
             self._load()
-        return word.encode() in self._lemmas
+        encoded = word.encode()
+        return encoded in self._lemmas.get(encoded[:2], ())
 
     def knows(self, word: str) -> bool:
-        return word.encode() in (self._forms or self._load())
+        return self._lemma_bytes(word.encode()) is not None
 
     def lemmas(self) -> list[str]:
         if self._forms is None:
             self._load()
-        return [w for w in (b.decode() for b in self._lemmas) if w.isalpha() and w.islower()]
+        return [
+            w
+            for shard in self._lemmas.values()
+            for w in (b.decode() for b in shard)
+            if w.isalpha() and w.islower()
+        ]
 
 
 LEXICON = _Lexicon()
