@@ -36,6 +36,7 @@ from handlers.core.i18n import N_, Translator, language_of, translator
 from handlers.core.programme_file import load_programme
 from handlers.core.roster import RosterRow, parse_roster
 from handlers.core.yaml_file import FileProblems
+from handlers.failures import failed_what
 from handlers.features import REGISTRY
 from handlers.people import ROLE_NAMES
 from handlers.retention import RetentionError
@@ -1130,32 +1131,14 @@ async def failures_command(cohort_key: str | None, limit: int) -> None:
         attempts = t.plural("{n} attempt", "{n} attempts", row.attempts)
         click.echo(
             f"{row.failed_at:%Y-%m-%d %H:%M:%S}Z  {cohort:<12} {row.platform:<5} "
-            f"{row.workspace}/{row.user_id}  {_failed_what(t, row.what)}  {told}, {attempts}: "
+            f"{row.workspace}/{row.user_id}  {failed_what(t, row.what)}  {told}, {attempts}: "
             f"{_failed_reason(t, row.reason)}"
         )
 
 
-# What a failure row's `what` starts with, as the adapters write it (bot/slack/app.py,
-# bot/teams/app.py: "command: tema", "button: quiz:3-1:0:1", or the kind alone).
-FAILED_WHAT = {
-    "command": N_("command"),
-    "button": N_("button"),
-    "form": N_("form"),
-    "message": N_("message"),
-    "home": N_("home page"),
-    "shortcut": N_("shortcut"),
-    "invoke": N_("card action"),
-}
 # A failure's reason as bot/logs.py's failure_of writes it: the error's type, and the
 # line of Digilog's own code it went through or "a library".
 _REASON = re.compile(r"(?P<error>[\w.]+) at (?P<place>.+)")
-
-
-def _failed_what(t: Translator, what: str) -> str:
-    kind, _, rest = what.partition(": ")
-    if kind not in FAILED_WHAT:
-        return what
-    return f"{t(FAILED_WHAT[kind])}: {rest}" if rest else t(FAILED_WHAT[kind])
 
 
 def _failed_reason(t: Translator, reason: str | None) -> str:

@@ -299,6 +299,41 @@ def test_failed_actions_are_listed_in_swedish(database_url: str) -> None:
     ]
 
 
+async def test_a_swedish_facilitator_reads_what_failed_in_swedish(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """The chat's failures view names the kind of action in the facilitator's words, as
+    `digilog failures` does; the button's id and the command as typed stay as they are."""
+    cohort = await make_cohort(store, programme, language="sv")
+    async with store.transaction() as repos:
+        for minute, what in (
+            (3, f"button: quiz:{cohort.id}-1:0:1"),
+            (2, "command: tema"),
+            (1, "home"),
+        ):
+            when = datetime(2027, 2, 3, 9, minute, tzinfo=UTC)
+            repos.session.add(
+                InboundFailure(
+                    platform=cohort.platform,
+                    workspace=cohort.workspace,
+                    user_id="anna",
+                    cohort_id=cohort.id,
+                    kind="action",
+                    what=what,
+                    reason="TimeoutError at a library",
+                    attempts=2,
+                    told=True,
+                    received_at=when,
+                    failed_at=when,
+                )
+            )
+    shown = (await Chat(digilog, cohort).say("fia", "misslyckade")).text
+    assert f"Anna Lindqvist · knapp: quiz:{cohort.id}-1:0:1 · fick besked" in shown
+    assert "Anna Lindqvist · kommando: tema · fick besked" in shown
+    assert "Anna Lindqvist · startsida · fick besked" in shown
+    assert not re.search(r"\b(?:button|command|home)\b", re.sub(r"`[^`]*`", "", shown)), shown
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_failed_backup_says_so_in_swedish(database_url: str, tmp_path: Path) -> None:
     failed = _sv(database_url, "db", "backup", str(tmp_path / "finns-inte" / "kopia.db"))
