@@ -1270,8 +1270,8 @@ def _serving_settings(command: str, *, host: str | None = None) -> Settings:
     if host is not None:
         # What is checked (anonymous Teams on loopback only) is the address bound.
         settings = settings.model_copy(update={"host": host})
+    t = _translator()
     if not (settings.slack_enabled or settings.teams_enabled):
-        t = _translator()
         click.echo(
             f"digilog {command}: "
             + t(
@@ -1284,8 +1284,12 @@ def _serving_settings(command: str, *, host: str | None = None) -> Settings:
         sys.exit(2)
     problems = []
     if command == "serve":
-        problems += settings.slack_problems() if settings.slack_enabled else []
-        problems += settings.teams_problems() if settings.teams_enabled else []
+        problems += settings.slack_problems(t) if settings.slack_enabled else []
+        problems += settings.teams_problems(t) if settings.teams_enabled else []
+    elif settings.slack_client_id and settings.slack_client_secret:
+        # A worker answers no request, but it opens the stored tokens of OAuth installs
+        # (bot/slack/app.py, installations_of): say why rather than fail at the first.
+        problems += settings.secret_key_problems(t)
     if problems:
         for problem in problems:
             click.echo(f"digilog {command}: {problem}", err=True)
@@ -1362,6 +1366,7 @@ async def secrets_rotate() -> None:
     from bot.slack.secure_store import SealedInstallationStore
 
     settings = Settings()
+    t = _translator()
     try:
         sealer = Sealer(settings.secret_key_list())
         async with open_runtime(settings) as runtime:
@@ -1370,9 +1375,8 @@ async def secrets_rotate() -> None:
             )
             changed = await store.reseal_all()
     except SecretKeyError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(error.said(t)) from None
     others = len(settings.secret_key_list()) - 1
-    t = _translator()
     said = t("{n} stored secrets encrypted with the newest key", n=changed)
     if others:
         said += "; " + t.plural(
