@@ -1021,8 +1021,9 @@ def teams_package(
     domains: tuple[str, ...],
 ) -> None:
     """Write the app package (manifest.json, icons, Swedish texts) to upload to Teams."""
-    from bot.teams.package import build_package
+    from bot.teams.package import PackageError, build_package
 
+    t = _translator()
     given = {
         "developer": developer,
         "website_url": website,
@@ -1037,11 +1038,10 @@ def teams_package(
             valid_domains=domains,
             **{key: value for key, value in given.items() if value is not None},
         )
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
+    except PackageError as error:
+        raise click.UsageError(error.said(t)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(package)
-    t = _translator()
     click.echo(
         t("wrote {file}: upload it in Teams (Apps, Manage your apps, Upload an app)", file=out)
     )

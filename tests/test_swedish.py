@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 from bot.cli import main
 from bot.console.shell import Console
 from bot.sealing import Sealer, SecretKeyError
+from bot.teams import package as teams_package
 from handlers import admin
 from handlers.core.context import SAME_IN_SWEDISH, SWEDISH_FLAGS, Args
 from handlers.core.i18n import translator
@@ -466,6 +467,54 @@ def test_a_bad_secret_key_is_named_in_swedish_and_never_shown(
             "en sparad Slack-token går inte att öppna med någon av nycklarna i DIGILOG_SECRET_KEYS"
         )
         assert all(secret not in said for secret in (token, sealed, good, dropped))
+
+
+def test_the_teams_package_says_what_is_wrong_in_swedish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot_id = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+    def package(*options: str) -> Result:
+        arguments = ["teams", "package", "--out", str(tmp_path / "digilog.zip"), *options]
+        if "--bot-id" not in options:
+            arguments += ["--bot-id", bot_id]
+        return CliRunner().invoke(main, arguments, env={"DIGILOG_LANGUAGE": "sv"})
+
+    def error(*options: str) -> str:
+        refused = package(*options)
+        assert refused.exit_code == 2, refused.output
+        return refused.stderr.splitlines()[-1]
+
+    assert error("--bot-id", "digilog") == (
+        "Fel: bot-id:t ska vara botens app-id (klient-id) i Microsoft Entra, ett GUID som "
+        "0a1b2c3d-4e5f-6789-abcd-ef0123456789, inte ”digilog”"
+    )
+    assert error("--app-version", "1.0") == (
+        "Fel: versionen ska vara ett versionsnummer med tre heltal och punkter emellan, till "
+        "exempel 1.0.0, inte ”1.0”"
+    )
+    assert error("--name", " ") == "Fel: namnet får inte vara tomt"
+    assert error("--developer", "x" * 33) == (
+        f"Fel: utvecklarens namn har 33 tecken; Teams tillåter högst 32: ”{'x' * 33}”"
+    )
+    assert error("--privacy", "http://region.example.se/integritet") == (
+        "Fel: integritetspolicyns adress ska vara en https://-adress, inte "
+        "”http://region.example.se/integritet”"
+    )
+    assert error("--domain", "https://digilog.example.org") == (
+        "Fel: en giltig domän är ett värdnamn utan schema, port och sökväg, som "
+        "digilog.example.org eller *.example.org, inte ”https://digilog.example.org”"
+    )
+    # A command menu Teams would refuse, as a changed command table could make it.
+    monkeypatch.setattr(
+        teams_package, "COMMAND_LISTS", ((("personal",), (("help",), ("finns-inte",))),)
+    )
+    assert error() == (
+        "Fel: kommandomenyn i Teams tar upp ”finns-inte”, men något sådant kommando finns inte"
+    )
+    too_many = tuple(command.words for command in REGISTRY.commands[:11])
+    monkeypatch.setattr(teams_package, "COMMAND_LISTS", ((("personal",), too_many),))
+    assert error() == "Fel: en kommandomeny i Teams rymmer högst 10 kommandon"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
