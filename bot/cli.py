@@ -36,6 +36,7 @@ from handlers.core.i18n import N_, Translator, language_of, translator
 from handlers.core.programme_file import load_programme
 from handlers.core.roster import RosterRow, parse_roster
 from handlers.core.yaml_file import FileProblems
+from handlers.failures import failed_what
 from handlers.features import REGISTRY
 from handlers.people import ROLE_NAMES
 from handlers.retention import RetentionError
@@ -1020,8 +1021,9 @@ def teams_package(
     domains: tuple[str, ...],
 ) -> None:
     """Write the app package (manifest.json, icons, Swedish texts) to upload to Teams."""
-    from bot.teams.package import build_package
+    from bot.teams.package import PackageError, build_package
 
+    t = _translator()
     given = {
         "developer": developer,
         "website_url": website,
@@ -1036,11 +1038,10 @@ def teams_package(
             valid_domains=domains,
             **{key: value for key, value in given.items() if value is not None},
         )
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
+    except PackageError as error:
+        raise click.UsageError(error.said(t)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(package)
-    t = _translator()
     click.echo(
         t("wrote {file}: upload it in Teams (Apps, Manage your apps, Upload an app)", file=out)
     )
@@ -1130,32 +1131,14 @@ async def failures_command(cohort_key: str | None, limit: int) -> None:
         attempts = t.plural("{n} attempt", "{n} attempts", row.attempts)
         click.echo(
             f"{row.failed_at:%Y-%m-%d %H:%M:%S}Z  {cohort:<12} {row.platform:<5} "
-            f"{row.workspace}/{row.user_id}  {_failed_what(t, row.what)}  {told}, {attempts}: "
+            f"{row.workspace}/{row.user_id}  {failed_what(t, row.what)}  {told}, {attempts}: "
             f"{_failed_reason(t, row.reason)}"
         )
 
 
-# What a failure row's `what` starts with, as the adapters write it (bot/slack/app.py,
-# bot/teams/app.py: "command: tema", "button: quiz:3-1:0:1", or the kind alone).
-FAILED_WHAT = {
-    "command": N_("command"),
-    "button": N_("button"),
-    "form": N_("form"),
-    "message": N_("message"),
-    "home": N_("home page"),
-    "shortcut": N_("shortcut"),
-    "invoke": N_("card action"),
-}
 # A failure's reason as bot/logs.py's failure_of writes it: the error's type, and the
 # line of Digilog's own code it went through or "a library".
 _REASON = re.compile(r"(?P<error>[\w.]+) at (?P<place>.+)")
-
-
-def _failed_what(t: Translator, what: str) -> str:
-    kind, _, rest = what.partition(": ")
-    if kind not in FAILED_WHAT:
-        return what
-    return f"{t(FAILED_WHAT[kind])}: {rest}" if rest else t(FAILED_WHAT[kind])
 
 
 def _failed_reason(t: Translator, reason: str | None) -> str:
@@ -1287,8 +1270,8 @@ def _serving_settings(command: str, *, host: str | None = None) -> Settings:
     if host is not None:
         # What is checked (anonymous Teams on loopback only) is the address bound.
         settings = settings.model_copy(update={"host": host})
+    t = _translator()
     if not (settings.slack_enabled or settings.teams_enabled):
-        t = _translator()
         click.echo(
             f"digilog {command}: "
             + t(
@@ -1301,8 +1284,12 @@ def _serving_settings(command: str, *, host: str | None = None) -> Settings:
         sys.exit(2)
     problems = []
     if command == "serve":
-        problems += settings.slack_problems() if settings.slack_enabled else []
-        problems += settings.teams_problems() if settings.teams_enabled else []
+        problems += settings.slack_problems(t) if settings.slack_enabled else []
+        problems += settings.teams_problems(t) if settings.teams_enabled else []
+    elif settings.slack_client_id and settings.slack_client_secret:
+        # A worker answers no request, but it opens the stored tokens of OAuth installs
+        # (bot/slack/app.py, installations_of): say why rather than fail at the first.
+        problems += settings.secret_key_problems(t)
     if problems:
         for problem in problems:
             click.echo(f"digilog {command}: {problem}", err=True)
@@ -1379,6 +1366,7 @@ async def secrets_rotate() -> None:
     from bot.slack.secure_store import SealedInstallationStore
 
     settings = Settings()
+    t = _translator()
     try:
         sealer = Sealer(settings.secret_key_list())
         async with open_runtime(settings) as runtime:
@@ -1387,9 +1375,8 @@ async def secrets_rotate() -> None:
             )
             changed = await store.reseal_all()
     except SecretKeyError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(error.said(t)) from None
     others = len(settings.secret_key_list()) - 1
-    t = _translator()
     said = t("{n} stored secrets encrypted with the newest key", n=changed)
     if others:
         said += "; " + t.plural(

@@ -10,13 +10,16 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from handlers.core.i18n import N_, Said
+
 # Every Fernet token starts with these bytes (version 0x80, then the timestamp's high
 # bytes); no Slack token (xox…) or webhook URL (https://…) does.
 SEALED_PREFIX = "gAAAAA"
 
 
-class SecretKeyError(Exception):
-    """The keys are missing or malformed, or a stored value opens with none of them. The
+class SecretKeyError(Said):
+    """The keys are missing or malformed, or a stored value opens with none of them: in
+    English in a log, in the administrator's language where they read it (`said(t)`). The
     message never contains a key or a token."""
 
 
@@ -34,16 +37,24 @@ class Sealer:
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:
             raise SecretKeyError(
-                "no secret key: set DIGILOG_SECRET_KEYS (make one with `digilog secrets new-key`)"
+                N_(
+                    "no secret key: set DIGILOG_SECRET_KEYS (make one with "
+                    "`digilog secrets new-key`)"
+                )
             )
         fernets = []
         for number, key in enumerate(keys, start=1):
             try:
                 fernets.append(Fernet(key.encode("ascii")))
             except (ValueError, UnicodeEncodeError):
+                # Which key, by place only: the key itself may be a secret set by mistake.
                 raise SecretKeyError(
-                    f"DIGILOG_SECRET_KEYS: key {number} of {len(keys)} is not a Fernet key "
-                    "(32 bytes in url-safe base64; make one with `digilog secrets new-key`)"
+                    N_(
+                        "DIGILOG_SECRET_KEYS: key {number} of {count} is not a Fernet key "
+                        "(32 bytes in url-safe base64; make one with `digilog secrets new-key`)"
+                    ),
+                    number=number,
+                    count=len(keys),
                 ) from None
         self._fernet = MultiFernet(fernets)
 
@@ -61,8 +72,10 @@ class Sealer:
             return self._fernet.decrypt(value.encode("ascii")).decode("utf-8")
         except InvalidToken:
             raise SecretKeyError(
-                "a stored Slack token opens with none of the keys in DIGILOG_SECRET_KEYS "
-                "(was the key it was sealed with dropped before `digilog secrets rotate`?)"
+                N_(
+                    "a stored Slack token opens with none of the keys in DIGILOG_SECRET_KEYS "
+                    "(was the key it was sealed with dropped before `digilog secrets rotate`?)"
+                )
             ) from None
 
     def reseal(self, value: str) -> str:
@@ -73,6 +86,9 @@ class Sealer:
             return self._fernet.rotate(value.encode("ascii")).decode("ascii")
         except InvalidToken:
             raise SecretKeyError(
-                "a stored Slack token opens with none of the keys in DIGILOG_SECRET_KEYS; "
-                "put the key it was sealed with back (after the new one) and rotate again"
+                N_(
+                    "a stored Slack token opens with none of the keys in DIGILOG_SECRET_KEYS; "
+                    "put the key it was sealed with back (after the new one) and run "
+                    "`digilog secrets rotate` again"
+                )
             ) from None

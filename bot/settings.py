@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.sealing import Sealer, SecretKeyError
-from handlers.core.i18n import SUPPORTED
+from handlers.core.i18n import SUPPORTED, Translator
 
 
 class Settings(BaseSettings):
@@ -143,20 +143,23 @@ class Settings(BaseSettings):
         """A bot token, an app token (Socket Mode) or OAuth credentials turn Slack on."""
         return bool(self.slack_bot_token or self.slack_client_id)
 
-    def slack_problems(self) -> list[str]:
-        """What is missing for the Slack configuration given, in words an operator can act on."""
+    def slack_problems(self, t: Translator) -> list[str]:
+        """What is missing for the Slack configuration given, in words an operator can act on,
+        in `t`'s language; the variables keep their names."""
         problems = []
         if self.slack_client_id and not self.slack_client_secret:
-            problems.append("SLACK_CLIENT_ID is set but SLACK_CLIENT_SECRET is not")
+            problems.append(t("SLACK_CLIENT_ID is set but SLACK_CLIENT_SECRET is not"))
         if self.slack_app_token is None and self.slack_signing_secret is None:
             problems.append(
-                "SLACK_SIGNING_SECRET is needed to verify requests over HTTP "
-                "(or set SLACK_APP_TOKEN for Socket Mode)"
+                t(
+                    "SLACK_SIGNING_SECRET is needed to verify requests over HTTP "
+                    "(or set SLACK_APP_TOKEN for Socket Mode)"
+                )
             )
         if self.slack_app_token is not None and self.slack_bot_token is None:
-            problems.append("Socket Mode (SLACK_APP_TOKEN) needs SLACK_BOT_TOKEN too")
+            problems.append(t("Socket Mode (SLACK_APP_TOKEN) needs SLACK_BOT_TOKEN too"))
         if self.slack_client_id:
-            problems += self.secret_key_problems()
+            problems += self.secret_key_problems(t)
         return problems
 
     def secret_key_list(self) -> list[str]:
@@ -167,38 +170,47 @@ class Settings(BaseSettings):
             key.strip() for key in self.secret_keys.get_secret_value().split(",") if key.strip()
         ]
 
-    def secret_key_problems(self) -> list[str]:
-        """Why the stored tokens could not be sealed, in words that never contain a key."""
+    def secret_key_problems(self, t: Translator) -> list[str]:
+        """Why the stored tokens could not be sealed, in `t`'s language, in words that never
+        contain a key."""
         if not self.secret_key_list():
             return [
-                "Slack OAuth (SLACK_CLIENT_ID) stores each workspace's token, encrypted with "
-                "DIGILOG_SECRET_KEYS, which is not set; make a key with `digilog secrets new-key`"
+                t(
+                    "Slack OAuth (SLACK_CLIENT_ID) stores each workspace's token, encrypted "
+                    "with DIGILOG_SECRET_KEYS, which is not set; make a key with "
+                    "`digilog secrets new-key`"
+                )
             ]
         try:
             Sealer(self.secret_key_list())
         except SecretKeyError as error:
-            return [str(error)]
+            return [error.said(t)]
         return []
 
     @property
     def teams_enabled(self) -> bool:
         return bool(self.teams_app_id or self.teams_anonymous)
 
-    def teams_problems(self) -> list[str]:
-        """What is wrong with the Teams configuration given, in words an operator can act on."""
+    def teams_problems(self, t: Translator) -> list[str]:
+        """What is wrong with the Teams configuration given, in words an operator can act on,
+        in `t`'s language; the variables keep their names."""
         problems = []
         if self.teams_anonymous:
             if not is_loopback(self.host):
                 problems.append(
-                    "DIGILOG_TEAMS_ANONYMOUS takes activities without checking who sent them: "
-                    "it is for the Agents Playground on this machine only, so DIGILOG_HOST "
-                    "must be 127.0.0.1 (or ::1)"
+                    t(
+                        "DIGILOG_TEAMS_ANONYMOUS takes activities without checking who sent "
+                        "them: it is for the Agents Playground on this machine only, so "
+                        "DIGILOG_HOST must be 127.0.0.1 (or ::1)"
+                    )
                 )
             return problems
         if self.teams_app_id and not self.teams_app_password:
-            problems.append("TEAMS_APP_ID is set but TEAMS_APP_PASSWORD (its client secret) is not")
+            problems.append(
+                t("TEAMS_APP_ID is set but TEAMS_APP_PASSWORD (its client secret) is not")
+            )
         if self.teams_app_id and not self.teams_tenant_id:
-            problems.append("TEAMS_APP_ID is set but TEAMS_TENANT_ID (your Entra tenant) is not")
+            problems.append(t("TEAMS_APP_ID is set but TEAMS_TENANT_ID (your Entra tenant) is not"))
         return problems
 
     @property

@@ -17,6 +17,28 @@ from storage.unit import Store
 
 SHOWN = 20
 
+# What a failure row's `what` starts with, as the adapters write it (bot/slack/app.py,
+# bot/teams/app.py: "command: tema", "button: quiz:3-1:0:1", or the kind alone). The row
+# keeps the English word; facilitators and operators read it in their language.
+FAILED_WHAT = {
+    "command": N_("command"),
+    "button": N_("button"),
+    "form": N_("form"),
+    "message": N_("message"),
+    "home": N_("home page"),
+    "shortcut": N_("shortcut"),
+    "invoke": N_("card action"),
+}
+
+
+def failed_what(t: Translator, what: str) -> str:
+    """A failure row's `what` with its kind in `t`'s language ("knapp: quiz:3-1:0:1"); what
+    follows the kind is an id or a command as typed, and stays as it is."""
+    kind, _, rest = what.partition(": ")
+    if kind not in FAILED_WHAT:
+        return what
+    return f"{t(FAILED_WHAT[kind])}: {rest}" if rest else t(FAILED_WHAT[kind])
+
 
 def notice(t: Translator, kind: str, command: str | None = None) -> Message:
     """`kind`: command, choice, form, post or anything else."""
@@ -73,7 +95,7 @@ async def failures(context: Context, args: Args) -> list[Outgoing]:
         who = person.display_name if person is not None else row.user_id
         when = row.failed_at.astimezone(context.zone).strftime("%Y-%m-%d %H:%M")
         told = t("told") if row.told else t("not told")
-        lines.append(f"{when} · {who} · {row.what} · {told}")
+        lines.append(f"{when} · {who} · {failed_what(t, row.what)} · {told}")
     build.bullets(lines)
     # The operator's command line, whose command words are English in every language.
     operator = f"`digilog failures --cohort {cohort.key}`"

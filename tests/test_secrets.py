@@ -199,7 +199,7 @@ def test_serve_refuses_oauth_without_keys_or_with_a_bad_one(
     monkeypatch.setenv("DIGILOG_SECRET_KEYS", f"{NEW_KEY}, {bad}")
     refused = run_digilog(url, tmp_path, "serve")
     assert refused.returncode == 2
-    assert "key 2 of 2 is not a Fernet key" in refused.stderr
+    assert "nyckel 2 av 2 är ingen Fernet-nyckel" in refused.stderr  # run_digilog: Swedish
     assert bad not in refused.stderr and NEW_KEY not in refused.stderr
 
 

@@ -45,7 +45,11 @@ def test_serve_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env |= {"DIGILOG_DATA_DIR": str(tmp_path), "SLACK_BOT_TOKEN": "xoxb-1"}
+    env |= {
+        "DIGILOG_DATA_DIR": str(tmp_path),
+        "DIGILOG_LANGUAGE": "sv",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve"],
         env=env,
@@ -56,4 +60,7 @@ def test_serve_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "SLACK_SIGNING_SECRET is needed" in result.stderr
+    assert (
+        "digilog serve: SLACK_SIGNING_SECRET behövs för att kontrollera förfrågningar över "
+        "HTTP (eller ange SLACK_APP_TOKEN för Socket Mode)\n"
+    ) in result.stderr

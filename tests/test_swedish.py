@@ -14,9 +14,12 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.fernet import Fernet
 
 from bot.cli import main
 from bot.console.shell import Console
+from bot.sealing import Sealer, SecretKeyError
+from bot.teams import package as teams_package
 from handlers import admin
 from handlers.core.context import SAME_IN_SWEDISH, SWEDISH_FLAGS, Args
 from handlers.core.i18n import translator
@@ -297,6 +300,221 @@ def test_failed_actions_are_listed_in_swedish(database_url: str) -> None:
         "knapp: quiz:1-1:0:1  fick besked, 2 försök: OperationalError i storage/quizzes.py:88",
         "kommando: tema  fick INTE besked, 2 försök: TimeoutError i ett bibliotek",
     ]
+
+
+async def test_a_swedish_facilitator_reads_what_failed_in_swedish(
+    store: Store, programme: Programme, digilog: Digilog
+) -> None:
+    """The chat's failures view names the kind of action in the facilitator's words, as
+    `digilog failures` does; the button's id and the command as typed stay as they are."""
+    cohort = await make_cohort(store, programme, language="sv")
+    async with store.transaction() as repos:
+        for minute, what in (
+            (3, f"button: quiz:{cohort.id}-1:0:1"),
+            (2, "command: tema"),
+            (1, "home"),
+        ):
+            when = datetime(2027, 2, 3, 9, minute, tzinfo=UTC)
+            repos.session.add(
+                InboundFailure(
+                    platform=cohort.platform,
+                    workspace=cohort.workspace,
+                    user_id="anna",
+                    cohort_id=cohort.id,
+                    kind="action",
+                    what=what,
+                    reason="TimeoutError at a library",
+                    attempts=2,
+                    told=True,
+                    received_at=when,
+                    failed_at=when,
+                )
+            )
+    shown = (await Chat(digilog, cohort).say("fia", "misslyckade")).text
+    assert f"Anna Lindqvist · knapp: quiz:{cohort.id}-1:0:1 · fick besked" in shown
+    assert "Anna Lindqvist · kommando: tema · fick besked" in shown
+    assert "Anna Lindqvist · startsida · fick besked" in shown
+    assert not re.search(r"\b(?:button|command|home)\b", re.sub(r"`[^`]*`", "", shown)), shown
+
+
+# What `digilog serve` and `digilog worker` say is missing, for each way of getting the
+# configuration wrong.
+SERVING_PROBLEMS = [
+    (
+        "serve",
+        {"SLACK_BOT_TOKEN": "xoxb-1"},
+        [
+            "SLACK_SIGNING_SECRET behövs för att kontrollera förfrågningar över HTTP (eller "
+            "ange SLACK_APP_TOKEN för Socket Mode)"
+        ],
+    ),
+    (
+        "serve",
+        {"SLACK_CLIENT_ID": "111.222", "SLACK_APP_TOKEN": "xapp-1"},
+        [
+            "SLACK_CLIENT_ID är angiven men inte SLACK_CLIENT_SECRET",
+            "Socket Mode (SLACK_APP_TOKEN) behöver även SLACK_BOT_TOKEN",
+            "Slack OAuth (SLACK_CLIENT_ID) sparar varje arbetsytas token krypterad med "
+            "DIGILOG_SECRET_KEYS, som inte är angiven; skapa en nyckel med "
+            "`digilog secrets new-key`",
+        ],
+    ),
+    (
+        "serve",
+        {"TEAMS_APP_ID": "0a1b2c3d-4e5f-6789-abcd-ef0123456789"},
+        [
+            "TEAMS_APP_ID är angiven men inte TEAMS_APP_PASSWORD (appens klienthemlighet)",
+            "TEAMS_APP_ID är angiven men inte TEAMS_TENANT_ID (er klientorganisation i Entra)",
+        ],
+    ),
+    (
+        "serve",
+        {"DIGILOG_TEAMS_ANONYMOUS": "true", "DIGILOG_HOST": "0.0.0.0"},
+        [
+            "DIGILOG_TEAMS_ANONYMOUS tar emot det som kommer från Teams utan att kontrollera "
+            "vem som skickade det: den är bara till för Agents Playground på den här datorn, "
+            "så DIGILOG_HOST måste vara 127.0.0.1 (eller ::1)"
+        ],
+    ),
+    (
+        "worker",
+        {
+            "SLACK_CLIENT_ID": "111.222",
+            "SLACK_CLIENT_SECRET": "client-secret",
+            "DIGILOG_SECRET_KEYS": "not-a-fernet-key-but-a-secret",
+        },
+        [
+            "DIGILOG_SECRET_KEYS: nyckel 1 av 1 är ingen Fernet-nyckel (32 byte i url-säker "
+            "base64; skapa en med `digilog secrets new-key`)"
+        ],
+    ),
+]
+PLATFORM_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "TEAMS_APP_ID",
+    "TEAMS_APP_PASSWORD",
+    "TEAMS_TENANT_ID",
+    "DIGILOG_TEAMS_ANONYMOUS",
+    "DIGILOG_HOST",
+    "DIGILOG_SECRET_KEYS",
+)
+VARIABLE = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
+
+
+@pytest.mark.parametrize(("command", "configured", "said"), SERVING_PROBLEMS)
+def test_serve_and_worker_say_what_is_missing_in_swedish(
+    command: str,
+    configured: dict[str, str],
+    said: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout's
+    unset: dict[str, str | None] = dict.fromkeys(PLATFORM_VARIABLES)
+    base = unset | {"DIGILOG_DATA_DIR": str(tmp_path), **configured}
+
+    def run(language: str) -> Result:
+        return CliRunner().invoke(main, [command], env=base | {"DIGILOG_LANGUAGE": language})
+
+    swedish, english = run("sv"), run("en")
+    assert swedish.exit_code == 2 and english.exit_code == 2
+    assert swedish.stderr.splitlines() == [f"digilog {command}: {line}" for line in said]
+    # The variables keep their names: the Swedish names each that the English does.
+    assert VARIABLE.findall(swedish.stderr) == VARIABLE.findall(english.stderr)
+    assert "not-a-fernet-key-but-a-secret" not in swedish.stderr + english.stderr
+
+
+def test_a_bad_secret_key_is_named_in_swedish_and_never_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = "not-a-fernet-key-but-a-secret"
+    good = Fernet.generate_key().decode()
+
+    def rotate(keys: str | None) -> Result:
+        env = {
+            "DIGILOG_LANGUAGE": "sv",
+            "DIGILOG_DATA_DIR": str(tmp_path),
+            "DIGILOG_SECRET_KEYS": keys,
+        }
+        return CliRunner().invoke(main, ["secrets", "rotate"], env=env)
+
+    none = rotate(None)
+    assert none.exit_code == 1
+    assert none.stderr == (
+        "Fel: ingen hemlig nyckel: ange DIGILOG_SECRET_KEYS (skapa en med "
+        "`digilog secrets new-key`)\n"
+    )
+    malformed = rotate(f"{good},{bad}")
+    assert malformed.exit_code == 1
+    assert "DIGILOG_SECRET_KEYS: nyckel 2 av 2 är ingen Fernet-nyckel" in malformed.stderr
+    assert bad not in malformed.stderr and good not in malformed.stderr
+
+    # A token sealed with a key that is no longer given: said without the token or a key.
+    token = "xoxb-1234567890123-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+    dropped = Fernet.generate_key().decode()
+    sealed = Sealer([dropped]).seal(token)
+    t = translator("sv")
+    for attempt in (Sealer([good]).open, Sealer([good]).reseal):
+        with pytest.raises(SecretKeyError) as refused:
+            attempt(sealed)
+        said = refused.value.said(t)
+        assert said.startswith(
+            "en sparad Slack-token går inte att öppna med någon av nycklarna i DIGILOG_SECRET_KEYS"
+        )
+        assert all(secret not in said for secret in (token, sealed, good, dropped))
+
+
+def test_the_teams_package_says_what_is_wrong_in_swedish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot_id = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+    def package(*options: str) -> Result:
+        arguments = ["teams", "package", "--out", str(tmp_path / "digilog.zip"), *options]
+        if "--bot-id" not in options:
+            arguments += ["--bot-id", bot_id]
+        return CliRunner().invoke(main, arguments, env={"DIGILOG_LANGUAGE": "sv"})
+
+    def error(*options: str) -> str:
+        refused = package(*options)
+        assert refused.exit_code == 2, refused.output
+        return refused.stderr.splitlines()[-1]
+
+    assert error("--bot-id", "digilog") == (
+        "Fel: bot-id:t ska vara botens app-id (klient-id) i Microsoft Entra, ett GUID som "
+        "0a1b2c3d-4e5f-6789-abcd-ef0123456789, inte ”digilog”"
+    )
+    assert error("--app-version", "1.0") == (
+        "Fel: versionen ska vara ett versionsnummer med tre heltal och punkter emellan, till "
+        "exempel 1.0.0, inte ”1.0”"
+    )
+    assert error("--name", " ") == "Fel: namnet får inte vara tomt"
+    assert error("--developer", "x" * 33) == (
+        f"Fel: utvecklarens namn har 33 tecken; Teams tillåter högst 32: ”{'x' * 33}”"
+    )
+    assert error("--privacy", "http://region.example.se/integritet") == (
+        "Fel: integritetspolicyns adress ska vara en https://-adress, inte "
+        "”http://region.example.se/integritet”"
+    )
+    assert error("--domain", "https://digilog.example.org") == (
+        "Fel: en giltig domän är ett värdnamn utan schema, port och sökväg, som "
+        "digilog.example.org eller *.example.org, inte ”https://digilog.example.org”"
+    )
+    # A command menu Teams would refuse, as a changed command table could make it.
+    monkeypatch.setattr(
+        teams_package, "COMMAND_LISTS", ((("personal",), (("help",), ("finns-inte",))),)
+    )
+    assert error() == (
+        "Fel: kommandomenyn i Teams tar upp ”finns-inte”, men något sådant kommando finns inte"
+    )
+    too_many = tuple(command.words for command in REGISTRY.commands[:11])
+    monkeypatch.setattr(teams_package, "COMMAND_LISTS", ((("personal",), too_many),))
+    assert error() == "Fel: en kommandomeny i Teams rymmer högst 10 kommandon"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -349,9 +349,12 @@ def test_the_cli_takes_your_organisations_pages(tmp_path: Path) -> None:
 def test_the_cli_refuses_a_bad_bot_id_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "digilog.zip"
     result = CliRunner().invoke(
-        main, ["teams", "package", "--bot-id", "my-bot", "--out", str(out)], catch_exceptions=False
+        main,
+        ["teams", "package", "--bot-id", "my-bot", "--out", str(out)],
+        env={"DIGILOG_LANGUAGE": "en"},  # tests/test_swedish.py has it in Swedish
+        catch_exceptions=False,
     )
     assert result.exit_code == 2
     assert "the bot id must be the bot's Microsoft Entra application (client) id" in result.stderr
-    assert "'my-bot'" in result.stderr
+    assert "“my-bot”" in result.stderr
     assert not out.exists()

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from bot.settings import Settings
 from bot.web import WORK
 from handlers.admin import import_roster
+from handlers.core.i18n import translator
 from handlers.core.programme_file import Programme
 from handlers.core.roster import RosterRow
 from storage.models import ProcessedEvent, QuizAnswer, Reflection, Role, ThemeRun
@@ -300,9 +301,10 @@ async def test_only_activities_that_microsoft_signed_for_this_bot_are_taken(team
 
 async def test_anonymous_mode_is_refused_unless_on_loopback(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path, teams_anonymous=True, host="0.0.0.0")
-    assert any("127.0.0.1" in problem for problem in settings.teams_problems())
+    t = translator("en")
+    assert any("127.0.0.1" in problem for problem in settings.teams_problems(t))
     local = Settings(_env_file=None, data_dir=tmp_path, teams_anonymous=True, host="127.0.0.1")
-    assert local.teams_problems() == []
+    assert local.teams_problems(t) == []
 
 
 # ---------------------------------------------------------------- a theme in a channel

@@ -12,7 +12,8 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -21,7 +22,7 @@ from PIL import Image, ImageDraw
 from bot.teams.translate import HOME_WORDS, SAVE_MESSAGE
 from handlers.core.access import Access
 from handlers.core.context import Args, Context
-from handlers.core.i18n import N_, translator
+from handlers.core.i18n import N_, Said, Translator, translator
 from handlers.core.registry import Command
 from handlers.core.vocabulary import Outgoing
 from handlers.features import REGISTRY
@@ -130,6 +131,33 @@ _SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 _DOMAIN = re.compile(r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _URL = re.compile(r"^https://[^\s/?#]+\.[^\s/?#]+(/\S*)?$")
 
+
+@dataclass(frozen=True)
+class What:
+    """What a message is about ("the name", "the summary of “quiz”"): English where the
+    message is English, and said in the reader's language with the rest of it."""
+
+    text: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text.format(**self.values) if self.values else self.text
+
+    def said(self, t: Translator) -> str:
+        return t(self.text, **self.values)
+
+
+class PackageError(Said, ValueError):
+    """A bad argument, or a menu Teams would refuse, named: English in str(), in the
+    administrator's language in `said(t)`, the `What` it is about included."""
+
+    def said(self, t: Translator) -> str:
+        return t(
+            self.text,
+            **{k: v.said(t) if isinstance(v, What) else v for k, v in self.values.items()},
+        )
+
+
 _TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "name.full": "{name}: learning programmes in chat",
@@ -180,7 +208,8 @@ def build_package(
     `bot_id` is the bot's Microsoft Entra application (client) id; it is also the app's id.
     `version` defaults to Digilog's own; Teams wants a higher one for every new upload.
     `valid_domains` are host names (no scheme) the app may open inside Teams, such as the
-    host Digilog is served from. Raises ValueError, naming the argument, on a bad value.
+    host Digilog is served from. Raises PackageError (a ValueError), naming the argument, on
+    a bad value.
     """
     manifest, swedish = manifest_and_swedish(
         bot_id,
@@ -223,13 +252,13 @@ def manifest_and_swedish(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """manifest.json and sv-se.json as dictionaries; see build_package."""
     bot_id = _bot_id(bot_id)
-    name = _text("name", name, MAX_NAME)
-    developer = _text("developer's name", developer, MAX_DEVELOPER)
+    name = _text(What(N_("the name")), name, MAX_NAME)
+    developer = _text(What(N_("the developer's name")), developer, MAX_DEVELOPER)
     version = _version(version)
     urls = {
-        "websiteUrl": _url("website", website_url),
-        "privacyUrl": _url("privacy notice", privacy_url),
-        "termsOfUseUrl": _url("terms of use", terms_url),
+        "websiteUrl": _url(What(N_("the website address")), website_url),
+        "privacyUrl": _url(What(N_("the privacy notice address")), privacy_url),
+        "termsOfUseUrl": _url(What(N_("the terms of use address")), terms_url),
     }
     domains = [_domain(domain) for domain in valid_domains]
     english, swedish_texts = _texts("en", name), _texts("sv", name)
@@ -307,16 +336,20 @@ def manifest_and_swedish(
     for i, (_, words) in enumerate(COMMAND_LISTS):
         for j, command in enumerate(_commands(words)):
             description = _limited(
-                f"the Swedish summary of {' '.join(command.words)!r}",
+                What(
+                    N_("the Swedish summary of “{command}”"), {"command": " ".join(command.words)}
+                ),
                 t(command.summary),
                 MAX_DESCRIPTION,
             )
             swedish[f"bots[0].commandLists[{i}].commands[{j}].description"] = description
     swedish["composeExtensions[0].commands[0].title"] = _limited(
-        "the Swedish title of the message action", t(SAVE_TITLE), MAX_TITLE
+        What(N_("the Swedish title of the message action")), t(SAVE_TITLE), MAX_TITLE
     )
     swedish["composeExtensions[0].commands[0].description"] = _limited(
-        "the Swedish description of the message action", t(SAVE_DESCRIPTION), MAX_DESCRIPTION
+        What(N_("the Swedish description of the message action")),
+        t(SAVE_DESCRIPTION),
+        MAX_DESCRIPTION,
     )
     return manifest, swedish
 
@@ -344,14 +377,19 @@ HOME_COMMAND = Command(
 def _commands(words: Sequence[tuple[str, ...]]) -> list[Command]:
     by_words = {command.words: command for command in (*REGISTRY.commands, HOME_COMMAND)}
     if len(words) > MAX_COMMANDS:
-        raise ValueError(f"a Teams command menu holds at most {MAX_COMMANDS} commands")
+        raise PackageError(
+            N_("a Teams command menu holds at most {limit} commands"), limit=MAX_COMMANDS
+        )
     found = []
     for key in words:
         command = by_words.get(key)
+        named = {"command": " ".join(key)}
         if command is None:
-            raise ValueError(f"the Teams command menu names {' '.join(key)!r}: no such command")
-        _limited(f"the command {' '.join(key)!r}", " ".join(command.words), MAX_TITLE)
-        _limited(f"the summary of {' '.join(key)!r}", command.summary, MAX_DESCRIPTION)
+            raise PackageError(
+                N_("the Teams command menu names “{command}”: no such command"), **named
+            )
+        _limited(What(N_("the command “{command}”"), named), " ".join(command.words), MAX_TITLE)
+        _limited(What(N_("the summary of “{command}”"), named), command.summary, MAX_DESCRIPTION)
         found.append(command)
     return found
 
@@ -359,9 +397,12 @@ def _commands(words: Sequence[tuple[str, ...]]) -> list[Command]:
 def _bot_id(bot_id: str) -> str:
     value = bot_id.strip()
     if not _GUID.match(value):
-        raise ValueError(
-            "the bot id must be the bot's Microsoft Entra application (client) id, a GUID "
-            f"such as 0a1b2c3d-4e5f-6789-abcd-ef0123456789; got {bot_id!r}"
+        raise PackageError(
+            N_(
+                "the bot id must be the bot's Microsoft Entra application (client) id, a GUID "
+                "such as 0a1b2c3d-4e5f-6789-abcd-ef0123456789; got “{value}”"
+            ),
+            value=bot_id,
         )
     return value
 
@@ -373,41 +414,57 @@ def _version(version: str | None) -> str:
         except metadata.PackageNotFoundError:
             version = "0.0.0"
         if not _SEMVER.match(version):
-            raise ValueError(
-                f"Digilog's version {version!r} is not MAJOR.MINOR.PATCH; give the "
-                "package's version yourself, e.g. 1.0.0"
+            raise PackageError(
+                N_(
+                    "Digilog's version “{version}” is not MAJOR.MINOR.PATCH; give the "
+                    "package's version yourself, e.g. 1.0.0"
+                ),
+                version=version,
             )
     if not _SEMVER.match(version):
-        raise ValueError(f"the version must be MAJOR.MINOR.PATCH, e.g. 1.0.0; got {version!r}")
+        raise PackageError(
+            N_("the version must be MAJOR.MINOR.PATCH, e.g. 1.0.0; got “{version}”"),
+            version=version,
+        )
     return version
 
 
-def _text(field: str, value: str, limit: int) -> str:
+def _text(what: What, value: str, limit: int) -> str:
     value = value.strip()
     if not value:
-        raise ValueError(f"the {field} must not be empty")
-    return _limited(f"the {field}", value, limit)
+        # Swedish agrees with `what` ("namnet … tomt"): the fields here are all neuter.
+        raise PackageError(N_("{what} must not be empty"), what=what)
+    return _limited(what, value, limit)
 
 
-def _limited(what: str, value: str, limit: int) -> str:
+def _limited(what: What, value: str, limit: int) -> str:
     if len(value) > limit:
-        raise ValueError(
-            f"{what} has {len(value)} characters; Teams allows at most {limit}: {value!r}"
+        raise PackageError(
+            N_("{what} has {count} characters; Teams allows at most {limit}: “{value}”"),
+            what=what,
+            count=len(value),
+            limit=limit,
+            value=value,
         )
     return value
 
 
-def _url(field: str, value: str) -> str:
+def _url(what: What, value: str) -> str:
     if not _URL.match(value):
-        raise ValueError(f"the {field} address must be an https:// address; got {value!r}")
-    return _limited(f"the {field} address", value, 2048)
+        raise PackageError(
+            N_("{what} must be an https:// address; got “{value}”"), what=what, value=value
+        )
+    return _limited(what, value, 2048)
 
 
 def _domain(value: str) -> str:
     if not _DOMAIN.match(value):
-        raise ValueError(
-            "a valid domain is a host name without scheme, port or path, such as "
-            f"digilog.example.org or *.example.org; got {value!r}"
+        raise PackageError(
+            N_(
+                "a valid domain is a host name without scheme, port or path, such as "
+                "digilog.example.org or *.example.org; got “{value}”"
+            ),
+            value=value,
         )
     return value
 
@@ -419,7 +476,11 @@ def _texts(language: str, name: str) -> dict[str, str]:
         "description.full": MAX_FULL_DESCRIPTION,
     }
     return {
-        key: _limited(f"the app's {key} ({language})", text.format(name=name), limits[key])
+        key: _limited(
+            What(N_("the app's {key} ({language})"), {"key": key, "language": language}),
+            text.format(name=name),
+            limits[key],
+        )
         for key, text in _TEXTS[language].items()
     }
 
