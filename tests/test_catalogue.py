@@ -119,3 +119,28 @@ def test_swedish_usage_starts_with_the_swedish_command_words() -> None:
         ):
             wrong.append(f"{command.usage!r} → {usage!r}")
     assert wrong == []
+
+
+def test_each_text_has_one_swedish_translation() -> None:
+    """A text given twice, or a translation with two msgstr lines, is read as the first
+    and the second is silently lost (gettext's msgfmt refuses the file): a reviewer's
+    correction appended at the end would never show."""
+    entries: list[tuple[str, list[str]]] = []  # (msgctxt + msgid, the entry's keywords)
+    field = ""
+    for line in (LOCALES / "sv" / "LC_MESSAGES" / "digilog.po").read_text("utf-8").splitlines():
+        keyword = line.split(" ", 1)[0]
+        if keyword in ("msgctxt", "msgid") and (not entries or "msgstr" in entries[-1][1][-1]):
+            entries.append(("", []))
+        if keyword.startswith(("msgctxt", "msgid", "msgstr")):
+            field = keyword
+            entries[-1][1].append(keyword)
+        if field in ("msgctxt", "msgid") and '"' in line:
+            text, keywords = entries[-1]
+            entries[-1] = (text + field + line[line.index('"') :], keywords)
+        if not line.strip():
+            field = ""
+    seen: set[str] = set()
+    for text, keywords in entries:
+        assert len(keywords) == len(set(keywords)), f"two msgstr lines for {text[:80]}"
+        assert text not in seen, f"translated twice: {text[:80]}"
+        seen.add(text)
