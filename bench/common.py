@@ -14,7 +14,6 @@ import contextlib
 import math
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -28,12 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from handlers.core.roster import RosterRow
-from storage.db import normalise_url
+from storage.db import normalise_url, scratch_postgresql
 from storage.models import Role
 
 READY_TIMEOUT = 30.0
@@ -248,24 +245,12 @@ async def scratch_database(
     if base is None:
         yield normalise_url(f"sqlite:///{sqlite_file}")
         return
-    parsed = normalise_url(base)
-    database = f"{prefix}_{secrets.token_hex(4)}"
-    admin = create_async_engine(parsed, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{database}"'))
+    async with scratch_postgresql(base, prefix, keep=keep) as url:
         try:
-            yield parsed.set(database=database)
+            yield url
         finally:
             if keep:
-                print(f"kept PostgreSQL database {database}")
-            else:
-                async with admin.connect() as connection:
-                    await connection.execute(
-                        text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-                    )
-    finally:
-        await admin.dispose()
+                print(f"kept PostgreSQL database {url.database}")
 
 
 # ------------------------------------------------------------------ the figures

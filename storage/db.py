@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -170,6 +171,29 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def scratch_postgresql(
+    server_url: str | URL, prefix: str, *, keep: bool = False
+) -> AsyncIterator[URL]:
+    """A new, empty database `<prefix>_<random>` on the PostgreSQL server of `server_url`
+    (whose own database is not touched), dropped at the end unless `keep`: for the
+    schema's snapshot (storage/snapshot.py) and the benches."""
+    server = normalise_url(server_url)
+    name = f"{prefix}_{secrets.token_hex(5)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield server.set(database=name)
+        finally:
+            if not keep:
+                async with admin.connect() as connection:
+                    await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
 
 
 @asynccontextmanager

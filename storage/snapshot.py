@@ -22,7 +22,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -30,7 +29,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import migrate
-from storage.db import create_engine, normalise_url
+from storage.db import create_engine, scratch_postgresql
 
 SCHEMAS = Path(__file__).parent / "schema"
 # The first line of a snapshot names the revision it was dumped at; one that is not
@@ -174,25 +173,15 @@ async def _migrated_sqlite() -> str:
             await engine.dispose()
 
 
-async def _migrated_postgresql(admin_url: str) -> str:
-    """Migrate a scratch database on the server of `admin_url`, dump it, drop it."""
-    admin = normalise_url(admin_url)
-    name = f"digilog_snapshot_{uuid.uuid4().hex[:10]}"
-    server = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        async with server.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        scratch = admin.set(database=name)
+async def _migrated_postgresql(server_url: str) -> str:
+    """Migrate a scratch database on the server of `server_url`, dump it, drop it."""
+    async with scratch_postgresql(server_url, "digilog_snapshot") as scratch:
         engine = create_engine(scratch)
         try:
             await migrate.upgrade(engine)
         finally:
             await engine.dispose()
         return dump_postgresql(scratch.render_as_string(hide_password=False))
-    finally:
-        async with server.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await server.dispose()
 
 
 async def write(postgresql_url: str | None) -> None:
