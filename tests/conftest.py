@@ -51,7 +51,7 @@ def pytest_report_header() -> str:
     return "PostgreSQL tests: skipped (set DIGILOG_TEST_POSTGRES_URL to run them)"
 
 
-async def _migrate(url: str) -> None:
+async def migrate_to_head(url: str) -> None:
     engine = create_engine(url)
     try:
         await migrate.upgrade(engine)
@@ -62,7 +62,7 @@ async def _migrate(url: str) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "digilog.db"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    asyncio.run(migrate_to_head(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -93,7 +93,7 @@ def scratch_postgres_database() -> Iterator[str]:
 def postgres_database() -> Iterator[str]:
     """A scratch database for this test run, migrated once, dropped at the end."""
     with scratch_postgres_database() as url:
-        asyncio.run(_migrate(url))
+        asyncio.run(migrate_to_head(url))
         yield url
 
 
