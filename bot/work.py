@@ -166,9 +166,9 @@ class Journal:
         self.store = store
         # What the work will soon need and an idle process need not hold (the Swedish
         # dictionary, 100 MB and a second or more to load): run in the first lull after
-        # this process has worked actions. Loading holds the GIL for most of that second;
-        # at the first action it slowed a workshop's first burst by a third, and the next
-        # wave of clicks (a quiz's next question) may follow the last at once.
+        # this process has worked actions. Loading competes for the GIL for that second:
+        # run at the first action it fell into a workshop's first burst, and run as soon
+        # as the journal empties, into the next wave (a quiz's next question).
         self._warm = warm
         self._last_worked: float | None = None  # when this process last took actions
         self.timing = timing or JournalTiming()
