@@ -53,6 +53,7 @@ from common import (  # noqa: E402
     Server,
     bench_roster,
     cancel_on_sigterm,
+    collector_paused,
     counted_command,
     free_port,
     helping,
@@ -630,9 +631,10 @@ class Bench:
         self, server: Server, clicks: Sequence[Click], per_second: float | None = None
     ) -> Burst:
         requests = to_requests(clicks, self.cohort_id, self.fake)
-        burst = await fire(self.session, server, requests, self.args.concurrency, per_second)
-        if server is self.digilog:
-            await add_replies(burst, server, self.fake, clicks)
+        with collector_paused():  # until the fake has every reply: that time is measured too
+            burst = await fire(self.session, server, requests, self.args.concurrency, per_second)
+            if server is self.digilog:
+                await add_replies(burst, server, self.fake, clicks)
         await settle(self.fake)
         return burst
 

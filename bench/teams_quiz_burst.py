@@ -90,6 +90,7 @@ from common import (  # noqa: E402
     Server,
     bench_roster,
     cancel_on_sigterm,
+    collector_paused,
     free_port,
     met,
     print_problems,
@@ -1046,18 +1047,21 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
 
         bodies = [invoke(c, cohort_id, verb, load.service_url) for c in clicks]
         mark = len(calls)
-        bare_first = await load.fire(bare, bodies, args.concurrency)
+        with collector_paused():
+            bare_first = await load.fire(bare, bodies, args.concurrency)
         bare_first.server = "bare SDK (1)"
         bare_calls = len(calls) - mark
         mark = len(calls)
-        digilog_burst = await load.fire(digilog, bodies, args.concurrency)
-        # Its work goes on after the answers: wait for it before the next burst.
-        done = await wait_done(
-            engine, calls, mark, digilog_burst, digilog, len(clicks), args.timeout
-        )
+        with collector_paused():  # until the work is done: that time is measured too
+            digilog_burst = await load.fire(digilog, bodies, args.concurrency)
+            # Its work goes on after the answers: wait for it before the next burst.
+            done = await wait_done(
+                engine, calls, mark, digilog_burst, digilog, len(clicks), args.timeout
+            )
         during = calls[mark:]
         mark = len(calls)
-        bare_second = await load.fire(bare, bodies, args.concurrency)
+        with collector_paused():
+            bare_second = await load.fire(bare, bodies, args.concurrency)
         bare_second.server = "bare SDK (2)"
         bare_calls += len(calls) - mark
         bursts = [bare_first, digilog_burst, bare_second]
