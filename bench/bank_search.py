@@ -47,14 +47,14 @@ from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
 from sqlalchemy import cast as cast_  # noqa: E402
 from sqlalchemy.dialects.postgresql import TSVECTOR  # noqa: E402
 from sqlalchemy.engine import URL  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 from sqlalchemy.types import TypeDecorator  # noqa: E402
 
 from bench.search_labels import QUERIES, REFLECTIONS  # noqa: E402
 from handlers.admin import CohortSpec, create_cohort, import_roster, load_programme  # noqa: E402
 from handlers.core.programme_file import load_programme as read_programme  # noqa: E402
 from handlers.core.roster import RosterRow  # noqa: E402
-from storage.db import create_engine, normalise_url  # noqa: E402
+from storage.db import create_engine, normalise_url, scratch_postgresql  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Reflection, Role, Source, Visibility  # noqa: E402
 from storage.reflections import Viewer  # noqa: E402
@@ -607,27 +607,18 @@ async def scratch_database(url: str | None, keep: bool) -> AsyncIterator[tuple[U
     if parsed.get_backend_name() != "postgresql":
         yield parsed, f"{parsed.render_as_string(hide_password=True)} (as given)"
         return
-    name = f"digilog_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(parsed, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    async with scratch_postgresql(parsed, "digilog_bench", keep=keep) as scratch:
         try:
             yield (
-                parsed.set(database=name),
+                scratch,
                 (
-                    f"scratch PostgreSQL database {name} on "
+                    f"scratch PostgreSQL database {scratch.database} on "
                     f"{parsed.set(database=None).render_as_string(hide_password=True)}"
                 ),
             )
         finally:
             if keep:
-                print(f"kept PostgreSQL database {name}")
-            else:
-                async with admin.connect() as conn:
-                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+                print(f"kept PostgreSQL database {scratch.database}")
 
 
 async def machine(engine: AsyncEngine) -> str:
