@@ -71,9 +71,9 @@ def journal_of(settings: Settings, store: Store) -> Journal:
         attempts=settings.inbound_attempts,
         backoff_seconds=settings.inbound_backoff_seconds,
     )
-    # The Swedish dictionary (search, the bank's index) loads in the background at the
-    # first action rather than at start: an idle server stays small and starts at once.
-    return Journal(store, timing, warm=swedish.preload)
+    # The Swedish dictionary (search, the bank's index) loads once actions come, between
+    # them, rather than at start: an idle server stays small and starts at once.
+    return Journal(store, timing, warm=swedish.load_slice)
 
 
 @asynccontextmanager

@@ -52,8 +52,11 @@ MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before i
 # ones would only hold up the answers they wait for.
 BURST_REQUESTS, BURST_SECONDS = 16, 0.1
 BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
-# Quiet for this long after actions were worked: a lull to load what the work needs.
+# Quiet for this long after actions were worked: a lull to begin loading what the work
+# needs. The load goes a slice at a time, and only while no one waits: a wave of clicks
+# that comes as it begins finds it paused.
 LULL = 2.0
+WARM_PAUSE = 0.05  # seconds between looks at whether the load may go on
 PREPARING = 8  # entries of a batch made ready at once (each may ask the platform something)
 
 
@@ -161,15 +164,17 @@ class Journal:
         self,
         store: Store,
         timing: JournalTiming | None = None,
-        warm: Callable[[], None] | None = None,
+        warm: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         # What the work will soon need and an idle process need not hold (the Swedish
-        # dictionary, 100 MB and a second or more to load): run in the first lull after
-        # this process has worked actions. Loading competes for the GIL for that second:
-        # run at the first action it fell into a workshop's first burst, and run as soon
-        # as the journal empties, into the next wave (a quiz's next question).
+        # dictionary, 100 MB and a second of CPU to load), as slices run on this loop
+        # (True once all is loaded): begun in the first lull after this process has
+        # worked actions, and paused whenever a request or an entry is in hand. Loaded in
+        # one go in a thread it held the GIL for that second: at the first action it fell
+        # into a workshop's first burst; in a lull, into the wave that came right after.
         self._warm = warm
+        self._warming: asyncio.Task[None] | None = None
         self._last_worked: float | None = None  # when this process last took actions
         self.timing = timing or JournalTiming()
         self.worker = worker_name()
@@ -293,6 +298,8 @@ class Journal:
         grace = min(grace, self.timing.lease_seconds)
         self._closing = True
         self._wake.set()
+        if self._warming is not None:
+            self._tasks.append(self._warming)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -354,7 +361,20 @@ class Journal:
         if now - max(self._last_worked, self._starts[-1] if self._starts else 0.0) < LULL:
             return
         warm, self._warm = self._warm, None
-        warm()
+        self._warming = asyncio.create_task(self._warm_in_slices(warm))
+
+    async def _warm_in_slices(self, load_slice: Callable[[], bool]) -> None:
+        try:
+            while not load_slice():
+                # What came meanwhile is read in the loop's next turns: if it is a request,
+                # it goes first.
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                # Entries in hand have no event to wait for; a look every WARM_PAUSE is cheap.
+                while self._in_flight or self._active:  # noqa: ASYNC110
+                    await asyncio.sleep(WARM_PAUSE)
+        except Exception as error:  # what needs it loads it when it does, or says why not
+            log.error("inbound journal: could not load ahead: %s", failure_of(error))
 
     async def _until_quiet(self) -> bool:
         """Until no request is in flight and no burst of actions came lately (True), or

@@ -22,14 +22,22 @@ Lemmas, not stems, keep "lag" away from "lagade" (a form of "laga").
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import lzma
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
 
 import Stemmer
+
+log = logging.getLogger(__name__)
 
 # Bumped whenever a change here changes the terms of some text: reflections indexed by an
 # older version are re-indexed in the background (storage/search.py, reindex_batch).
@@ -144,14 +152,32 @@ _NOUN_ENDINGS = (
     "or",
 )
 _MIN_PART = 3
+# A slice of the dictionary's load: 1–2 ms on this project's 2-core machine.
+SLICE_BYTES = 128 * 1024  # of the decompressed stream
+SLICE_RECORDS = 1_000
 _MIN_COMPOUND = 6
+
+
+def _simplemma_reader() -> tuple[ModuleType, Path]:
+    """simplemma's front-code reader (a module of the standard library's imports only)
+    and its Swedish stream, without importing simplemma: its package imports every
+    language's rules first, 80 ms of the event loop's time."""
+    package = importlib.util.find_spec("simplemma")  # finds it, runs nothing
+    if package is None or package.origin is None:
+        raise ModuleNotFoundError("simplemma")
+    folder = Path(package.origin).parent / "strategies" / "dictionaries"
+    spec = importlib.util.spec_from_file_location("digilog_frontcode", folder / "frontcode.py")
+    assert spec is not None and spec.loader is not None
+    reader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reader)
+    return reader, folder / "data" / "sv.plzma"
 
 
 class _Lexicon:
     """simplemma's Swedish forms -> lemma, and the set of lemmas, kept as the UTF-8 bytes
     simplemma stores them in (decoding 960,000 entries would take seconds). Loaded on first
-    use or by `preload` (about 1.5 s and 100 MB), so a process that never searches never
-    pays for it.
+    use, by `preload`, or a slice at a time by `load_slice` (about 1 s of CPU and 100 MB in
+    all), so a process that never searches never pays for it.
 
     Kept in shards by a key's first two bytes: one dict of 960,000 entries grows by
     copying itself, and each copy holds the GIL for tens of milliseconds, so a load in
@@ -165,30 +191,58 @@ class _Lexicon:
         self._lock = threading.Lock()
         self._forms: dict[bytes, dict[bytes, bytes]] | None = None
         self._lemmas: dict[bytes, set[bytes]] = {}
+        self._loading: Iterator[None] | None = None  # the load begun in slices
+
+    def _slices(self) -> Iterator[None]:
+        """The load, pausing after each slice of about a millisecond or two."""
+        began = time.monotonic()
+        frontcode, stream_path = _simplemma_reader()
+        yield
+        chunks: list[bytes] = []
+        with lzma.open(stream_path, "rb") as stream:
+            while chunk := stream.read(SLICE_BYTES):
+                chunks.append(chunk)
+                yield
+        data = b"".join(chunks)
+        reversed_keys, count, start = frontcode._read_header(data)
+        forms: dict[bytes, dict[bytes, bytes]] = {}
+        lemmas: dict[bytes, set[bytes]] = {}
+        read = 0
+        for _, key, value in frontcode._iter_records(data, start):
+            if reversed_keys:
+                key, value = key[::-1], value[::-1]
+            forms.setdefault(key[:2], {})[key] = value
+            lemmas.setdefault(value[:2], set()).add(value)
+            read += 1
+            if read % SLICE_RECORDS == 0:
+                yield
+        if read != count:
+            raise ValueError(f"simplemma's Swedish dictionary: {read} of {count} read")
+        self._lemmas = lemmas
+        self._forms = forms
+        log.info("Swedish dictionary: %d forms, loaded in %.1f s", read, time.monotonic() - began)
+
+    def load_slice(self) -> bool:
+        """One slice of the load (a millisecond or two); True once the whole is loaded.
+        False at once when another thread is loading it."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._forms is None:
+                self._loading = self._loading or self._slices()
+                if next(self._loading, True) is True:
+                    self._loading = None
+            return self._forms is not None
+        finally:
+            self._lock.release()
 
     def _load(self) -> dict[bytes, dict[bytes, bytes]]:
         with self._lock:
             if self._forms is None:
-                from simplemma.strategies.dictionaries import frontcode
-                from simplemma.strategies.dictionaries.dictionary_factory import (
-                    _read_decompressed,
-                )
-
-                data = _read_decompressed("sv")
-                reversed_keys, count, start = frontcode._read_header(data)
-                forms: dict[bytes, dict[bytes, bytes]] = {}
-                lemmas: dict[bytes, set[bytes]] = {}
-                read = 0
-                for _, key, value in frontcode._iter_records(data, start):
-                    if reversed_keys:
-                        key, value = key[::-1], value[::-1]
-                    forms.setdefault(key[:2], {})[key] = value
-                    lemmas.setdefault(value[:2], set()).add(value)
-                    read += 1
-                if read != count:
-                    raise ValueError(f"simplemma's Swedish dictionary: {read} of {count} read")
-                self._lemmas = lemmas
-                self._forms = forms
+                for _ in self._loading or self._slices():
+                    pass
+                self._loading = None
+            assert self._forms is not None
             return self._forms
 
     def _lemma_bytes(self, word: bytes) -> bytes | None:
@@ -477,3 +531,9 @@ def preload() -> None:
     """Load the dictionary in a background thread, so the first search or saved
     reflection of a process does not wait for it."""
     threading.Thread(target=LEXICON.lemma, args=("",), name="swedish-lexicon", daemon=True).start()
+
+
+def load_slice() -> bool:
+    """One slice of the dictionary's load, for an event loop to run between its requests
+    (a millisecond or two); True once it is loaded."""
+    return LEXICON.load_slice()

@@ -571,18 +571,26 @@ async def test_an_action_journalled_here_wakes_the_other_processes_at_once(
 async def test_what_the_work_will_need_loads_once_the_first_actions_are_worked(
     store: Store,
 ) -> None:
-    """The Swedish dictionary takes a second of the GIL to load: not while the first
-    burst of a workshop is being worked nor right after it, and not in a process that
-    works nothing."""
+    """The Swedish dictionary takes a second of CPU to load: not while the first burst of
+    a workshop is being worked nor right after it, not in a process that works nothing,
+    and, once begun, never while a request waits (it goes a slice at a time)."""
     from bot.work import Entry, Journal, JournalTiming
 
-    warmed = asyncio.Event()
+    sliced = asyncio.Event()
+    slices: list[bool] = []  # at each slice: was a request in flight?
+    request_in_flight = False
+    may_finish = False
     seen_warm: list[bool] = []
+
+    def load_slice() -> bool:
+        slices.append(request_in_flight)
+        sliced.set()
+        return may_finish and len(slices) > 20
 
     class Recorder:
         async def perform(self, entry: Entry) -> None:
             await asyncio.sleep(0.05)  # a reply on its way
-            seen_warm.append(warmed.is_set())
+            seen_warm.append(sliced.is_set())
             entry.handled = True
 
         async def tell_failed(self, entry: Entry) -> bool:
@@ -591,17 +599,33 @@ async def test_what_the_work_will_need_loads_once_the_first_actions_are_worked(
         def failed(self, entry: Entry, reason: str) -> Any:
             raise AssertionError(reason)
 
-    journal = Journal(store, JournalTiming(poll_seconds=0.05), warm=warmed.set)
+    journal = Journal(store, JournalTiming(poll_seconds=0.05), warm=load_slice)
     journal.add("slack", Recorder())
     journal.start()
     try:
         await asyncio.sleep(0.3)  # idle, nothing worked yet: nothing to warm for
-        assert not warmed.is_set()
+        assert not sliced.is_set()
         await asyncio.gather(*(journal.record("slack", "action", {"n": n}) for n in range(5)))
         await journal.drained()
         await asyncio.sleep(0.3)  # worked, but the next wave of clicks may come at once
-        assert not warmed.is_set()
-        await asyncio.wait_for(warmed.wait(), 5)  # in the lull after it
+        assert not sliced.is_set()
+        await asyncio.wait_for(sliced.wait(), 5)  # in the lull after it
         assert seen_warm == [False] * 5
+
+        journal.request_started()  # a click comes: the load pauses for it
+        request_in_flight = True
+        paused_at = len(slices)
+        await asyncio.sleep(0.3)
+        assert len(slices) == paused_at
+        request_in_flight = False
+        may_finish = True
+        journal.request_finished()
+        for _ in range(100):
+            if len(slices) > 20:
+                break
+            await asyncio.sleep(0.05)
+        assert len(slices) == 21 and not any(slices)
+        await asyncio.sleep(0.2)
+        assert len(slices) == 21  # loaded: no slice more
     finally:
         await journal.close()

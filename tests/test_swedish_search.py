@@ -314,3 +314,22 @@ async def test_the_migration_reindexes_an_existing_bank(store: Store, cohort: Co
     async with store.transaction() as repos:
         versions = await repos.session.scalars(text("SELECT search_version FROM reflections"))
         assert set(versions) == {ANALYSER_VERSION}
+
+
+def test_the_dictionary_loads_in_slices_the_same_as_at_once() -> None:
+    """A server loads it a slice at a time between requests (bot/work.py); a search that
+    comes in the middle finishes the load, and either way every form is there."""
+    at_once, sliced, interrupted = swedish._Lexicon(), swedish._Lexicon(), swedish._Lexicon()
+    slices = 1
+    while not sliced.load_slice():
+        slices += 1
+    assert slices > 500  # each a millisecond or two, not one long hold of the loop
+    for _ in range(50):
+        assert not interrupted.load_slice()
+    assert interrupted.lemma("medarbetarna") == "medarbetare"
+    assert interrupted.load_slice()  # nothing left to load
+    for lexicon in (at_once, sliced, interrupted):
+        assert lexicon.lemma("reflektionerna") == "reflektion"
+        assert lexicon.is_lemma("digitalisering")
+        assert lexicon.knows("e-tjänsterna") == at_once.knows("e-tjänsterna")
+    assert sorted(sliced.lemmas()) == sorted(at_once.lemmas())
