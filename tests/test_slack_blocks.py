@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -62,6 +63,15 @@ def rendered(message: Message) -> list[SlackMessage]:
         assert 0 < len(part.text) <= FALLBACK_TEXT
         for block in part.blocks:
             valid(block)
+        # A private reply's body is joined from each block's JSON text, made when it was
+        # rendered: it must say exactly what the blocks say.
+        for replace_original in (True, False):
+            assert json.loads(part.response_body(replace_original=replace_original)) == {
+                "text": part.text,
+                "blocks": part.blocks,
+                "response_type": "ephemeral",
+                "replace_original": replace_original,
+            }
     return parts
 
 

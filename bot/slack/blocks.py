@@ -10,6 +10,7 @@ field label, long option labels).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -91,10 +92,26 @@ PIPE_STAND_IN: Final = "\u2223"
 
 @dataclass(frozen=True)
 class SlackMessage:
-    """One chat.postMessage worth: the notification fallback and the blocks."""
+    """One chat.postMessage worth: the notification fallback and the blocks, and each
+    block as JSON text (made once per distinct block, with its rendering)."""
 
     text: str
     blocks: list[JSON]
+    encoded: tuple[str, ...]
+
+    def response_body(self, *, replace_original: bool) -> bytes:
+        """This message as a private reply to a response_url: the JSON body, its blocks'
+        text joined rather than encoded again (in a quiz burst that was a reply's dearest
+        step but the POST itself)."""
+        return (
+            f'{{"text":{_json_text(self.text)},"blocks":[{",".join(self.encoded)}],'
+            f'"response_type":"ephemeral","replace_original":'
+            f"{'true' if replace_original else 'false'}}}"
+        ).encode()
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------- mrkdwn
@@ -518,10 +535,10 @@ def _render(block: Block, position: int, placeholder: str) -> list[JSON]:
     raise TypeError(f"unknown block {block!r}")
 
 
-def _groups(blocks: Sequence[Block], placeholder: str) -> list[list[tuple[JSON, int]]]:
+def _groups(blocks: Sequence[Block], placeholder: str) -> list[list[Rendered]]:
     """Each neutral block's Slack blocks with their costs, a heading glued to what follows."""
     _check_action_ids(blocks)
-    groups: list[list[tuple[JSON, int]]] = []
+    groups: list[list[Rendered]] = []
     glue = False
     for position, block in enumerate(blocks):
         # Menus' action ids name their place in the message; nothing else does.
@@ -529,7 +546,7 @@ def _groups(blocks: Sequence[Block], placeholder: str) -> list[list[tuple[JSON, 
         try:
             rendered = _rendered(block, place, placeholder)
         except TypeError:  # a block built with a list somewhere cannot be a key: render it
-            rendered = tuple((json, _cost(json)) for json in _render(block, place, placeholder))
+            rendered = _with_costs(_render(block, place, placeholder))
         if not rendered:
             continue
         if glue:
@@ -540,17 +557,25 @@ def _groups(blocks: Sequence[Block], placeholder: str) -> list[list[tuple[JSON, 
     return groups
 
 
+# A Slack block, its cost against a message's limits, and its JSON text.
+Rendered = tuple[JSON, int, str]
+
 # Rendered blocks kept: a few hundred distinct ones serve a workshop's quiz. They hold
 # texts people wrote (bank entries) until pushed out; never written anywhere.
 RENDERED_BLOCKS: Final = 1024
 
 
 @lru_cache(maxsize=RENDERED_BLOCKS)
-def _rendered(block: Block, position: int, placeholder: str) -> tuple[tuple[JSON, int], ...]:
-    """A block's Slack blocks and each one's cost, worked out once: in a quiz burst a
-    thousand replies are made of a few dozen distinct blocks (the questions, their options
-    in a person's order, the verdicts). What it returns is shared: never changed after."""
-    return tuple((json, _cost(json)) for json in _render(block, position, placeholder))
+def _rendered(block: Block, position: int, placeholder: str) -> tuple[Rendered, ...]:
+    """A block's Slack blocks, each with its cost and its JSON text, worked out once: in a
+    quiz burst a thousand replies are made of a few dozen distinct blocks (the questions,
+    their options in a person's order, the verdicts). What it returns is shared: never
+    changed after."""
+    return _with_costs(_render(block, position, placeholder))
+
+
+def _with_costs(blocks: Iterable[JSON]) -> tuple[Rendered, ...]:
+    return tuple((block, _cost(block), _json_text(block)) for block in blocks)
 
 
 def _check_action_ids(blocks: Iterable[Block]) -> None:
@@ -579,22 +604,26 @@ def render_message(
     parts = _pack(_groups(message.blocks, placeholder))
     summary = message.summary.strip() or _first_text(message.blocks)
     if len(parts) == 1:
-        return [SlackMessage(_cut_escaped(summary, FALLBACK_TEXT), parts[0])]
+        return [SlackMessage(_cut_escaped(summary, FALLBACK_TEXT), *_split(parts[0]))]
     return [
-        SlackMessage(_numbered_fallback(summary, n, len(parts)), blocks)
-        for n, blocks in enumerate(parts, 1)
+        SlackMessage(_numbered_fallback(summary, n, len(parts)), *_split(part))
+        for n, part in enumerate(parts, 1)
     ]
 
 
-def _pack(groups: Iterable[list[tuple[JSON, int]]]) -> list[list[JSON]]:
+def _split(part: list[Rendered]) -> tuple[list[JSON], tuple[str, ...]]:
+    return [block for block, _, _ in part], tuple(encoded for _, _, encoded in part)
+
+
+def _pack(groups: Iterable[list[Rendered]]) -> list[list[Rendered]]:
     """Blocks into messages; a group that fits one message is not split across two.
 
     Each block's cost is counted once and the message's kept as a sum: measuring the whole
     message again for each block made every reply cost the square of its blocks."""
-    parts: list[list[JSON]] = [[]]
+    parts: list[list[Rendered]] = [[]]
     cost = 0  # of parts[-1]
     for group in groups:
-        whole = sum(block_cost for _, block_cost in group)
+        whole = sum(block_cost for _, block_cost, _ in group)
         if (
             parts[-1]
             and not _fits(len(parts[-1]) + len(group), cost + whole)
@@ -602,11 +631,12 @@ def _pack(groups: Iterable[list[tuple[JSON, int]]]) -> list[list[JSON]]:
         ):
             parts.append([])
             cost = 0
-        for block, block_cost in group:
+        for rendered in group:
+            block_cost = rendered[1]
             if parts[-1] and not _fits(len(parts[-1]) + 1, cost + block_cost):
                 parts.append([])
                 cost = 0
-            parts[-1].append(block)
+            parts[-1].append(rendered)
             cost += block_cost
     return parts
 
@@ -668,7 +698,7 @@ def render_home(
     message: Message, *, placeholder: str = DEFAULT_PLACEHOLDER, more: str = DEFAULT_MORE
 ) -> JSON:
     """The message as the App Home view: one surface of at most 100 blocks."""
-    blocks = [block for group in _groups(message.blocks, placeholder) for block, _ in group]
+    blocks = [block for group in _groups(message.blocks, placeholder) for block, _, _ in group]
     if len(blocks) > VIEW_BLOCKS:
         blocks = _merge_sections(blocks)
     if len(blocks) > VIEW_BLOCKS:

@@ -168,11 +168,10 @@ async def _post(
     return str(first) if first else None
 
 
-async def _respond(origin: Origin, **message: Any) -> None:
+async def _respond(origin: Origin, body: bytes) -> None:
     """Post to the response_url; Slack answers 429 there too, per URL. Straight on the
     shared session: slack_sdk's webhook client cost a reply more than the POST itself."""
     assert origin.response_url is not None
-    body = {key: value for key, value in message.items() if value is not None}
     if origin.session is None:
         async with aiohttp.ClientSession() as session:
             await _post_response(session, origin.response_url, body)
@@ -180,13 +179,16 @@ async def _respond(origin: Origin, **message: Any) -> None:
         await _post_response(origin.session, origin.response_url, body)
 
 
-async def _post_response(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> None:
-    async with session.post(url, json=body) as response:
+async def _post_response(session: aiohttp.ClientSession, url: str, body: bytes) -> None:
+    async with session.post(url, data=body, headers=_JSON_BODY) as response:
         await response.read()
         if response.status == 429:
             raise Throttled(retry_after(response.headers))
         if response.status >= 300:
             raise RuntimeError(f"the response_url answered HTTP {response.status}")
+
+
+_JSON_BODY = {"Content-Type": "application/json; charset=utf-8"}
 
 
 async def _to_actor(origin: Origin, message: Message, progress: _Progress) -> None:
@@ -196,11 +198,7 @@ async def _to_actor(origin: Origin, message: Message, progress: _Progress) -> No
             continue
         if origin.response_url is not None:
             await _respond(
-                origin,
-                text=part.text,
-                blocks=part.blocks,
-                response_type="ephemeral",
-                replace_original=origin.replace_original and i == 0,
+                origin, part.response_body(replace_original=origin.replace_original and i == 0)
             )
         elif origin.channel_id:
             await origin.client.chat_postEphemeral(
