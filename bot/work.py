@@ -52,9 +52,9 @@ MAX_DEFERRAL = 1.0  # seconds a worker waits for the requests in flight before i
 # ones would only hold up the answers they wait for.
 BURST_REQUESTS, BURST_SECONDS = 16, 0.1
 BUSY_BATCH = 5  # entries taken when the work goes ahead of requests in flight
-# Quiet for this long after actions were worked: a lull to begin loading what the work
-# needs. The load goes a slice at a time, and only while no one waits: a wave of clicks
-# that comes as it begins finds it paused.
+# Quiet for this long after actions were worked: a lull, in which what the work needs is
+# loaded, a slice at a time: a wave of clicks that comes meanwhile finds it paused until
+# the next lull.
 LULL = 2.0
 WARM_PAUSE = 0.05  # seconds between looks at whether the load may go on
 PREPARING = 8  # entries of a batch made ready at once (each may ask the platform something)
@@ -169,10 +169,10 @@ class Journal:
         self.store = store
         # What the work will soon need and an idle process need not hold (the Swedish
         # dictionary, 100 MB and a second of CPU to load), as slices run on this loop
-        # (True once all is loaded): begun in the first lull after this process has
-        # worked actions, and paused whenever a request or an entry is in hand. Loaded in
-        # one go in a thread it held the GIL for that second: at the first action it fell
-        # into a workshop's first burst; in a lull, into the wave that came right after.
+        # (True once all is loaded): only in lulls after this process has worked actions,
+        # paused whenever a request comes. Loaded in one go in a thread it held the GIL
+        # for that second: at the first action it fell into a workshop's first burst; in
+        # a lull, into the wave that came right after.
         self._warm = warm
         self._warming: asyncio.Task[None] | None = None
         self._last_worked: float | None = None  # when this process last took actions
@@ -355,23 +355,29 @@ class Journal:
         await self._run_batch(entries)
 
     def _warm_when_idle(self) -> None:
-        if self._warm is None or self._last_worked is None or self._active or self._in_flight:
-            return
-        now = asyncio.get_running_loop().time()
-        if now - max(self._last_worked, self._starts[-1] if self._starts else 0.0) < LULL:
+        if self._warm is None or self._last_worked is None or not self._in_lull():
             return
         warm, self._warm = self._warm, None
         self._warming = asyncio.create_task(self._warm_in_slices(warm))
 
+    def _in_lull(self) -> bool:
+        """No request and no entry in hand, and none for LULL seconds."""
+        if self._active or self._in_flight:
+            return False
+        latest = max(self._last_worked or 0.0, self._starts[-1] if self._starts else 0.0)
+        return asyncio.get_running_loop().time() - latest >= LULL
+
     async def _warm_in_slices(self, load_slice: Callable[[], bool]) -> None:
+        """Slices only in a lull: one that comes in the gaps of a burst's work adds its
+        time to the burst's last answer."""
         try:
             while not load_slice():
                 # What came meanwhile is read in the loop's next turns: if it is a request,
                 # it goes first.
                 for _ in range(3):
                     await asyncio.sleep(0)
-                # Entries in hand have no event to wait for; a look every WARM_PAUSE is cheap.
-                while self._in_flight or self._active:  # noqa: ASYNC110
+                # A lull has no event to wait for; a look every WARM_PAUSE is cheap.
+                while not self._in_lull():  # noqa: ASYNC110
                     await asyncio.sleep(WARM_PAUSE)
         except Exception as error:  # what needs it loads it when it does, or says why not
             log.error("inbound journal: could not load ahead: %s", failure_of(error))
