@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Row
 
 from bot.logs import REQUEST_ID, failure_of
+from bot.together import Together
 from storage.db import listening
 from storage.inbound import INBOUND_CHANNEL, Failed
 from storage.models import utcnow
@@ -190,8 +191,7 @@ class Journal:
         self._idle.set()
         self._closing = False
         self._finished: list[int] = []  # done, to be deleted with the next few
-        self._recording: list[tuple[Action, asyncio.Future[bool]]] = []
-        self._recorder: asyncio.Task[None] | None = None
+        self._record_together = Together(self._record_many)
         self._to_flush = asyncio.Event()
 
     def add(self, platform: str, performer: Performer) -> None:
@@ -230,29 +230,20 @@ class Journal:
         loop = asyncio.get_running_loop()
         if not answered_by_work:
             self._starts.append(loop.time())
-        future: asyncio.Future[bool] = loop.create_future()
-        action = (platform, kind, payload, event_id, REQUEST_ID.get())
-        self._recording.append((action, future))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._record_waiting())
-        return await future
+        return await self._record_together((platform, kind, payload, event_id, REQUEST_ID.get()))
 
-    async def _record_waiting(self) -> None:
-        while self._recording:
-            batch, self._recording = self._recording, []
-            try:
-                async with self.store.transaction() as repos:
-                    new = await repos.inbound.record_many([a for a, _ in batch], utcnow())
-            except Exception as error:  # each request hears of it, and is not acked
-                # Named, not quoted: the database's message holds the payloads' texts.
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(NotJournalled(failure_of(error)))
-                continue
-            for (platform, _, _, event_id, _), future in batch:
-                if not future.done():
-                    future.set_result(event_id is None or (platform, event_id) in new)
-            self._wake.set()
+    async def _record_many(self, actions: list[Action]) -> list[bool]:
+        try:
+            async with self.store.transaction() as repos:
+                new = await repos.inbound.record_many(actions, utcnow())
+        except Exception as error:  # each request hears of it, and is not acked
+            # Named, not quoted: the database's message holds the payloads' texts.
+            raise NotJournalled(failure_of(error)) from None
+        self._wake.set()
+        return [
+            event_id is None or (platform, event_id) in new
+            for platform, _, _, event_id, _ in actions
+        ]
 
     # ------------------------------------------------------------ lifetime
 

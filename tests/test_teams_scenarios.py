@@ -3,6 +3,7 @@ as Microsoft signs them, and what the fake Bot Connector received and the databa
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -377,6 +378,23 @@ async def test_help_in_a_personal_chat_and_a_refusal_for_a_participant(teams: Te
     refusal = teams.connector.cards("a:29:anna")[-1]
     assert "Only a facilitator" in texts(refusal)
     assert await teams.count(ThemeRun) == 0
+
+
+async def test_every_personal_chat_is_kept_when_many_write_at_once(teams: Teams) -> None:
+    """Where each person's chat takes messages (for nudges later) is written for all the
+    activities that come together, in one go: none of them is lost in it."""
+    people = [user for user, _, _, _ in PEOPLE]
+    # The first person twice: one statement may not write the same row twice.
+    bodies = [teams.activity(user, text="help", personal=True) for user in [*people, people[0]]]
+    statuses = await asyncio.gather(*(teams.send(body) for body in bodies))
+    assert set(statuses) == {200}
+    async with teams.store.transaction() as repos:
+        for user in people:
+            chat = await repos.addresses.personal("teams", TENANT, user)
+            assert chat is not None and chat.conversation_id == f"a:{user}", user
+            assert (chat.address, chat.bot_id) == (teams.connector.service_url, BOT)
+    for user in people:  # and each was answered there
+        assert teams.connector.cards(f"a:{user}"), user
 
 
 async def test_a_form_submitted_from_a_card(teams: Teams) -> None:

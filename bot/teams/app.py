@@ -42,11 +42,13 @@ from bot.teams.translate import (
     tenant_of,
     where_of,
 )
+from bot.together import Together
 from bot.work import Answered, Entry, Job, Journal
 from handlers import failures
 from handlers.core.i18n import translator
 from handlers.core.vocabulary import CardViewed, HomeOpened, Message, Outgoing, ToActor, say
 from handlers.digilog import Digilog, cohort_of
+from storage.addresses import Address
 from storage.inbound import Failed
 from storage.unit import Store
 
@@ -90,6 +92,9 @@ class TeamsAdapter:
     def __post_init__(self) -> None:
         self.work.add(PLATFORM, self)
         self.messenger.lanes = self.lanes
+        # A process that has just started knows no address: a burst's first activities
+        # from 250 personal chats were 250 transactions of one upsert each.
+        self._remember_together = Together(self._remember_many)
 
     async def messages(self, request: web.Request) -> web.Response:
         self.work.request_started()  # queued work waits while requests are answered
@@ -405,16 +410,18 @@ class TeamsAdapter:
         known = (where.service_url, where.bot_id, user)
         if self._addresses.get((where.tenant_id, conversation)) == known:
             return
+        await self._remember_together(
+            Address(where.tenant_id, conversation, where.service_url, where.bot_id, user)
+        )
+
+    async def _remember_many(self, addresses: list[Address]) -> list[None]:
+        # Each conversation once, as it was given last.
+        latest = {(a.workspace, a.conversation_id): a for a in addresses}
         async with self.store.transaction() as repos:
-            await repos.addresses.remember(
-                PLATFORM,
-                where.tenant_id,
-                conversation,
-                where.service_url,
-                where.bot_id,
-                user_id=user,
-            )
-        self._addresses[where.tenant_id, conversation] = known
+            await repos.addresses.remember_many(PLATFORM, list(latest.values()))
+        for key, a in latest.items():
+            self._addresses[key] = (a.address, a.bot_id, a.user_id)
+        return [None] * len(addresses)
 
     async def _refused(self, request: web.Request) -> web.Response | None:
         """None when the request's token is good (its claims kept on the request)."""
