@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from pydantic import ValidationError
 
 from bot.compose import (
     Runtime,
@@ -32,7 +33,7 @@ from bot.settings import Settings
 from handlers import admin, export, gatherings
 from handlers.core.context import Refusal, programme_of
 from handlers.core.formats import list_text
-from handlers.core.i18n import N_, Translator, language_of, translator
+from handlers.core.i18n import N_, SUPPORTED, Translator, language_of, translator
 from handlers.core.programme_file import load_programme
 from handlers.core.roster import RosterRow, parse_roster
 from handlers.core.yaml_file import FileProblems
@@ -65,13 +66,52 @@ def bundled_example() -> Path:
 def _translator() -> Translator:
     """The administrator's language: DIGILOG_LANGUAGE if set, else the terminal's locale
     (LC_ALL, LC_MESSAGES, LANG) if it is Swedish or English, else Swedish."""
-    settings = Settings()
+    settings = _settings()
     if "language" in settings.model_fields_set:
         return translator(settings.language)
+    return translator(_terminal_language() or settings.language)
+
+
+def _terminal_language() -> str | None:
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
         if found := language_of(os.environ.get(variable)):
-            return translator(found)
-    return translator(settings.language)
+            return found
+    return None
+
+
+def _settings() -> Settings:
+    """The settings; those it cannot take are named, and nothing runs. In the terminal's
+    language, as DIGILOG_LANGUAGE may be the one that is wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        t = translator(_terminal_language())
+        raise click.ClickException(
+            "\n".join(_not_taken(t, problem) for problem in error.errors())
+        ) from None
+
+
+def _not_taken(t: Translator, problem: Any) -> str:
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    if field in Settings.model_fields:
+        alias = Settings.model_fields[field].validation_alias
+        variable = alias if isinstance(alias, str) else f"DIGILOG_{field.upper()}"
+    else:
+        variable = field
+    if field == "language":
+        return t(
+            "{variable}: Digilog does not speak {value!r}; choose one of {choices}",
+            variable=variable,
+            value=str(problem.get("input", ""))[:40],
+            choices=", ".join(SUPPORTED),
+        )
+    if any(word in variable for word in ("TOKEN", "SECRET", "KEY", "PASSWORD", "URL")):
+        return t("{variable}: not a value this setting takes", variable=variable)
+    return t(
+        "{variable}: {value!r} is not a value this setting takes",
+        variable=variable,
+        value=str(problem.get("input", ""))[:40],
+    )
 
 
 # click says its own words ("Usage:", "Missing argument", "Show this message and exit.")
@@ -212,7 +252,12 @@ class DigilogGroup(click.Group):
     """The `digilog` group: speaks the administrator's language before click parses."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        _speak(_translator())
+        try:
+            _speak(_translator())
+        except click.ClickException as unreadable:  # a setting it cannot take
+            _speak(translator(_terminal_language()))
+            unreadable.show()
+            sys.exit(unreadable.exit_code)
         return super().main(*args, **kwargs)
 
 
@@ -260,7 +305,7 @@ async def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
 @click.version_option(package_name="digilog")
 def main() -> None:
     """Digilog: cohort-based learning programmes in Slack, Teams and a terminal console."""
-    configure_logging(Settings())
+    configure_logging(_settings())
 
 
 # ------------------------------------------------------------------ db

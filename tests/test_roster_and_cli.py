@@ -600,3 +600,24 @@ def test_a_backup_of_a_sqlite_database_is_a_consistent_copy(
     assert body == "Ett inlägg om digitalisering."
     again = run_digilog(database_url, tmp_path, "db", "backup", str(copy))
     assert again.returncode == 2 and "finns redan" in again.stderr  # the CLI speaks Swedish
+
+
+@pytest.mark.parametrize(
+    ("terminal", "said"),
+    [
+        ("sv_SE.UTF-8", "DIGILOG_LANGUAGE: Digilog talar inte 'de'; välj ett av sv, en"),
+        ("en_GB.UTF-8", "DIGILOG_LANGUAGE: Digilog does not speak 'de'; choose one of sv, en"),
+    ],
+)
+def test_a_setting_digilog_cannot_take_is_named_in_the_terminals_language(
+    terminal: str, said: str
+) -> None:
+    """Not a traceback: which setting, in the terminal's language (the language setting
+    may be the one that is wrong), and nothing runs."""
+    env = {"DIGILOG_LANGUAGE": "de", "DIGILOG_PORT": "abc", "LANG": terminal}
+    env |= {"LC_ALL": "", "LC_MESSAGES": ""}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 1
+    assert said in result.output
+    assert "DIGILOG_PORT: 'abc'" in result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output

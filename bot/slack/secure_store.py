@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.sealing import Sealer, SecretKeyError
 from bot.settings import Settings
+from handlers.core.i18n import N_
 
 BOT_SECRETS = ("bot_token", "bot_refresh_token")
 INSTALLATION_SECRETS = (*BOT_SECRETS, "user_token", "user_refresh_token", "incoming_webhook_url")
@@ -123,7 +124,7 @@ class SealedInstallationStore(AsyncSQLAlchemyInstallationStore):
 def sealed_installation_store(settings: Settings, engine: AsyncEngine) -> SealedInstallationStore:
     """The installation store of the OAuth app in `settings`, sealing with its keys."""
     if not settings.slack_client_id:
-        raise SecretKeyError("Slack OAuth is off: SLACK_CLIENT_ID is not set")
+        raise SecretKeyError(N_("Slack OAuth is off: SLACK_CLIENT_ID is not set"))
     return SealedInstallationStore(
         settings.slack_client_id, engine, Sealer(settings.secret_key_list())
     )
