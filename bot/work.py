@@ -191,7 +191,7 @@ class Journal:
         self._idle.set()
         self._closing = False
         self._finished: list[int] = []  # done, to be deleted with the next few
-        self._record_together = Together(self._record_many)
+        self._record_together = Together(self._record_many)  # one INSERT for those waiting
         self._to_flush = asyncio.Event()
 
     def add(self, platform: str, performer: Performer) -> None:
@@ -227,15 +227,18 @@ class Journal:
         `answered_by_work`: the request waits for this action's work (a Teams click, whose
         answer is the updated card), so no request of the same person follows until the
         work is done; it does not count towards a burst the work should wait out."""
-        loop = asyncio.get_running_loop()
         if not answered_by_work:
-            self._starts.append(loop.time())
-        return await self._record_together((platform, kind, payload, event_id, REQUEST_ID.get()))
+            self._starts.append(asyncio.get_running_loop().time())
+        action = (platform, kind, payload, event_id, REQUEST_ID.get())
+        return await self._record_together((action, not answered_by_work))
 
-    async def _record_many(self, actions: list[Action]) -> list[bool]:
+    async def _record_many(self, recorded: list[tuple[Action, bool]]) -> list[bool]:
+        actions = [action for action, _ in recorded]
+        # Other processes' workers hear how many count towards a burst, to wait it out too.
+        said = f"{self.worker} {sum(starts for _, starts in recorded)}"
         try:
             async with self.store.transaction() as repos:
-                new = await repos.inbound.record_many(actions, utcnow())
+                new = await repos.inbound.record_many(actions, utcnow(), said=said)
         except Exception as error:  # each request hears of it, and is not acked
             # Named, not quoted: the database's message holds the payloads' texts.
             raise NotJournalled(failure_of(error)) from None
@@ -259,11 +262,21 @@ class Journal:
         """Woken when any process journals an action (PostgreSQL's NOTIFY), not only at
         the next poll: a `digilog worker` takes a burst's clicks as they come."""
         try:
-            async with listening(self.store.engine, INBOUND_CHANNEL, self._wake.set) as heard:
+            async with listening(self.store.engine, INBOUND_CHANNEL, self._heard) as heard:
                 if heard:
                     await asyncio.Event().wait()  # until close() cancels it
         except Exception as error:  # the poll still finds everything, only later
             log.warning("inbound journal: not listening, polling: %s", failure_of(error))
+
+    def _heard(self, said: str) -> None:
+        """Another process journalled actions. A burst of them is one for this process's
+        workers too (a `digilog worker` beside `digilog serve`): they wait it out, as
+        that process's own do, rather than take the cores its acks need."""
+        sender, _, starts = said.rpartition(" ")
+        if sender != self.worker and starts.isdigit():
+            now = asyncio.get_running_loop().time()
+            self._starts.extend([now] * min(int(starts), BURST_REQUESTS))
+        self._wake.set()
 
     async def drained(self) -> None:
         """Until the journal is empty and nothing is being sent (tests wait for this).

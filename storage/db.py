@@ -198,11 +198,12 @@ async def scratch_postgresql(
 
 @asynccontextmanager
 async def listening(
-    engine: AsyncEngine, channel: str, heard: Callable[[], None]
+    engine: AsyncEngine, channel: str, heard: Callable[[str], None]
 ) -> AsyncIterator[bool]:
-    """While the block runs, `heard()` is called whenever another transaction (of any
-    process) sends `notify(channel)` and commits: PostgreSQL's LISTEN, on a connection
-    held for it. Yields False on SQLite, which has no such thing (poll instead)."""
+    """While the block runs, `heard(what)` is called whenever another transaction (of any
+    process) sends `notify(channel, what)` and commits: PostgreSQL's LISTEN, on a
+    connection held for it. Yields False on SQLite, which has no such thing (poll
+    instead)."""
     if engine.dialect.name != "postgresql":
         yield False
         return
@@ -211,8 +212,8 @@ async def listening(
         driver = raw.driver_connection
         assert driver is not None
 
-        def callback(*_args: Any) -> None:
-            heard()
+        def callback(_connection: Any, _pid: int, _channel: str, what: str) -> None:
+            heard(what)
 
         await driver.add_listener(channel, callback)
         try:
@@ -222,12 +223,15 @@ async def listening(
                 await driver.remove_listener(channel, callback)
 
 
-async def notify(session: AsyncSession, channel: str) -> None:
+async def notify(session: AsyncSession, channel: str, what: str = "") -> None:
     """Tell the processes listening on `channel` (see `listening`) once this transaction
-    commits; nothing on SQLite."""
+    commits, saying `what`; nothing on SQLite."""
     assert channel.isidentifier()  # ours, never a caller's text
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"NOTIFY {channel}"))
+        await session.execute(_NOTIFY, {"channel": channel, "what": what})
+
+
+_NOTIFY = text("SELECT pg_notify(:channel, :what)")
 
 
 # Set on a session whose transaction erased personal data: once it has committed, the

@@ -50,10 +50,15 @@ class InboundRepository:
         self._session = session
 
     async def record_many(
-        self, actions: list[tuple[str, str, dict[str, Any], str | None, str | None]], now: datetime
+        self,
+        actions: list[tuple[str, str, dict[str, Any], str | None, str | None]],
+        now: datetime,
+        *,
+        said: str = "",
     ) -> set[tuple[str, str]]:
         """Journal several actions (platform, kind, payload, event id, request id) at once;
-        returns the (platform, event id) of those new (the rest were retries)."""
+        returns the (platform, event id) of those new (the rest were retries). `said`: what
+        the processes listening on INBOUND_CHANNEL hear of it."""
         rows = [
             {
                 "platform": platform,
@@ -72,7 +77,7 @@ class InboundRepository:
         # statement compiled once for good (a multi-row VALUES is compiled anew for each
         # number of rows, which cost more than writing them).
         # Workers of other processes hear of it at the commit, not at their next poll.
-        await notify(self._session, INBOUND_CHANNEL)
+        await notify(self._session, INBOUND_CHANNEL, said)
         if plain := [row for row in rows if row["event_id"] is None]:
             # The table's own INSERT, not the ORM's bulk one: the ack waits for it.
             await self._session.execute(insert(InboundEntry.__table__), plain)  # type: ignore[arg-type]

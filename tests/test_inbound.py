@@ -557,7 +557,7 @@ async def test_an_action_journalled_here_wakes_the_other_processes_at_once(
     other = create_engine(database_url)
     heard = asyncio.Event()
     try:
-        async with listening(other, INBOUND_CHANNEL, heard.set) as listens:
+        async with listening(other, INBOUND_CHANNEL, lambda _: heard.set()) as listens:
             async with store.transaction() as repos:
                 await repos.inbound.record_many([("slack", "action", {}, None, None)], utcnow())
             if listens:
@@ -565,6 +565,54 @@ async def test_an_action_journalled_here_wakes_the_other_processes_at_once(
             else:  # SQLite has no notifications: workers poll
                 assert store.engine.dialect.name == "sqlite"
     finally:
+        await other.dispose()
+
+
+async def test_a_worker_waits_out_a_burst_another_process_is_acking(
+    store: Store, database_url: str
+) -> None:
+    """A `digilog worker` beside `digilog serve` hears how many actions each of serve's
+    group commits journalled, and waits out a burst as serve's own workers do, rather
+    than take the cores serve's acks need. Here one journal only records (serve's acks)
+    and another, on its own connections, works (the worker process)."""
+    from bot.work import Entry, Journal, JournalTiming
+
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL tells other processes (SQLite runs one process)")
+    other = create_engine(database_url)
+    worked_at: list[float] = []
+
+    class Recorder:
+        async def perform(self, entry: Entry) -> None:
+            worked_at.append(asyncio.get_running_loop().time())
+            entry.handled = True
+
+        async def tell_failed(self, entry: Entry) -> bool:
+            return True
+
+        def failed(self, entry: Entry, reason: str) -> Any:
+            raise AssertionError(reason)
+
+    acking = Journal(store, JournalTiming(poll_seconds=5))
+    worker = Journal(Store(other), JournalTiming(poll_seconds=5))
+    worker.add("slack", Recorder())
+    worker.start()
+    try:
+        await asyncio.sleep(0.2)  # listening
+        for wave in range(6):  # 20 clicks every 30 ms, well within MAX_DEFERRAL
+            await asyncio.gather(
+                *(acking.record("slack", "action", {"n": wave * 20 + n}) for n in range(20))
+            )
+            await asyncio.sleep(0.03)
+        burst_over = asyncio.get_running_loop().time()
+        for _ in range(100):
+            if len(worked_at) == 120:
+                break
+            await asyncio.sleep(0.05)
+        assert len(worked_at) == 120
+        assert min(worked_at) >= burst_over
+    finally:
+        await worker.close()
         await other.dispose()
 
 
