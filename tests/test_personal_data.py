@@ -389,3 +389,38 @@ def test_person_export_and_erase_from_the_terminal(
     assert waiting == 0  # Björn got her seat
     again = run_digilog(database_url, tmp_path, "person", "erase", *account, "--yes")
     assert again.returncode != 0 and "ingen är sparad som" in again.stderr
+
+
+@pytest.mark.parametrize("container", ["message", "ephemeral", "view"])
+def test_the_journal_keeps_of_a_slack_click_only_what_its_work_reads(container: str) -> None:
+    """A click on a channel post brings the post's text and blocks and the clicker's name:
+    the inbound journal stores none of them, and the work reads the same from what it
+    keeps as from the whole."""
+    from urllib.parse import parse_qs
+
+    from bot.slack import translate
+    from handlers.core.vocabulary import Actor
+    from tests import slack_payloads
+
+    request = slack_payloads.block_action(
+        "quiz:c-1:0:2",
+        "quiz:c-1:0:2",
+        container=container,  # type: ignore[arg-type]
+        message_text="Hemliga tankar om min chef",
+        kind="static_select",
+    )
+    body = json.loads(parse_qs(request.body)["payload"][0])
+    assert translate.problem(body) is None
+    kept = translate.click_to_keep(body)
+    stored = json.dumps(kept, ensure_ascii=False)
+    for private in ("Hemliga tankar", '"name"', '"username"', '"token"', '"api_app_id"'):
+        assert private not in stored
+    assert translate.problem(kept) is None
+    who = Actor("slack", "T_DIGILOG", "U_ANNA", "Anna")
+    assert translate.choice(kept, who) == translate.choice(body, who)
+    assert translate.team_of(kept) == translate.team_of(body)
+    for key in ("response_url", "trigger_id"):
+        assert kept.get(key) == body.get(key)
+    assert (kept.get("container") or {}).get("is_ephemeral") == (
+        (body.get("container") or {}).get("is_ephemeral")
+    )

@@ -199,7 +199,7 @@ class SlackApp(AsyncApp):
         if not body["actions"][0]["action_id"]:
             return None  # no listener of ours matches it: bolt says so
         try:
-            await listeners.journal.record("slack", "action", body)
+            await listeners.journal.record("slack", "action", translate.click_to_keep(body))
         except NotJournalled as error:
             # Not acked: Slack shows the person its own error, as after bolt's listener.
             log.error("Slack request (block_actions) not journalled, not acked: %s", error)
@@ -296,7 +296,7 @@ class SlackListeners:
         await ack()
 
     async def on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await self.journal.record("slack", "action", body)
+        await self.journal.record("slack", "action", translate.click_to_keep(body))
         await ack()
 
     async def on_view_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from bot.slack.blocks import chosen_action_id, values_from_view_state
 from handlers.core.vocabulary import (
@@ -251,6 +251,39 @@ def choice(body: Payload, who: Actor) -> ChoiceMade | None:
     if not actions:
         return None
     return ChoiceMade(who, where_of_interaction(body), chosen_action_id(actions[0]))
+
+
+def click_to_keep(body: Payload) -> dict[str, Any]:
+    """What the work after the ack reads of a checked block_actions payload (`problem`):
+    who clicked where, which button, and how to answer. The inbound journal stores no
+    more of it: the clicked message's text and blocks, the person's name and a view's
+    contents are not Digilog's to keep, and a channel post's blocks made the row many
+    times larger."""
+    kept: dict[str, Any] = {
+        key: body[key]
+        for key in ("type", "is_enterprise_install", "trigger_id", "response_url")
+        if key in body
+    }
+    for key, fields in _KEPT_OF_A_CLICK.items():
+        if isinstance(part := body.get(key), Mapping):
+            kept[key] = {field: part[field] for field in fields if field in part}
+    kept["actions"] = [
+        {field: action[field] for field in _KEPT_OF_AN_ACTION if field in action}
+        for action in (body.get("actions") or [])[:1]
+        if isinstance(action, Mapping)
+    ]
+    return kept
+
+
+_KEPT_OF_A_CLICK: Final = {
+    "team": ("id",),
+    "enterprise": ("id",),
+    "user": ("id", "team_id"),
+    "channel": ("id",),
+    "container": ("type", "channel_id", "message_ts", "thread_ts", "is_ephemeral", "view_id"),
+    "message": ("ts", "thread_ts"),
+}
+_KEPT_OF_AN_ACTION: Final = ("type", "action_id", "block_id", "value", "selected_option")
 
 
 def where_of_interaction(body: Payload) -> Conversation:
