@@ -152,10 +152,10 @@ _NOUN_ENDINGS = (
     "or",
 )
 _MIN_PART = 3
+_MIN_COMPOUND = 6
 # A slice of the dictionary's load: 1–2 ms on this project's 2-core machine.
 SLICE_BYTES = 128 * 1024  # of the decompressed stream
 SLICE_RECORDS = 1_000
-_MIN_COMPOUND = 6
 
 
 def _simplemma_reader() -> tuple[ModuleType, Path]:
@@ -230,8 +230,12 @@ class _Lexicon:
         try:
             if self._forms is None:
                 self._loading = self._loading or self._slices()
-                if next(self._loading, True) is True:
+                try:
+                    if next(self._loading, True) is True:
+                        self._loading = None
+                except BaseException:  # the next try begins again
                     self._loading = None
+                    raise
             return self._forms is not None
         finally:
             self._lock.release()
@@ -239,9 +243,11 @@ class _Lexicon:
     def _load(self) -> dict[bytes, dict[bytes, bytes]]:
         with self._lock:
             if self._forms is None:
-                for _ in self._loading or self._slices():
-                    pass
-                self._loading = None
+                try:
+                    for _ in self._loading or self._slices():
+                        pass
+                finally:
+                    self._loading = None
             assert self._forms is not None
             return self._forms
 
