@@ -31,8 +31,9 @@ step waits for its effect (polling, SETUP_TIMEOUT), and two things are reported:
     1.5 × its p99; MET only if met against both bare bursts);
 (b) completion, Digilog alone (the bare app does no work): from the burst's first
     request until all 1,000 QuizAnswer rows are recorded and 1,000 reply cards have
-    reached the FakeConnector, the answers/s that makes, and Digilog's CPU per answer
-    over that time.
+    reached the FakeConnector (each clicked message updated to the card the invoke
+    answered: the answer and the next question), the answers/s that makes, and
+    Digilog's CPU per answer over that time.
 
 Then it checks the database: exactly 1,000 QuizAnswer rows, 4 per participant, each
 with the option pressed, and one reply card per answer in the person's chat. If the
@@ -492,10 +493,11 @@ class TimedCalls(list[Call]):
 
 
 def is_card(call: Call) -> bool:
-    """A message with an adaptive card posted into a conversation."""
+    """A click's reply card: the message clicked, updated to the card the invoke answered
+    (the answer and the next question), so that it stays so after a reload."""
     return (
-        call.method == "POST"
-        and call.path.endswith("/activities")
+        call.method == "PUT"
+        and "/activities/" in call.path
         and any(a.get("contentType") == CARD for a in call.body.get("attachments", []))
     )
 
@@ -735,18 +737,18 @@ def print_server_logs(servers: Sequence[Server]) -> None:
 def reply_problems(
     during: Sequence[Call], bare_calls: int, users: Sequence[str], questions: int
 ) -> list[str]:
-    """Digilog's replies during its burst: one card per answer, in the person's own chat;
-    and nothing sent to the FakeConnector during the bare app's bursts."""
-    posts = [c for c in during if c.method == "POST" and c.path.endswith("/activities")]
+    """Digilog's replies during its burst: one card per answer, the message clicked in
+    the person's own chat, and no other message; and nothing sent to the FakeConnector
+    during the bare app's bursts."""
+    posts = [c for c in during if is_card(c)]
+    others = [c for c in during if c.method == "POST" and c.path.endswith("/activities")]
     opened = [c for c in during if c.path == "/v3/conversations"]
-    cards = sum(
-        1 for c in posts for a in c.body.get("attachments", []) if a.get("contentType") == CARD
-    )
     per_chat = Counter(c.conversation_id for c in posts)
     problems = []
-    if len(posts) != len(users) * questions or cards != len(posts):
+    if len(posts) != len(users) * questions or others:
         problems.append(
-            f"{len(posts)} replies ({cards} cards) for {len(users) * questions} answers"
+            f"{len(posts)} reply cards and {len(others)} other messages for "
+            f"{len(users) * questions} answers"
         )
     if set(per_chat) != {f"a:{u}" for u in users} or set(per_chat.values()) != {questions}:
         problems.append(f"chats by replies received: {dict(Counter(per_chat.values()))}")

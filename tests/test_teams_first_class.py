@@ -261,15 +261,17 @@ async def test_the_quiz_card_in_the_channel_shows_each_person_their_own_state(
     [begin] = buttons(posted)
     await teams.execute("29:anna", begin["data"])
     question = teams.connector.cards("a:29:anna")[-1]
-    await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    _, answered = await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    question = answered["value"]  # the card clicked: its answer, and the next question
     mine = await view("29:anna")
     assert "You have answered 1 of" in texts(mine)
     assert [b["title"] for b in buttons(mine)] == ["Continue the quiz"]
     # Her view stays hers, and is fetched again for her alone.
     assert mine["refresh"]["userIds"] == ["29:anna"]
     assert "Take the quiz" in texts(await view("29:bjorn"))
-    while "Question" in texts(question := teams.connector.cards("a:29:anna")[-1]):
-        await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+    while buttons(question):
+        _, answered = await teams.execute("29:anna", buttons(question)[0]["data"], personal=True)
+        question = answered["value"]
     done = await view("29:anna")
     assert "questions correctly in the quiz for theme 1" in texts(done) and not buttons(done)
     # Looking changed nothing: no message to the channel, and the card posted is everyone's.
@@ -282,7 +284,9 @@ async def test_the_quiz_card_in_the_channel_shows_each_person_their_own_state(
         assert await repos.quizzes.answers(cohort, bjorn.id, 1) == []
 
 
-async def test_an_answered_question_shows_its_answer_and_loses_its_buttons(teams: Teams) -> None:
+async def test_an_answered_question_becomes_its_answer_and_the_next_question(
+    teams: Teams,
+) -> None:
     await start_theme(teams)
     await teams.say("29:fia", "quiz start 1")
     [begin] = buttons(teams.connector.cards(CHANNEL)[-1])
@@ -297,17 +301,28 @@ async def test_an_answered_question_shows_its_answer_and_loses_its_buttons(teams
     status, answer = await teams.execute(
         "29:anna", buttons(question)[0]["data"], personal=True, card_id="question-1"
     )
+    # The card clicked goes on, as Slack's private question does: the answer (its
+    # buttons gone), and below it the next question with its own.
     replaced = answer["value"]
     assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    check_card(replaced)
     assert ("Right!" in texts(replaced)) or ("Not quite" in texts(replaced))
-    assert not buttons(replaced)
-    # And the message itself becomes the answered card: so it stays, after a reload too.
+    assert "Question 2" in texts(replaced)
+    assert buttons(replaced) and all(":1:" in b["data"]["action_id"] for b in buttons(replaced))
+    # And the message itself becomes that card, so it stays so after a reload: one call,
+    # and no new card in the chat.
     [kept] = [c for c in teams.connector.calls if c.method == "PUT"]
     assert kept.path.endswith("/activities/question-1") and kept.conversation_id == "a:29:anna"
     assert kept.body["attachments"][0]["content"] == replaced
-    # The next question is a new card below it.
-    [following] = teams.connector.cards("a:29:anna")[posted:]
-    assert "Question 2" in texts(following) and buttons(following)
+    assert len(teams.connector.cards("a:29:anna")) == posted
+    # To the end: the last answer and the result, no button left.
+    while buttons(replaced):
+        _, answer = await teams.execute(
+            "29:anna", buttons(replaced)[0]["data"], personal=True, card_id="question-1"
+        )
+        replaced = answer["value"]
+    assert "Your result" in texts(replaced)
+    assert len(teams.connector.cards("a:29:anna")) == posted
 
 
 async def test_a_submitted_form_shows_what_was_saved_and_cannot_be_sent_again(

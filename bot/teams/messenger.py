@@ -297,10 +297,21 @@ class Messenger:
         done, then = _split(first)
         if clicked.values:
             done = Message((*done.blocks, Facts(clicked.values)), done.summary)
+        # What the click did and, below it, what comes next (the next question, or the
+        # result): one card that goes on, as Slack's private question does, and one call
+        # to keep it. Past a card's size, what comes next goes as a card of its own.
+        whole = (
+            done
+            if then is None
+            else Message((*done.blocks, Divider(), *then.blocks), first.summary)
+        )
         try:
-            replaced = card(done)
+            replaced, then = card(whole), None
         except ValueError:
-            return outgoing  # too large to answer in place: it goes as a message
+            try:
+                replaced = card(done)
+            except ValueError:
+                return outgoing  # too large to answer in place: it goes as a message
         if not clicked.give({"statusCode": 200, "type": INVOKE_CARD, "value": replaced}):
             return outgoing
         clicked.replaced = replaced
@@ -477,8 +488,8 @@ def _banner(text: str) -> dict[str, Any]:
 
 
 def _split(message: Message) -> tuple[Message, Message | None]:
-    """What a click did (up to the first divider), and what comes next (the next question):
-    the first replaces the card clicked, with no buttons left; the second is a new card."""
+    """What a click did (up to the first divider), its buttons gone, and what comes next
+    (the next question)."""
     blocks = message.blocks
     cut = next((n for n, b in enumerate(blocks) if isinstance(b, Divider)), None)
     if cut is None or cut == 0:
