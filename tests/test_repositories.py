@@ -254,3 +254,27 @@ async def test_stored_times_come_back_in_utc(store: Store, cohort: Cohort) -> No
     assert reflection is not None and reflection.created_at.utcoffset() is not None
     assert reflection.created_at.utcoffset().total_seconds() == 0
     assert raw == 1
+
+
+async def test_a_connection_lost_while_idle_is_replaced_before_use(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pooled PostgreSQL connections are pinged only after an idle spell (not at every
+    checkout, which cost a burst three round trips per transaction): one whose server
+    process went away meanwhile is replaced, and the transaction never sees it."""
+    from storage import db
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.2)
+    engine, admin = db.create_engine(postgres_database), db.create_engine(postgres_database)
+    try:
+        async with engine.connect() as connection:
+            lost = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with admin.connect() as connection:
+            assert await connection.scalar(text(f"SELECT pg_terminate_backend({lost})"))
+        await asyncio.sleep(0.3)
+        async with engine.begin() as connection:
+            now_serving = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert now_serving != lost
+    finally:
+        await engine.dispose()
+        await admin.dispose()
