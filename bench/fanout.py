@@ -3,7 +3,7 @@
 A FakeSlack Web API run by this process (tests/slack_fake.py) accepts --limit
 chat.postMessage calls a second (a token bucket holding --burst, by default one second's
 worth) and answers HTTP 429 with Retry-After beyond that, as Slack does. The sender is
-`digilog worker` (`python -m bot.cli worker`) in its own process, as in production, with
+`digilog worker` (`python -m bot.launch worker`) in its own process, as in production, with
 DIGILOG_SLACK_POSTS_PER_SECOND at the limit (--pace), on a scratch database that holds
 the example programme and one Slack cohort of --participants people (working hours:
 every hour of every day), theme 1 started, and the nudge a facilitator queues with
@@ -463,7 +463,7 @@ async def start(
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "worker"]
+    return [sys.executable, "-m", "bot.launch", "worker"]
 
 
 def log_summary(log: Path) -> list[str]:

@@ -2,10 +2,10 @@
 
 Starts two servers on 127.0.0.1, each in its own process as in production:
 
-- `python -m bot.cli serve` on a fresh SQLite file that already holds the example
-  programme, one Slack cohort (250 participants U0001…U0250 from the four
-  municipalities, a facilitator from Region Västerbotten) and open quizzes for
-  themes 1–3;
+- `python -m bot.launch serve` (what `digilog serve` runs) on a fresh SQLite file
+  that already holds the example programme, one Slack cohort (250 participants
+  U0001…U0250 from the four municipalities, a facilitator from Region Västerbotten)
+  and open quizzes for themes 1–3;
 - a bare bolt AsyncApp with the same adapter (aiohttp, POST /slack/events, request
   verification on) whose one listener only acks.
 
@@ -336,7 +336,17 @@ def answer_problems(
 def digilog_command(python: str, port: int, profile: Path | None) -> list[str]:
     """`digilog serve`, under cProfile (stats written when it stops) if asked."""
     profiler = ["-m", "cProfile", "-o", str(profile.resolve())] if profile else []
-    return [python, *profiler, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        python,
+        *profiler,
+        "-m",
+        "bot.launch",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def child_env(fake: FakeSlack, extra: dict[str, str]) -> dict[str, str]:
@@ -843,7 +853,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             # `digilog worker`: the journal's Slack work on another core, as a deployment
             # on PostgreSQL runs it beside serve (Procfile).
             worker, worker_counts = counted_command(
-                python, workdir, ["bot.cli", "worker"], f"sql_statements_worker_{n}"
+                python, workdir, ["bot.launch", "worker"], f"sql_statements_worker_{n}"
             )
             await stack.enter_async_context(
                 helping(digilog, f"digilog_worker_{n}", worker, digilog_env, workdir, worker_counts)

@@ -154,7 +154,7 @@ def child_env(database_url: str, workdir: Path, extra: dict[str, str]) -> dict[s
 
 
 def serve_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "bot.launch", "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
 def migrate(database_url: str, workdir: Path) -> None:

@@ -2,7 +2,7 @@
 
 Starts two servers on 127.0.0.1, each in its own process as in production:
 
-- `python -m bot.cli serve` (bot.web.create_app with Settings from the environment),
+- `digilog serve` through `bot.launch` (bot.web.create_app with Settings from the environment),
   Teams only, on a scratch database that holds the example programme and one Teams
   cohort: 250 participants (29:bench-0001 …, from the four municipalities) and a
   facilitator from Region Västerbotten;
@@ -199,7 +199,11 @@ DIGILOG_SERVE = '''\
 """`digilog serve` with the bench's stand-ins for Microsoft's addresses."""
 import sys
 
-import bench_site
+from bot import launch
+
+launch.pause_collector()  # as `digilog` (bot.launch) starts
+
+import bench_site  # noqa: E402
 
 bench_site.install()
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import click
 from pydantic import ValidationError
 
+from bot import launch
 from bot.compose import (
     Runtime,
     configure_logging,
@@ -303,9 +304,12 @@ async def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
 
 @click.group(cls=DigilogGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="digilog")
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """Digilog: cohort-based learning programmes in Slack, Teams and a terminal console."""
     configure_logging(_settings())
+    if context.invoked_subcommand not in ("serve", "worker"):
+        launch.started()  # those two say so once they are listening or sending
 
 
 # ------------------------------------------------------------------ db
@@ -1301,11 +1305,15 @@ def serve(host: str | None, port: int | None) -> None:
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
-        print=lambda _: click.echo(
-            "digilog serve: " + t("listening on {address}; Ctrl+C stops it", address=address),
-            err=True,
+        print=lambda _: _started(
+            "digilog serve: " + t("listening on {address}; Ctrl+C stops it", address=address)
         ),
     )
+
+
+def _started(said: str) -> None:
+    launch.started()
+    click.echo(said, err=True)
 
 
 def _serving_settings(command: str, *, host: str | None = None) -> Settings:
@@ -1377,10 +1385,7 @@ async def worker() -> None:
         couriers = platform_couriers(settings, runtime, session)
         try:
             async with running_schedules(runtime, couriers, timing_of(settings)):
-                click.echo(
-                    f"digilog worker {worker_name()}: " + _translator()("sending"),
-                    err=True,
-                )
+                _started(f"digilog worker {worker_name()}: " + _translator()("sending"))
                 await stop.wait()
         finally:
             await journal.close()  # replies on their way finish, the rest stays journalled

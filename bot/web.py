@@ -3,7 +3,6 @@ health check."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -123,8 +122,6 @@ async def _scheduling(app: web.Application) -> AsyncIterator[None]:
         couriers = platform_couriers(settings, runtime, session)
         async with running_schedules(runtime, couriers, timing_of(settings)) as running:
             app[SCHEDULING] = running
-            # What was set up so far lives as long as the app: nothing to collect there.
-            gc.freeze()
             yield
 
 

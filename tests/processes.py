@@ -42,13 +42,14 @@ class Served:
 async def serving(
     env: Mapping[str, str], folder: Path, *args: str, port: int | None = None
 ) -> AsyncIterator[Served]:
-    """`digilog serve` on a free port of 127.0.0.1, until the block ends."""
+    """`digilog serve` (started as the `digilog` command starts it) on a free port of
+    127.0.0.1, until the block ends."""
     port = port or free_port()
     log = folder / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args),
+            *("-m", "bot.launch", "serve", "--host", "127.0.0.1", "--port", str(port), *args),
             env=dict(env),
             cwd=folder,  # away from any .env file in the checkout
             stdin=asyncio.subprocess.DEVNULL,
