@@ -175,6 +175,7 @@ class Journal:
         # for that second: at the first action it fell into a workshop's first burst; in
         # a lull, into the wave that came right after.
         self._warm = warm
+        self._load_slice = warm  # kept once the lull's load has begun
         self._warming: asyncio.Task[None] | None = None
         self._last_worked: float | None = None  # when this process last took actions
         self.timing = timing or JournalTiming()
@@ -383,6 +384,7 @@ class Journal:
                 # A lull has no event to wait for; a look every WARM_PAUSE is cheap.
                 while not self._in_lull():  # noqa: ASYNC110
                     await asyncio.sleep(WARM_PAUSE)
+            self._load_slice = None
         except Exception as error:  # what needs it loads it when it does, or says why not
             log.error("inbound journal: could not load ahead: %s", failure_of(error))
 
@@ -464,7 +466,32 @@ class Journal:
             finally:
                 REQUEST_ID.reset(token)
         if jobs:
-            await self._handle_jobs(jobs)
+            await self._handle_readers_last(jobs)
+
+    async def _handle_readers_last(self, jobs: list[tuple[Entry, Batching, Job]]) -> None:
+        """While the dictionary is not loaded, the jobs that read text (a search, a saved
+        reflection: Feature.reads_text) are handled once it is; the others need not wait."""
+        if self._load_slice is not None:
+            reads = [performer.digilog.features.reads_text(job.event) for _, performer, job in jobs]
+            if any(reads):
+                if others := [job for job, reading in zip(jobs, reads, strict=True) if not reading]:
+                    await self._handle_jobs(others)
+                await self._words_ready(self._load_slice)
+                jobs = [job for job, reading in zip(jobs, reads, strict=True) if reading]
+        await self._handle_jobs(jobs)
+
+    async def _words_ready(self, load_slice: Callable[[], bool]) -> None:
+        """The rest of the dictionary's load now, a slice per turn of the event loop: the
+        requests that come meanwhile are answered. Loaded at once by the search itself, it
+        held the loop for a second."""
+        try:
+            # Each turn: one slice, then whatever came meanwhile.
+            while not load_slice():  # noqa: ASYNC110
+                await asyncio.sleep(0)
+        except Exception as error:  # the work loads it itself, and fails there if it must
+            log.error("inbound journal: could not load ahead: %s", failure_of(error))
+            return
+        self._warm = self._load_slice = None
 
     async def _handle_jobs(self, jobs: list[tuple[Entry, Batching, Job]]) -> None:
         """One transaction for the batch's work, each entry marked handled in it."""

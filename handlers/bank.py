@@ -545,4 +545,5 @@ FEATURE = Feature(
     steps=(channel_step("digilog_open"), channel_step("digilog_close")),
     deliveries={"digilog_open": _compose_digilog, "digilog_close": _compose_digilog},
     labels={"digilog_open": N_("Digilog openings"), "digilog_close": N_("Digilog closings")},
+    reads_text=True,
 )

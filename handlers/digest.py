@@ -604,4 +604,5 @@ FEATURE = Feature(
     deliveries={BEFORE_WORKSHOP: _compose},
     labels={BEFORE_WORKSHOP: N_("Digests before a workshop")},
     planners=(_plan,),
+    reads_text=True,
 )

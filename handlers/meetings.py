@@ -645,4 +645,5 @@ FEATURE = Feature(
         OWN_MEETING: N_("An organisation's own local meeting reminders"),
         SUMMARY: N_("The support function's needs summary"),
     },
+    reads_text=True,
 )

@@ -457,4 +457,5 @@ FEATURE = Feature(
         FormKind(WHO, Access.participant, "say which colleague a task is done with", who_submitted),
         FormKind(FOUND, Access.participant, "hand in what a task found", found_submitted),
     ),
+    reads_text=True,
 )

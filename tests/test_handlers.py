@@ -801,3 +801,35 @@ async def test_settings_in_swedish_words(chat: Chat, store: Store) -> None:
         assert anna.muted_nudges == ["post"] and anna.working_hours == "mon-thu 09:00-15:00"
     preview = await chat.say("fia", "påminn 1 inlägg")
     assert "Nudge preview" in preview.text and "have not posted in the digilog" in preview.text
+
+
+def test_what_reads_text_is_known_before_it_is_handled() -> None:
+    """The journal loads the Swedish dictionary before these, a slice at a time (bot/work.py):
+    the bank's search and whatever may save a reflection; never for a quiz click."""
+    from handlers.core.vocabulary import (
+        Actor,
+        ChoiceMade,
+        CommandReceived,
+        FormSubmitted,
+        HomeOpened,
+        ThreadPost,
+    )
+    from handlers.features import REGISTRY
+
+    anna = Actor("slack", "T1", "U_ANNA", "Anna", "sv-SE")
+    here = Conversation("slack", "T1", "C1")
+    reading = [
+        CommandReceived(anna, here, "bank digitalisering"),
+        CommandReceived(anna, here, "reflect Vi har pratat om ledarskap"),
+        FormSubmitted(anna, here, "reflect:3-1", {"text": "Ledarskap"}),
+        ThreadPost(anna, here, "1.2", "Vi provade det i går"),
+    ]
+    not_reading = [
+        CommandReceived(anna, here, "help"),
+        CommandReceived(anna, here, "quiz 1"),
+        CommandReceived(anna, here, "no such command"),
+        ChoiceMade(anna, here, "quiz:3-1:0:2"),
+        HomeOpened(anna, here),
+    ]
+    assert [REGISTRY.reads_text(event) for event in reading] == [True] * len(reading)
+    assert [REGISTRY.reads_text(event) for event in not_reading] == [False] * len(not_reading)

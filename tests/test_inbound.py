@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -676,4 +677,72 @@ async def test_what_the_work_will_need_loads_once_the_first_actions_are_worked(
         await asyncio.sleep(0.2)
         assert len(slices) == 21  # loaded: no slice more
     finally:
+        await journal.close()
+
+
+async def test_a_search_before_the_dictionary_is_loaded_waits_for_it_in_slices(
+    store: Store, programme: Programme
+) -> None:
+    """A search (or a saved reflection) that comes before the lull's load has finished
+    has the rest loaded a slice per turn of the event loop, not at once inside its work:
+    requests go on being answered meanwhile, and the batch's other actions (a quiz click)
+    do not wait for it."""
+    from bot.work import Entry, Job, Journal, JournalTiming
+
+    await quiz_cohort(store, programme)
+    loop = asyncio.get_running_loop()
+    slices: list[float] = []
+    ticks: list[float] = []
+    handled: dict[str, float] = {}
+
+    def load_slice() -> bool:
+        time.sleep(0.002)  # a slice's CPU: the loop is held for it
+        slices.append(loop.time())
+        return len(slices) >= 100
+
+    class Commands:
+        digilog = Digilog(store)
+
+        async def prepare(self, entry: Entry) -> Job:
+            actor = Actor("slack", p.TEAM_ID, "U_ANNA", "Anna Lindqvist", "sv-SE")
+            text = entry.payload["text"]
+
+            def send(outgoing: list[Any]) -> None:
+                assert outgoing, text
+                handled[text] = loop.time()
+
+            where = Conversation("slack", p.TEAM_ID, CHANNEL)
+            return Job(CommandReceived(actor, where, text), send)
+
+        async def perform(self, entry: Entry) -> None:
+            raise AssertionError("batched")
+
+        async def tell_failed(self, entry: Entry) -> bool:
+            return True
+
+        def failed(self, entry: Entry, reason: str) -> Any:
+            raise AssertionError(reason)
+
+    async def ticking() -> None:
+        while True:
+            ticks.append(loop.time())
+            await asyncio.sleep(0.005)
+
+    journal = Journal(store, JournalTiming(poll_seconds=0.05), warm=load_slice)
+    journal.add("slack", Commands())
+    ticker = asyncio.create_task(ticking())
+    try:
+        # Both journalled before the worker starts: one batch.
+        await journal.record("slack", "command", {"text": "bank digitalisering"})
+        await journal.record("slack", "command", {"text": "quiz 1"})
+        journal.start()
+        await journal.drained()
+        assert len(slices) == 100 and set(handled) == {"bank digitalisering", "quiz 1"}
+        # The click went before the load, the search after it.
+        assert handled["quiz 1"] < slices[0] and handled["bank digitalisering"] > slices[-1]
+        # The loop turned between slices: at 5 ms a tick, ~40 over the load's ~200 ms.
+        during = [t for t in ticks if slices[0] < t < slices[-1]]
+        assert len(during) >= 10, f"{len(during)} ticks while loading"
+    finally:
+        ticker.cancel()
         await journal.close()

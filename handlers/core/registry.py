@@ -19,7 +19,17 @@ from typing import TYPE_CHECKING, TypeVar
 from handlers.core.access import Access
 from handlers.core.context import Args, Context
 from handlers.core.steps import DueStep, Step, Task, deadline, due_steps, future_steps, step_of
-from handlers.core.vocabulary import FormSubmitted, Message, Outgoing
+from handlers.core.vocabulary import (
+    ChoiceMade,
+    CommandReceived,
+    FormSubmitted,
+    Inbound,
+    Message,
+    MessageSaved,
+    Outgoing,
+    PostEdited,
+    ThreadPost,
+)
 from storage.models import CalendarEntry, Cohort
 
 if TYPE_CHECKING:
@@ -103,6 +113,9 @@ class Feature:
     steps: tuple[Step, ...] = ()
     planners: tuple[Planner, ...] = ()
     moments: tuple[Moments, ...] = ()
+    # Its commands, buttons and forms may analyse Swedish text (the reflection bank's index
+    # and search, lab suggestions): they need the dictionary loaded (storage/swedish.py).
+    reads_text: bool = False
 
     def command(self, words: tuple[str, ...]) -> Command:
         """One of this feature's commands, by its English words (for a scheduled message,
@@ -136,6 +149,10 @@ class Registry:
             ((kind, label) for f in self.features for kind, label in f.labels.items()),
         )
         self._nudge_tasks = {s.kind: s.task for s in self.steps if s.task is not None}
+        readers = [f for f in self.features if f.reads_text]
+        self._reading_commands = {c.words for f in readers for c in f.commands}
+        self._reading_buttons = {b.kind for f in readers for b in f.buttons}
+        self._reading_forms = {form.kind for f in readers for form in f.forms}
         # A nudge's step is set off by the entry that closes its task: that entry is its deadline.
         self._deadlines = {s.task: s.entry_kind for s in self.steps if s.task is not None}
 
@@ -161,6 +178,21 @@ class Registry:
 
     def form(self, form_id: str) -> FormKind | None:
         return self._forms.get(form_id.split(":", 1)[0])
+
+    def reads_text(self, event: Inbound) -> bool:
+        """Whether handling the event may analyse Swedish text (Feature.reads_text): a post
+        or an edit may go into the reflection bank."""
+        match event:
+            case CommandReceived():
+                command, _ = self.find(event.text)
+                return command is not None and command.words in self._reading_commands
+            case ChoiceMade():
+                return event.action_id.split(":", 1)[0] in self._reading_buttons
+            case FormSubmitted():
+                return event.form_id.split(":", 1)[0] in self._reading_forms
+            case ThreadPost() | PostEdited() | MessageSaved():
+                return True
+        return False
 
     def composer(self, kind: str) -> Compose | None:
         return self._composers.get(kind)
