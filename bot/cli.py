@@ -1374,7 +1374,7 @@ async def worker() -> None:
     async with (
         open_runtime(settings) as runtime,
         aiohttp.ClientSession() as session,
-        aiohttp.ClientSession(trace_configs=[outgoing_calls()]) as replies,
+        aiohttp.ClientSession(trace_configs=outgoing_calls()) as replies,
     ):
         journal = journal_of(settings, runtime.store)
         if settings.slack_enabled:

@@ -95,7 +95,7 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
     from bot.teams.messenger import Messenger
 
     settings, runtime = app[SETTINGS], app[RUNTIME]
-    async with aiohttp.ClientSession(trace_configs=[outgoing_calls()]) as session:
+    async with aiohttp.ClientSession(trace_configs=outgoing_calls()) as session:
         connector = teams_connector(settings, session)
         binder = binder_of(
             settings.secret_key_list(),

@@ -267,10 +267,17 @@ async def test_no_log_line_holds_a_body_an_id_or_a_secret(
     assert failures(caplog.records) == []
 
 
-async def test_a_request_id_goes_from_the_edge_to_the_work_and_the_call_out(
-    edge: Edge, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def at_debug(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """DEBUG on before the server starts: its sessions trace their calls only then."""
     caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+async def test_a_request_id_goes_from_the_edge_to_the_work_and_the_call_out(
+    at_debug: pytest.LogCaptureFixture, edge: Edge
+) -> None:
+    caplog = at_debug
     caplog.handler.addFilter(RequestIdFilter())
     reply_to = edge.slack.response_url("edge")
     body = p.slash_command("help", user="U_ANNA", response_url=reply_to).body.encode()

@@ -43,7 +43,7 @@ def add_slack(app: web.Application, settings: Settings) -> None:
 async def _slack(app: web.Application) -> AsyncIterator[None]:
     settings, runtime = app[SETTINGS], app[RUNTIME]
     engine, work = runtime.store.engine, app[WORK]
-    async with aiohttp.ClientSession(trace_configs=[outgoing_calls()]) as session:
+    async with aiohttp.ClientSession(trace_configs=outgoing_calls()) as session:
         bolt = build_slack_app(settings, runtime.digilog, engine, work, app[LANES], session)
         app[SLACK] = bolt
         handler = None
