@@ -33,7 +33,7 @@ from sqlalchemy import Row
 from bot.logs import REQUEST_ID, failure_of
 from bot.together import Together
 from storage.db import listening
-from storage.inbound import INBOUND_CHANNEL, Failed
+from storage.inbound import INBOUND_CHANNEL, Claim, Failed
 from storage.models import utcnow
 from storage.unit import Store
 
@@ -193,6 +193,10 @@ class Journal:
         self._closing = False
         self._finished: list[int] = []  # done, to be deleted with the next few
         self._record_together = Together(self._record_many)  # one INSERT for those waiting
+        # Entries claimed as they were journalled (see `record`): worked before the
+        # journal is asked for more, without a claim of their own.
+        self._taken: deque[Entry] = deque()
+        self._last_claim = 0.0  # when the journal was last asked (the loop's clock)
         self._to_flush = asyncio.Event()
 
     def add(self, platform: str, performer: Performer) -> None:
@@ -227,7 +231,10 @@ class Journal:
 
         `answered_by_work`: the request waits for this action's work (a Teams click, whose
         answer is the updated card), so no request of the same person follows until the
-        work is done; it does not count towards a burst the work should wait out."""
+        work is done; it does not count towards a burst the work should wait out. Only
+        this process can give that answer, so the action is claimed as it is written (by
+        a started journal that works its platform): no other process's worker takes it,
+        and this one needs no claim of its own."""
         if not answered_by_work:
             self._starts.append(asyncio.get_running_loop().time())
         action = (platform, kind, payload, event_id, REQUEST_ID.get())
@@ -237,12 +244,29 @@ class Journal:
         actions = [action for action, _ in recorded]
         # Other processes' workers hear how many count towards a burst, to wait it out too.
         said = f"{self.worker} {sum(starts for _, starts in recorded)}"
+        now = utcnow()
+        taken = None
+        if self._tasks and not self._closing:
+            own = [
+                i
+                for i, (action, starts) in enumerate(recorded)
+                if not starts and action[0] in self.performers
+            ]
+            lease = timedelta(seconds=self.timing.lease_seconds)
+            taken = Claim(own, self.worker, now + lease) if own else None
         try:
             async with self.store.transaction() as repos:
-                new = await repos.inbound.record_many(actions, utcnow(), said=said)
+                new = await repos.inbound.record_many(actions, now, said=said, taken=taken)
         except Exception as error:  # each request hears of it, and is not acked
             # Named, not quoted: the database's message holds the payloads' texts.
             raise NotJournalled(failure_of(error)) from None
+        if taken is not None:
+            for position in taken.positions:
+                platform, kind, payload, event_id, request_id = actions[position]
+                if event_id is not None and (row_id := new.get((platform, event_id))):
+                    self._taken.append(
+                        Entry(row_id, platform, kind, payload, 1, now, False, request_id, event_id)
+                    )
         self._wake.set()
         return [
             event_id is None or (platform, event_id) in new
@@ -345,11 +369,19 @@ class Journal:
         # that goes ahead anyway takes a few entries, so that the requests behind it
         # wait for little (on SQLite they wait for its transaction's one connection).
         quiet = await self._until_quiet()
-        try:
-            entries = await self._claim(self.timing.batch if quiet else BUSY_BATCH)
-        except Exception as error:  # the database is away: try again at the next poll
-            log.warning("inbound journal: could not take entries: %s", failure_of(error))
-            entries = []
+        limit = self.timing.batch if quiet else BUSY_BATCH
+        loop = asyncio.get_running_loop()
+        # What was claimed as it was journalled goes first, but the journal is asked at
+        # least every poll: retries and others' actions do not wait behind a long burst.
+        if self._taken and loop.time() - self._last_claim < self.timing.poll_seconds:
+            entries = [self._taken.popleft() for _ in range(min(limit, len(self._taken)))]
+        else:
+            self._last_claim = loop.time()
+            try:
+                entries = await self._claim(limit)
+            except Exception as error:  # the database is away: try again at the next poll
+                log.warning("inbound journal: could not take entries: %s", failure_of(error))
+                entries = []
         if not entries:
             self._warm_when_idle()
             with contextlib.suppress(TimeoutError):
@@ -688,7 +720,7 @@ class Journal:
         every = self.timing.lease_seconds / 3
         while True:
             await asyncio.sleep(every)
-            if self._active == 0:
+            if self._active == 0 and not self._taken:
                 continue
             until = utcnow() + timedelta(seconds=self.timing.lease_seconds)
             try:

@@ -28,6 +28,15 @@ class Failed:
     reason: str
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Actions claimed as they are journalled: their positions, the worker, its lease."""
+
+    positions: Collection[int]
+    worker: str
+    until: datetime
+
+
 # What a claimed entry is read with (bot/work.py's Entry).
 CLAIMED_COLUMNS = (
     "id",
@@ -55,10 +64,13 @@ class InboundRepository:
         now: datetime,
         *,
         said: str = "",
-    ) -> set[tuple[str, str]]:
+        taken: Claim | None = None,
+    ) -> dict[tuple[str, str], int]:
         """Journal several actions (platform, kind, payload, event id, request id) at once;
-        returns the (platform, event id) of those new (the rest were retries). `said`: what
-        the processes listening on INBOUND_CHANNEL hear of it."""
+        returns the (platform, event id) of those new, with their row ids (the rest were
+        retries). `said`: what the processes listening on INBOUND_CHANNEL hear of it.
+        `taken`: which of them (by position; only those with an event id) are claimed
+        as they are written, by whom and until when."""
         rows = [
             {
                 "platform": platform,
@@ -70,9 +82,19 @@ class InboundRepository:
                 "handled": False,
                 "received_at": now,
                 "request_id": request_id,
+                "claimed_by": None,
+                "lease_until": None,
             }
             for platform, kind, payload, event_id, request_id in actions
         ]
+        if taken is not None:
+            for position in taken.positions:
+                if rows[position]["event_id"] is not None:
+                    rows[position] |= {
+                        "claimed_by": taken.worker,
+                        "lease_until": taken.until,
+                        "attempts": 1,
+                    }
         # Clicks and commands have no platform id to be resent by: one executemany, its
         # statement compiled once for good (a multi-row VALUES is compiled anew for each
         # number of rows, which cost more than writing them).
@@ -83,17 +105,17 @@ class InboundRepository:
             await self._session.execute(insert(InboundEntry.__table__), plain)  # type: ignore[arg-type]
         identified = [row for row in rows if row["event_id"] is not None]
         if not identified:
-            return set()
+            return {}
         # Those a platform may resend (events, Teams activities): one executemany that
         # skips the ones journalled before and names the rows it wrote (SQLAlchemy sends
         # it as a few multi-row INSERTs), not a statement each.
         inserted = await self._session.execute(
             insert_ignoring_duplicates(self._session, InboundEntry.__table__).returning(
-                InboundEntry.platform, InboundEntry.event_id
+                InboundEntry.platform, InboundEntry.event_id, InboundEntry.id
             ),
             identified,
         )
-        return {(str(platform), str(event_id)) for platform, event_id in inserted.all()}
+        return {(str(platform), str(event_id)): int(id_) for platform, event_id, id_ in inserted}
 
     async def claim(
         self,

@@ -550,6 +550,45 @@ async def test_a_process_takes_only_the_actions_it_can_work(store: Store) -> Non
         assert [e.platform for e in rest] == ["teams"]
 
 
+async def test_a_click_whose_request_waits_is_claimed_as_it_is_journalled(store: Store) -> None:
+    """A Teams click's answer goes back in its own request, so only the process holding
+    that request can give it: the entry is claimed as it is written. No other process's
+    worker takes it (before, one could, and the person got "Digilog is on it" instead of
+    the card), and this one works it without asking the journal again."""
+    from bot.work import Entry, Journal, JournalTiming
+
+    worked: list[str | None] = []
+
+    class Recorder:
+        async def perform(self, entry: Entry) -> None:
+            worked.append(entry.event_id)
+            entry.handled = True
+
+        async def tell_failed(self, entry: Entry) -> bool:
+            return True
+
+        def failed(self, entry: Entry, reason: str) -> Any:
+            raise AssertionError(reason)
+
+    journal = Journal(store, JournalTiming(poll_seconds=5))
+    journal.add("teams", Recorder())
+    journal.start()
+    try:
+        await asyncio.sleep(0.1)  # its first look at the journal: nothing there
+        click = {"type": "invoke", "name": "adaptiveCard/action"}
+        assert await journal.record("teams", "activity", click, "a-1", answered_by_work=True)
+        assert await journal.record("teams", "activity", {"type": "message"}, "m-1")
+        async with store.transaction() as repos:
+            taken = await repos.inbound.claim("elsewhere", utcnow(), timedelta(seconds=30), 10)
+        assert [row.event_id for row in taken] == ["m-1"]  # a message: any process's
+        async with store.transaction() as repos:
+            await repos.inbound.all_done([taken[0].id], "elsewhere")
+        await asyncio.wait_for(journal.drained(), 3)  # well within the 5 s poll: no claim
+        assert worked == ["a-1"]
+    finally:
+        await journal.close()
+
+
 async def test_an_action_journalled_here_wakes_the_other_processes_at_once(
     store: Store, database_url: str
 ) -> None:
