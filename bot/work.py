@@ -175,7 +175,8 @@ class Journal:
         # for that second: at the first action it fell into a workshop's first burst; in
         # a lull, into the wave that came right after.
         self._warm = warm
-        self._load_slice = warm  # kept once the lull's load has begun
+        # What a search or saved reflection finishes first if the lull's load has not.
+        self._load_slice = warm
         self._warming: asyncio.Task[None] | None = None
         self._last_worked: float | None = None  # when this process last took actions
         self.timing = timing or JournalTiming()
@@ -373,15 +374,15 @@ class Journal:
         loop = asyncio.get_running_loop()
         # What was claimed as it was journalled goes first, but the journal is asked at
         # least every poll: retries and others' actions do not wait behind a long burst.
-        if self._taken and loop.time() - self._last_claim < self.timing.poll_seconds:
-            entries = [self._taken.popleft() for _ in range(min(limit, len(self._taken)))]
-        else:
+        entries: list[Entry] = []
+        if not self._taken or loop.time() - self._last_claim >= self.timing.poll_seconds:
             self._last_claim = loop.time()
             try:
                 entries = await self._claim(limit)
             except Exception as error:  # the database is away: try again at the next poll
                 log.warning("inbound journal: could not take entries: %s", failure_of(error))
-                entries = []
+        if not entries and self._taken:
+            entries = [self._taken.popleft() for _ in range(min(limit, len(self._taken)))]
         if not entries:
             self._warm_when_idle()
             with contextlib.suppress(TimeoutError):
