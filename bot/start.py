@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import sys
 
-from bot.cli import main
-from bot.settings import Settings
+from bot import launch
 
 
 def start() -> None:
+    launch.pause_collector()  # as the `digilog` command starts (bot/launch.py)
+    from bot.cli import main
+    from bot.settings import Settings
+
     settings = Settings()
     if settings.slack_enabled or settings.teams_enabled:
         main(["serve"])
