@@ -262,12 +262,15 @@ class Journal:
             # Named, not quoted: the database's message holds the payloads' texts.
             raise NotJournalled(failure_of(error)) from None
         if taken is not None:
+            # Once per row: the same activity twice in one write is one row.
+            rows = {}
             for position in taken.positions:
                 platform, kind, payload, event_id, request_id = actions[position]
                 if event_id is not None and (row_id := new.get((platform, event_id))):
-                    self._taken.append(
-                        Entry(row_id, platform, kind, payload, 1, now, False, request_id, event_id)
+                    rows[row_id] = Entry(
+                        row_id, platform, kind, payload, 1, now, False, request_id, event_id
                     )
+            self._taken.extend(rows.values())
         self._wake.set()
         return [
             event_id is None or (platform, event_id) in new
