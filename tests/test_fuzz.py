@@ -230,8 +230,9 @@ DEEP = "a: " + "[" * 1_000 + "]" * 1_000 + "\n"
 
 
 def explains(error: FileProblems, source: str, filename: str) -> None:
-    """Every problem names this file, a line that is in it, and a field."""
-    last_line = source.count("\n") + 1
+    """Every problem names this file, a line that is in it, and a field. Lines as the file
+    is read back (universal newlines: a lone carriage return ends a line too)."""
+    last_line = source.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
     assert error.problems, "FileProblems without a problem"
     for problem in error.problems:
         assert problem.file == filename
