@@ -14,12 +14,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
@@ -38,6 +38,9 @@ from storage.unit import Store
 from tests import slack_payloads as p
 from tests.servers import SLACK_SECRET, serve, serve_settings
 from tests.slack_fake import FakeSlack
+
+if TYPE_CHECKING:
+    from bot.work import Entry
 
 CHANNEL = "C_COHORT"
 PEOPLE = (
@@ -95,6 +98,23 @@ async def post(http: aiohttp.ClientSession, url: str, request: p.SlackRequest) -
 async def count(store: Store, model: Any) -> int:
     async with store.transaction() as repos:
         return int(await repos.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+class Recording:
+    """A performer that only notes each entry it works (`note`), then marks it handled."""
+
+    def __init__(self, note: Callable[[Entry], Awaitable[None]]) -> None:
+        self._note = note
+
+    async def perform(self, entry: Entry) -> None:
+        await self._note(entry)
+        entry.handled = True
+
+    async def tell_failed(self, entry: Entry) -> bool:
+        return True
+
+    def failed(self, entry: Entry, reason: str) -> Any:
+        raise AssertionError(reason)
 
 
 def reply_text(call: Any) -> str:
@@ -555,23 +575,15 @@ async def test_a_click_whose_request_waits_is_claimed_as_it_is_journalled(store:
     that request can give it: the entry is claimed as it is written. No other process's
     worker takes it (before, one could, and the person got "Digilog is on it" instead of
     the card), and this one works it without asking the journal again."""
-    from bot.work import Entry, Journal, JournalTiming
+    from bot.work import Journal, JournalTiming
 
     worked: list[str | None] = []
 
-    class Recorder:
-        async def perform(self, entry: Entry) -> None:
-            worked.append(entry.event_id)
-            entry.handled = True
-
-        async def tell_failed(self, entry: Entry) -> bool:
-            return True
-
-        def failed(self, entry: Entry, reason: str) -> Any:
-            raise AssertionError(reason)
+    async def note(entry: Entry) -> None:
+        worked.append(entry.event_id)
 
     journal = Journal(store, JournalTiming(poll_seconds=5))
-    journal.add("teams", Recorder())
+    journal.add("teams", Recording(note))
     journal.start()
     try:
         await asyncio.sleep(0.1)  # its first look at the journal: nothing there
@@ -616,27 +628,19 @@ async def test_a_worker_waits_out_a_burst_another_process_is_acking(
     group commits journalled, and waits out a burst as serve's own workers do, rather
     than take the cores serve's acks need. Here one journal only records (serve's acks)
     and another, on its own connections, works (the worker process)."""
-    from bot.work import Entry, Journal, JournalTiming
+    from bot.work import Journal, JournalTiming
 
     if store.engine.dialect.name != "postgresql":
         pytest.skip("only PostgreSQL tells other processes (SQLite runs one process)")
     other = create_engine(database_url)
     worked_at: list[float] = []
 
-    class Recorder:
-        async def perform(self, entry: Entry) -> None:
-            worked_at.append(asyncio.get_running_loop().time())
-            entry.handled = True
-
-        async def tell_failed(self, entry: Entry) -> bool:
-            return True
-
-        def failed(self, entry: Entry, reason: str) -> Any:
-            raise AssertionError(reason)
+    async def note(entry: Entry) -> None:
+        worked_at.append(asyncio.get_running_loop().time())
 
     acking = Journal(store, JournalTiming(poll_seconds=5))
     worker = Journal(Store(other), JournalTiming(poll_seconds=5))
-    worker.add("slack", Recorder())
+    worker.add("slack", Recording(note))
     worker.start()
     try:
         await asyncio.sleep(0.2)  # listening
@@ -663,7 +667,7 @@ async def test_what_the_work_will_need_loads_once_the_first_actions_are_worked(
     """The Swedish dictionary takes a second of CPU to load: not while the first burst of
     a workshop is being worked nor right after it, not in a process that works nothing,
     and, once begun, never while a request waits (it goes a slice at a time)."""
-    from bot.work import Entry, Journal, JournalTiming
+    from bot.work import Journal, JournalTiming
 
     sliced = asyncio.Event()
     slices: list[bool] = []  # at each slice: was a request in flight?
@@ -676,20 +680,12 @@ async def test_what_the_work_will_need_loads_once_the_first_actions_are_worked(
         sliced.set()
         return may_finish and len(slices) > 20
 
-    class Recorder:
-        async def perform(self, entry: Entry) -> None:
-            await asyncio.sleep(0.05)  # a reply on its way
-            seen_warm.append(sliced.is_set())
-            entry.handled = True
-
-        async def tell_failed(self, entry: Entry) -> bool:
-            return True
-
-        def failed(self, entry: Entry, reason: str) -> Any:
-            raise AssertionError(reason)
+    async def note(entry: Entry) -> None:
+        await asyncio.sleep(0.05)  # a reply on its way
+        seen_warm.append(sliced.is_set())
 
     journal = Journal(store, JournalTiming(poll_seconds=0.05), warm=load_slice)
-    journal.add("slack", Recorder())
+    journal.add("slack", Recording(note))
     journal.start()
     try:
         await asyncio.sleep(0.3)  # idle, nothing worked yet: nothing to warm for
@@ -727,7 +723,7 @@ async def test_a_search_before_the_dictionary_is_loaded_waits_for_it_in_slices(
     has the rest loaded a slice per turn of the event loop, not at once inside its work:
     requests go on being answered meanwhile, and the batch's other actions (a quiz click)
     do not wait for it."""
-    from bot.work import Entry, Job, Journal, JournalTiming
+    from bot.work import Job, Journal, JournalTiming
 
     await quiz_cohort(store, programme)
     loop = asyncio.get_running_loop()
