@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
+# The execution option of a statement that reads or writes a few rows through an index
+# (a quiz answer, the inbound journal's own). On SQLite, inside a transaction (which
+# holds the write lock since its BEGIN IMMEDIATE, so the statement waits for no one), it
+# runs in the event loop's thread: the hand-over to aiosqlite's thread and back cost two
+# to three times the statement itself. Not for what may take long (a search, a report, a
+# purge): in aiosqlite's thread the loop answers requests while it runs. Only through an
+# AsyncSession: an AsyncConnection's execute insists that something was awaited.
+BRIEF = "digilog_brief"
+
 
 def normalise_url(url: str | URL) -> URL:
     """Accept the URLs people paste (postgresql://, sqlite:///) and pick our async drivers."""
@@ -167,13 +176,42 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             found = await connection._execute(
                 _statement_in_one_trip, connection._conn, operation, parameters, many
             )
+        self._keep(found)
+
+    def run_here(self, operation: Any, parameters: Any, *, many: bool) -> bool:
+        """A BRIEF statement, in this thread when its transaction holds the write lock
+        (False: it was not run, and goes to aiosqlite's thread as any other)."""
+        raw = self._connection._conn
+        # Outside a transaction a write would wait for the lock (up to the busy timeout);
+        # the mutex is held only while another statement is in aiosqlite's thread.
+        if not raw.in_transaction or self._adapt_connection._execute_mutex.locked():
+            return False
+        try:
+            found = _statement_in_one_trip(raw, operation, parameters, many)
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        self._keep(found)
+        return True
+
+    def _keep(self, found: tuple[Any, list[Any], int, int | None]) -> None:
         self._description, rows, self._rowcount, self._lastrowid = found
         self._rows = deque(rows)
 
 
 # Where a statement's failure passes on its way out (bot/logs.py names its caller instead).
 DRIVER_FILE = __file__
-DRIVER_FRAMES = frozenset({"_statement_in_one_trip", "_one_trip", "execute", "executemany"})
+DRIVER_FRAMES = frozenset(
+    {
+        "_statement_in_one_trip",
+        "_one_trip",
+        "execute",
+        "executemany",
+        "run_here",
+        "_run_here",
+        "_brief",
+        "_brief_many",
+    }
+)
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
@@ -203,6 +241,23 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    # True: SQLAlchemy need not run the statement, it ran here.
+    @event.listens_for(engine.sync_engine, "do_execute")
+    def _brief(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        return _run_here(cursor, statement, parameters, context, many=False)
+
+    @event.listens_for(engine.sync_engine, "do_executemany")
+    def _brief_many(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        return _run_here(cursor, statement, parameters, context, many=True)
+
+
+def _run_here(cursor: Any, statement: str, parameters: Any, context: Any, *, many: bool) -> bool:
+    return (
+        context.execution_options.get(BRIEF, False)
+        and isinstance(cursor, _OneTripCursor)
+        and cursor.run_here(statement, parameters, many=many)
+    )
 
 
 @asynccontextmanager

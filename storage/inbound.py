@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_ignoring_duplicates, notify
+from storage.db import BRIEF, insert_ignoring_duplicates, notify
 from storage.models import InboundEntry, InboundFailure
 
 
@@ -52,6 +52,10 @@ CLAIMED_COLUMNS = (
 
 # What a process listens on to hear that another journalled an action (PostgreSQL).
 INBOUND_CHANNEL = "digilog_inbound"
+
+
+# The journal's statements each touch a few rows through an index (see storage.db.BRIEF).
+_BRIEF = {BRIEF: True}
 
 
 class InboundRepository:
@@ -102,7 +106,8 @@ class InboundRepository:
         await notify(self._session, INBOUND_CHANNEL, said)
         if plain := [row for row in rows if row["event_id"] is None]:
             # The table's own INSERT, not the ORM's bulk one: the ack waits for it.
-            await self._session.execute(insert(InboundEntry.__table__), plain)  # type: ignore[arg-type]
+            journal = cast(Table, InboundEntry.__table__)
+            await self._session.execute(insert(journal), plain, execution_options=_BRIEF)
         identified = [row for row in rows if row["event_id"] is not None]
         if not identified:
             return {}
@@ -114,6 +119,7 @@ class InboundRepository:
                 InboundEntry.platform, InboundEntry.event_id, InboundEntry.id
             ),
             identified,
+            execution_options=_BRIEF,
         )
         return {(str(platform), str(event_id)): int(id_) for platform, event_id, id_ in inserted}
 
@@ -146,7 +152,8 @@ class InboundRepository:
             update(journal)
             .where(journal.c.id.in_(candidates.scalar_subquery()), claimable)
             .values(lease_until=now + lease, claimed_by=worker, attempts=journal.c.attempts + 1)
-            .returning(*(journal.c[name] for name in CLAIMED_COLUMNS))
+            .returning(*(journal.c[name] for name in CLAIMED_COLUMNS)),
+            execution_options=_BRIEF,
         )
         return sorted(claimed.all(), key=lambda row: int(row.id))
 
@@ -156,7 +163,7 @@ class InboundRepository:
             update(InboundEntry)
             .where(InboundEntry.claimed_by == worker, InboundEntry.lease_until.is_not(None))
             .values(lease_until=until)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **_BRIEF)
         )
 
     async def handled(self, entry_ids: list[int]) -> None:
@@ -167,7 +174,7 @@ class InboundRepository:
             update(InboundEntry)
             .where(InboundEntry.id.in_(entry_ids))
             .values(handled=True)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **_BRIEF)
         )
 
     async def done(self, entry_id: int, worker: str) -> bool:
@@ -176,7 +183,7 @@ class InboundRepository:
         result = await self._session.execute(
             delete(InboundEntry)
             .where(InboundEntry.id == entry_id, InboundEntry.claimed_by == worker)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **_BRIEF)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -185,7 +192,7 @@ class InboundRepository:
         result = await self._session.execute(
             delete(InboundEntry)
             .where(InboundEntry.id.in_(entry_ids), InboundEntry.claimed_by == worker)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **_BRIEF)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -194,7 +201,7 @@ class InboundRepository:
             update(InboundEntry)
             .where(InboundEntry.id == entry_id, InboundEntry.claimed_by == worker)
             .values(due_at=when, lease_until=None, claimed_by=None, reason=reason[:2000])
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **_BRIEF)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_ignoring_duplicates
+from storage.db import BRIEF, insert_ignoring_duplicates
 from storage.memo import memo
 from storage.models import (
     NAME_LENGTH,
@@ -150,6 +150,7 @@ def _where_they_are(many: bool = False) -> Select[Person, Cohort, Membership, Or
             if many
             else Person.user_id == bindparam("user_id"),
         )
+        .execution_options(**{BRIEF: True})
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import BRIEF
 from storage.models import Organisation, Program
 
 # session.info: the checksum of each programme read in this transaction.
@@ -56,7 +57,8 @@ class ProgramRepository:
         known: dict[str, str | None] = self._session.info.setdefault(_VERSIONS, {})
         if program_id not in known:
             known[program_id] = await self._session.scalar(
-                select(Program.checksum).where(Program.id == program_id)
+                select(Program.checksum).where(Program.id == program_id),
+                execution_options={BRIEF: True},
             )
         return known[program_id]
 

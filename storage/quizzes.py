@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_ignoring_duplicates
+from storage.db import BRIEF, insert_ignoring_duplicates
 from storage.memo import KEEPS_MEMO, memo
 from storage.models import Membership, QuizAnswer, Role, now_of
 
@@ -51,17 +51,25 @@ _OF_ONE_QUIZ = (
     QuizAnswer.theme_number == bindparam("theme_number"),
 )
 _ANSWERS = select(QuizAnswer).where(*_OF_ONE_QUIZ).order_by(QuizAnswer.question_index)
-_ANSWERED = select(QuizAnswer.question_index, QuizAnswer.correct).where(*_OF_ONE_QUIZ)
-_ALL_ANSWERED = select(
-    QuizAnswer.cohort_id,
-    QuizAnswer.person_id,
-    QuizAnswer.theme_number,
-    QuizAnswer.question_index,
-    QuizAnswer.correct,
-).where(
-    QuizAnswer.cohort_id.in_(bindparam("cohorts", expanding=True)),
-    QuizAnswer.person_id.in_(bindparam("people", expanding=True)),
-    QuizAnswer.theme_number.in_(bindparam("themes", expanding=True)),
+_ANSWERED = (
+    select(QuizAnswer.question_index, QuizAnswer.correct)
+    .where(*_OF_ONE_QUIZ)
+    .execution_options(**{BRIEF: True})
+)
+_ALL_ANSWERED = (
+    select(
+        QuizAnswer.cohort_id,
+        QuizAnswer.person_id,
+        QuizAnswer.theme_number,
+        QuizAnswer.question_index,
+        QuizAnswer.correct,
+    )
+    .where(
+        QuizAnswer.cohort_id.in_(bindparam("cohorts", expanding=True)),
+        QuizAnswer.person_id.in_(bindparam("people", expanding=True)),
+        QuizAnswer.theme_number.in_(bindparam("themes", expanding=True)),
+    )
+    .execution_options(**{BRIEF: True})
 )
 # answered() read ahead for a batch's quiz clicks: (cohort, person, theme) → answers.
 _READ_AHEAD = memo("quiz_answered", QuizAnswer)
@@ -97,7 +105,8 @@ class QuizRepository:
             statement = _INSERT_ANSWER[dialect] = (
                 insert_ignoring_duplicates(self._session, QuizAnswer.__table__)
                 .returning(QuizAnswer.id)
-                .execution_options(**{KEEPS_MEMO: True})  # it adds itself to what was read
+                # It adds itself to what was read.
+                .execution_options(**{KEEPS_MEMO: True, BRIEF: True})
             )
         inserted = await self._session.scalar(statement, values)
         if inserted is not None:  # this answer is the one that counts
@@ -112,7 +121,8 @@ class QuizRepository:
                     QuizAnswer.person_id == person_id,
                     QuizAnswer.theme_number == theme_number,
                     QuizAnswer.question_index == question_index,
-                )
+                ),
+                execution_options={BRIEF: True},
             )
         ).one()
         return CountedAnswer(counted.option_index, counted.correct), False

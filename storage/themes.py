@@ -7,13 +7,18 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_ignoring_duplicates
+from storage.db import BRIEF, insert_ignoring_duplicates
 from storage.models import Cohort, CohortChannel, ThemePost, ThemeRun, now_of
 
 _RUNS = "digilog_theme_runs"  # the runs read in this transaction (session.info)
 # Built once: every quiz click asks it.
-_RUN = select(ThemeRun).where(
-    ThemeRun.cohort_id == bindparam("cohort_id"), ThemeRun.theme_number == bindparam("theme_number")
+_RUN = (
+    select(ThemeRun)
+    .where(
+        ThemeRun.cohort_id == bindparam("cohort_id"),
+        ThemeRun.theme_number == bindparam("theme_number"),
+    )
+    .execution_options(**{BRIEF: True})
 )
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from handlers.core.programme_file import Programme
 from storage import migrate
@@ -278,3 +283,35 @@ async def test_a_connection_lost_while_idle_is_replaced_before_use(
     finally:
         await engine.dispose()
         await admin.dispose()
+
+
+async def test_a_brief_statement_runs_in_the_event_loops_thread_on_sqlite(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """A BRIEF statement (a quiz answer, the journal's own) is not handed to aiosqlite's
+    thread once its transaction holds the write lock: the hand-over cost more than the
+    statement. Any other statement still is, and a failing one fails as before."""
+    from storage import db
+
+    path = tmp_path / "digilog.db"
+    shutil.copy(sqlite_template, path)
+    engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _ran_in(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("ran_in", 0, threading.get_ident)
+
+    brief = {db.BRIEF: True}
+    try:
+        store = Store(engine)
+        async with store.transaction() as repos:
+            assert await repos.session.scalar(text("SELECT ran_in()")) != threading.get_ident()
+            ran_in = await repos.session.scalar(text("SELECT ran_in()"), execution_options=brief)
+            assert ran_in == threading.get_ident()
+        with pytest.raises(OperationalError, match="no such table"):
+            async with store.transaction() as repos:
+                await repos.session.execute(text("SELECT * FROM nowhere"), execution_options=brief)
+        async with store.transaction() as repos:  # the connection went back to the pool sound
+            assert await repos.session.scalar(text("SELECT 1"), execution_options=brief) == 1
+    finally:
+        await engine.dispose()
