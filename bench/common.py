@@ -50,10 +50,13 @@ def free_port() -> int:
         return port
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc), None elsewhere."""
+def cpu_seconds(pid: int, *, main_thread: bool = False) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), None elsewhere;
+    `main_thread`: of its main thread only (where an asyncio server's event loop runs)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(
+            f"/proc/{pid}/task/{pid}/stat" if main_thread else f"/proc/{pid}/stat"
+        ).read_text()
     except OSError:
         return None
     fields = stat.rpartition(")")[2].split()
@@ -80,6 +83,15 @@ class Server:
 
     def cpu(self) -> float | None:
         seconds = [cpu_seconds(p.pid) for p in (self.process, *(h for h, _, _ in self.helpers))]
+        return None if None in seconds else sum(s for s in seconds if s is not None)
+
+    def loop_cpu(self) -> float | None:
+        """The CPU of its processes' main threads: their event loops, the bottleneck of a
+        burst (a database driver's thread or PostgreSQL run beside them)."""
+        seconds = [
+            cpu_seconds(p.pid, main_thread=True)
+            for p in (self.process, *(h for h, _, _ in self.helpers))
+        ]
         return None if None in seconds else sum(s for s in seconds if s is not None)
 
     def statements(self) -> int | None:

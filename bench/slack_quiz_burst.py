@@ -382,6 +382,8 @@ class Burst(BurstFigures):
     replies: list[float] = field(default_factory=list)  # response_url latencies (digilog)
     replies_done: float | None = None  # burst start to the last reply, seconds
     replies_cpu: float | None = None  # server CPU from burst start to the last reply
+    loop_cpu_at_start: float | None = None
+    replies_loop_cpu: float | None = None  # of which its event loops' threads
     started_wall: float = 0.0  # time.time() when the burst began (answers are stamped so)
     statements_at_start: int | None = None
     statements: int | None = None  # SQL statements from burst start to the last reply
@@ -417,6 +419,7 @@ async def fire(
             latencies[i] = time.monotonic() - sent_at[i]
 
     cpu_before, bench_before = server.cpu(), time.process_time()
+    loop_cpu_before = server.loop_cpu()
     statements_before = server.statements() if server.counts else None
     started_wall = time.time()
     started = time.monotonic()
@@ -435,6 +438,7 @@ async def fire(
         cpu_before,
         started_wall=started_wall,
         statements_at_start=statements_before,
+        loop_cpu_at_start=loop_cpu_before,
     )
 
 
@@ -476,6 +480,9 @@ async def add_replies(
     cpu = server.cpu()
     if cpu is not None and burst.cpu_at_start is not None:
         burst.replies_cpu = cpu - burst.cpu_at_start
+    loop_cpu = server.loop_cpu()
+    if loop_cpu is not None and burst.loop_cpu_at_start is not None:
+        burst.replies_loop_cpu = loop_cpu - burst.loop_cpu_at_start
     burst.replies = [
         arrived[c.reply_name] - burst.sent_at[i]
         for i, c in enumerate(clicks)
@@ -522,6 +529,12 @@ def print_replies(burst: Burst, expected: int) -> None:
             f"  digilog's CPU from burst start to its last reply: {burst.replies_cpu:.2f} s "
             f"({1000 * burst.replies_cpu / expected:.1f} ms per click, "
             f"{100 * burst.replies_cpu / burst.replies_done:.0f} % of one core)"
+            + (
+                ""
+                if burst.replies_loop_cpu is None
+                else f"; its event loop's thread {1000 * burst.replies_loop_cpu / expected:.2f} ms "
+                f"per click"
+            )
         )
 
 

@@ -49,6 +49,9 @@ class _Lane:
         field(default_factory=deque)
     )
     task: asyncio.Task[None] | None = None
+    # The context the lane's task runs in: that of the send that started it, which then
+    # needs no task of its own (one task less per click).
+    context: contextvars.Context | None = None
 
 
 class Lanes:
@@ -75,9 +78,11 @@ class Lanes:
         state = self._lanes.get(lane)
         if state is None:
             state = self._lanes[lane] = _Lane()
-        state.queue.append((call, future, contextvars.copy_context()))
+        context = contextvars.copy_context()
+        state.queue.append((call, future, context))
         if state.task is None:
-            state.task = asyncio.create_task(self._run(lane, state))
+            state.context = context
+            state.task = asyncio.create_task(self._run(lane, state), context=context)
         return future
 
     def held(self) -> list[Hashable]:
@@ -94,7 +99,10 @@ class Lanes:
                     await self.windows.turn(((LANE, key),))
                     try:
                         async with self._slots:
-                            result = await asyncio.create_task(_run(call), context=context)
+                            if context is lane.context:
+                                result = await call()
+                            else:
+                                result = await asyncio.create_task(_run(call), context=context)
                     except Throttled as throttled:
                         waited += throttled.seconds
                         if waited > self._max_hold:

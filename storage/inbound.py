@@ -54,7 +54,7 @@ CLAIMED_COLUMNS = (
 INBOUND_CHANNEL = "digilog_inbound"
 
 
-# The journal's statements each touch a few rows through an index (see storage.db.BRIEF).
+# One entry's own statements: one row, through its id (see storage.db.BRIEF).
 _BRIEF = {BRIEF: True}
 
 
@@ -107,7 +107,7 @@ class InboundRepository:
         if plain := [row for row in rows if row["event_id"] is None]:
             # The table's own INSERT, not the ORM's bulk one: the ack waits for it.
             journal = cast(Table, InboundEntry.__table__)
-            await self._session.execute(insert(journal), plain, execution_options=_BRIEF)
+            await self._session.execute(insert(journal), plain)
         identified = [row for row in rows if row["event_id"] is not None]
         if not identified:
             return {}
@@ -119,7 +119,6 @@ class InboundRepository:
                 InboundEntry.platform, InboundEntry.event_id, InboundEntry.id
             ),
             identified,
-            execution_options=_BRIEF,
         )
         return {(str(platform), str(event_id)): int(id_) for platform, event_id, id_ in inserted}
 
@@ -152,8 +151,7 @@ class InboundRepository:
             update(journal)
             .where(journal.c.id.in_(candidates.scalar_subquery()), claimable)
             .values(lease_until=now + lease, claimed_by=worker, attempts=journal.c.attempts + 1)
-            .returning(*(journal.c[name] for name in CLAIMED_COLUMNS)),
-            execution_options=_BRIEF,
+            .returning(*(journal.c[name] for name in CLAIMED_COLUMNS))
         )
         return sorted(claimed.all(), key=lambda row: int(row.id))
 
@@ -163,7 +161,7 @@ class InboundRepository:
             update(InboundEntry)
             .where(InboundEntry.claimed_by == worker, InboundEntry.lease_until.is_not(None))
             .values(lease_until=until)
-            .execution_options(synchronize_session=False, **_BRIEF)
+            .execution_options(synchronize_session=False)
         )
 
     async def handled(self, entry_ids: list[int]) -> None:
@@ -174,7 +172,7 @@ class InboundRepository:
             update(InboundEntry)
             .where(InboundEntry.id.in_(entry_ids))
             .values(handled=True)
-            .execution_options(synchronize_session=False, **_BRIEF)
+            .execution_options(synchronize_session=False)
         )
 
     async def done(self, entry_id: int, worker: str) -> bool:
@@ -192,7 +190,7 @@ class InboundRepository:
         result = await self._session.execute(
             delete(InboundEntry)
             .where(InboundEntry.id.in_(entry_ids), InboundEntry.claimed_by == worker)
-            .execution_options(synchronize_session=False, **_BRIEF)
+            .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

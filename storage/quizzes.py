@@ -56,20 +56,17 @@ _ANSWERED = (
     .where(*_OF_ONE_QUIZ)
     .execution_options(**{BRIEF: True})
 )
-_ALL_ANSWERED = (
-    select(
-        QuizAnswer.cohort_id,
-        QuizAnswer.person_id,
-        QuizAnswer.theme_number,
-        QuizAnswer.question_index,
-        QuizAnswer.correct,
-    )
-    .where(
-        QuizAnswer.cohort_id.in_(bindparam("cohorts", expanding=True)),
-        QuizAnswer.person_id.in_(bindparam("people", expanding=True)),
-        QuizAnswer.theme_number.in_(bindparam("themes", expanding=True)),
-    )
-    .execution_options(**{BRIEF: True})
+# A batch's: read in aiosqlite's thread, which costs the loop less than reading it here.
+_ALL_ANSWERED = select(
+    QuizAnswer.cohort_id,
+    QuizAnswer.person_id,
+    QuizAnswer.theme_number,
+    QuizAnswer.question_index,
+    QuizAnswer.correct,
+).where(
+    QuizAnswer.cohort_id.in_(bindparam("cohorts", expanding=True)),
+    QuizAnswer.person_id.in_(bindparam("people", expanding=True)),
+    QuizAnswer.theme_number.in_(bindparam("themes", expanding=True)),
 )
 # answered() read ahead for a batch's quiz clicks: (cohort, person, theme) → answers.
 _READ_AHEAD = memo("quiz_answered", QuizAnswer)
