@@ -35,6 +35,7 @@ from bot.together import Together
 from storage.db import listening
 from storage.inbound import INBOUND_CHANNEL, Claim, Failed
 from storage.models import utcnow
+from storage.swedish import loaded_in_turns
 from storage.unit import Store
 
 if TYPE_CHECKING:
@@ -521,9 +522,7 @@ class Journal:
         requests that come meanwhile are answered. Loaded at once by the search itself, it
         held the loop for a second."""
         try:
-            # Each turn: one slice, then whatever came meanwhile.
-            while not load_slice():  # noqa: ASYNC110
-                await asyncio.sleep(0)
+            await loaded_in_turns(load_slice)
         except Exception as error:  # the work loads it itself, and fails there if it must
             log.error("inbound journal: could not load ahead: %s", failure_of(error))
             return

@@ -36,6 +36,7 @@ from schedules.courier import (
     TryLater,
 )
 from storage.models import Delivery
+from storage.swedish import loaded_in_turns
 from storage.unit import Store
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,12 @@ class Sender:
                 await self._sent(claimed, earlier, found.conversation_id, found.message_id)
                 return
             in_doubt = False  # looked, and it is not there
+        if self.digilog.features.composing_reads_text(claimed.kind):
+            # Before its transaction, which would hold SQLite's write lock meanwhile.
+            try:
+                await loaded_in_turns()
+            except Exception as error:  # composing loads it itself, and fails there if it must
+                log.error("could not load the Swedish dictionary ahead: %r", error)
         now = self.clock.now()
         async with self.store.transaction() as repos:
             # The batch may have taken long enough for the lease on this row to run out

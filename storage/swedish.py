@@ -22,6 +22,7 @@ Lemmas, not stems, keep "lag" away from "lagade" (a form of "laga").
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import lzma
@@ -29,7 +30,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -543,3 +544,11 @@ def load_slice() -> bool:
     """One slice of the dictionary's load, for an event loop to run between its requests
     (a millisecond or two); True once it is loaded."""
     return LEXICON.load_slice()
+
+
+async def loaded_in_turns(one_slice: Callable[[], bool] = load_slice) -> None:
+    """Until the dictionary is loaded, one slice per turn of the event loop: what comes
+    meanwhile is answered. Loaded at once by the first word analysed, it held the loop for
+    a second, and on SQLite the write lock of the transaction it was read in."""
+    while not one_slice():  # noqa: ASYNC110
+        await asyncio.sleep(0)

@@ -4,9 +4,14 @@ facilitators on the working day before the workshop."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from bot.console.render import render
 from handlers.core.i18n import translator
@@ -14,6 +19,7 @@ from handlers.core.programme_file import Programme
 from handlers.core.vocabulary import FileMessage, Message
 from handlers.digest import digest, distinctive, excerpt, message, working_day_before
 from handlers.digilog import Digilog
+from storage import swedish
 from storage.models import Cohort, Role
 from storage.unit import Store
 from tests.chat import Chat
@@ -286,3 +292,40 @@ async def test_the_digest_reaches_the_facilitators_the_working_day_before_the_wo
     reply = await chat.click("fia", f"digest:{cohort.id}:1")
     assert isinstance(reply.outgoing[0].message, Message)
     assert "Digest of the digilog, theme 1" in reply.text
+
+
+async def test_a_digest_waits_for_the_dictionary_loaded_in_turns_of_the_event_loop(
+    store: Store,
+    programme: Programme,
+    digilog: Digilog,
+    running: Running,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a process that has analysed no text yet, the sender loads the dictionary before
+    it composes a digest, a slice per turn of the event loop and outside the digest's
+    transaction. Loaded at once by the digest itself, it held the loop, and on SQLite
+    everyone's writes, for a second."""
+    cohort, _ = await rehearse(store, programme, digilog)
+    await with_calendar(store, cohort, tmp_path)  # the workshop is Thursday 29 April, 13:00
+    await running.at(local("2027-04-28 07:59"))
+    # As in a process just started: nothing loaded, no word analysed.
+    monkeypatch.setattr(swedish, "LEXICON", swedish._Lexicon())
+    swedish.analyse_word.cache_clear()
+    swedish._split.cache_clear()
+    ticks: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.005)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await running.at(local("2027-04-28 08:00"))
+    finally:
+        ticker.cancel()
+    [sent] = running.dms("fia")
+    assert "Digest of the digilog, theme 1" in sent
+    # The loop turned all along: loaded at once, one gap was the whole load (about 1 s).
+    assert max(later - earlier for earlier, later in itertools.pairwise(ticks)) < 0.3

@@ -153,6 +153,7 @@ class Registry:
         self._reading_commands = {c.words for f in readers for c in f.commands}
         self._reading_buttons = {b.kind for f in readers for b in f.buttons}
         self._reading_forms = {form.kind for f in readers for form in f.forms}
+        self._reading_deliveries = {kind for f in readers for kind in f.deliveries}
         # A nudge's step is set off by the entry that closes its task: that entry is its deadline.
         self._deadlines = {s.task: s.entry_kind for s in self.steps if s.task is not None}
 
@@ -196,6 +197,10 @@ class Registry:
 
     def composer(self, kind: str) -> Compose | None:
         return self._composers.get(kind)
+
+    def composing_reads_text(self, kind: str) -> bool:
+        """Whether composing a delivery of this kind may analyse Swedish text (a digest)."""
+        return kind in self._reading_deliveries
 
     def label(self, kind: str) -> str | None:
         """What facilitators call a delivery kind's messages (untranslated)."""
