@@ -199,6 +199,8 @@ class Journal:
         # journal is asked for more, without a claim of their own.
         self._taken: deque[Entry] = deque()
         self._last_claim = 0.0  # when the journal was last asked (the loop's clock)
+        # Actions were journalled (here or by another process) that only a claim finds.
+        self._claim_soon = False
         self._to_flush = asyncio.Event()
 
     def add(self, platform: str, performer: Performer) -> None:
@@ -262,6 +264,8 @@ class Journal:
         except Exception as error:  # each request hears of it, and is not acked
             # Named, not quoted: the database's message holds the payloads' texts.
             raise NotJournalled(failure_of(error)) from None
+        if taken is None or len(taken.positions) < len(recorded):
+            self._claim_soon = True
         if taken is not None:
             # Once per row: the same activity twice in one write is one row.
             rows = {}
@@ -306,6 +310,7 @@ class Journal:
         if sender != self.worker and starts.isdigit():
             now = asyncio.get_running_loop().time()
             self._starts.extend([now] * min(int(starts), BURST_REQUESTS))
+        self._claim_soon = True
         self._wake.set()
 
     async def drained(self) -> None:
@@ -376,10 +381,13 @@ class Journal:
         quiet = await self._until_quiet()
         limit = self.timing.batch if quiet else BUSY_BATCH
         loop = asyncio.get_running_loop()
-        # What was claimed as it was journalled goes first, but the journal is asked at
-        # least every poll: retries and others' actions do not wait behind a long burst.
+        # What was claimed as it was journalled goes first. The journal is asked as soon
+        # as something only a claim finds was journalled, and at least every poll (for
+        # retries): a message does not wait behind a workshop's stream of clicks.
         entries: list[Entry] = []
-        if not self._taken or loop.time() - self._last_claim >= self.timing.poll_seconds:
+        since_claim = loop.time() - self._last_claim
+        if not self._taken or self._claim_soon or since_claim >= self.timing.poll_seconds:
+            self._claim_soon = False
             self._last_claim = loop.time()
             try:
                 entries = await self._claim(limit)

@@ -602,6 +602,43 @@ async def test_a_click_whose_request_waits_is_claimed_as_it_is_journalled(store:
         await journal.close()
 
 
+async def test_a_message_is_not_kept_waiting_behind_a_stream_of_claimed_clicks(
+    store: Store,
+) -> None:
+    """Clicks claimed as they are journalled are worked from memory; a message journalled
+    meanwhile is in the journal only. It is taken at the worker's next turn, not at the
+    next poll (before, it waited up to a poll behind a workshop's clicks)."""
+    from bot.work import Journal, JournalTiming
+
+    loop = asyncio.get_running_loop()
+    worked: dict[str | None, float] = {}
+
+    async def note(entry: Entry) -> None:
+        await asyncio.sleep(0.02)  # each click's work takes a moment: the clicks pile up
+        worked[entry.event_id] = loop.time()
+
+    journal = Journal(store, JournalTiming(poll_seconds=5))
+    journal.add("teams", Recording(note))
+    journal.start()
+    click = {"type": "invoke", "name": "adaptiveCard/action"}
+    try:
+        await asyncio.sleep(0.1)  # its first look at the journal: nothing there
+        for n in range(30):
+            await journal.record("teams", "activity", click, f"click-{n}", answered_by_work=True)
+            await asyncio.sleep(0.01)
+        posted = loop.time()
+        await journal.record("teams", "activity", {"type": "message"}, "message-1")
+        for n in range(30, 100):
+            await journal.record("teams", "activity", click, f"click-{n}", answered_by_work=True)
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(journal.drained(), 10)
+        assert len(worked) == 101
+        assert worked["message-1"] - posted < 1.0  # the clicks went on for about 2 s
+        assert worked["message-1"] < worked["click-99"]
+    finally:
+        await journal.close()
+
+
 async def test_an_action_journalled_here_wakes_the_other_processes_at_once(
     store: Store, database_url: str
 ) -> None:
