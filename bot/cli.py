@@ -1362,7 +1362,7 @@ async def worker() -> None:
     import aiohttp
 
     from bot.lanes import Lanes
-    from bot.logs import outgoing_calls
+    from bot.logs import calls_out
     from bot.slack.app import installations_of, slack_work
     from schedules.service import worker_name
 
@@ -1374,7 +1374,7 @@ async def worker() -> None:
     async with (
         open_runtime(settings) as runtime,
         aiohttp.ClientSession() as session,
-        aiohttp.ClientSession(trace_configs=outgoing_calls()) as replies,
+        calls_out() as replies,
     ):
         journal = journal_of(settings, runtime.store)
         if settings.slack_enabled:

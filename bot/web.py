@@ -21,7 +21,7 @@ from bot.compose import (
 )
 from bot.edge import edge
 from bot.lanes import Lanes
-from bot.logs import outgoing_calls
+from bot.logs import calls_out
 from bot.settings import Settings
 from bot.work import Journal
 from schedules.service import Scheduling
@@ -95,7 +95,7 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
     from bot.teams.messenger import Messenger
 
     settings, runtime = app[SETTINGS], app[RUNTIME]
-    async with aiohttp.ClientSession(trace_configs=outgoing_calls()) as session:
+    async with calls_out() as session:
         connector = teams_connector(settings, session)
         binder = binder_of(
             settings.secret_key_list(),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -17,7 +16,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.edge import slack_body_problem, slack_refusal
-from bot.logs import outgoing_calls
+from bot.logs import calls_out
 from bot.settings import Settings
 from bot.slack.app import SlackApp, build_slack_app
 from bot.web import LANES, RUNTIME, SETTINGS, WORK
@@ -43,7 +42,7 @@ def add_slack(app: web.Application, settings: Settings) -> None:
 async def _slack(app: web.Application) -> AsyncIterator[None]:
     settings, runtime = app[SETTINGS], app[RUNTIME]
     engine, work = runtime.store.engine, app[WORK]
-    async with aiohttp.ClientSession(trace_configs=outgoing_calls()) as session:
+    async with calls_out() as session:
         bolt = build_slack_app(settings, runtime.digilog, engine, work, app[LANES], session)
         app[SLACK] = bolt
         handler = None
