@@ -307,10 +307,11 @@ class Journal:
         workers too (a `digilog worker` beside `digilog serve`): they wait it out, as
         that process's own do, rather than take the cores its acks need."""
         sender, _, starts = said.rpartition(" ")
-        if sender != self.worker and starts.isdigit():
-            now = asyncio.get_running_loop().time()
-            self._starts.extend([now] * min(int(starts), BURST_REQUESTS))
-        self._claim_soon = True
+        if sender != self.worker:
+            self._claim_soon = True  # this process's own were told at their write
+            if starts.isdigit():
+                now = asyncio.get_running_loop().time()
+                self._starts.extend([now] * min(int(starts), BURST_REQUESTS))
         self._wake.set()
 
     async def drained(self) -> None:
