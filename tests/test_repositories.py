@@ -288,7 +288,7 @@ async def test_a_connection_lost_while_idle_is_replaced_before_use(
 async def test_a_brief_statement_runs_in_the_event_loops_thread_on_sqlite(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
-    """A BRIEF statement (a quiz answer, the journal's own) is not handed to aiosqlite's
+    """A BRIEF statement (a quiz answer, a theme run) is not handed to aiosqlite's
     thread once its transaction holds the write lock: the hand-over cost more than the
     statement. Any other statement still is, and a failing one fails as before."""
     from storage import db
