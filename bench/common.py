@@ -81,18 +81,17 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def cpu(self) -> float | None:
-        seconds = [cpu_seconds(p.pid) for p in (self.process, *(h for h, _, _ in self.helpers))]
-        return None if None in seconds else sum(s for s in seconds if s is not None)
-
-    def loop_cpu(self) -> float | None:
-        """The CPU of its processes' main threads: their event loops, the bottleneck of a
-        burst (a database driver's thread or PostgreSQL run beside them)."""
+    def cpu(self, *, main_threads: bool = False) -> float | None:
+        """Its processes' CPU; `main_threads`: only where their event loops run, the
+        bottleneck of a burst (a database driver's thread or PostgreSQL run beside them)."""
         seconds = [
-            cpu_seconds(p.pid, main_thread=True)
+            cpu_seconds(p.pid, main_thread=main_threads)
             for p in (self.process, *(h for h, _, _ in self.helpers))
         ]
         return None if None in seconds else sum(s for s in seconds if s is not None)
+
+    def loop_cpu(self) -> float | None:
+        return self.cpu(main_threads=True)
 
     def statements(self) -> int | None:
         files = [self.counts, *(counts for _, _, counts in self.helpers)]
