@@ -113,8 +113,9 @@ class Feature:
     steps: tuple[Step, ...] = ()
     planners: tuple[Planner, ...] = ()
     moments: tuple[Moments, ...] = ()
-    # Its commands, buttons and forms may analyse Swedish text (the reflection bank's index
-    # and search, lab suggestions): they need the dictionary loaded (storage/swedish.py).
+    # Its commands, buttons, forms and deliveries may analyse Swedish text (the reflection
+    # bank's index and search, lab suggestions, a digest): they need the dictionary loaded
+    # (storage/swedish.py).
     reads_text: bool = False
 
     def command(self, words: tuple[str, ...]) -> Command:
