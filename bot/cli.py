@@ -1364,6 +1364,7 @@ async def worker() -> None:
     from bot.lanes import Lanes
     from bot.logs import calls_out
     from bot.slack.app import installations_of, slack_work
+    from bot.webhooks import posting
     from schedules.service import worker_name
 
     settings = _serving_settings("worker")
@@ -1375,11 +1376,12 @@ async def worker() -> None:
         open_runtime(settings) as runtime,
         aiohttp.ClientSession() as session,
         calls_out() as replies,
+        posting(replies) as poster,
     ):
         journal = journal_of(settings, runtime.store)
         if settings.slack_enabled:
             installations = installations_of(settings, runtime.store.engine)
-            slack_work(settings, runtime.digilog, journal, Lanes(), replies, installations)
+            slack_work(settings, runtime.digilog, journal, Lanes(), replies, poster, installations)
         if journal.performers:
             journal.start()
         couriers = platform_couriers(settings, runtime, session)

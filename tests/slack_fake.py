@@ -344,9 +344,13 @@ class FakeSlack:
         return self.socket_acks[envelope_id]
 
     async def _hook(self, request: web.Request) -> web.Response:
-        """A response_url: Slack answers a plain-text ``ok``."""
+        """A response_url: Slack answers a plain-text ``ok``, or 429 when the test
+        rate-limited ``response_url:<name>`` (that post is not recorded: it did not go)."""
         params = await _read_params(request)
         name = request.match_info["name"]
+        if faults := self._faults.get(RESPONSE_URL + name):
+            self.rate_limited += 1
+            return _fault_answer(faults.popleft())
         await self._record(Call(RESPONSE_URL + name, params, None, time.monotonic()))
         return web.Response(text="ok", content_type="text/plain")
 

@@ -460,6 +460,18 @@ async def test_a_rate_limited_post_is_retried_after_retry_after(slack: Slack) ->
     assert await theme_post_ts(slack)
 
 
+async def test_a_throttled_reply_comes_once_after_its_retry_after(slack: Slack) -> None:
+    """Slack answers a response_url with 429 too: the reply waits that out and goes once."""
+    slack.fake.rate_limit("response_url:help", retry_after=1)
+    started = time.monotonic()
+    [reply] = await slack.command("help", "U_ANNA", name="help")
+    assert time.monotonic() - started >= 1.0
+    assert slack.fake.rate_limited == 1
+    assert "Kommandon i Digilog" in blocks_text(reply.params["blocks"])
+    await slack.drained()
+    assert len(slack.fake.responses("help")) == 1
+
+
 async def test_an_unknown_person_joins_by_picking_their_organisation(slack: Slack) -> None:
     slack.fake.users["U_NEW"] = {"real_name": "Nora Ny", "display_name": "", "locale": "en-GB"}
     [offer] = await slack.command("join", "U_NEW")

@@ -37,6 +37,7 @@ from bot.slack.blocks import values_from_view_state
 from bot.slack.directory import Accounts, Directory
 from bot.slack.messenger import Origin, deliver
 from bot.slack.secure_store import sealed_installation_store
+from bot.webhooks import WebhookPoster
 from bot.work import Entry, Job, Journal, NotJournalled
 from handlers import failures
 from handlers.core.i18n import language_of, translator
@@ -88,6 +89,7 @@ def build_slack_app(
     journal: Journal,
     lanes: Lanes,
     session: aiohttp.ClientSession,
+    poster: WebhookPoster,
 ) -> AsyncApp:
     """The bolt app for one workspace (a bot token) or many (OAuth); its listeners do the
     work for the journal's Slack entries."""
@@ -123,7 +125,7 @@ def build_slack_app(
             # are authenticated by the app token instead.
             request_verification_enabled=False,
         )
-    listeners = slack_work(settings, digilog, journal, lanes, session, installations)
+    listeners = slack_work(settings, digilog, journal, lanes, session, poster, installations)
     listeners.register(app)
     if installations is None:
         app.direct = listeners
@@ -143,13 +145,14 @@ def slack_work(
     journal: Journal,
     lanes: Lanes,
     session: aiohttp.ClientSession,
+    poster: WebhookPoster,
     installations: AsyncInstallationStore | None,
 ) -> SlackListeners:
     """The work after the ack for the journal's Slack entries, added to it: in `digilog
     serve` behind bolt's listeners, in `digilog worker` on its own (no requests there)."""
     clients = SlackClients(settings, session, installations)
     directory = Directory(accounts=held_accounts(digilog.store))
-    listeners = SlackListeners(digilog, directory, journal, lanes, clients, session)
+    listeners = SlackListeners(digilog, directory, journal, lanes, clients, poster)
     journal.add("slack", listeners)
     return listeners
 
@@ -274,14 +277,14 @@ class SlackListeners:
         journal: Journal,
         lanes: Lanes,
         clients: SlackClients,
-        session: aiohttp.ClientSession,
+        poster: WebhookPoster,
     ) -> None:
         self.digilog = digilog
         self.directory = directory
         self.journal = journal
         self.lanes = lanes
         self.clients = clients
-        self.session = session
+        self.poster = poster
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self.on_command)
@@ -392,7 +395,7 @@ class SlackListeners:
         return Job(event, send, delivery_id)
 
     def _origin(self, client: AsyncWebClient, team: str, user_id: str, **where: Any) -> Origin:
-        return Origin(client, team, user_id, session=self.session, **where)
+        return Origin(client, team, user_id, self.poster, **where)
 
     async def command(
         self, entry: Entry, body: dict[str, Any], client: AsyncWebClient

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.lanes import Lanes, Throttled, all_sent, lane_of
 from bot.slack.blocks import render_home, render_message, render_modal
+from bot.webhooks import WebhookPoster
 from handlers.core.vocabulary import (
     Delivered,
     FileMessage,
@@ -41,12 +41,12 @@ class Origin:
     client: AsyncWebClient
     team: str
     user_id: str
+    poster: WebhookPoster  # for the response_url
     channel_id: str | None = None
     thread_ts: str | None = None
     trigger_id: str | None = None
     response_url: str | None = None  # of a command or interaction, when Slack gave one
     replace_original: bool = False  # an ephemeral question answered in place
-    session: aiohttp.ClientSession | None = None  # for the response_url
 
 
 @dataclass
@@ -169,26 +169,18 @@ async def _post(
 
 
 async def _respond(origin: Origin, body: bytes) -> None:
-    """Post to the response_url; Slack answers 429 there too, per URL. Straight on the
-    shared session: slack_sdk's webhook client cost a reply more than the POST itself."""
+    """Post to the response_url; Slack answers 429 there too, per URL. On a kept
+    connection of its own (bot/webhooks.py): slack_sdk's webhook client cost a reply more
+    than the POST itself, and aiohttp's client three times what this does."""
     assert origin.response_url is not None
-    if origin.session is None:
-        async with aiohttp.ClientSession() as session:
-            await _post_response(session, origin.response_url, body)
-    else:
-        await _post_response(origin.session, origin.response_url, body)
+    answer = await origin.poster.post(origin.response_url, body, _JSON)
+    if answer.status == 429:
+        raise Throttled(retry_after(answer.headers))
+    if answer.status >= 300:
+        raise RuntimeError(f"the response_url answered HTTP {answer.status}")
 
 
-async def _post_response(session: aiohttp.ClientSession, url: str, body: bytes) -> None:
-    async with session.post(url, data=body, headers=_JSON_BODY) as response:
-        await response.read()
-        if response.status == 429:
-            raise Throttled(retry_after(response.headers))
-        if response.status >= 300:
-            raise RuntimeError(f"the response_url answered HTTP {response.status}")
-
-
-_JSON_BODY = {"Content-Type": "application/json; charset=utf-8"}
+_JSON = "application/json; charset=utf-8"
 
 
 async def _to_actor(origin: Origin, message: Message, progress: _Progress) -> None:

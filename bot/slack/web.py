@@ -20,6 +20,7 @@ from bot.logs import calls_out
 from bot.settings import Settings
 from bot.slack.app import SlackApp, build_slack_app
 from bot.web import LANES, RUNTIME, SETTINGS, WORK
+from bot.webhooks import posting
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def add_slack(app: web.Application, settings: Settings) -> None:
 async def _slack(app: web.Application) -> AsyncIterator[None]:
     settings, runtime = app[SETTINGS], app[RUNTIME]
     engine, work = runtime.store.engine, app[WORK]
-    async with calls_out() as session:
-        bolt = build_slack_app(settings, runtime.digilog, engine, work, app[LANES], session)
+    async with calls_out() as session, posting(session) as poster:
+        bolt = build_slack_app(settings, runtime.digilog, engine, work, app[LANES], session, poster)
         app[SLACK] = bolt
         handler = None
         if settings.slack_app_token is not None:
