@@ -8,11 +8,50 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import BRIEF, insert_ignoring_duplicates, notify
 from storage.models import InboundEntry, InboundFailure
+
+
+def _claim_statement(dialect: str, platforms: tuple[str, ...] | None) -> Any:
+    """The claim, with the time, the lease, the worker and the limit as parameters: built
+    once (building it took 0.4 ms, a worker claims every 50 clicks of a burst)."""
+    journal = cast(Table, InboundEntry.__table__)
+    now = bindparam("now", type_=journal.c.due_at.type)
+    claimable = or_(
+        (InboundEntry.lease_until.is_(None)) & (InboundEntry.due_at <= now),
+        InboundEntry.lease_until < now,
+    )
+    if platforms is not None:
+        claimable = claimable & InboundEntry.platform.in_(platforms)
+    candidates = (
+        select(InboundEntry.id)
+        .where(claimable)
+        .order_by(InboundEntry.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if dialect == "postgresql":
+        # As a CTE, run once (see DeliveryRepository.claim); other processes' rows skipped.
+        chosen = candidates.with_for_update(skip_locked=True).cte("chosen")
+        candidates = select(chosen.c.id)
+    # The table's own UPDATE and the columns a worker reads, as rows: ORM objects for a
+    # batch of 50 cost as much again as the statement, and nothing keeps them.
+    return (
+        update(journal)
+        .where(journal.c.id.in_(candidates.scalar_subquery()), claimable)
+        .values(
+            lease_until=bindparam("until", type_=journal.c.lease_until.type),
+            claimed_by=bindparam("worker", type_=journal.c.claimed_by.type),
+            attempts=journal.c.attempts + 1,
+        )
+        .returning(*(journal.c[name] for name in CLAIMED_COLUMNS))
+    )
+
+
+# Per dialect and the platforms a worker serves.
+_CLAIM: dict[tuple[str, tuple[str, ...] | None], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -133,26 +172,13 @@ class InboundRepository:
         """Take up to `limit` due entries (of `platforms`, or any), oldest first, until the
         lease runs out; an entry whose lease ran out belonged to a worker that died and
         is taken again."""
-        claimable = or_(
-            (InboundEntry.lease_until.is_(None)) & (InboundEntry.due_at <= now),
-            InboundEntry.lease_until < now,
-        )
-        if platforms is not None:
-            claimable = claimable & InboundEntry.platform.in_(sorted(platforms))
-        candidates = select(InboundEntry.id).where(claimable).order_by(InboundEntry.id).limit(limit)
-        if self._session.get_bind().dialect.name == "postgresql":
-            # As a CTE, run once (see DeliveryRepository.claim); other processes' rows skipped.
-            chosen = candidates.with_for_update(skip_locked=True).cte("chosen")
-            candidates = select(chosen.c.id)
-        # The table's own UPDATE and the columns a worker reads, as rows: ORM objects for
-        # a batch of 50 cost as much again as the statement, and nothing keeps them.
-        journal = cast(Table, InboundEntry.__table__)
-        claimed = await self._session.execute(
-            update(journal)
-            .where(journal.c.id.in_(candidates.scalar_subquery()), claimable)
-            .values(lease_until=now + lease, claimed_by=worker, attempts=journal.c.attempts + 1)
-            .returning(*(journal.c[name] for name in CLAIMED_COLUMNS))
-        )
+        dialect = self._session.get_bind().dialect.name
+        key = (dialect, None if platforms is None else tuple(sorted(platforms)))
+        statement = _CLAIM.get(key)
+        if statement is None:
+            statement = _CLAIM[key] = _claim_statement(*key)
+        params = {"now": now, "until": now + lease, "worker": worker, "limit": limit}
+        claimed = await self._session.execute(statement, params)
         return sorted(claimed.all(), key=lambda row: int(row.id))
 
     async def renew(self, worker: str, until: datetime) -> None:

@@ -61,7 +61,8 @@ def deliver(
     digilog: Digilog, origin: Origin, outgoing: list[Outgoing], lanes: Lanes
 ) -> Awaitable[None] | None:
     """Hand each reply to its destination's lane; what is returned finishes when all went
-    (and raises the first failure, after the others were tried)."""
+    (and raises the first failure, after the others were tried). One reply's is its
+    lane's own future, which the journal waits on without a task (bot/work.py)."""
     if not outgoing:
         return None
     futures = [
@@ -71,7 +72,7 @@ def deliver(
         )
         for item in outgoing
     ]
-    return all_sent(futures)
+    return futures[0] if len(futures) == 1 else all_sent(futures)
 
 
 async def _send(digilog: Digilog, origin: Origin, item: Outgoing, progress: _Progress) -> None:
