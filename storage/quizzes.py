@@ -6,8 +6,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from storage.db import BRIEF, insert_ignoring_duplicates
 from storage.memo import KEEPS_MEMO, memo
@@ -70,6 +71,64 @@ _ALL_ANSWERED = select(
 )
 # answered() read ahead for a batch's quiz clicks: (cohort, person, theme) → answers.
 _READ_AHEAD = memo("quiz_answered", QuizAnswer)
+# A batch's new answers, written together: the session's info holds those not yet written.
+_PENDING = "digilog_quiz_answers_pending"
+_WRITES_PENDING = "digilog_writes_pending_answers"
+
+
+class AnsweredMeanwhile(Exception):
+    """Another transaction wrote an answer this batch took to be the first: the batch's
+    replies would say otherwise than what is stored, so it is not committed."""
+
+
+def _insert_answer(session: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the answer's key, built once per dialect."""
+    dialect = session.get_bind().dialect.name
+    statement = _INSERT_ANSWER.get(dialect)
+    if statement is None:
+        statement = _INSERT_ANSWER[dialect] = (
+            insert_ignoring_duplicates(session, QuizAnswer.__table__)
+            .returning(
+                QuizAnswer.cohort_id,
+                QuizAnswer.person_id,
+                QuizAnswer.theme_number,
+                QuizAnswer.question_index,
+            )
+            # It adds itself to what was read.
+            .execution_options(**{KEEPS_MEMO: True, BRIEF: True})
+        )
+    return statement
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _pending_first(state: ORMExecuteState) -> None:
+    """Whatever the transaction does next sees the answers it recorded."""
+    if state.session.info.get(_PENDING) and not state.execution_options.get(_WRITES_PENDING):
+        _write_pending(state.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _pending_before_commit(session: Session) -> None:
+    if session.info.get(_PENDING):
+        _write_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _pending_rolled_back(session: Session, _previous: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _write_pending(session: Session) -> None:
+    """The batch's new answers in one statement (SQLAlchemy sends them as one multi-row
+    INSERT); each must have gone in, or the batch's replies are wrong."""
+    pending = session.info.pop(_PENDING)
+    written = session.execute(
+        # Many rows: aiosqlite's thread writes them, not the event loop's (storage/db.py).
+        _insert_answer(session).execution_options(**{_WRITES_PENDING: True, BRIEF: False}),
+        pending,
+    ).all()
+    if len(written) != len(pending):
+        raise AnsweredMeanwhile(f"{len(pending) - len(written)} of {len(pending)} answered")
 
 
 class QuizRepository:
@@ -96,19 +155,20 @@ class QuizRepository:
             "correct": correct,
             "answered_at": now_of(self._session),
         }
-        dialect = self._session.get_bind().dialect.name
-        statement = _INSERT_ANSWER.get(dialect)
-        if statement is None:
-            statement = _INSERT_ANSWER[dialect] = (
-                insert_ignoring_duplicates(self._session, QuizAnswer.__table__)
-                .returning(QuizAnswer.id)
-                # It adds itself to what was read.
-                .execution_options(**{KEEPS_MEMO: True, BRIEF: True})
-            )
-        inserted = await self._session.scalar(statement, values)
+        kept = _READ_AHEAD.peek(self._session)
+        key = (cohort_id, person_id, theme_number)
+        if kept is not None and key in kept and question_index not in kept[key]:
+            # Read ahead in this transaction and not answered: this one counts. It is
+            # written with the batch's others, one statement for all, before any other
+            # statement or the commit (_write_pending), which checks that it still was
+            # the first. (The Slack burst bench: 1.2 statements per answer before, 0.3.)
+            self._session.info.setdefault(_PENDING, []).append(values)
+            kept[key][question_index] = correct
+            return CountedAnswer(option_index, correct), True
+        inserted = await self._session.scalar(_insert_answer(self._session), values)
         if inserted is not None:  # this answer is the one that counts
             kept = _READ_AHEAD.peek(self._session)
-            if kept is not None and (key := (cohort_id, person_id, theme_number)) in kept:
+            if kept is not None and key in kept:
                 kept[key][question_index] = correct
             return CountedAnswer(option_index, correct), True
         counted = (

@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from sqlalchemy import event
+from sqlalchemy.util import await_only
 
 from handlers.core.programme_file import Programme
 from handlers.core.vocabulary import ChoiceMade, CommandReceived, Conversation, Inbound, Outgoing
@@ -83,6 +85,79 @@ async def test_clicks_handled_together_are_answered_as_one_by_one(
         (a.person_id, a.question_index, a.option_index) for a in await rows(store, QuizAnswer)
     )
     assert len(stored) == 3  # Anna's two, Björn's one; the repeated click stored nothing
+
+
+async def test_a_batchs_new_answers_go_in_as_one_statement(
+    digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
+) -> None:
+    chat = await quiz_open(digilog, cohort)
+    right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
+    clicks = [
+        ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right)),
+        ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, wrong)),
+        ChoiceMade(chat.actor("cecilia"), chat.channel, pick(cohort, 1, 0, right)),
+    ]
+
+    with statements_sent(store) as sent:
+        results = await handled_together(digilog, clicks)
+
+    assert all("Question" in text_of(result) for result in results)
+    inserts = [s for s in sent if s.startswith("INSERT INTO quiz_answers")]
+    assert len(inserts) == 1, inserts
+    stored = [(a.question_index, a.option_index) for a in await rows(store, QuizAnswer)]
+    assert sorted(stored) == sorted([(0, right), (0, wrong), (0, right)])
+
+
+async def test_an_answer_stored_meanwhile_by_another_worker_counts_and_the_reply_says_so(
+    digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
+) -> None:
+    """On PostgreSQL another worker may store a person's answer between the batch's read
+    and its write: the batch is then handled one by one, and says which answer counts."""
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip(
+            "SQLite: the batch holds the write lock from its start; no one writes meanwhile"
+        )
+    chat = await quiz_open(digilog, cohort)
+    right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
+    async with store.transaction() as repos:
+        bjorn = await repos.people.by_account("console", "local", "bjorn")
+    assert bjorn is not None
+    other = await store.engine.connect()  # another worker's connection
+    meanwhile: list[str] = []
+
+    def before(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO quiz_answers") and not meanwhile:
+            meanwhile.append(statement)
+            values = (cohort.id, bjorn.id, right)
+            await_only(
+                other.exec_driver_sql(
+                    "INSERT INTO quiz_answers (cohort_id, person_id, theme_number, "
+                    "question_index, option_index, correct, answered_at) "
+                    "VALUES ($1, $2, 1, 0, $3, true, now())",
+                    values,
+                )
+            )
+            await_only(other.commit())
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        anna, bjorn_reply = await handled_together(
+            digilog,
+            [
+                ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right)),
+                ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, wrong)),
+            ],
+        )
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", before)
+        await other.close()
+
+    assert meanwhile
+    assert "✅ Right!" in text_of(anna)
+    assert "your first answer counts" in text_of(bjorn_reply)  # not the wrong one he clicked
+    stored = {(a.person_id, a.option_index) for a in await rows(store, QuizAnswer)}
+    assert (bjorn.id, right) in stored and (bjorn.id, wrong) not in stored
+    assert len(stored) == 2
 
 
 async def test_someone_enrolled_in_the_same_batch_gets_their_answer(
