@@ -8,7 +8,9 @@ reads is never older than what an earlier one wrote. A rollback to a savepoint f
 every memo (`forget_all`): what was read after it may have been undone.
 
 A statement that keeps its memo up to date itself (a quiz answer adds itself to the
-answers read) says so with the execution option KEEPS_MEMO.
+answers read) says so with the execution option KEEPS_MEMO. Columns that are changed on the
+kept objects themselves and that no memo is read by (a person's name as the platform now
+gives it) say so with `changed_in_place`: the ORM's update of them leaves the memos be.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
 KEEPS_MEMO = "digilog_keeps_memo"
@@ -40,6 +42,7 @@ class Memo:
 
 
 _MEMOS: list[Memo] = []
+_IN_PLACE: dict[str, frozenset[str]] = {}  # table → columns changed_in_place
 
 
 def memo(name: str, *models: type[Any]) -> Memo:
@@ -49,6 +52,13 @@ def memo(name: str, *models: type[Any]) -> Memo:
     kept = Memo(name, frozenset(model.__tablename__ for model in models))
     _MEMOS.append(kept)
     return kept
+
+
+def changed_in_place(model: type[Any], *columns: str) -> None:
+    """An ORM update of only these columns of `model` does not make a memo stale: a memo
+    holds the very objects so changed, and finds nothing by these columns."""
+    table = model.__tablename__
+    _IN_PLACE[table] = _IN_PLACE.get(table, frozenset()) | frozenset(columns)
 
 
 def forget_all(session: Any) -> None:
@@ -81,5 +91,18 @@ def _on_flush(session: Session, _context: Any, _instances: Any) -> None:
         table.name
         for instance in chain(session.new, session.dirty, session.deleted)
         if (table := getattr(type(instance), "__table__", None)) is not None
+        and not _only_in_place(instance, table.name)
     }
     _forget_written(session, written)
+
+
+def _only_in_place(instance: Any, table: str) -> bool:
+    """A changed object (not new, not deleted) whose changes are all changed_in_place."""
+    in_place = _IN_PLACE.get(table)
+    if not in_place:
+        return False
+    state = inspect(instance)
+    if state.pending or state.deleted or state.was_deleted:
+        return False
+    changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+    return changed <= in_place

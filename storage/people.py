@@ -9,7 +9,7 @@ from sqlalchemy import Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import BRIEF, insert_ignoring_duplicates
-from storage.memo import memo
+from storage.memo import changed_in_place, memo
 from storage.models import (
     NAME_LENGTH,
     Cohort,
@@ -163,6 +163,10 @@ _READ_AHEAD = memo("where_they_are", Person, Membership, Organisation, Cohort, C
 # chat): ("of", person id) → their cohorts by key, ("member", cohort id, person id) →
 # their membership or None.
 _MEMBERSHIPS = memo("memberships", Person, Membership, Organisation, Cohort)
+# What a click brings from the platform (handlers/core/context.py), set on the very Person
+# the memos hold. Forgetting them for it made each later click of a first burst (the
+# platform's names new to Digilog) read its person again, one query each.
+changed_in_place(Person, "display_name", "timezone", "unreachable_since")
 Whereabouts = tuple[Person, Cohort | None, "Member | None"]
 
 

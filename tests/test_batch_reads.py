@@ -108,6 +108,30 @@ async def test_a_batchs_new_answers_go_in_as_one_statement(
     assert sorted(stored) == sorted([(0, right), (0, wrong), (0, right)])
 
 
+async def test_a_new_name_from_the_platform_does_not_make_the_batch_read_people_again(
+    digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
+) -> None:
+    """The first click after a start brings each person's name and time zone as the
+    platform has them; stored on the person the batch read, the others' reads stand."""
+    chat = await quiz_open(digilog, cohort)
+    right = correct_option(programme, 1, 0)
+    renamed = replace(chat.actor("anna"), display_name="Anna L", timezone="Europe/Helsinki")
+    clicks = [
+        ChoiceMade(renamed, chat.channel, pick(cohort, 1, 0, right)),
+        ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, right)),
+        ChoiceMade(chat.actor("cecilia"), chat.channel, pick(cohort, 1, 0, right)),
+    ]
+
+    with statements_sent(store) as sent:
+        results = await handled_together(digilog, clicks)
+
+    assert all("✅ Right!" in text_of(result) for result in results)
+    assert len([s for s in sent if s.startswith("SELECT people.")]) == 1, sent
+    async with store.transaction() as repos:
+        anna = await repos.people.by_account("console", "local", "anna")
+    assert anna is not None and (anna.display_name, anna.timezone) == ("Anna L", "Europe/Helsinki")
+
+
 async def test_an_answer_stored_meanwhile_by_another_worker_counts_and_the_reply_says_so(
     digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
 ) -> None:
