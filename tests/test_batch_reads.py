@@ -15,7 +15,14 @@ from sqlalchemy import event
 from sqlalchemy.util import await_only
 
 from handlers.core.programme_file import Programme
-from handlers.core.vocabulary import ChoiceMade, CommandReceived, Conversation, Inbound, Outgoing
+from handlers.core.vocabulary import (
+    Actor,
+    ChoiceMade,
+    CommandReceived,
+    Conversation,
+    Inbound,
+    Outgoing,
+)
 from handlers.digilog import Digilog
 from storage.models import Cohort, QuizAnswer, Role
 from storage.unit import Store
@@ -52,6 +59,23 @@ async def quiz_open(digilog: Digilog, cohort: Cohort, facilitator: str = "fia") 
     return chat
 
 
+async def right_and_wrong(
+    digilog: Digilog, cohort: Cohort, programme: Programme
+) -> tuple[Chat, int, int]:
+    """The quiz opened, and a right and a wrong option of its first question."""
+    chat = await quiz_open(digilog, cohort)
+    return chat, correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
+
+
+def clicked(
+    chat: Chat, who: str, question: int, option: int, *, actor: Actor | None = None
+) -> ChoiceMade:
+    """`who`'s click on an option of theme 1's quiz in the cohort's channel."""
+    return ChoiceMade(
+        actor or chat.actor(who), chat.channel, pick(chat.cohort, 1, question, option)
+    )
+
+
 async def handled_together(
     digilog: Digilog, events: Sequence[Inbound]
 ) -> list[list[Outgoing] | Exception]:
@@ -61,15 +85,14 @@ async def handled_together(
 async def test_clicks_handled_together_are_answered_as_one_by_one(
     digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
 ) -> None:
-    chat = await quiz_open(digilog, cohort)
-    right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
+    chat, right, wrong = await right_and_wrong(digilog, cohort, programme)
     clicks = [
-        ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right)),
-        ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, wrong)),
+        clicked(chat, "anna", 0, right),
+        clicked(chat, "bjorn", 0, wrong),
         # Anna's second click sees her first: the next question is the third.
-        ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 1, 0)),
+        clicked(chat, "anna", 1, 0),
         # And her first answer counts, clicked again in the same batch.
-        ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, wrong)),
+        clicked(chat, "anna", 0, wrong),
     ]
 
     anna_first, bjorn, anna_second, anna_again = await handled_together(digilog, clicks)
@@ -90,12 +113,11 @@ async def test_clicks_handled_together_are_answered_as_one_by_one(
 async def test_a_batchs_new_answers_go_in_as_one_statement(
     digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
 ) -> None:
-    chat = await quiz_open(digilog, cohort)
-    right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
+    chat, right, wrong = await right_and_wrong(digilog, cohort, programme)
     clicks = [
-        ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right)),
-        ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, wrong)),
-        ChoiceMade(chat.actor("cecilia"), chat.channel, pick(cohort, 1, 0, right)),
+        clicked(chat, "anna", 0, right),
+        clicked(chat, "bjorn", 0, wrong),
+        clicked(chat, "cecilia", 0, right),
     ]
 
     with statements_sent(store) as sent:
@@ -117,9 +139,9 @@ async def test_a_new_name_from_the_platform_does_not_make_the_batch_read_people_
     right = correct_option(programme, 1, 0)
     renamed = replace(chat.actor("anna"), display_name="Anna L", timezone="Europe/Helsinki")
     clicks = [
-        ChoiceMade(renamed, chat.channel, pick(cohort, 1, 0, right)),
-        ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, right)),
-        ChoiceMade(chat.actor("cecilia"), chat.channel, pick(cohort, 1, 0, right)),
+        clicked(chat, "anna", 0, right, actor=renamed),
+        clicked(chat, "bjorn", 0, right),
+        clicked(chat, "cecilia", 0, right),
     ]
 
     with statements_sent(store) as sent:
@@ -141,8 +163,7 @@ async def test_an_answer_stored_meanwhile_by_another_worker_counts_and_the_reply
         pytest.skip(
             "SQLite: the batch holds the write lock from its start; no one writes meanwhile"
         )
-    chat = await quiz_open(digilog, cohort)
-    right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
+    chat, right, wrong = await right_and_wrong(digilog, cohort, programme)
     async with store.transaction() as repos:
         bjorn = await repos.people.by_account("console", "local", "bjorn")
     assert bjorn is not None
@@ -168,8 +189,8 @@ async def test_an_answer_stored_meanwhile_by_another_worker_counts_and_the_reply
         anna, bjorn_reply = await handled_together(
             digilog,
             [
-                ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right)),
-                ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, wrong)),
+                clicked(chat, "anna", 0, right),
+                clicked(chat, "bjorn", 0, wrong),
             ],
         )
     finally:
@@ -204,9 +225,9 @@ async def test_someone_enrolled_in_the_same_batch_gets_their_answer(
     chat = await quiz_open(digilog, cohort, "gun")
     right = correct_option(programme, 1, 0)
     batch: list[Inbound] = [
-        ChoiceMade(chat.actor("erik"), chat.channel, pick(cohort, 1, 0, right)),
+        clicked(chat, "erik", 0, right),
         CommandReceived(chat.actor("gun"), chat.channel, "enrol dora pitea"),
-        ChoiceMade(chat.actor("dora"), chat.channel, pick(cohort, 1, 0, right)),
+        clicked(chat, "dora", 0, right),
     ]
 
     erik, enrolled, dora = await handled_together(digilog, batch)
@@ -250,8 +271,8 @@ async def test_a_delivery_handled_before_is_not_handled_again_in_a_batch(
 ) -> None:
     chat = await quiz_open(digilog, cohort)
     right = correct_option(programme, 1, 0)
-    anna = ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right))
-    bjorn = ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, right))
+    anna = clicked(chat, "anna", 0, right)
+    bjorn = clicked(chat, "bjorn", 0, right)
     await digilog.handle(anna, delivery_id="delivery-1")
 
     # The platform sends Anna's click again (its answer was lost), beside Björn's.
@@ -268,8 +289,7 @@ async def test_clicks_from_peoples_own_chats_are_answered_as_one_by_one(
     digilog: Digilog, store: Store, cohort: Cohort, programme: Programme
 ) -> None:
     # As a Teams quiz goes: each question card in the person's own chat with Digilog.
-    chat = await quiz_open(digilog, cohort)
-    right, wrong = correct_option(programme, 1, 0), wrong_option(programme, 1, 0)
+    chat, right, wrong = await right_and_wrong(digilog, cohort, programme)
 
     def own_chat(user: str) -> Conversation:
         return Conversation(cohort.platform, cohort.workspace, f"chat-with-{user}")
@@ -309,12 +329,12 @@ async def test_a_refusal_in_a_batch_leaves_the_others_deliveries_to_be_handled(
     batch = [
         (ChoiceMade(broken, chat.channel, pick(cohort, 1, 0, right)), "delivery-0", None),
         (
-            ChoiceMade(chat.actor("anna"), chat.channel, pick(cohort, 1, 0, right)),
+            clicked(chat, "anna", 0, right),
             "delivery-1",
             None,
         ),
         (
-            ChoiceMade(chat.actor("bjorn"), chat.channel, pick(cohort, 1, 0, right)),
+            clicked(chat, "bjorn", 0, right),
             "delivery-2",
             None,
         ),
