@@ -632,10 +632,7 @@ class Journal:
             self._active -= 1
             self._changed_now()
             return
-        if not isinstance(sending, asyncio.Future):
-            assert performer is not None
-            self._later(self._finish(entry, performer, sending))
-            return
+        sending = asyncio.ensure_future(sending)  # a coroutine's task; a future as it is
 
         def finished(future: asyncio.Future[None]) -> None:
             self._finishing.discard(future)
@@ -650,14 +647,6 @@ class Journal:
 
         self._finishing.add(sending)
         sending.add_done_callback(finished)
-
-    async def _finish(self, entry: Entry, performer: Performer, sending: Awaitable[None]) -> None:
-        try:
-            await sending
-        except Exception as error:
-            await self._failed(entry, performer, error)
-            return
-        self._done(entry)
 
     def _done(self, entry: Entry) -> None:
         """Deleted with the next few entries done, in one statement. Should this process
