@@ -9,7 +9,6 @@ from platformdirs import user_data_path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.sealing import Sealer, SecretKeyError
 from handlers.core.i18n import SUPPORTED, Translator
 
 
@@ -181,6 +180,9 @@ class Settings(BaseSettings):
                     "`digilog secrets new-key`"
                 )
             ]
+        # Here: Fernet (cryptography) is loaded only where stored tokens are sealed.
+        from bot.sealing import Sealer, SecretKeyError
+
         try:
             Sealer(self.secret_key_list())
         except SecretKeyError as error:

@@ -89,7 +89,7 @@ async def _start_work(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _teams(app: web.Application) -> AsyncIterator[None]:
-    from bot.teams.app import TeamsAdapter, auth_configuration
+    from bot.teams.app import TeamsAdapter, TokenCheck
     from bot.teams.binding import binder_of
     from bot.teams.connector import teams_connector
     from bot.teams.messenger import Messenger
@@ -102,7 +102,7 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
             settings.teams_app_password.get_secret_value() if settings.teams_app_password else None,
         )
         messenger = Messenger(connector, runtime.digilog, runtime.store, binder=binder)
-        auth = auth_configuration(
+        auth = TokenCheck(
             settings.teams_app_id, settings.teams_tenant_id, anonymous=settings.teams_anonymous
         )
         app[TEAMS] = TeamsAdapter(

@@ -26,7 +26,6 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -90,6 +89,13 @@ _vector: ColumnClause[Any] = column("search_vector")
 _forms: ColumnClause[Any] = column("search_forms")
 
 
+def _tsquery(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    # PostgreSQL's dialect is loaded where its search runs: a SQLite server starts without it.
+    from sqlalchemy.dialects.postgresql import TSQUERY
+
+    return cast(value, TSQUERY)
+
+
 def _pg_score(window: Subquery, parsed: ParsedQuery) -> ColumnElement[Any]:
     """Each required word scores by the best way a text has it: as written, another form
     (a base), or a compound part (PG_SCORES). Unlike bm25 on SQLite, how often a word
@@ -97,8 +103,8 @@ def _pg_score(window: Subquery, parsed: ParsedQuery) -> ColumnElement[Any]:
     form_score, base_score, part_score = PG_SCORES
     total: ColumnElement[Any] | None = None
     for i, (form, bases) in enumerate(tsquery_rank_literals(parsed)):
-        has_form = window.c.forms.op("@@")(cast(bindparam(f"rank_form_{i}", form), TSQUERY))
-        has_base = window.c.vector.op("@@")(cast(bindparam(f"rank_base_{i}", bases), TSQUERY))
+        has_form = window.c.forms.op("@@")(_tsquery(bindparam(f"rank_form_{i}", form)))
+        has_base = window.c.vector.op("@@")(_tsquery(bindparam(f"rank_base_{i}", bases)))
         word = case((has_form, form_score), (has_base, base_score), else_=part_score)
         total = word if total is None else total + word
     assert total is not None
@@ -399,7 +405,7 @@ class ReflectionRepository:
                 .order_by(_search_table.c.rowid.desc())
             )
             return statement, lambda window: window.c.score, True
-        found = cast(bindparam("tsquery", tsquery_literal(parsed)), TSQUERY)
+        found = _tsquery(bindparam("tsquery", tsquery_literal(parsed)))
         statement = (
             select(Reflection.id.label("id"), _vector.label("vector"), _forms.label("forms"))
             .where(_vector.op("@@")(found))

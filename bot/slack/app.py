@@ -36,7 +36,6 @@ from bot.slack import translate
 from bot.slack.blocks import values_from_view_state
 from bot.slack.directory import Accounts, Directory
 from bot.slack.messenger import Origin, deliver
-from bot.slack.secure_store import sealed_installation_store
 from bot.webhooks import WebhookPoster
 from bot.work import Entry, Job, Journal, NotJournalled
 from handlers import failures
@@ -135,6 +134,9 @@ def build_slack_app(
 def installations_of(settings: Settings, engine: AsyncEngine) -> AsyncInstallationStore | None:
     """Where OAuth installs keep their bot tokens; None for one bot token (no OAuth)."""
     if settings.slack_client_id and settings.slack_client_secret:
+        # Here: its Fernet (cryptography) is loaded only where tokens are stored sealed.
+        from bot.slack.secure_store import sealed_installation_store
+
         return sealed_installation_store(settings, engine)
     return None
 

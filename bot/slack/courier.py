@@ -36,7 +36,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.pace import Busy, Key, Limit, Pacer
 from bot.settings import Settings
 from bot.slack.blocks import render_message
-from bot.slack.secure_store import sealed_installation_store
 from handlers.core.vocabulary import (
     Block,
     BulletList,
@@ -131,6 +130,9 @@ def slack_courier(
     )
 
     if settings.slack_client_id:
+        # Here: its Fernet (cryptography) is loaded only where tokens are stored sealed.
+        from bot.slack.secure_store import sealed_installation_store
+
         store = sealed_installation_store(settings, engine)
 
         async def installed(workspace: str) -> AsyncWebClient:

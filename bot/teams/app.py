@@ -16,11 +16,10 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from microsoft_agents.activity import Activity
-from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValidator
 from pydantic import ValidationError
 
 from bot.edge import Malformed, load_json
@@ -52,6 +51,9 @@ from storage.addresses import Address
 from storage.inbound import Failed
 from storage.unit import Store
 
+if TYPE_CHECKING:
+    from microsoft_agents.hosting.core import JwtTokenValidator
+
 log = logging.getLogger(__name__)
 
 # Teams' conversation ids run to about 130 characters (a thread's, with its message id).
@@ -77,7 +79,7 @@ INVOKE_WAIT = 4.0  # seconds of Teams' 5 for an invoke's answer
 class TeamsAdapter:
     digilog: Digilog
     messenger: Messenger
-    auth: AgentAuthConfiguration
+    auth: TokenCheck
     store: Store
     work: Journal
     lanes: Lanes
@@ -428,13 +430,13 @@ class TeamsAdapter:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
-            if self.auth.ANONYMOUS_ALLOWED and _over_loopback(request):
+            if self.auth.anonymous and _over_loopback(request):
                 return None
             return web.json_response({"error": "no token"}, status=401)
         if scheme.lower() != "bearer" or not token.strip():
             return web.json_response({"error": "not a bearer token"}, status=401)
         try:
-            identity = await JwtTokenValidator(self.auth).validate_token(token.strip())
+            identity = await self.auth.validator().validate_token(token.strip())
         except Exception as error:  # PyJWT's errors, ValueError, a key that cannot be fetched
             log.warning("Teams activity refused: %s", type(error).__name__)
             return web.json_response({"error": "invalid token"}, status=401)
@@ -497,14 +499,29 @@ def _installed_in_a_team(activity: Activity) -> bool:
     return False
 
 
-def auth_configuration(
-    app_id: str | None, tenant_id: str | None, *, anonymous: bool
-) -> AgentAuthConfiguration:
+@dataclass
+class TokenCheck:
     """What a token must say: issued to our app, by Microsoft (the Bot Framework or our
-    tenant's Entra), and checked against the issuer list, which the SDK leaves optional."""
-    return AgentAuthConfiguration(
-        client_id=app_id,
-        tenant_id=tenant_id,
-        anonymous_allowed=anonymous,
-        validate_issuer=True,
-    )
+    tenant's Entra), and checked against the issuer list, which the SDK leaves optional.
+
+    The SDK's validator lives in `microsoft_agents.hosting.core`, whose package brings
+    some 360 modules (0.2–0.3 s of a start on a slow machine, bench/startup.py). It is
+    loaded at the first token checked, as Microsoft's signing keys are fetched then."""
+
+    app_id: str | None
+    tenant_id: str | None
+    anonymous: bool
+    _validator: JwtTokenValidator | None = None
+
+    def validator(self) -> JwtTokenValidator:
+        if self._validator is None:
+            from microsoft_agents.hosting.core import AgentAuthConfiguration, JwtTokenValidator
+
+            configuration = AgentAuthConfiguration(
+                client_id=self.app_id,
+                tenant_id=self.tenant_id,
+                anonymous_allowed=self.anonymous,
+                validate_issuer=True,
+            )
+            self._validator = JwtTokenValidator(configuration)
+        return self._validator

@@ -97,7 +97,8 @@ def before(first: datetime, then: datetime) -> bool:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: the schemas are made at the first programme read, not at every start.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def _all_languages() -> list[Language]:
