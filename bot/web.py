@@ -3,6 +3,8 @@ health check."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -21,10 +23,9 @@ from bot.compose import (
 )
 from bot.edge import edge
 from bot.lanes import Lanes
-from bot.logs import calls_out
+from bot.logs import calls_out, failure_of
 from bot.settings import Settings
 from bot.work import Journal
-from schedules.service import Scheduling
 
 if TYPE_CHECKING:
     from bot.teams.app import TeamsAdapter
@@ -41,7 +42,12 @@ WORK = web.AppKey("work", Journal)
 LANES = web.AppKey("lanes", Lanes)
 # The Agents SDK takes a second or more to import: loaded only when Teams is on.
 TEAMS: web.AppKey[TeamsAdapter] = web.AppKey("teams")
-SCHEDULING = web.AppKey("scheduling", Scheduling)
+
+# Scheduled posts and nudges begin this long after start. A start's first moment is for
+# requests: after a restart, Slack's retries and the clicks of people waiting come at
+# once, and the schedules' first sweep beside them delayed the first answer by 40–60 ms
+# on a slow machine (bench/startup.py). A post a second later costs no one.
+SCHEDULES_AFTER_SECONDS = 1.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -116,13 +122,34 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _scheduling(app: web.Application) -> AsyncIterator[None]:
-    """Scheduled posts and nudges, each through its platform's courier."""
-    settings, runtime = app[SETTINGS], app[RUNTIME]
+    """Scheduled posts and nudges, each through its platform's courier, from
+    SCHEDULES_AFTER_SECONDS after start until the server stops."""
+    stopping = asyncio.Event()
+    keeping = asyncio.create_task(
+        _keep_schedules(app[SETTINGS], app[RUNTIME], stopping), name="schedules"
+    )
+    keeping.add_done_callback(_report_schedules)
+    yield
+    stopping.set()
+    with contextlib.suppress(Exception):  # told by _report_schedules
+        await keeping
+
+
+async def _keep_schedules(settings: Settings, runtime: Runtime, stopping: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SCHEDULES_AFTER_SECONDS):
+            await stopping.wait()
+    if stopping.is_set():
+        return  # stopped before they began
     async with aiohttp.ClientSession() as session:
         couriers = platform_couriers(settings, runtime, session)
-        async with running_schedules(runtime, couriers, timing_of(settings)) as running:
-            app[SCHEDULING] = running
-            yield
+        async with running_schedules(runtime, couriers, timing_of(settings)):
+            await stopping.wait()
+
+
+def _report_schedules(keeping: asyncio.Task[None]) -> None:
+    if not keeping.cancelled() and (error := keeping.exception()) is not None:
+        log.error("scheduled posts and nudges stopped: %s", failure_of(error))
 
 
 async def teams_messages(request: web.Request) -> web.Response:

@@ -17,10 +17,8 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
-
-from apscheduler.job import Job
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from handlers import retention
 from handlers.features import REGISTRY
@@ -30,6 +28,10 @@ from schedules.plan import plan_everything, plan_one
 from storage.models import CalendarEntry
 from storage.reflections import reindex_in_background
 from storage.unit import Store
+
+if TYPE_CHECKING:
+    from apscheduler.job import Job
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,19 @@ class Timekeeper:
         and no retention."""
         self.store, self.clock, self.wake_senders = store, clock, wake_senders
         self.sweep_seconds, self.timers = sweep_seconds, timers
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._built: dict[int, str] = {}  # cohort id → fingerprint its timers were built from
         self._retention_next: datetime | None = None
         # Planning runs one at a time; stopping waits for the one under way, since
         # APScheduler's shutdown would cancel it mid-transaction and log that as a failure.
         self._busy = asyncio.Lock()
+
+    @cached_property
+    def scheduler(self) -> AsyncIOScheduler:
+        # Loaded by the leader, when it first keeps time: APScheduler reads every installed
+        # package's entry points as it loads, 50 ms of a start on a slow machine.
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        return AsyncIOScheduler(timezone=UTC)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -134,6 +143,8 @@ class Timekeeper:
                 self._built[cohort_id] = mark
 
     def _schedule(self, cohort_id: int, entries: list[CalendarEntry]) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
         self._remove(cohort_id)
         now = self.clock.now()
         for due in REGISTRY.future_steps(entries, now):
