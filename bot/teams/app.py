@@ -511,7 +511,7 @@ class TokenCheck:
     app_id: str | None
     tenant_id: str | None
     anonymous: bool
-    _validator: JwtTokenValidator | None = None
+    _validator: JwtTokenValidator | None = field(default=None, init=False, repr=False)
 
     def validator(self) -> JwtTokenValidator:
         if self._validator is None:
