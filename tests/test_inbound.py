@@ -189,6 +189,23 @@ async def until(store: Store, condition: Any, timeout: float = 30) -> None:  # n
             await asyncio.sleep(0.1)
 
 
+def restarting_env(database_url: str, data_dir: Path, **platform: str) -> dict[str, str]:
+    """A served process's environment: none of the caller's Digilog or platform settings,
+    and a lease of a second, so that the next process takes a dead one's rows soon."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_SETTINGS)},
+        "PYTHONPATH": str(ROOT),
+        "DIGILOG_DATABASE_URL": database_url,
+        "DIGILOG_DATA_DIR": str(data_dir),
+        "DIGILOG_INBOUND_LEASE_SECONDS": "1",
+        "DIGILOG_INBOUND_POLL_SECONDS": "0.2",
+        **platform,
+    }
+
+
+PLATFORM_SETTINGS = ("DIGILOG_", "SLACK_", "TEAMS_")
+
+
 @pytest.mark.parametrize("then", ["serve", "worker"])
 async def test_an_action_acked_by_a_process_that_died_is_done_once_after_restart(
     database_url: str, store: Store, programme: Programme, tmp_path: Path, then: str
@@ -198,17 +215,13 @@ async def test_an_action_acked_by_a_process_that_died_is_done_once_after_restart
     cohort_id = await quiz_cohort(store, programme)
     async with FakeSlack() as fake, aiohttp.ClientSession() as http:
         people_in(fake)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("DIGILOG_", "SLACK_"))},
-            "PYTHONPATH": str(ROOT),
-            "DIGILOG_DATABASE_URL": database_url,
-            "DIGILOG_DATA_DIR": str(tmp_path),
-            "DIGILOG_INBOUND_LEASE_SECONDS": "1",
-            "DIGILOG_INBOUND_POLL_SECONDS": "0.2",
-            "SLACK_BOT_TOKEN": "xoxb-serve",
-            "SLACK_SIGNING_SECRET": SLACK_SECRET,
-            "SLACK_API_URL": fake.api_url,
-        }
+        env = restarting_env(
+            database_url,
+            tmp_path,
+            SLACK_BOT_TOKEN="xoxb-serve",
+            SLACK_SIGNING_SECRET=SLACK_SECRET,
+            SLACK_API_URL=fake.api_url,
+        )
         first, second = Served(env, tmp_path), Served(env, tmp_path, then)
         try:
             await first.start(http)
@@ -247,22 +260,18 @@ async def test_a_teams_click_told_its_answer_comes_later_gets_it_once_after_a_re
     await teams_cohort(store, programme)
     connector = FakeConnector(TEAMS_APP_ID, "app-secret")
     async with connector.running(), aiohttp.ClientSession() as http:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("DIGILOG_", "TEAMS_"))},
-            "PYTHONPATH": str(ROOT),
-            "DIGILOG_DATABASE_URL": database_url,
-            "DIGILOG_DATA_DIR": str(tmp_path),
-            "DIGILOG_INBOUND_LEASE_SECONDS": "1",
-            "DIGILOG_INBOUND_POLL_SECONDS": "0.2",
-            "TEAMS_APP_ID": TEAMS_APP_ID,
-            "TEAMS_APP_PASSWORD": "app-secret",
-            "TEAMS_TENANT_ID": TENANT,
-            "DIGILOG_TEAMS_TOKEN_URL": connector.token_url,
+        env = restarting_env(
+            database_url,
+            tmp_path,
+            TEAMS_APP_ID=TEAMS_APP_ID,
+            TEAMS_APP_PASSWORD="app-secret",
+            TEAMS_TENANT_ID=TENANT,
+            DIGILOG_TEAMS_TOKEN_URL=connector.token_url,
             # Unsigned activities over loopback (no Microsoft key set to fetch here); what
             # goes out still takes the app's token from the fake.
-            "DIGILOG_TEAMS_ANONYMOUS": "true",
-            "DIGILOG_HOST": "127.0.0.1",
-        }
+            DIGILOG_TEAMS_ANONYMOUS="true",
+            DIGILOG_HOST="127.0.0.1",
+        )
         first, second = Served(env, tmp_path), Served(env, tmp_path)
         teams = Teams(connector, Signer(), f"{first.url}/api/messages", http, store, signed=False)
         try:
